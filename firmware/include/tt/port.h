@@ -1,0 +1,93 @@
+/**
+ * @file port.h
+ * @brief The port API: everything the portable runtime needs from a board.
+ *
+ * The runtime in firmware/ never touches a register. A board (boards/<name>/) implements
+ * these functions once; the host build implements them over memory for tests. All
+ * functions are called from thread mode only, never from an interrupt handler.
+ */
+#ifndef TT_PORT_H
+#define TT_PORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Identity and budgets of a board, reported to the host in INFO. */
+typedef struct {
+    const char *name;       /**< Board name as the host knows it, e.g. "f746-qemu" (<= 15 chars). */
+    uint32_t sram_bytes;    /**< Total SRAM of the part (327680 on the STM32F746). */
+    uint32_t flash_bytes;   /**< Total flash of the part (1048576 on the STM32F746). */
+    uint32_t core_clock_hz; /**< Core clock configured by tt_port_init(). */
+} tt_board_info_t;
+
+/** One erasable flash sector, as an offset from the start of flash. */
+typedef struct {
+    uint32_t offset; /**< Byte offset of the sector from the flash base. */
+    uint32_t size;   /**< Sector size in bytes. */
+} tt_flash_sector_t;
+
+/** Bring up clocks, the UART (interrupt-driven receive) and the tick counter. */
+void tt_port_init(void);
+
+/** The board's identity and budgets; the pointer stays valid forever. */
+const tt_board_info_t *tt_port_board_info(void);
+
+/**
+ * Move up to @p cap received bytes into @p buf without blocking.
+ * @return the number of bytes copied; 0 when nothing is pending.
+ * Bytes that arrive while the receive ring is full are dropped (and counted by the
+ * board); the framing layer recovers at the next delimiter.
+ */
+size_t tt_port_uart_read(uint8_t *buf, size_t cap);
+
+/** Transmit @p len bytes; returns when all of them are handed to the UART. */
+void tt_port_uart_write(const uint8_t *buf, size_t len);
+
+/**
+ * Sleep until an interrupt may have delivered a byte.
+ * Implementations check for pending receive data with interrupts masked before
+ * sleeping, so a byte that arrives between the caller's last read and the sleep
+ * cannot be missed.
+ */
+void tt_port_wait_for_rx(void);
+
+/** Monotonic tick counter (SysTick); under QEMU -icount it counts instructions / 40. */
+uint32_t tt_port_ticks(void);
+
+/** Ticks per second of tt_port_ticks(). */
+uint32_t tt_port_tick_hz(void);
+
+/** Base address of the (memory-mapped, readable) flash. */
+const uint8_t *tt_port_flash_base(void);
+
+/** Number of erasable sectors of the flash. */
+size_t tt_port_flash_sector_count(void);
+
+/** Geometry of sector @p index (< tt_port_flash_sector_count()). */
+tt_flash_sector_t tt_port_flash_sector(size_t index);
+
+/**
+ * Erase sector @p index to 0xFF.
+ * @return 0 on success, non-zero when the hardware reported an error or @p index is out of range.
+ */
+int tt_port_flash_erase(size_t index);
+
+/**
+ * Program @p len bytes at byte offset @p offset of the flash. Programming can only
+ * clear bits (the target must be erased); @p offset and @p len must be multiples of 4.
+ * @return 0 on success, non-zero on a hardware error, misalignment or out-of-range span.
+ */
+int tt_port_flash_program(uint32_t offset, const uint8_t *data, size_t len);
+
+/** Reset the microcontroller; does not return. */
+void tt_port_reset(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TT_PORT_H */

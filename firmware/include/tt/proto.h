@@ -1,0 +1,60 @@
+/**
+ * @file proto.h
+ * @brief The device side of the protocol: bytes in, validated requests dispatched,
+ *        response frames out.
+ *
+ * Everything that arrives over the UART is untrusted and passes through tt_proto_feed()
+ * first. Every frame the decoder completes is answered with exactly one frame: the
+ * response, or ERROR with the status that names what was wrong. Nothing a host sends
+ * can make it abort, block or read outside its buffers.
+ *
+ * A request that repeats the previous one byte for byte (same sequence number and CRC)
+ * is a host retransmission: the previous response is sent again and the request is not
+ * executed twice.
+ */
+#ifndef TT_PROTO_H
+#define TT_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tt/frame.h"
+#include "tt/port.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Protocol endpoint state; the buffers are owned by the caller. */
+typedef struct {
+    tt_frame_decoder_t decoder;
+    uint8_t *tx;      /**< Response buffer, TT_MAX_FRAME_BYTES. */
+    size_t tx_len;    /**< Length of the last response (kept for retransmissions). */
+    bool have_last;   /**< Whether last_seq/last_crc describe an executed request. */
+    uint16_t last_seq;
+    uint32_t last_crc;
+    tt_write_fn write;
+    void *write_ctx;
+    const tt_board_info_t *board;
+    uint32_t arena_bytes;
+} tt_proto_t;
+
+/**
+ * Set up an endpoint.
+ * @param rx, tx  caller-owned buffers of TT_MAX_FRAME_BYTES each.
+ * @param write   where response bytes go (the UART on a board).
+ * @param board   identity reported by HELLO.
+ * @param arena_bytes size of the static training arena, reported by HELLO.
+ */
+void tt_proto_init(tt_proto_t *proto, uint8_t *rx, uint8_t *tx, tt_write_fn write, void *write_ctx,
+                   const tt_board_info_t *board, uint32_t arena_bytes);
+
+/** Feed received bytes; complete frames are handled and answered before it returns. */
+void tt_proto_feed(tt_proto_t *proto, const uint8_t *data, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TT_PROTO_H */

@@ -1,0 +1,162 @@
+"""Frames: the unit of every exchange between host and device.
+
+On the wire a frame is ``0x00 COBS(header | payload | crc32) 0x00``. The leading zero is
+optional for the receiver but the host always sends it: it ends whatever garbage the
+device may have been accumulating, so the frame that follows is parsed from a clean
+start. Empty frames (two zeros in a row) are ignored by both sides.
+
+All integers are little-endian. The CRC is CRC-32/ISO-HDLC (the zlib/Ethernet CRC:
+reflected polynomial 0xEDB88320, init and final xor 0xFFFFFFFF) over header and payload.
+
+Requests carry an opcode below 0x80; a successful response carries ``opcode | 0x80``; a
+failed request is answered with ``Opcode.ERROR`` whose payload names the status. The
+device echoes the request's sequence number, or ``SEQ_UNKNOWN`` when it could not trust
+the header (a framing error).
+"""
+
+from __future__ import annotations
+
+import enum
+import zlib
+
+from construct import (
+    Bytes,
+    Checksum,
+    ConstructError,
+    Int8ul,
+    Int16ul,
+    Int32ul,
+    RawCopy,
+    Struct,
+    Terminated,
+    this,
+)
+
+from . import cobs
+from .status import Status
+
+#: The protocol version this package speaks; a header with another version is refused.
+PROTOCOL_VERSION = 1
+
+#: Largest payload either side sends or accepts. A device's receive buffer is sized for
+#: exactly one frame of this payload, so larger data (plans, samples) travels in chunks.
+MAX_PAYLOAD = 1024
+
+#: Sequence number the device uses when it answers a frame whose header it could not trust.
+SEQ_UNKNOWN = 0xFFFF
+
+DELIMITER = b"\x00"
+
+
+class Opcode(enum.IntEnum):
+    """What a frame asks for (requests) or answers (responses = request | 0x80)."""
+
+    #: Start a session: the device answers ``INFO`` with its identity and budgets.
+    HELLO = 0x01
+    #: Echo the payload back (``PONG``): link check and round-trip timing.
+    PING = 0x02
+
+    INFO = 0x81
+    PONG = 0x82
+    #: Any request that failed; the payload is an ``ErrorPayload``.
+    ERROR = 0xFF
+
+    @property
+    def is_request(self) -> bool:
+        return self < 0x80
+
+    def response(self) -> Opcode:
+        """The opcode of a successful answer to this request."""
+        return Opcode(self | 0x80)
+
+
+Header = Struct(
+    "version" / Int8ul,  # PROTOCOL_VERSION of the sender
+    "opcode" / Int8ul,  # an Opcode; kept raw so unknown opcodes still parse
+    "seq" / Int16ul,  # chosen by the host, echoed by the device
+    "length" / Int16ul,  # payload bytes that follow the header
+)
+HEADER_BYTES = Header.sizeof()
+CRC_BYTES = 4
+
+#: Decoded size of the largest frame: the device's receive buffer.
+MAX_FRAME_BYTES = HEADER_BYTES + MAX_PAYLOAD + CRC_BYTES
+#: Smallest decoded frame: a header with an empty payload, and its CRC.
+MIN_FRAME_BYTES = HEADER_BYTES + CRC_BYTES
+#: Largest frame on the wire, both delimiters included.
+MAX_WIRE_BYTES = cobs.encoded_size_max(MAX_FRAME_BYTES) + 2
+
+
+def crc32(data: bytes) -> int:
+    """CRC-32/ISO-HDLC, as computed by ``tt_crc32`` in the firmware."""
+    return zlib.crc32(data) & 0xFFFFFFFF
+
+
+Frame = Struct(
+    "body"
+    / RawCopy(
+        Struct(
+            "header" / Header,
+            "payload" / Bytes(this.header.length),
+        )
+    ),
+    "crc" / Checksum(Int32ul, crc32, this.body.data),
+    Terminated,
+)
+
+
+ErrorPayload = Struct(
+    "status" / Int8ul,  # a Status
+    "opcode" / Int8ul,  # the request's opcode, 0 when the header was not trusted
+    "detail" / Int32ul,  # what was expected: max payload for TOO_LARGE, version for BAD_VERSION...
+)
+
+InfoPayload = Struct(
+    "protocol_version" / Int8ul,
+    "firmware_version" / Struct("major" / Int8ul, "minor" / Int8ul, "patch" / Int8ul),
+    "board" / Bytes(16),  # board name, NUL-padded ASCII (e.g. b"f746-qemu")
+    "sram_bytes" / Int32ul,  # total SRAM of the part
+    "flash_bytes" / Int32ul,  # total flash of the part
+    "arena_bytes" / Int32ul,  # size of the static training arena in this image
+    "core_clock_hz" / Int32ul,  # core clock the firmware configured
+    "max_payload" / Int16ul,  # MAX_PAYLOAD of this firmware
+    "plan_hash" / Bytes(32),  # hash of the loaded training plan; all zero when none
+)
+
+
+class FrameError(ValueError):
+    """Bytes that do not form a valid frame; ``status`` says which check failed."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def encode_frame(opcode: int, seq: int, payload: bytes = b"", version: int = PROTOCOL_VERSION) -> bytes:
+    """Build the decoded bytes of a frame (header | payload | crc)."""
+    body = Header.build(dict(version=version, opcode=int(opcode), seq=seq, length=len(payload)))
+    body += payload
+    return body + Int32ul.build(crc32(body))
+
+
+def to_wire(frame: bytes) -> bytes:
+    """COBS-encode a decoded frame and delimit it on both sides."""
+    return DELIMITER + cobs.encode(frame) + DELIMITER
+
+
+def parse_frame(frame: bytes):
+    """Parse decoded frame bytes; raises :class:`FrameError` with the matching status.
+
+    The checks run in the firmware's order, so the status here is the one the device
+    would answer with.
+    """
+    if len(frame) > MAX_FRAME_BYTES:
+        raise FrameError(Status.TOO_LARGE, f"frame of {len(frame)} bytes exceeds {MAX_FRAME_BYTES}")
+    if len(frame) < MIN_FRAME_BYTES:
+        raise FrameError(Status.TRUNCATED, f"frame of {len(frame)} bytes is shorter than {MIN_FRAME_BYTES}")
+    if crc32(frame[:-CRC_BYTES]) != Int32ul.parse(frame[-CRC_BYTES:]):
+        raise FrameError(Status.BAD_CRC, "CRC-32 mismatch")
+    try:
+        return Frame.parse(frame)
+    except ConstructError as exc:  # the CRC held, so only the length field can be off
+        raise FrameError(Status.TRUNCATED, f"length field disagrees with frame size: {exc}") from exc

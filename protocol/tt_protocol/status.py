@@ -1,0 +1,53 @@
+"""Status codes shared by the firmware and the host.
+
+This enum is the single source of truth: ``tt_protocol.codegen`` writes it into
+``firmware/include/tt/protocol_gen.h`` and a test fails when the two drift apart.
+Every status also fixes the exit code of the ``tt-host`` command that received it, so a
+script driving the CLI can tell "the device rejected the sample" from "no device".
+
+Ranges: 0x00-0x0F framing and transport, 0x10-0x2F request content, 0x30-0x3F device state.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Status(enum.IntEnum):
+    """One byte on the wire; the numbers never change once released."""
+
+    OK = 0x00
+    #: The frame's CRC-32 did not match its contents.
+    BAD_CRC = 0x01
+    #: The frame was longer than the device's receive buffer (``MAX_FRAME_BYTES``).
+    TOO_LARGE = 0x02
+    #: The frame was shorter than a header plus CRC, or its length field disagreed
+    #: with the number of bytes that arrived.
+    TRUNCATED = 0x03
+    #: The bytes between two delimiters were not valid COBS.
+    BAD_FRAMING = 0x04
+    #: The header's protocol version is not the one this firmware speaks.
+    BAD_VERSION = 0x05
+    #: The opcode is not a request this firmware implements.
+    UNKNOWN_OPCODE = 0x06
+    #: The payload does not have the layout the opcode requires.
+    BAD_PAYLOAD = 0x10
+    #: The device hit a condition that should be impossible; please report it.
+    INTERNAL = 0x30
+
+
+#: Statuses that mean "the request never reached the dispatcher intact": the
+#: device could not trust the header, so it answers with ``SEQ_UNKNOWN`` and the host
+#: may retransmit.
+FRAMING_STATUSES = frozenset(
+    {Status.BAD_CRC, Status.TOO_LARGE, Status.TRUNCATED, Status.BAD_FRAMING}
+)
+
+
+def exit_code(status: Status) -> int:
+    """Exit code of ``tt-host`` when the device answers ``status``.
+
+    Device statuses map to 64 + code (64..127), leaving 1..63 for host-side failures
+    (see ``tt_host.errors``). OK is 0.
+    """
+    return 0 if status == Status.OK else 64 + int(status)
