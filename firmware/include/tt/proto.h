@@ -26,7 +26,10 @@
 extern "C" {
 #endif
 
-/** Protocol endpoint state; the buffers are owned by the caller. */
+/** Size of an ERROR frame (header, ErrorPayload, CRC). */
+#define TT_ERROR_FRAME_BYTES (TT_FRAME_HEADER_BYTES + TT_ERROR_BYTES + TT_FRAME_CRC_BYTES)
+
+/** Protocol endpoint state; the rx/tx buffers are owned by the caller. */
 typedef struct {
     tt_frame_decoder_t decoder;
     uint8_t *tx;      /**< Response buffer, TT_MAX_FRAME_BYTES. */
@@ -34,6 +37,7 @@ typedef struct {
     bool have_last;   /**< Whether last_seq/last_crc describe an executed request. */
     uint16_t last_seq;
     uint32_t last_crc;
+    uint8_t framing_error[TT_ERROR_FRAME_BYTES]; /**< Answers to frames that failed to decode. */
     tt_write_fn write;
     void *write_ctx;
     const tt_board_info_t *board;

@@ -1,0 +1,31 @@
+/* Firmware entry point shared by every board: bring the board up, then serve the host. */
+#include "tt/arena.h"
+#include "tt/port.h"
+#include "tt/proto.h"
+
+/* One frame in each direction: receive is decoded in place, responses are built in place
+ * and COBS-encoded on the way out, so these two buffers are the whole I/O memory. */
+static uint8_t rx_frame[TT_MAX_FRAME_BYTES];
+static uint8_t tx_frame[TT_MAX_FRAME_BYTES];
+static tt_proto_t proto;
+
+static void uart_write(void *ctx, const uint8_t *data, size_t len)
+{
+    (void)ctx;
+    tt_port_uart_write(data, len);
+}
+
+int main(void)
+{
+    tt_port_init();
+    tt_proto_init(&proto, rx_frame, tx_frame, uart_write, NULL, tt_port_board_info(), tt_arena_bytes());
+    for (;;) {
+        uint8_t chunk[64];
+        const size_t n = tt_port_uart_read(chunk, sizeof chunk);
+        if (n == 0) {
+            tt_port_wait_for_rx();
+            continue;
+        }
+        tt_proto_feed(&proto, chunk, n);
+    }
+}
