@@ -1,0 +1,16 @@
+/**
+ * @file kernels/kernels.h
+ * @brief All int8 training kernels (one header per op under tt/kernels/).
+ */
+#ifndef TT_KERNELS_H
+#define TT_KERNELS_H
+
+#include "tt/kernels/add.h"
+#include "tt/kernels/avgpool.h"
+#include "tt/kernels/conv2d.h"
+#include "tt/kernels/dw_conv2d.h"
+#include "tt/kernels/fc.h"
+#include "tt/kernels/pw_conv2d.h"
+#include "tt/kernels/types.h"
+
+#endif /* TT_KERNELS_H */

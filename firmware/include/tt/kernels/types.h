@@ -1,0 +1,102 @@
+/**
+ * @file types.h
+ * @brief Parameter structs shared by the int8 training kernels.
+ *
+ * Every kernel takes its arguments in one order: scratch context (only kernels that may need
+ * scratch), geometry struct, quantization struct, then the tensors, inputs first and outputs
+ * last. Tensor shapes live in the geometry struct, so a tensor argument is just its data
+ * pointer.
+ *
+ * Layouts (TFLite's): activations NHWC with batch 1, int8; convolution weights OHWI;
+ * depthwise weights 1HWC (channel = input channel * multiplier + m); fully-connected weights
+ * [out][in]; biases int32. Weights are symmetric (zero point 0). Kernels trust their
+ * arguments: the plan loader validates geometry once (tt_conv_geom_check()) and the step loop
+ * never re-checks. No kernel allocates; no kernel keeps a pointer after it returns.
+ */
+#ifndef TT_KERNELS_TYPES_H
+#define TT_KERNELS_TYPES_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Caller-owned scratch memory for one kernel call (an arena slice planned at compile time). */
+typedef struct {
+    void *buf;     /**< At least the kernel's ..._scratch_size() bytes, 4-byte aligned; may be NULL if that is 0. */
+    uint32_t size; /**< Size of @c buf in bytes. */
+} tt_kernel_ctx_t;
+
+/**
+ * Geometry of a 2-D sliding-window op (convolution, depthwise, pointwise, pooling), batch 1,
+ * dilation 1.
+ *
+ * Padding is explicit and may be asymmetric: an imported PAD op is folded into the following
+ * convolution instead of being materialised. Padded positions count as the input zero point,
+ * so they contribute nothing to a convolution; pooling excludes them from the average.
+ * Invariant (tt_conv_geom_check()): out_h == (in_h + pad_top + pad_bottom - kernel_h) / stride_h + 1,
+ * likewise for the width, and every padding is smaller than the kernel.
+ */
+typedef struct {
+    int32_t in_h, in_w, in_c;    /**< Input height, width, channels. */
+    int32_t out_h, out_w, out_c; /**< Output height, width, channels. */
+    int32_t kernel_h, kernel_w;  /**< Window size. */
+    int32_t stride_h, stride_w;  /**< Window step, >= 1. */
+    int32_t pad_top, pad_left;   /**< Implicit rows/columns before the input. */
+    int32_t pad_bottom, pad_right; /**< Implicit rows/columns after the input. */
+} tt_conv_geom_t;
+
+/** Geometry of a fully connected layer (batch 1). */
+typedef struct {
+    int32_t in_c;  /**< Input features. */
+    int32_t out_c; /**< Output features (= weight rows). */
+} tt_fc_geom_t;
+
+/**
+ * Per-output-channel requantization (convolution, depthwise, pointwise, fully connected),
+ * TFLite's int8 scheme:
+ *   acc = bias[c] + sum (x - input_zp) * w
+ *   y   = clamp(MultiplyByQuantizedMultiplier(acc, multiplier[c], shift[c]) + output_zp, act_min, act_max)
+ * with double rounding (SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT), exactly
+ * as the TFLite Micro reference kernels.
+ */
+typedef struct {
+    int32_t input_zp;          /**< Input zero point, [-128, 127]. */
+    int32_t output_zp;         /**< Output zero point, [-128, 127]. */
+    const int32_t *multiplier; /**< out_c Q31 significands in [2^30, 2^31) (or 0). */
+    const int32_t *shift;      /**< out_c exponents in [-31, 30]: > 0 shifts left, < 0 rounds right. */
+    int32_t act_min;           /**< Output clamp, -128 <= act_min <= act_max <= 127. */
+    int32_t act_max;
+} tt_conv_quant_t;
+
+/**
+ * Int8 residual add, TFLite's scheme: both inputs are offset by their zero points, shifted
+ * left by @c left_shift (20), rescaled to a common scale (input*_multiplier/shift, shifts
+ * <= 0), summed, and the sum rescaled to the output (output_multiplier/shift).
+ */
+typedef struct {
+    int32_t input1_zp, input2_zp, output_zp;
+    int32_t left_shift;
+    int32_t input1_multiplier, input1_shift;
+    int32_t input2_multiplier, input2_shift;
+    int32_t output_multiplier, output_shift;
+    int32_t act_min, act_max;
+} tt_add_quant_t;
+
+/** Pooling keeps its input's quantization; only the output clamp is a parameter. */
+typedef struct {
+    int32_t act_min, act_max;
+} tt_pool_quant_t;
+
+/**
+ * Check a sliding-window geometry (the rule in tt_conv_geom_t's comment).
+ * @return 1 when consistent, 0 otherwise. Pure; used by the plan validator and the tests.
+ */
+int tt_conv_geom_check(const tt_conv_geom_t *geom);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TT_KERNELS_TYPES_H */

@@ -1,0 +1,31 @@
+"""Numpy reference of every tt kernel, bit-exact with the C library (``libtt``).
+
+``fixedpoint``: TFLite's requantization arithmetic. ``params``: the geometry and
+quantization structs and their derivation from TFLite scales. ``forward``: the int8 forward
+kernels. ``graph``: runs a whole ``.tflite`` model through these kernels (PAD folded into
+the following convolution) so it can be compared with TFLite Micro tensor by tensor.
+"""
+
+from tt_host.reference.forward import (
+    add_fwd_s8,
+    avgpool_fwd_s8,
+    conv2d_fwd_s8,
+    dw_conv2d_fwd_s8,
+    fc_fwd_s8,
+    pw_conv2d_fwd_s8,
+)
+from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, PoolQuant, activation_range
+
+__all__ = [
+    "AddQuant",
+    "ConvGeom",
+    "ConvQuant",
+    "PoolQuant",
+    "activation_range",
+    "add_fwd_s8",
+    "avgpool_fwd_s8",
+    "conv2d_fwd_s8",
+    "dw_conv2d_fwd_s8",
+    "fc_fwd_s8",
+    "pw_conv2d_fwd_s8",
+]

@@ -1,0 +1,148 @@
+"""Int8 forward kernels, bit-exact with the C kernels and TFLite Micro's reference kernels.
+
+Layouts are TFLite's: activations NHWC with batch 1, given as ``(H, W, C)`` int8 arrays; conv
+weights OHWI; depthwise weights 1HWC (``(1, KH, KW, C * multiplier)``); fully-connected
+weights ``(out, in)``; biases int32. Weights have zero point 0. The input zero point is
+subtracted before the multiply, so a padded position (which holds the zero point) contributes
+nothing: explicit padding needs no padded copy.
+
+Accumulation is exact (int64, or float64 matmuls whose partial sums stay far below 2**53)
+and is then wrapped to int32, which is what the C computes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tt_host.reference.fixedpoint import multiply_by_quantized_multiplier, wrap_int32
+from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, PoolQuant
+
+
+def _check(arr: np.ndarray, shape: tuple, dtype, what: str) -> np.ndarray:
+    arr = np.asarray(arr)
+    if arr.shape != tuple(shape) or arr.dtype != np.dtype(dtype):
+        raise ValueError(f"{what}: expected {np.dtype(dtype)}{tuple(shape)}, got {arr.dtype}{arr.shape}")
+    return arr
+
+
+def pad_centered(geom: ConvGeom, x: np.ndarray, zero_point: int) -> np.ndarray:
+    """``x - zero_point`` as int64, with ``geom``'s padding filled with 0."""
+    xc = np.asarray(x, dtype=np.int64) - zero_point
+    return np.pad(xc, ((geom.pad_top, geom.pad_bottom), (geom.pad_left, geom.pad_right), (0, 0)))
+
+
+def taps(geom: ConvGeom, xp: np.ndarray):
+    """Yield ``(ky, kx, view)`` where ``view[oy, ox, :]`` is the padded input under tap (ky, kx)."""
+    for ky in range(geom.kernel_h):
+        for kx in range(geom.kernel_w):
+            yield ky, kx, xp[ky : ky + geom.stride_h * (geom.out_h - 1) + 1 : geom.stride_h,
+                             kx : kx + geom.stride_w * (geom.out_w - 1) + 1 : geom.stride_w, :]
+
+
+def requantize(acc: np.ndarray, quant: ConvQuant) -> np.ndarray:
+    """int32 accumulator (channels last) -> int8 output, per-channel, then clamp."""
+    y = multiply_by_quantized_multiplier(wrap_int32(acc), quant.multiplier, quant.shift) + quant.output_zp
+    return np.clip(y, quant.act_min, quant.act_max).astype(np.int8)
+
+
+def conv2d_acc(geom: ConvGeom, quant: ConvQuant, x: np.ndarray, weights: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """The int32 accumulator (before requantization) of a general convolution, ``(OH, OW, OC)``."""
+    x = _check(x, geom.in_shape, np.int8, "input")
+    w = _check(weights, (geom.out_c, geom.kernel_h, geom.kernel_w, geom.in_c), np.int8, "weights")
+    xp = pad_centered(geom, x, quant.input_zp)
+    cols = np.stack([v for _, _, v in taps(geom, xp)], axis=2)  # (OH, OW, KH*KW, IC), OHWI order
+    cols = cols.reshape(geom.out_h * geom.out_w, -1).astype(np.float64)
+    acc = (cols @ w.reshape(geom.out_c, -1).T.astype(np.float64)).astype(np.int64)
+    acc = acc.reshape(geom.out_shape)
+    if bias is not None:
+        acc = acc + _check(bias, (geom.out_c,), np.int32, "bias").astype(np.int64)
+    return wrap_int32(acc)
+
+
+def conv2d_fwd_s8(geom: ConvGeom, quant: ConvQuant, x, weights, bias) -> np.ndarray:
+    """``tt_conv2d_fwd_s8``: general convolution (any kernel, stride, asymmetric padding)."""
+    return requantize(conv2d_acc(geom, quant, x, weights, bias), quant)
+
+
+def pw_conv2d_fwd_s8(geom: ConvGeom, quant: ConvQuant, x, weights, bias) -> np.ndarray:
+    """``tt_pw_conv2d_fwd_s8``: 1x1 convolution without padding (any stride)."""
+    if (geom.kernel_h, geom.kernel_w) != (1, 1) or (geom.pad_top, geom.pad_left, geom.pad_bottom, geom.pad_right) != (0, 0, 0, 0):
+        raise ValueError("pointwise convolution needs a 1x1 kernel and no padding")
+    return conv2d_fwd_s8(geom, quant, x, weights, bias)
+
+
+def dw_conv2d_acc(geom: ConvGeom, quant: ConvQuant, x, weights, bias) -> np.ndarray:
+    """The int32 accumulator of a depthwise convolution, ``(OH, OW, OC)``, ``OC = IC * multiplier``."""
+    if geom.out_c % geom.in_c:
+        raise ValueError("depthwise: out_c must be a multiple of in_c")
+    mult = geom.out_c // geom.in_c
+    x = _check(x, geom.in_shape, np.int8, "input")
+    w = _check(weights, (1, geom.kernel_h, geom.kernel_w, geom.out_c), np.int8, "weights").astype(np.int64)
+    xp = pad_centered(geom, x, quant.input_zp)
+    if mult > 1:  # output channel ic*mult + m reads input channel ic
+        xp = np.repeat(xp, mult, axis=2)
+    acc = np.zeros(geom.out_shape, dtype=np.int64)
+    for ky, kx, view in taps(geom, xp):
+        acc += view * w[0, ky, kx]
+    if bias is not None:
+        acc += _check(bias, (geom.out_c,), np.int32, "bias").astype(np.int64)
+    return wrap_int32(acc)
+
+
+def dw_conv2d_fwd_s8(geom: ConvGeom, quant: ConvQuant, x, weights, bias) -> np.ndarray:
+    """``tt_dw_conv2d_fwd_s8``: depthwise convolution (any kernel, stride, padding, multiplier)."""
+    return requantize(dw_conv2d_acc(geom, quant, x, weights, bias), quant)
+
+
+def fc_acc(quant: ConvQuant, x, weights, bias) -> np.ndarray:
+    """The int32 accumulator of a fully connected layer: ``x`` is ``(in,)`` or ``(batches, in)``."""
+    x = np.asarray(x)
+    w = np.asarray(weights)
+    if x.dtype != np.int8 or w.dtype != np.int8 or w.ndim != 2 or x.shape[-1] != w.shape[1]:
+        raise ValueError(f"fully connected: bad shapes/dtypes input {x.dtype}{x.shape}, weights {w.dtype}{w.shape}")
+    xc = (x.astype(np.int64) - quant.input_zp).astype(np.float64)
+    acc = (xc @ w.T.astype(np.float64)).astype(np.int64)
+    if bias is not None:
+        acc += _check(bias, (w.shape[0],), np.int32, "bias").astype(np.int64)
+    return wrap_int32(acc)
+
+
+def fc_fwd_s8(quant: ConvQuant, x, weights, bias) -> np.ndarray:
+    """``tt_fc_fwd_s8``: fully connected with per-output-channel requantization (TFLM per-channel FC)."""
+    return requantize(fc_acc(quant, x, weights, bias), quant)
+
+
+def add_fwd_s8(quant: AddQuant, a, b) -> np.ndarray:
+    """``tt_add_fwd_s8``: elementwise int8 add, same shapes, TFLite's ``left_shift`` scheme."""
+    a = np.asarray(a)
+    b = np.asarray(b)
+    if a.shape != b.shape or a.dtype != np.int8 or b.dtype != np.int8:
+        raise ValueError("add: inputs must be int8 arrays of the same shape")
+    a1 = (a.astype(np.int64) - quant.input1_zp) << quant.left_shift
+    b1 = (b.astype(np.int64) - quant.input2_zp) << quant.left_shift
+    sa = multiply_by_quantized_multiplier(a1, quant.input1_multiplier, quant.input1_shift)
+    sb = multiply_by_quantized_multiplier(b1, quant.input2_multiplier, quant.input2_shift)
+    y = multiply_by_quantized_multiplier(sa + sb, quant.output_multiplier, quant.output_shift) + quant.output_zp
+    return np.clip(y, quant.act_min, quant.act_max).astype(np.int8)
+
+
+def avgpool_fwd_s8(geom: ConvGeom, quant: PoolQuant, x) -> np.ndarray:
+    """``tt_avgpool_fwd_s8``: average of the window's in-bounds elements, rounded half away from zero.
+
+    Padding only shrinks the window (padded positions are not counted), as in TFLite.
+    """
+    if geom.out_c != geom.in_c:
+        raise ValueError("average pooling keeps the channel count")
+    x = _check(x, geom.in_shape, np.int8, "input").astype(np.int64)
+    valid = np.pad(np.ones(geom.in_shape[:2] + (1,), dtype=np.int64),
+                   ((geom.pad_top, geom.pad_bottom), (geom.pad_left, geom.pad_right), (0, 0)))
+    xp = np.pad(x, ((geom.pad_top, geom.pad_bottom), (geom.pad_left, geom.pad_right), (0, 0)))
+    acc = np.zeros(geom.out_shape, dtype=np.int64)
+    count = np.zeros(geom.out_shape[:2] + (1,), dtype=np.int64)
+    for (_, _, v), (_, _, c) in zip(taps(geom, xp), taps(geom, valid)):
+        acc += v
+        count += c
+    half = count // 2
+    avg = np.where(acc > 0, acc + half, acc - half)
+    avg = np.where(avg >= 0, avg // count, -((-avg) // count))  # C division truncates
+    return np.clip(avg, quant.act_min, quant.act_max).astype(np.int8)

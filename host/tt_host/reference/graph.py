@@ -1,0 +1,192 @@
+"""Run a ``.tflite`` int8 CNN through the reference kernels, one tensor at a time.
+
+``lower`` turns the model's operators into kernel steps with their integer parameters
+(derived exactly as TFLM derives them). With ``fold_pad=True`` every PAD whose only consumer
+is a VALID convolution disappears and its amounts become that convolution's asymmetric
+padding, which is what the firmware executes; the PAD's output tensor is then never
+produced. ``run`` executes the steps and returns every tensor it computed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tt_host.reference import forward
+from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, PoolQuant, activation_range
+from tt_host.tflite import Model
+
+SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "AVERAGE_POOL_2D", "PAD")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One kernel invocation: ``kind`` is the kernel's op name (``"pw_conv2d"``, ``"add"``, ...)."""
+
+    kind: str
+    op_index: int  #: index of the TFLite operator it implements
+    inputs: tuple[int, ...]  #: activation tensor indices read
+    output: int  #: tensor index written
+    geom: ConvGeom | None = None
+    quant: ConvQuant | AddQuant | PoolQuant | None = None
+    weights: np.ndarray | None = field(default=None, repr=False)
+    bias: np.ndarray | None = field(default=None, repr=False)
+    pad: tuple[int, int, int, int] = (0, 0, 0, 0)  #: for ``kind == "pad"``: top, left, bottom, right
+    pad_value: int = 0  #: for ``kind == "pad"``: the fill (the tensor's zero point)
+
+
+def _hwc(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    if len(shape) != 4 or shape[0] != 1:
+        raise ValueError(f"expected an NHWC tensor with batch 1, got shape {shape}")
+    return shape[1], shape[2], shape[3]
+
+
+def _qparams(model: Model, index: int) -> tuple[float, int]:
+    q = model.tensors[index].quant
+    if q is None or q.per_channel:
+        raise ValueError(f"tensor {index} needs per-tensor quantization")
+    return float(q.scale[0]), int(q.zero_point[0])
+
+
+def lower(model: Model, fold_pad: bool = True) -> list[Step]:
+    """The kernel steps of ``model`` in execution order."""
+    consumers: dict[int, list[int]] = {}
+    for op in model.operators:
+        for t in op.inputs:
+            consumers.setdefault(t, []).append(op.index)
+
+    folded: dict[int, tuple[int, tuple[int, int, int, int]]] = {}  # pad output -> (pad input, pads)
+    steps: list[Step] = []
+    for op in model.operators:
+        if op.op not in SUPPORTED:
+            raise ValueError(f"operator {op.index}: {op.op} is not supported")
+        o = op.outputs[0]
+        out_scale, out_zp = _qparams(model, o)
+        act = op.options.get("fused_activation_function", "NONE")
+        act_min, act_max = activation_range(act, out_scale, out_zp)
+
+        if op.op == "PAD":
+            src = op.inputs[0]
+            p = model.tensors[op.inputs[1]].data
+            if p is None or p.shape != (4, 2) or p[0].any() or p[3].any():
+                raise ValueError(f"PAD {op.index}: only spatial constant padding is supported")
+            pads = (int(p[1, 0]), int(p[2, 0]), int(p[1, 1]), int(p[2, 1]))
+            if _qparams(model, src) != (out_scale, out_zp):
+                raise ValueError(f"PAD {op.index}: input and output quantization differ")
+            users = consumers.get(o, [])
+            foldable = (
+                fold_pad and len(users) == 1 and o not in model.outputs
+                and model.operators[users[0]].op in ("CONV_2D", "DEPTHWISE_CONV_2D")
+                and model.operators[users[0]].options.get("padding") == "VALID"
+                and model.operators[users[0]].inputs[0] == o
+            )
+            if foldable:
+                folded[o] = (src, pads)
+            else:
+                steps.append(Step("pad", op.index, (src,), o, pad=pads, pad_value=out_zp))
+            continue
+
+        if op.op in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            x_idx, w_idx, b_idx = op.inputs[0], op.inputs[1], op.inputs[2] if len(op.inputs) > 2 else -1
+            pads = (0, 0, 0, 0)
+            if x_idx in folded:
+                x_idx, pads = folded[x_idx]
+            if op.options.get("dilation_h_factor", 1) != 1 or op.options.get("dilation_w_factor", 1) != 1:
+                raise ValueError(f"operator {op.index}: dilation is not supported")
+            in_h, in_w, in_c = _hwc(model.tensors[x_idx].shape)
+            w_t = model.tensors[w_idx]
+            kh, kw = w_t.shape[1], w_t.shape[2]
+            out_c = w_t.shape[0] if op.op == "CONV_2D" else w_t.shape[3]
+            sh, sw = op.options["stride_h"], op.options["stride_w"]
+            if op.options["padding"] == "SAME":
+                geom = ConvGeom.same(in_h, in_w, in_c, out_c, kh, kw, sh, sw)
+            else:
+                geom = ConvGeom.explicit(in_h, in_w, in_c, out_c, kh, kw, sh, sw, *pads)
+            if geom.out_shape != _hwc(model.tensors[o].shape):
+                raise ValueError(f"operator {op.index}: computed output {geom.out_shape} != {model.tensors[o].shape}")
+            x_scale, x_zp = _qparams(model, x_idx)
+            if w_t.quant is None or np.any(w_t.quant.zero_point != 0):
+                raise ValueError(f"operator {op.index}: weights must be symmetric (zero point 0)")
+            quant = ConvQuant.from_scales(x_scale, x_zp, np.broadcast_to(w_t.quant.scale, (out_c,)),
+                                          out_scale, out_zp, act_min, act_max)
+            bias = model.tensors[b_idx].data if b_idx >= 0 else None
+            if op.op == "DEPTHWISE_CONV_2D":
+                kind = "dw_conv2d"
+            elif (kh, kw) == (1, 1) and pads == (0, 0, 0, 0):
+                kind = "pw_conv2d"
+            else:
+                kind = "conv2d"
+            steps.append(Step(kind, op.index, (x_idx,), o, geom, quant, w_t.data, bias))
+        elif op.op == "FULLY_CONNECTED":
+            x_idx, w_idx, b_idx = op.inputs[0], op.inputs[1], op.inputs[2] if len(op.inputs) > 2 else -1
+            w_t = model.tensors[w_idx]
+            x_scale, x_zp = _qparams(model, x_idx)
+            out_c = w_t.shape[0]
+            quant = ConvQuant.from_scales(x_scale, x_zp, np.broadcast_to(w_t.quant.scale, (out_c,)),
+                                          out_scale, out_zp, act_min, act_max)
+            bias = model.tensors[b_idx].data if b_idx >= 0 else None
+            steps.append(Step("fc", op.index, (x_idx,), o, None, quant, w_t.data, bias))
+        elif op.op == "ADD":
+            a, b = op.inputs
+            if model.tensors[a].shape != model.tensors[b].shape:
+                raise ValueError(f"ADD {op.index}: broadcasting is not supported")
+            s1, z1 = _qparams(model, a)
+            s2, z2 = _qparams(model, b)
+            steps.append(Step("add", op.index, (a, b), o,
+                              quant=AddQuant.from_scales(s1, z1, s2, z2, out_scale, out_zp, act_min, act_max)))
+        elif op.op == "AVERAGE_POOL_2D":
+            x_idx = op.inputs[0]
+            in_h, in_w, in_c = _hwc(model.tensors[x_idx].shape)
+            kh, kw = op.options["filter_height"], op.options["filter_width"]
+            sh, sw = op.options["stride_h"], op.options["stride_w"]
+            if op.options["padding"] == "SAME":
+                geom = ConvGeom.same(in_h, in_w, in_c, in_c, kh, kw, sh, sw)
+            else:
+                geom = ConvGeom.explicit(in_h, in_w, in_c, in_c, kh, kw, sh, sw)
+            if _qparams(model, x_idx) != (out_scale, out_zp):
+                raise ValueError(f"AVERAGE_POOL_2D {op.index}: input and output quantization differ")
+            steps.append(Step("avgpool", op.index, (x_idx,), o, geom, PoolQuant(act_min, act_max)))
+    return steps
+
+
+def run_step(step: Step, tensors: dict[int, np.ndarray], kernels=forward) -> np.ndarray:
+    """Execute one step on batch-1 tensors (``(H, W, C)`` or flat), returning the output.
+
+    ``kernels`` is any module with the ``forward`` function signatures: this package's
+    ``forward`` (numpy) or ``tt_host.native`` (the C library).
+    """
+    x = tensors[step.inputs[0]]
+    if step.kind == "conv2d":
+        return kernels.conv2d_fwd_s8(step.geom, step.quant, x, step.weights, step.bias)
+    if step.kind == "pw_conv2d":
+        return kernels.pw_conv2d_fwd_s8(step.geom, step.quant, x, step.weights, step.bias)
+    if step.kind == "dw_conv2d":
+        return kernels.dw_conv2d_fwd_s8(step.geom, step.quant, x, step.weights, step.bias)
+    if step.kind == "fc":
+        return kernels.fc_fwd_s8(step.quant, x.reshape(-1), step.weights, step.bias)
+    if step.kind == "add":
+        return kernels.add_fwd_s8(step.quant, x, tensors[step.inputs[1]])
+    if step.kind == "avgpool":
+        return kernels.avgpool_fwd_s8(step.geom, step.quant, x)
+    if step.kind == "pad":
+        t, l, b, r = step.pad
+        return np.pad(x, ((t, b), (l, r), (0, 0)), constant_values=step.pad_value)
+    raise ValueError(f"unknown step kind {step.kind}")
+
+
+def run(model: Model, x: np.ndarray, fold_pad: bool = True, steps: list[Step] | None = None,
+        kernels=forward) -> dict[int, np.ndarray]:
+    """Run the model on one int8 input (shape of the model input, batch 1 included).
+
+    Returns every computed tensor, keyed by tensor index, reshaped to its TFLite shape.
+    """
+    steps = lower(model, fold_pad) if steps is None else steps
+    inp = model.inputs[0]
+    x = np.asarray(x)
+    if x.dtype != np.int8 or x.size != int(np.prod(model.tensors[inp].shape)):
+        raise ValueError(f"input must be int8 of shape {model.tensors[inp].shape}")
+    live = {inp: x.reshape(model.tensors[inp].shape[1:])}
+    for step in steps:
+        live[step.output] = run_step(step, live, kernels)
+    return {i: v.reshape(model.tensors[i].shape) for i, v in live.items()}

@@ -1,0 +1,169 @@
+"""Geometry and quantization parameters, mirroring the C structs of ``tt/kernels/types.h``.
+
+The constructors here derive the integer parameters from TFLite's real-valued scales with
+exactly TFLM's arithmetic (double precision, ``QuantizeMultiplier``), so a graph run through
+the reference is bit-identical to TFLite Micro.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tt_host.reference.fixedpoint import quantize_multiplier, tflite_round
+
+INT8_MIN = -128
+INT8_MAX = 127
+
+
+@dataclass(frozen=True)
+class ConvGeom:
+    """``tt_conv_geom_t``: NHWC batch 1, explicit (possibly asymmetric) padding, dilation 1.
+
+    Also used for average pooling (``out_c == in_c``) and by the pointwise and depthwise
+    kernels (``out_c == in_c * depth_multiplier``).
+    """
+
+    in_h: int
+    in_w: int
+    in_c: int
+    out_h: int
+    out_w: int
+    out_c: int
+    kernel_h: int
+    kernel_w: int
+    stride_h: int = 1
+    stride_w: int = 1
+    pad_top: int = 0
+    pad_left: int = 0
+    pad_bottom: int = 0
+    pad_right: int = 0
+
+    def __post_init__(self) -> None:
+        problem = self.problem()
+        if problem:
+            raise ValueError(f"inconsistent geometry {self}: {problem}")
+
+    def problem(self) -> str | None:
+        """Why the geometry is not a valid convolution, or ``None`` (same rule as the C)."""
+        if min(self.in_h, self.in_w, self.in_c, self.out_h, self.out_w, self.out_c) < 1:
+            return "dimensions must be >= 1"
+        if min(self.kernel_h, self.kernel_w, self.stride_h, self.stride_w) < 1:
+            return "kernel and stride must be >= 1"
+        if min(self.pad_top, self.pad_left, self.pad_bottom, self.pad_right) < 0:
+            return "padding must be >= 0"
+        if max(self.pad_top, self.pad_bottom) >= self.kernel_h or max(self.pad_left, self.pad_right) >= self.kernel_w:
+            return "padding must be smaller than the kernel"
+        for n_in, n_out, k, s, p0, p1 in (
+            (self.in_h, self.out_h, self.kernel_h, self.stride_h, self.pad_top, self.pad_bottom),
+            (self.in_w, self.out_w, self.kernel_w, self.stride_w, self.pad_left, self.pad_right),
+        ):
+            if n_in + p0 + p1 < k or (n_in + p0 + p1 - k) // s + 1 != n_out:
+                return "output size does not match input, kernel, stride and padding"
+        return None
+
+    @classmethod
+    def same(cls, in_h, in_w, in_c, out_c, kernel_h, kernel_w, stride_h=1, stride_w=1) -> ConvGeom:
+        """TFLite ``SAME`` padding (extra row/column at the bottom/right)."""
+        out_h = -(-in_h // stride_h)
+        out_w = -(-in_w // stride_w)
+        ph = max((out_h - 1) * stride_h + kernel_h - in_h, 0)
+        pw = max((out_w - 1) * stride_w + kernel_w - in_w, 0)
+        return cls(in_h, in_w, in_c, out_h, out_w, out_c, kernel_h, kernel_w, stride_h, stride_w,
+                   ph // 2, pw // 2, ph - ph // 2, pw - pw // 2)
+
+    @classmethod
+    def explicit(cls, in_h, in_w, in_c, out_c, kernel_h, kernel_w, stride_h=1, stride_w=1,
+                 pad_top=0, pad_left=0, pad_bottom=0, pad_right=0) -> ConvGeom:
+        """Output size derived from the given padding (``VALID`` is all zeros)."""
+        out_h = (in_h + pad_top + pad_bottom - kernel_h) // stride_h + 1
+        out_w = (in_w + pad_left + pad_right - kernel_w) // stride_w + 1
+        return cls(in_h, in_w, in_c, out_h, out_w, out_c, kernel_h, kernel_w, stride_h, stride_w,
+                   pad_top, pad_left, pad_bottom, pad_right)
+
+    @property
+    def in_shape(self) -> tuple[int, int, int]:
+        return (self.in_h, self.in_w, self.in_c)
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        return (self.out_h, self.out_w, self.out_c)
+
+
+@dataclass(frozen=True)
+class ConvQuant:
+    """``tt_conv_quant_t``: per-output-channel requantization (conv, depthwise, pointwise, FC)."""
+
+    input_zp: int
+    output_zp: int
+    multiplier: np.ndarray  #: int32 Q31 significands, one per output channel
+    shift: np.ndarray  #: int32 exponents (TFLite convention: > 0 left, < 0 right)
+    act_min: int = INT8_MIN
+    act_max: int = INT8_MAX
+
+    @classmethod
+    def from_scales(cls, input_scale, input_zp, weight_scales, output_scale, output_zp,
+                    act_min=INT8_MIN, act_max=INT8_MAX) -> ConvQuant:
+        """TFLM ``PopulateConvolutionQuantizationParams``: ``double(s_x) * double(s_w[c]) / double(s_y)``."""
+        s_x = float(np.float32(input_scale))
+        s_y = float(np.float32(output_scale))
+        pairs = [quantize_multiplier(s_x * float(np.float32(s_w)) / s_y) for s_w in np.atleast_1d(weight_scales)]
+        return cls(int(input_zp), int(output_zp),
+                   np.array([m for m, _ in pairs], dtype=np.int32),
+                   np.array([s for _, s in pairs], dtype=np.int32), int(act_min), int(act_max))
+
+
+@dataclass(frozen=True)
+class AddQuant:
+    """``tt_add_quant_t``: TFLite's int8 ADD (both inputs rescaled to ``2*max(s1, s2)``, ``left_shift`` 20)."""
+
+    input1_zp: int
+    input2_zp: int
+    output_zp: int
+    left_shift: int
+    input1_multiplier: int
+    input1_shift: int
+    input2_multiplier: int
+    input2_shift: int
+    output_multiplier: int
+    output_shift: int
+    act_min: int = INT8_MIN
+    act_max: int = INT8_MAX
+
+    @classmethod
+    def from_scales(cls, s1, zp1, s2, zp2, s_out, zp_out, act_min=INT8_MIN, act_max=INT8_MAX) -> AddQuant:
+        """TFLM ``CalculateOpData`` of ADD, in double precision."""
+        left_shift = 20
+        s1, s2, s_out = (float(np.float32(v)) for v in (s1, s2, s_out))
+        twice_max = 2.0 * max(s1, s2)
+        m1, sh1 = quantize_multiplier(s1 / twice_max)
+        m2, sh2 = quantize_multiplier(s2 / twice_max)
+        mo, sho = quantize_multiplier(twice_max / ((1 << left_shift) * s_out))
+        if max(sh1, sh2, sho) > 0:
+            raise ValueError("ADD multipliers must be smaller than one")
+        return cls(int(zp1), int(zp2), int(zp_out), left_shift, m1, sh1, m2, sh2, mo, sho,
+                   int(act_min), int(act_max))
+
+
+@dataclass(frozen=True)
+class PoolQuant:
+    """``tt_pool_quant_t``: average pooling keeps the input quantization; only a clamp."""
+
+    act_min: int = INT8_MIN
+    act_max: int = INT8_MAX
+
+
+def activation_range(activation: str, scale: float, zero_point: int) -> tuple[int, int]:
+    """TFLite ``CalculateActivationRangeQuantized`` for int8 outputs."""
+    lo, hi = INT8_MIN, INT8_MAX
+    scale = float(np.float32(scale))
+    if activation == "NONE":
+        return lo, hi
+    if activation == "RELU":
+        return max(lo, zero_point + tflite_round(0.0 / scale)), hi
+    if activation == "RELU6":
+        return max(lo, zero_point), min(hi, zero_point + tflite_round(6.0 / scale))
+    if activation == "RELU_N1_TO_1":
+        return max(lo, zero_point + tflite_round(-1.0 / scale)), min(hi, zero_point + tflite_round(1.0 / scale))
+    raise ValueError(f"unsupported fused activation {activation}")

@@ -1,0 +1,209 @@
+"""Golden vectors for the C kernel tests, generated from this numpy reference.
+
+``python -m tt_host.reference.vectors`` rewrites ``firmware/tests/kernels/kernel_vectors.h``;
+``--check`` exits non-zero when the committed header differs from what would be generated
+(the Python test suite runs that check). Cases are deterministic (fixed seeds) and small;
+they cover every forward kernel on the shapes the shared models use, scaled down: the 3x3
+stride-2 stem with PAD-folded asymmetric padding, depthwise 3x3/5x5/7x7 at stride 1 and 2,
+pointwise, per-channel fully connected, residual add and the global average pool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tt_host.paths import REPO_ROOT
+from tt_host.reference import forward
+from tt_host.reference.fixedpoint import quantize_multiplier
+from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, PoolQuant
+
+HEADER = REPO_ROOT / "firmware" / "tests" / "kernels" / "kernel_vectors.h"
+
+
+@dataclass
+class ConvCase:
+    name: str
+    kind: str  # CONV2D, PW_CONV2D, DW_CONV2D, FC
+    geom: ConvGeom
+    quant: ConvQuant
+    x: np.ndarray
+    w: np.ndarray
+    b: np.ndarray | None
+    y: np.ndarray
+
+
+def _quant(rng, out_c, input_zp, output_zp, lo=-128, hi=127, log2_lo=-20.0, log2_hi=-6.0) -> ConvQuant:
+    pairs = [quantize_multiplier(2.0 ** rng.uniform(log2_lo, log2_hi)) for _ in range(out_c)]
+    return ConvQuant(input_zp, output_zp, np.array([m for m, _ in pairs], np.int32),
+                     np.array([s for _, s in pairs], np.int32), lo, hi)
+
+
+def _conv_case(rng, name, kind, geom, input_zp, output_zp, lo=-128, hi=127, with_bias=True, **q) -> ConvCase:
+    quant = _quant(rng, geom.out_c, input_zp, output_zp, lo, hi, **q)
+    x = rng.integers(-128, 128, geom.in_shape, dtype=np.int8)
+    b = rng.integers(-(2**14), 2**14, geom.out_c, dtype=np.int32) if with_bias else None
+    if kind == "DW_CONV2D":
+        w = rng.integers(-127, 128, (1, geom.kernel_h, geom.kernel_w, geom.out_c), dtype=np.int8)
+        y = forward.dw_conv2d_fwd_s8(geom, quant, x, w, b)
+    elif kind == "FC":
+        w = rng.integers(-127, 128, (geom.out_c, geom.in_c), dtype=np.int8)
+        y = forward.fc_fwd_s8(quant, x.reshape(-1), w, b)
+    else:
+        w = rng.integers(-127, 128, (geom.out_c, geom.kernel_h, geom.kernel_w, geom.in_c), dtype=np.int8)
+        fn = forward.pw_conv2d_fwd_s8 if kind == "PW_CONV2D" else forward.conv2d_fwd_s8
+        y = fn(geom, quant, x, w, b)
+    return ConvCase(name, kind, geom, quant, x, w, b, y)
+
+
+def conv_cases() -> list[ConvCase]:
+    rng = np.random.default_rng(20240603)
+    E = ConvGeom.explicit
+    return [
+        _conv_case(rng, "stem 3x3 s2, PAD folded (1,1,0,0)", "CONV2D", E(8, 8, 3, 8, 3, 3, 2, 2, 1, 1, 0, 0), 0, -128),
+        _conv_case(rng, "conv 3x3 s1 SAME, relu6-like clamp", "CONV2D", E(5, 6, 4, 5, 3, 3, 1, 1, 1, 1, 1, 1), -128, -128, -128, 60),
+        _conv_case(rng, "conv 2x3 s(2,1) asymmetric, no bias", "CONV2D", E(7, 5, 2, 3, 2, 3, 2, 1, 1, 0, 0, 2), 17, 5, with_bias=False),
+        _conv_case(rng, "conv 1x1 with left shift", "CONV2D", E(3, 3, 6, 4, 1, 1), -128, 3, log2_lo=0.1, log2_hi=1.5),
+        _conv_case(rng, "pw 1x1", "PW_CONV2D", E(4, 4, 16, 8, 1, 1), -128, -7),
+        _conv_case(rng, "pw 1x1 stride 2", "PW_CONV2D", E(5, 5, 8, 12, 1, 1, 2, 2), -128, 10),
+        _conv_case(rng, "dw 3x3 s1 SAME", "DW_CONV2D", E(6, 6, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1), -128, -128),
+        _conv_case(rng, "dw 3x3 s2 PAD folded (1,1,0,0)", "DW_CONV2D", E(8, 8, 8, 8, 3, 3, 2, 2, 1, 1, 0, 0), -128, -128),
+        _conv_case(rng, "dw 5x5 s1 SAME", "DW_CONV2D", E(6, 5, 4, 4, 5, 5, 1, 1, 2, 2, 2, 2), -128, -128),
+        _conv_case(rng, "dw 5x5 s2 PAD folded (2,2,1,1)", "DW_CONV2D", E(8, 8, 4, 4, 5, 5, 2, 2, 2, 2, 1, 1), -128, -128),
+        _conv_case(rng, "dw 7x7 s1 SAME", "DW_CONV2D", E(7, 7, 3, 3, 7, 7, 1, 1, 3, 3, 3, 3), -128, -128),
+        _conv_case(rng, "dw 7x7 s2 PAD folded (3,3,2,2)", "DW_CONV2D", E(8, 8, 3, 3, 7, 7, 2, 2, 3, 3, 2, 2), -128, -128),
+        _conv_case(rng, "dw 3x3 multiplier 2", "DW_CONV2D", E(4, 4, 3, 6, 3, 3, 1, 1, 1, 1, 1, 1), 9, -3),
+        _conv_case(rng, "fc per-channel", "FC", E(1, 1, 40, 10, 1, 1), -25, -34),
+        _conv_case(rng, "fc no bias", "FC", E(1, 1, 7, 3, 1, 1), 0, 0, with_bias=False),
+    ]
+
+
+def add_cases() -> list[tuple[str, AddQuant, np.ndarray, np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(7)
+    out = []
+    for name, params in [
+        ("add residual", (0.071, -3, 0.042, 11, 0.083, -9)),
+        ("add equal scales", (0.05, 0, 0.05, 0, 0.1, 0)),
+        ("add clamped", (0.2, -128, 0.01, 127, 0.15, 20, -10, 90)),
+    ]:
+        q = AddQuant.from_scales(*params)
+        a = rng.integers(-128, 128, 37, dtype=np.int8)
+        b = rng.integers(-128, 128, 37, dtype=np.int8)
+        out.append((name, q, a, b, forward.add_fwd_s8(q, a, b)))
+    return out
+
+
+def pool_cases() -> list[tuple[str, ConvGeom, PoolQuant, np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(11)
+    E = ConvGeom.explicit
+    out = []
+    for name, g, q in [
+        ("global 4x4", E(4, 4, 24, 24, 4, 4), PoolQuant()),
+        ("3x3 s2 padded, clamp", E(5, 6, 5, 5, 3, 3, 2, 2, 1, 1, 1, 1), PoolQuant(-100, 100)),
+        ("2x2 s1 asymmetric pad", E(3, 3, 2, 2, 2, 2, 1, 1, 0, 1, 1, 0), PoolQuant()),
+    ]:
+        x = rng.integers(-128, 128, g.in_shape, dtype=np.int8)
+        out.append((name, g, q, x, forward.avgpool_fwd_s8(g, q, x)))
+    return out
+
+
+def _array(ctype: str, name: str, values: np.ndarray) -> str:
+    flat = [int(v) for v in np.asarray(values).ravel()]
+    lines = []
+    for i in range(0, len(flat), 16):
+        lines.append("    " + ", ".join(str(v) for v in flat[i : i + 16]) + ",")
+    return f"static const {ctype} {name}[{len(flat)}] = {{\n" + "\n".join(lines) + "\n};\n"
+
+
+def render() -> str:
+    parts = [
+        "/* Generated by `python -m tt_host.reference.vectors` from the numpy reference. Do not edit. */\n",
+        "#ifndef TT_KERNEL_VECTORS_H\n#define TT_KERNEL_VECTORS_H\n",
+        "#include <stdint.h>\n\n#include \"tt/kernels/types.h\"\n",
+        "typedef enum { TT_VEC_CONV2D, TT_VEC_PW_CONV2D, TT_VEC_DW_CONV2D, TT_VEC_FC } tt_vec_kind_t;\n",
+        (
+            "/* One convolution-like case; for TT_VEC_FC only geom.in_c and geom.out_c matter. */\n"
+            "typedef struct {\n    const char *name;\n    tt_vec_kind_t kind;\n    tt_conv_geom_t geom;\n"
+        "    int32_t input_zp, output_zp, act_min, act_max;\n    const int32_t *multiplier;\n    const int32_t *shift;\n"
+        "    const int8_t *input;\n    const int8_t *weights;\n    const int32_t *bias; /* NULL: no bias */\n"
+        "    const int8_t *expected;\n    int32_t expected_len;\n} tt_conv_vector_t;\n"
+        ),
+        (
+            "typedef struct {\n    const char *name;\n    tt_add_quant_t quant;\n    int32_t size;\n"
+            "    const int8_t *input1;\n    const int8_t *input2;\n    const int8_t *expected;\n} tt_add_vector_t;\n"
+        ),
+        (
+            "typedef struct {\n    const char *name;\n    tt_conv_geom_t geom;\n    tt_pool_quant_t quant;\n"
+            "    const int8_t *input;\n    const int8_t *expected;\n    int32_t expected_len;\n} tt_pool_vector_t;\n"
+        ),
+    ]
+
+    def geom_init(g: ConvGeom) -> str:
+        return "{" + ", ".join(str(v) for v in (g.in_h, g.in_w, g.in_c, g.out_h, g.out_w, g.out_c, g.kernel_h,
+                                                 g.kernel_w, g.stride_h, g.stride_w, g.pad_top, g.pad_left,
+                                                 g.pad_bottom, g.pad_right)) + "}"
+
+    rows = []
+    for i, c in enumerate(conv_cases()):
+        p = f"conv{i}"
+        parts.append(f"/* {c.name} */\n")
+        parts.append(_array("int32_t", f"{p}_mult", c.quant.multiplier))
+        parts.append(_array("int32_t", f"{p}_shift", c.quant.shift))
+        parts.append(_array("int8_t", f"{p}_input", c.x))
+        parts.append(_array("int8_t", f"{p}_weights", c.w))
+        if c.b is not None:
+            parts.append(_array("int32_t", f"{p}_bias", c.b))
+        parts.append(_array("int8_t", f"{p}_expected", c.y))
+        q = c.quant
+        rows.append(
+            f'    {{"{c.name}", TT_VEC_{c.kind}, {geom_init(c.geom)}, {q.input_zp}, {q.output_zp}, {q.act_min}, '
+            f"{q.act_max}, {p}_mult, {p}_shift, {p}_input, {p}_weights, {p + '_bias' if c.b is not None else '0'}, "
+            f"{p}_expected, {c.y.size}}},"
+        )
+    parts.append("static const tt_conv_vector_t tt_conv_vectors[] = {\n" + "\n".join(rows) + "\n};\n")
+
+    rows = []
+    for i, (name, q, a, b, y) in enumerate(add_cases()):
+        p = f"add{i}"
+        parts.append(f"/* {name} */\n")
+        parts += [_array("int8_t", f"{p}_in1", a), _array("int8_t", f"{p}_in2", b), _array("int8_t", f"{p}_expected", y)]
+        qi = ", ".join(str(v) for v in (q.input1_zp, q.input2_zp, q.output_zp, q.left_shift, q.input1_multiplier,
+                                         q.input1_shift, q.input2_multiplier, q.input2_shift, q.output_multiplier,
+                                         q.output_shift, q.act_min, q.act_max))
+        rows.append(f'    {{"{name}", {{{qi}}}, {a.size}, {p}_in1, {p}_in2, {p}_expected}},')
+    parts.append("static const tt_add_vector_t tt_add_vectors[] = {\n" + "\n".join(rows) + "\n};\n")
+
+    rows = []
+    for i, (name, g, q, x, y) in enumerate(pool_cases()):
+        p = f"pool{i}"
+        parts.append(f"/* {name} */\n")
+        parts += [_array("int8_t", f"{p}_input", x), _array("int8_t", f"{p}_expected", y)]
+        rows.append(f'    {{"{name}", {geom_init(g)}, {{{q.act_min}, {q.act_max}}}, {p}_input, {p}_expected, {y.size}}},')
+    parts.append("static const tt_pool_vector_t tt_pool_vectors[] = {\n" + "\n".join(rows) + "\n};\n")
+    parts.append("#endif /* TT_KERNEL_VECTORS_H */\n")
+    return "\n".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="fail if the committed header is out of date")
+    ap.add_argument("--output", type=Path, default=HEADER)
+    args = ap.parse_args(argv)
+    text = render()
+    if args.check:
+        current = args.output.read_text() if args.output.exists() else ""
+        if current != text:
+            print(f"{args.output} is out of date: run python -m tt_host.reference.vectors", file=sys.stderr)
+            return 1
+        return 0
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Build small random int8 ``.tflite`` models in memory (test helper).
+
+The models use the same op set and conventions as the shared models (per-channel symmetric
+weights, int32 biases, PAD before a VALID convolution) but also what those models do not
+exercise: SAME with stride 2, fused RELU/RELU6, depth multiplier 2, arbitrary asymmetric PAD
+amounts, non-global pooling with padding, multipliers above one.
+"""
+
+from __future__ import annotations
+
+import flatbuffers
+import numpy as np
+from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as S
+
+_INT8, _INT32 = S.TensorType.INT8, S.TensorType.INT32
+_ACT = {"NONE": S.ActivationFunctionType.NONE, "RELU": S.ActivationFunctionType.RELU,
+        "RELU6": S.ActivationFunctionType.RELU6}
+_PAD = {"SAME": S.Padding.SAME, "VALID": S.Padding.VALID}
+
+
+class ModelBuilder:
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.buffers = [S.BufferT()]
+        self.tensors: list = []
+        self.shapes: list[tuple[int, ...]] = []
+        self.scales: list[float] = []
+        self.operators: list = []
+        self.opcodes: dict[int, int] = {}
+
+    def tensor(self, shape, ttype=_INT8, scale=None, zp=None, data=None, axis=0) -> int:
+        t = S.TensorT()
+        t.shape = list(shape)
+        t.type = ttype
+        t.name = f"t{len(self.tensors)}"
+        t.buffer = 0
+        if data is not None:
+            b = S.BufferT()
+            b.data = np.frombuffer(np.ascontiguousarray(data).tobytes(), dtype=np.uint8)
+            self.buffers.append(b)
+            t.buffer = len(self.buffers) - 1
+        if scale is not None:
+            q = S.QuantizationParametersT()
+            q.scale = [float(s) for s in np.atleast_1d(scale)]
+            q.zeroPoint = [int(z) for z in np.atleast_1d(zp)]
+            q.quantizedDimension = axis
+            t.quantization = q
+        self.tensors.append(t)
+        self.shapes.append(tuple(shape))
+        self.scales.append(float(np.atleast_1d(scale)[0]) if scale is not None else 0.0)
+        return len(self.tensors) - 1
+
+    def activation(self, shape, scale, zp) -> int:
+        return self.tensor(shape, _INT8, np.float32(scale), zp)
+
+    def op(self, code: int, inputs, outputs, opt_type: int = 0, options=None) -> None:
+        if code not in self.opcodes:
+            self.opcodes[code] = len(self.opcodes)
+        o = S.OperatorT()
+        o.opcodeIndex = self.opcodes[code]
+        o.inputs = list(inputs)
+        o.outputs = list(outputs)
+        o.builtinOptionsType = opt_type
+        o.builtinOptions = options
+        self.operators.append(o)
+
+    # -- layers -----------------------------------------------------------------------------
+
+    def _out_quant(self, x: int, k_elems: int):
+        """An output scale that keeps most outputs inside int8 for random weights."""
+        out_scale = self.scales[x] * 0.01 * np.sqrt(k_elems) * 40 * self.rng.uniform(0.3, 3.0)
+        return np.float32(out_scale), int(self.rng.integers(-128, 128))
+
+    def conv(self, x, out_c, k, stride, padding, act="NONE", depthwise=False, mult=1) -> int:
+        h, w, c = self.shapes[x][1:]
+        if padding == "VALID" and min(h, w) < k:
+            padding = "SAME"
+        oc = c * mult if depthwise else out_c
+        wshape = (1, k, k, oc) if depthwise else (oc, k, k, c)
+        wdata = self.rng.integers(-127, 128, wshape, dtype=np.int8)
+        wscale = (0.01 * self.rng.uniform(0.2, 2.0, oc)).astype(np.float32)
+        wt = self.tensor(wshape, _INT8, wscale, np.zeros(oc, np.int64), wdata, axis=3 if depthwise else 0)
+        k_elems = k * k * (1 if depthwise else c)
+        bscale = (np.float32(self.scales[x]) * wscale).astype(np.float32)
+        bias = self.rng.integers(-3000, 3000, oc).astype(np.int32) * int(np.sqrt(k_elems) + 1)
+        bt = self.tensor((oc,), _INT32, bscale, np.zeros(oc, np.int64), bias)
+        if padding == "SAME":
+            oh, ow = -(-h // stride), -(-w // stride)
+        else:
+            oh, ow = (h - k) // stride + 1, (w - k) // stride + 1
+        scale, zp = self._out_quant(x, k_elems)
+        if act != "NONE":
+            zp = -128
+        y = self.activation((1, oh, ow, oc), scale, zp)
+        if depthwise:
+            opt = S.DepthwiseConv2DOptionsT()
+            opt.depthMultiplier = mult
+            code, otype = S.BuiltinOperator.DEPTHWISE_CONV_2D, S.BuiltinOptions.DepthwiseConv2DOptions
+        else:
+            opt = S.Conv2DOptionsT()
+            code, otype = S.BuiltinOperator.CONV_2D, S.BuiltinOptions.Conv2DOptions
+        opt.padding, opt.strideH, opt.strideW = _PAD[padding], stride, stride
+        opt.fusedActivationFunction = _ACT[act]
+        opt.dilationHFactor = opt.dilationWFactor = 1
+        self.op(code, [x, wt, bt], [y], otype, opt)
+        return y
+
+    def pad(self, x, top, left, bottom, right) -> int:
+        h, w, c = self.shapes[x][1:]
+        pt = self.tensor((4, 2), _INT32, data=np.array([[0, 0], [top, bottom], [left, right], [0, 0]], np.int32))
+        q = self.tensors[x].quantization
+        y = self.activation((1, h + top + bottom, w + left + right, c), q.scale[0], q.zeroPoint[0])
+        self.op(S.BuiltinOperator.PAD, [x, pt], [y], S.BuiltinOptions.PadOptions, S.PadOptionsT())
+        return y
+
+    def add(self, a, b, act="NONE") -> int:
+        scale = np.float32(max(self.scales[a], self.scales[b]) * self.rng.uniform(0.8, 2.5))
+        y = self.activation(self.shapes[a], scale, -128 if act != "NONE" else int(self.rng.integers(-20, 20)))
+        opt = S.AddOptionsT()
+        opt.fusedActivationFunction = _ACT[act]
+        self.op(S.BuiltinOperator.ADD, [a, b], [y], S.BuiltinOptions.AddOptions, opt)
+        return y
+
+    def avgpool(self, x, k, stride, padding) -> int:
+        h, w, c = self.shapes[x][1:]
+        if padding == "VALID" and min(h, w) < k:
+            padding = "SAME"
+        if padding == "SAME":
+            oh, ow = -(-h // stride), -(-w // stride)
+        else:
+            oh, ow = (h - k) // stride + 1, (w - k) // stride + 1
+        q = self.tensors[x].quantization
+        y = self.activation((1, oh, ow, c), q.scale[0], q.zeroPoint[0])
+        opt = S.Pool2DOptionsT()
+        opt.padding, opt.strideH, opt.strideW, opt.filterHeight, opt.filterWidth = _PAD[padding], stride, stride, k, k
+        self.op(S.BuiltinOperator.AVERAGE_POOL_2D, [x], [y], S.BuiltinOptions.Pool2DOptions, opt)
+        return y
+
+    def fc(self, x, out_c) -> int:
+        in_c = int(np.prod(self.shapes[x][1:]))
+        wdata = self.rng.integers(-127, 128, (out_c, in_c), dtype=np.int8)
+        wscale = (0.01 * self.rng.uniform(0.2, 2.0, out_c)).astype(np.float32)
+        wt = self.tensor((out_c, in_c), _INT8, wscale, np.zeros(out_c, np.int64), wdata, axis=0)
+        bt = self.tensor((out_c,), _INT32, (np.float32(self.scales[x]) * wscale).astype(np.float32),
+                         np.zeros(out_c, np.int64), self.rng.integers(-20000, 20000, out_c).astype(np.int32))
+        scale, zp = self._out_quant(x, in_c)
+        y = self.activation((1, out_c), scale, zp)
+        opt = S.FullyConnectedOptionsT()
+        self.op(S.BuiltinOperator.FULLY_CONNECTED, [x, wt, bt], [y], S.BuiltinOptions.FullyConnectedOptions, opt)
+        return y
+
+    def finish(self, inputs, outputs) -> bytes:
+        g = S.SubGraphT()
+        g.tensors, g.operators, g.inputs, g.outputs = self.tensors, self.operators, list(inputs), list(outputs)
+        m = S.ModelT()
+        m.version = 3
+        m.subgraphs = [g]
+        m.buffers = self.buffers
+        m.description = "tt random test model"
+        codes = []
+        for code, _ in sorted(self.opcodes.items(), key=lambda kv: kv[1]):
+            oc = S.OperatorCodeT()
+            oc.builtinCode = code
+            oc.deprecatedBuiltinCode = min(code, 127)
+            oc.version = 1
+            codes.append(oc)
+        m.operatorCodes = codes
+        b = flatbuffers.Builder(4096)
+        b.Finish(m.Pack(b), file_identifier=b"TFL3")
+        return bytes(b.Output())
+
+
+def random_model(seed: int) -> tuple[bytes, tuple[int, ...]]:
+    """A random small CNN using every supported op; returns (flatbuffer, input shape)."""
+    rng = np.random.default_rng(seed)
+    mb = ModelBuilder(rng)
+    pick = lambda seq: seq[int(rng.integers(len(seq)))]
+    h, w, c = int(rng.integers(5, 14)), int(rng.integers(5, 14)), int(rng.integers(1, 5))
+    x = mb.activation((1, h, w, c), np.float32(1 / 127.5 * rng.uniform(0.5, 2)), int(rng.integers(-128, 128)))
+    inp = x
+    y = mb.conv(x, int(rng.integers(2, 9)), pick([1, 3]), pick([1, 2]), pick(["SAME", "VALID"]), pick(["NONE", "RELU", "RELU6"]))
+    y = mb.conv(y, 0, pick([3, 5]), pick([1, 2]), pick(["SAME", "VALID"]), pick(["NONE", "RELU6"]), depthwise=True, mult=pick([1, 1, 2]))
+    k = pick([3, 5])
+    pads = [int(rng.integers(0, k)) for _ in range(4)]
+    hh, ww = mb.shapes[y][1] + pads[0] + pads[2], mb.shapes[y][2] + pads[1] + pads[3]
+    if hh >= k and ww >= k:
+        y = mb.conv(mb.pad(y, *pads), 0, k, pick([1, 2]), "VALID", "RELU6", depthwise=True)
+    c2 = int(rng.integers(2, 9))
+    a = mb.conv(y, c2, 1, 1, "VALID")
+    b = mb.conv(y, c2, 1, 1, "VALID", pick(["NONE", "RELU6"]))
+    y = mb.add(a, b, pick(["NONE", "NONE", "RELU"]))
+    hp, wp = mb.shapes[y][1:3]
+    kp = int(rng.integers(1, min(hp, wp) + 1))
+    y = mb.avgpool(y, kp, pick([1, 2]), pick(["SAME", "VALID"]))
+    y = mb.fc(y, int(rng.integers(2, 12)))
+    return mb.finish([inp], [y]), mb.shapes[inp]
