@@ -1,0 +1,107 @@
+"""Boards: the ``boards/<name>/board.toml`` files, read into :class:`Board` records."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+
+from . import paths
+from .errors import UsageError
+
+#: Region bases used when ``board.toml`` does not give them (the STM32F7 memory map).
+DEFAULT_FLASH_BASE = 0x08000000
+DEFAULT_SRAM_BASE = 0x20000000
+
+
+@dataclasses.dataclass(frozen=True)
+class Board:
+    """One board, as described by its ``board.toml``."""
+
+    name: str
+    description: str
+    mcu: str
+    cmake_preset: str
+    sram_bytes: int
+    flash_bytes: int
+    flash_base: int
+    sram_base: int
+    baud: int
+    path: Path  #: the board's folder
+    aliases: tuple[str, ...] = ()
+    emulated: bool = False
+    emulator_of: str | None = None  #: the physical board an emulated board stands in for
+    qemu_machine: str | None = None
+    qemu_cpu: str = "cortex-m7"
+    pyocd_target: str | None = None
+    openocd_config: str | None = None
+
+    @property
+    def root(self) -> Path:
+        """The repository this board belongs to."""
+        return self.path.parents[1]
+
+    @property
+    def elf_path(self) -> Path:
+        """Where ``cmake --build --preset <cmake_preset>`` writes the firmware image."""
+        return self.root / "build" / self.cmake_preset / "boards" / self.name / "tt-firmware.elf"
+
+    @classmethod
+    def from_toml(cls, path: Path) -> Board:
+        """Read one ``board.toml``; a missing required key is a :class:`UsageError`."""
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+        try:
+            memory, qemu, flash = data["memory"], data.get("qemu", {}), data.get("flash", {})
+            return cls(
+                name=data["name"],
+                description=data.get("description", ""),
+                mcu=data.get("mcu", ""),
+                cmake_preset=data.get("cmake_preset", data["name"]),
+                sram_bytes=int(memory["sram_bytes"]),
+                flash_bytes=int(memory["flash_bytes"]),
+                flash_base=int(memory.get("flash_base", DEFAULT_FLASH_BASE)),
+                sram_base=int(memory.get("sram_base", DEFAULT_SRAM_BASE)),
+                baud=int(data.get("uart", {}).get("baud", 115200)),
+                path=path.parent.resolve(),
+                aliases=tuple(data.get("aliases", ())),
+                emulated=bool(data.get("emulated", False)),
+                emulator_of=data.get("emulator_of"),
+                qemu_machine=qemu.get("machine"),
+                qemu_cpu=qemu.get("cpu", "cortex-m7"),
+                pyocd_target=flash.get("pyocd_target"),
+                openocd_config=flash.get("openocd_config"),
+            )
+        except KeyError as exc:
+            raise UsageError(f"{path}: missing key {exc}") from exc
+
+
+def load_boards(root: Path | None = None) -> dict[str, Board]:
+    """Every board of the repository, by name."""
+    # paths.REPO_ROOT looked up at call time, so that tests can point it elsewhere.
+    boards_dir = (root or paths.REPO_ROOT) / "boards"
+    boards = [Board.from_toml(p) for p in sorted(boards_dir.glob("*/board.toml"))]
+    return {b.name: b for b in boards}
+
+
+def resolve(name: str, root: Path | None = None) -> Board:
+    """The board called ``name`` or aliased so (``f746`` is ``f746-disco``)."""
+    boards = load_boards(root)
+    if name in boards:
+        return boards[name]
+    for board in boards.values():
+        if name in board.aliases:
+            return board
+    known = ", ".join(sorted(boards)) or "none (no boards/*/board.toml found)"
+    raise UsageError(f"unknown board {name!r}; known boards: {known}")
+
+
+def emulated_twin(board: Board, root: Path | None = None) -> Board:
+    """The emulated stand-in of a physical board (``f746-disco`` -> ``f746-qemu``);
+    an emulated board is its own twin."""
+    if board.emulated:
+        return board
+    for other in load_boards(root or board.root).values():
+        if other.emulator_of == board.name:
+            return other
+    raise UsageError(f"board {board.name!r} has no emulated twin")

@@ -1,0 +1,303 @@
+"""``tt-host``: the command line, a thin layer over the ``tt_host`` library.
+
+Results go to stdout, logs and progress to stderr. Every :class:`TtError` ends the
+command with its message and its exit code (see :mod:`tt_host.errors`); a traceback is
+shown only with ``-vv``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import signal
+import statistics
+import sys
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+from typer.core import TyperGroup
+
+from . import __version__, flashing, ports
+from . import boards as boards_mod
+from . import build as build_mod
+from . import size as size_mod
+from .emulator import Emulator
+from .errors import TtError
+from .session import DeviceSession
+from .transport import DEFAULT_BAUD, open_transport
+
+log = logging.getLogger("tt_host")
+
+
+@dataclasses.dataclass
+class _State:
+    verbosity: int = 0
+
+
+def _stdout() -> Console:
+    # Created per use so that the console follows sys.stdout (swapped by CliRunner).
+    return Console(highlight=False)
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def _verbosity(ctx: typer.Context | None) -> int:
+    state = ctx.find_object(_State) if ctx else None
+    return state.verbosity if state else 0
+
+
+class _Group(TyperGroup):
+    """Maps exceptions to messages and exit codes, for ``main`` and CliRunner alike."""
+
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]  # typer's Context is the one passed
+        try:
+            return super().invoke(ctx)
+        except TtError as exc:
+            _report(ctx, exc, f"error: {exc}")
+            raise typer.Exit(exc.exit_code) from exc
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, typer.TyperException):  # typer's own: usage errors, --help
+            raise
+        except Exception as exc:  # a bug: say so, keep the traceback for -vv
+            _report(ctx, exc, f"internal error: {type(exc).__name__}: {exc}")
+            raise typer.Exit(1) from exc
+
+
+def _report(ctx: typer.Context, exc: BaseException, message: str) -> None:
+    # Plain output, not rich: a message or a traceback must not be re-wrapped.
+    if _verbosity(ctx) >= 2:
+        typer.echo("".join(traceback.format_exception(exc)), err=True, nl=False)
+    typer.secho(message, err=True, fg="red")
+    if _verbosity(ctx) < 2 and not isinstance(exc, TtError):
+        typer.echo("run with -vv for the traceback", err=True)
+
+
+app = typer.Typer(
+    cls=_Group,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Talk to a tt board: build, flash or emulate its firmware, query and ping it.",
+)
+
+BoardOpt = Annotated[
+    str, typer.Option("--board", "-b", envvar="TT_BOARD", help="Board name or alias (see boards/*/board.toml).")
+]
+PortOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--port",
+        "-p",
+        envvar="TT_PORT",
+        help="Serial port or pyserial URL (socket://127.0.0.1:PORT for an emulator); default: the one ST-LINK port.",
+    ),
+]
+BaudOpt = Annotated[int, typer.Option("--baud", help="UART baud rate.")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds to wait for each answer before retransmitting.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tt-host {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="-v: progress logs; -vv: debug and tracebacks.")
+    ] = 0,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    ctx.obj = _State(verbosity=verbose)
+    handler = RichHandler(console=_stderr(), show_time=False, show_path=False)
+    log.handlers[:] = [handler]  # replaced, not added: main() may run more than once per process
+    log.setLevel(logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG)
+    log.propagate = False
+
+
+def _build(ctx: typer.Context, board: boards_mod.Board, if_needed: bool) -> Path:
+    verbose = _verbosity(ctx) >= 1
+    if if_needed and build_mod.is_up_to_date(board):
+        return board.elf_path
+    if verbose:
+        return build_mod.build(board, verbose=True)
+    with _stderr().status(f"building firmware for {board.name}"):
+        return build_mod.build(board)
+
+
+@contextlib.contextmanager
+def _connected(port: str | None, baud: int, timeout: float) -> Iterator[DeviceSession]:
+    """A session on ``port``, or on the one ST-LINK port; it still has to say HELLO."""
+    url = ports.resolve_port(port)
+    log.info("opening %s", url)
+    with open_transport(url, baud) as transport:
+        yield DeviceSession(transport, timeout=timeout)
+
+
+def _run_emulator(ctx: typer.Context, board: boards_mod.Board) -> None:
+    """Boot ``board``'s emulated twin, print its URL and serve until Ctrl-C."""
+    emulator = Emulator(board, build_if_needed=False)
+    _build(ctx, emulator.target, if_needed=True)  # here, for the progress display
+    # `kill` must stop QEMU too: SystemExit unwinds through the `with` below.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    with emulator:
+        typer.echo(emulator.url)
+        # Plain echo, not rich: paths and URLs must stay on one line to be copied.
+        typer.echo(f"{emulator.backend} running {emulator.target.name}; log: {emulator.log_path}", err=True)
+        typer.echo(f"connect with: tt-host info --port {emulator.url}   (Ctrl-C to stop)", err=True)
+        try:
+            code = emulator.wait()
+        except KeyboardInterrupt:
+            return
+    typer.echo(f"emulator exited with code {code}; last lines of {emulator.log_path}:", err=True)
+    typer.echo(emulator.log_tail(), err=True)
+    if code != 0:
+        raise typer.Exit(code)
+
+
+@app.command()
+def build(ctx: typer.Context, board: BoardOpt = "f746") -> None:
+    """Build the firmware for a board and print the ELF path."""
+    typer.echo(_build(ctx, boards_mod.resolve(board), if_needed=False))
+
+
+@app.command()
+def emulate(ctx: typer.Context, board: BoardOpt = "f746") -> None:
+    """Run the board's firmware in an emulator; print its socket:// URL; stop with Ctrl-C."""
+    _run_emulator(ctx, boards_mod.resolve(board))
+
+
+@app.command()
+def flash(
+    ctx: typer.Context,
+    board: BoardOpt = "f746",
+    emulate: Annotated[bool, typer.Option("--emulate", help="Boot the emulator instead of flashing a board.")] = False,
+    elf: Annotated[Path | None, typer.Option("--elf", help="Image to flash (default: build the board's).")] = None,
+) -> None:
+    """Flash the firmware to a board through its ST-LINK (built first if needed)."""
+    target = boards_mod.resolve(board)
+    if emulate:
+        _run_emulator(ctx, target)
+        return
+    image = elf or _build(ctx, target, if_needed=True)
+    with _stderr().status(f"flashing {target.name}"):
+        tool = flashing.flash(target, image)
+    typer.echo(f"flashed {image} to {target.name} with {tool}")
+
+
+@app.command()
+def info(
+    port: PortOpt = None, baud: BaudOpt = DEFAULT_BAUD, timeout: TimeoutOpt = 1.0, as_json: JsonOpt = False
+) -> None:
+    """Say HELLO and show the device's identity and memory budgets."""
+    with _connected(port, baud, timeout) as session:
+        device = session.hello()
+    if as_json:
+        typer.echo(json.dumps(device.to_dict(), indent=2))
+        return
+    table = Table(show_header=False, box=None)
+    for field, value in device.to_dict().items():
+        if field.endswith("_bytes") and isinstance(value, int):
+            value = f"{value} ({value / 1024:g} KiB)"
+        elif field == "core_clock_hz" and isinstance(value, int):
+            value = f"{value / 1e6:g} MHz"
+        table.add_row(field, "none" if value is None else str(value))
+    _stdout().print(table)
+
+
+@app.command()
+def ping(
+    port: PortOpt = None,
+    baud: BaudOpt = DEFAULT_BAUD,
+    timeout: TimeoutOpt = 1.0,
+    count: Annotated[int, typer.Option("--count", "-c", min=1, help="Number of pings.")] = 4,
+    size: Annotated[int, typer.Option("--size", "-s", min=0, help="Payload bytes per ping.")] = 32,
+    as_json: JsonOpt = False,
+) -> None:
+    """Round-trip payloads through the device and report the times."""
+    payload = bytes(i & 0xFF for i in range(size))
+    rtts = []
+    with _connected(port, baud, timeout) as session:
+        session.hello()
+        for i in range(count):
+            rtts.append(session.ping(payload))
+            if not as_json:
+                typer.echo(f"{size} bytes: seq {i}: {rtts[-1] * 1e3:.2f} ms")
+    if as_json:
+        typer.echo(json.dumps({"size": size, "rtt_s": rtts}))
+        return
+    typer.echo(
+        f"{count} pings: min {min(rtts) * 1e3:.2f} ms, "
+        f"mean {statistics.fmean(rtts) * 1e3:.2f} ms, max {max(rtts) * 1e3:.2f} ms"
+    )
+
+
+@app.command("ports")
+def ports_cmd() -> None:
+    """List the ST-LINK serial ports plugged into this computer."""
+    found = ports.list_stlink_ports()
+    for port in found:
+        typer.echo(ports.describe(port))
+    if not found:
+        _stderr().print("no ST-LINK serial port found")
+
+
+@app.command("size")
+def size_cmd(
+    ctx: typer.Context,
+    board: BoardOpt = "f746",
+    elf: Annotated[Path | None, typer.Option("--elf", help="Image to measure (default: build the board's).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the image's flash and SRAM use against the board's budget (exit 8 if over)."""
+    target = boards_mod.resolve(board)
+    report = size_mod.size_report(target, elf or _build(ctx, target, if_needed=True))
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        _stdout().print(_size_table(report))
+    report.check()
+
+
+def _size_table(report: size_mod.SizeReport) -> Table:
+    table = Table(title=f"{report.elf.name} on {report.board}")
+    for column in ("section", "address", "load address", "size", "flash", "sram"):
+        table.add_column(column, justify="left" if column == "section" else "right")
+    for u in report.sections:
+        s = u.section
+        load = f"0x{s.load_address:08x}" if s.stored else ""  # NOBITS: nothing is loaded
+        table.add_row(s.name, f"0x{s.address:08x}", load, str(s.size), str(u.flash or ""), str(u.sram or ""))
+    table.add_section()
+    table.add_row("used", "", "", "", str(report.flash_used), str(report.sram_used))
+    table.add_row("budget", "", "", "", str(report.flash.size), str(report.sram.size))
+    table.add_row(
+        "use", "", "", "", _percent(report.flash_used, report.flash.size), _percent(report.sram_used, report.sram.size)
+    )
+    return table
+
+
+def _percent(used: int, budget: int) -> str:
+    text = f"{100 * used / budget:.1f}%" if budget else "-"
+    return f"[red]{text}[/red]" if used > budget else text
+
+
+def main() -> None:
+    """Entry point of the ``tt-host`` console script."""
+    app(prog_name="tt-host")

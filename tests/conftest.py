@@ -1,0 +1,90 @@
+"""Fixtures shared by the test files: a throwaway checkout and stub executables."""
+
+from __future__ import annotations
+
+import stat
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+_BOARDS = {
+    "f746-disco": """
+name = "f746-disco"
+description = "STM32F746G Discovery"
+mcu = "STM32F746NG"
+aliases = ["f746"]
+emulated = false
+cmake_preset = "f746-disco"
+[memory]
+sram_bytes = 327680
+flash_bytes = 1048576
+flash_base = 0x08000000
+sram_base = 0x20000000
+[uart]
+baud = 115200
+[flash]
+pyocd_target = "stm32f746xx"
+openocd_config = "board/stm32f7discovery.cfg"
+""",
+    "f746-qemu": """
+name = "f746-qemu"
+description = "The F746 Discovery's memory sizes on QEMU's mps2-an500"
+mcu = "STM32F746NG"
+aliases = []
+emulated = true
+emulator_of = "f746-disco"
+cmake_preset = "f746-qemu"
+[memory]
+sram_bytes = 327680
+flash_bytes = 1048576
+flash_base = 0x00000000
+sram_base = 0x20000000
+[uart]
+baud = 115200
+[qemu]
+machine = "mps2-an500"
+""",
+}
+
+
+@pytest.fixture
+def fake_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A checkout with the two F746 boards and nothing else, made the current one."""
+    root = tmp_path / "repo"
+    for name, text in _BOARDS.items():
+        (root / "boards" / name).mkdir(parents=True)
+        (root / "boards" / name / "board.toml").write_text(text)
+    monkeypatch.setattr("tt_host.paths.REPO_ROOT", root)
+    monkeypatch.setenv("TT_ROOT", str(root))  # for child processes
+    return root
+
+
+@pytest.fixture
+def stub_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str], Path]:
+    """``make(name, python_source)``: an executable on a PATH that holds nothing else.
+
+    The stub runs ``python_source`` with this interpreter; ``sys.argv`` is as usual.
+    """
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", str(bin_dir))
+
+    def make(name: str, source: str) -> Path:
+        path = bin_dir / name
+        path.write_text(f"#!{sys.executable}\n{source}\n")
+        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        return path
+
+    return make
+
+
+# CI runs hypothesis derandomized, so a red CI is reproducible and never a new random draw.
+import os  # noqa: E402
+
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
