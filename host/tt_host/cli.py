@@ -31,7 +31,7 @@ from . import build as build_mod
 from . import size as size_mod
 from .emulator import Emulator
 from .errors import TtError
-from .session import DeviceSession
+from .session import DeviceInfo, DeviceSession
 from .transport import DEFAULT_BAUD, open_transport
 
 log = logging.getLogger("tt_host")
@@ -212,6 +212,10 @@ def info(
     if as_json:
         typer.echo(json.dumps(device.to_dict(), indent=2))
         return
+    _stdout().print(_info_table(device))
+
+
+def _info_table(device: DeviceInfo) -> Table:
     table = Table(show_header=False, box=None)
     for field, value in device.to_dict().items():
         if field.endswith("_bytes") and isinstance(value, int):
@@ -219,7 +223,24 @@ def info(
         elif field == "core_clock_hz" and isinstance(value, int):
             value = f"{value / 1e6:g} MHz"
         table.add_row(field, "none" if value is None else str(value))
-    _stdout().print(table)
+    return table
+
+
+@app.command()
+def demo(ctx: typer.Context, board: BoardOpt = "f746") -> None:
+    """The main job on an emulated board: boot it, say HELLO, and exercise the link."""
+    emulator = Emulator(boards_mod.resolve(board), build_if_needed=False)
+    _build(ctx, emulator.target, if_needed=True)
+    with emulator, open_transport(emulator.url) as transport:
+        session = DeviceSession(transport, timeout=2.0)
+        typer.echo(f"booted {emulator.target.name} in {emulator.backend}; UART at {emulator.url}")
+        _stdout().print(_info_table(session.hello()))
+        payload = bytes(i & 0xFF for i in range(session.info.max_payload))
+        rtts = [session.ping(payload) for _ in range(20)]
+    typer.echo(
+        f"link: 20 round trips of {len(payload)} B, median {statistics.median(rtts) * 1e3:.2f} ms, "
+        f"{2 * len(payload) / statistics.median(rtts) / 1024:.0f} KiB/s both ways"
+    )
 
 
 @app.command()

@@ -1,0 +1,66 @@
+"""The emulated board's own guarantees: the F746 budgets are enforced by the MPU at run
+time, faults are reported and end the emulator with a code, and the emulated flash
+behaves like the F746's (erase to 0xFF, programming only clears bits, the running image
+is protected). Each case boots tt-fault-test once; see boards/f746-qemu/fault_test.c."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tt_host.boards import resolve
+from tt_host.build import build
+from tt_host.emulator import Emulator
+
+_MISSING = [tool for tool in ("qemu-system-arm", "arm-none-eabi-gcc", "cmake") if shutil.which(tool) is None]
+pytestmark = [
+    pytest.mark.qemu,
+    pytest.mark.skipif(bool(_MISSING), reason=f"needs {', '.join(_MISSING)} (scripts/setup.sh installs them)"),
+]
+
+MEMMANAGE, USAGE_FAULT = 128 + 4, 128 + 6
+
+
+@pytest.fixture(scope="module")
+def fault_test_elf():
+    board = resolve("f746-qemu")
+    build(board, if_needed=True)
+    return board.elf_path.with_name("tt-fault-test.elf")
+
+
+def _boot(elf, case: str, tmp_path) -> tuple[int, str]:
+    emulator = Emulator(resolve("f746-qemu"), elf=elf, extra_args=["-append", case], log_path=tmp_path / "log")
+    with emulator:
+        code = emulator.wait(timeout=60)
+        return code, emulator.log_text()
+
+
+@pytest.mark.parametrize(
+    "case, needle",
+    [
+        ("ram-end", "MMFAR=0x20050000"),  # first byte past the F746's 320 KB of SRAM
+        ("flash-end", "MemManage"),  # first byte past 1 MB of flash
+        ("psram-outside-flash", "MemManage"),  # emulated-flash backing store beyond 1 MB
+        ("flash-store", "MemManage"),  # flash is read-only to ordinary stores
+        ("flash-window-store", "MemManage"),  # even the writable sectors, outside the driver
+        ("exec-ram", "IACCVIOL"),  # SRAM is never executable
+        ("stack-overflow", "stack overflow"),  # the guard region below the stack
+    ],
+)
+def test_out_of_budget_access_faults_with_a_report(fault_test_elf, tmp_path, case, needle):
+    code, log = _boot(fault_test_elf, case, tmp_path)
+    assert code == MEMMANAGE, log
+    assert needle in log, log
+
+
+def test_usage_fault_is_reported(fault_test_elf, tmp_path):
+    code, log = _boot(fault_test_elf, "div-zero", tmp_path)
+    assert code == USAGE_FAULT, log
+    assert "DIVBYZERO" in log or "UsageFault" in log, log
+
+
+@pytest.mark.parametrize("case", ["flash", "ticks", "reset"])
+def test_board_self_checks_pass(fault_test_elf, tmp_path, case):
+    code, log = _boot(fault_test_elf, case, tmp_path)
+    assert code == 0, log
