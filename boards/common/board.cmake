@@ -11,13 +11,12 @@
 set(TT_BOARD_COMMON_DIR ${CMAKE_CURRENT_LIST_DIR})
 # Stack reserved at the top of SRAM (sections.ld); board.toml states the same number.
 set(TT_STACK_BYTES 8192 CACHE STRING "Bytes reserved for the main stack at the top of SRAM")
-set(TT_BOARD_WARNINGS -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror)
 
 function(tt_board_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES" ${ARGN})
   add_library(${name} OBJECT ${ARG_SOURCES} ${TT_BOARD_COMMON_DIR}/cortex_m7.c)
   target_include_directories(${name} PUBLIC ${TT_BOARD_COMMON_DIR} ${PROJECT_SOURCE_DIR}/firmware/include)
-  target_compile_options(${name} PRIVATE ${TT_BOARD_WARNINGS})
+  target_compile_options(${name} PRIVATE ${TT_WARNINGS})
 endfunction()
 
 function(tt_board_executable name)
@@ -30,7 +29,7 @@ function(tt_board_executable name)
     SUFFIX ".elf"
     RUNTIME_OUTPUT_DIRECTORY ${out_dir}
     LINK_DEPENDS "${memory_ld};${TT_BOARD_COMMON_DIR}/sections.ld")
-  target_compile_options(${name} PRIVATE ${TT_BOARD_WARNINGS})
+  target_compile_options(${name} PRIVATE ${TT_WARNINGS})
   target_link_libraries(${name} PRIVATE ${ARG_BOARD} ${ARG_LIBRARIES})
   target_link_options(${name} PRIVATE
     -T${memory_ld}

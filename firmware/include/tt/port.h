@@ -72,19 +72,21 @@ tt_flash_sector_t tt_port_flash_sector(size_t index);
 
 /**
  * Erase sector @p index to 0xFF.
- * @return 0 on success, non-zero when the hardware reported an error or @p index is out of range.
+ * @return 0 on success, non-zero when the hardware reported an error, @p index is out of
+ *         range, or the sector holds part of the running firmware image (never erased).
  */
 int tt_port_flash_erase(size_t index);
 
 /**
  * Program @p len bytes at byte offset @p offset of the flash. Programming can only
  * clear bits (the target must be erased); @p offset and @p len must be multiples of 4.
- * @return 0 on success, non-zero on a hardware error, misalignment or out-of-range span.
+ * @return 0 on success, non-zero on a hardware error, misalignment, an out-of-range span,
+ *         or a span overlapping the running firmware image.
  */
 int tt_port_flash_program(uint32_t offset, const uint8_t *data, size_t len);
 
 /** Reset the microcontroller; does not return. */
-void tt_port_reset(void);
+__attribute__((noreturn)) void tt_port_reset(void);
 
 #ifdef __cplusplus
 }
