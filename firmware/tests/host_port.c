@@ -1,0 +1,88 @@
+/* Host implementation of the flash part of the port API; see host_port.h. The sector
+ * layout is the STM32F746's, so the weight store sees the same geometry as on the board. */
+#include "host_port.h"
+
+#include <string.h>
+
+#include "tt/port.h"
+
+static const tt_flash_sector_t sectors[] = {
+    {0x00000u, 32u * 1024u},  {0x08000u, 32u * 1024u},  {0x10000u, 32u * 1024u},
+    {0x18000u, 32u * 1024u},  {0x20000u, 128u * 1024u}, {0x40000u, 256u * 1024u},
+    {0x80000u, 256u * 1024u}, {0xC0000u, 256u * 1024u},
+};
+#define SECTOR_COUNT (sizeof sectors / sizeof sectors[0])
+#define ERASE_STEP 1024u
+
+static uint8_t flash[TT_HOST_FLASH_BYTES];
+static long steps_done;
+static long steps_left = -1; /* -1: no cut armed */
+
+uint8_t *tt_host_flash(void) { return flash; }
+
+void tt_host_flash_reset(void)
+{
+    memset(flash, 0xFF, sizeof flash);
+    tt_host_flash_cut_after(-1);
+}
+
+void tt_host_flash_cut_after(long steps)
+{
+    steps_left = steps;
+    steps_done = 0;
+}
+
+long tt_host_flash_steps(void) { return steps_done; }
+
+/* One unit of flash work; false once the power is gone. */
+static int step(void)
+{
+    if (steps_left == 0) {
+        return 0;
+    }
+    if (steps_left > 0) {
+        steps_left--;
+    }
+    steps_done++;
+    return 1;
+}
+
+const uint8_t *tt_port_flash_base(void) { return flash; }
+
+size_t tt_port_flash_sector_count(void) { return SECTOR_COUNT; }
+
+tt_flash_sector_t tt_port_flash_sector(size_t index)
+{
+    const tt_flash_sector_t none = {0u, 0u};
+    return index < SECTOR_COUNT ? sectors[index] : none;
+}
+
+int tt_port_flash_erase(size_t index)
+{
+    if (index >= SECTOR_COUNT) {
+        return -1;
+    }
+    for (uint32_t done = 0; done < sectors[index].size; done += ERASE_STEP) {
+        if (!step()) {
+            return -1;
+        }
+        memset(flash + sectors[index].offset + done, 0xFF, ERASE_STEP);
+    }
+    return 0;
+}
+
+int tt_port_flash_program(uint32_t offset, const uint8_t *data, size_t len)
+{
+    if (offset % 4u != 0u || len % 4u != 0u || offset > sizeof flash || len > sizeof flash - offset) {
+        return -1;
+    }
+    for (size_t i = 0; i < len; i += 4u) {
+        if (!step()) {
+            return -1;
+        }
+        for (size_t b = 0; b < 4u; b++) {
+            flash[offset + i + b] &= data[i + b]; /* programming only clears bits */
+        }
+    }
+    return 0;
+}
