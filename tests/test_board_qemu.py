@@ -64,3 +64,15 @@ def test_usage_fault_is_reported(fault_test_elf, tmp_path):
 def test_board_self_checks_pass(fault_test_elf, tmp_path, case):
     code, log = _boot(fault_test_elf, case, tmp_path)
     assert code == 0, log
+
+
+def test_flash_image_survives_emulator_restarts(fault_test_elf, tmp_path):
+    """With a flash image file, the boot counter the reset case keeps in flash goes on
+    counting in the next run of the emulator: 1-3, then 4-6."""
+    image = tmp_path / "flash.img"
+    for run, last_boot in ((1, 3), (2, 6)):
+        emulator = Emulator(resolve("f746-qemu"), elf=fault_test_elf, extra_args=["-append", "reset"],
+                            flash_image=image, log_path=tmp_path / f"log{run}")
+        with emulator:
+            assert emulator.wait(timeout=60) == 0, emulator.log_text()
+            assert f"boot {last_boot}\n" in emulator.log_text(), emulator.log_text()

@@ -34,6 +34,8 @@ Backend = Literal["auto", "qemu", "renode"]
 #: How long a freshly started QEMU is watched for an immediate exit (bad image, bad
 #: option) before it is considered running.
 _QEMU_SETTLE_S = 0.25
+#: Size of the mps2 machines' RAM (PSRAM), which a flash image file must match exactly.
+_QEMU_MACHINE_RAM_BYTES = 16 * 1024 * 1024
 #: How long Renode may take to open its UART socket.
 _RENODE_START_S = 30.0
 #: Lines of the emulator log quoted when it dies.
@@ -45,7 +47,8 @@ class Emulator:
 
     ``board`` may be the physical board or its emulated twin. The image is built first
     when missing or stale (``build_if_needed``) unless ``elf`` names another image (a
-    test image, say); ``extra_args`` go to QEMU as they are (e.g. ``["-append", "case"]``).
+    test image, say); ``extra_args`` go to QEMU as they are (e.g. ``["-append", "case"]``);
+    ``flash_image`` keeps the board's flash in a file across emulator runs.
     Inside the ``with`` block, :attr:`url` is the pyserial URL of the UART
     (``socket://127.0.0.1:PORT``).
     """
@@ -57,6 +60,7 @@ class Emulator:
         backend: Backend = "auto",
         elf: Path | None = None,
         extra_args: Sequence[str] = (),
+        flash_image: Path | None = None,
         build_if_needed: bool = True,
         log_path: Path | None = None,
         verbose: bool = False,
@@ -65,6 +69,7 @@ class Emulator:
         self.backend: Backend = _pick_backend(board) if backend == "auto" else backend
         self.elf = elf
         self.extra_args = list(extra_args)
+        self.flash_image = flash_image
         self.build_if_needed = build_if_needed
         self.verbose = verbose
         self.target = _renode_board(board) if self.backend == "renode" else emulated_twin(board)
@@ -128,6 +133,7 @@ class Emulator:
                 "-kernel", str(elf),
                 "-chardev", f"socket,id=uart0,fd={fd},server=on,wait=off,nodelay=on",
                 "-serial", "chardev:uart0",
+                *self._flash_args(),
                 *self.extra_args,
             ]  # fmt: skip
             log.debug("$ %s", " ".join(cmd))
@@ -147,6 +153,23 @@ class Emulator:
             raise LinkError(
                 f"qemu-system-arm failed to start (exit code {self.process.returncode}):\n{self.log_tail()}"
             )
+
+    def _flash_args(self) -> list[str]:
+        """Back the board's emulated flash with ``flash_image`` so it outlives the emulator.
+
+        The f746-qemu board keeps its flash in the machine RAM (PSRAM), which QEMU maps
+        from this file with ``share=on``: every completed write is in the file at once,
+        so even a killed emulator leaves exactly what the firmware had written.
+        """
+        if self.flash_image is None:
+            return []
+        self.flash_image.parent.mkdir(parents=True, exist_ok=True)
+        with self.flash_image.open("ab") as f:
+            f.truncate(_QEMU_MACHINE_RAM_BYTES)  # QEMU insists on the machine's exact RAM size
+        return [
+            "-object", f"memory-backend-file,id=psram,size={_QEMU_MACHINE_RAM_BYTES},mem-path={self.flash_image},share=on",
+            "-machine", "memory-backend=psram",
+        ]  # fmt: skip
 
     def _start_renode(self, elf: Path) -> None:
         port = _free_port()  # Renode cannot take a descriptor, so the port is picked here
