@@ -9,6 +9,7 @@ produced. ``run`` executes the steps and returns every tensor it computed.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,8 +50,13 @@ def _qparams(model: Model, index: int) -> tuple[float, int]:
     return float(q.scale[0]), int(q.zero_point[0])
 
 
-def lower(model: Model, fold_pad: bool = True) -> list[Step]:
-    """The kernel steps of ``model`` in execution order."""
+def lower(model: Model, fold_pad: bool = True, passthrough: Collection[str] = ()) -> list[Step]:
+    """The kernel steps of ``model`` in execution order.
+
+    Operators named in ``passthrough`` (e.g. ``"RESHAPE"``, ``"MEAN"``, which the training
+    compiler handles itself) become parameterless steps of kind ``op.lower()`` whose inputs are
+    the operator's non-constant tensors; ``run`` does not execute them.
+    """
     consumers: dict[int, list[int]] = {}
     for op in model.operators:
         for t in op.inputs:
@@ -59,6 +65,10 @@ def lower(model: Model, fold_pad: bool = True) -> list[Step]:
     folded: dict[int, tuple[int, tuple[int, int, int, int]]] = {}  # pad output -> (pad input, pads)
     steps: list[Step] = []
     for op in model.operators:
+        if op.op in passthrough:
+            acts = tuple(t for t in op.inputs if t >= 0 and model.tensors[t].data is None)
+            steps.append(Step(op.op.lower(), op.index, acts, op.outputs[0]))
+            continue
         if op.op not in SUPPORTED:
             raise ValueError(f"operator {op.index}: {op.op} is not supported")
         o = op.outputs[0]

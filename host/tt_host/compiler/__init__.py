@@ -1,0 +1,70 @@
+"""The training compiler: an int8 ``.tflite`` and a sparse-update scheme to a planned step.
+
+Pipeline (one module per stage): :mod:`.ir` imports the model into a small graph IR,
+:mod:`.scheme` resolves which biases/weights/channels train, :mod:`.schedule` derives the
+forward, the pruned and reordered backward and the in-place updates, :mod:`.memory` gives
+every buffer a fixed arena offset, :mod:`.report` says what it costs. :func:`compile_model`
+runs them all; the ``tt-host compile`` command and the plan blob are built on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tt_host.compiler.errors import (
+    CompileError,
+    PlanBudgetExceeded,
+    PlanError,
+    SchemeError,
+    UnsupportedOperator,
+)
+from tt_host.compiler.ir import Graph, import_model, load_graph
+from tt_host.compiler.memory import Plan, plan_schedule
+from tt_host.compiler.report import FirmwareFootprint, build_report, firmware_footprint
+from tt_host.compiler.schedule import PlanOptions, Schedule, build_schedule
+from tt_host.compiler.scheme import PRESETS, Scheme, load_scheme
+
+__all__ = [
+    "PRESETS", "CompileError", "CompiledPlan", "Graph", "Plan", "PlanBudgetExceeded", "PlanError", "PlanOptions",
+    "Schedule", "Scheme", "SchemeError", "UnsupportedOperator", "compile_model", "import_model", "load_graph",
+    "load_scheme",
+]
+
+
+@dataclass(frozen=True)
+class CompiledPlan:
+    """A training step ready to be serialised: graph, scheme, op order, offsets, report."""
+
+    graph: Graph
+    scheme: Scheme
+    schedule: Schedule
+    plan: Plan
+    report: dict[str, Any]
+
+    @property
+    def peak_sram_bytes(self) -> int:
+        return int(self.report["peak_sram_bytes"])
+
+
+def compile_model(model: str | Path | Graph, scheme: str | Path | Mapping[str, Any] | Scheme = "last-layer",
+                  budget: int | None = None, options: PlanOptions | None = None, classes: int | None = None,
+                  firmware: FirmwareFootprint | None = None) -> CompiledPlan:
+    """Compile ``model`` for ``scheme`` (a preset, a published-format file or dict, or a
+    :class:`Scheme`); ``classes`` replaces the classifier (zero-initialised) for that many
+    classes. Raises :class:`PlanBudgetExceeded` when ``peak_sram_bytes`` is over ``budget``."""
+    graph = model if isinstance(model, Graph) else load_graph(model)
+    if classes is not None:
+        graph = graph.with_classes(classes)
+    resolved = scheme if isinstance(scheme, Scheme) else load_scheme(scheme, graph)
+    schedule = build_schedule(graph, resolved, options)
+    plan = plan_schedule(schedule)
+    report = build_report(schedule, plan, firmware or firmware_footprint())
+    compiled = CompiledPlan(graph, resolved, schedule, plan, report)
+    if budget is not None and compiled.peak_sram_bytes > budget:
+        raise PlanBudgetExceeded(
+            f"{graph.name} with scheme {resolved.name}: a training step needs {compiled.peak_sram_bytes} bytes of "
+            f"SRAM, budget {budget}, over by {compiled.peak_sram_bytes - budget}")
+    return compiled

@@ -1,0 +1,321 @@
+"""The training compiler's graph IR, imported from an int8 ``.tflite``.
+
+The import reuses :func:`tt_host.reference.graph.lower` for everything that has a kernel (so
+the geometry and the integer quantization parameters are exactly the reference's, with each
+PAD folded into its convolution) and adds what training needs on top:
+
+* the **edges** are stripped: a QUANTIZE right after the graph input, and SOFTMAX /
+  DEQUANTIZE right before the output, do not run on the device (the device receives int8
+  images and the loss computes its own softmax). ``Graph.input`` and ``Graph.logits`` are the
+  int8 tensors the step starts from and the loss attaches to;
+* RESHAPE is a view (no kernel, no memory), MEAN over H and W is a global average pool;
+* every layer knows whether its int8 output **clamps** (so backprop needs its 1-bit mask) and
+  whether that clamp is a ReLU (lower bound at real 0);
+* convolutions get their **scheme index**, the numbering of the published sparse-update
+  schemes: every convolution (regular, pointwise and depthwise) counted from the input, 0 =
+  the first; the classifier is not counted;
+* the **classifier** is the parameterised layer that produces the logits (through RESHAPEs).
+  Replacing it for N new classes (a later part) swaps that one layer's weights and output
+  tensor; nothing else in the IR refers to the class count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from tt_host.compiler.errors import CompileError, UnsupportedOperator
+from tt_host.reference.graph import SUPPORTED as KERNEL_OPS
+from tt_host.reference.graph import Step, lower
+from tt_host.reference.params import INT8_MAX, INT8_MIN, ConvQuant
+from tt_host.tflite import Model, load
+
+#: Operators the compiler handles itself (no reference kernel step).
+COMPILER_OPS = ("MEAN", "RESHAPE", "SOFTMAX", "QUANTIZE", "DEQUANTIZE")
+#: Every operator a model may contain.
+SUPPORTED_OPS = (*KERNEL_OPS, *COMPILER_OPS)
+
+#: Layer kinds that own weights and a bias.
+PARAM_KINDS = ("conv2d", "pw_conv2d", "dw_conv2d", "fc")
+#: Layer kinds counted by the published scheme numbering (the classifier excepted).
+CONV_KINDS = ("conv2d", "pw_conv2d", "dw_conv2d")
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An int8 activation tensor (batch dimension dropped)."""
+
+    index: int  #: TFLite tensor index
+    name: str
+    shape: tuple[int, ...]  #: ``(H, W, C)`` or ``(C,)``
+    scale: float
+    zero_point: int
+
+    @property
+    def numel(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def channels(self) -> int:
+        return self.shape[-1]
+
+    @property
+    def spatial(self) -> int:
+        """Elements per channel (``H*W``, or 1 for a vector)."""
+        return self.numel // self.channels
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One node of the IR: a kernel invocation or a view."""
+
+    index: int  #: position in ``Graph.layers`` (topological = execution order)
+    kind: str  #: conv2d, pw_conv2d, dw_conv2d, fc, add, avgpool, mean, reshape, pad
+    op_index: int  #: the TFLite operator it comes from
+    name: str  #: the output tensor's name (the layer names of the shared models)
+    inputs: tuple[int, ...]  #: activation tensor indices read
+    output: int  #: activation tensor index written
+    step: Step | None = field(default=None, repr=False)  #: the reference kernel step, if any
+    conv_index: int | None = None  #: published scheme numbering, ``None`` if not counted
+    is_classifier: bool = False
+    clamps: bool = False  #: the int8 output saturates somewhere: backprop needs a mask
+    relu: bool = False  #: the lower clamp is real 0 (ReLU / ReLU6 through the output range)
+    macs: int = 0  #: forward multiply-accumulates
+
+    @property
+    def has_params(self) -> bool:
+        return self.kind in PARAM_KINDS
+
+    @property
+    def weights(self) -> np.ndarray | None:
+        return None if self.step is None else self.step.weights
+
+    @property
+    def weight_in_channels(self) -> int:
+        """Input channels of the weights: what a weight-update channel list indexes."""
+        w = self.weights
+        if w is None:
+            return 0
+        if self.kind == "dw_conv2d":
+            return int(w.shape[3])  # 1HWC: one filter per channel
+        return int(w.shape[-1])  # OHWI or (out, in)
+
+    @property
+    def out_channels(self) -> int:
+        w = self.weights
+        if w is None:
+            return 0
+        return int(w.shape[3] if self.kind == "dw_conv2d" else w.shape[0])
+
+    def weight_count(self, n_channels: int | None = None) -> int:
+        """int8 weights touching ``n_channels`` input channels (all by default)."""
+        w = self.weights
+        if w is None:
+            return 0
+        n = self.weight_in_channels if n_channels is None else n_channels
+        return int(w.size) * n // self.weight_in_channels
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A training-ready int8 CNN: layers in execution order plus their activations."""
+
+    name: str
+    layers: tuple[Layer, ...]
+    tensors: dict[int, Activation]
+    input: int  #: int8 image tensor the device fills
+    logits: int  #: tensor the loss reads
+    stripped: tuple[str, ...] = ()  #: edge operators dropped at import, e.g. ``("SOFTMAX",)``
+
+    @property
+    def classifier(self) -> Layer:
+        return next(layer for layer in self.layers if layer.is_classifier)
+
+    def convs(self) -> list[Layer]:
+        """The layers of the published scheme numbering, ``convs()[i].conv_index == i``."""
+        return [layer for layer in self.layers if layer.conv_index is not None]
+
+    def conv(self, conv_index: int) -> Layer:
+        convs = self.convs()
+        if not 0 <= conv_index < len(convs):
+            raise CompileError(f"{self.name}: no convolution {conv_index} (it has {len(convs)}, 0..{len(convs) - 1})")
+        return convs[conv_index]
+
+    def producer(self, tensor: int) -> Layer | None:
+        return next((layer for layer in self.layers if layer.output == tensor), None)
+
+    def consumers(self, tensor: int) -> list[Layer]:
+        return [layer for layer in self.layers if tensor in layer.inputs]
+
+    @property
+    def macs(self) -> int:
+        return sum(layer.macs for layer in self.layers)
+
+    @property
+    def n_classes(self) -> int:
+        return self.tensors[self.logits].numel
+
+    def with_classes(self, n_classes: int) -> Graph:
+        """The same backbone with a new ``n_classes``-way classifier, zero-initialised.
+
+        Only the classifier layer and the logits tensor change, which is all the planner
+        sees. The new head keeps the old head's input and output quantization and gets a
+        placeholder weight scale (``1/127``, ``s_x*s_W`` for the bias); choosing real scales
+        (from imprinted class means) is the head-replacement part of the compiler.
+        """
+        if n_classes < 1:
+            raise CompileError(f"the number of classes must be at least 1, not {n_classes}")
+        head = self.classifier
+        if head.kind != "fc":
+            raise CompileError(f"replacing a {head.kind} classifier is not supported yet (only fully connected)")
+        old = self.tensors[self.logits]
+        in_c = head.weight_in_channels
+        logits = Activation(max(self.tensors) + 1, f"{old.name}[{n_classes}]", (n_classes,), old.scale, old.zero_point)
+        x = self.tensors[head.inputs[0]]
+        w_scale = np.full(n_classes, 1 / 127, np.float32)
+        quant = ConvQuant.from_scales(x.scale, x.zero_point, w_scale, old.scale, old.zero_point)
+        step = replace(head.step, output=logits.index, quant=quant,
+                       weights=np.zeros((n_classes, in_c), np.int8), bias=np.zeros(n_classes, np.int32))
+        new_head = replace(head, output=logits.index, name=logits.name, step=step, macs=n_classes * in_c)
+        tensors = {**self.tensors, logits.index: logits}
+        layers = tuple(new_head if layer.index == head.index else layer for layer in self.layers)
+        if self.logits != head.output:  # RESHAPEs between the head and the logits: drop them
+            layers = tuple(layer for layer in layers if layer.index <= head.index)
+        return replace(self, layers=layers, tensors=tensors, logits=logits.index)
+
+    @property
+    def param_bytes(self) -> int:
+        """int8 weights + int32 biases of every layer (what the weight blob stores)."""
+        total = 0
+        for layer in self.layers:
+            if layer.has_params:
+                total += layer.weight_count() + 4 * layer.out_channels
+        return total
+
+
+def _activation(model: Model, index: int) -> Activation:
+    t = model.tensors[index]
+    shape = tuple(t.shape[1:]) if len(t.shape) > 1 and t.shape[0] == 1 else tuple(t.shape)
+    if t.quant is None or t.quant.per_channel:
+        raise CompileError(f"tensor {index} ({t.name}) must be int8 with per-tensor quantization")
+    return Activation(index, t.name, shape, float(t.quant.scale[0]), int(t.quant.zero_point[0]))
+
+
+def _macs(step: Step) -> int:
+    if step.kind in ("conv2d", "pw_conv2d"):
+        g = step.geom
+        return g.out_h * g.out_w * g.out_c * g.kernel_h * g.kernel_w * g.in_c
+    if step.kind == "dw_conv2d":
+        g = step.geom
+        return g.out_h * g.out_w * g.out_c * g.kernel_h * g.kernel_w
+    if step.kind == "fc":
+        return int(step.weights.size)
+    return 0  # add, pooling and views are not counted as MACs (the README's convention)
+
+
+def _strip_edges(model: Model) -> tuple[int, int, set[int], tuple[str, ...]]:
+    """Find the int8 input/logits tensors; return them, the dropped op indices and names."""
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise CompileError(f"the model must have one input and one output, it has {len(model.inputs)} and {len(model.outputs)}")
+    producer = {o: op for op in model.operators for o in op.outputs}
+    dropped: set[int] = set()
+    names: list[str] = []
+    logits = model.outputs[0]
+    # Walk back from the output through DEQUANTIZE / SOFTMAX (in either order).
+    while logits in producer and producer[logits].op in ("DEQUANTIZE", "SOFTMAX"):
+        op = producer[logits]
+        dropped.add(op.index)
+        names.append(op.op)
+        logits = op.inputs[0]
+    image = model.inputs[0]
+    for op in model.operators:
+        if op.op == "QUANTIZE" and op.inputs[0] == image:
+            dropped.add(op.index)
+            names.append(op.op)
+            image = op.outputs[0]
+            break
+    for op in model.operators:
+        if op.op in ("QUANTIZE", "DEQUANTIZE", "SOFTMAX") and op.index not in dropped:
+            raise UnsupportedOperator(op.op, op.index, SUPPORTED_OPS,
+                                      "only at the edges: QUANTIZE on the input, SOFTMAX/DEQUANTIZE on the output")
+    if model.tensors[image].dtype != np.int8 or model.tensors[logits].dtype != np.int8:
+        raise CompileError("the model's input and logits (after stripping QUANTIZE/SOFTMAX/DEQUANTIZE) must be int8")
+    return image, logits, dropped, tuple(names)
+
+
+def _mean_axes(model: Model, step: Step) -> None:
+    op = model.operators[step.op_index]
+    axes = model.tensors[op.inputs[1]].data
+    in_shape = model.tensors[op.inputs[0]].shape
+    if axes is None or sorted(int(a) % len(in_shape) for a in axes.ravel()) != [1, 2] or len(in_shape) != 4:
+        raise UnsupportedOperator("MEAN", op.index, SUPPORTED_OPS, "only the mean over H and W of an NHWC tensor")
+
+
+def import_model(model: Model, name: str = "model") -> Graph:
+    """Build the IR of a parsed model (see the module docstring for what changes)."""
+    for op in model.operators:
+        if op.op not in SUPPORTED_OPS:
+            raise UnsupportedOperator(op.op, op.index, SUPPORTED_OPS)
+    image, logits, dropped, stripped = _strip_edges(model)
+    try:
+        steps = lower(model, fold_pad=True, passthrough=COMPILER_OPS)
+    except ValueError as exc:  # the reference's own limits (dilation, broadcasting, ...)
+        raise CompileError(f"{name}: {exc}") from exc
+
+    tensors: dict[int, Activation] = {image: _activation(model, image)}
+    layers: list[Layer] = []
+    for step in steps:
+        if step.op_index in dropped:
+            continue
+        if step.kind == "mean":
+            _mean_axes(model, step)
+        tensors[step.output] = _activation(model, step.output)
+        for t in step.inputs:
+            if t not in tensors:
+                raise CompileError(f"operator {step.op_index} reads tensor {t} before anything computes it")
+        out = tensors[step.output]
+        if step.kind in PARAM_KINDS or step.kind == "add":
+            clamps = True  # requantized to int8: saturation is always possible
+            lo = step.quant.act_min
+            relu = lo > INT8_MIN or out.zero_point == INT8_MIN
+        elif step.kind in ("avgpool", "pad", "reshape"):
+            # Same quantization in and out: an average or a copy of int8 values cannot
+            # leave the int8 range, so only a fused activation clamps.
+            q = step.quant
+            clamps = q is not None and (q.act_min > INT8_MIN or q.act_max < INT8_MAX)
+            relu = clamps
+        else:  # mean: requantizes when its input and output quantization differ
+            src = tensors[step.inputs[0]]
+            clamps = (src.scale, src.zero_point) != (out.scale, out.zero_point)
+            relu = False
+        layers.append(Layer(len(layers), step.kind, step.op_index, out.name, step.inputs, step.output,
+                            step if step.kind in (*PARAM_KINDS, "add", "avgpool", "pad") else None,
+                            clamps=clamps, relu=relu, macs=_macs(step)))
+
+    by_output = {layer.output: layer for layer in layers}
+    head = by_output.get(logits)
+    while head is not None and head.kind == "reshape":
+        head = by_output.get(head.inputs[0])
+    if head is None or not head.has_params:
+        raise CompileError(f"{name}: the logits (tensor {logits}) are not computed by a fully connected or "
+                           "convolution layer, so there is no classifier to train")
+    numbered: list[Layer] = []
+    count = 0
+    for layer in layers:
+        kw: dict = {}
+        if layer.index == head.index:
+            kw["is_classifier"] = True
+        elif layer.kind in CONV_KINDS:
+            kw["conv_index"] = count
+            count += 1
+        numbered.append(replace(layer, **kw) if kw else layer)
+    return Graph(name, tuple(numbered), tensors, image, logits, stripped)
+
+
+def load_graph(path: str | Path) -> Graph:
+    """Read a ``.tflite`` file and import it; the graph is named after the file."""
+    path = Path(path)
+    name = path.name.removesuffix(".tflite").removesuffix("-int8")
+    return import_model(load(path), name)

@@ -1,0 +1,467 @@
+"""The training step as one ordered list of ops: forward, loss, pruned and reordered backward.
+
+From a graph and a scheme this derives (Lin et al. 2022, sections 3.3-3.4):
+
+* **what must be kept for the backward**: for every weight-trained layer its int8 input
+  restricted to the trained input channels (the whole activation, kept alive, when every
+  channel trains; a gathered copy otherwise); the 1-bit clamp mask of every layer the
+  gradient flows back through; nothing at all for the frozen region before the earliest
+  layer that trains;
+* **which backward ops run**: the loss gradient, then per layer in reverse order the mask
+  multiply, the input gradient only while some earlier layer still needs one, and the
+  bias/weight gradient of trained layers (int32, the trained slice only), each followed at
+  once by its SGD+QAS update so the gradient buffer dies right there;
+* **residuals**: an ADD hands its output gradient to both branches: the skip branch takes
+  the buffer over (no copy), the other gets a copy when both need it; a tensor read by two
+  layers sums the two contributions (``grad_add``);
+* **frozen-block fusion** (optional): a frozen inverted bottleneck (pw1 -> depthwise -> pw2
+  [-> ADD]) runs as one kernel that streams expanded channels into pw2's int32 accumulator,
+  so the 6x-expanded tensor never exists. The kernel is not written yet (see the kernels
+  issue); the plan models its memory: input, int32 accumulator, one channel of each
+  expanded tensor.
+
+Buffers are named (``act:<tensor>``, ``g:<tensor>``, ``mask:<layer>``, ``saved:<layer>``,
+``w:<layer>``, ``b:<layer>``, ``dw:<layer>``, ``db:<layer>``, ``acc:<layer>``); ops list the buffers they read and write, and
+the in-place pairs the memory planner may (and, once checked here, will) overlap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tt_host.compiler import scratch as S
+from tt_host.compiler.errors import CompileError
+from tt_host.compiler.ir import PARAM_KINDS, Graph, Layer
+from tt_host.compiler.scheme import Scheme
+
+#: Buffer kinds, in the order the report breaks memory down.
+BUFFER_KINDS = ("input", "activation", "accumulator", "saved", "mask", "grad", "param_grad", "param", "scratch")
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """A region of the arena with a fixed size; its lifetime follows from the ops."""
+
+    name: str
+    nbytes: int
+    kind: str  #: one of :data:`BUFFER_KINDS`
+    layer: int | None = None  #: IR layer it belongs to, if any
+    persistent: bool = False  #: lives across steps (trainable weights and biases)
+
+
+@dataclass(frozen=True)
+class Op:
+    """One kernel invocation of the training step."""
+
+    index: int
+    kind: str  #: load_input, fwd, fused_block, fused_requant, save, loss, mask_bwd, bwd_input,
+    #: grad_add, grad_copy, bias_grad, bias_update, weight_grad, weight_update,
+    #: bias_grad_update, weight_grad_update (streamed)
+    phase: str  #: "forward" or "backward"
+    layer: int | None
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
+    #: (written, read) pairs allowed to share memory: the read buffer dies at this op and
+    #: the kernel tolerates the overlap
+    inplace: tuple[tuple[str, str], ...] = ()
+    scratch: S.Scratch = field(default_factory=S.Scratch.none)
+    macs: int = 0
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """Choices that change the schedule (and so the memory), never the arithmetic."""
+
+    #: run frozen inverted bottlenecks fused when that lowers their memory ("auto"), always
+    #: when legal ("all"), or never ("off")
+    fuse_blocks: str = "off"
+    #: kernels overwrite their input when it dies there: depthwise with depth multiplier 1
+    #: (one input channel copied aside at a time) and pointwise projections with
+    #: ``out_c <= in_c`` (one input pixel copied aside); both need kernel support (TODO)
+    inplace_kernels: bool = False
+    #: which clamps are back-propagated through masks: "all" (every requantized output, the
+    #: exact int8 semantics) or "relu" (only ReLU-style clamps, TTE's practice)
+    mask_policy: str = "all"
+    #: compute a layer's input gradient before its update (exact backprop); False updates
+    #: first, which frees the saved activation earlier at the price of a stale-weight dX
+    exact_gradients: bool = True
+    #: compute each output channel's weight gradient and apply its update at once (one
+    #: channel of int32 dW as scratch) instead of the whole int32 dW tensor followed by the
+    #: SGD kernel; needs fused gradient+update kernels (TODO, kernels issue)
+    streamed_updates: bool = False
+
+    def __post_init__(self) -> None:
+        if self.fuse_blocks not in ("off", "auto", "all"):
+            raise CompileError(f"fuse_blocks must be off, auto or all, not {self.fuse_blocks!r}")
+        if self.mask_policy not in ("all", "relu"):
+            raise CompileError(f"mask_policy must be all or relu, not {self.mask_policy!r}")
+
+
+@dataclass(frozen=True)
+class Training:
+    """What one layer trains."""
+
+    bias: bool
+    channels: tuple[int, ...]  #: trained input channels of the weights (empty: frozen)
+
+
+@dataclass(frozen=True)
+class Block:
+    """An inverted bottleneck run fused: ``pw1`` may be absent, ``add`` too."""
+
+    pw1: int | None
+    dw: int
+    pw2: int
+    add: int | None
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        return tuple(i for i in (self.pw1, self.dw, self.pw2, self.add) if i is not None)
+
+
+@dataclass
+class Schedule:
+    """The ordered ops of one training step and every buffer they touch."""
+
+    graph: Graph
+    scheme: Scheme
+    options: PlanOptions
+    ops: list[Op]
+    buffers: dict[str, Buffer]
+    training: dict[int, Training]  #: layer index -> what it trains
+    needs_grad: frozenset[int]  #: tensors whose gradient is computed
+    blocks: list[Block]  #: fused blocks
+
+    @property
+    def earliest_trained(self) -> int:
+        return min(self.training)
+
+    def macs(self, phase: str) -> int:
+        return sum(op.macs for op in self.ops if op.phase == phase)
+
+
+def training_of(graph: Graph, scheme: Scheme) -> dict[int, Training]:
+    """Layer index -> what it trains (the classifier always trains everything)."""
+    out: dict[int, Training] = {}
+    for i in scheme.trained_convs:
+        layer = graph.conv(i)
+        out[layer.index] = Training(scheme.trains_bias(i), scheme.weight_channels(i))
+    head = graph.classifier
+    out[head.index] = Training(True, tuple(range(head.weight_in_channels)))
+    return out
+
+
+def _needs_grad(graph: Graph, training: dict[int, Training]) -> frozenset[int]:
+    """Tensors downstream of a trained layer: their gradient carries a parameter's signal."""
+    need: set[int] = set()
+    for layer in graph.layers:
+        if layer.index in training or any(t in need for t in layer.inputs):
+            need.add(layer.output)
+    return frozenset(need)
+
+
+def find_blocks(graph: Graph) -> list[Block]:
+    """Every ``[pw1] -> depthwise -> pw2 [-> ADD(block input)]`` chain the fused kernel covers."""
+    by_out = {layer.output: layer for layer in graph.layers}
+    blocks = []
+    for dw in graph.layers:
+        if dw.kind != "dw_conv2d" or dw.step.geom.out_c != dw.step.geom.in_c:
+            continue
+        users = graph.consumers(dw.output)
+        if len(users) != 1 or users[0].kind != "pw_conv2d" or users[0].is_classifier:
+            continue
+        pw2 = users[0]
+        pw1 = by_out.get(dw.inputs[0])
+        if pw1 is not None and (pw1.kind != "pw_conv2d" or len(graph.consumers(pw1.output)) != 1):
+            pw1 = None
+        block_in = pw1.inputs[0] if pw1 is not None else dw.inputs[0]
+        add = None
+        after = graph.consumers(pw2.output)
+        if len(after) == 1 and after[0].kind == "add" and set(after[0].inputs) == {block_in, pw2.output}:
+            add = after[0]
+        blocks.append(Block(pw1.index if pw1 else None, dw.index, pw2.index, add.index if add else None))
+    return blocks
+
+
+class _Builder:
+    """Accumulates ops and buffers; one method per kind of op."""
+
+    def __init__(self, graph: Graph, scheme: Scheme, options: PlanOptions) -> None:
+        self.g = graph
+        self.options = options
+        self.training = training_of(graph, scheme)
+        self.need = _needs_grad(graph, self.training)
+        self.ops: list[Op] = []
+        self.buffers: dict[str, Buffer] = {}
+        self.act: dict[int, str] = {}  # tensor -> buffer holding its int8 value
+        self.grad: dict[int, str] = {}  # tensor -> buffer holding its int16 gradient
+        self.tmp = 0
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def buffer(self, name: str, nbytes: int, kind: str, layer: int | None = None, persistent: bool = False) -> str:
+        if name not in self.buffers:
+            self.buffers[name] = Buffer(name, int(nbytes), kind, layer, persistent)
+        return name
+
+    def emit(self, kind: str, phase: str, layer: int | None, reads, writes, **kw) -> None:
+        self.ops.append(Op(len(self.ops), kind, phase, layer, tuple(reads), tuple(writes), **kw))
+
+    def numel(self, tensor: int) -> int:
+        return self.g.tensors[tensor].numel
+
+    def act_buffer(self, tensor: int, kind: str = "activation") -> str:
+        name = self.buffer(f"act:{tensor}", self.numel(tensor), kind, None)
+        self.act[tensor] = name
+        return name
+
+    def needs_mask(self, layer: Layer) -> bool:
+        if not layer.clamps or layer.output not in self.need:
+            return False
+        if self.options.mask_policy == "relu" and not layer.relu:
+            return False
+        # The pre-clamp gradient is only used to train this layer or to go further back.
+        return layer.index in self.training or any(t in self.need for t in layer.inputs)
+
+    def params(self, layer: Layer) -> tuple[list[str], list[str]]:
+        """(weight buffers, bias buffers) of a layer's trainable parameters in SRAM."""
+        t = self.training.get(layer.index)
+        if t is None:
+            return [], []
+        w = [self.buffer(f"w:{layer.index}", layer.weight_count(len(t.channels)), "param", layer.index, True)] if t.channels else []
+        b = [self.buffer(f"b:{layer.index}", 4 * layer.out_channels, "param", layer.index, True)] if t.bias else []
+        return w, b
+
+    def saved_input(self, layer: Layer) -> str:
+        """The buffer the weight gradient reads: the input itself when every channel trains."""
+        t = self.training[layer.index]
+        x = layer.inputs[0]
+        if len(t.channels) == layer.weight_in_channels:
+            return self.act[x]
+        return f"saved:{layer.index}"
+
+    # -- forward ---------------------------------------------------------------------------
+
+    def forward(self, blocks: dict[int, Block]) -> None:
+        self.emit("load_input", "forward", None, (), (self.act_buffer(self.g.input, "input"),))
+        for layer in self.g.layers:
+            block = blocks.get(layer.index)
+            if block is not None:
+                if layer.index == block.layers[0]:
+                    self.fused(block)
+                continue
+            if layer.kind == "reshape":
+                self.act[layer.output] = self.act[layer.inputs[0]]  # a view: same bytes
+                continue
+            self.layer_forward(layer)
+
+    def layer_forward(self, layer: Layer) -> None:
+        t = self.training.get(layer.index)
+        if t is not None and t.channels and len(t.channels) < layer.weight_in_channels:
+            x = layer.inputs[0]
+            kept = self.g.tensors[x].spatial * len(t.channels)
+            self.emit("save", "forward", layer.index, (self.act[x],),
+                      (self.buffer(f"saved:{layer.index}", kept, "saved", layer.index),))
+        w, b = self.params(layer)
+        ins = [self.act[i] for i in layer.inputs]
+        out = self.act_buffer(layer.output)
+        writes = [out]
+        if self.needs_mask(layer):
+            writes.append(self.buffer(f"mask:{layer.index}", -(-self.numel(layer.output) // 8), "mask", layer.index))
+        geom = layer.step.geom if layer.step is not None else None
+        fc_shape = (layer.weight_in_channels, layer.out_channels) if layer.kind == "fc" else None
+        scratch = S.forward(layer.kind, geom, fc_shape)
+        inplace: tuple[tuple[str, str], ...] = ()
+        if layer.kind == "add":
+            inplace = tuple((out, i) for i in ins)
+        elif self.options.inplace_kernels and layer.kind == "dw_conv2d" and geom.out_c == geom.in_c:
+            inplace = ((out, ins[0]),)
+            scratch = S.inplace_depthwise(geom.in_h * geom.in_w)
+        elif (self.options.inplace_kernels and layer.kind == "pw_conv2d" and geom.out_c <= geom.in_c
+              and geom.stride_h == geom.stride_w == 1):
+            inplace = ((out, ins[0]),)
+            scratch = S.inplace_pointwise(geom.in_c)
+        self.emit("fwd", "forward", layer.index, ins + w + b, writes, inplace=inplace, scratch=scratch, macs=layer.macs)
+
+    def fused(self, block: Block) -> None:
+        """The fused kernel as two ops: accumulate every expanded channel into pw2's int32
+        output, then requantize (and add the residual) in place over the accumulator."""
+        L = self.g.layers
+        dw, pw2 = L[block.dw], L[block.pw2]
+        first = L[block.layers[0]]
+        x = first.inputs[0]
+        geom = dw.step.geom
+        acc = self.buffer(f"acc:{pw2.index}", 4 * self.numel(pw2.output), "accumulator", pw2.index)
+        macs = sum(L[i].macs for i in block.layers)
+        self.emit("fused_block", "forward", first.index, (self.act[x],), (acc,),
+                  scratch=S.fused_channel(geom.in_h * geom.in_w, geom.out_h * geom.out_w, block.pw1 is not None), macs=macs)
+        last = L[block.add] if block.add is not None else pw2
+        _, b = self.params(pw2)
+        reads = [acc, *b] + ([self.act[x]] if block.add is not None else [])
+        out = self.act_buffer(last.output)
+        writes = [out]
+        for layer in (pw2, last) if last is not pw2 else (pw2,):
+            if self.needs_mask(layer):
+                writes.append(self.buffer(f"mask:{layer.index}", -(-self.numel(layer.output) // 8), "mask", layer.index))
+        self.emit("fused_requant", "forward", last.index, reads, writes, inplace=((out, acc),))
+
+    # -- backward --------------------------------------------------------------------------
+
+    def contribute(self, tensor: int, make) -> None:
+        """Add a gradient contribution to ``tensor``: ``make(dest)`` emits the op writing
+        ``dest``; the first contribution writes the gradient buffer itself."""
+        if tensor not in self.grad:
+            self.grad[tensor] = self.buffer(f"g:{tensor}", 2 * self.numel(tensor), "grad")
+            make(self.grad[tensor])
+            return
+        self.tmp += 1
+        tmp = self.buffer(f"g:{tensor}:{self.tmp}", 2 * self.numel(tensor), "grad")
+        make(tmp)
+        g = self.grad[tensor]
+        self.emit("grad_add", "backward", None, (tmp, g), (g,))
+
+    def alias(self, tensor: int, src: str) -> None:
+        """Hand ``src`` (a gradient buffer whose owner is done with it) to ``tensor``."""
+        if tensor not in self.grad:
+            self.grad[tensor] = src
+        else:
+            g = self.grad[tensor]
+            self.emit("grad_add", "backward", None, (src, g), (g,))
+
+    def backward(self) -> None:
+        head = self.g.logits
+        self.grad[head] = self.buffer(f"g:{head}", 2 * self.numel(head), "grad")
+        self.emit("loss", "backward", None, (self.act[head],), (self.grad[head],),
+                  scratch=S.loss(self.numel(head)))
+        for layer in reversed(self.g.layers):
+            if layer.output not in self.need or layer.output not in self.grad:
+                continue
+            g = self.grad[layer.output]
+            ins_need = [t for t in layer.inputs if t in self.need]
+            if layer.kind == "reshape":
+                for t in ins_need:
+                    self.alias(t, g)
+                continue
+            if self.needs_mask(layer):
+                self.emit("mask_bwd", "backward", layer.index, (f"mask:{layer.index}", g), (g,))
+            if layer.kind == "add":
+                for k, t in enumerate(ins_need):
+                    if k == 0:
+                        self.alias(t, g)
+                    else:  # the first branch owns g now and will modify it
+                        self.contribute(t, lambda dest, i=layer.index, g=g: self.emit("grad_copy", "backward", i, (g,), (dest,)))
+                continue
+            if layer.kind in PARAM_KINDS:
+                self.param_backward(layer, g, ins_need)
+            elif ins_need:  # avgpool, mean, pad: route the gradient back to the window
+                x = ins_need[0]
+                self.contribute(x, lambda dest, i=layer.index, g=g: self.emit("bwd_input", "backward", i, (g,), (dest,)))
+
+    def param_backward(self, layer: Layer, g: str, ins_need: list[int]) -> None:
+        w, b = self.params(layer)
+        t = self.training.get(layer.index)
+        geom = layer.step.geom
+
+        def input_grad() -> None:
+            if not ins_need:
+                return
+            fc_shape = (layer.weight_in_channels, layer.out_channels) if layer.kind == "fc" else None
+            sc = S.backward_input(layer.kind, geom, layer.out_channels, fc_shape)
+            self.contribute(ins_need[0], lambda dest: self.emit(
+                "bwd_input", "backward", layer.index, (g, *w), (dest,), scratch=sc, macs=layer.macs))
+
+        def updates() -> None:
+            # The gradient kernels write int32 dW/db (tensor exponent) for exactly the trained
+            # slice; the SGD+QAS kernel applies it at once and the buffer dies there.
+            if t is None:
+                return
+            macs = layer.macs * len(t.channels) // max(layer.weight_in_channels, 1)
+            if self.options.streamed_updates:
+                if t.bias:
+                    self.emit("bias_grad_update", "backward", layer.index, (g, *b), tuple(b))
+                if t.channels:
+                    self.emit("weight_grad_update", "backward", layer.index, (g, self.saved_input(layer), *w), tuple(w),
+                              scratch=S.streamed_weight_update(layer.kind, geom, len(t.channels)), macs=macs)
+                return
+            if t.bias:
+                db = self.buffer(f"db:{layer.index}", 4 * layer.out_channels, "param_grad", layer.index)
+                self.emit("bias_grad", "backward", layer.index, (g,), (db,))
+                self.emit("bias_update", "backward", layer.index, (db, *b), tuple(b))
+            if t.channels:
+                n = layer.weight_count(len(t.channels))
+                dw = self.buffer(f"dw:{layer.index}", 4 * n, "param_grad", layer.index)
+                self.emit("weight_grad", "backward", layer.index, (g, self.saved_input(layer)), (dw,), macs=macs)
+                self.emit("weight_update", "backward", layer.index, (dw, *w), tuple(w))
+
+        first, second = (input_grad, updates) if self.options.exact_gradients else (updates, input_grad)
+        first()
+        second()
+
+
+def _fusable(graph: Graph, block: Block, b: _Builder) -> bool:
+    """Nothing inside the block is saved for the backward or needs a gradient through it."""
+    if graph.layers[block.layers[0]].inputs[0] in b.need:
+        return False
+    for i in (block.pw1, block.dw):
+        if i is not None and i in b.training:
+            return False
+    t = b.training.get(block.pw2)
+    return t is None or not t.channels
+
+
+def _fusion_pays(graph: Graph, block: Block) -> bool:
+    """Fused local peak (input + int32 accumulator + one channel) below the unfused one."""
+    L = graph.layers
+    numel = lambda t: graph.tensors[t].numel
+    x = L[block.layers[0]].inputs[0]
+    res = numel(x) if block.add is not None else 0
+    dw = L[block.dw]
+    e1 = numel(dw.inputs[0]) if block.pw1 is not None else 0
+    e2, y = numel(dw.output), numel(L[block.pw2].output)
+    unfused = max(numel(x) + e1, res + e1 + e2 if block.pw1 is not None else numel(x) + e2, res + e2 + y)
+    geom = dw.step.geom
+    fused = numel(x) + 4 * y + (geom.in_h * geom.in_w if block.pw1 is not None else 0) + geom.out_h * geom.out_w
+    return fused < unfused
+
+
+def _finalize_inplace(ops: list[Op], buffers: dict[str, Buffer]) -> list[Op]:
+    """Keep an in-place pair only where its read buffer dies at that op and the written
+    buffer is born there; a written buffer overlaps at most one input (an ADD picks the first
+    input that dies)."""
+    first: dict[str, int] = {}
+    last: dict[str, int] = {}
+    for op in ops:
+        for name in (*op.reads, *op.writes):
+            first.setdefault(name, op.index)
+            last[name] = op.index
+    out = []
+    for op in ops:
+        keep: list[tuple[str, str]] = []
+        for w, r in op.inplace:
+            if (w != r and last[r] == op.index and first[w] == op.index and w not in dict(keep)
+                    and not buffers[r].persistent and not buffers[w].persistent):
+                keep.append((w, r))
+        if tuple(keep) != op.inplace:
+            sc = op.scratch
+            if not keep and op.kind == "fwd" and sc.source.startswith(S.INPLACE_PREFIX):
+                sc = S.Scratch.none()  # an in-place kernel that cannot overwrite its input runs out of place
+            op = Op(op.index, op.kind, op.phase, op.layer, op.reads, op.writes, tuple(keep), sc, op.macs)
+        out.append(op)
+    return out
+
+
+def build_schedule(graph: Graph, scheme: Scheme, options: PlanOptions | None = None) -> Schedule:
+    """Forward, loss and pruned backward of one training step, in execution order."""
+    options = options or PlanOptions()
+    b = _Builder(graph, scheme, options)
+    chosen: dict[int, Block] = {}
+    fused: list[Block] = []
+    if options.fuse_blocks != "off":
+        for block in find_blocks(graph):
+            if _fusable(graph, block, b) and (options.fuse_blocks == "all" or _fusion_pays(graph, block)):
+                fused.append(block)
+                chosen.update({i: block for i in block.layers})
+    b.forward(chosen)
+    b.backward()
+    ops = _finalize_inplace(b.ops, b.buffers)
+    return Schedule(graph, scheme, options, ops, b.buffers, b.training, b.need, fused)

@@ -1,0 +1,61 @@
+"""compile_model and its report: the numbers a user sees, and the budget error."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tt_host.compiler import PlanBudgetExceeded, PlanOptions, compile_model
+from tt_host.compiler.report import FIRMWARE_MEASURED, FirmwareFootprint
+
+from .conftest import SCHEME_100KB, model_path
+
+FW = FirmwareFootprint(5000, 8192, 6000, "test")
+
+KEYS = ("peak_sram_bytes", "arena_bytes", "flash_bytes", "macs_forward", "macs_backward", "trainable_params", "scheme",
+        "layers", "timeline", "breakdown")
+
+
+def test_report_of_tiny_model(tiny_graph):
+    c = compile_model(tiny_graph, "full", firmware=FW)
+    r = c.report
+    for key in KEYS:
+        assert key in r
+    json.dumps(r)  # JSON-ready
+    assert r["peak_sram_bytes"] == r["arena_bytes"] + FW.sram
+    assert r["arena_bytes"] == c.plan.peak
+    assert r["flash_bytes"] > tiny_graph.param_bytes + FW.flash
+    assert r["macs_forward"] == tiny_graph.macs
+    # Full training: dX of every layer but the first conv, dW of every layer.
+    first = tiny_graph.conv(0).macs
+    assert r["macs_backward_input"] == tiny_graph.macs - first
+    assert r["macs_backward_weight"] == tiny_graph.macs
+    assert r["trainable_params"] == sum(layer.weight_count() + layer.out_channels for layer in tiny_graph.layers if layer.has_params)
+    assert len(r["timeline"]) == r["n_ops"] == len(c.schedule.ops)
+    assert max(row["high_water"] for row in r["timeline"]) == r["arena_bytes"]
+    assert [row["name"] for row in r["layers"]] == [layer.name for layer in tiny_graph.layers]
+
+
+def test_budget_error_names_budget_and_overflow(tiny_graph):
+    need = compile_model(tiny_graph, "last-layer", firmware=FW).peak_sram_bytes
+    compile_model(tiny_graph, "last-layer", budget=need, firmware=FW)
+    with pytest.raises(PlanBudgetExceeded, match=f"needs {need} bytes of SRAM, budget {need - 1}, over by 1") as info:
+        compile_model(tiny_graph, "last-layer", budget=need - 1, firmware=FW)
+    assert info.value.exit_code == 8
+
+
+def test_firmware_constants_add_up():
+    assert FIRMWARE_MEASURED.sram == 16 + 4872 + 8192
+
+
+@pytest.mark.parametrize("name", ["mbv2-w0.35"])
+def test_shared_model_report(shared_dir, name):
+    path = model_path(shared_dir, name)
+    scheme = shared_dir / "schemes" / f"{SCHEME_100KB[name]}.json"
+    layer = compile_model(path, scheme, classes=10, firmware=FW).report
+    fused = compile_model(path, scheme, classes=10, firmware=FW,
+                          options=PlanOptions(fuse_blocks="auto", inplace_kernels=True)).report
+    assert fused["peak_sram_bytes"] < layer["peak_sram_bytes"]
+    assert fused["fused_blocks"] and not layer["fused_blocks"]
+    assert layer["macs_forward"] == fused["macs_forward"] == 16_758_912 - 112 * 1000 + 112 * 10
+    assert layer["breakdown"]["forward_activation_peak"] == 245_760  # README: layer-by-layer peak
