@@ -20,10 +20,14 @@ import numpy as np
 
 from tt_host.errors import BuildError, ToolMissing
 from tt_host.paths import REPO_ROOT
-from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, PoolQuant
+from tt_host.reference.backward_int import Grad
+from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, GradQuant, PoolQuant
+from tt_host.reference.update import Qas, Rng, Sgd, WeightSlice
 
 _i32 = C.c_int32
 _p8 = C.POINTER(C.c_int8)
+_pu8 = C.POINTER(C.c_uint8)
+_p16 = C.POINTER(C.c_int16)
 _p32 = C.POINTER(C.c_int32)
 
 
@@ -84,7 +88,69 @@ class CPoolQuant(C.Structure):
     _fields_ = [("act_min", _i32), ("act_max", _i32)]
 
 
+class CGradQuant(C.Structure):
+    """``tt_grad_quant_t`` (keeps its arrays alive)."""
+
+    _fields_ = [("multiplier", _p32), ("shift", _p32), ("scale_multiplier", _i32), ("scale_shift", _i32)]
+
+    @classmethod
+    def of(cls, q: GradQuant) -> CGradQuant:
+        mult = np.ascontiguousarray(q.multiplier, dtype=np.int32)
+        shift = np.ascontiguousarray(q.shift, dtype=np.int32)
+        obj = cls(mult.ctypes.data_as(_p32), shift.ctypes.data_as(_p32), q.scale_multiplier, q.scale_shift)
+        obj._keep = (mult, shift)
+        return obj
+
+
+class CLogitQuant(C.Structure):
+    """``tt_logit_quant_t``."""
+
+    _fields_ = [("scale", C.c_float), ("zero_point", _i32)]
+
+
+class CRng(C.Structure):
+    """``tt_rng_t``."""
+
+    _fields_ = [("seed", C.c_uint32), ("counter", C.c_uint32)]
+
+
+class CSgd(C.Structure):
+    """``tt_sgd_t``."""
+
+    _fields_ = [("lr_multiplier", _i32), ("lr_shift", _i32), ("momentum_q15", _i32)]
+
+
+class CQas(C.Structure):
+    """``tt_qas_t`` (keeps its arrays alive)."""
+
+    _fields_ = [("multiplier", _p32), ("shift", _p32)]
+
+    @classmethod
+    def of(cls, q: Qas) -> CQas:
+        mult = np.ascontiguousarray(q.multiplier, dtype=np.int32)
+        shift = np.ascontiguousarray(q.shift, dtype=np.int32)
+        obj = cls(mult.ctypes.data_as(_p32), shift.ctypes.data_as(_p32))
+        obj._keep = (mult, shift)
+        return obj
+
+
+class CWeightSlice(C.Structure):
+    """``tt_weight_slice_t`` (keeps its channel array alive)."""
+
+    _fields_ = [("out_c", _i32), ("taps", _i32), ("in_c", _i32), ("channels", _p16), ("n_channels", _i32),
+                ("depthwise", _i32)]
+
+    @classmethod
+    def of(cls, s: WeightSlice) -> CWeightSlice:
+        ch = np.ascontiguousarray(s.channels, dtype=np.int16)
+        obj = cls(s.out_c, s.taps, s.in_c, ch.ctypes.data_as(_p16), len(s.channels), int(s.depthwise))
+        obj._keep = ch
+        return obj
+
+
 _CONV_FWD = [C.POINTER(KernelCtx), C.POINTER(CConvGeom), C.POINTER(CConvQuant), _p8, _p8, _p32, _p8]
+_CONV_BWD_IN = [C.POINTER(KernelCtx), C.POINTER(CConvGeom), C.POINTER(CGradQuant), _p16, _i32, _p8, _p16, _p32]
+_CONV_BWD_W = [C.POINTER(CConvGeom), _i32, _p16, _i32, _p8, _p16, _i32, _p32, _p32]
 _PROTOTYPES = {
     "tt_conv_geom_check": (C.c_int, [C.POINTER(CConvGeom)]),
     "tt_conv2d_fwd_s8_scratch_size": (C.c_uint32, [C.POINTER(CConvGeom)]),
@@ -97,6 +163,31 @@ _PROTOTYPES = {
     "tt_fc_fwd_s8": (None, [C.POINTER(KernelCtx), C.POINTER(CFcGeom), C.POINTER(CConvQuant), _p8, _p8, _p32, _p8]),
     "tt_add_fwd_s8": (None, [_i32, C.POINTER(CAddQuant), _p8, _p8, _p8]),
     "tt_avgpool_fwd_s8": (None, [C.POINTER(CConvGeom), C.POINTER(CPoolQuant), _p8, _p8]),
+    "tt_mask_pack_s8": (None, [_i32, _i32, _i32, _p8, _pu8]),
+    "tt_mask_bwd_s16": (None, [_i32, _pu8, _p16, _p16]),
+    "tt_conv2d_bwd_input_s16_scratch_size": (C.c_uint32, [C.POINTER(CConvGeom)]),
+    "tt_conv2d_bwd_input_s16": (None, _CONV_BWD_IN),
+    "tt_pw_conv2d_bwd_input_s16_scratch_size": (C.c_uint32, [C.POINTER(CConvGeom)]),
+    "tt_pw_conv2d_bwd_input_s16": (None, _CONV_BWD_IN),
+    "tt_dw_conv2d_bwd_input_s16_scratch_size": (C.c_uint32, [C.POINTER(CConvGeom)]),
+    "tt_dw_conv2d_bwd_input_s16": (None, _CONV_BWD_IN),
+    "tt_fc_bwd_input_s16_scratch_size": (C.c_uint32, [C.POINTER(CFcGeom)]),
+    "tt_fc_bwd_input_s16": (None, [C.POINTER(KernelCtx), C.POINTER(CFcGeom), C.POINTER(CGradQuant), _p16, _i32, _p8,
+                                   _p16, _p32]),
+    "tt_avgpool_bwd_input_s16": (None, [C.POINTER(CConvGeom), _p16, _i32, _p16, _p32]),
+    "tt_add_bwd_input_s16": (None, [_i32, _p16, _i32, _p16, _i32, _p16, _p32]),
+    "tt_conv2d_bwd_weight_s16": (None, _CONV_BWD_W),
+    "tt_pw_conv2d_bwd_weight_s16": (None, _CONV_BWD_W),
+    "tt_dw_conv2d_bwd_weight_s16": (None, _CONV_BWD_W),
+    "tt_fc_bwd_weight_s16": (None, [C.POINTER(CFcGeom)] + _CONV_BWD_W[1:]),
+    "tt_bias_bwd_s16": (None, [_i32, _i32, _p16, _i32, _p32, _p32]),
+    "tt_softmax_xent_s8": (_i32, [_i32, C.POINTER(CLogitQuant), _p8, _i32, C.POINTER(C.c_float), _p16, _p32]),
+    "tt_expf_neg": (C.c_float, [C.c_float]),
+    "tt_logf_ge1": (C.c_float, [C.c_float]),
+    "tt_rng_next": (C.c_uint32, [C.POINTER(CRng)]),
+    "tt_sgd_update_s8": (None, [C.POINTER(CWeightSlice), C.POINTER(CSgd), C.POINTER(CQas), _p32, _i32, C.POINTER(CRng),
+                                _p32, _p8]),
+    "tt_sgd_update_s32": (None, [_i32, C.POINTER(CSgd), C.POINTER(CQas), _p32, _i32, C.POINTER(CRng), _p32, _p32]),
 }
 
 BUILD_DIR = REPO_ROOT / "build" / "host"
@@ -171,7 +262,7 @@ def conv_geom_check(geom: ConvGeom) -> bool:
 
 
 def scratch_size(kernel: str, geom: ConvGeom | tuple[int, int]) -> int:
-    """``tt_<kernel>_scratch_size(geom)``; ``geom`` is ``(in_c, out_c)`` for ``fc_fwd_s8``."""
+    """``tt_<kernel>_scratch_size(geom)``; ``geom`` is ``(in_c, out_c)`` for the ``fc_*`` kernels."""
     fn = getattr(load(), f"tt_{kernel}_scratch_size")
     cg = CFcGeom(*geom) if kernel.startswith("fc_") else CConvGeom.of(geom)
     return int(fn(C.byref(cg)))
@@ -228,3 +319,181 @@ def avgpool_fwd_s8(geom: ConvGeom, quant: PoolQuant, x) -> np.ndarray:
     out = np.empty(geom.out_shape, dtype=np.int8)
     load().tt_avgpool_fwd_s8(C.byref(CConvGeom.of(geom)), C.byref(CPoolQuant(quant.act_min, quant.act_max)), _ptr8(x), _ptr8(out))
     return out
+
+
+# -- backward, loss, update ----------------------------------------------------------------------
+
+def _in16(a) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.int16)
+
+
+def _ptr16(a: np.ndarray):
+    return a.ctypes.data_as(_p16)
+
+
+def mask_pack_s8(y, act_min: int, act_max: int) -> np.ndarray:
+    y = np.ascontiguousarray(y, dtype=np.int8).ravel()
+    out = np.full((y.size + 7) // 8, 0xA5, dtype=np.uint8)
+    load().tt_mask_pack_s8(y.size, act_min, act_max, _ptr8(y), out.ctypes.data_as(_pu8))
+    return out
+
+
+def mask_bwd_s16(packed_mask, dy: Grad) -> Grad:
+    v = _in16(dy.values)
+    m = np.ascontiguousarray(packed_mask, dtype=np.uint8)
+    out = np.empty_like(v)
+    load().tt_mask_bwd_s16(v.size, m.ctypes.data_as(_pu8), _ptr16(v), _ptr16(out))
+    return Grad(out, dy.exp)
+
+
+def _conv_bwd_input(name: str, geom: ConvGeom, gq: GradQuant, dy: Grad, weights) -> Grad:
+    lib = load()
+    cg = CConvGeom.of(geom)
+    v = _in16(dy.values)
+    if v.size != geom.out_h * geom.out_w * geom.out_c:
+        raise ValueError("dY does not match the geometry")
+    w = np.ascontiguousarray(weights, dtype=np.int8)
+    out = np.full(geom.in_shape, 0x5A5A, dtype=np.int16)
+    e = C.c_int32(-999)
+    scratch = _Scratch(getattr(lib, f"tt_{name}_scratch_size")(C.byref(cg)))
+    getattr(lib, f"tt_{name}")(C.byref(scratch.ctx), C.byref(cg), C.byref(CGradQuant.of(gq)), _ptr16(v), dy.exp,
+                               _ptr8(w), _ptr16(out), C.byref(e))
+    return Grad(out, e.value)
+
+
+def conv2d_bwd_input_s16(geom: ConvGeom, gq: GradQuant, dy: Grad, weights) -> Grad:
+    return _conv_bwd_input("conv2d_bwd_input_s16", geom, gq, dy, weights)
+
+
+def pw_conv2d_bwd_input_s16(geom: ConvGeom, gq: GradQuant, dy: Grad, weights) -> Grad:
+    return _conv_bwd_input("pw_conv2d_bwd_input_s16", geom, gq, dy, weights)
+
+
+def dw_conv2d_bwd_input_s16(geom: ConvGeom, gq: GradQuant, dy: Grad, weights) -> Grad:
+    return _conv_bwd_input("dw_conv2d_bwd_input_s16", geom, gq, dy, weights)
+
+
+def fc_bwd_input_s16(gq: GradQuant, dy: Grad, weights) -> Grad:
+    lib = load()
+    w = np.ascontiguousarray(weights, dtype=np.int8)
+    out_c, in_c = w.shape
+    g = CFcGeom(in_c, out_c)
+    v = _in16(dy.values).ravel()
+    out = np.full(in_c, 0x5A5A, dtype=np.int16)
+    e = C.c_int32(-999)
+    scratch = _Scratch(lib.tt_fc_bwd_input_s16_scratch_size(C.byref(g)))
+    lib.tt_fc_bwd_input_s16(C.byref(scratch.ctx), C.byref(g), C.byref(CGradQuant.of(gq)), _ptr16(v), dy.exp, _ptr8(w),
+                            _ptr16(out), C.byref(e))
+    return Grad(out, e.value)
+
+
+def avgpool_bwd_input_s16(geom: ConvGeom, dy: Grad) -> Grad:
+    v = _in16(dy.values)
+    out = np.full(geom.in_shape, 0x5A5A, dtype=np.int16)
+    e = C.c_int32(-999)
+    load().tt_avgpool_bwd_input_s16(C.byref(CConvGeom.of(geom)), _ptr16(v), dy.exp, _ptr16(out), C.byref(e))
+    return Grad(out, e.value)
+
+
+def add_bwd_input_s16(dy: Grad, dother: Grad) -> Grad:
+    a = _in16(dy.values)
+    b = _in16(dother.values)
+    out = np.empty_like(a)
+    e = C.c_int32(-999)
+    load().tt_add_bwd_input_s16(a.size, _ptr16(a), dy.exp, _ptr16(b), dother.exp, _ptr16(out), C.byref(e))
+    return Grad(out, e.value)
+
+
+def _conv_bwd_weight(name: str, geom: ConvGeom, input_zp: int, channels, x, dy: Grad, shape) -> Grad:
+    ch = np.ascontiguousarray(channels, dtype=np.int16)
+    xv = np.ascontiguousarray(x, dtype=np.int8)
+    v = _in16(dy.values)
+    out = np.full(shape, 0x5A5A5A5A, dtype=np.int32)
+    e = C.c_int32(-999)
+    getattr(load(), f"tt_{name}")(C.byref(CConvGeom.of(geom)), input_zp, _ptr16(ch), ch.size, _ptr8(xv), _ptr16(v),
+                                  dy.exp, out.ctypes.data_as(_p32), C.byref(e))
+    return Grad(out, e.value)
+
+
+def conv2d_bwd_weight_s16(geom: ConvGeom, input_zp: int, channels, x, dy: Grad) -> Grad:
+    shape = (geom.out_c, geom.kernel_h, geom.kernel_w, len(channels))
+    return _conv_bwd_weight("conv2d_bwd_weight_s16", geom, input_zp, channels, x, dy, shape)
+
+
+def pw_conv2d_bwd_weight_s16(geom: ConvGeom, input_zp: int, channels, x, dy: Grad) -> Grad:
+    shape = (geom.out_c, 1, 1, len(channels))
+    return _conv_bwd_weight("pw_conv2d_bwd_weight_s16", geom, input_zp, channels, x, dy, shape)
+
+
+def dw_conv2d_bwd_weight_s16(geom: ConvGeom, input_zp: int, channels, x, dy: Grad) -> Grad:
+    shape = (1, geom.kernel_h, geom.kernel_w, len(channels))
+    return _conv_bwd_weight("dw_conv2d_bwd_weight_s16", geom, input_zp, channels, x, dy, shape)
+
+
+def fc_bwd_weight_s16(input_zp: int, channels, x, dy: Grad) -> Grad:
+    ch = np.ascontiguousarray(channels, dtype=np.int16)
+    xv = np.ascontiguousarray(x, dtype=np.int8).ravel()
+    v = _in16(dy.values).ravel()
+    out = np.full((v.size, ch.size), 0x5A5A5A5A, dtype=np.int32)
+    e = C.c_int32(-999)
+    load().tt_fc_bwd_weight_s16(C.byref(CFcGeom(xv.size, v.size)), input_zp, _ptr16(ch), ch.size, _ptr8(xv),
+                                _ptr16(v), dy.exp, out.ctypes.data_as(_p32), C.byref(e))
+    return Grad(out, e.value)
+
+
+def bias_bwd_s16(dy: Grad, out_c: int | None = None) -> Grad:
+    v = _in16(dy.values)
+    out_c = v.shape[-1] if out_c is None else out_c
+    out = np.full(out_c, 0x5A5A5A5A, dtype=np.int32)
+    e = C.c_int32(-999)
+    load().tt_bias_bwd_s16(v.size // out_c, out_c, _ptr16(v), dy.exp, out.ctypes.data_as(_p32), C.byref(e))
+    return Grad(out, e.value)
+
+
+def softmax_xent_s8(logits, scale: float, zero_point: int, label: int) -> tuple[int, float, np.ndarray, int]:
+    q = np.ascontiguousarray(logits, dtype=np.int8).ravel()
+    loss = C.c_float()
+    grad = np.empty(q.size, dtype=np.int16)
+    e = C.c_int32(-999)
+    arg = load().tt_softmax_xent_s8(q.size, C.byref(CLogitQuant(scale, zero_point)), _ptr8(q), label, C.byref(loss),
+                                    _ptr16(grad), C.byref(e))
+    return int(arg), float(np.float32(loss.value)), grad, e.value
+
+
+def expf_neg(x: float) -> float:
+    return float(np.float32(load().tt_expf_neg(float(np.float32(x)))))
+
+
+def logf_ge1(x: float) -> float:
+    return float(np.float32(load().tt_logf_ge1(float(np.float32(x)))))
+
+
+def rng_draw(rng: Rng, n: int) -> np.ndarray:
+    """``n`` draws of ``tt_rng_next``, advancing ``rng`` like ``Rng.draw``."""
+    c = CRng(rng.seed & 0xFFFFFFFF, rng.counter)
+    out = np.array([load().tt_rng_next(C.byref(c)) for _ in range(n)], dtype=np.uint32)
+    rng.counter = c.counter
+    return out
+
+
+def sgd_update_s8(slice_: WeightSlice, sgd: Sgd, qas: Qas, grad, grad_exp: int, rng: Rng, weights,
+                  velocity: np.ndarray | None = None) -> np.ndarray:
+    g = np.ascontiguousarray(grad, dtype=np.int32)
+    w = np.array(weights, dtype=np.int8, copy=True, order="C")
+    c = CRng(rng.seed & 0xFFFFFFFF, rng.counter)
+    vel = None if velocity is None else velocity.ctypes.data_as(_p32)
+    load().tt_sgd_update_s8(C.byref(CWeightSlice.of(slice_)), C.byref(CSgd(sgd.lr_multiplier, sgd.lr_shift, sgd.momentum_q15)),
+                            C.byref(CQas.of(qas)), g.ctypes.data_as(_p32), grad_exp, C.byref(c), vel, _ptr8(w))
+    rng.counter = c.counter
+    return w
+
+
+def sgd_update_s32(sgd: Sgd, qas: Qas, grad, grad_exp: int, rng: Rng, bias, velocity: np.ndarray | None = None) -> np.ndarray:
+    g = np.ascontiguousarray(grad, dtype=np.int32).ravel()
+    b = np.array(bias, dtype=np.int32, copy=True, order="C").ravel()
+    c = CRng(rng.seed & 0xFFFFFFFF, rng.counter)
+    vel = None if velocity is None else velocity.ctypes.data_as(_p32)
+    load().tt_sgd_update_s32(g.size, C.byref(CSgd(sgd.lr_multiplier, sgd.lr_shift, sgd.momentum_q15)), C.byref(CQas.of(qas)),
+                             g.ctypes.data_as(_p32), grad_exp, C.byref(c), vel, b.ctypes.data_as(_p32))
+    rng.counter = c.counter
+    return b

@@ -1,5 +1,7 @@
-/* Forward kernels against the golden vectors in kernel_vectors.h. A failing case prints its
- * name and the first mismatching indices with both values; the exit status is non-zero. */
+/* Forward and backward kernels, loss and update against the golden vectors in
+ * kernel_vectors.h. A failing case prints its name, the stage (mask, dX, dW, ...) and the first
+ * mismatching indices with both values; the exit status is non-zero. Each backward stage is fed
+ * the *expected* output of the previous one, so one broken kernel fails exactly one stage. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +30,29 @@ static int compare(const char *what, const int8_t *got, const int8_t *want, int3
     }
     return bad == 0;
 }
+
+#define COMPARE_ARRAY(NAME, TYPE, FMT)                                                                      \
+    static int NAME(const char *name, const char *what, const TYPE *got, const TYPE *want, int32_t n)           \
+    {                                                                                                         \
+        int32_t bad = 0;                                                                                      \
+        for (int32_t i = 0; i < n; i++) {                                                                     \
+            if (got[i] != want[i]) {                                                                          \
+                if (bad < MAX_REPORTED) {                                                                     \
+                    fprintf(stderr, "%s: %s: index %ld: got " FMT ", want " FMT "\n", name, what, (long)i,   \
+                            (long)got[i], (long)want[i]);                                                      \
+                }                                                                                             \
+                bad++;                                                                                        \
+            }                                                                                                 \
+        }                                                                                                     \
+        if (bad > 0) {                                                                                        \
+            fprintf(stderr, "%s: %s: %ld of %ld elements differ\n", name, what, (long)bad, (long)n);           \
+        }                                                                                                     \
+        return bad == 0;                                                                                      \
+    }
+COMPARE_ARRAY(compare_s16, int16_t, "%ld")
+COMPARE_ARRAY(compare_s32, int32_t, "%ld")
+COMPARE_ARRAY(compare_s8, int8_t, "%ld")
+COMPARE_ARRAY(compare_u8, uint8_t, "0x%02lx")
 
 static void run_conv_vectors(void)
 {
@@ -95,10 +120,167 @@ static void run_pool_vectors(void)
     }
 }
 
+static int32_t volume(const tt_conv_geom_t *g, int out)
+{
+    return out ? g->out_h * g->out_w * g->out_c : g->in_h * g->in_w * g->in_c;
+}
+
+static void run_bwd_vectors(void)
+{
+    static int16_t g16[MAX_OUT];
+    static int32_t g32[MAX_OUT];
+    static uint8_t mask[MAX_OUT / 8 + 1];
+    static int8_t w[MAX_OUT];
+    static int32_t b[MAX_OUT];
+    static uint32_t scratch[MAX_SCRATCH / 4];
+    for (size_t i = 0; i < sizeof tt_bwd_vectors / sizeof tt_bwd_vectors[0]; i++) {
+        const tt_bwd_vector_t *v = &tt_bwd_vectors[i];
+        const tt_conv_vector_t *c = &tt_conv_vectors[v->conv_index];
+        const tt_conv_geom_t *g = &c->geom;
+        const tt_fc_geom_t fg = {g->in_c, g->out_c};
+        const int32_t n_out = c->expected_len, n_in = volume(g, 0);
+        const int32_t n_w = c->kind == TT_VEC_DW_CONV2D ? g->kernel_h * g->kernel_w * g->out_c
+                                                        : g->out_c * g->kernel_h * g->kernel_w * g->in_c;
+        const tt_grad_quant_t gq = {v->gq_mult, v->gq_shift, v->gq_scale_mult, v->gq_scale_shift};
+        int32_t e = -999;
+        CHECK(n_in <= MAX_OUT && n_out <= MAX_OUT && n_w <= MAX_OUT, "%s: too large for the test buffers", c->name);
+
+        /* 1. the clamp mask of the forward output */
+        memset(mask, 0xA5, sizeof mask);
+        tt_mask_pack_s8(n_out, c->act_min, c->act_max, c->expected, mask);
+        CHECK(compare_u8(c->name, "mask", mask, v->mask, (n_out + 7) / 8), "%s: mask mismatch", c->name);
+
+        /* 2. dY through the mask, in place */
+        memcpy(g16, v->dy, (size_t)n_out * sizeof g16[0]);
+        tt_mask_bwd_s16(n_out, v->mask, g16, g16);
+        CHECK(compare_s16(c->name, "masked dY", g16, v->dy_masked, n_out), "%s: masked dY mismatch", c->name);
+
+        /* 3. dX */
+        memset(scratch, 0xA5, sizeof scratch);
+        memset(g16, 0x5A, sizeof g16);
+        uint32_t need = 0;
+        switch (c->kind) {
+        case TT_VEC_CONV2D:
+            need = tt_conv2d_bwd_input_s16_scratch_size(g);
+            break;
+        case TT_VEC_PW_CONV2D:
+            need = tt_pw_conv2d_bwd_input_s16_scratch_size(g);
+            break;
+        case TT_VEC_DW_CONV2D:
+            need = tt_dw_conv2d_bwd_input_s16_scratch_size(g);
+            break;
+        case TT_VEC_FC:
+            need = tt_fc_bwd_input_s16_scratch_size(&fg);
+            break;
+        }
+        CHECK(need <= MAX_SCRATCH, "%s: scratch %lu too large", c->name, (unsigned long)need);
+        const tt_kernel_ctx_t ctx = {scratch, need};
+        switch (c->kind) {
+        case TT_VEC_CONV2D:
+            tt_conv2d_bwd_input_s16(&ctx, g, &gq, v->dy_masked, v->dy_exp, c->weights, g16, &e);
+            break;
+        case TT_VEC_PW_CONV2D:
+            tt_pw_conv2d_bwd_input_s16(&ctx, g, &gq, v->dy_masked, v->dy_exp, c->weights, g16, &e);
+            break;
+        case TT_VEC_DW_CONV2D:
+            tt_dw_conv2d_bwd_input_s16(&ctx, g, &gq, v->dy_masked, v->dy_exp, c->weights, g16, &e);
+            break;
+        case TT_VEC_FC:
+            tt_fc_bwd_input_s16(&ctx, &fg, &gq, v->dy_masked, v->dy_exp, c->weights, g16, &e);
+            break;
+        }
+        CHECK(e == v->dx_exp, "%s: dX exponent %ld, want %ld", c->name, (long)e, (long)v->dx_exp);
+        CHECK(compare_s16(c->name, "dX", g16, v->dx, n_in), "%s: dX mismatch", c->name);
+
+        /* 4. dW for the channel subset, and db */
+        memset(g32, 0x5A, sizeof g32);
+        e = -999;
+        switch (c->kind) {
+        case TT_VEC_CONV2D:
+            tt_conv2d_bwd_weight_s16(g, c->input_zp, v->channels, v->n_channels, c->input, v->dy_masked, v->dy_exp, g32, &e);
+            break;
+        case TT_VEC_PW_CONV2D:
+            tt_pw_conv2d_bwd_weight_s16(g, c->input_zp, v->channels, v->n_channels, c->input, v->dy_masked, v->dy_exp, g32,
+                                        &e);
+            break;
+        case TT_VEC_DW_CONV2D:
+            tt_dw_conv2d_bwd_weight_s16(g, c->input_zp, v->channels, v->n_channels, c->input, v->dy_masked, v->dy_exp, g32,
+                                        &e);
+            break;
+        case TT_VEC_FC:
+            tt_fc_bwd_weight_s16(&fg, c->input_zp, v->channels, v->n_channels, c->input, v->dy_masked, v->dy_exp, g32, &e);
+            break;
+        }
+        CHECK(e == v->dw_exp, "%s: dW exponent %ld, want %ld", c->name, (long)e, (long)v->dw_exp);
+        CHECK(compare_s32(c->name, "dW", g32, v->dw, v->dw_len), "%s: dW mismatch", c->name);
+        e = -999;
+        tt_bias_bwd_s16(n_out / g->out_c, g->out_c, v->dy_masked, v->dy_exp, g32, &e);
+        CHECK(e == v->db_exp, "%s: db exponent %ld, want %ld", c->name, (long)e, (long)v->db_exp);
+        CHECK(compare_s32(c->name, "db", g32, v->db, g->out_c), "%s: db mismatch", c->name);
+
+        /* 5. one SGD+QAS step with stochastic rounding: weights, then biases, one PRNG stream */
+        const tt_weight_slice_t slice = {g->out_c, g->kernel_h * g->kernel_w, g->in_c, v->channels, v->n_channels,
+                                         c->kind == TT_VEC_DW_CONV2D};
+        const tt_qas_t qw = {v->qas_w_mult, v->qas_w_shift}, qb = {v->qas_b_mult, v->qas_b_shift};
+        tt_rng_t rng = {v->seed, 0};
+        memcpy(w, c->weights, (size_t)n_w);
+        tt_sgd_update_s8(&slice, &v->sgd, &qw, v->dw, v->dw_exp, &rng, 0, w);
+        CHECK(compare_s8(c->name, "updated weights", w, v->w_new, n_w), "%s: weight update mismatch", c->name);
+        for (int32_t k = 0; k < g->out_c; k++) {
+            b[k] = c->bias != 0 ? c->bias[k] : 0;
+        }
+        tt_sgd_update_s32(g->out_c, &v->sgd, &qb, v->db, v->db_exp, &rng, 0, b);
+        CHECK(compare_s32(c->name, "updated biases", b, v->b_new, g->out_c), "%s: bias update mismatch", c->name);
+    }
+}
+
+static void run_loss_vectors(void)
+{
+    static int16_t grad[MAX_OUT];
+    for (size_t i = 0; i < sizeof tt_loss_vectors / sizeof tt_loss_vectors[0]; i++) {
+        const tt_loss_vector_t *v = &tt_loss_vectors[i];
+        float loss = -1.0f;
+        int32_t e = -999;
+        memset(grad, 0x5A, sizeof grad);
+        const int32_t pred = tt_softmax_xent_s8(v->n, &v->quant, v->logits, v->label, &loss, grad, &e);
+        uint32_t bits;
+        memcpy(&bits, &loss, sizeof bits);
+        CHECK(pred == v->predicted, "%s: predicted %ld, want %ld", v->name, (long)pred, (long)v->predicted);
+        CHECK(bits == v->loss_bits, "%s: loss bits 0x%08lx, want 0x%08lx", v->name, (unsigned long)bits,
+              (unsigned long)v->loss_bits);
+        CHECK(e == v->grad_exp, "%s: gradient exponent %ld, want %ld", v->name, (long)e, (long)v->grad_exp);
+        CHECK(compare_s16(v->name, "dlogits", grad, v->grad, v->n), "%s: gradient mismatch", v->name);
+    }
+}
+
+static void run_pool_add_bwd_vectors(void)
+{
+    static int16_t out[MAX_OUT];
+    for (size_t i = 0; i < sizeof tt_pool_bwd_vectors / sizeof tt_pool_bwd_vectors[0]; i++) {
+        const tt_pool_bwd_vector_t *v = &tt_pool_bwd_vectors[i];
+        int32_t e = -999;
+        memset(out, 0x5A, sizeof out);
+        tt_avgpool_bwd_input_s16(&v->geom, v->dy, v->dy_exp, out, &e);
+        CHECK(e == v->dx_exp, "%s: dX exponent %ld, want %ld", v->name, (long)e, (long)v->dx_exp);
+        CHECK(compare_s16(v->name, "pool dX", out, v->dx, volume(&v->geom, 0)), "%s: dX mismatch", v->name);
+    }
+    for (size_t i = 0; i < sizeof tt_add_bwd_vectors / sizeof tt_add_bwd_vectors[0]; i++) {
+        const tt_add_bwd_vector_t *v = &tt_add_bwd_vectors[i];
+        int32_t e = -999;
+        memset(out, 0x5A, sizeof out);
+        tt_add_bwd_input_s16(v->size, v->a, v->a_exp, v->b, v->b_exp, out, &e);
+        CHECK(e == v->sum_exp, "%s: exponent %ld, want %ld", v->name, (long)e, (long)v->sum_exp);
+        CHECK(compare_s16(v->name, "skip gradient", out, v->sum, v->size), "%s: sum mismatch", v->name);
+    }
+}
+
 int main(void)
 {
     run_conv_vectors();
     run_add_vectors();
     run_pool_vectors();
+    run_bwd_vectors();
+    run_loss_vectors();
+    run_pool_add_bwd_vectors();
     return tt_test_report("kernel vectors");
 }

@@ -4,6 +4,10 @@
 quantization structs and their derivation from TFLite scales. ``forward``: the int8 forward
 kernels. ``graph``: runs a whole ``.tflite`` model through these kernels (PAD folded into
 the following convolution) so it can be compared with TFLite Micro tensor by tensor.
+``backward``: float reference gradients (to measure the integer path against).
+``backward_int``: the int16 backward kernels (gradient representation and exponent policy are
+documented there). ``loss``: softmax cross-entropy in bit-reproducible float32. ``update``:
+SGD with QAS and stochastic rounding, and the shared PRNG. ``vectors``: the C golden vectors.
 """
 
 from tt_host.reference.forward import (

@@ -1,30 +1,53 @@
-"""Integer backward pass, prototype of what the C kernels will compute (numpy only so far).
+"""Integer backward kernels, bit-exact with the C kernels ``tt_<op>_bwd_*_s16``.
 
-Gradient representation (chosen for the Cortex-M7 and the 256 KB budget):
+Gradient representation
+-----------------------
+A gradient tensor is **int16 values with one power-of-two exponent per tensor**
+(``real = value * 2**exp``; block floating point), the type ``Grad``. int16 because the
+Cortex-M7 multiplies 16x16 pairs with ``SMLAD`` at the same rate as widened int8, so 16-bit
+gradients cost no MAC throughput over int8 while keeping ~15 significant bits instead of ~7,
+at half the arena bytes of TTE's float32. A power-of-two exponent makes rescaling a shift and
+lets every per-layer constant (the weight scales) be fixed at compile time.
 
-* A gradient tensor is **int16 values with one power-of-two exponent per tensor**
-  (``real = value * 2**exp``), block floating point. int16 because SMLAD multiplies 16x16
-  pairs at the same speed as widened int8, so 16-bit gradients cost no MAC throughput over
-  int8 while keeping ~12 significant bits instead of ~7; half the bytes of float32 in the
-  arena. A power-of-two exponent makes rescaling a shift and keeps the per-op integer
-  constants (weight-scale multipliers) fixed at compile time.
-* Values are aimed at ``|g| <= 2**12`` (``TARGET_BITS``), leaving 3 bits of headroom below
-  int16 saturation, so the exponent can be chosen *before* the tensor is computed: on the
-  device from the previous training step's observed maximum (the kernel reports it), as in
-  dynamic loss scaling; saturation is counted, never wraps. The numpy reference picks the
-  exponent from the exact accumulator maximum (``exp_for``), the ideal the device approaches.
-* Per-output-channel weight scales are folded into dY first: ``dY'[o] = dY[o] * s_W[o]/S``
-  (``S = max s_W``, a Q31 multiplier <= 1 per channel, round half away from zero), then the
-  transposed op accumulates ``W_int8 * dY'_int16`` exactly in int32 (products < 2**22) and one
-  per-tensor multiplier ``S * 2**(e_dY - e_dX)`` requantizes to int16.
-* Weight gradients accumulate ``dY_int16 * (x_int8 - zp)`` in int64 (SMLALD on the M7) over
-  the kernel's positions: ``dW_real = acc * s_x * 2**e_dY``. Bias gradients are the int64 sum
-  of dY: ``db_real = acc * 2**e_dY``. The QAS update consumes these accumulators directly.
-* The clamp / ReLU backward multiplies by the saved 1-bit mask (``backward.clamp_mask``);
-  ADD passes dY to both inputs unchanged; average pooling divides by the window count with
-  a Q31 multiplier.
+Exponent policy: exact, per step, from a bound (no state, no saturation)
+-----------------------------------------------------------------------
+Each kernel picks its output exponent *before* accumulating, from a bound on the accumulator
+that it computes in the same call: ``max|dY|`` (one pass over its gradient input) times the
+largest absolute weight sum that can reach one output element (one pass over the weights;
+the weights change every step, so this is not a compile-time constant). The exponent is the
+smallest that keeps the bound below 2**15; the accumulator bound also guarantees int32
+accumulation never overflows (if it could, dY is pre-shifted right by ``p`` bits first).
+Alternatives considered:
 
-Accuracy against the float reference is measured in tests/kernels/test_backward_int.py.
+* *previous step's maximum* (delayed/dynamic scaling): cheapest, but it makes every step
+  depend on the training history (a host replay or a device reset must restore that state to
+  stay bit-exact) and it saturates when a sample's loss gradient jumps (softmax gradients swing
+  by ~100x between a confident and a wrong sample, more than the 3 bits of headroom);
+* *exact maximum of the result*: needs either the whole int32 result before narrowing
+  (2x the gradient buffer, as much as TTE's float32) or a second MAC pass (2x the time).
+
+The bound costs one pass over dY and one over the weights (<= 1/(H*W) of the MACs), is
+stateless and deterministic, and cannot overflow; its price is headroom: the largest element
+typically lands at 2**10..2**13 instead of 2**15 (tests and ``bench/accuracy_grad_repr.py``
+report it), still 3-6 more significant bits than an int8 gradient. Elementwise kernels
+(``add_bwd_input_s16``, the loss) do use the exact maximum, which costs nothing there.
+
+Arithmetic
+----------
+* Per-output-channel weight scales ``s_W[o] = S * ratio[o]`` (``GradQuant``) are folded into dY
+  before the transposed op (conv, pointwise, FC): ``dY'[o] = round(dY[o] * ratio[o] / 2**p)``
+  (Q31 multiply of ``dY * 2**16`` then one rounding shift). Depthwise applies the ratio to the
+  accumulator instead (one output channel per weight channel). The int32 accumulator
+  ``sum W_int8 * dY'`` is requantized to int16 with ``S`` and the chosen shift (TFLite's
+  ``MultiplyByQuantizedMultiplier``).
+* Average pooling multiplies by a Q30 reciprocal of each window's count (int64) and rounds once.
+* Weight gradients ``sum dY * (x - zp)`` and bias gradients ``sum dY`` accumulate exactly in
+  int64 and are stored as int32 with their own exponent (``real = v * s_x * 2**exp`` for
+  weights, ``v * 2**exp`` for biases); the exponent equals dY's unless the bound exceeds int32,
+  which needs outputs larger than 16x16.
+* The clamp/ReLU backward multiplies by the saved 1-bit mask; the ADD backward passes dY to
+  both addends and ``add_bwd_input_s16`` sums the two gradients that meet at the skip input.
+* Depthwise backward supports depth multiplier 1 (all the shared models use it).
 """
 
 from __future__ import annotations
@@ -35,105 +58,227 @@ from dataclasses import dataclass
 import numpy as np
 
 from tt_host.reference import backward as F
-from tt_host.reference.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier
-from tt_host.reference.params import ConvGeom
+from tt_host.reference.fixedpoint import (
+    multiply_by_quantized_multiplier,
+    rounding_divide_by_pot,
+    saturating_rounding_doubling_high_mul,
+)
+from tt_host.reference.params import ConvGeom, GradQuant
 
-TARGET_BITS = 12
 INT16_MIN, INT16_MAX = -32768, 32767
+INT32_MAX = 2**31 - 1
+GRAD_BITS = 15  #: bound target: |value| < 2**GRAD_BITS
 
 
 @dataclass(frozen=True)
 class Grad:
-    """int16 gradient values with a per-tensor power-of-two exponent."""
+    """A gradient tensor: int16 (or int32 for weight/bias gradients) values and an exponent."""
 
-    values: np.ndarray  #: int16
+    values: np.ndarray
     exp: int
 
     def to_float(self) -> np.ndarray:
         return self.values.astype(np.float64) * 2.0**self.exp
 
+    def flat(self) -> Grad:
+        return Grad(np.asarray(self.values).reshape(-1), self.exp)
+
     @classmethod
-    def from_float(cls, x: np.ndarray, bits: int = TARGET_BITS) -> Grad:
-        e = exp_for(float(np.abs(x).max()), bits)
-        v = np.clip(np.round(np.asarray(x, np.float64) / 2.0**e), INT16_MIN, INT16_MAX)
+    def from_float(cls, x: np.ndarray, bits: int = 12) -> Grad:
+        """Quantize real values with round-to-nearest so the maximum is below ``2**bits`` (tests)."""
+        x = np.asarray(x, np.float64)
+        m = float(np.abs(x).max()) if x.size else 0.0
+        e = math.ceil(math.log2(m / 2.0**bits)) if m > 0 else -30
+        v = np.clip(np.round(x / 2.0**e), INT16_MIN, INT16_MAX)
         return cls(v.astype(np.int16), e)
 
 
-def exp_for(max_abs_real: float, bits: int = TARGET_BITS) -> int:
-    """Smallest exponent with ``max_abs_real / 2**exp <= 2**bits``."""
-    if max_abs_real <= 0:
-        return -30
-    return math.ceil(math.log2(max_abs_real / 2.0**bits))
+def _bitlen(v: int) -> int:
+    return int(v).bit_length()
 
 
 def _sat16(v: np.ndarray) -> np.ndarray:
     return np.clip(v, INT16_MIN, INT16_MAX).astype(np.int16)
 
 
-def prescale(dy: Grad, weight_scales: np.ndarray) -> tuple[np.ndarray, float]:
-    """Fold per-channel weight scales into dY: returns (int16 dY', S) with real dY'*S == dY*s_W."""
-    s = np.asarray(weight_scales, np.float64)
-    big = float(s.max())
-    pairs = [quantize_multiplier(v / big) for v in s]
-    mult = np.array([m for m, _ in pairs], np.int64)
-    shift = np.array([sh for _, sh in pairs], np.int64)
-    # dY is shifted up 16 bits first so the high multiply keeps 16 fraction bits and the
-    # final rounding shift is the only significant rounding (error <= 0.5 + 2**-16 LSB).
-    return _sat16(multiply_by_quantized_multiplier(dy.values.astype(np.int64) << 16, mult, shift - 16)), big
+def _max_abs(v: np.ndarray) -> int:
+    return int(np.abs(v.astype(np.int64)).max()) if v.size else 0
 
 
-def _requant_out(acc: np.ndarray, real_per_unit: float, exp_out: int | None) -> Grad:
-    if exp_out is None:
-        exp_out = exp_for(float(np.abs(acc).max()) * real_per_unit)
-    m, sh = quantize_multiplier(real_per_unit / 2.0**exp_out)
-    return Grad(_sat16(multiply_by_quantized_multiplier(acc, m, sh)), exp_out)
+def _rdbp(x: np.ndarray, e) -> np.ndarray:
+    """Round half away from zero of ``x / 2**e`` on int64 (``0 <= e <= 62``)."""
+    return rounding_divide_by_pot(np.asarray(x, np.int64), e)
 
 
-def conv2d_bwd_input_s16(geom: ConvGeom, w: np.ndarray, weight_scales, dy: Grad, exp_out: int | None = None) -> Grad:
-    """dX of a general/pointwise convolution: transposed conv of the prescaled dY with int8 OHWI weights."""
-    dyp, big = prescale(dy, weight_scales)
-    acc = F.conv2d_bwd_input_f32(geom, w.astype(np.float64), dyp.astype(np.float64))  # exact integers
-    return _requant_out(acc.astype(np.int64), big * 2.0**dy.exp, exp_out)
+def choose_shift(bound: int, scale_multiplier: int, scale_shift: int, exp_base: int) -> tuple[int, int]:
+    """``(q, exp_out)`` for an accumulator whose real value is ``acc * S * 2**exp_base`` and
+    ``|acc| <= bound < 2**31``: requantizing with ``(S's multiplier, q)`` gives values below
+    ``2**15`` whose real value is ``v * 2**exp_out`` (``tt_grad_choose_shift``)."""
+    if bound == 0:
+        return 0, exp_base + scale_shift
+    q = 46 - _bitlen(bound * scale_multiplier)
+    return q, exp_base + scale_shift - q
 
 
-def dw_conv2d_bwd_input_s16(geom: ConvGeom, w: np.ndarray, weight_scales, dy: Grad, exp_out: int | None = None) -> Grad:
-    dyp, big = prescale(dy, weight_scales)
-    acc = F.dw_conv2d_bwd_input_f32(geom, w.astype(np.int64), dyp.astype(np.int64))
-    return _requant_out(acc, big * 2.0**dy.exp, exp_out)
+def prescale_shift(max_dy: int, weight_bound: int) -> tuple[int, int]:
+    """``(p, bound)``: the smallest pre-shift ``p`` with ``ceil(max_dy / 2**p) * weight_bound < 2**31``."""
+    p = 0
+    while True:
+        m = (max_dy + (1 << p) - 1) >> p
+        if m * weight_bound <= INT32_MAX:
+            return p, m * weight_bound
+        p += 1
 
 
-def fc_bwd_input_s16(w: np.ndarray, weight_scales, dy: Grad, exp_out: int | None = None) -> Grad:
-    dyp, big = prescale(dy, weight_scales)
-    acc = dyp.astype(np.int64) @ w.astype(np.int64)
-    return _requant_out(acc, big * 2.0**dy.exp, exp_out)
+def prescale(dy: np.ndarray, gq: GradQuant, p: int) -> np.ndarray:
+    """``dY'[.., o] = round(dY * ratio[o] / 2**p)`` (channels last), as int64."""
+    right = 16 - gq.shift.astype(np.int64) + p
+    hi = saturating_rounding_doubling_high_mul(dy.astype(np.int64) * 65536, gq.multiplier.astype(np.int64))
+    return np.where(right > 31, 0, _rdbp(hi, np.minimum(right, 31)))
+
+
+def _finish(acc: np.ndarray, gq: GradQuant, bound: int, exp_base: int) -> Grad:
+    q, e = choose_shift(bound, gq.scale_multiplier, gq.scale_shift, exp_base)
+    if bound == 0:
+        return Grad(np.zeros(acc.shape, np.int16), e)
+    return Grad(_sat16(multiply_by_quantized_multiplier(acc, gq.scale_multiplier, q)), e)
+
+
+def _conv_like_bwd_input(geom: ConvGeom, gq: GradQuant, dy: Grad, w: np.ndarray) -> Grad:
+    w64 = w.astype(np.int64)
+    wbound = int(np.abs(w64).sum(axis=(0, 1, 2)).max())  # max over input channels
+    p, bound = prescale_shift(_max_abs(dy.values), wbound)
+    dyp = prescale(dy.values, gq, p)
+    acc = F.conv2d_bwd_input_f32(geom, w64.astype(np.float64), dyp.astype(np.float64)).astype(np.int64)
+    return _finish(acc, gq, bound, dy.exp + p)
+
+
+def conv2d_bwd_input_s16(geom: ConvGeom, gq: GradQuant, dy: Grad, weights: np.ndarray) -> Grad:
+    """``tt_conv2d_bwd_input_s16``: dX of a general convolution (transposed convolution)."""
+    w = np.asarray(weights).reshape(geom.out_c, geom.kernel_h, geom.kernel_w, geom.in_c)
+    return _conv_like_bwd_input(geom, gq, Grad(np.asarray(dy.values).reshape(geom.out_shape), dy.exp), w)
+
+
+def pw_conv2d_bwd_input_s16(geom: ConvGeom, gq: GradQuant, dy: Grad, weights: np.ndarray) -> Grad:
+    """``tt_pw_conv2d_bwd_input_s16``: dX of a 1x1 convolution (any stride, no padding)."""
+    return conv2d_bwd_input_s16(geom, gq, dy, weights)
+
+
+def fc_bwd_input_s16(gq: GradQuant, dy: Grad, weights: np.ndarray) -> Grad:
+    """``tt_fc_bwd_input_s16``: dX of a fully connected layer, ``weights`` ``(out, in)``."""
+    w = np.asarray(weights)
+    g = ConvGeom(1, 1, w.shape[1], 1, 1, w.shape[0], 1, 1)
+    return conv2d_bwd_input_s16(g, gq, Grad(np.asarray(dy.values).reshape(1, 1, -1), dy.exp), w).flat()
+
+
+def dw_conv2d_bwd_input_s16(geom: ConvGeom, gq: GradQuant, dy: Grad, weights: np.ndarray) -> Grad:
+    """``tt_dw_conv2d_bwd_input_s16``: dX of a depthwise convolution (multiplier 1)."""
+    if geom.out_c != geom.in_c:
+        raise ValueError("depthwise backward supports depth multiplier 1")
+    w = np.asarray(weights).reshape(1, geom.kernel_h, geom.kernel_w, geom.out_c).astype(np.int64)
+    dyv = np.asarray(dy.values).reshape(geom.out_shape)
+    bound = _max_abs(dyv) * int(np.abs(w).sum(axis=(0, 1, 2)).max())
+    acc = F.dw_conv2d_bwd_input_f32(geom, w, dyv.astype(np.int64))
+    acc = multiply_by_quantized_multiplier(acc, gq.multiplier, gq.shift)  # per-channel ratio, shift <= 0
+    return _finish(acc, gq, bound, dy.exp)
+
+
+def avgpool_counts(geom: ConvGeom) -> np.ndarray:
+    """In-bounds element count of every window, ``(out_h, out_w)``."""
+    rows = [min(oy * geom.stride_h - geom.pad_top + geom.kernel_h, geom.in_h) - max(oy * geom.stride_h - geom.pad_top, 0)
+            for oy in range(geom.out_h)]
+    cols = [min(ox * geom.stride_w - geom.pad_left + geom.kernel_w, geom.in_w) - max(ox * geom.stride_w - geom.pad_left, 0)
+            for ox in range(geom.out_w)]
+    return np.outer(rows, cols).astype(np.int64)
 
 
 def avgpool_bwd_input_s16(geom: ConvGeom, dy: Grad) -> Grad:
-    """Same exponent as dY; each share is dY / count (count known per output position)."""
-    dx = F.avgpool_bwd_input_f32(geom, dy.values.astype(np.float64))
-    return Grad(_sat16(np.sign(dx) * np.floor(np.abs(dx) + 0.5)), dy.exp)
+    """``tt_avgpool_bwd_input_s16``: each window's dY spread over its in-bounds elements.
+
+    ``acc = sum dY * round(2**30 / count)`` in int64, then one rounding shift chosen from the
+    bound ``max|dY| * windows-per-element * max reciprocal`` (a global pool keeps 15 bits)."""
+    cnt = avgpool_counts(geom)
+    recip = ((1 << 30) + cnt // 2) // cnt
+    dyv = np.asarray(dy.values).reshape(geom.out_shape).astype(np.int64)
+    nwin = min(-(-geom.kernel_h // geom.stride_h), geom.out_h) * min(-(-geom.kernel_w // geom.stride_w), geom.out_w)
+    bound = _max_abs(dyv) * nwin * int(recip.max())
+    r = max(0, _bitlen(bound) - GRAD_BITS)
+    share = dyv * recip[:, :, None]
+    dxp = np.zeros((geom.in_h + geom.pad_top + geom.pad_bottom, geom.in_w + geom.pad_left + geom.pad_right, geom.in_c),
+                   np.int64)
+    for _, _, (sy, sx) in F._tap_slices(geom):
+        dxp[sy, sx] += share
+    acc = F._crop(geom, dxp)
+    return Grad(_sat16(_rdbp(acc, r)), dy.exp - 30 + r)
 
 
-def mask_bwd_s16(dy: Grad, mask: np.ndarray) -> Grad:
-    """Clamp/ReLU backward through the saved 1-bit mask (unpacked here)."""
-    return Grad((dy.values * mask.astype(np.int16)).astype(np.int16), dy.exp)
+def mask_bwd_s16(packed_mask: np.ndarray, dy: Grad) -> Grad:
+    """``tt_mask_bwd_s16``: clamp/ReLU backward through the packed 1-bit mask (exponent kept)."""
+    v = np.asarray(dy.values)
+    m = F.unpack_mask(packed_mask, v.shape).astype(np.int16)
+    return Grad((v * m).astype(np.int16), dy.exp)
 
 
-def conv2d_bwd_weight_acc(geom: ConvGeom, x: np.ndarray, input_zp: int, dy: Grad, channels=None) -> np.ndarray:
-    """int64 weight-gradient accumulator: dW_real = acc * s_x * 2**dy.exp."""
-    xc = x.astype(np.int64) - input_zp
-    return F.conv2d_bwd_weight_f32(geom, xc, dy.values.astype(np.int64), channels)
+def mask_pack_s8(y: np.ndarray, act_min: int, act_max: int) -> np.ndarray:
+    """``tt_mask_pack_s8``: bit ``i`` = ``act_min < y[i] < act_max``, LSB first, padding bits 0."""
+    return F.pack_mask(F.clamp_mask(y, act_min, act_max))
 
 
-def dw_conv2d_bwd_weight_acc(geom: ConvGeom, x: np.ndarray, input_zp: int, dy: Grad, channels=None) -> np.ndarray:
-    xc = x.astype(np.int64) - input_zp
-    return F.dw_conv2d_bwd_weight_f32(geom, xc, dy.values.astype(np.int64), channels)
+def add_bwd_input_s16(dy: Grad, dother: Grad) -> Grad:
+    """``tt_add_bwd_input_s16``: the gradient of a residual ADD's skip input, ``dY + dOther``.
+
+    ADD passes dY to both addends unchanged (real scale 1: no kernel needed for the fan-out);
+    where the skip tensor also fed the block, its gradient is the sum of dY and the gradient
+    that came back through the block. Both are aligned to the larger exponent (rounding the
+    other), summed exactly, and halved only if the exact maximum exceeds int16."""
+    a = np.asarray(dy.values).astype(np.int64)
+    b = np.asarray(dother.values).astype(np.int64).reshape(a.shape)
+    emax = max(dy.exp, dother.exp)
+    s = _rdbp(a, min(emax - dy.exp, 31)) + _rdbp(b, min(emax - dother.exp, 31))
+    r = 1 if _max_abs(s) > INT16_MAX else 0
+    return Grad(_sat16(_rdbp(s, r)), emax + r)
 
 
-def fc_bwd_weight_acc(x: np.ndarray, input_zp: int, dy: Grad, channels=None) -> np.ndarray:
-    return F.fc_bwd_weight_f32(x.astype(np.int64) - input_zp, dy.values.astype(np.int64), channels)
+def _wgrad_shift(max_dy: int, input_zp: int, positions: int) -> int:
+    bound = max_dy * (128 + abs(int(input_zp))) * positions
+    return max(0, _bitlen(bound) - 31)
 
 
-def bias_grad_acc(dy: Grad) -> np.ndarray:
-    """int64 bias-gradient accumulator: db_real = acc * 2**dy.exp."""
-    return dy.values.reshape(-1, dy.values.shape[-1]).astype(np.int64).sum(axis=0)
+def conv2d_bwd_weight_s16(geom: ConvGeom, input_zp: int, channels, x: np.ndarray, dy: Grad) -> Grad:
+    """``tt_conv2d_bwd_weight_s16``: int32 dW ``(out_c, kh, kw, len(channels))``, ``real = v * s_x * 2**exp``."""
+    xv = np.asarray(x).reshape(geom.in_shape).astype(np.int64) - input_zp
+    dyv = np.asarray(dy.values).reshape(geom.out_shape)
+    acc = F.conv2d_bwd_weight_f32(geom, xv.astype(np.float64), dyv.astype(np.float64), list(channels)).astype(np.int64)
+    r = _wgrad_shift(_max_abs(dyv), input_zp, geom.out_h * geom.out_w)
+    return Grad(_rdbp(acc, r).astype(np.int32), dy.exp + r)
+
+
+def pw_conv2d_bwd_weight_s16(geom: ConvGeom, input_zp: int, channels, x: np.ndarray, dy: Grad) -> Grad:
+    """``tt_pw_conv2d_bwd_weight_s16``: as ``conv2d_bwd_weight_s16`` for a 1x1 kernel."""
+    return conv2d_bwd_weight_s16(geom, input_zp, channels, x, dy)
+
+
+def dw_conv2d_bwd_weight_s16(geom: ConvGeom, input_zp: int, channels, x: np.ndarray, dy: Grad) -> Grad:
+    """``tt_dw_conv2d_bwd_weight_s16``: int32 dW ``(1, kh, kw, len(channels))`` of a depthwise conv."""
+    xv = np.asarray(x).reshape(geom.in_shape).astype(np.int64) - input_zp
+    dyv = np.asarray(dy.values).reshape(geom.out_shape)
+    acc = F.dw_conv2d_bwd_weight_f32(geom, xv, dyv.astype(np.int64), list(channels))
+    r = _wgrad_shift(_max_abs(dyv), input_zp, geom.out_h * geom.out_w)
+    return Grad(_rdbp(acc, r).astype(np.int32), dy.exp + r)
+
+
+def fc_bwd_weight_s16(input_zp: int, channels, x: np.ndarray, dy: Grad) -> Grad:
+    """``tt_fc_bwd_weight_s16``: int32 dW ``(out, len(channels))`` (exact: no shift is ever needed)."""
+    xv = np.asarray(x).ravel().astype(np.int64) - input_zp
+    acc = F.fc_bwd_weight_f32(xv, np.asarray(dy.values).ravel().astype(np.int64), list(channels))
+    return Grad(acc.astype(np.int32), dy.exp)
+
+
+def bias_bwd_s16(dy: Grad, out_c: int | None = None) -> Grad:
+    """``tt_bias_bwd_s16``: int32 db, the sum of dY over positions (``real = v * 2**exp``)."""
+    v = np.asarray(dy.values)
+    out_c = v.shape[-1] if out_c is None else out_c
+    flat = v.reshape(-1, out_c).astype(np.int64)
+    bound = _max_abs(flat) * flat.shape[0]
+    r = max(0, _bitlen(bound) - 31)
+    return Grad(_rdbp(flat.sum(axis=0), r).astype(np.int32), dy.exp + r)

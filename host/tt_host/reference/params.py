@@ -167,3 +167,43 @@ def activation_range(activation: str, scale: float, zero_point: int) -> tuple[in
     if activation == "RELU_N1_TO_1":
         return max(lo, zero_point + tflite_round(-1.0 / scale)), min(hi, zero_point + tflite_round(1.0 / scale))
     raise ValueError(f"unsupported fused activation {activation}")
+
+
+def _ratio_pair(real: float) -> tuple[int, int]:
+    """Q31 pair of a ratio in (0, 1] with shift <= 0 (1.0 becomes ``INT32_MAX * 2**-31``), so
+    the backward kernels never shift a gradient left."""
+    m, s = quantize_multiplier(real)
+    if s > 0:
+        return 2**31 - 1, 0
+    return m, s
+
+
+@dataclass(frozen=True)
+class GradQuant:
+    """``tt_grad_quant_t``: the weight scales a backward-input kernel folds into the gradient.
+
+    ``s_W[o] = S * ratio[o]`` with ``S = max_o s_W[o]`` given as the Q31 pair
+    (``scale_multiplier``, ``scale_shift``) and ``ratio[o]`` in (0, 1] as the per-output-channel
+    pairs (``multiplier``, ``shift``), ``shift <= 0``.
+    """
+
+    multiplier: np.ndarray  #: int32, out_c
+    shift: np.ndarray  #: int32, out_c, <= 0
+    scale_multiplier: int
+    scale_shift: int
+
+    @classmethod
+    def from_weight_scales(cls, weight_scales) -> GradQuant:
+        s = [float(np.float32(v)) for v in np.atleast_1d(weight_scales)]
+        if min(s) <= 0:
+            raise ValueError("weight scales must be positive")
+        big = max(s)
+        pairs = [_ratio_pair(v / big) for v in s]
+        m, sh = quantize_multiplier(big)
+        return cls(np.array([p[0] for p in pairs], np.int32), np.array([p[1] for p in pairs], np.int32), m, sh)
+
+    @property
+    def scales(self) -> np.ndarray:
+        """The real per-channel weight scales these integers represent (float64)."""
+        S = self.scale_multiplier * 2.0 ** (self.scale_shift - 31)
+        return S * self.multiplier.astype(np.float64) * 2.0 ** (self.shift.astype(np.float64) - 31)

@@ -6,6 +6,12 @@
 they cover every forward kernel on the shapes the shared models use, scaled down: the 3x3
 stride-2 stem with PAD-folded asymmetric padding, depthwise 3x3/5x5/7x7 at stride 1 and 2,
 pointwise, per-channel fully connected, residual add and the global average pool.
+
+Backward vectors carry every intermediate of one training step of each convolution-like case
+(the forward output, its packed clamp mask, dY before and after the mask, dX, dW for a
+shuffled channel subset, db, and the weights and biases after one SGD+QAS step with
+stochastic rounding), so a failing C test names the stage that broke. Loss, average-pool and
+residual-add backward vectors complete the set.
 """
 
 from __future__ import annotations
@@ -18,9 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from tt_host.paths import REPO_ROOT
+from tt_host.reference import backward_int as I
 from tt_host.reference import forward
+from tt_host.reference import loss as L
+from tt_host.reference import update as U
 from tt_host.reference.fixedpoint import quantize_multiplier
-from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, PoolQuant
+from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, GradQuant, PoolQuant
 
 HEADER = REPO_ROOT / "firmware" / "tests" / "kernels" / "kernel_vectors.h"
 
@@ -111,6 +120,108 @@ def pool_cases() -> list[tuple[str, ConvGeom, PoolQuant, np.ndarray, np.ndarray]
     return out
 
 
+@dataclass
+class BwdCase:
+    """One training step through a convolution-like case, with every intermediate."""
+
+    case: ConvCase
+    mask: np.ndarray
+    dy: I.Grad
+    dy_masked: I.Grad
+    gq: GradQuant
+    dx: I.Grad
+    channels: list[int]
+    dw: I.Grad
+    db: I.Grad
+    sgd: U.Sgd
+    qas_w: U.Qas
+    qas_b: U.Qas
+    seed: int
+    w_new: np.ndarray
+    b_new: np.ndarray
+
+
+def bwd_cases() -> list[BwdCase]:
+    rng = np.random.default_rng(20240917)
+    out = []
+    for c in conv_cases():
+        if c.kind == "DW_CONV2D" and c.geom.out_c != c.geom.in_c:
+            continue  # backward supports depth multiplier 1
+        g = c.geom
+        mask = I.mask_pack_s8(c.y, c.quant.act_min, c.quant.act_max)
+        bits = int(rng.integers(6, 16))
+        dy = I.Grad(rng.integers(-(2**bits), 2**bits, c.y.shape).astype(np.int16), int(rng.integers(-30, -5)))
+        dym = I.mask_bwd_s16(mask, dy)
+        s_w = (2.0 ** rng.uniform(-9, -5, g.out_c)).astype(np.float32)
+        s_x = float(np.float32(2.0 ** rng.uniform(-7, -3)))
+        gq = GradQuant.from_weight_scales(s_w)
+        ch = rng.permutation(g.in_c)[: max(1, g.in_c // 2)].tolist()
+        if c.kind == "FC":
+            dx = I.fc_bwd_input_s16(gq, dym, c.w)
+            dw = I.fc_bwd_weight_s16(c.quant.input_zp, ch, c.x.ravel(), dym)
+        elif c.kind == "DW_CONV2D":
+            dx = I.dw_conv2d_bwd_input_s16(g, gq, dym, c.w)
+            dw = I.dw_conv2d_bwd_weight_s16(g, c.quant.input_zp, ch, c.x, dym)
+        else:
+            fn = I.pw_conv2d_bwd_input_s16 if c.kind == "PW_CONV2D" else I.conv2d_bwd_input_s16
+            dx = fn(g, gq, dym, c.w)
+            wfn = I.pw_conv2d_bwd_weight_s16 if c.kind == "PW_CONV2D" else I.conv2d_bwd_weight_s16
+            dw = wfn(g, c.quant.input_zp, ch, c.x, dym)
+        db = I.bias_bwd_s16(dym, g.out_c)
+        sgd = U.Sgd.of(float(2.0 ** rng.uniform(-7, -2)))
+        qas_w, qas_b = U.Qas.weights(s_x, s_w), U.Qas.biases(s_x, s_w)
+        seed = int(rng.integers(0, 2**32))
+        r = U.Rng(seed)
+        sl = _slice(c, ch)
+        w_new = U.sgd_update_s8(sl, sgd, qas_w, dw.values, dw.exp, r, c.w)
+        b0 = c.b if c.b is not None else np.zeros(g.out_c, np.int32)
+        b_new = U.sgd_update_s32(sgd, qas_b, db.values, db.exp, r, b0)
+        out.append(BwdCase(c, mask, dy, dym, gq, dx, ch, dw, db, sgd, qas_w, qas_b, seed, w_new, b_new))
+    return out
+
+
+def _slice(c: ConvCase, ch: list[int]) -> U.WeightSlice:
+    g = c.geom
+    if c.kind == "DW_CONV2D":
+        return U.WeightSlice(g.out_c, g.kernel_h * g.kernel_w, g.in_c, tuple(ch), True)
+    return U.WeightSlice(g.out_c, g.kernel_h * g.kernel_w, g.in_c, tuple(ch))
+
+
+def loss_cases() -> list[tuple[str, np.ndarray, float, int, int, tuple]]:
+    rng = np.random.default_rng(99)
+    out = []
+    for name, n, scale, zp in [("10 classes", 10, 0.1, -3), ("confident", 10, 0.08, 0), ("1000 classes", 1000, 0.05, 7),
+                               ("one class", 1, 0.2, 0)]:
+        q = rng.integers(-128, 128, n).astype(np.int8)
+        if name == "confident":
+            q[:] = -100
+            q[4] = 120
+        label = 4 if name == "confident" else int(rng.integers(0, n))
+        out.append((name, q, scale, zp, label, L.softmax_xent_s8(q, scale, zp, label)))
+    return out
+
+
+def pool_bwd_cases() -> list[tuple[str, ConvGeom, I.Grad, I.Grad]]:
+    rng = np.random.default_rng(12)
+    out = []
+    for name, g, _ in [(n, g, q) for n, g, q, _, _ in pool_cases()]:
+        dy = I.Grad(rng.integers(-30000, 30000, g.out_shape).astype(np.int16), -17)
+        out.append((name, g, dy, I.avgpool_bwd_input_s16(g, dy)))
+    return out
+
+
+def add_bwd_cases() -> list[tuple[str, I.Grad, I.Grad, I.Grad]]:
+    rng = np.random.default_rng(13)
+    out = []
+    for name, ea, eb, big in [("same exponent", -12, -12, False), ("other smaller", -10, -14, False),
+                              ("overflow halves", -9, -9, True), ("far apart", -5, -45, False)]:
+        hi = 32767 if big else 9000
+        a = I.Grad(rng.integers(-hi, hi, 29).astype(np.int16), ea)
+        b = I.Grad(rng.integers(-hi, hi, 29).astype(np.int16), eb)
+        out.append((name, a, b, I.add_bwd_input_s16(a, b)))
+    return out
+
+
 def _array(ctype: str, name: str, values: np.ndarray) -> str:
     flat = [int(v) for v in np.asarray(values).ravel()]
     lines = []
@@ -123,7 +234,7 @@ def render() -> str:
     parts = [
         "/* Generated by `python -m tt_host.reference.vectors` from the numpy reference. Do not edit. */\n",
         "#ifndef TT_KERNEL_VECTORS_H\n#define TT_KERNEL_VECTORS_H\n",
-        "#include <stdint.h>\n\n#include \"tt/kernels/types.h\"\n",
+        "#include <stdint.h>\n\n#include \"tt/kernels/kernels.h\"\n",
         "typedef enum { TT_VEC_CONV2D, TT_VEC_PW_CONV2D, TT_VEC_DW_CONV2D, TT_VEC_FC } tt_vec_kind_t;\n",
         (
             "/* One convolution-like case; for TT_VEC_FC only geom.in_c and geom.out_c matter. */\n"
@@ -184,8 +295,87 @@ def render() -> str:
         parts += [_array("int8_t", f"{p}_input", x), _array("int8_t", f"{p}_expected", y)]
         rows.append(f'    {{"{name}", {geom_init(g)}, {{{q.act_min}, {q.act_max}}}, {p}_input, {p}_expected, {y.size}}},')
     parts.append("static const tt_pool_vector_t tt_pool_vectors[] = {\n" + "\n".join(rows) + "\n};\n")
+    parts += _render_backward(geom_init)
     parts.append("#endif /* TT_KERNEL_VECTORS_H */\n")
     return "\n".join(parts)
+
+
+def _render_backward(geom_init) -> list[str]:
+    parts = [
+        (
+            "/* One training step of a convolution-like case (index into tt_conv_vectors), with every\n"
+            " * intermediate. dW layout: [out_c][kh][kw][n_channels] (depthwise [kh][kw][n_channels]). */\n"
+            "typedef struct {\n    int32_t conv_index;\n    const uint8_t *mask;\n    const int16_t *dy;\n"
+            "    int32_t dy_exp;\n    const int16_t *dy_masked;\n    const int32_t *gq_mult;\n    const int32_t *gq_shift;\n"
+            "    int32_t gq_scale_mult, gq_scale_shift;\n    const int16_t *dx;\n    int32_t dx_exp;\n"
+            "    const int16_t *channels;\n    int32_t n_channels;\n    const int32_t *dw;\n    int32_t dw_exp, dw_len;\n"
+            "    const int32_t *db;\n    int32_t db_exp;\n    tt_sgd_t sgd;\n    const int32_t *qas_w_mult;\n"
+            "    const int32_t *qas_w_shift;\n    const int32_t *qas_b_mult;\n    const int32_t *qas_b_shift;\n"
+            "    uint32_t seed;\n    const int8_t *w_new;\n    const int32_t *b_new;\n} tt_bwd_vector_t;\n"
+        ),
+        (
+            "typedef struct {\n    const char *name;\n    int32_t n;\n    tt_logit_quant_t quant;\n"
+            "    const int8_t *logits;\n    int32_t label;\n    int32_t predicted;\n    uint32_t loss_bits;\n"
+            "    const int16_t *grad;\n    int32_t grad_exp;\n} tt_loss_vector_t;\n"
+        ),
+        (
+            "typedef struct {\n    const char *name;\n    tt_conv_geom_t geom;\n    const int16_t *dy;\n    int32_t dy_exp;\n"
+            "    const int16_t *dx;\n    int32_t dx_exp;\n} tt_pool_bwd_vector_t;\n"
+        ),
+        (
+            "typedef struct {\n    const char *name;\n    int32_t size;\n    const int16_t *a;\n    int32_t a_exp;\n"
+            "    const int16_t *b;\n    int32_t b_exp;\n    const int16_t *sum;\n    int32_t sum_exp;\n} tt_add_bwd_vector_t;\n"
+        ),
+    ]
+    cases = conv_cases()
+    rows = []
+    for k, bc in enumerate(bwd_cases()):
+        i = next(j for j, c in enumerate(cases) if c.name == bc.case.name)
+        p = f"bwd{k}"
+        parts.append(f"/* backward of {bc.case.name} */\n")
+        parts += [
+            _array("uint8_t", f"{p}_mask", bc.mask), _array("int16_t", f"{p}_dy", bc.dy.values),
+            _array("int16_t", f"{p}_dym", bc.dy_masked.values), _array("int32_t", f"{p}_gqm", bc.gq.multiplier),
+            _array("int32_t", f"{p}_gqs", bc.gq.shift), _array("int16_t", f"{p}_dx", bc.dx.values),
+            _array("int16_t", f"{p}_ch", np.array(bc.channels)), _array("int32_t", f"{p}_dw", bc.dw.values),
+            _array("int32_t", f"{p}_db", bc.db.values), _array("int32_t", f"{p}_qwm", bc.qas_w.multiplier),
+            _array("int32_t", f"{p}_qws", bc.qas_w.shift), _array("int32_t", f"{p}_qbm", bc.qas_b.multiplier),
+            _array("int32_t", f"{p}_qbs", bc.qas_b.shift), _array("int8_t", f"{p}_wn", bc.w_new),
+            _array("int32_t", f"{p}_bn", bc.b_new),
+        ]
+        sg = bc.sgd
+        rows.append(
+            f"    {{{i}, {p}_mask, {p}_dy, {bc.dy.exp}, {p}_dym, {p}_gqm, {p}_gqs, {bc.gq.scale_multiplier}, "
+            f"{bc.gq.scale_shift}, {p}_dx, {bc.dx.exp}, {p}_ch, {len(bc.channels)}, {p}_dw, {bc.dw.exp}, {bc.dw.values.size}, "
+            f"{p}_db, {bc.db.exp}, {{{sg.lr_multiplier}, {sg.lr_shift}, {sg.momentum_q15}}}, {p}_qwm, {p}_qws, {p}_qbm, "
+            f"{p}_qbs, {bc.seed}u, {p}_wn, {p}_bn}},"
+        )
+    parts.append("static const tt_bwd_vector_t tt_bwd_vectors[] = {\n" + "\n".join(rows) + "\n};\n")
+
+    rows = []
+    for k, (name, q, scale, zp, label, (pred, loss, grad, gexp)) in enumerate(loss_cases()):
+        p = f"loss{k}"
+        parts += [_array("int8_t", f"{p}_logits", q), _array("int16_t", f"{p}_grad", grad)]
+        bits = int(np.float32(loss).view(np.uint32))
+        rows.append(f'    {{"{name}", {q.size}, {{{float(np.float32(scale)).hex()}f, {zp}}}, {p}_logits, {label}, {pred}, '
+                    f"0x{bits:08x}u, {p}_grad, {gexp}}},")
+    parts.append("static const tt_loss_vector_t tt_loss_vectors[] = {\n" + "\n".join(rows) + "\n};\n")
+
+    rows = []
+    for k, (name, g, dy, dx) in enumerate(pool_bwd_cases()):
+        p = f"poolb{k}"
+        parts += [_array("int16_t", f"{p}_dy", dy.values), _array("int16_t", f"{p}_dx", dx.values)]
+        rows.append(f'    {{"{name}", {geom_init(g)}, {p}_dy, {dy.exp}, {p}_dx, {dx.exp}}},')
+    parts.append("static const tt_pool_bwd_vector_t tt_pool_bwd_vectors[] = {\n" + "\n".join(rows) + "\n};\n")
+
+    rows = []
+    for k, (name, a, b, sm) in enumerate(add_bwd_cases()):
+        p = f"addb{k}"
+        parts += [_array("int16_t", f"{p}_a", a.values), _array("int16_t", f"{p}_b", b.values),
+                  _array("int16_t", f"{p}_sum", sm.values)]
+        rows.append(f'    {{"{name}", {a.values.size}, {p}_a, {a.exp}, {p}_b, {b.exp}, {p}_sum, {sm.exp}}},')
+    parts.append("static const tt_add_bwd_vector_t tt_add_bwd_vectors[] = {\n" + "\n".join(rows) + "\n};\n")
+    return parts
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,10 +7,14 @@
 
 #include "tt/kernels/add.h"
 #include "tt/kernels/avgpool.h"
+#include "tt/kernels/bias.h"
 #include "tt/kernels/conv2d.h"
 #include "tt/kernels/dw_conv2d.h"
 #include "tt/kernels/fc.h"
+#include "tt/kernels/loss.h"
+#include "tt/kernels/mask.h"
 #include "tt/kernels/pw_conv2d.h"
+#include "tt/kernels/sgd.h"
 #include "tt/kernels/types.h"
 
 #endif /* TT_KERNELS_H */

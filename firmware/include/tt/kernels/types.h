@@ -90,6 +90,20 @@ typedef struct {
 } tt_pool_quant_t;
 
 /**
+ * Weight scales folded into a backward-input kernel (conv, pointwise, depthwise, FC):
+ * s_W[o] = S * ratio[o], S = max_o s_W[o] = scale_multiplier * 2^(scale_shift - 31),
+ * ratio[o] = multiplier[o] * 2^(shift[o] - 31) in (0, 1]. Gradients are int16 values with a
+ * per-tensor power-of-two exponent (real = value * 2^exp); see DESIGN notes in
+ * host/tt_host/reference/backward_int.py.
+ */
+typedef struct {
+    const int32_t *multiplier; /**< out_c Q31 significands of ratio[o] (0 for a zero ratio). */
+    const int32_t *shift;      /**< out_c exponents, in [-31, 0]. */
+    int32_t scale_multiplier;  /**< Q31 significand of S, in [2^30, 2^31). */
+    int32_t scale_shift;       /**< Exponent of S, in [-31, 30]. */
+} tt_grad_quant_t;
+
+/**
  * Check a sliding-window geometry (the rule in tt_conv_geom_t's comment).
  * @return 1 when consistent, 0 otherwise. Pure; used by the plan validator and the tests.
  */

@@ -1,0 +1,49 @@
+#include "tt/kernels/conv2d.h"
+
+#include "tt_grad.h"
+
+/* Shift that keeps max|dY| * max|x - zp| * positions (the accumulator bound) inside int32;
+ * 0 (exact) unless the output has more than ~256 positions. */
+static int32_t wgrad_shift(int32_t max_dy, int32_t input_zp, int32_t positions)
+{
+    const int64_t bound = (int64_t)max_dy * (128 + (input_zp < 0 ? -input_zp : input_zp)) * positions;
+    const int32_t bits = tt_bitlen_u64((uint64_t)bound);
+    return bits > 31 ? bits - 31 : 0;
+}
+
+void tt_conv2d_bwd_weight_s16(const tt_conv_geom_t *geom, int32_t input_zp, const int16_t *channels,
+                              int32_t n_channels, const int8_t *input, const int16_t *grad_output,
+                              int32_t grad_output_exp, int32_t *grad_weights, int32_t *grad_weights_exp)
+{
+    const int32_t in_w = geom->in_w, in_c = geom->in_c, out_c = geom->out_c;
+    const int32_t kh = geom->kernel_h, kw = geom->kernel_w;
+    const int32_t positions = geom->out_h * geom->out_w;
+    const int32_t r = wgrad_shift(tt_max_abs_s16(grad_output, positions * out_c), input_zp, positions);
+    *grad_weights_exp = grad_output_exp + r;
+
+    for (int32_t oc = 0; oc < out_c; oc++) {
+        for (int32_t ky = 0; ky < kh; ky++) {
+            for (int32_t kx = 0; kx < kw; kx++) {
+                for (int32_t j = 0; j < n_channels; j++) {
+                    const int32_t ic = channels[j];
+                    int64_t acc = 0;
+                    for (int32_t oy = 0; oy < geom->out_h; oy++) {
+                        const int32_t iy = oy * geom->stride_h - geom->pad_top + ky;
+                        if (iy < 0 || iy >= geom->in_h) {
+                            continue; /* padding holds the zero point: contributes nothing */
+                        }
+                        for (int32_t ox = 0; ox < geom->out_w; ox++) {
+                            const int32_t ix = ox * geom->stride_w - geom->pad_left + kx;
+                            if (ix < 0 || ix >= in_w) {
+                                continue;
+                            }
+                            acc += (int64_t)grad_output[(oy * geom->out_w + ox) * out_c + oc] *
+                                   ((int32_t)input[(iy * in_w + ix) * in_c + ic] - input_zp);
+                        }
+                    }
+                    grad_weights[((oc * kh + ky) * kw + kx) * n_channels + j] = (int32_t)tt_rdbp64(acc, r);
+                }
+            }
+        }
+    }
+}

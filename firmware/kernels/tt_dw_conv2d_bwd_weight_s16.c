@@ -1,0 +1,41 @@
+#include "tt/kernels/dw_conv2d.h"
+
+#include "tt_grad.h"
+
+void tt_dw_conv2d_bwd_weight_s16(const tt_conv_geom_t *geom, int32_t input_zp, const int16_t *channels,
+                                 int32_t n_channels, const int8_t *input, const int16_t *grad_output,
+                                 int32_t grad_output_exp, int32_t *grad_weights, int32_t *grad_weights_exp)
+{
+    const int32_t in_w = geom->in_w, c = geom->in_c;
+    const int32_t kh = geom->kernel_h, kw = geom->kernel_w;
+    const int32_t positions = geom->out_h * geom->out_w;
+    const int64_t bound = (int64_t)tt_max_abs_s16(grad_output, positions * c) *
+                          (128 + (input_zp < 0 ? -input_zp : input_zp)) * positions;
+    const int32_t bits = tt_bitlen_u64((uint64_t)bound);
+    const int32_t r = bits > 31 ? bits - 31 : 0;
+    *grad_weights_exp = grad_output_exp + r;
+
+    for (int32_t ky = 0; ky < kh; ky++) {
+        for (int32_t kx = 0; kx < kw; kx++) {
+            for (int32_t j = 0; j < n_channels; j++) {
+                const int32_t ch = channels[j];
+                int64_t acc = 0;
+                for (int32_t oy = 0; oy < geom->out_h; oy++) {
+                    const int32_t iy = oy * geom->stride_h - geom->pad_top + ky;
+                    if (iy < 0 || iy >= geom->in_h) {
+                        continue;
+                    }
+                    for (int32_t ox = 0; ox < geom->out_w; ox++) {
+                        const int32_t ix = ox * geom->stride_w - geom->pad_left + kx;
+                        if (ix < 0 || ix >= in_w) {
+                            continue;
+                        }
+                        acc += (int64_t)grad_output[(oy * geom->out_w + ox) * c + ch] *
+                               ((int32_t)input[(iy * in_w + ix) * c + ch] - input_zp);
+                    }
+                }
+                grad_weights[(ky * kw + kx) * n_channels + j] = (int32_t)tt_rdbp64(acc, r);
+            }
+        }
+    }
+}

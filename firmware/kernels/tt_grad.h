@@ -1,0 +1,99 @@
+/*
+ * Helpers shared by the int16 backward kernels, private to the kernels. Every function here
+ * has a twin in host/tt_host/reference/backward_int.py; the two must stay bit-identical.
+ */
+#ifndef TT_KERNELS_GRAD_H
+#define TT_KERNELS_GRAD_H
+
+#include <stdint.h>
+
+#include "tt_fixedpoint.h"
+
+#define TT_GRAD_BITS 15
+
+/* Largest |v| of an int16 tensor (32768 for -32768). */
+static inline int32_t tt_max_abs_s16(const int16_t *v, int32_t n)
+{
+    int32_t m = 0;
+    for (int32_t i = 0; i < n; i++) {
+        const int32_t a = v[i] < 0 ? -(int32_t)v[i] : v[i];
+        m = a > m ? a : m;
+    }
+    return m;
+}
+
+static inline int32_t tt_bitlen_u64(uint64_t v)
+{
+    int32_t n = 0;
+    while (v != 0) {
+        v >>= 1;
+        n++;
+    }
+    return n;
+}
+
+/* x / 2^e rounded half away from zero, 0 <= e <= 62 (RoundingDivideByPOT on int64). */
+static inline int64_t tt_rdbp64(int64_t x, int32_t e)
+{
+    if (e == 0) {
+        return x;
+    }
+    const int64_t mask = ((int64_t)1 << e) - 1;
+    const int64_t remainder = x & mask;
+    const int64_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> e) + (remainder > threshold ? 1 : 0);
+}
+
+static inline int16_t tt_sat_s16(int64_t v)
+{
+    return (int16_t)(v < -32768 ? -32768 : v > 32767 ? 32767 : v);
+}
+
+static inline int32_t tt_sat_s32(int64_t v)
+{
+    return (int32_t)(v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : v);
+}
+
+/*
+ * Output shift for an accumulator whose real value is acc * S * 2^exp_base with
+ * |acc| <= bound < 2^31: tt_requantize(acc, scale_multiplier, q) is then below 2^15 in
+ * magnitude (up to one rounding step) and its real value is v * 2^(*exp_out).
+ */
+static inline int32_t tt_grad_choose_shift(int64_t bound, int32_t scale_multiplier, int32_t scale_shift,
+                                           int32_t exp_base, int32_t *exp_out)
+{
+    if (bound == 0) {
+        *exp_out = exp_base + scale_shift;
+        return 0;
+    }
+    const int32_t q = 46 - tt_bitlen_u64((uint64_t)(bound * (int64_t)scale_multiplier));
+    *exp_out = exp_base + scale_shift - q;
+    return q;
+}
+
+/* Smallest p with ceil(max_dy / 2^p) * weight_bound < 2^31; stores that bound. */
+static inline int32_t tt_grad_prescale_shift(int32_t max_dy, int64_t weight_bound, int64_t *bound)
+{
+    int32_t p = 0;
+    for (;;) {
+        const int64_t m = ((int64_t)max_dy + ((int64_t)1 << p) - 1) >> p;
+        if (m * weight_bound <= INT32_MAX) {
+            *bound = m * weight_bound;
+            return p;
+        }
+        p++;
+    }
+}
+
+/* round(dy * ratio / 2^p) with ratio = multiplier * 2^(shift - 31) <= 1: one Q31 multiply of
+ * dy * 2^16 (so 16 fraction bits survive), then the only significant rounding. */
+static inline int32_t tt_grad_prescale(int32_t dy, int32_t multiplier, int32_t shift, int32_t p)
+{
+    const int32_t right = 16 - shift + p;
+    if (right > 31) {
+        return 0; /* |value| < 1/2: rounds to zero */
+    }
+    return tt_rounding_divide_by_pot(tt_srdhm(dy * 65536, multiplier), right);
+}
+
+#endif /* TT_KERNELS_GRAD_H */

@@ -1,0 +1,31 @@
+#include "tt/kernels/pw_conv2d.h"
+
+#include "tt_grad.h"
+
+void tt_pw_conv2d_bwd_weight_s16(const tt_conv_geom_t *geom, int32_t input_zp, const int16_t *channels,
+                                 int32_t n_channels, const int8_t *input, const int16_t *grad_output,
+                                 int32_t grad_output_exp, int32_t *grad_weights, int32_t *grad_weights_exp)
+{
+    const int32_t in_c = geom->in_c, out_c = geom->out_c;
+    const int32_t positions = geom->out_h * geom->out_w;
+    const int64_t bound = (int64_t)tt_max_abs_s16(grad_output, positions * out_c) *
+                          (128 + (input_zp < 0 ? -input_zp : input_zp)) * positions;
+    const int32_t bits = tt_bitlen_u64((uint64_t)bound);
+    const int32_t r = bits > 31 ? bits - 31 : 0;
+    *grad_weights_exp = grad_output_exp + r;
+
+    for (int32_t oc = 0; oc < out_c; oc++) {
+        for (int32_t j = 0; j < n_channels; j++) {
+            const int32_t ic = channels[j];
+            int64_t acc = 0;
+            for (int32_t oy = 0; oy < geom->out_h; oy++) {
+                const int8_t *in = input + (oy * geom->stride_h * geom->in_w) * in_c + ic;
+                const int16_t *dy = grad_output + oy * geom->out_w * out_c + oc;
+                for (int32_t ox = 0; ox < geom->out_w; ox++) {
+                    acc += (int64_t)dy[ox * out_c] * ((int32_t)in[ox * geom->stride_w * in_c] - input_zp);
+                }
+            }
+            grad_weights[oc * n_channels + j] = (int32_t)tt_rdbp64(acc, r);
+        }
+    }
+}
