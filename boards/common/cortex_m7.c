@@ -290,7 +290,11 @@ uint32_t tt_port_ticks(void)
         wraps++;
     }
     tt_cm7_irq_restore(primask);
-    return (wraps << 24) + (SYST_RELOAD - count);
+    /* The counter runs RELOAD..1, then 0, then reloads; the wrap is counted on the step
+     * to 0, one tick before the reload, so a 0 is the last tick of the period that just
+     * ended. (The first reading, from the 0 written at start, is thus -1: differences of
+     * tick values are right modulo 2^32 from the very first one.) */
+    return count == 0u ? (wraps << 24) - 1u : (wraps << 24) + (SYST_RELOAD - count);
 }
 
 uint32_t tt_port_tick_hz(void) { return systick_hz; }

@@ -310,11 +310,6 @@ static void shape_text(const bench_row_t *row, char *buf, size_t cap)
 int main(void)
 {
     tt_port_init();
-    /* SysTick's counter is loaded on its first tick after start, so a read before that
-     * reads a whole period; wait for it. */
-    const uint32_t start = tt_port_ticks();
-    while (tt_port_ticks() == start) {
-    }
     printf("tt-bench calibrate instructions=%lu ticks=%lu\n", (unsigned long)(2u * CALIBRATION_LOOPS),
            (unsigned long)calibrate());
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
