@@ -28,7 +28,8 @@ void tt_conv2d_bwd_input_s16(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *g
         wbound = s > wbound ? s : wbound;
     }
     int64_t bound = 0;
-    const int32_t p = tt_grad_prescale_shift(tt_max_abs_s16(grad_output, geom->out_h * geom->out_w * out_c), wbound, &bound);
+    const int32_t max_dy = tt_max_abs_s16(grad_output, geom->out_h * geom->out_w * out_c);
+    const int32_t p = tt_grad_prescale_shift(max_dy, wbound, &bound);
     const int32_t q = tt_grad_choose_shift(bound, quant->scale_multiplier, quant->scale_shift, grad_output_exp + p,
                                            grad_input_exp);
 
@@ -49,7 +50,8 @@ void tt_conv2d_bwd_input_s16(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *g
                     if (tx < 0 || tx % geom->stride_w != 0 || tx / geom->stride_w >= geom->out_w) {
                         continue;
                     }
-                    const int16_t *dy = grad_output + ((ty / geom->stride_h) * geom->out_w + tx / geom->stride_w) * out_c;
+                    const int32_t opos = (ty / geom->stride_h) * geom->out_w + tx / geom->stride_w;
+                    const int16_t *dy = grad_output + opos * out_c;
                     for (int32_t oc = 0; oc < out_c; oc++) {
                         dyp[oc] = (int16_t)tt_grad_prescale(dy[oc], quant->multiplier[oc], quant->shift[oc], p);
                     }

@@ -25,7 +25,8 @@ void tt_pw_conv2d_bwd_input_s16(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t
         wbound = s > wbound ? s : wbound;
     }
     int64_t bound = 0;
-    const int32_t p = tt_grad_prescale_shift(tt_max_abs_s16(grad_output, geom->out_h * geom->out_w * out_c), wbound, &bound);
+    const int32_t max_dy = tt_max_abs_s16(grad_output, geom->out_h * geom->out_w * out_c);
+    const int32_t p = tt_grad_prescale_shift(max_dy, wbound, &bound);
     const int32_t q = tt_grad_choose_shift(bound, quant->scale_multiplier, quant->scale_shift, grad_output_exp + p,
                                            grad_input_exp);
 

@@ -32,7 +32,10 @@ uint32_t tt_conv2d_fwd_s8_scratch_size(const tt_conv_geom_t *geom);
 void tt_conv2d_fwd_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom, const tt_conv_quant_t *quant,
                       const int8_t *input, const int8_t *weights, const int32_t *bias, int8_t *output);
 
-/** Scratch bytes tt_conv2d_bwd_input_s16() needs: in_c int32 accumulators + out_c int16 (prescaled dY), rounded up to 4. Pure. */
+/**
+ * Scratch bytes tt_conv2d_bwd_input_s16() needs: in_c int32 accumulators + out_c int16
+ * (prescaled dY), rounded up to 4. Pure.
+ */
 uint32_t tt_conv2d_bwd_input_s16_scratch_size(const tt_conv_geom_t *geom);
 
 /**
@@ -70,9 +73,9 @@ void tt_conv2d_bwd_input_s16(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *g
  * @param grad_weights     [out_c][kernel_h][kernel_w][n_channels]
  * @param grad_weights_exp receives the exponent of dW
  */
-void tt_conv2d_bwd_weight_s16(const tt_conv_geom_t *geom, int32_t input_zp, const int16_t *channels, int32_t n_channels,
-                              const int8_t *input, const int16_t *grad_output, int32_t grad_output_exp,
-                              int32_t *grad_weights, int32_t *grad_weights_exp);
+void tt_conv2d_bwd_weight_s16(const tt_conv_geom_t *geom, int32_t input_zp, const int16_t *channels,
+                              int32_t n_channels, const int8_t *input, const int16_t *grad_output,
+                              int32_t grad_output_exp, int32_t *grad_weights, int32_t *grad_weights_exp);
 
 #ifdef __cplusplus
 }

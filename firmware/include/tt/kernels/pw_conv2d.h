@@ -66,9 +66,9 @@ void tt_pw_conv2d_bwd_input_s16(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t
  * @param grad_weights     [out_c][n_channels]
  * @param grad_weights_exp receives the exponent of dW
  */
-void tt_pw_conv2d_bwd_weight_s16(const tt_conv_geom_t *geom, int32_t input_zp, const int16_t *channels, int32_t n_channels,
-                                 const int8_t *input, const int16_t *grad_output, int32_t grad_output_exp,
-                                 int32_t *grad_weights, int32_t *grad_weights_exp);
+void tt_pw_conv2d_bwd_weight_s16(const tt_conv_geom_t *geom, int32_t input_zp, const int16_t *channels,
+                                 int32_t n_channels, const int8_t *input, const int16_t *grad_output,
+                                 int32_t grad_output_exp, int32_t *grad_weights, int32_t *grad_weights_exp);
 
 #ifdef __cplusplus
 }
