@@ -8,9 +8,10 @@ amounts, non-global pooling with padding, multipliers above one.
 
 from __future__ import annotations
 
-import flatbuffers
 import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as S
+
+from tt_host.tflite.writer import GraphWriter
 
 _INT8, _INT32 = S.TensorType.INT8, S.TensorType.INT32
 _ACT = {"NONE": S.ActivationFunctionType.NONE, "RELU": S.ActivationFunctionType.RELU,
@@ -19,50 +20,29 @@ _PAD = {"SAME": S.Padding.SAME, "VALID": S.Padding.VALID}
 
 
 class ModelBuilder:
+    """Random layers over :class:`GraphWriter`, which does the flatbuffer mechanics."""
+
     def __init__(self, rng: np.random.Generator) -> None:
         self.rng = rng
-        self.buffers = [S.BufferT()]
-        self.tensors: list = []
+        self.graph = GraphWriter()
         self.shapes: list[tuple[int, ...]] = []
         self.scales: list[float] = []
-        self.operators: list = []
-        self.opcodes: dict[int, int] = {}
+
+    @property
+    def tensors(self) -> list:
+        return self.graph.tensors
 
     def tensor(self, shape, ttype=_INT8, scale=None, zp=None, data=None, axis=0) -> int:
-        t = S.TensorT()
-        t.shape = list(shape)
-        t.type = ttype
-        t.name = f"t{len(self.tensors)}"
-        t.buffer = 0
-        if data is not None:
-            b = S.BufferT()
-            b.data = np.frombuffer(np.ascontiguousarray(data).tobytes(), dtype=np.uint8)
-            self.buffers.append(b)
-            t.buffer = len(self.buffers) - 1
-        if scale is not None:
-            q = S.QuantizationParametersT()
-            q.scale = [float(s) for s in np.atleast_1d(scale)]
-            q.zeroPoint = [int(z) for z in np.atleast_1d(zp)]
-            q.quantizedDimension = axis
-            t.quantization = q
-        self.tensors.append(t)
+        index = self.graph.tensor(f"t{len(self.shapes)}", shape, ttype, scale, zp, data, axis)
         self.shapes.append(tuple(shape))
         self.scales.append(float(np.atleast_1d(scale)[0]) if scale is not None else 0.0)
-        return len(self.tensors) - 1
+        return index
 
     def activation(self, shape, scale, zp) -> int:
         return self.tensor(shape, _INT8, np.float32(scale), zp)
 
     def op(self, code: int, inputs, outputs, opt_type: int = 0, options=None) -> None:
-        if code not in self.opcodes:
-            self.opcodes[code] = len(self.opcodes)
-        o = S.OperatorT()
-        o.opcodeIndex = self.opcodes[code]
-        o.inputs = list(inputs)
-        o.outputs = list(outputs)
-        o.builtinOptionsType = opt_type
-        o.builtinOptions = options
-        self.operators.append(o)
+        self.graph.op(code, inputs, outputs, opt_type, options)
 
     # -- layers -----------------------------------------------------------------------------
 
@@ -150,24 +130,7 @@ class ModelBuilder:
         return y
 
     def finish(self, inputs, outputs) -> bytes:
-        g = S.SubGraphT()
-        g.tensors, g.operators, g.inputs, g.outputs = self.tensors, self.operators, list(inputs), list(outputs)
-        m = S.ModelT()
-        m.version = 3
-        m.subgraphs = [g]
-        m.buffers = self.buffers
-        m.description = "tt random test model"
-        codes = []
-        for code, _ in sorted(self.opcodes.items(), key=lambda kv: kv[1]):
-            oc = S.OperatorCodeT()
-            oc.builtinCode = code
-            oc.deprecatedBuiltinCode = min(code, 127)
-            oc.version = 1
-            codes.append(oc)
-        m.operatorCodes = codes
-        b = flatbuffers.Builder(4096)
-        b.Finish(m.Pack(b), file_identifier=b"TFL3")
-        return bytes(b.Output())
+        return self.graph.finish(inputs, outputs, "tt random test model")
 
 
 def random_model(seed: int) -> tuple[bytes, tuple[int, ...]]:
