@@ -20,7 +20,7 @@ from pathlib import Path
 from construct import Struct
 
 from . import frame, vectors
-from .frame import ErrorPayload, InfoPayload, Opcode
+from .frame import Opcode
 from .status import Status
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,8 +62,8 @@ def render_header() -> str:
     out += ["} tt_status_t;", "", "/* Opcodes: requests < 0x80, responses = request | 0x80. */"]
     out += [f"#define TT_OP_{op.name} 0x{op.value:02X}u" for op in Opcode]
     out += ["", "/* Payload layouts: byte offsets of each field (little-endian). */"]
-    out += _field_offsets("TT_ERROR", ErrorPayload)
-    out += _field_offsets("TT_INFO", InfoPayload)
+    for prefix, layout in frame.PAYLOAD_LAYOUTS.items():
+        out += _field_offsets(prefix, layout)
     out += ["", "#endif /* TT_PROTOCOL_GEN_H */", ""]
     return "\n".join(out)
 

@@ -124,6 +124,11 @@ InfoPayload = Struct(
 )
 
 
+#: Fixed-size payloads whose field offsets the firmware gets from the generated header,
+#: by C macro prefix.
+PAYLOAD_LAYOUTS = {"TT_ERROR": ErrorPayload, "TT_INFO": InfoPayload}
+
+
 class FrameError(ValueError):
     """Bytes that do not form a valid frame; ``status`` says which check failed."""
 
