@@ -18,7 +18,7 @@ from tt_host.errors import DeviceError
 from tt_host.session import DeviceSession
 from tt_host.transport import SerialTransport
 from tt_protocol import vectors
-from tt_protocol.frame import MAX_PAYLOAD, Opcode, encode_frame, to_wire
+from tt_protocol.frame import MAX_PAYLOAD
 from tt_protocol.responder import BoardIdentity, Responder
 from tt_protocol.status import Status
 
@@ -83,12 +83,11 @@ _VECTORS = vectors.all_vectors()
 def test_golden_vector_on_the_device(session, link, index):
     """The firmware answers each golden vector byte for byte as the Python model does.
 
-    A HELLO with a fresh sequence number first puts the device and the model in the
-    same state (each one's retransmission cache then holds that HELLO).
+    A sync sequence first puts the device and a fresh model in the same state.
     """
     vector = _VECTORS[index]
     model = Responder(_device_identity(session))
-    sync = to_wire(encode_frame(Opcode.HELLO, 0x7000 + index))
+    sync = vectors.sync_sequence(0x7000 + 4 * index)
     sync_answer = model.feed(sync)
     expected = model.feed(vector.wire_in)
 
@@ -98,6 +97,37 @@ def test_golden_vector_on_the_device(session, link, index):
     link.write(vector.wire_in)
     assert link.read(len(expected), timeout=10.0) == expected
     assert link.read_available(timeout=0.2) == b"", "device sent more than one answer per frame"
+
+
+def test_upload_across_flash_sectors(session):
+    """A package larger than one sector lands intact (the device checks its CRC)."""
+    package = random.Random(3).randbytes(300 * 1024 + 6)
+    session.upload(package)
+
+
+class _LinkLost(Exception):
+    """The technician's laptop goes away in the middle of a transfer."""
+
+
+def test_upload_resumes_after_the_connection_drops(tmp_path):
+    """The emulator's UART takes one connection at a time, so this test boots its own."""
+    package = random.Random(4).randbytes(20 * 1024)
+    sent: list[int] = []
+
+    def lose_link_after_8_chunks(done: int, total: int) -> None:
+        sent.append(done)
+        if len(sent) == 8:
+            raise _LinkLost
+
+    with Emulator(resolve("f746-qemu"), log_path=tmp_path / "log") as emulator:
+        with SerialTransport(emulator.url) as link, pytest.raises(_LinkLost):
+            DeviceSession(link, timeout=2.0).upload(package, progress=lose_link_after_8_chunks)
+        resumed: list[int] = []
+        with SerialTransport(emulator.url) as link:
+            session = DeviceSession(link, timeout=2.0)
+            session.hello()
+            session.upload(package, progress=lambda done, total: resumed.append(done))
+    assert resumed[0] == sent[-1] + 1020, "the bytes the device already had were sent again"
 
 
 def test_noise_never_wedges_the_device(session, link):

@@ -19,7 +19,10 @@ from tt_protocol.frame import (
     SEQ_UNKNOWN,
     Header,
     InfoPayload,
+    LoadBeginPayload,
+    LoadChunkHeader,
     Opcode,
+    crc32,
     encode_frame,
     to_wire,
 )
@@ -321,3 +324,54 @@ def test_lossy_line_never_yields_a_wrong_answer(seed: int, loss: float) -> None:
             assert session.ping(payload) >= 0  # ping() itself checks the echo
         except DeviceTimeout:
             assert loss > 0
+
+
+# -- uploads ---------------------------------------------------------------------------------
+
+
+def _package(n: int, seed: int = 1) -> bytes:
+    return random.Random(seed).randbytes(n)
+
+
+def test_upload_stores_the_package_and_reports_progress():
+    device = Responder(BOARD)
+    session = DeviceSession(LoopbackTransport(device.feed), timeout=1.0)
+    package = _package(5 * 1020 + 7)  # five full chunks and a tail that ends mid-word
+    seen = []
+    session.upload(package, progress=lambda sent, total: seen.append((sent, total)))
+    assert device.upload.complete and bytes(device.upload.stored) == package
+    assert seen[-1] == (len(package), len(package)) and len(seen) == 6
+
+
+def test_upload_resumes_in_a_new_session_where_the_device_stopped():
+    device = Responder(BOARD)
+    package = _package(4000)
+    first = DeviceSession(LoopbackTransport(device.feed), timeout=1.0)
+    first.request(Opcode.LOAD_BEGIN, LoadBeginPayload.build(dict(total_bytes=len(package), crc32=crc32(package))))
+    for offset in (0, 1020):
+        first.request(Opcode.LOAD_CHUNK, LoadChunkHeader.build(dict(offset=offset)) + package[offset : offset + 1020])
+    # The connection drops; a new session uploads the same package.
+    sent = []
+    DeviceSession(LoopbackTransport(device.feed), timeout=1.0).upload(package, progress=lambda s, t: sent.append(s))
+    assert sent[0] == 2040 + 1020, "the first 2040 bytes were not sent again"
+    assert bytes(device.upload.stored) == package
+
+
+def test_upload_refuses_a_package_larger_than_the_model_area():
+    device = Responder(BOARD, model_area_bytes=4096)
+    with pytest.raises(DeviceError) as err:
+        DeviceSession(LoopbackTransport(device.feed), timeout=1.0).upload(_package(4097))
+    assert err.value.status == Status.NO_SPACE and err.value.detail == 4096
+
+
+def test_upload_reports_a_package_corrupted_in_storage():
+    device = Responder(BOARD)
+    session = DeviceSession(LoopbackTransport(device.feed), timeout=1.0)
+    package = _package(3000)
+
+    def corrupt(sent: int, total: int) -> None:
+        device.upload.stored[0] ^= 0xFF  # a flash bit flip
+
+    with pytest.raises(DeviceError) as err:
+        session.upload(package, progress=corrupt)
+    assert err.value.status == Status.BLOB_CORRUPT

@@ -10,6 +10,12 @@ static const tt_flash_sector_t sectors[TT_F746_FLASH_SECTORS] = {
     {0x80000u, 256u * 1024u}, {0xC0000u, 256u * 1024u},
 };
 
+/* Image in sectors 0-3 (128 KB), parameter slots in sectors 4 (128 KB) and 5 (256 KB), the
+ * model area in sectors 6-7 (512 KB: room for a MobileNet-class backbone's int8 weights). */
+static const tt_flash_layout_t layout = {.slot_a = 4u, .slot_b = 5u, .model_first = 6u, .model_count = 2u};
+
+const tt_flash_layout_t *tt_port_flash_layout(void) { return &layout; }
+
 size_t tt_port_flash_sector_count(void) { return TT_F746_FLASH_SECTORS; }
 
 tt_flash_sector_t tt_port_flash_sector(size_t index)

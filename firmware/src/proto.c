@@ -17,6 +17,7 @@ void tt_proto_init(tt_proto_t *proto, uint8_t *rx, uint8_t *tx, tt_write_fn writ
     proto->write_ctx = write_ctx;
     proto->board = board;
     proto->arena_bytes = arena_bytes;
+    tt_upload_init(&proto->upload, tt_port_flash_layout());
 }
 
 static uint8_t *payload_out(tt_proto_t *proto) { return proto->tx + TT_FRAME_HEADER_BYTES; }
@@ -55,6 +56,60 @@ static void reply_info(tt_proto_t *proto, uint16_t seq)
     proto->tx_len = tt_frame_finish(proto->tx, TT_OP_INFO, seq, TT_INFO_BYTES);
 }
 
+/* Answer a LOAD_* request: its response on success, else ERROR with the status's detail. */
+static void reply_load(tt_proto_t *proto, tt_status_t status, uint32_t detail, const tt_frame_header_t *h)
+{
+    if (status != TT_STATUS_OK) {
+        reply_error(proto, status, h->seq, h->opcode, detail);
+        return;
+    }
+    const tt_upload_t *up = &proto->upload;
+    uint8_t *p = payload_out(proto);
+    if (h->opcode == TT_OP_LOAD_END) {
+        tt_put_u32(p + TT_LOAD_DONE_OFF_TOTAL_BYTES, up->total);
+        tt_put_u32(p + TT_LOAD_DONE_OFF_CRC32, up->crc);
+        proto->tx_len = tt_frame_finish(proto->tx, TT_OP_LOAD_DONE, h->seq, TT_LOAD_DONE_BYTES);
+        return;
+    }
+    tt_put_u32(p + TT_LOAD_PROGRESS_OFF_RECEIVED, up->received);
+    tt_put_u32(p + TT_LOAD_PROGRESS_OFF_CAPACITY, up->capacity);
+    proto->tx_len = tt_frame_finish(proto->tx, (uint8_t)(h->opcode | 0x80u), h->seq, TT_LOAD_PROGRESS_BYTES);
+}
+
+static void execute_load(tt_proto_t *proto, const tt_frame_header_t *h, const uint8_t *payload, size_t len)
+{
+    uint32_t detail = 0;
+    tt_status_t status;
+    switch (h->opcode) {
+    case TT_OP_LOAD_BEGIN:
+        if (len != TT_LOAD_BEGIN_BYTES) {
+            status = TT_STATUS_BAD_PAYLOAD;
+            detail = TT_LOAD_BEGIN_BYTES;
+        } else {
+            status = tt_upload_begin(&proto->upload, tt_get_u32(payload + TT_LOAD_BEGIN_OFF_TOTAL_BYTES),
+                                     tt_get_u32(payload + TT_LOAD_BEGIN_OFF_CRC32), &detail);
+        }
+        break;
+    case TT_OP_LOAD_CHUNK:
+        if (len < TT_LOAD_CHUNK_BYTES) {
+            status = TT_STATUS_BAD_PAYLOAD;
+            detail = TT_LOAD_CHUNK_BYTES;
+        } else {
+            status = tt_upload_chunk(&proto->upload, tt_get_u32(payload + TT_LOAD_CHUNK_OFF_OFFSET),
+                                     payload + TT_LOAD_CHUNK_BYTES, (uint32_t)(len - TT_LOAD_CHUNK_BYTES), &detail);
+        }
+        break;
+    default: /* TT_OP_LOAD_END */
+        if (len != 0) {
+            status = TT_STATUS_BAD_PAYLOAD;
+        } else {
+            status = tt_upload_end(&proto->upload, &detail);
+        }
+        break;
+    }
+    reply_load(proto, status, detail, h);
+}
+
 /* Run one request whose frame passed the CRC. Only its header fields are trusted so far. */
 static void execute(tt_proto_t *proto, const uint8_t *frame, size_t frame_len)
 {
@@ -82,6 +137,11 @@ static void execute(tt_proto_t *proto, const uint8_t *frame, size_t frame_len)
         /* rx and tx are distinct buffers of the same size, so the echo always fits. */
         memcpy(payload_out(proto), payload, payload_len);
         proto->tx_len = tt_frame_finish(proto->tx, TT_OP_PONG, h.seq, payload_len);
+        return;
+    case TT_OP_LOAD_BEGIN:
+    case TT_OP_LOAD_CHUNK:
+    case TT_OP_LOAD_END:
+        execute_load(proto, &h, payload, payload_len);
         return;
     default:
         reply_error(proto, TT_STATUS_UNKNOWN_OPCODE, h.seq, h.opcode, 0);

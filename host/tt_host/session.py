@@ -26,6 +26,7 @@ import dataclasses
 import logging
 import random
 import time
+from collections.abc import Callable
 
 from construct import ConstructError
 from tt_protocol.frame import (
@@ -35,9 +36,15 @@ from tt_protocol.frame import (
     ErrorPayload,
     FrameError,
     InfoPayload,
+    LOAD_CHUNK_MAX_DATA,
+    LoadBeginPayload,
+    LoadChunkHeader,
+    LoadDonePayload,
+    LoadProgressPayload,
     Opcode,
     encode_frame,
     parse_frame,
+    crc32,
     to_wire,
 )
 from tt_protocol.status import FRAMING_STATUSES, Status
@@ -203,6 +210,36 @@ class DeviceSession:
         _, payload = self.request(Opcode.HELLO)
         self.info = DeviceInfo.from_payload(payload)
         return self.info
+
+    def upload(self, package: bytes, progress: Callable[[int, int], None] | None = None) -> None:
+        """Store ``package`` in the device's model area, resuming an interrupted transfer.
+
+        Beginning the same package again makes the device report how much of it it
+        already holds, so a transfer cut by a lost connection continues from there in a
+        new session. ``progress(sent, total)`` is called after every chunk. Raises
+        :class:`DeviceError` when the device refuses the package (NO_SPACE) or finds it
+        corrupt after the last byte (BLOB_CORRUPT).
+        """
+        crc = crc32(package)
+        begin = LoadBeginPayload.build(dict(total_bytes=len(package), crc32=crc))
+        received = LoadProgressPayload.parse(self.request(Opcode.LOAD_BEGIN, begin)[1]).received
+        while received < len(package):
+            data = package[received : received + LOAD_CHUNK_MAX_DATA]
+            try:
+                _, answer = self.request(Opcode.LOAD_CHUNK, LoadChunkHeader.build(dict(offset=received)) + data)
+            except DeviceError as exc:
+                if exc.status != Status.OUT_OF_ORDER:
+                    raise
+                log.info("device holds %d bytes, not %d: resuming there", exc.detail, received)
+                received = exc.detail
+                continue
+            received = LoadProgressPayload.parse(answer).received
+            if progress is not None:
+                progress(received, len(package))
+        done = LoadDonePayload.parse(self.request(Opcode.LOAD_END)[1])
+        if (done.total_bytes, done.crc32) != (len(package), crc):
+            raise ProtocolError(f"device stored {done.total_bytes} bytes with CRC 0x{done.crc32:08X}, "
+                                f"not the {len(package)} bytes with CRC 0x{crc:08X} sent")
 
     def ping(self, payload: bytes = b"") -> float:
         """Round-trip ``payload`` through the device; return the seconds it took."""

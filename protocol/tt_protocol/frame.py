@@ -55,9 +55,21 @@ class Opcode(enum.IntEnum):
     HELLO = 0x01
     #: Echo the payload back (``PONG``): link check and round-trip timing.
     PING = 0x02
+    #: Start uploading a package (``LoadBeginPayload``) into the model area, or resume the
+    #: transfer of the same package; answered with ``LOAD_STARTED`` (a ``LoadProgressPayload``).
+    LOAD_BEGIN = 0x10
+    #: The next bytes of the package (``LoadChunkHeader`` then data; every chunk but the
+    #: last a multiple of 4 bytes); answered with ``LOAD_PROGRESS``.
+    LOAD_CHUNK = 0x11
+    #: All bytes sent: the device checks the package's CRC-32 over what it stored and
+    #: answers ``LOAD_DONE`` (or ERROR BLOB_CORRUPT).
+    LOAD_END = 0x12
 
     INFO = 0x81
     PONG = 0x82
+    LOAD_STARTED = 0x90
+    LOAD_PROGRESS = 0x91
+    LOAD_DONE = 0x92
     #: Any request that failed; the payload is an ``ErrorPayload``.
     ERROR = 0xFF
 
@@ -124,9 +136,39 @@ InfoPayload = Struct(
 )
 
 
+LoadBeginPayload = Struct(
+    "total_bytes" / Int32ul,  # size of the whole package
+    "crc32" / Int32ul,  # CRC-32 of the whole package
+)
+
+LoadChunkHeader = Struct(
+    "offset" / Int32ul,  # where the data that follows goes; must equal the bytes received so far
+)
+
+#: Largest data a LOAD_CHUNK carries: the payload limit less the header, kept a multiple
+#: of 4 because flash is programmed in words.
+LOAD_CHUNK_MAX_DATA = (MAX_PAYLOAD - LoadChunkHeader.sizeof()) // 4 * 4
+
+LoadProgressPayload = Struct(
+    "received" / Int32ul,  # package bytes stored so far: the offset of the next chunk
+    "capacity" / Int32ul,  # size of the device's model area
+)
+
+LoadDonePayload = Struct(
+    "total_bytes" / Int32ul,
+    "crc32" / Int32ul,  # as computed by the device over the stored package
+)
+
 #: Fixed-size payloads whose field offsets the firmware gets from the generated header,
 #: by C macro prefix.
-PAYLOAD_LAYOUTS = {"TT_ERROR": ErrorPayload, "TT_INFO": InfoPayload}
+PAYLOAD_LAYOUTS = {
+    "TT_ERROR": ErrorPayload,
+    "TT_INFO": InfoPayload,
+    "TT_LOAD_BEGIN": LoadBeginPayload,
+    "TT_LOAD_CHUNK": LoadChunkHeader,
+    "TT_LOAD_PROGRESS": LoadProgressPayload,
+    "TT_LOAD_DONE": LoadDonePayload,
+}
 
 
 class FrameError(ValueError):

@@ -13,6 +13,11 @@ produces exactly one answer:
    opcode, a malformed payload: ERROR with the request's seq and opcode;
 4. otherwise the opcode's response.
 
+Uploads (LOAD_BEGIN, LOAD_CHUNK, LOAD_END) follow ``firmware/src/upload.c``: chunks in
+order, each but the last a multiple of 4 bytes; beginning the same package again resumes
+it; a refused request changes nothing, except a CRC mismatch at LOAD_END, which abandons
+the transfer.
+
 ``ErrorPayload.detail`` carries what the device expected: ``MAX_FRAME_BYTES`` for
 TOO_LARGE, its ``PROTOCOL_VERSION`` for BAD_VERSION, the payload bytes that actually
 arrived for TRUNCATED, the payload length the opcode takes for BAD_PAYLOAD.
@@ -21,6 +26,8 @@ arrived for TRUNCATED, the payload length the opcode takes for BAD_PAYLOAD.
 from __future__ import annotations
 
 import dataclasses
+
+import zlib
 
 from .frame import (
     CRC_BYTES,
@@ -32,6 +39,10 @@ from .frame import (
     ErrorPayload,
     Header,
     InfoPayload,
+    LoadBeginPayload,
+    LoadChunkHeader,
+    LoadDonePayload,
+    LoadProgressPayload,
     Opcode,
     encode_frame,
     to_wire,
@@ -40,6 +51,9 @@ from .status import Status
 from .stream import FrameDecoder
 
 FIRMWARE_VERSION = (0, 1, 0)
+
+#: The F746 boards' model area: flash sectors 6 and 7.
+MODEL_AREA_BYTES = 512 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,10 +92,11 @@ def info_payload(board: BoardIdentity, plan_hash: bytes = bytes(32)) -> bytes:
 class Responder:
     """A device that speaks the protocol: ``feed(wire bytes) -> wire bytes answered``."""
 
-    def __init__(self, board: BoardIdentity) -> None:
+    def __init__(self, board: BoardIdentity, model_area_bytes: int = MODEL_AREA_BYTES) -> None:
         self.board = board
         self._decoder = FrameDecoder()
         self._last: tuple[int, bytes, bytes] | None = None  # (seq, crc bytes, answer)
+        self.upload = _Upload(model_area_bytes)
 
     def feed(self, data: bytes) -> bytes:
         return b"".join(to_wire(self._answer(event)) for event in self._decoder.feed(data))
@@ -111,4 +126,65 @@ class Responder:
             return encode_frame(Opcode.INFO, seq, info_payload(self.board))
         if opcode == Opcode.PING:
             return encode_frame(Opcode.PONG, seq, payload)
+        if opcode in (Opcode.LOAD_BEGIN, Opcode.LOAD_CHUNK, Opcode.LOAD_END):
+            status, detail, answer = self.upload.handle(Opcode(opcode), payload)
+            if status != Status.OK:
+                return error_frame(status, seq, opcode, detail)
+            return encode_frame(Opcode(opcode).response(), seq, answer)
         return error_frame(Status.UNKNOWN_OPCODE, seq, opcode, 0)
+
+
+class _Upload:
+    """The model area and the transfer into it (``firmware/src/upload.c``)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.stored = bytearray()
+        self.total = self.crc = 0
+        self.active = self.complete = False
+
+    def _progress(self) -> bytes:
+        return LoadProgressPayload.build(dict(received=len(self.stored), capacity=self.capacity))
+
+    def handle(self, opcode: Opcode, payload: bytes) -> tuple[Status, int, bytes]:
+        """``(status, detail, answer payload)`` for one LOAD_* request."""
+        if opcode == Opcode.LOAD_BEGIN:
+            if len(payload) != LoadBeginPayload.sizeof():
+                return Status.BAD_PAYLOAD, LoadBeginPayload.sizeof(), b""
+            begin = LoadBeginPayload.parse(payload)
+            if begin.total_bytes == 0:
+                return Status.BAD_PAYLOAD, LoadBeginPayload.sizeof(), b""
+            if begin.total_bytes > self.capacity:
+                return Status.NO_SPACE, self.capacity, b""
+            if not (self.active and (self.total, self.crc) == (begin.total_bytes, begin.crc32)):
+                self.total, self.crc = begin.total_bytes, begin.crc32
+                self.stored.clear()
+                self.active, self.complete = True, False
+            return Status.OK, 0, self._progress()
+        if opcode == Opcode.LOAD_CHUNK:
+            if len(payload) < LoadChunkHeader.sizeof():
+                return Status.BAD_PAYLOAD, LoadChunkHeader.sizeof(), b""
+            if not self.active:
+                return Status.NO_TRANSFER, 0, b""
+            offset = LoadChunkHeader.parse(payload).offset
+            data = payload[LoadChunkHeader.sizeof() :]
+            if offset != len(self.stored):
+                return Status.OUT_OF_ORDER, len(self.stored), b""
+            left = self.total - len(self.stored)
+            if len(data) > left or (len(data) % 4 and len(data) != left):
+                return Status.BAD_PAYLOAD, left, b""
+            self.stored += data
+            self.complete = False
+            return Status.OK, 0, self._progress()
+        if payload:
+            return Status.BAD_PAYLOAD, 0, b""
+        if not self.active:
+            return Status.NO_TRANSFER, 0, b""
+        if len(self.stored) != self.total:
+            return Status.OUT_OF_ORDER, len(self.stored), b""
+        crc = zlib.crc32(self.stored) & 0xFFFFFFFF
+        if crc != self.crc:
+            self.active = False
+            return Status.BLOB_CORRUPT, crc, b""
+        self.complete = True
+        return Status.OK, 0, LoadDonePayload.build(dict(total_bytes=self.total, crc32=self.crc))

@@ -32,8 +32,21 @@ class Status(enum.IntEnum):
     UNKNOWN_OPCODE = 0x06
     #: The payload does not have the layout the opcode requires.
     BAD_PAYLOAD = 0x10
+    #: A LOAD_CHUNK whose offset is not the next byte the device expects; ``detail`` is
+    #: the number of bytes it has, where the host resumes.
+    OUT_OF_ORDER = 0x11
+    #: The package is larger than the device's model area; ``detail`` is its capacity.
+    NO_SPACE = 0x12
+    #: The uploaded package's CRC-32 differs from the one LOAD_BEGIN announced;
+    #: ``detail`` is the CRC the device computed over what it stored.
+    BLOB_CORRUPT = 0x13
     #: The device hit a condition that should be impossible; please report it.
     INTERNAL = 0x30
+    #: LOAD_CHUNK or LOAD_END without a transfer in progress (none was begun, or the
+    #: device was reset since): begin again.
+    NO_TRANSFER = 0x31
+    #: The flash driver failed to erase or program; ``detail`` is the flash offset.
+    FLASH_ERROR = 0x32
 
 
 #: Statuses that mean "the request never reached the dispatcher intact": the

@@ -11,8 +11,18 @@ import dataclasses
 import random
 
 from . import cobs
-from .frame import DELIMITER, MAX_PAYLOAD, PROTOCOL_VERSION, Opcode, crc32, encode_frame, to_wire
-from .responder import BoardIdentity, Responder
+from .frame import (
+    DELIMITER,
+    MAX_PAYLOAD,
+    PROTOCOL_VERSION,
+    LoadBeginPayload,
+    LoadChunkHeader,
+    Opcode,
+    crc32,
+    encode_frame,
+    to_wire,
+)
+from .responder import MODEL_AREA_BYTES, BoardIdentity, Responder
 
 VECTOR_BOARD = BoardIdentity(
     name="vector-board", sram_bytes=327680, flash_bytes=1048576, arena_bytes=229376, core_clock_hz=216000000
@@ -29,6 +39,47 @@ class ProtocolVector:
 
 def _ping(seq: int, payload: bytes = b"") -> bytes:
     return to_wire(encode_frame(Opcode.PING, seq, payload))
+
+
+def _begin(seq: int, package: bytes, crc: int | None = None) -> bytes:
+    payload = LoadBeginPayload.build(dict(total_bytes=len(package), crc32=crc32(package) if crc is None else crc))
+    return to_wire(encode_frame(Opcode.LOAD_BEGIN, seq, payload))
+
+
+def _chunk(seq: int, offset: int, data: bytes) -> bytes:
+    return to_wire(encode_frame(Opcode.LOAD_CHUNK, seq, LoadChunkHeader.build(dict(offset=offset)) + data))
+
+
+def _end(seq: int, payload: bytes = b"") -> bytes:
+    return to_wire(encode_frame(Opcode.LOAD_END, seq, payload))
+
+
+def _upload_inputs() -> list[tuple[str, str, bytes]]:
+    pkg = bytes(range(1, 11))  # 10 bytes: two word chunks would leave a 2-byte tail
+    other = b"another package!"
+    huge = LoadBeginPayload.build(dict(total_bytes=MODEL_AREA_BYTES + 1, crc32=0))
+    return [
+        ("upload", "begin, two chunks (the last ends mid-word), end",
+         _begin(30, pkg) + _chunk(31, 0, pkg[:8]) + _chunk(32, 8, pkg[8:]) + _end(33)),
+        ("upload_resume", "beginning the same package again resumes it",
+         _begin(34, pkg) + _chunk(35, 0, pkg[:8]) + _begin(36, pkg) + _chunk(37, 8, pkg[8:]) + _end(38)),
+        ("upload_restart", "beginning another package starts over",
+         _begin(39, pkg) + _chunk(40, 0, pkg[:8]) + _begin(41, other) + _chunk(42, 8, other[:8])),
+        ("upload_out_of_order", "a chunk past the next expected byte", _begin(43, pkg) + _chunk(44, 4, pkg[4:8])),
+        ("upload_unaligned", "a chunk that is not a word multiple and not the last",
+         _begin(45, pkg) + _chunk(46, 0, pkg[:6])),
+        ("upload_overrun", "a chunk beyond the announced size", _begin(47, pkg) + _chunk(48, 0, pkg + b"xx")),
+        ("upload_no_transfer", "chunk and end before any begin", _chunk(49, 0, pkg[:4]) + _end(50)),
+        ("upload_no_space", "a package larger than the model area",
+         to_wire(encode_frame(Opcode.LOAD_BEGIN, 51, huge))),
+        ("upload_corrupt", "the stored bytes do not match the announced CRC; the transfer is abandoned",
+         _begin(52, pkg, crc=0x12345678) + _chunk(53, 0, pkg[:8]) + _chunk(54, 8, pkg[8:]) + _end(55) + _end(56)),
+        ("upload_end_early", "end before every byte arrived", _begin(57, pkg) + _chunk(58, 0, pkg[:8]) + _end(59)),
+        ("upload_bad_payloads", "malformed begin, chunk and end payloads",
+         to_wire(encode_frame(Opcode.LOAD_BEGIN, 60, b"\0" * 7))
+         + to_wire(encode_frame(Opcode.LOAD_BEGIN, 61, LoadBeginPayload.build(dict(total_bytes=0, crc32=0))))
+         + to_wire(encode_frame(Opcode.LOAD_CHUNK, 62, b"\0" * 3)) + _end(63, b"?")),
+    ]  # fmt: skip
 
 
 def _corrupt_crc(frame: bytes) -> bytes:
@@ -66,7 +117,17 @@ def _inputs() -> list[tuple[str, str, bytes]]:
          bytes(rng.choice((0, rng.randrange(1, 256))) for _ in range(200)) + _ping(18)),
         ("long_garbage", "noise far beyond the buffer, then a valid request",
          bytes(rng.randrange(1, 256) for _ in range(3000)) + _ping(19)),
+        *_upload_inputs(),
     ]
+
+
+def sync_sequence(seq: int) -> bytes:
+    """Wire bytes that bring any device into the state of a fresh one, as far as the
+    vectors can tell: no upload in progress (a transfer abandoned by a bad CRC) and a HELLO
+    as the last request. Uses sequence numbers ``seq`` to ``seq + 3``."""
+    word = seq.to_bytes(4, "little")
+    abandon = _begin(seq, word, crc=crc32(word) ^ 1) + _chunk(seq + 1, 0, word) + _end(seq + 2)
+    return abandon + to_wire(encode_frame(Opcode.HELLO, seq + 3))
 
 
 def all_vectors() -> list[ProtocolVector]:

@@ -30,6 +30,18 @@ typedef struct {
     uint32_t size;   /**< Sector size in bytes. */
 } tt_flash_sector_t;
 
+/**
+ * How a board divides its flash: the firmware image first, then two slots for trained
+ * parameters (tt_store_t) and a model area of contiguous sectors for an uploaded package
+ * (plan and weights). Sector indices refer to tt_port_flash_sector().
+ */
+typedef struct {
+    size_t slot_a;       /**< Sector of parameter slot A. */
+    size_t slot_b;       /**< Sector of parameter slot B. */
+    size_t model_first;  /**< First sector of the model area. */
+    size_t model_count;  /**< Number of contiguous sectors in the model area. */
+} tt_flash_layout_t;
+
 /** Bring up clocks, the UART (interrupt-driven receive) and the tick counter. */
 void tt_port_init(void);
 
@@ -63,6 +75,9 @@ uint32_t tt_port_tick_hz(void);
 
 /** Base address of the (memory-mapped, readable) flash. */
 const uint8_t *tt_port_flash_base(void);
+
+/** The board's flash partition; the pointer stays valid forever. */
+const tt_flash_layout_t *tt_port_flash_layout(void);
 
 /** Number of erasable sectors of the flash. */
 size_t tt_port_flash_sector_count(void);

@@ -21,6 +21,7 @@
 
 #include "tt/frame.h"
 #include "tt/port.h"
+#include "tt/upload.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,6 +43,7 @@ typedef struct {
     void *write_ctx;
     const tt_board_info_t *board;
     uint32_t arena_bytes;
+    tt_upload_t upload; /**< Package transfer into the model area (LOAD_*). */
 } tt_proto_t;
 
 /**

@@ -22,14 +22,25 @@ typedef enum {
     TT_STATUS_BAD_VERSION = 0x05,
     TT_STATUS_UNKNOWN_OPCODE = 0x06,
     TT_STATUS_BAD_PAYLOAD = 0x10,
+    TT_STATUS_OUT_OF_ORDER = 0x11,
+    TT_STATUS_NO_SPACE = 0x12,
+    TT_STATUS_BLOB_CORRUPT = 0x13,
     TT_STATUS_INTERNAL = 0x30,
+    TT_STATUS_NO_TRANSFER = 0x31,
+    TT_STATUS_FLASH_ERROR = 0x32,
 } tt_status_t;
 
 /* Opcodes: requests < 0x80, responses = request | 0x80. */
 #define TT_OP_HELLO 0x01u
 #define TT_OP_PING 0x02u
+#define TT_OP_LOAD_BEGIN 0x10u
+#define TT_OP_LOAD_CHUNK 0x11u
+#define TT_OP_LOAD_END 0x12u
 #define TT_OP_INFO 0x81u
 #define TT_OP_PONG 0x82u
+#define TT_OP_LOAD_STARTED 0x90u
+#define TT_OP_LOAD_PROGRESS 0x91u
+#define TT_OP_LOAD_DONE 0x92u
 #define TT_OP_ERROR 0xFFu
 
 /* Payload layouts: byte offsets of each field (little-endian). */
@@ -47,5 +58,16 @@ typedef enum {
 #define TT_INFO_OFF_MAX_PAYLOAD 36u
 #define TT_INFO_OFF_PLAN_HASH 38u
 #define TT_INFO_BYTES 70u
+#define TT_LOAD_BEGIN_OFF_TOTAL_BYTES 0u
+#define TT_LOAD_BEGIN_OFF_CRC32 4u
+#define TT_LOAD_BEGIN_BYTES 8u
+#define TT_LOAD_CHUNK_OFF_OFFSET 0u
+#define TT_LOAD_CHUNK_BYTES 4u
+#define TT_LOAD_PROGRESS_OFF_RECEIVED 0u
+#define TT_LOAD_PROGRESS_OFF_CAPACITY 4u
+#define TT_LOAD_PROGRESS_BYTES 8u
+#define TT_LOAD_DONE_OFF_TOTAL_BYTES 0u
+#define TT_LOAD_DONE_OFF_CRC32 4u
+#define TT_LOAD_DONE_BYTES 8u
 
 #endif /* TT_PROTOCOL_GEN_H */
