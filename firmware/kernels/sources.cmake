@@ -29,11 +29,21 @@ list(APPEND TT_RUNTIME_SOURCES
 # The loss is float32 and must round exactly like the numpy reference: no fused multiply-add
 # (the Cortex-M7 FPU has VFMA, and GCC contracts by default outside strict ISO mode).
 set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/tt_softmax_xent_s8.c PROPERTIES COMPILE_OPTIONS "-ffp-contract=off")
-# The forward kernels' inner loops are the bulk of a training step: optimise them for speed
-# even in size-optimised (MinSizeRel) board images, where -Os spills their accumulators.
+# The forward and backward kernels' inner loops are the bulk of a training step: optimise
+# them for speed even in size-optimised (MinSizeRel) board images, where -Os spills their
+# accumulators and calls memcpy for the unaligned word reads.
 set_source_files_properties(
   ${CMAKE_CURRENT_LIST_DIR}/tt_conv2d_fwd_s8.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_pw_conv2d_fwd_s8.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_dw_conv2d_fwd_s8.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_fc_fwd_s8.c
+  ${CMAKE_CURRENT_LIST_DIR}/tt_add_fwd_s8.c
+  ${CMAKE_CURRENT_LIST_DIR}/tt_pw_conv2d_bwd_input_s16.c
+  ${CMAKE_CURRENT_LIST_DIR}/tt_dw_conv2d_bwd_input_s16.c
+  ${CMAKE_CURRENT_LIST_DIR}/tt_fc_bwd_input_s16.c
+  ${CMAKE_CURRENT_LIST_DIR}/tt_pw_conv2d_bwd_weight_s16.c
+  ${CMAKE_CURRENT_LIST_DIR}/tt_dw_conv2d_bwd_weight_s16.c
+  ${CMAKE_CURRENT_LIST_DIR}/tt_fc_bwd_weight_s16.c
+  ${CMAKE_CURRENT_LIST_DIR}/tt_mask_bwd_s16.c
+  ${CMAKE_CURRENT_LIST_DIR}/tt_bias_bwd_s16.c
   PROPERTIES COMPILE_OPTIONS "-O2")

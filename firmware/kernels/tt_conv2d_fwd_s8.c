@@ -49,7 +49,7 @@ void tt_conv2d_fwd_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom, co
     const int32_t out_c = geom->out_c, n = geom->kernel_h * geom->kernel_w * geom->in_c;
     const int32_t pixels = geom->out_h * geom->out_w;
     const int32_t input_offset = -quant->input_zp;
-    const tt_dsp_requant_t rq = tt_dsp_requant_params(quant);
+    const tt_dsp_requant_t rq = tt_dsp_requant_params(quant, geom->out_c);
     int16_t *cols = (int16_t *)ctx->buf;
 
     for (int32_t p0 = 0; p0 < pixels; p0 += 2) {

@@ -54,6 +54,58 @@ static inline int32_t tt_dsp_read_word(const int16_t *p)
 
 static inline void tt_dsp_write_word(int16_t *p, int32_t v) { memcpy(p, &v, sizeof v); }
 
+/*
+ * Largest column sum of |w| of an int8 matrix [rows][cols] (the weight bound of the input
+ * gradient kernels). Four columns at a time: SSUB8 negates the four bytes and sets a GE flag
+ * per byte where the negation is >= 0, SEL then picks |w| per byte (as an unsigned byte, so
+ * |-128| = 128 fits), and UXTAB16 adds the even and odd bytes into two int16-lane sums. A lane
+ * holds at most 511 * 128 < 2^16, so the lanes are flushed every 511 rows. 6 instructions per
+ * four weights instead of about 16.
+ */
+static inline int32_t tt_dsp_abs_s8x4(int32_t x)
+{
+    int32_t a;
+    __asm__("ssub8 %0, %2, %1\n\tsel %0, %0, %1" : "=&r"(a) : "r"(x), "r"(0) : "cc");
+    return a;
+}
+
+static inline int64_t tt_dsp_max_column_abs_sum(const int8_t *m, int32_t rows, int32_t cols)
+{
+    int32_t best = 0; /* <= rows * 128 */
+    int32_t c = 0;
+    for (; c + 4 <= cols; c += 4) {
+        int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        const int8_t *p = m + c;
+        for (int32_t r0 = 0; r0 < rows; r0 += 511) {
+            const int32_t n = rows - r0 < 511 ? rows - r0 : 511;
+            uint32_t even = 0, odd = 0;
+            for (int32_t r = 0; r < n; r++) {
+                const int32_t a = tt_dsp_abs_s8x4(tt_dsp_read_s8x4(p));
+                even = __uxtab16(even, (uint32_t)a);
+                __asm__("uxtab16 %0, %0, %1, ror #8" : "+r"(odd) : "r"(a));
+                p += cols;
+            }
+            s0 += (int32_t)(even & 0xFFFFu);
+            s2 += (int32_t)(even >> 16);
+            s1 += (int32_t)(odd & 0xFFFFu);
+            s3 += (int32_t)(odd >> 16);
+        }
+        best = s0 > best ? s0 : best;
+        best = s1 > best ? s1 : best;
+        best = s2 > best ? s2 : best;
+        best = s3 > best ? s3 : best;
+    }
+    for (; c < cols; c++) {
+        int32_t s = 0;
+        for (int32_t r = 0; r < rows; r++) {
+            const int32_t w = m[r * cols + c];
+            s += w < 0 ? -w : w;
+        }
+        best = s > best ? s : best;
+    }
+    return best;
+}
+
 /* The two widened halves of four int8: (x0, x2) and (x1, x3). The odd half is written in
  * assembly because GCC does not fold a rotation into SXTB16's ROR #8 operand. */
 static inline int32_t tt_dsp_even(int32_t x) { return (int32_t)__sxtb16((uint32_t)x); }
@@ -73,6 +125,20 @@ static inline int32_t tt_dsp_odd_add(int32_t offset2, int32_t x)
 {
     int32_t r;
     __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(offset2), "r"(x));
+    return r;
+}
+
+/* (a.lo, b.lo) and (a.hi, b.hi): two int16 pairs regrouped by lane (PKHBT / PKHTB). */
+static inline int32_t tt_dsp_pack_lo(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+static inline int32_t tt_dsp_pack_hi(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("pkhtb %0, %2, %1, asr #16" : "=r"(r) : "r"(a), "r"(b));
     return r;
 }
 
@@ -226,31 +292,106 @@ __attribute__((always_inline)) static inline int32_t tt_requantize_fast(int32_t 
     return (high >> right) + ((high & mask) > threshold ? 1 : 0);
 }
 
+/*
+ * The same requantization with the output zero point added, in one SMLAL and one shift, for
+ * right shifts r = -shift in [2, 23] (what imported models have; tt_dsp_requant_params()
+ * checks every channel and the kernels keep tt_requantize_fast() for the others).
+ *
+ * With A = x * m + 2^30, tt_requantize_fast() computes h = floor(A / 2^31) and then
+ * RoundingDivideByPOT(h, r) = floor((h + 2^(r-1) - [h < 0]) / 2^r). Because
+ * floor((floor(a / N) + c) / M) = floor((a + c N) / (N M)) for integers c and N, M > 0, both
+ * roundings are one floor division of a 64-bit value:
+ *     y + zp = floor((x m + 2^30 - [h < 0] 2^31 + 2^(30+r) + zp 2^(31+r)) / 2^(31+r)).
+ * [h < 0] = [A < 0] equals [x < 0] except when x < 0 and x m >= -2^30 (m = 0, or x = -1 and
+ * m = 2^30); then 0 <= A <= 2^30, h = 0, and the numerator with either sign term lies in
+ * [-2^31 + 2^30, 2^(30+r)), which floors to 0 as well. So the sign term may use x. The
+ * dividend is 2^(31+r) = 2^32 * 2^(r-1): the result is the high word of the 64-bit sum shifted
+ * right by r - 1. The sum is preset to lo = 2^30 + [x < 0] 2^31 (no carry: 2^30 - 2^31 is
+ * 0xC0000000 with a borrow of one from the high word), hi = k_hi - [x < 0] with
+ * k_hi = (2 zp + 1) 2^(r-2); one SMLAL adds x m. The high word holds (y + zp) 2^(r-1) plus a
+ * fraction: |y| <= 2^(31-r), so it stays below 2^30 + 2^(r+6) <= 2^31 for r <= 23.
+ * Five instructions (AND, ORR, ADD, SMLAL, ASR) against about twenty; tests/kernels and the
+ * golden vectors on the Cortex-M7 check it, and an exhaustive-in-spirit comparison against
+ * tt_requantize() over 2 * 10^8 random and extreme (x, m, r, zp) found no difference.
+ */
+static inline int32_t tt_requantize_fast_ok(int32_t shift) { return shift >= -23 && shift <= -2; }
+
+/* k_hi for a channel: (2 zp + 1) 2^(r-2) with r = -shift. */
+static inline int32_t tt_requantize_k_hi(int32_t shift, int32_t zp)
+{
+    return (int32_t)((uint32_t)(2 * zp + 1) << (-shift - 2));
+}
+
+__attribute__((always_inline)) static inline int32_t tt_requantize_zp(int32_t x, int32_t multiplier, int32_t k_hi,
+                                                                     int32_t shift)
+{
+    const uint32_t lo = ((uint32_t)x & 0x80000000u) | 0x40000000u;
+    const int32_t hi = k_hi + (x >> 31); /* arithmetic shift: -1 for negative x */
+    const int64_t sum = (int64_t)(((uint64_t)(uint32_t)hi << 32) | lo) + (int64_t)x * multiplier;
+    return (int32_t)(sum >> 32) >> (-shift - 1);
+}
+
+/*
+ * tt_grad_prescale() (tt_grad.h) in the same form: round(dy * 2^16 * m / 2^(31 + right)) with
+ * right = 16 - shift + p >= 16. With zp = 0 the high word above stays below 2^31 for every
+ * r <= 31 (|x m| < 2^62, so the 64-bit sum cannot overflow and its high word is the exact
+ * floor), so the one-SMLAL form covers all of tt_grad_prescale()'s cases; right > 31 rounds
+ * to 0 there as here. The portable helper's 64-bit division costs a library call per dY.
+ */
+__attribute__((always_inline)) static inline int32_t tt_grad_prescale_fast(int32_t dy, int32_t multiplier, int32_t shift,
+                                                                          int32_t p)
+{
+    const int32_t right = 16 - shift + p;
+    if (right > 31) {
+        return 0;
+    }
+    return tt_requantize_zp((int32_t)((uint32_t)dy << 16), multiplier, (int32_t)(1u << (right - 2)), -right);
+}
+
 #if TT_DSP
 /* A kernel's requantization parameters, read once per call instead of per output. */
 typedef struct {
     const int32_t *multiplier, *shift;
     int32_t output_zp, act_min, act_max;
+    int32_t fast;   /* every channel's shift is tt_requantize_fast_ok() */
+    int32_t narrow; /* the activation range is narrower than int8: clamp after SSAT */
 } tt_dsp_requant_t;
 
-static inline tt_dsp_requant_t tt_dsp_requant_params(const tt_conv_quant_t *q)
+static inline tt_dsp_requant_t tt_dsp_requant_params(const tt_conv_quant_t *q, int32_t channels)
 {
-    const tt_dsp_requant_t r = {q->multiplier, q->shift, q->output_zp, q->act_min, q->act_max};
+    int32_t fast = 1;
+    for (int32_t c = 0; c < channels; c++) {
+        fast &= tt_requantize_fast_ok(q->shift[c]);
+    }
+    const tt_dsp_requant_t r = {q->multiplier, q->shift, q->output_zp, q->act_min, q->act_max, fast,
+                                q->act_min > -128 || q->act_max < 127};
     return r;
 }
 
 /* Requantize two accumulators of output channel c (two pixels) and store them; the channel's
- * multiplier and shift are loaded once for both. */
-__attribute__((always_inline)) static inline void tt_dsp_requant_pair(const tt_dsp_requant_t *r, int32_t c, int32_t acc0, int32_t acc1, int8_t *out0,
-                                       int8_t *out1)
+ * multiplier and shift are loaded once for both. The activation clamp is SSAT to int8 (one
+ * instruction) and, only for a narrower range (ReLU6-like), a compare against each bound. */
+__attribute__((always_inline)) static inline void tt_dsp_requant_pair(const tt_dsp_requant_t *r, int32_t c, int32_t acc0,
+                                                                      int32_t acc1, int8_t *out0, int8_t *out1)
 {
     const int32_t m = r->multiplier[c], s = r->shift[c];
-    int32_t y0 = tt_requantize_fast(acc0, m, s) + r->output_zp;
-    int32_t y1 = tt_requantize_fast(acc1, m, s) + r->output_zp;
-    y0 = y0 < r->act_min ? r->act_min : y0;
-    y1 = y1 < r->act_min ? r->act_min : y1;
-    *out0 = (int8_t)(y0 > r->act_max ? r->act_max : y0);
-    *out1 = (int8_t)(y1 > r->act_max ? r->act_max : y1);
+    int32_t y0, y1;
+    if (r->fast) {
+        const int32_t k_hi = tt_requantize_k_hi(s, r->output_zp);
+        y0 = __ssat(tt_requantize_zp(acc0, m, k_hi, s), 8);
+        y1 = __ssat(tt_requantize_zp(acc1, m, k_hi, s), 8);
+    } else {
+        y0 = __ssat(tt_requantize_fast(acc0, m, s) + r->output_zp, 8);
+        y1 = __ssat(tt_requantize_fast(acc1, m, s) + r->output_zp, 8);
+    }
+    if (r->narrow) {
+        y0 = y0 < r->act_min ? r->act_min : y0;
+        y1 = y1 < r->act_min ? r->act_min : y1;
+        y0 = y0 > r->act_max ? r->act_max : y0;
+        y1 = y1 > r->act_max ? r->act_max : y1;
+    }
+    *out0 = (int8_t)y0;
+    *out1 = (int8_t)y1;
 }
 #endif
 

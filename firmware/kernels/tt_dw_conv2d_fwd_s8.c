@@ -61,7 +61,7 @@ static void dw_dsp(const tt_conv_geom_t *geom, const tt_conv_quant_t *quant, con
     const int32_t kh = geom->kernel_h, kw = geom->kernel_w;
     const int32_t input_offset = -quant->input_zp;
     const int32_t offset2 = tt_dsp_pack_offset(input_offset);
-    const tt_dsp_requant_t rq = tt_dsp_requant_params(quant);
+    const tt_dsp_requant_t rq = tt_dsp_requant_params(quant, geom->out_c);
 
     for (int32_t oy = 0; oy < geom->out_h; oy++) {
         const int32_t y0 = oy * geom->stride_h - geom->pad_top;

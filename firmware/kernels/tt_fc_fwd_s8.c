@@ -23,7 +23,7 @@ void tt_fc_fwd_s8(const tt_kernel_ctx_t *ctx, const tt_fc_geom_t *geom, const tt
     const int32_t in_c = geom->in_c, out_c = geom->out_c;
     const int32_t input_offset = -quant->input_zp;
     const int32_t offset2 = tt_dsp_pack_offset(input_offset);
-    const tt_dsp_requant_t rq = tt_dsp_requant_params(quant);
+    const tt_dsp_requant_t rq = tt_dsp_requant_params(quant, geom->out_c);
 
     for (int32_t oc0 = 0; oc0 < out_c; oc0 += 2) {
         const int32_t oc1 = oc0 + 1 < out_c ? oc0 + 1 : oc0;

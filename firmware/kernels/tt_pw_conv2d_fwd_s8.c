@@ -24,7 +24,7 @@ void tt_pw_conv2d_fwd_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom,
     const int32_t in_c = geom->in_c, out_c = geom->out_c, out_w = geom->out_w;
     const int32_t pixels = geom->out_h * out_w;
     const int32_t input_offset = -quant->input_zp;
-    const tt_dsp_requant_t rq = tt_dsp_requant_params(quant);
+    const tt_dsp_requant_t rq = tt_dsp_requant_params(quant, geom->out_c);
     int16_t *cols = (int16_t *)ctx->buf;
 
     for (int32_t p0 = 0; p0 < pixels; p0 += 2) {

@@ -28,7 +28,9 @@ uint32_t tt_pw_conv2d_fwd_s8_scratch_size(const tt_conv_geom_t *geom);
 void tt_pw_conv2d_fwd_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom, const tt_conv_quant_t *quant,
                          const int8_t *input, const int8_t *weights, const int32_t *bias, int8_t *output);
 
-/** Scratch bytes tt_pw_conv2d_bwd_input_s16() needs: in_c int32 + out_c int16, rounded up to 4. Pure. */
+/** Scratch bytes tt_pw_conv2d_bwd_input_s16() needs: the larger of in_c int32 + out_c int16
+ *  (rounded up to 4; the portable loop) and 2 x out_c int16 with out_c rounded up to even (two
+ *  interleaved dY rows; the Cortex-M7 loop), on every build. Pure. */
 uint32_t tt_pw_conv2d_bwd_input_s16_scratch_size(const tt_conv_geom_t *geom);
 
 /**
