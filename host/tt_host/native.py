@@ -497,3 +497,253 @@ def sgd_update_s32(sgd: Sgd, qas: Qas, grad, grad_exp: int, rng: Rng, bias, velo
                              g.ctypes.data_as(_p32), grad_exp, C.byref(c), vel, b.ctypes.data_as(_p32))
     rng.counter = c.counter
     return b
+
+
+# -- sparse update and memory-saving kernels (tt_host.reference.fused) ---------------------------
+
+class CIrbGeom(C.Structure):
+    """``tt_irb_geom_t``."""
+
+    _fields_ = [("expand", CConvGeom), ("dw", CConvGeom), ("out_c", _i32), ("has_expand", _i32), ("residual", _i32)]
+
+    @classmethod
+    def of(cls, g) -> CIrbGeom:
+        x = CConvGeom.of(g.expand) if g.expand is not None else CConvGeom()
+        return cls(x, CConvGeom.of(g.dw), g.out_c, int(g.expand is not None), int(g.residual))
+
+
+class CIrbQuant(C.Structure):
+    """``tt_irb_quant_t`` (keeps its arrays alive)."""
+
+    _fields_ = [("pw1", CConvQuant), ("dw", CConvQuant), ("pw2", CConvQuant), ("add", CAddQuant)]
+
+    @classmethod
+    def of(cls, q) -> CIrbQuant:
+        parts = [CConvQuant.of(p) if p is not None else CConvQuant() for p in (q.pw1, q.dw, q.pw2)]
+        add = CAddQuant.of(q.add) if q.add is not None else CAddQuant()
+        obj = cls(*parts, add)
+        obj._keep = [p._keep for p in parts if hasattr(p, "_keep")]
+        return obj
+
+
+class CIrbWeights(C.Structure):
+    """``tt_irb_weights_t`` (keeps its arrays alive)."""
+
+    _fields_ = [("pw1_weights", _p8), ("pw1_bias", _p32), ("dw_weights", _p8), ("dw_bias", _p32),
+                ("pw2_weights", _p8), ("pw2_bias", _p32)]
+
+    @classmethod
+    def of(cls, w) -> CIrbWeights:
+        keep = []
+
+        def arr(a, dtype, ptr):
+            if a is None:
+                return None
+            a = np.ascontiguousarray(a, dtype=dtype)
+            keep.append(a)
+            return a.ctypes.data_as(ptr)
+
+        obj = cls(arr(w.pw1_weights, np.int8, _p8), arr(w.pw1_bias, np.int32, _p32), arr(w.dw_weights, np.int8, _p8),
+                  arr(w.dw_bias, np.int32, _p32), arr(w.pw2_weights, np.int8, _p8), arr(w.pw2_bias, np.int32, _p32))
+        obj._keep = keep
+        return obj
+
+
+_WUPDATE = [C.POINTER(CConvGeom), _i32, _i32, _p8, _p16, _i32, C.POINTER(CSgd), C.POINTER(CQas), C.POINTER(CRng),
+            _p32, _p8]
+_OVERLAY_TAIL = [_p8, _p8, _p16, _i32, _p8, _p32, _p8]
+_PROTOTYPES.update({
+    "tt_gather_channels_s8": (None, [_i32, _i32, _p16, _i32, _p8, _p8]),
+    "tt_conv2d_bwd_weight_update_s8": (None, _WUPDATE),
+    "tt_pw_conv2d_bwd_weight_update_s8": (None, _WUPDATE),
+    "tt_dw_conv2d_bwd_weight_update_s8": (None, [C.POINTER(CConvGeom), _i32, _p16, _i32, _p8, _p16, _i32,
+                                                 C.POINTER(CSgd), C.POINTER(CQas), C.POINTER(CRng), _p32, _p8]),
+    "tt_fc_bwd_weight_update_s8": (None, [C.POINTER(CFcGeom)] + _WUPDATE[1:]),
+    "tt_conv2d_fwd_overlay_s8_scratch_size": (C.c_uint32, [C.POINTER(CConvGeom)]),
+    "tt_conv2d_fwd_overlay_s8": (None, [C.POINTER(KernelCtx), C.POINTER(CConvGeom), C.POINTER(CConvQuant)] + _OVERLAY_TAIL),
+    "tt_fc_fwd_overlay_s8_scratch_size": (C.c_uint32, [C.POINTER(CFcGeom)]),
+    "tt_fc_fwd_overlay_s8": (None, [C.POINTER(KernelCtx), C.POINTER(CFcGeom), C.POINTER(CConvQuant)] + _OVERLAY_TAIL),
+    "tt_dw_conv2d_fwd_inplace_s8_supported": (C.c_int, [C.POINTER(CConvGeom)]),
+    "tt_dw_conv2d_fwd_inplace_s8_scratch_size": (C.c_uint32, [C.POINTER(CConvGeom)]),
+    "tt_dw_conv2d_fwd_inplace_s8": (None, [C.POINTER(KernelCtx), C.POINTER(CConvGeom), C.POINTER(CConvQuant), _p8, _p32,
+                                           _p8]),
+    "tt_pw_conv2d_fwd_inplace_s8_supported": (C.c_int, [C.POINTER(CConvGeom)]),
+    "tt_pw_conv2d_fwd_inplace_s8_scratch_size": (C.c_uint32, [C.POINTER(CConvGeom)]),
+    "tt_pw_conv2d_fwd_inplace_s8": (None, [C.POINTER(KernelCtx), C.POINTER(CConvGeom), C.POINTER(CConvQuant), _p8, _p32,
+                                           _p8]),
+    "tt_irb_geom_check": (C.c_int, [C.POINTER(CIrbGeom)]),
+    "tt_irb_fwd_s8_scratch_size": (C.c_uint32, [C.POINTER(CIrbGeom)]),
+    "tt_irb_fwd_s8_can_alias": (C.c_int, [C.POINTER(CIrbGeom)]),
+    "tt_irb_fwd_s8": (None, [C.POINTER(KernelCtx), C.POINTER(CIrbGeom), C.POINTER(CIrbQuant), _p8,
+                             C.POINTER(CIrbWeights), _p8]),
+})
+
+
+class _GuardedScratch(_Scratch):
+    """A scratch buffer of exactly the declared size followed by guard bytes that ``check()``
+    verifies, so a kernel writing past its ``..._scratch_size()`` fails the Python tests too."""
+
+    GUARD = 64
+
+    def __init__(self, size: int) -> None:
+        super().__init__(int(size) + self.GUARD)
+        self.size = int(size)
+        self.ctx = KernelCtx(self.buf.ctypes.data_as(C.c_void_p), self.size)
+
+    def check(self, kernel: str) -> None:
+        if not np.all(self.buf[self.size:] == 0xA5):
+            raise AssertionError(f"{kernel} wrote past its {self.size}-byte scratch")
+
+
+def gather_channels_s8(x, channels) -> np.ndarray:
+    xv = np.ascontiguousarray(x, dtype=np.int8)
+    ch = np.ascontiguousarray(channels, dtype=np.int16)
+    in_c = xv.shape[-1]
+    pixels = xv.size // in_c
+    out = np.full(xv.shape[:-1] + (ch.size,), 0x5A, dtype=np.int8)
+    load().tt_gather_channels_s8(pixels, in_c, _ptr16(ch), ch.size, _ptr8(xv), _ptr8(out))
+    return out
+
+
+def _wupdate_args(sgd: Sgd, qas: Qas, rng: Rng, slice_w, velocity):
+    w = np.array(slice_w, dtype=np.int8, copy=True, order="C")
+    c = CRng(rng.seed & 0xFFFFFFFF, rng.counter)
+    vel = None if velocity is None else velocity.ctypes.data_as(_p32)
+    return w, c, vel, C.byref(CSgd(sgd.lr_multiplier, sgd.lr_shift, sgd.momentum_q15)), C.byref(CQas.of(qas))
+
+
+def conv2d_bwd_weight_update_s8(geom: ConvGeom, input_zp: int, x_kept, dy: Grad, sgd: Sgd, qas: Qas, rng: Rng,
+                                slice_w, velocity: np.ndarray | None = None, kernel: str = "conv2d") -> np.ndarray:
+    """``tt_<kernel>_bwd_weight_update_s8`` (conv2d or pw_conv2d); returns the updated slice."""
+    xk = np.ascontiguousarray(x_kept, dtype=np.int8)
+    v = _in16(dy.values)
+    w, c, vel, s, q = _wupdate_args(sgd, qas, rng, slice_w, velocity)
+    getattr(load(), f"tt_{kernel}_bwd_weight_update_s8")(C.byref(CConvGeom.of(geom)), input_zp, xk.shape[-1], _ptr8(xk),
+                                                          _ptr16(v), dy.exp, s, q, C.byref(c), vel, _ptr8(w))
+    rng.counter = c.counter
+    return w
+
+
+def pw_conv2d_bwd_weight_update_s8(geom: ConvGeom, input_zp: int, x_kept, dy: Grad, sgd: Sgd, qas: Qas, rng: Rng,
+                                   slice_w, velocity: np.ndarray | None = None) -> np.ndarray:
+    return conv2d_bwd_weight_update_s8(geom, input_zp, x_kept, dy, sgd, qas, rng, slice_w, velocity, "pw_conv2d")
+
+
+def dw_conv2d_bwd_weight_update_s8(geom: ConvGeom, input_zp: int, channels, x_kept, dy: Grad, sgd: Sgd, qas: Qas,
+                                   rng: Rng, slice_w, velocity: np.ndarray | None = None) -> np.ndarray:
+    ch = np.ascontiguousarray(channels, dtype=np.int16)
+    xk = np.ascontiguousarray(x_kept, dtype=np.int8)
+    v = _in16(dy.values)
+    w, c, vel, s, q = _wupdate_args(sgd, qas, rng, slice_w, velocity)
+    load().tt_dw_conv2d_bwd_weight_update_s8(C.byref(CConvGeom.of(geom)), input_zp, _ptr16(ch), ch.size, _ptr8(xk),
+                                             _ptr16(v), dy.exp, s, q, C.byref(c), vel, _ptr8(w))
+    rng.counter = c.counter
+    return w
+
+
+def fc_bwd_weight_update_s8(input_zp: int, x_kept, dy: Grad, sgd: Sgd, qas: Qas, rng: Rng, slice_w, in_c: int = 0,
+                            velocity: np.ndarray | None = None) -> np.ndarray:
+    xk = np.ascontiguousarray(x_kept, dtype=np.int8).ravel()
+    v = _in16(dy.values).ravel()
+    w, c, vel, s, q = _wupdate_args(sgd, qas, rng, slice_w, velocity)
+    load().tt_fc_bwd_weight_update_s8(C.byref(CFcGeom(in_c or xk.size, v.size)), input_zp, xk.size, _ptr8(xk),
+                                      _ptr16(v), dy.exp, s, q, C.byref(c), vel, _ptr8(w))
+    rng.counter = c.counter
+    return w
+
+
+def conv2d_fwd_overlay_s8(geom: ConvGeom, quant: ConvQuant, x, weights, channels, trained, bias) -> np.ndarray:
+    lib = load()
+    cg = CConvGeom.of(geom)
+    x = _in8(x, geom.in_shape)
+    w = np.ascontiguousarray(weights, dtype=np.int8)
+    ch = np.ascontiguousarray(channels, dtype=np.int16)
+    t = np.ascontiguousarray(trained, dtype=np.int8)
+    b = None if bias is None else np.ascontiguousarray(bias, dtype=np.int32)
+    out = np.full(geom.out_shape, 0x5A, dtype=np.int8)
+    scratch = _GuardedScratch(lib.tt_conv2d_fwd_overlay_s8_scratch_size(C.byref(cg)))
+    lib.tt_conv2d_fwd_overlay_s8(C.byref(scratch.ctx), C.byref(cg), C.byref(CConvQuant.of(quant)), _ptr8(x), _ptr8(w),
+                                 _ptr16(ch), ch.size, _ptr8(t), _ptr32(b), _ptr8(out))
+    scratch.check("tt_conv2d_fwd_overlay_s8")
+    return out
+
+
+def fc_fwd_overlay_s8(quant: ConvQuant, x, weights, channels, trained, bias) -> np.ndarray:
+    lib = load()
+    w = np.ascontiguousarray(weights, dtype=np.int8)
+    out_c, in_c = w.shape
+    g = CFcGeom(in_c, out_c)
+    x = _in8(x, (in_c,))
+    ch = np.ascontiguousarray(channels, dtype=np.int16)
+    t = np.ascontiguousarray(trained, dtype=np.int8)
+    b = None if bias is None else np.ascontiguousarray(bias, dtype=np.int32)
+    out = np.full(out_c, 0x5A, dtype=np.int8)
+    scratch = _GuardedScratch(lib.tt_fc_fwd_overlay_s8_scratch_size(C.byref(g)))
+    lib.tt_fc_fwd_overlay_s8(C.byref(scratch.ctx), C.byref(g), C.byref(CConvQuant.of(quant)), _ptr8(x), _ptr8(w),
+                             _ptr16(ch), ch.size, _ptr8(t), _ptr32(b), _ptr8(out))
+    scratch.check("tt_fc_fwd_overlay_s8")
+    return out
+
+
+def _inplace(kind: str, geom: ConvGeom, quant: ConvQuant, x, weights, bias) -> np.ndarray:
+    """Runs the in-place kernel on a buffer of max(input, output) bytes; returns the output."""
+    lib = load()
+    cg = CConvGeom.of(geom)
+    x = _in8(x, geom.in_shape)
+    n_out = int(np.prod(geom.out_shape))
+    buf = np.full(max(x.size, n_out), 0x5A, dtype=np.int8)
+    buf[: x.size] = x.ravel()
+    w = np.ascontiguousarray(weights, dtype=np.int8)
+    b = None if bias is None else np.ascontiguousarray(bias, dtype=np.int32)
+    scratch = _GuardedScratch(getattr(lib, f"tt_{kind}_fwd_inplace_s8_scratch_size")(C.byref(cg)))
+    getattr(lib, f"tt_{kind}_fwd_inplace_s8")(C.byref(scratch.ctx), C.byref(cg), C.byref(CConvQuant.of(quant)), _ptr8(w),
+                                              _ptr32(b), _ptr8(buf))
+    scratch.check(f"tt_{kind}_fwd_inplace_s8")
+    return buf[:n_out].reshape(geom.out_shape).copy()
+
+
+def dw_conv2d_fwd_inplace_s8(geom: ConvGeom, quant: ConvQuant, x, weights, bias) -> np.ndarray:
+    return _inplace("dw_conv2d", geom, quant, x, weights, bias)
+
+
+def pw_conv2d_fwd_inplace_s8(geom: ConvGeom, quant: ConvQuant, x, weights, bias) -> np.ndarray:
+    return _inplace("pw_conv2d", geom, quant, x, weights, bias)
+
+
+def inplace_supported(kind: str, geom: ConvGeom) -> bool:
+    """``tt_<kind>_fwd_inplace_s8_supported`` (kind: dw_conv2d or pw_conv2d)."""
+    return bool(getattr(load(), f"tt_{kind}_fwd_inplace_s8_supported")(C.byref(CConvGeom.of(geom))))
+
+
+def irb_geom_check(geom) -> bool:
+    return bool(load().tt_irb_geom_check(C.byref(CIrbGeom.of(geom))))
+
+
+def irb_fwd_s8_scratch_size(geom) -> int:
+    return int(load().tt_irb_fwd_s8_scratch_size(C.byref(CIrbGeom.of(geom))))
+
+
+def irb_can_alias(geom) -> bool:
+    return bool(load().tt_irb_fwd_s8_can_alias(C.byref(CIrbGeom.of(geom))))
+
+
+def irb_fwd_s8(geom, quant, x, weights, alias: bool = False) -> np.ndarray:
+    """``tt_irb_fwd_s8``; ``alias``: run with output == input (needs ``irb_can_alias``), in a
+    buffer of max(input, output) bytes."""
+    lib = load()
+    cg = CIrbGeom.of(geom)
+    x = _in8(x, geom.in_shape)
+    n_out = int(np.prod(geom.out_shape))
+    scratch = _GuardedScratch(lib.tt_irb_fwd_s8_scratch_size(C.byref(cg)))
+    cw = CIrbWeights.of(weights)
+    cq = CIrbQuant.of(quant)
+    if alias:
+        buf = np.full(max(x.size, n_out), 0x5A, dtype=np.int8)
+        buf[: x.size] = x.ravel()
+        lib.tt_irb_fwd_s8(C.byref(scratch.ctx), C.byref(cg), C.byref(cq), _ptr8(buf), C.byref(cw), _ptr8(buf))
+        scratch.check("tt_irb_fwd_s8")
+        return buf[:n_out].reshape(geom.out_shape).copy()
+    out = np.full(geom.out_shape, 0x5A, dtype=np.int8)
+    lib.tt_irb_fwd_s8(C.byref(scratch.ctx), C.byref(cg), C.byref(cq), _ptr8(x), C.byref(cw), _ptr8(out))
+    scratch.check("tt_irb_fwd_s8")
+    return out

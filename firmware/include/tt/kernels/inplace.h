@@ -1,0 +1,77 @@
+/**
+ * @file inplace.h
+ * @brief Depthwise and pointwise forward kernels that write their output over their input.
+ *
+ * Both are bit-identical to the out-of-place kernels (tt_dw_conv2d_fwd_s8(),
+ * tt_pw_conv2d_fwd_s8()); the output occupies the first out_h * out_w * out_c bytes of the
+ * input's buffer, so the plan needs one buffer of max(input, output) bytes instead of both.
+ * Legal only where the plan no longer needs the input (nothing saved from it for backward).
+ */
+#ifndef TT_KERNELS_INPLACE_H
+#define TT_KERNELS_INPLACE_H
+
+#include "tt/kernels/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * 1 when tt_dw_conv2d_fwd_inplace_s8() supports @p geom: a valid geometry with depth
+ * multiplier 1 (out_c == in_c) and out_h <= in_h, out_w <= in_w (any stride; padding as
+ * TFLite's SAME or a folded PAD). Pure.
+ */
+int tt_dw_conv2d_fwd_inplace_s8_supported(const tt_conv_geom_t *geom);
+
+/** Scratch bytes tt_dw_conv2d_fwd_inplace_s8() needs: kernel_h * in_w (a window of input
+ *  rows of one channel), rounded up to 4. Pure. */
+uint32_t tt_dw_conv2d_fwd_inplace_s8_scratch_size(const tt_conv_geom_t *geom);
+
+/**
+ * In-place depthwise convolution, one channel at a time. Output channel c is written only
+ * over input channel c's bytes (NHWC, same channel count), and output pixel p lands on input
+ * pixel p; output row oy therefore clobbers no input row at or beyond the window of output
+ * row oy. Each channel keeps a copy of the kernel_h input rows under its current window,
+ * copied as the window slides and before any write can reach them.
+ * @param ctx     scratch of tt_dw_conv2d_fwd_inplace_s8_scratch_size() bytes
+ * @param geom    supported per tt_dw_conv2d_fwd_inplace_s8_supported()
+ * @param quant   per-channel requantization
+ * @param weights [1][kernel_h][kernel_w][in_c]
+ * @param bias    [in_c] int32, or NULL
+ * @param data    in: [in_h][in_w][in_c]; out: [out_h][out_w][in_c] at the same address
+ */
+void tt_dw_conv2d_fwd_inplace_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom, const tt_conv_quant_t *quant,
+                                 const int8_t *weights, const int32_t *bias, int8_t *data);
+
+/** Output pixels tt_pw_conv2d_fwd_inplace_s8() computes per chunk. */
+#define TT_PW_INPLACE_PIXELS 4
+
+/**
+ * 1 when tt_pw_conv2d_fwd_inplace_s8() supports @p geom: a valid pointwise geometry (1x1, no
+ * padding, any stride) with out_c <= in_c (a projection). Pure.
+ */
+int tt_pw_conv2d_fwd_inplace_s8_supported(const tt_conv_geom_t *geom);
+
+/** Scratch bytes tt_pw_conv2d_fwd_inplace_s8() needs: TT_PW_INPLACE_PIXELS input pixels
+ *  (4 * in_c) plus tt_pw_conv2d_fwd_s8()'s scratch for one chunk, each rounded up to 4. Pure. */
+uint32_t tt_pw_conv2d_fwd_inplace_s8_scratch_size(const tt_conv_geom_t *geom);
+
+/**
+ * In-place pointwise projection (out_c <= in_c). Output pixel p is computed from input pixel
+ * q(p) >= p and occupies bytes below (p + 1) * in_c, so writing outputs p .. p+3 never reaches
+ * an input pixel a later output reads; the chunk's input pixels are copied aside first (their
+ * own bytes may be overwritten) and tt_pw_conv2d_fwd_s8() runs on the copy.
+ * @param ctx     scratch of tt_pw_conv2d_fwd_inplace_s8_scratch_size() bytes
+ * @param geom    supported per tt_pw_conv2d_fwd_inplace_s8_supported()
+ * @param weights [out_c][1][1][in_c]
+ * @param bias    [out_c] int32, or NULL
+ * @param data    in: [in_h][in_w][in_c]; out: [out_h][out_w][out_c] at the same address
+ */
+void tt_pw_conv2d_fwd_inplace_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom, const tt_conv_quant_t *quant,
+                                 const int8_t *weights, const int32_t *bias, int8_t *data);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TT_KERNELS_INPLACE_H */

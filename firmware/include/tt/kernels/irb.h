@@ -1,0 +1,108 @@
+/**
+ * @file irb.h
+ * @brief Fused forward of a frozen inverted-bottleneck block (pw1 expand -> depthwise ->
+ *        pw2 project [-> residual add]) that never materialises the expanded tensors.
+ *
+ * Layer by layer, an inverted bottleneck holds its expanded tensors (6x the block's input
+ * channels, at the input's resolution) in SRAM: 131-246 KB at the peak of the shared models.
+ * Where nothing inside the block is saved for backward, the plan runs it with this kernel,
+ * **row-streamed**: for each output row it slides a window of expanded rows (the expansion
+ * layer applied to the input rows the depthwise window newly reaches, each computed once), runs
+ * the depthwise on that window into one expanded output row, and projects that row with pw2
+ * straight into the output row (through the residual add if the block has one). Scratch:
+ * min(kernel_h, in_h) * in_w * E (window) + out_w * E (depthwise row) [+ out_w * out_c, the
+ * projected row of a residual block] bytes, plus the sub-kernels' scratch. The expansion layer
+ * may be any convolution, so the stem of the shared models fuses with their first block
+ * (which has no pw1): the 64x64x16 stem output never exists either.
+ *
+ * Measured on the 51 blocks of the three shared models at 128x128 (block input + output, or
+ * the larger of the two when tt_irb_fwd_s8_can_alias(), + scratch; tests/kernels/test_irb_models.py):
+ * the worst block needs 53,356 B fused (stem + first block: 48 KB input + 4.2 KB scratch,
+ * written in place) against 131-246 KB layer by layer. The channel-streamed alternative (for
+ * each expanded channel: expanded plane -> depthwise plane -> accumulate pw2 into an int32
+ * out_h * out_w * out_c accumulator) needs in_h*in_w + out_h*out_w + 4*out_h*out_w*out_c bytes of
+ * scratch: 139 KB on that block (its accumulator alone is 4x the block's output), a worst block
+ * of 188 KB; it is smaller only on 8x8 and 4x4 blocks (by at most 9 KB), far below the peak,
+ * so only the row-streamed variant is implemented.
+ *
+ * Bit-exact with the unfused sequence tt_pw_conv2d_fwd_s8() -> tt_dw_conv2d_fwd_s8() ->
+ * tt_pw_conv2d_fwd_s8() [-> tt_add_fwd_s8()]: the kernel calls exactly those kernels on
+ * rows (the intermediate int8 requantizations are the same values), so it also takes their
+ * Cortex-M7 DSP paths.
+ */
+#ifndef TT_KERNELS_IRB_H
+#define TT_KERNELS_IRB_H
+
+#include "tt/kernels/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Shapes of an inverted bottleneck. */
+typedef struct {
+    /** The expansion layer: block input in_h x in_w x in_c -> dw.in_h x dw.in_w x dw.in_c. A
+     *  pointwise (1x1, no padding: tt_pw_conv2d_fwd_s8()) or any convolution
+     *  (tt_conv2d_fwd_s8(), e.g. the stem that precedes a block without pw1). Ignored when
+     *  @c has_expand is 0. */
+    tt_conv_geom_t expand;
+    /** The depthwise over the expanded tensor: dw.in_h x dw.in_w x E -> out_h x out_w x E
+     *  (multiplier 1); its stride and padding are the block's. */
+    tt_conv_geom_t dw;
+    int32_t out_c;      /**< pw2's output channels. */
+    int32_t has_expand; /**< Non-zero: the expansion layer exists; 0: the block input is the depthwise input. */
+    int32_t residual;   /**< Non-zero: output = ADD(block input, projection); needs out == in shape. */
+} tt_irb_geom_t;
+
+/** Quantization of the block's layers. */
+typedef struct {
+    tt_conv_quant_t pw1; /**< The expansion layer's; ignored without it. */
+    tt_conv_quant_t dw;
+    tt_conv_quant_t pw2;
+    /** The residual ADD with input1 = the block input and input2 = the projection (the sum is
+     *  symmetric: a model whose ADD lists them the other way swaps the input1/input2 fields). */
+    tt_add_quant_t add;
+} tt_irb_quant_t;
+
+/** The block's frozen parameters (flash), layouts as the single-layer kernels. */
+typedef struct {
+    const int8_t *pw1_weights; /**< The expansion layer's [E][kh][kw][in_c] (OHWI), or NULL without it. */
+    const int32_t *pw1_bias;   /**< [expand_c] or NULL. */
+    const int8_t *dw_weights;  /**< [1][kh][kw][expand_c]. */
+    const int32_t *dw_bias;    /**< [expand_c] or NULL. */
+    const int8_t *pw2_weights; /**< [out_c][1][1][expand_c]. */
+    const int32_t *pw2_bias;   /**< [out_c] or NULL. */
+} tt_irb_weights_t;
+
+/** 1 when @p geom is a valid block (the rules in tt_irb_geom_t's comments). Pure. */
+int tt_irb_geom_check(const tt_irb_geom_t *geom);
+
+/** Scratch bytes tt_irb_fwd_s8() needs (see the file comment), each part rounded up to 4. Pure. */
+uint32_t tt_irb_fwd_s8_scratch_size(const tt_irb_geom_t *geom);
+
+/**
+ * 1 when tt_irb_fwd_s8() may write its output over its input (output == input): for every
+ * output row, the bytes written so far stay below the first input row the expansion layer (or,
+ * without one, the window copy) still has to read. True on 45 of the 51 blocks of the shared
+ * models, every residual block included. Pure.
+ */
+int tt_irb_fwd_s8_can_alias(const tt_irb_geom_t *geom);
+
+/**
+ * Fused inverted-bottleneck forward.
+ * @param ctx     scratch of tt_irb_fwd_s8_scratch_size() bytes
+ * @param geom    valid per tt_irb_geom_check()
+ * @param quant   the layers' requantization
+ * @param input   [in_h][in_w][in_c]
+ * @param weights the block's parameters
+ * @param output  [out_h][out_w][out_c]; must not overlap the input, except output == input
+ *                when tt_irb_fwd_s8_can_alias()
+ */
+void tt_irb_fwd_s8(const tt_kernel_ctx_t *ctx, const tt_irb_geom_t *geom, const tt_irb_quant_t *quant,
+                   const int8_t *input, const tt_irb_weights_t *weights, int8_t *output);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TT_KERNELS_IRB_H */

@@ -1,0 +1,44 @@
+#include "tt/kernels/weight_update.h"
+
+#include "tt_wupdate.h"
+
+void tt_conv2d_bwd_weight_update_s8(const tt_conv_geom_t *geom, int32_t input_zp, int32_t n_channels,
+                                    const int8_t *input, const int16_t *grad_output, int32_t grad_output_exp,
+                                    const tt_sgd_t *sgd, const tt_qas_t *qas, tt_rng_t *rng, int32_t *velocity,
+                                    int8_t *weights)
+{
+    const int32_t in_w = geom->in_w, n = n_channels, out_c = geom->out_c;
+    const int32_t kh = geom->kernel_h, kw = geom->kernel_w;
+    const int32_t positions = geom->out_h * geom->out_w;
+    /* The shift needs max|dY| over the whole tensor before the first element, as in the
+     * unfused kernel; everything after it is element by element. */
+    const int32_t r = tt_wgrad_shift(grad_output, positions * out_c, input_zp, positions);
+    const int32_t grad_exp = grad_output_exp + r;
+    int32_t i = 0; /* gradient (= slice = PRNG draw) order */
+
+    for (int32_t oc = 0; oc < out_c; oc++) {
+        for (int32_t ky = 0; ky < kh; ky++) {
+            for (int32_t kx = 0; kx < kw; kx++) {
+                for (int32_t j = 0; j < n; j++, i++) {
+                    int64_t acc = 0;
+                    for (int32_t oy = 0; oy < geom->out_h; oy++) {
+                        const int32_t iy = oy * geom->stride_h - geom->pad_top + ky;
+                        if (iy < 0 || iy >= geom->in_h) {
+                            continue; /* padding holds the zero point: contributes nothing */
+                        }
+                        for (int32_t ox = 0; ox < geom->out_w; ox++) {
+                            const int32_t ix = ox * geom->stride_w - geom->pad_left + kx;
+                            if (ix < 0 || ix >= in_w) {
+                                continue;
+                            }
+                            acc += (int64_t)grad_output[(oy * geom->out_w + ox) * out_c + oc] *
+                                   ((int32_t)input[(iy * in_w + ix) * n + j] - input_zp);
+                        }
+                    }
+                    weights[i] = tt_wupdate_s8(sgd, qas, oc, acc, r, grad_exp, rng, velocity != 0 ? &velocity[i] : 0,
+                                               weights[i]);
+                }
+            }
+        }
+    }
+}

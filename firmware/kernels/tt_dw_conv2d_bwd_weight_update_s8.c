@@ -1,0 +1,41 @@
+#include "tt/kernels/weight_update.h"
+
+#include "tt_wupdate.h"
+
+void tt_dw_conv2d_bwd_weight_update_s8(const tt_conv_geom_t *geom, int32_t input_zp, const int16_t *channels,
+                                       int32_t n_channels, const int8_t *input, const int16_t *grad_output,
+                                       int32_t grad_output_exp, const tt_sgd_t *sgd, const tt_qas_t *qas,
+                                       tt_rng_t *rng, int32_t *velocity, int8_t *weights)
+{
+    const int32_t in_w = geom->in_w, c = geom->in_c, n = n_channels;
+    const int32_t kh = geom->kernel_h, kw = geom->kernel_w;
+    const int32_t positions = geom->out_h * geom->out_w;
+    const int32_t r = tt_wgrad_shift(grad_output, positions * c, input_zp, positions);
+    const int32_t grad_exp = grad_output_exp + r;
+    int32_t i = 0;
+
+    for (int32_t ky = 0; ky < kh; ky++) {
+        for (int32_t kx = 0; kx < kw; kx++) {
+            for (int32_t j = 0; j < n; j++, i++) {
+                const int32_t ch = channels[j];
+                int64_t acc = 0;
+                for (int32_t oy = 0; oy < geom->out_h; oy++) {
+                    const int32_t iy = oy * geom->stride_h - geom->pad_top + ky;
+                    if (iy < 0 || iy >= geom->in_h) {
+                        continue;
+                    }
+                    for (int32_t ox = 0; ox < geom->out_w; ox++) {
+                        const int32_t ix = ox * geom->stride_w - geom->pad_left + kx;
+                        if (ix < 0 || ix >= in_w) {
+                            continue;
+                        }
+                        acc += (int64_t)grad_output[(oy * geom->out_w + ox) * c + ch] *
+                               ((int32_t)input[(iy * in_w + ix) * n + j] - input_zp);
+                    }
+                }
+                weights[i] = tt_wupdate_s8(sgd, qas, ch, acc, r, grad_exp, rng, velocity != 0 ? &velocity[i] : 0,
+                                           weights[i]);
+            }
+        }
+    }
+}

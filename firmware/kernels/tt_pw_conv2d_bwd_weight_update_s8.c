@@ -1,0 +1,30 @@
+#include "tt/kernels/weight_update.h"
+
+#include "tt_wupdate.h"
+
+void tt_pw_conv2d_bwd_weight_update_s8(const tt_conv_geom_t *geom, int32_t input_zp, int32_t n_channels,
+                                       const int8_t *input, const int16_t *grad_output, int32_t grad_output_exp,
+                                       const tt_sgd_t *sgd, const tt_qas_t *qas, tt_rng_t *rng, int32_t *velocity,
+                                       int8_t *weights)
+{
+    const int32_t n = n_channels, out_c = geom->out_c;
+    const int32_t positions = geom->out_h * geom->out_w;
+    const int32_t r = tt_wgrad_shift(grad_output, positions * out_c, input_zp, positions);
+    const int32_t grad_exp = grad_output_exp + r;
+    int32_t i = 0;
+
+    for (int32_t oc = 0; oc < out_c; oc++) {
+        for (int32_t j = 0; j < n; j++, i++) {
+            int64_t acc = 0;
+            for (int32_t oy = 0; oy < geom->out_h; oy++) {
+                const int8_t *in = input + (oy * geom->stride_h * geom->in_w) * n + j;
+                const int16_t *dy = grad_output + oy * geom->out_w * out_c + oc;
+                for (int32_t ox = 0; ox < geom->out_w; ox++) {
+                    acc += (int64_t)dy[ox * out_c] * ((int32_t)in[ox * geom->stride_w * n] - input_zp);
+                }
+            }
+            weights[i] = tt_wupdate_s8(sgd, qas, oc, acc, r, grad_exp, rng, velocity != 0 ? &velocity[i] : 0,
+                                       weights[i]);
+        }
+    }
+}
