@@ -30,7 +30,7 @@ from . import boards as boards_mod
 from . import build as build_mod
 from . import size as size_mod
 from .emulator import Emulator
-from .errors import TtError
+from .errors import TtError, UsageError
 from .session import DeviceInfo, DeviceSession
 from .transport import DEFAULT_BAUD, open_transport
 
@@ -317,6 +317,93 @@ def _size_table(report: size_mod.SizeReport) -> Table:
 def _percent(used: int, budget: int) -> str:
     text = f"{100 * used / budget:.1f}%" if budget else "-"
     return f"[red]{text}[/red]" if used > budget else text
+
+
+def parse_size(text: str) -> int:
+    """``256K``, ``256KB``, ``0.25M``, ``262144`` -> bytes (K = 1024)."""
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    mult = {"K": 1024, "M": 1024 * 1024}.get(t[-1:], 1)
+    try:
+        value = float(t[:-1] if mult > 1 else t)
+    except ValueError:
+        raise UsageError(f"cannot read {text!r} as a size (e.g. 256K, 262144)") from None
+    if value <= 0:
+        raise UsageError(f"a size must be positive, not {text!r}")
+    return int(value * mult)
+
+
+@app.command("compile")
+def compile_cmd(
+    model: Annotated[Path, typer.Argument(help="The int8 .tflite model to train.", exists=True, dir_okay=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for plan.bin, weights.bin and report.json.")],
+    budget: Annotated[str | None, typer.Option("--budget", help="SRAM budget of a training step, e.g. 256K.")] = None,
+    scheme: Annotated[str, typer.Option("--scheme", help="last-layer, bias-only, full, auto, or a scheme JSON file.")] = "last-layer",
+    classes: Annotated[int | None, typer.Option("--classes", min=1, help="Replace the classifier for N new classes.")] = None,
+    samples: Annotated[Path | None, typer.Option("--samples", help="Folder of <label>/ image folders: new head for those labels.")] = None,
+    init: Annotated[str, typer.Option("--init", help="New head initialisation: imprint (from --samples) or zero.")] = "imprint",
+    fuse_blocks: Annotated[str, typer.Option("--fuse-blocks", help="Fuse frozen inverted bottlenecks: off, auto, all.")] = "auto",
+    inplace: Annotated[bool, typer.Option("--inplace/--no-inplace", help="In-place depthwise/pointwise kernels.")] = True,
+    streamed: Annotated[bool, typer.Option("--streamed-updates/--no-streamed-updates", help="Fused gradient+update kernels (no int32 weight gradient).")] = True,
+    lr: Annotated[float, typer.Option("--lr", help="SGD learning rate.")] = 0.01,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the stochastic rounding.")] = 0,
+    as_json: JsonOpt = False,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Draw the arena over the schedule to this PNG (matplotlib).")] = None,
+) -> None:
+    """Compile a model and a sparse-update scheme into a training plan for the device."""
+    import time
+
+    from .compiler import (
+        PlanOptions,
+        TrainParams,
+        compile_model,
+        load_graph,
+        write_outputs,
+    )
+    from .compiler import head as head_mod
+    from .compiler import report as report_mod
+
+    if scheme == "auto":
+        raise UsageError("--scheme auto is not implemented yet: pick last-layer, bias-only, full or a scheme file")
+    if init not in ("imprint", "zero"):
+        raise UsageError(f"--init must be imprint or zero, not {init!r}")
+    t0 = time.perf_counter()
+    graph = load_graph(model)
+    if samples is not None:
+        images, labels, names = head_mod.load_samples(samples, graph.tensors[graph.input].shape)
+        if classes is not None and classes != len(names):
+            raise UsageError(f"--classes {classes} but {samples} has {len(names)} label folders")
+        graph = head_mod.imprint(graph, images, labels, names) if init == "imprint" else graph.with_classes(len(names), names)
+        log.info("new %d-class head (%s) from %d samples", len(names), init, len(images))
+    elif classes is not None:
+        if init == "imprint":
+            log.info("no --samples: the new head is zero-initialised")
+        graph = graph.with_classes(classes)
+    options = PlanOptions(fuse_blocks=fuse_blocks, inplace_kernels=inplace, streamed_updates=streamed)
+    compiled = compile_model(graph, scheme, parse_size(budget) if budget else None, options)
+    report = write_outputs(compiled, out, TrainParams(lr=lr, seed=seed))
+    elapsed = time.perf_counter() - t0
+    if plot is not None:
+        report_mod.plot_timeline(report, plot)
+    if as_json:
+        typer.echo(json.dumps({k: v for k, v in report.items() if k != "timeline"}, indent=1, sort_keys=True))
+    else:
+        console = _stdout()
+        console.print(report_mod.layer_table(report))
+        for line in report_mod.summary_lines(report) + report_mod.timeline_text(report):
+            console.print(line, markup=False)
+    typer.echo(f"wrote {out}/plan.bin, weights.bin, report.json in {elapsed:.2f} s", err=True)
+
+
+@app.command("export")
+def export_cmd(
+    base: Annotated[Path, typer.Argument(help="The base .tflite the plan was compiled from.", exists=True, dir_okay=False)],
+    deltas: Annotated[Path, typer.Option("--deltas", help="Deltas file pulled from the device.", exists=True, dir_okay=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The adapted .tflite to write.")],
+) -> None:
+    """Merge trained deltas into the base model: a standard int8 .tflite for the fleet."""
+    from .tflite.export import export_file
+
+    typer.echo(export_file(base, deltas, out))
 
 
 def main() -> None:

@@ -9,11 +9,13 @@ runs them all; the ``tt-host compile`` command and the plan blob are built on it
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tt_host.compiler.blob import Blobs, serialize
 from tt_host.compiler.errors import (
     CompileError,
     PlanBudgetExceeded,
@@ -22,15 +24,16 @@ from tt_host.compiler.errors import (
     UnsupportedOperator,
 )
 from tt_host.compiler.ir import Graph, import_model, load_graph
+from tt_host.compiler.lowering import TrainParams
 from tt_host.compiler.memory import Plan, plan_schedule
 from tt_host.compiler.report import FirmwareFootprint, build_report, firmware_footprint
 from tt_host.compiler.schedule import PlanOptions, Schedule, build_schedule
 from tt_host.compiler.scheme import PRESETS, Scheme, load_scheme
 
 __all__ = [
-    "PRESETS", "CompileError", "CompiledPlan", "Graph", "Plan", "PlanBudgetExceeded", "PlanError", "PlanOptions",
-    "Schedule", "Scheme", "SchemeError", "UnsupportedOperator", "compile_model", "import_model", "load_graph",
-    "load_scheme",
+    "PRESETS", "Blobs", "CompileError", "CompiledPlan", "Graph", "Plan", "PlanBudgetExceeded", "PlanError",
+    "PlanOptions", "Schedule", "Scheme", "SchemeError", "TrainParams", "UnsupportedOperator", "compile_model",
+    "import_model", "load_graph", "load_scheme", "serialize", "write_outputs",
 ]
 
 
@@ -64,7 +67,27 @@ def compile_model(model: str | Path | Graph, scheme: str | Path | Mapping[str, A
     report = build_report(schedule, plan, firmware or firmware_footprint())
     compiled = CompiledPlan(graph, resolved, schedule, plan, report)
     if budget is not None and compiled.peak_sram_bytes > budget:
+        need = compiled.peak_sram_bytes
         raise PlanBudgetExceeded(
-            f"{graph.name} with scheme {resolved.name}: a training step needs {compiled.peak_sram_bytes} bytes of "
-            f"SRAM, budget {budget}, over by {compiled.peak_sram_bytes - budget}")
+            f"{graph.name} with scheme {resolved.name}: a training step needs {need} bytes of SRAM "
+            f"({need / 1024:.1f} KiB), over the budget of {budget} by {need - budget}; the smallest feasible "
+            f"budget for this scheme and these options is {need} bytes (--budget {-(-need // 1024)}K)")
     return compiled
+
+
+def write_outputs(compiled: CompiledPlan, out: str | Path, train: TrainParams | None = None) -> dict[str, Any]:
+    """Write ``plan.bin``, ``weights.bin`` and ``report.json`` into ``out``; return the report
+    with the blob sizes and the plan hash added (everything deterministic: no timestamps)."""
+    blobs = serialize(compiled.schedule, compiled.plan, train, compiled.scheme.name,
+                      int(compiled.report["trainable_params"]))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "plan.bin").write_bytes(blobs.plan)
+    (out / "weights.bin").write_bytes(blobs.weights)
+    train = train or TrainParams()
+    report = {**compiled.report, "plan_bytes": len(blobs.plan), "weights_bytes": len(blobs.weights),
+              "plan_hash": blobs.plan_hash.hex(), "model_hash": compiled.graph.model_hash.hex(),
+              "labels": list(compiled.graph.labels), "head_replaced": compiled.graph.head_replaced,
+              "train": {"lr": train.lr, "seed": train.seed}}
+    (out / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+    return report

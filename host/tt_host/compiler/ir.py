@@ -21,6 +21,7 @@ PAD folded into its convolution) and adds what training needs on top:
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -83,6 +84,10 @@ class Layer:
     clamps: bool = False  #: the int8 output saturates somewhere: backprop needs a mask
     relu: bool = False  #: the lower clamp is real 0 (ReLU / ReLU6 through the output range)
     macs: int = 0  #: forward multiply-accumulates
+    weight_tensor: int = -1  #: TFLite tensor index of the weights (-1: none, or a new head)
+    bias_tensor: int = -1  #: TFLite tensor index of the bias (-1: none, or a new head)
+    #: float32 per-output-channel weight scales (what QAS and the gradient scales derive from)
+    weight_scales: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def has_params(self) -> bool:
@@ -128,6 +133,10 @@ class Graph:
     input: int  #: int8 image tensor the device fills
     logits: int  #: tensor the loss reads
     stripped: tuple[str, ...] = ()  #: edge operators dropped at import, e.g. ``("SOFTMAX",)``
+    model_hash: bytes = bytes(32)  #: SHA-256 of the .tflite file (zero when built from a parsed model)
+    #: class names of the logits, when known (a replaced head's labels)
+    labels: tuple[str, ...] = ()
+    head_replaced: bool = False  #: the classifier is not the base model's (see :mod:`.head`)
 
     @property
     def classifier(self) -> Layer:
@@ -157,33 +166,54 @@ class Graph:
     def n_classes(self) -> int:
         return self.tensors[self.logits].numel
 
-    def with_classes(self, n_classes: int) -> Graph:
-        """The same backbone with a new ``n_classes``-way classifier, zero-initialised.
+    def with_classes(self, n_classes: int, labels: tuple[str, ...] | list[str] = ()) -> Graph:
+        """The same backbone with a new, zero-initialised ``n_classes``-way classifier.
 
-        Only the classifier layer and the logits tensor change, which is all the planner
-        sees. The new head keeps the old head's input and output quantization and gets a
-        placeholder weight scale (``1/127``, ``s_x*s_W`` for the bias); choosing real scales
-        (from imprinted class means) is the head-replacement part of the compiler.
+        The weight scale of every class is the median of the old head's per-class scales:
+        the new head reads the same features, so weights of the old head's magnitude are what
+        training will grow towards. (:func:`tt_host.compiler.head.imprint` initialises from
+        samples instead.)
         """
+        head = self.classifier
+        scale = float(np.median(head.weight_scales)) if head.weight_scales is not None else 1 / 127
+        return self.with_head(np.zeros((n_classes, head.weight_in_channels), np.int8), np.zeros(n_classes, np.int32),
+                              np.full(n_classes, scale, np.float32), labels)
+
+    def with_head(self, weights: np.ndarray, bias: np.ndarray, weight_scales: np.ndarray,
+                  labels: tuple[str, ...] | list[str] = ()) -> Graph:
+        """The same backbone with a new classifier: int8 ``weights`` ``(N, in)``, int32 ``bias``
+        ``(N,)`` at ``s_x * weight_scales`` and float32 per-class ``weight_scales``.
+
+        Only the classifier layer and the logits tensor change, which is all the planner sees.
+        The logits keep the old head's output quantization.
+        """
+        n_classes = int(weights.shape[0]) if weights.ndim == 2 else 0
         if n_classes < 1:
             raise CompileError(f"the number of classes must be at least 1, not {n_classes}")
+        if labels and len(labels) != n_classes:
+            raise CompileError(f"{len(labels)} label names for {n_classes} classes")
         head = self.classifier
         if head.kind != "fc":
             raise CompileError(f"replacing a {head.kind} classifier is not supported yet (only fully connected)")
-        old = self.tensors[self.logits]
         in_c = head.weight_in_channels
+        if weights.shape != (n_classes, in_c) or weights.dtype != np.int8 or bias.shape != (n_classes,):
+            raise CompileError(f"a new head needs int8 weights ({n_classes}, {in_c}) and {n_classes} int32 biases")
+        old = self.tensors[self.logits]
         logits = Activation(max(self.tensors) + 1, f"{old.name}[{n_classes}]", (n_classes,), old.scale, old.zero_point)
         x = self.tensors[head.inputs[0]]
-        w_scale = np.full(n_classes, 1 / 127, np.float32)
-        quant = ConvQuant.from_scales(x.scale, x.zero_point, w_scale, old.scale, old.zero_point)
-        step = replace(head.step, output=logits.index, quant=quant,
-                       weights=np.zeros((n_classes, in_c), np.int8), bias=np.zeros(n_classes, np.int32))
-        new_head = replace(head, output=logits.index, name=logits.name, step=step, macs=n_classes * in_c)
+        w_scale = np.asarray(weight_scales, np.float32).reshape(n_classes)
+        quant = ConvQuant.from_scales(x.scale, x.zero_point, w_scale, old.scale, old.zero_point,
+                                      head.step.quant.act_min, head.step.quant.act_max)
+        step = replace(head.step, output=logits.index, quant=quant, weights=np.ascontiguousarray(weights),
+                       bias=np.asarray(bias, np.int32))
+        new_head = replace(head, output=logits.index, name=logits.name, step=step, macs=n_classes * in_c,
+                           weight_scales=w_scale)
         tensors = {**self.tensors, logits.index: logits}
         layers = tuple(new_head if layer.index == head.index else layer for layer in self.layers)
         if self.logits != head.output:  # RESHAPEs between the head and the logits: drop them
             layers = tuple(layer for layer in layers if layer.index <= head.index)
-        return replace(self, layers=layers, tensors=tensors, logits=logits.index)
+        return replace(self, layers=layers, tensors=tensors, logits=logits.index, labels=tuple(labels),
+                       head_replaced=True)
 
     @property
     def param_bytes(self) -> int:
@@ -253,7 +283,7 @@ def _mean_axes(model: Model, step: Step) -> None:
         raise UnsupportedOperator("MEAN", op.index, SUPPORTED_OPS, "only the mean over H and W of an NHWC tensor")
 
 
-def import_model(model: Model, name: str = "model") -> Graph:
+def import_model(model: Model, name: str = "model", model_hash: bytes = bytes(32)) -> Graph:
     """Build the IR of a parsed model (see the module docstring for what changes)."""
     for op in model.operators:
         if op.op not in SUPPORTED_OPS:
@@ -290,9 +320,16 @@ def import_model(model: Model, name: str = "model") -> Graph:
             src = tensors[step.inputs[0]]
             clamps = (src.scale, src.zero_point) != (out.scale, out.zero_point)
             relu = False
+        kw = {}
+        if step.kind in PARAM_KINDS:
+            op = model.operators[step.op_index]
+            w_t = model.tensors[op.inputs[1]]
+            out_c = int(step.weights.shape[3] if step.kind == "dw_conv2d" else step.weights.shape[0])
+            kw = dict(weight_tensor=op.inputs[1], bias_tensor=op.inputs[2] if len(op.inputs) > 2 else -1,
+                      weight_scales=np.broadcast_to(w_t.quant.scale.astype(np.float32), (out_c,)).copy())
         layers.append(Layer(len(layers), step.kind, step.op_index, out.name, step.inputs, step.output,
                             step if step.kind in (*PARAM_KINDS, "add", "avgpool", "pad") else None,
-                            clamps=clamps, relu=relu, macs=_macs(step)))
+                            clamps=clamps, relu=relu, macs=_macs(step), **kw))
 
     by_output = {layer.output: layer for layer in layers}
     head = by_output.get(logits)
@@ -311,11 +348,12 @@ def import_model(model: Model, name: str = "model") -> Graph:
             kw["conv_index"] = count
             count += 1
         numbered.append(replace(layer, **kw) if kw else layer)
-    return Graph(name, tuple(numbered), tensors, image, logits, stripped)
+    return Graph(name, tuple(numbered), tensors, image, logits, stripped, model_hash)
 
 
 def load_graph(path: str | Path) -> Graph:
     """Read a ``.tflite`` file and import it; the graph is named after the file."""
     path = Path(path)
     name = path.name.removesuffix(".tflite").removesuffix("-int8")
-    return import_model(load(path), name)
+    raw = path.read_bytes()
+    return import_model(load(raw), name, hashlib.sha256(raw).digest())

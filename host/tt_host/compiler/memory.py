@@ -200,6 +200,23 @@ def intervals_of(schedule: Schedule) -> tuple[list[Interval], set[tuple[str, str
     return out, pairs
 
 
+@dataclass(frozen=True)
+class ArenaLayout:
+    """Where the exponent table goes and how large the arena must be."""
+
+    planned: int  #: bytes of the planned buffers (the memory plan's peak)
+    exp_table_offset: int
+    n_exp_slots: int
+    arena_bytes: int
+
+
+def arena_layout(plan: Plan) -> ArenaLayout:
+    """The planned buffers, then one int32 exponent per gradient buffer."""
+    n_exp = sum(1 for p in plan.placed if p.interval.kind in ("grad", "param_grad"))
+    off = align(plan.peak)
+    return ArenaLayout(plan.peak, off, n_exp, off + align(4 * n_exp))
+
+
 def plan_schedule(schedule: Schedule) -> Plan:
     """Lifetimes, offsets and the checked invariant for one schedule."""
     intervals, pairs = intervals_of(schedule)

@@ -1,8 +1,8 @@
 """The compile report: what a training step costs on the device, and where the bytes go.
 
-``peak_sram_bytes`` is everything the device needs in SRAM for a training step: the planned
-arena (activations, saved tensors, masks, gradients, trainable weights and biases, scratch)
-plus the firmware's own RAM (``.data`` + ``.bss``, which hold the UART frame buffers, and
+``peak_sram_bytes`` is everything the device needs in SRAM for a training step: the arena
+(the planned activations, saved tensors, masks, gradients, trainable weights and biases,
+scratch, and the table of gradient exponents) plus the firmware's own RAM (``.data`` + ``.bss``, which hold the UART frame buffers, and
 the stack). The firmware numbers come from the f746-qemu image when it is built; otherwise
 from :data:`FIRMWARE_MEASURED`, measured on that image and to be refreshed when the
 firmware grows (the backward kernels and the plan executor will add code and some RAM).
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from tt_host.compiler.memory import Plan, align
+from tt_host.compiler.memory import Plan, align, arena_layout
 from tt_host.compiler.schedule import BUFFER_KINDS, Schedule
 
 
@@ -164,6 +164,7 @@ def build_report(schedule: Schedule, plan: Plan, firmware: FirmwareFootprint | N
     """The JSON-ready compile report (see the module docstring for ``peak_sram_bytes``)."""
     fw = firmware or firmware_footprint()
     g = schedule.graph
+    layout = arena_layout(plan)
     quant_bytes = QUANT_BYTES_PER_CHANNEL * sum(layer.out_channels for layer in g.layers if layer.has_params)
     bwd = [op for op in schedule.ops if op.phase == "backward"]
     approx = sorted({op.scratch.source for op in schedule.ops if op.scratch.nbytes and not op.scratch.exact})
@@ -172,8 +173,10 @@ def build_report(schedule: Schedule, plan: Plan, firmware: FirmwareFootprint | N
         "n_classes": g.n_classes,
         "scheme": schedule.scheme.to_dict(),
         "options": asdict(schedule.options),
-        "peak_sram_bytes": plan.peak + fw.sram,
-        "arena_bytes": plan.peak,
+        "peak_sram_bytes": layout.arena_bytes + fw.sram,
+        "arena_bytes": layout.arena_bytes,
+        "planned_bytes": plan.peak,
+        "exponent_table_bytes": layout.arena_bytes - layout.exp_table_offset,
         "firmware": asdict(fw),
         "flash_bytes": g.param_bytes + quant_bytes + fw.flash,
         "macs_forward": schedule.macs("forward"),
@@ -188,3 +191,104 @@ def build_report(schedule: Schedule, plan: Plan, firmware: FirmwareFootprint | N
         "layers": layer_rows(schedule),
         "timeline": timeline_rows(schedule, plan),
     }
+
+
+# -- human-readable views (the ``tt-host compile`` output) ------------------------------------
+
+_BARS = " ▁▂▃▄▅▆▇█"
+
+
+def _kib(n: int) -> str:
+    return f"{n / 1024:.1f}K"
+
+
+def layer_table(report: dict[str, Any]):
+    """A rich table: one row per layer with what it trains, keeps and costs."""
+    from rich.table import Table
+
+    t = Table(title=f"{report['model']}: scheme {report['scheme']['name']}, {report['n_classes']} classes")
+    for col in ("#", "layer", "kind", "conv", "output", "MACs fwd", "MACs bwd", "trains", "saved", "mask", "grad"):
+        t.add_column(col, justify="left" if col in ("layer", "kind", "trains") else "right",
+                     no_wrap=col in ("layer", "kind"))
+    for r in report["layers"]:
+        if r["kind"] == "reshape":
+            continue
+        trains = []
+        if r["train_bias"]:
+            trains.append("bias")
+        if r["train_channels"]:
+            trains.append(f"W {r['train_channels']}/{r['in_channels']}")
+        kind = r["kind"] + (" (fused)" if r["fused"] else "")
+        t.add_row(str(r["index"]), r["name"], kind, "" if r["conv_index"] is None else str(r["conv_index"]),
+                  "x".join(map(str, r["out_shape"])), f"{r['macs_forward']:,}", f"{r['macs_backward']:,}" if r["macs_backward"] else "",
+                  " + ".join(trains), f"{r['saved_bytes']:,}" if r["saved_bytes"] else "",
+                  str(r["mask_bytes"]) if r["mask_bytes"] else "", "yes" if r["grad"] else "")
+    return t
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    fw = report["firmware"]
+    b = report["breakdown"]
+    lines = [
+        f"peak SRAM {report['peak_sram_bytes']:,} B ({_kib(report['peak_sram_bytes'])}) = arena {report['arena_bytes']:,} "
+        f"+ firmware {fw['sram_static'] + fw['stack']:,} (static {fw['sram_static']:,}, stack {fw['stack']:,})",
+        (f"arena at its busiest op ({b['peak_op']}: {b['peak_op_kind']}): "
+         + ", ".join(f"{k} {_kib(v)}" for k, v in b["at_peak"].items() if v)),
+        f"flash {report['flash_bytes']:,} B; MACs forward {report['macs_forward']:,}, backward {report['macs_backward']:,}; "
+        f"trainable parameters {report['trainable_params']:,}",
+    ]
+    if "plan_bytes" in report:
+        lines.append(f"plan.bin {report['plan_bytes']:,} B, weights.bin {report['weights_bytes']:,} B, "
+                     f"plan hash {report['plan_hash'][:16]}")
+    if report.get("scratch_formulas_todo"):
+        lines.append("scratch sizes from formulas (no C kernel yet): " + "; ".join(report["scratch_formulas_todo"]))
+    return lines
+
+
+def timeline_text(report: dict[str, Any], width: int = 72) -> list[str]:
+    """The arena's live bytes over the schedule as a text sparkline (forward | backward)."""
+    rows = report["timeline"]
+    if not rows:
+        return []
+    top = max(r["live_bytes"] for r in rows) or 1
+    n = len(rows)
+    cols = min(width, n)
+    cells = []
+    for c in range(cols):
+        chunk = rows[c * n // cols:max((c + 1) * n // cols, c * n // cols + 1)]
+        v = max(r["live_bytes"] for r in chunk)
+        cells.append(_BARS[min(len(_BARS) - 1, round(v / top * (len(_BARS) - 1)))])
+    first_bwd = next((i for i, r in enumerate(rows) if r["phase"] == "backward"), n)
+    mark = min(cols - 1, first_bwd * cols // n)
+    axis = "".join("^" if c == mark else " " for c in range(cols))
+    return [f"arena live bytes over {n} ops (max {_kib(top)}; ^ = backward starts)", "|" + "".join(cells) + "|",
+            " " + axis]
+
+
+def plot_timeline(report: dict[str, Any], path) -> None:
+    """Draw the arena over the schedule to ``path`` (PNG); needs matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        from tt_host.errors import ToolMissing
+
+        raise ToolMissing("--plot needs matplotlib: pip install 'tt-host[plot]' (or pip install matplotlib)") from exc
+    rows = report["timeline"]
+    ops = [r["op"] for r in rows]
+    fig, ax = plt.subplots(figsize=(10, 4))
+    ax.fill_between(ops, [r["live_bytes"] / 1024 for r in rows], step="mid", alpha=0.5, label="live buffers")
+    ax.step(ops, [r["high_water"] / 1024 for r in rows], where="mid", label="highest offset in use")
+    first_bwd = next((r["op"] for r in rows if r["phase"] == "backward"), None)
+    if first_bwd is not None:
+        ax.axvline(first_bwd, color="grey", linestyle="--", label="backward starts")
+    ax.set_xlabel("op")
+    ax.set_ylabel("KiB")
+    ax.set_title(f"{report['model']} / {report['scheme']['name']}: arena {report['arena_bytes'] / 1024:.1f} KiB, "
+                 f"peak SRAM {report['peak_sram_bytes'] / 1024:.1f} KiB")
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

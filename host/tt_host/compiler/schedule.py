@@ -15,13 +15,12 @@ From a graph and a scheme this derives (Lin et al. 2022, sections 3.3-3.4):
   the buffer over (no copy), the other gets a copy when both need it; a tensor read by two
   layers sums the two contributions (``grad_add``);
 * **frozen-block fusion** (optional): a frozen inverted bottleneck (pw1 -> depthwise -> pw2
-  [-> ADD]) runs as one kernel that streams expanded channels into pw2's int32 accumulator,
-  so the 6x-expanded tensor never exists. The kernel is not written yet (see the kernels
-  issue); the plan models its memory: input, int32 accumulator, one channel of each
-  expanded tensor.
+  [-> ADD]) runs as one kernel (``tt_irb_fwd_s8``) that streams rows of the expanded tensor,
+  so the 6x-expanded tensor never exists: input, output (possibly over the input) and a few
+  expanded rows of scratch.
 
 Buffers are named (``act:<tensor>``, ``g:<tensor>``, ``mask:<layer>``, ``saved:<layer>``,
-``w:<layer>``, ``b:<layer>``, ``dw:<layer>``, ``db:<layer>``, ``acc:<layer>``); ops list the buffers they read and write, and
+``w:<layer>``, ``b:<layer>``, ``dw:<layer>``, ``db:<layer>``); ops list the buffers they read and write, and
 the in-place pairs the memory planner may (and, once checked here, will) overlap.
 """
 
@@ -54,7 +53,7 @@ class Op:
     """One kernel invocation of the training step."""
 
     index: int
-    kind: str  #: load_input, fwd, fused_block, fused_requant, save, loss, mask_bwd, bwd_input,
+    kind: str  #: load_input, fwd, fused_block, save, loss, mask_bwd, bwd_input,
     #: grad_add, grad_copy, bias_grad, bias_update, weight_grad, weight_update,
     #: bias_grad_update, weight_grad_update (streamed)
     phase: str  #: "forward" or "backward"
@@ -284,26 +283,18 @@ class _Builder:
         self.emit("fwd", "forward", layer.index, ins + w + b, writes, inplace=inplace, scratch=scratch, macs=layer.macs)
 
     def fused(self, block: Block) -> None:
-        """The fused kernel as two ops: accumulate every expanded channel into pw2's int32
-        output, then requantize (and add the residual) in place over the accumulator."""
+        """The fused kernel (``tt_irb_fwd_s8``, row-streamed): block input to block output in
+        one op, the expanded tensors never exist; its output may overwrite its input when the
+        kernel allows it (with pw1 and an output no larger than the input)."""
         L = self.g.layers
-        dw, pw2 = L[block.dw], L[block.pw2]
         first = L[block.layers[0]]
+        last = L[block.add] if block.add is not None else L[block.pw2]
         x = first.inputs[0]
-        geom = dw.step.geom
-        acc = self.buffer(f"acc:{pw2.index}", 4 * self.numel(pw2.output), "accumulator", pw2.index)
         macs = sum(L[i].macs for i in block.layers)
-        self.emit("fused_block", "forward", first.index, (self.act[x],), (acc,),
-                  scratch=S.fused_channel(geom.in_h * geom.in_w, geom.out_h * geom.out_w, block.pw1 is not None), macs=macs)
-        last = L[block.add] if block.add is not None else pw2
-        _, b = self.params(pw2)
-        reads = [acc, *b] + ([self.act[x]] if block.add is not None else [])
         out = self.act_buffer(last.output)
-        writes = [out]
-        for layer in (pw2, last) if last is not pw2 else (pw2,):
-            if self.needs_mask(layer):
-                writes.append(self.buffer(f"mask:{layer.index}", -(-self.numel(layer.output) // 8), "mask", layer.index))
-        self.emit("fused_requant", "forward", last.index, reads, writes, inplace=((out, acc),))
+        inplace = ((out, self.act[x]),) if block.pw1 is not None and self.numel(last.output) <= self.numel(x) else ()
+        self.emit("fused_block", "forward", first.index, (self.act[x],), (out,), inplace=inplace,
+                  scratch=_irb_scratch(self.g, block), macs=macs)
 
     # -- backward --------------------------------------------------------------------------
 
@@ -399,18 +390,29 @@ class _Builder:
 
 
 def _fusable(graph: Graph, block: Block, b: _Builder) -> bool:
-    """Nothing inside the block is saved for the backward or needs a gradient through it."""
+    """Nothing inside the block trains, is saved for the backward or needs a gradient."""
     if graph.layers[block.layers[0]].inputs[0] in b.need:
         return False
-    for i in (block.pw1, block.dw):
-        if i is not None and i in b.training:
-            return False
-    t = b.training.get(block.pw2)
-    return t is None or not t.channels
+    return not any(i in b.training for i in block.layers)
+
+
+def _irb_scratch(graph: Graph, block: Block) -> S.Scratch:
+    """Scratch of ``tt_irb_fwd_s8``: from the C library through :mod:`.scratch` when it
+    offers it, else the formula of ``irb.h`` (a window of kernel_h expanded rows, one
+    depthwise output row, one projected row for a residual block; sub-kernels need none)."""
+    fn = getattr(S, "irb_forward", None)
+    if fn is not None:
+        return fn(graph, block)
+    L = graph.layers
+    g = L[block.dw].step.geom
+    e = g.in_c
+    out_c = L[block.pw2].out_channels
+    n = g.kernel_h * g.in_w * e + g.out_w * e + (g.out_w * out_c if block.add is not None else 0)
+    return S.Scratch(-(-n // 4) * 4, False, "TODO: kernel_h*in_w*E + out_w*E [+ out_w*out_c] (tt_irb_fwd_s8, irb.h)")
 
 
 def _fusion_pays(graph: Graph, block: Block) -> bool:
-    """Fused local peak (input + int32 accumulator + one channel) below the unfused one."""
+    """Fused local peak (input + output + the kernel's rows) below the unfused one."""
     L = graph.layers
     numel = lambda t: graph.tensors[t].numel
     x = L[block.layers[0]].inputs[0]
@@ -419,8 +421,7 @@ def _fusion_pays(graph: Graph, block: Block) -> bool:
     e1 = numel(dw.inputs[0]) if block.pw1 is not None else 0
     e2, y = numel(dw.output), numel(L[block.pw2].output)
     unfused = max(numel(x) + e1, res + e1 + e2 if block.pw1 is not None else numel(x) + e2, res + e2 + y)
-    geom = dw.step.geom
-    fused = numel(x) + 4 * y + (geom.in_h * geom.in_w if block.pw1 is not None else 0) + geom.out_h * geom.out_w
+    fused = numel(x) + y + _irb_scratch(graph, block).nbytes
     return fused < unfused
 
 

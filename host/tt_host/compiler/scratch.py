@@ -2,9 +2,9 @@
 
 The planner must reserve exactly what the firmware's kernels ask for, so it calls the same
 ``tt_<kernel>_scratch_size()`` functions through :mod:`tt_host.native` (STYLE.md, point 1).
-For kernels that do not exist in C yet (backward, fused blocks, the loss) a documented formula
-stands in; every such size is reported as ``exact=False`` and listed in the compile report
-so nobody mistakes it for a measured number.
+Only when the library cannot be built does a documented formula stand in; every such size is
+reported as ``exact=False`` and listed in the compile report so nobody mistakes it for a
+measured number.
 """
 
 from __future__ import annotations
@@ -79,40 +79,104 @@ def backward_input(kind: str, geom: ConvGeom | None, out_c: int, fc_shape: tuple
 
 
 def streamed_weight_update(kind: str, geom: ConvGeom | None, n_channels: int) -> Scratch:
-    """Fused weight gradient + SGD/QAS update, one output channel at a time (TODO(kernels
-    issue)): that channel's int32 dW (``kh*kw*n_channels*4``; ``kh*kw*4`` per depthwise
-    channel; ``n_channels*4`` for FC)."""
-    if kind == "fc":
-        return Scratch(4 * n_channels, False, "TODO: n_channels*4 (one output row of int32 dW)")
-    taps = geom.kernel_h * geom.kernel_w
-    n = taps * 4 if kind == "dw_conv2d" else taps * n_channels * 4
-    return Scratch(n, False, "TODO: kh*kw*n_channels*4 (one output channel of int32 dW)")
+    """Fused weight gradient + SGD/QAS update (``tt_<kind>_bwd_weight_update_s8``,
+    ``tt/kernels/weight_update.h``): each gradient element is applied as soon as it is
+    computed, so the kernel takes no scratch at all (and no int32 gradient buffer exists).
+    Its input is the compact saved input (``tt_gather_channels_s8``, no scratch either)."""
+    kernel = f"{kind}_bwd_weight_update_s8"
+    if _c_function_exists(kernel):
+        return Scratch(0, True, f"tt_{kernel} takes no scratch")
+    return Scratch(0, False, "0 (element-wise fused weight update)")
 
 
 def loss(n_classes: int) -> Scratch:
-    """Softmax cross-entropy on the int8 logits. TODO(loss kernel): one int32 per class."""
+    """Softmax cross-entropy on the int8 logits (``tt_softmax_xent_s8``): no scratch (two
+    passes over the logits)."""
+    if _c_function_exists("softmax_xent_s8"):
+        return Scratch(0, True, "tt_softmax_xent_s8 takes no scratch")
     return Scratch(4 * n_classes, False, "TODO: 4*n_classes (softmax numerators)")
 
 
+def _c_function_exists(kernel: str) -> bool:
+    native = _native()
+    return native is not None and f"tt_{kernel}" in native._PROTOTYPES
+
+
+def fused_block(expand: ConvGeom | None, dw: ConvGeom, out_c: int, residual: bool) -> Scratch:
+    """Scratch of the fused frozen inverted bottleneck ``tt_irb_fwd_s8`` (row-streamed; see
+    ``tt/kernels/irb.h``): ``expand`` is the expansion layer's geometry (pw1, or the stem
+    convolution before a block without pw1; ``None`` for none), ``dw`` the depthwise's."""
+    from tt_host.reference.fused import IrbGeom
+
+    g = IrbGeom(expand, dw, out_c, residual)
+    if _c_function("irb_fwd_s8"):
+        return Scratch(_native().irb_fwd_s8_scratch_size(g), True, "tt_irb_fwd_s8_scratch_size")
+    rows = min(dw.kernel_h, dw.in_h) * dw.in_w * dw.in_c
+    n = -(-rows // 4) * 4 + -(-(dw.out_w * dw.out_c) // 4) * 4 + (-(-(dw.out_w * out_c) // 4) * 4 if residual else 0)
+    return Scratch(n, False, "min(kh,H)*W*E + out_w*E [+ out_w*out_c] (tt_irb_fwd_s8 without sub-kernel scratch)")
+
+
+def fused_block_can_alias(expand: ConvGeom | None, dw: ConvGeom, out_c: int, residual: bool) -> bool:
+    """May ``tt_irb_fwd_s8`` write the block output over its input (``tt_irb_fwd_s8_can_alias``)?"""
+    from tt_host.reference.fused import IrbGeom, irb_can_alias
+
+    g = IrbGeom(expand, dw, out_c, residual)
+    if _c_function("irb_fwd_s8"):
+        return _native().irb_can_alias(g)
+    return irb_can_alias(g)
+
+
 def fused_channel(in_hw: int, out_hw: int, has_pw1: bool) -> Scratch:
-    """Per-channel rows of a fused inverted bottleneck (TODO(fusion kernel)): one expanded
-    channel of pw1's output (``H*W``) and of the depthwise output (``Ho*Wo``), int8."""
+    """Per-channel planes of a channel-streamed fused block (superseded: the kernel is
+    row-streamed, use :func:`fused_block`): one expanded channel of pw1's output (``H*W``)
+    and of the depthwise output (``Ho*Wo``), int8, without the int32 pw2 accumulator."""
     n = (in_hw if has_pw1 else 0) + out_hw
     return Scratch(n, False, "TODO: H*W + Ho*Wo (one expanded channel, int8)")
 
 
 #: Source prefix of the in-place variants' scratch (the schedule drops it when it falls back).
-INPLACE_PREFIX = "TODO: in-place"
+INPLACE_PREFIX = "in-place"
 
 
-def inplace_depthwise(in_hw: int) -> Scratch:
-    """In-place depthwise (TODO(kernels issue)): a copy of one input channel (``H*W``) is
-    taken before that channel's outputs overwrite it. Legal for any stride in NHWC when the
-    depth multiplier is 1: output channel *c* is only ever written over input channel *c*."""
-    return Scratch(in_hw, False, f"{INPLACE_PREFIX} depthwise: H*W (one input channel copy)")
+def inplace_depthwise(in_hw: int, geom: ConvGeom | None = None) -> Scratch:
+    """In-place depthwise, depth multiplier 1 (``tt_dw_conv2d_fwd_inplace_s8``): a window of
+    ``kernel_h`` input rows of one channel (``kernel_h*in_w``), from the C library when
+    ``geom`` is given. Legal for any stride when ``out_h <= in_h`` and ``out_w <= in_w``:
+    output channel *c* is only ever written over input channel *c*, pixel *p* over pixel *p*."""
+    if geom is not None and _c_function("dw_conv2d_fwd_inplace_s8"):
+        return Scratch(_native().scratch_size("dw_conv2d_fwd_inplace_s8", geom), True,
+                       f"{INPLACE_PREFIX} depthwise: tt_dw_conv2d_fwd_inplace_s8_scratch_size")
+    return Scratch(in_hw, False, f"{INPLACE_PREFIX} depthwise: H*W (one input channel copy, an upper bound)")
 
 
-def inplace_pointwise(in_c: int) -> Scratch:
-    """In-place pointwise projection (TODO(kernels issue)), ``out_c <= in_c``: output pixel
-    *p* only overlaps input pixels up to *p*, so one input pixel (``in_c``) is copied aside."""
-    return Scratch(in_c, False, f"{INPLACE_PREFIX} pointwise: in_c (one input pixel copy)")
+def inplace_pointwise(in_c: int, geom: ConvGeom | None = None) -> Scratch:
+    """In-place pointwise projection (``tt_pw_conv2d_fwd_inplace_s8``), ``out_c <= in_c``, any
+    stride: output pixel *p* only overlaps input pixels up to *p*, so each chunk of
+    ``TT_PW_INPLACE_PIXELS`` (4) input pixels is copied aside; from the C library when ``geom``
+    is given."""
+    if geom is not None and _c_function("pw_conv2d_fwd_inplace_s8"):
+        return Scratch(_native().scratch_size("pw_conv2d_fwd_inplace_s8", geom), True,
+                       f"{INPLACE_PREFIX} pointwise: tt_pw_conv2d_fwd_inplace_s8_scratch_size")
+    return Scratch(-(-4 * in_c // 4) * 4, False, f"{INPLACE_PREFIX} pointwise: 4*in_c (four input pixels)")
+
+
+def overlay_forward(kind: str, geom: ConvGeom | None, fc_shape: tuple[int, int] | None = None) -> Scratch:
+    """Forward of a partially trained layer with its trainable slice overlaid on the frozen
+    weights (``tt_conv2d_fwd_overlay_s8`` for conv and pointwise, ``tt_fc_fwd_overlay_s8``):
+    one merged weight row."""
+    if kind == "fc":
+        if _c_function("fc_fwd_overlay_s8"):
+            return Scratch(_native().scratch_size("fc_fwd_overlay_s8", fc_shape), True, "tt_fc_fwd_overlay_s8_scratch_size")
+        return Scratch(-(-fc_shape[0] // 4) * 4, False, "in_c (one merged weight row)")
+    if _c_function("conv2d_fwd_overlay_s8"):
+        return Scratch(_native().scratch_size("conv2d_fwd_overlay_s8", geom), True, "tt_conv2d_fwd_overlay_s8_scratch_size")
+    return Scratch(-(-geom.kernel_h * geom.kernel_w * geom.in_c // 4) * 4, False, "kh*kw*in_c (one merged weight row)")
+
+
+def irb_forward(graph, block) -> Scratch:
+    """The schedule's hook for a fused block (``schedule.Block``: layer indices ``pw1`` (or
+    ``None``), ``dw``, ``pw2``, ``add``): :func:`fused_block` on those layers' geometries. The
+    expansion layer may also be a general convolution (the stem before a block without pw1)."""
+    L = graph.layers
+    expand = L[block.pw1].step.geom if getattr(block, "pw1", None) is not None else None
+    return fused_block(expand, L[block.dw].step.geom, L[block.pw2].out_channels, block.add is not None)

@@ -1,0 +1,264 @@
+"""From a schedule to plan ops: kernel kinds, buffer slots and per-layer integer parameters.
+
+The schedule (:mod:`.schedule`) names ops loosely (``fwd``, ``bwd_input``, ...) over named
+buffers; the plan blob (``tt_protocol.plan``) has one :class:`~tt_protocol.plan.OpKind` per
+kernel and fixed buffer slots per kind (``SIGNATURES``). :func:`lower` does that mapping
+once; the blob writer (:mod:`.blob`) encodes its result and the unplanned reference run
+(:mod:`.simulate`) executes it directly on named numpy arrays, so both see the same ops.
+
+:func:`layer_params` derives what a LAYER block carries from the graph: the forward
+quantization, the gradient quantization of the weight scales (``GradQuant``) for layers the
+gradient flows back through, and the QAS factors of trained weights and biases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from tt_protocol.plan import LayerKind as LK
+from tt_protocol.plan import OpFlag, OpKind, Phase
+
+from tt_host.compiler.errors import CompileError
+from tt_host.compiler.ir import Graph, Layer
+from tt_host.compiler.schedule import Block, Schedule
+from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, GradQuant, PoolQuant
+from tt_host.reference.update import Qas, Sgd
+
+LAYER_KINDS = {"conv2d": LK.CONV2D, "pw_conv2d": LK.PW_CONV2D, "dw_conv2d": LK.DW_CONV2D, "fc": LK.FC}
+FORWARD = {"conv2d": OpKind.CONV2D, "pw_conv2d": OpKind.PW_CONV2D, "dw_conv2d": OpKind.DW_CONV2D, "fc": OpKind.FC}
+BWD_INPUT = {"conv2d": OpKind.CONV2D_BWD_INPUT, "pw_conv2d": OpKind.PW_CONV2D_BWD_INPUT,
+             "dw_conv2d": OpKind.DW_CONV2D_BWD_INPUT, "fc": OpKind.FC_BWD_INPUT}
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """Optimizer settings carried by the plan header."""
+
+    lr: float = 0.01  #: SGD learning rate (QAS-scaled gradients, so in units of the float model)
+    seed: int = 0  #: PRNG seed of the stochastic rounding
+    momentum: float = 0.0  #: must be 0 in plan format 1
+
+    def __post_init__(self) -> None:
+        if not 0 < self.lr < 1:
+            raise CompileError(f"the learning rate must be in (0, 1), not {self.lr}")
+        if self.momentum != 0:
+            raise CompileError("momentum is not supported by plan format 1 (no velocity buffers are planned)")
+        if not 0 <= self.seed < 2**32:
+            raise CompileError(f"the seed must fit 32 bits, not {self.seed}")
+
+    @property
+    def sgd(self) -> Sgd:
+        return Sgd.of(self.lr, self.momentum)
+
+
+@dataclass(frozen=True)
+class LayerParams:
+    """Everything a LAYER block says about one parameterised layer."""
+
+    kind: LK
+    geom: ConvGeom  #: a fully connected layer is 1x1 with in_c/out_c
+    quant: ConvQuant
+    weights: np.ndarray = field(repr=False)  #: factory int8 weights, TFLite layout
+    bias: np.ndarray = field(repr=False)  #: factory int32 biases (zeros when the model has none)
+    input_scale: float = 0.0
+    output_scale: float = 0.0
+    channels: tuple[int, ...] = ()  #: trained input channels (empty: weights frozen)
+    bias_trained: bool = False
+    grad_quant: GradQuant | None = None  #: present when the gradient flows back through the layer
+    qas_w: Qas | None = None  #: per output channel (per listed channel for depthwise)
+    qas_b: Qas | None = None
+
+    @property
+    def taps(self) -> int:
+        return self.geom.kernel_h * self.geom.kernel_w
+
+
+@dataclass(frozen=True)
+class PoolParams:
+    geom: ConvGeom
+    quant: PoolQuant
+
+
+@dataclass(frozen=True)
+class AddParams:
+    quant: AddQuant
+    numel: int
+
+
+@dataclass(frozen=True)
+class FusedParams:
+    pw1: LayerParams | None
+    dw: LayerParams
+    pw2: LayerParams
+    add: AddParams | None
+    residual_input: int = 0  #: 1 or 2: which ADD input is the block's input (0 without ADD)
+
+
+@dataclass(frozen=True)
+class LossParams:
+    n_classes: int
+    scale: float
+    zero_point: int
+
+
+@dataclass(frozen=True)
+class LoweredOp:
+    """One plan op over buffer keys (names here, ids once encoded)."""
+
+    kind: OpKind
+    phase: Phase
+    layer: int | None
+    ins: tuple  #: by slot (SIGNATURES), None for an absent optional slot
+    outs: tuple
+    params: tuple | None  #: key of the parameter block: ("layer", i), ("add", i), ("pool", i), ("fused", i), ("loss",)
+    scratch: str | None = None
+    flags: int = 0
+
+
+def _fc_geom(layer: Layer) -> ConvGeom:
+    return ConvGeom(1, 1, layer.weight_in_channels, 1, 1, layer.out_channels, 1, 1)
+
+
+def layer_params(graph: Graph, schedule: Schedule, layer: Layer, grad_layers: set[int]) -> LayerParams:
+    step = layer.step
+    kind = LAYER_KINDS[layer.kind]
+    geom = _fc_geom(layer) if layer.kind == "fc" else step.geom
+    t = schedule.training.get(layer.index)
+    channels = tuple(t.channels) if t is not None else ()
+    bias_trained = bool(t is not None and t.bias)
+    s_x = graph.tensors[layer.inputs[0]].scale
+    s_w = np.asarray(layer.weight_scales, np.float32)
+    bias = step.bias if step.bias is not None else np.zeros(layer.out_channels, np.int32)
+    qas_w = None
+    if channels:
+        qas_w = Qas.weights(s_x, s_w)
+    return LayerParams(
+        kind, geom, step.quant, np.asarray(step.weights, np.int8), np.asarray(bias, np.int32), s_x,
+        graph.tensors[layer.output].scale if layer.output in graph.tensors else 0.0, channels, bias_trained,
+        GradQuant.from_weight_scales(s_w) if layer.index in grad_layers else None,
+        qas_w, Qas.biases(s_x, s_w) if bias_trained else None)
+
+
+def pool_params(graph: Graph, layer: Layer) -> PoolParams:
+    if layer.kind == "avgpool":
+        return PoolParams(layer.step.geom, layer.step.quant)
+    if layer.kind == "mean":
+        src, out = graph.tensors[layer.inputs[0]], graph.tensors[layer.output]
+        if (src.scale, src.zero_point) != (out.scale, out.zero_point) or len(src.shape) != 3:
+            raise CompileError(f"{layer.name}: a MEAN that requantizes has no kernel yet (only a global average "
+                               "pool with unchanged quantization)")
+        h, w, c = src.shape
+        return PoolParams(ConvGeom(h, w, c, 1, 1, c, h, w), PoolQuant())
+    raise CompileError(f"{layer.name}: a {layer.kind} layer has no kernel in the plan executor "
+                       "(a PAD that cannot be folded into its convolution)")
+
+
+@dataclass
+class Lowered:
+    """The plan's ops and the parameter objects they reference."""
+
+    ops: list[LoweredOp]
+    params: dict[tuple, object]
+
+
+def lower(schedule: Schedule) -> Lowered:
+    """Map every schedule op to its plan op; prepend the load ops of the trainable buffers."""
+    g = schedule.graph
+    L = g.layers
+    grad_layers = {op.layer for op in schedule.ops if op.kind == "bwd_input" and L[op.layer].has_params}
+    params: dict[tuple, object] = {}
+
+    def lp(i: int) -> tuple:
+        key = ("layer", i)
+        if key not in params:
+            params[key] = layer_params(g, schedule, L[i], grad_layers)
+        return key
+
+    def pp(i: int) -> tuple:
+        key = ("pool", i)
+        if key not in params:
+            params[key] = pool_params(g, L[i])
+        return key
+
+    def ap(i: int) -> tuple:
+        key = ("add", i)
+        if key not in params:
+            params[key] = AddParams(L[i].step.quant, g.tensors[L[i].output].numel)
+        return key
+
+    blocks: dict[int, Block] = {b.layers[0]: b for b in schedule.blocks}
+
+    def fp(block: Block) -> tuple:
+        key = ("fused", block.layers[0])
+        if key not in params:
+            params[key] = FusedParams(
+                params[lp(block.pw1)] if block.pw1 is not None else None, params[lp(block.dw)], params[lp(block.pw2)],
+                params[ap(block.add)] if block.add is not None else None,
+                0 if block.add is None else 1 + L[block.add].inputs.index(L[block.layers[0]].inputs[0]))
+        return key
+
+    ops: list[LoweredOp] = []
+    persistent = sorted((b for b in schedule.buffers.values() if b.persistent), key=lambda b: (b.layer, b.name[0] != "w"))
+    for b in persistent:
+        kind = OpKind.LOAD_WEIGHTS if b.name.startswith("w:") else OpKind.LOAD_BIAS
+        ops.append(LoweredOp(kind, Phase.LOAD, b.layer, (), (b.name,), lp(b.layer)))
+
+    def find(names, prefix: str) -> str | None:
+        return next((n for n in names if n.startswith(prefix)), None)
+
+    for op in schedule.ops:
+        layer = L[op.layer] if op.layer is not None else None
+        scratch = f"scratch:{op.index}" if op.scratch.nbytes else None
+        phase = Phase.FORWARD if op.phase == "forward" else Phase.BACKWARD
+        r, w = op.reads, op.writes
+
+        def emit(kind, ins, outs, key=None, flags=0, phase=phase, layer=op.layer, scratch=scratch):
+            ops.append(LoweredOp(kind, phase, layer, tuple(ins), tuple(outs), key, scratch, flags))
+
+        k = op.kind
+        if k == "load_input":
+            emit(OpKind.INPUT, (), w)
+        elif k == "fwd":
+            mask = find(w, "mask:")
+            if layer.kind in FORWARD:
+                emit(FORWARD[layer.kind], (r[0], find(r[1:], "w:"), find(r[1:], "b:")), (w[0], mask), lp(layer.index))
+            elif layer.kind == "add":
+                emit(OpKind.ADD, r[:2], (w[0], mask), ap(layer.index))
+            else:
+                emit(OpKind.AVGPOOL, r[:1], (w[0], mask), pp(layer.index))
+        elif k == "save":
+            emit(OpKind.SAVE, r, w, lp(op.layer))
+        elif k == "fused_block":
+            emit(OpKind.FUSED_BLOCK, r, w, fp(blocks[op.layer]))
+        elif k == "loss":
+            key = ("loss",)
+            logits = g.tensors[g.logits]
+            params[key] = LossParams(logits.numel, logits.scale, logits.zero_point)
+            emit(OpKind.LOSS, r, w, key)
+        elif k == "mask_bwd":
+            emit(OpKind.MASK_BWD, r, w)
+        elif k == "bwd_input":
+            if layer.kind in BWD_INPUT:
+                emit(BWD_INPUT[layer.kind], (r[0], find(r[1:], "w:")), w, lp(layer.index))
+            else:
+                emit(OpKind.AVGPOOL_BWD_INPUT, r[:1], w, pp(layer.index))
+        elif k == "grad_add":
+            emit(OpKind.GRAD_ADD, r, w)
+        elif k == "grad_copy":
+            emit(OpKind.GRAD_COPY, r, w)
+        elif k == "bias_grad":
+            emit(OpKind.BIAS_GRAD, r, w, lp(op.layer))
+        elif k == "bias_update":
+            emit(OpKind.BIAS_UPDATE, r, w, lp(op.layer))
+        elif k == "weight_grad":
+            emit(OpKind.WEIGHT_GRAD, r, w, lp(op.layer), OpFlag.COMPACT_INPUT if r[1].startswith("saved:") else 0)
+        elif k == "weight_update":
+            emit(OpKind.WEIGHT_UPDATE, r, w, lp(op.layer))
+        elif k == "bias_grad_update":
+            emit(OpKind.BIAS_GRAD_UPDATE, r, w, lp(op.layer))
+        elif k == "weight_grad_update":
+            emit(OpKind.WEIGHT_GRAD_UPDATE, r, w, lp(op.layer), OpFlag.COMPACT_INPUT if r[1].startswith("saved:") else 0)
+        else:  # pragma: no cover - the schedule's kinds are all listed above
+            raise CompileError(f"schedule op kind {k!r} has no plan op")
+    return Lowered(ops, params)
