@@ -1,12 +1,8 @@
 """Replacing the classifier for new classes: zero-initialised, or imprinted from samples.
 
-A sample folder holds one subfolder per label (``DIR/<label>/*.png|*.jpg|*.npy``); the labels
-are the sorted subfolder names and travel in the plan, so the device's predictions print as
-names. Images become the model's int8 input the way ``tt-host stream`` converts them:
-resized to the input's height and width (bilinear), converted to its channels (grey or RGB),
-and quantized as ``q = pixel - 128``: the int8 input spans the 8-bit pixel range, which is
-what the input quantization of every model we ship and import means (scale 1/255 with zero
-point -128 over [0, 1], or 1/127.5 with zero point 0 over [-1, 1]).
+Samples come from a sample folder (:mod:`tt_host.samples`: one subfolder per label, converted
+to the model's int8 input exactly as ``tt-host stream`` converts them); the labels are the
+sorted subfolder names and travel in the plan, so the device's predictions print as names.
 
 **Imprinting** (Qi et al., "Low-Shot Learning with Imprinted Weights", CVPR 2018): run the
 frozen backbone on the samples, take the mean of each class's classifier-input features and
@@ -22,58 +18,23 @@ from pathlib import Path
 
 import numpy as np
 
+from tt_host import samples
 from tt_host.compiler.errors import CompileError
 from tt_host.compiler.ir import Graph
 from tt_host.compiler.lowering import pool_params
 from tt_host.reference import forward
 from tt_host.reference.graph import run_step
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 #: Weight scale = max|W_c| / HEADROOM_STEPS.
 HEADROOM_STEPS = 100
 
 
-def to_input(image: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
-    """An image (uint8 HxW or HxWxC, or already int8 of the input shape) as the model's int8 input."""
-    a = np.asarray(image)
-    if a.dtype == np.int8 and a.shape == shape:
-        return a
-    if a.dtype != np.uint8:
-        raise CompileError(f"sample arrays must be uint8 pixels or int8 of shape {shape}, got {a.dtype}{a.shape}")
-    from PIL import Image
-
-    h, w, c = shape
-    img = Image.fromarray(a if a.ndim == 2 or a.shape[2] in (3, 4) else a[..., 0])
-    img = img.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
-    px = np.asarray(img, np.int16).reshape(h, w, -1)
-    if px.shape[2] != c:
-        px = np.repeat(px[..., :1], c, axis=2)
-    return (px - 128).astype(np.int8)
-
-
 def load_samples(folder: str | Path, shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """``(images int8 [N, H, W, C], labels [N], label names)`` from a folder of label folders."""
-    from PIL import Image
-
-    root = Path(folder)
-    if not root.is_dir():
-        raise CompileError(f"sample folder {root} does not exist")
-    names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not names:
-        raise CompileError(f"{root} has no label subfolders (expected {root}/<label>/*.png)")
-    images, labels = [], []
-    for k, name in enumerate(names):
-        files = sorted(p for p in (root / name).iterdir() if p.suffix.lower() in (*IMAGE_SUFFIXES, ".npy"))
-        for f in files:
-            try:
-                raw = np.load(f) if f.suffix.lower() == ".npy" else np.asarray(Image.open(f))
-            except (OSError, ValueError) as exc:
-                raise CompileError(f"cannot read sample {f}: {exc}") from exc
-            images.append(to_input(raw, shape))
-            labels.append(k)
-    if not images:
-        raise CompileError(f"{root}: no .png/.jpg/.npy samples in its label folders")
-    return np.stack(images), np.asarray(labels, np.int64), names
+    """``(images int8 [N, H, W, C], labels [N], label names)`` of a sample folder."""
+    found = samples.scan(folder)
+    images = np.stack([samples.load_input(s.path, shape) for s in found.samples])
+    labels = np.array([found.label_index(s.label) for s in found.samples], np.int64)
+    return images, labels, list(found.labels)
 
 
 def head_features(graph: Graph, image: np.ndarray) -> np.ndarray:
