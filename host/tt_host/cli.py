@@ -332,18 +332,33 @@ def parse_size(text: str) -> int:
     return int(value * mult)
 
 
+def _parse_count(text: str) -> int:
+    """``5M``, ``250k``, ``1.5G`` or a plain integer (decimal multipliers: MACs are counts)."""
+    t = text.strip().upper()
+    mult = {"K": 10**3, "M": 10**6, "G": 10**9}.get(t[-1:], 1)
+    try:
+        value = float(t[:-1] if mult > 1 else t) * mult
+    except ValueError:
+        raise UsageError(f"cannot read {text!r} as a count (e.g. 5M, 250k, 1200000)") from None
+    if value <= 0:
+        raise UsageError(f"a MACs budget must be positive, not {text!r}")
+    return int(value)
+
+
 @app.command("compile")
 def compile_cmd(
     model: Annotated[Path, typer.Argument(help="The int8 .tflite model to train.", exists=True, dir_okay=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for plan.bin, weights.bin and report.json.")],
     budget: Annotated[str | None, typer.Option("--budget", help="SRAM budget of a training step, e.g. 256K.")] = None,
     scheme: Annotated[str, typer.Option("--scheme", help="last-layer, bias-only, full, auto, or a scheme JSON file.")] = "last-layer",
+    macs_budget: Annotated[str | None, typer.Option("--macs-budget", help="With --scheme auto: most backward MACs per step, e.g. 5M.")] = None,
     classes: Annotated[int | None, typer.Option("--classes", min=1, help="Replace the classifier for N new classes.")] = None,
-    samples: Annotated[Path | None, typer.Option("--samples", help="Folder of <label>/ image folders: new head for those labels.")] = None,
+    samples: Annotated[Path | None, typer.Option("--samples", help="Folder of <label>/ image folders: new head for those labels (and, with --scheme auto, the Fisher criterion).")] = None,
     init: Annotated[str, typer.Option("--init", help="New head initialisation: imprint (from --samples) or zero.")] = "imprint",
     fuse_blocks: Annotated[str, typer.Option("--fuse-blocks", help="Fuse frozen inverted bottlenecks: off, auto, all.")] = "auto",
     inplace: Annotated[bool, typer.Option("--inplace/--no-inplace", help="In-place depthwise/pointwise kernels.")] = True,
     streamed: Annotated[bool, typer.Option("--streamed-updates/--no-streamed-updates", help="Fused gradient+update kernels (no int32 weight gradient).")] = True,
+    fuse_stem: Annotated[bool, typer.Option("--fuse-stem/--no-fuse-stem", help="Let a fused block's expansion be the stem convolution (needs a loader that accepts it).")] = False,
     lr: Annotated[float, typer.Option("--lr", help="SGD learning rate.")] = 0.01,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the stochastic rounding.")] = 0,
     as_json: JsonOpt = False,
@@ -362,14 +377,18 @@ def compile_cmd(
     from .compiler import head as head_mod
     from .compiler import report as report_mod
 
-    if scheme == "auto":
-        raise UsageError("--scheme auto is not implemented yet: pick last-layer, bias-only, full or a scheme file")
+    if scheme == "auto" and not budget:
+        raise UsageError("--scheme auto chooses what trains under a budget: give --budget (e.g. --budget 256K)")
+    if macs_budget is not None and scheme != "auto":
+        raise UsageError("--macs-budget applies to --scheme auto only")
     if init not in ("imprint", "zero"):
         raise UsageError(f"--init must be imprint or zero, not {init!r}")
     t0 = time.perf_counter()
     graph = load_graph(model)
+    fisher_samples = None
     if samples is not None:
         images, labels, names = head_mod.load_samples(samples, graph.tensors[graph.input].shape)
+        fisher_samples = (images, labels)
         if classes is not None and classes != len(names):
             raise UsageError(f"--classes {classes} but {samples} has {len(names)} label folders")
         graph = head_mod.imprint(graph, images, labels, names) if init == "imprint" else graph.with_classes(len(names), names)
@@ -378,8 +397,14 @@ def compile_cmd(
         if init == "imprint":
             log.info("no --samples: the new head is zero-initialised")
         graph = graph.with_classes(classes)
-    options = PlanOptions(fuse_blocks=fuse_blocks, inplace_kernels=inplace, streamed_updates=streamed)
-    compiled = compile_model(graph, scheme, parse_size(budget) if budget else None, options)
+    options = PlanOptions(fuse_blocks=fuse_blocks, inplace_kernels=inplace, streamed_updates=streamed, fuse_stem=fuse_stem)
+    compiled = compile_model(graph, scheme, parse_size(budget) if budget else None, options, samples=fisher_samples,
+                             macs_budget=_parse_count(macs_budget) if macs_budget else None)
+    if scheme == "auto":
+        sel = compiled.scheme.info
+        log.info("auto (%s, %d samples): %d trainable parameters, %d candidates scheduled, %d placed",
+                 sel.get("method"), sel.get("samples", 0), compiled.report["trainable_params"],
+                 sel.get("candidates_scheduled", 0), sel.get("candidates_placed", 0))
     report = write_outputs(compiled, out, TrainParams(lr=lr, seed=seed))
     elapsed = time.perf_counter() - t0
     if plot is not None:

@@ -747,3 +747,107 @@ def irb_fwd_s8(geom, quant, x, weights, alias: bool = False) -> np.ndarray:
     lib.tt_irb_fwd_s8(C.byref(scratch.ctx), C.byref(cg), C.byref(cq), _ptr8(x), C.byref(cw), _ptr8(out))
     scratch.check("tt_irb_fwd_s8")
     return out
+
+
+# -- plan executor (tt/executor.h) -------------------------------------------------------------
+
+
+class CStepResult(C.Structure):
+    """``tt_step_result_t``."""
+
+    _fields_ = [("loss", C.c_float), ("predicted", _i32), ("correct", C.c_bool)]
+
+
+_EXECUTOR_BYTES = 512  #: room for tt_executor_t (about 100 bytes), opaque here
+_pex = C.c_void_p
+_PROTOTYPES.update({
+    "tt_executor_load": (C.c_int, [_pex, _pu8, C.c_uint32, _pu8, C.c_uint32, C.POINTER(C.c_uint32)]),
+    "tt_executor_load_blobs": (C.c_int, [_pex, _pu8, C.c_uint32, _pu8, C.c_uint32, _pu8, C.c_uint32,
+                                         C.POINTER(C.c_uint32)]),
+    "tt_executor_unload": (None, [_pex]),
+    "tt_executor_input": (_p8, [_pex, C.POINTER(C.c_uint32)]),
+    "tt_executor_step": (C.c_int, [_pex, C.c_uint32, C.c_bool, C.POINTER(CStepResult)]),
+    "tt_executor_classes": (C.c_uint32, [_pex]),
+    "tt_executor_arena_used": (C.c_uint32, [_pex]),
+    "tt_executor_params_bytes": (C.c_uint32, [_pex]),
+    "tt_executor_params_read": (None, [_pex, C.c_uint32, _pu8, C.c_uint32]),
+    "tt_executor_params_write": (C.c_int, [_pex, _pu8, C.c_uint32]),
+})
+
+
+class Executor:
+    """The C plan executor on a host arena: ``load`` a package (``blob.package``), then
+    ``step`` samples. Keeps the package, arena and state alive; statuses come back as ints
+    (``tt_protocol.status.Status``)."""
+
+    def __init__(self, arena_bytes: int = 1 << 20) -> None:
+        self.lib = load()
+        self._state = (C.c_uint64 * (_EXECUTOR_BYTES // 8))()
+        self.arena = np.zeros(-(-arena_bytes // 8), np.uint64).view(np.uint8)[:arena_bytes]
+        self._package = None
+
+    @property
+    def _ex(self):
+        return C.cast(self._state, C.c_void_p)
+
+    def load(self, package: bytes, arena_limit: int | None = None) -> tuple[int, int]:
+        """``(status, detail)`` of ``tt_executor_load`` on a 4-byte aligned copy of ``package``;
+        ``arena_limit`` caps the arena size the executor is told about."""
+        n = len(package)
+        words = (C.c_uint32 * (-(-n // 4) or 1))()
+        C.memmove(words, bytes(package), n)
+        self._package = words
+        detail = C.c_uint32(0)
+        limit = self.arena.size if arena_limit is None else min(arena_limit, self.arena.size)
+        status = self.lib.tt_executor_load(self._ex, C.cast(words, _pu8), n, self.arena.ctypes.data_as(_pu8), limit,
+                                           C.byref(detail))
+        return int(status), int(detail.value)
+
+    def load_blobs(self, plan: bytes, weights: bytes, arena_limit: int | None = None) -> tuple[int, int]:
+        """``tt_executor_load_blobs`` with the two blobs in separate aligned buffers."""
+        bufs = []
+        for blob in (plan, weights):
+            words = (C.c_uint32 * (-(-len(blob) // 4) or 1))()
+            C.memmove(words, bytes(blob), len(blob))
+            bufs.append(words)
+        self._package = bufs
+        detail = C.c_uint32(0)
+        limit = self.arena.size if arena_limit is None else min(arena_limit, self.arena.size)
+        status = self.lib.tt_executor_load_blobs(self._ex, C.cast(bufs[0], _pu8), len(plan), C.cast(bufs[1], _pu8),
+                                                 len(weights), self.arena.ctypes.data_as(_pu8), limit, C.byref(detail))
+        return int(status), int(detail.value)
+
+    def step(self, image, label: int, train: bool = True) -> tuple[int, CStepResult]:
+        """Write ``image`` (int8, the plan's input size) and run one step: ``(status, result)``."""
+        n = C.c_uint32(0)
+        ptr = self.lib.tt_executor_input(self._ex, C.byref(n))
+        x = np.ascontiguousarray(image, np.int8).ravel()
+        if ptr and x.size == n.value:
+            C.memmove(ptr, x.ctypes.data, x.size)
+        result = CStepResult()
+        status = self.lib.tt_executor_step(self._ex, label, train, C.byref(result))
+        return int(status), result
+
+    @property
+    def arena_used(self) -> int:
+        return int(self.lib.tt_executor_arena_used(self._ex))
+
+    @property
+    def classes(self) -> int:
+        return int(self.lib.tt_executor_classes(self._ex))
+
+    def params(self) -> bytes:
+        """The whole parameter image (``tt_executor_params_read``)."""
+        n = int(self.lib.tt_executor_params_bytes(self._ex))
+        out = (C.c_uint8 * max(n, 1))()
+        self.lib.tt_executor_params_read(self._ex, 0, out, n)
+        return bytes(out)[:n]
+
+    def params_window(self, offset: int, length: int, fill: int = 0xA5) -> bytes:
+        out = (C.c_uint8 * max(length, 1))(*([fill] * max(length, 1)))
+        self.lib.tt_executor_params_read(self._ex, offset, out, length)
+        return bytes(out)[:length]
+
+    def params_write(self, image: bytes) -> int:
+        buf = (C.c_uint8 * max(len(image), 1)).from_buffer_copy(bytes(image) or b"\0")
+        return int(self.lib.tt_executor_params_write(self._ex, buf, len(image)))

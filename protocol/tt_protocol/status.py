@@ -40,6 +40,12 @@ class Status(enum.IntEnum):
     #: The uploaded package's CRC-32 differs from the one LOAD_BEGIN announced;
     #: ``detail`` is the CRC the device computed over what it stored.
     BLOB_CORRUPT = 0x13
+    #: The stored package is not a plan this firmware can run: a check of the loader
+    #: (``tt_protocol.plan.validate``, plus the kernels' scratch sizes and the arena the
+    #: executor needs) failed; ``detail`` is the ``tt_protocol.plan.Check`` code.
+    BAD_PLAN = 0x14
+    #: A sample's label is not below the plan's number of classes; ``detail`` is that number.
+    LABEL_RANGE = 0x15
     #: The device hit a condition that should be impossible; please report it.
     INTERNAL = 0x30
     #: LOAD_CHUNK or LOAD_END without a transfer in progress (none was begun, or the
@@ -47,6 +53,8 @@ class Status(enum.IntEnum):
     NO_TRANSFER = 0x31
     #: The flash driver failed to erase or program; ``detail`` is the flash offset.
     FLASH_ERROR = 0x32
+    #: A training or parameter request while no plan is loaded.
+    NO_PLAN = 0x33
 
 
 #: Statuses that mean "the request never reached the dispatcher intact": the

@@ -62,6 +62,23 @@ def test_samples_replace_the_head_and_export_roundtrips(tmp_path):
     assert bad.exit_code == 2 and "not a valid deltas file" in bad.stderr
 
 
-def test_scheme_auto_is_a_clear_usage_error(tmp_path):
+def test_scheme_auto_needs_a_budget(tmp_path):
     r = runner.invoke(app, ["compile", str(DEMO), "--scheme", "auto", "--out", str(tmp_path)])
-    assert r.exit_code == 2 and "not implemented yet" in r.stderr
+    assert r.exit_code == 2 and "--budget" in r.stderr
+
+
+def test_scheme_auto_with_samples_reports_its_choice(tmp_path):
+    r = runner.invoke(app, ["compile", str(DEMO), "--scheme", "auto", "--budget", "40K", "--samples", str(SAMPLES),
+                            "--out", str(tmp_path), "--json"])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    sel = report["scheme"]["selection"]
+    assert sel["method"] == "fisher" and sel["samples"] > 0 and sel["peak_sram_bytes"] == report["peak_sram_bytes"]
+    assert report["peak_sram_bytes"] <= 40 * 1024
+    # scheme.json reproduces the choice through --scheme FILE.
+    again = runner.invoke(app, ["compile", str(DEMO), "--scheme", str(tmp_path / "scheme.json"), "--samples", str(SAMPLES),
+                                "--out", str(tmp_path / "again"), "--json"])
+    assert again.exit_code == 0, again.output
+    redo = json.loads(again.stdout)
+    assert (redo["scheme"]["bias"], redo["scheme"]["weights"]) == (report["scheme"]["bias"], report["scheme"]["weights"])
+    assert redo["plan_hash"] == report["plan_hash"]

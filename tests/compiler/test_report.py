@@ -59,4 +59,5 @@ def test_shared_model_report(shared_dir, name):
     assert fused["peak_sram_bytes"] < layer["peak_sram_bytes"]
     assert fused["fused_blocks"] and not layer["fused_blocks"]
     assert layer["macs_forward"] == fused["macs_forward"] == 16_758_912 - 112 * 1000 + 112 * 10
-    assert layer["breakdown"]["forward_activation_peak"] == 245_760  # README: layer-by-layer peak
+    # README: the layer-by-layer peak is 245,760 bytes of activations, plus the kernel's scratch
+    assert 245_760 <= layer["breakdown"]["forward_activation_peak"] <= 245_760 + 4096

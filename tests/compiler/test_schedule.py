@@ -126,3 +126,29 @@ def test_streamed_updates_need_no_gradient_tensor(tiny_graph):
     op = next(op for op in s.ops if op.kind == "weight_grad_update" and op.layer == pw1.index)
     assert op.scratch.nbytes == 0  # tt_<op>_bwd_weight_update_s8 applies each element as it is computed
     assert s.macs("backward") == _sched(tiny_graph, "full").macs("backward")
+
+
+def test_bias_only_layers_update_before_their_input_gradient(tiny_graph):
+    """A bias update leaves the input gradient unchanged, so with frozen weights it runs
+    first and dY can die at the input-gradient op; trained weights keep the exact order."""
+    s = _sched(tiny_graph, "bias-only")
+    pw1 = tiny_graph.conv(1).index
+    kinds = [op.kind for op in s.ops if op.layer == pw1 and op.phase == "backward"]
+    assert kinds == ["mask_bwd", "bias_grad", "bias_update", "bwd_input"]
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_stem_fuses_with_the_first_block(shared_dir, shared_graphs, name):
+    """With ``fuse_stem`` the stem convolution is block 0's expansion: its 64 KB output never
+    exists, and the block writes over the image where tt_irb_fwd_s8_can_alias allows."""
+    g = shared_graphs[name]
+    opts = {"fuse_blocks": "auto", "inplace_kernels": True, "streamed_updates": True}
+    plain = _sched(g, "last-layer", **opts)
+    stem = _sched(g, "last-layer", fuse_stem=True, **opts)
+    _well_formed(stem)
+    assert stem.blocks[0].pw1 == g.conv(0).index and not any(b.pw1 == g.conv(0).index for b in plain.blocks)
+    first = stem.ops[1]
+    assert first.kind == "fused_block" and first.inplace and first.scratch.nbytes > 0
+    from tt_host.compiler.memory import plan_schedule
+
+    assert plan_schedule(stem).peak < plan_schedule(plain).peak - 32 * 1024

@@ -25,9 +25,12 @@ typedef enum {
     TT_STATUS_OUT_OF_ORDER = 0x11,
     TT_STATUS_NO_SPACE = 0x12,
     TT_STATUS_BLOB_CORRUPT = 0x13,
+    TT_STATUS_BAD_PLAN = 0x14,
+    TT_STATUS_LABEL_RANGE = 0x15,
     TT_STATUS_INTERNAL = 0x30,
     TT_STATUS_NO_TRANSFER = 0x31,
     TT_STATUS_FLASH_ERROR = 0x32,
+    TT_STATUS_NO_PLAN = 0x33,
 } tt_status_t;
 
 /* Opcodes: requests < 0x80, responses = request | 0x80. */

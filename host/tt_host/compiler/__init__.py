@@ -1,7 +1,8 @@
 """The training compiler: an int8 ``.tflite`` and a sparse-update scheme to a planned step.
 
 Pipeline (one module per stage): :mod:`.ir` imports the model into a small graph IR,
-:mod:`.scheme` resolves which biases/weights/channels train, :mod:`.schedule` derives the
+:mod:`.scheme` resolves which biases/weights/channels train (:mod:`.auto` chooses them under
+a budget), :mod:`.schedule` derives the
 forward, the pruned and reordered backward and the in-place updates, :mod:`.memory` gives
 every buffer a fixed arena offset, :mod:`.report` says what it costs. :func:`compile_model`
 runs them all; the ``tt-host compile`` command and the plan blob are built on it.
@@ -54,18 +55,31 @@ class CompiledPlan:
 
 def compile_model(model: str | Path | Graph, scheme: str | Path | Mapping[str, Any] | Scheme = "last-layer",
                   budget: int | None = None, options: PlanOptions | None = None, classes: int | None = None,
-                  firmware: FirmwareFootprint | None = None) -> CompiledPlan:
-    """Compile ``model`` for ``scheme`` (a preset, a published-format file or dict, or a
-    :class:`Scheme`); ``classes`` replaces the classifier (zero-initialised) for that many
-    classes. Raises :class:`PlanBudgetExceeded` when ``peak_sram_bytes`` is over ``budget``."""
+                  firmware: FirmwareFootprint | None = None, samples: tuple[Any, Any] | None = None,
+                  macs_budget: int | None = None) -> CompiledPlan:
+    """Compile ``model`` for ``scheme`` (a preset, ``"auto"``, a published-format file or dict,
+    or a :class:`Scheme`); ``classes`` replaces the classifier (zero-initialised) for that many
+    classes. ``"auto"`` chooses under ``budget`` (and ``macs_budget`` backward MACs), by the
+    Fisher criterion when ``samples`` (int8 images, class indices) are given (:mod:`.auto`).
+    Raises :class:`PlanBudgetExceeded` when ``peak_sram_bytes`` is over ``budget``."""
     graph = model if isinstance(model, Graph) else load_graph(model)
     if classes is not None:
         graph = graph.with_classes(classes)
-    resolved = scheme if isinstance(scheme, Scheme) else load_scheme(scheme, graph)
+    fw = firmware or firmware_footprint()
+    if isinstance(scheme, str) and scheme == "auto":
+        from tt_host.compiler.auto import auto_scheme
+
+        resolved = auto_scheme(graph, budget, samples, macs_budget, options, fw)
+    else:
+        resolved = scheme if isinstance(scheme, Scheme) else load_scheme(scheme, graph)
     schedule = build_schedule(graph, resolved, options)
     plan = plan_schedule(schedule)
-    report = build_report(schedule, plan, firmware or firmware_footprint())
+    report = build_report(schedule, plan, fw)
     compiled = CompiledPlan(graph, resolved, schedule, plan, report)
+    if macs_budget is not None and compiled.schedule.macs("backward") > macs_budget:
+        need = compiled.schedule.macs("backward")
+        raise PlanBudgetExceeded(f"{graph.name} with scheme {resolved.name}: the backward takes {need:,} MACs, over "
+                                 f"the MACs budget of {macs_budget:,}")
     if budget is not None and compiled.peak_sram_bytes > budget:
         need = compiled.peak_sram_bytes
         raise PlanBudgetExceeded(
@@ -76,7 +90,7 @@ def compile_model(model: str | Path | Graph, scheme: str | Path | Mapping[str, A
 
 
 def write_outputs(compiled: CompiledPlan, out: str | Path, train: TrainParams | None = None) -> dict[str, Any]:
-    """Write ``plan.bin``, ``weights.bin`` and ``report.json`` into ``out``; return the report
+    """Write ``plan.bin``, ``weights.bin``, ``scheme.json`` and ``report.json`` into ``out``; return the report
     with the blob sizes and the plan hash added (everything deterministic: no timestamps)."""
     blobs = serialize(compiled.schedule, compiled.plan, train, compiled.scheme.name,
                       int(compiled.report["trainable_params"]))
@@ -84,6 +98,9 @@ def write_outputs(compiled: CompiledPlan, out: str | Path, train: TrainParams | 
     out.mkdir(parents=True, exist_ok=True)
     (out / "plan.bin").write_bytes(blobs.plan)
     (out / "weights.bin").write_bytes(blobs.weights)
+    # The scheme in the published format (explicit channels): ``--scheme FILE`` reproduces it.
+    scheme_json = json.dumps(compiled.scheme.to_published(compiled.graph), indent=1, sort_keys=True) + "\n"
+    (out / "scheme.json").write_text(scheme_json)
     train = train or TrainParams()
     report = {**compiled.report, "plan_bytes": len(blobs.plan), "weights_bytes": len(blobs.weights),
               "plan_hash": blobs.plan_hash.hex(), "model_hash": compiled.graph.model_hash.hex(),

@@ -278,3 +278,12 @@ def _layer_of(lowered: Lowered, obj) -> int:
 
 def _add_of(lowered: Lowered, obj) -> int:
     return next(k[1] for k, v in lowered.params.items() if k[0] == "add" and v is obj)
+
+
+def package(plan: bytes, weights: bytes) -> bytes:
+    """The bytes the device loads (``tt_executor_load``): the plan blob immediately followed by
+    its weight blob. The plan's ``total_bytes`` (a multiple of 4) says where the weight blob
+    starts, so the weight blob stays 4-byte aligned in flash."""
+    if len(plan) % P.ALIGN or int.from_bytes(plan[8:12], "little") != len(plan):
+        raise CompileError("a package needs a sealed plan blob whose length is a multiple of 4")
+    return bytes(plan) + bytes(weights)

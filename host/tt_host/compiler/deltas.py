@@ -28,6 +28,38 @@ def weight_records(weights: bytes) -> list:
     return [P.TensorRecord.parse(weights[h.table_offset + i * P.TensorRecord.sizeof():]) for i in range(h.n_tensors)]
 
 
+def parameters_from_image(plan: bytes, image: bytes) -> dict[tuple[int, str], np.ndarray]:
+    """Decode the device's parameter image (``tt_executor_params_read``) into what :func:`build`
+    takes: ``(layer, "WEIGHTS"|"BIAS") -> values``, like
+    :meth:`tt_host.compiler.simulate.Machine.parameters`.
+
+    The image is the output buffers of the plan's LOAD_WEIGHTS / LOAD_BIAS ops concatenated in
+    op-table order (int8 slices, little-endian int32 biases), then the 4-byte PRNG counter of
+    the stochastic rounding (see :func:`image_prng_counter`), which is not a parameter."""
+    v = P.validate(plan)
+    out: dict[tuple[int, str], np.ndarray] = {}
+    at = 0
+    for op in v.ops:
+        if op.kind not in (P.OpKind.LOAD_WEIGHTS, P.OpKind.LOAD_BIAS):
+            continue
+        size = v.buffers[op.outs[0]].size
+        if at + size > len(image):
+            raise ValueError(f"parameter image of {len(image)} bytes is too short for this plan")
+        if op.kind == P.OpKind.LOAD_WEIGHTS:
+            out[(op.layer, "WEIGHTS")] = np.frombuffer(image, np.int8, size, at).copy()
+        else:
+            out[(op.layer, "BIAS")] = np.frombuffer(image, "<i4", size // 4, at).astype(np.int32)
+        at += size
+    if len(image) != at + 4:
+        raise ValueError(f"parameter image of {len(image)} bytes, this plan's has {at + 4}")
+    return out
+
+
+def image_prng_counter(image: bytes) -> int:
+    """The stochastic-rounding PRNG counter stored at the end of a parameter image."""
+    return int.from_bytes(image[-4:], "little")
+
+
 def build(plan: bytes, weights: bytes, parameters: dict[tuple[int, str], np.ndarray], samples: int = 0) -> bytes:
     """A deltas file from ``parameters`` (``(layer, "WEIGHTS"|"BIAS") -> current values``, as
     :meth:`tt_host.compiler.simulate.Machine.parameters` returns them) of a plan."""

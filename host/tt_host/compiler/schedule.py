@@ -14,10 +14,15 @@ From a graph and a scheme this derives (Lin et al. 2022, sections 3.3-3.4):
 * **residuals**: an ADD hands its output gradient to both branches: the skip branch takes
   the buffer over (no copy), the other gets a copy when both need it; a tensor read by two
   layers sums the two contributions (``grad_add``);
-* **frozen-block fusion** (optional): a frozen inverted bottleneck (pw1 -> depthwise -> pw2
-  [-> ADD]) runs as one kernel (``tt_irb_fwd_s8``) that streams rows of the expanded tensor,
-  so the 6x-expanded tensor never exists: input, output (possibly over the input) and a few
-  expanded rows of scratch.
+* **frozen-block fusion** (optional): a frozen inverted bottleneck (expansion -> depthwise ->
+  pw2 [-> ADD]) runs as one kernel (``tt_irb_fwd_s8``) that streams rows of the expanded
+  tensor, so the expanded tensor never exists: input, output (over the input where
+  ``tt_irb_fwd_s8_can_alias`` says so) and a few expanded rows of scratch. The expansion is
+  the block's pw1, or (``fuse_stem``) the general convolution in front of a block without
+  one: the stem of the shared models, whose 64 KB output then never exists either;
+* **in-place kernels** (optional): a frozen depthwise (multiplier 1) or a pointwise
+  projection (``out_c <= in_c``, any stride) whose input dies there writes over it, where the
+  kernel's ``..._supported()`` allows, with the geometry's exact scratch.
 
 Buffers are named (``act:<tensor>``, ``g:<tensor>``, ``mask:<layer>``, ``saved:<layer>``,
 ``w:<layer>``, ``b:<layer>``, ``dw:<layer>``, ``db:<layer>``); ops list the buffers they read and write, and
@@ -27,11 +32,27 @@ the in-place pairs the memory planner may (and, once checked here, will) overlap
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from tt_host.compiler import scratch as S
+from tt_host.compiler import scratch as _scratch
 from tt_host.compiler.errors import CompileError
 from tt_host.compiler.ir import PARAM_KINDS, Graph, Layer
 from tt_host.compiler.scheme import Scheme
+
+
+class _CachedScratch:
+    """:mod:`.scratch` with its size functions memoised: they are pure functions of frozen
+    geometries, and ``--scheme auto`` schedules hundreds of candidates of one model."""
+
+    def __getattr__(self, name: str):
+        value = getattr(_scratch, name)
+        if callable(value) and not isinstance(value, type) and not name.startswith("_"):
+            value = lru_cache(maxsize=None)(value)
+        setattr(self, name, value)
+        return value
+
+
+S = _CachedScratch()
 
 #: Buffer kinds, in the order the report breaks memory down.
 BUFFER_KINDS = ("input", "activation", "accumulator", "saved", "mask", "grad", "param_grad", "param", "scratch")
@@ -75,9 +96,14 @@ class PlanOptions:
     #: when legal ("all"), or never ("off")
     fuse_blocks: str = "off"
     #: kernels overwrite their input when it dies there: depthwise with depth multiplier 1
-    #: (one input channel copied aside at a time) and pointwise projections with
-    #: ``out_c <= in_c`` (one input pixel copied aside); both need kernel support (TODO)
+    #: (``tt_dw_conv2d_fwd_inplace_s8``) and pointwise projections with ``out_c <= in_c``
+    #: (``tt_pw_conv2d_fwd_inplace_s8``), any stride, where their ``_supported()`` says so
     inplace_kernels: bool = False
+    #: a fused block's expansion may be a general convolution (the stem before a block
+    #: without pw1: ``tt_irb_fwd_s8`` takes any convolution there). Off by default until the
+    #: plan format's loader accepts a CONV2D expansion in a FUSED block (``tt_protocol.plan``
+    #: checks for PW_CONV2D); only matters with ``fuse_blocks``
+    fuse_stem: bool = False
     #: which clamps are back-propagated through masks: "all" (every requantized output, the
     #: exact int8 semantics) or "relu" (only ReLU-style clamps, TTE's practice)
     mask_policy: str = "all"
@@ -106,7 +132,8 @@ class Training:
 
 @dataclass(frozen=True)
 class Block:
-    """An inverted bottleneck run fused: ``pw1`` may be absent, ``add`` too."""
+    """An inverted bottleneck run fused: ``pw1`` (the expansion layer: a pointwise
+    convolution, or a general one such as the stem) may be absent, ``add`` too."""
 
     pw1: int | None
     dw: int
@@ -159,8 +186,10 @@ def _needs_grad(graph: Graph, training: dict[int, Training]) -> frozenset[int]:
     return frozenset(need)
 
 
-def find_blocks(graph: Graph) -> list[Block]:
-    """Every ``[pw1] -> depthwise -> pw2 [-> ADD(block input)]`` chain the fused kernel covers."""
+def find_blocks(graph: Graph, expand_conv: bool = False) -> list[Block]:
+    """Every ``[pw1] -> depthwise -> pw2 [-> ADD(block input)]`` chain the fused kernel covers;
+    with ``expand_conv`` the expansion may also be a general convolution (``conv2d``)."""
+    expand_kinds = ("pw_conv2d", "conv2d") if expand_conv else ("pw_conv2d",)
     by_out = {layer.output: layer for layer in graph.layers}
     blocks = []
     for dw in graph.layers:
@@ -171,7 +200,8 @@ def find_blocks(graph: Graph) -> list[Block]:
             continue
         pw2 = users[0]
         pw1 = by_out.get(dw.inputs[0])
-        if pw1 is not None and (pw1.kind != "pw_conv2d" or len(graph.consumers(pw1.output)) != 1):
+        if pw1 is not None and (pw1.kind not in expand_kinds or pw1.is_classifier
+                                or len(graph.consumers(pw1.output)) != 1):
             pw1 = None
         block_in = pw1.inputs[0] if pw1 is not None else dw.inputs[0]
         add = None
@@ -273,26 +303,24 @@ class _Builder:
         inplace: tuple[tuple[str, str], ...] = ()
         if layer.kind == "add":
             inplace = tuple((out, i) for i in ins)
-        elif self.options.inplace_kernels and layer.kind == "dw_conv2d" and geom.out_c == geom.in_c:
+        elif self.options.inplace_kernels and not w and _inplace_supported(layer.kind, geom):
+            # Trained weights run the overlay kernel, which has no in-place variant.
             inplace = ((out, ins[0]),)
-            scratch = S.inplace_depthwise(geom.in_h * geom.in_w)
-        elif (self.options.inplace_kernels and layer.kind == "pw_conv2d" and geom.out_c <= geom.in_c
-              and geom.stride_h == geom.stride_w == 1):
-            inplace = ((out, ins[0]),)
-            scratch = S.inplace_pointwise(geom.in_c)
+            scratch = (S.inplace_depthwise(geom.in_h * geom.in_w, geom) if layer.kind == "dw_conv2d"
+                       else S.inplace_pointwise(geom.in_c, geom))
         self.emit("fwd", "forward", layer.index, ins + w + b, writes, inplace=inplace, scratch=scratch, macs=layer.macs)
 
     def fused(self, block: Block) -> None:
         """The fused kernel (``tt_irb_fwd_s8``, row-streamed): block input to block output in
-        one op, the expanded tensors never exist; its output may overwrite its input when the
-        kernel allows it (with pw1 and an output no larger than the input)."""
+        one op, the expanded tensors never exist; its output overwrites its input where
+        ``tt_irb_fwd_s8_can_alias`` allows it."""
         L = self.g.layers
         first = L[block.layers[0]]
         last = L[block.add] if block.add is not None else L[block.pw2]
         x = first.inputs[0]
         macs = sum(L[i].macs for i in block.layers)
         out = self.act_buffer(last.output)
-        inplace = ((out, self.act[x]),) if block.pw1 is not None and self.numel(last.output) <= self.numel(x) else ()
+        inplace = ((out, self.act[x]),) if _irb_can_alias(self.g, block) else ()
         self.emit("fused_block", "forward", first.index, (self.act[x],), (out,), inplace=inplace,
                   scratch=_irb_scratch(self.g, block), macs=macs)
 
@@ -384,7 +412,11 @@ class _Builder:
                 self.emit("weight_grad", "backward", layer.index, (g, self.saved_input(layer)), (dw,), macs=macs)
                 self.emit("weight_update", "backward", layer.index, (dw, *w), tuple(w))
 
-        first, second = (input_grad, updates) if self.options.exact_gradients else (updates, input_grad)
+        # A bias update does not change the input gradient (it reads only the weights): with
+        # frozen weights the update runs first, so dY can die at the input-gradient op.
+        weights_train = t is not None and bool(t.channels)
+        exact_first = self.options.exact_gradients and weights_train
+        first, second = (input_grad, updates) if exact_first else (updates, input_grad)
         first()
         second()
 
@@ -396,19 +428,33 @@ def _fusable(graph: Graph, block: Block, b: _Builder) -> bool:
     return not any(i in b.training for i in block.layers)
 
 
-def _irb_scratch(graph: Graph, block: Block) -> S.Scratch:
-    """Scratch of ``tt_irb_fwd_s8``: from the C library through :mod:`.scratch` when it
-    offers it, else the formula of ``irb.h`` (a window of kernel_h expanded rows, one
-    depthwise output row, one projected row for a residual block; sub-kernels need none)."""
-    fn = getattr(S, "irb_forward", None)
-    if fn is not None:
-        return fn(graph, block)
+def _inplace_supported(kind: str, geom) -> bool:
+    """``tt_<kind>_fwd_inplace_s8_supported`` (from the C library when it is built)."""
+    if kind not in ("dw_conv2d", "pw_conv2d"):
+        return False
+    native = S._native()
+    if native is not None and hasattr(native, "inplace_supported"):
+        return native.inplace_supported(kind, geom)
+    from tt_host.reference.fused import dw_inplace_supported, pw_inplace_supported
+
+    return (dw_inplace_supported if kind == "dw_conv2d" else pw_inplace_supported)(geom)
+
+
+def _irb_args(graph: Graph, block: Block) -> tuple:
+    """``(expand geometry or None, depthwise geometry, out_c, residual)`` of ``tt_irb_geom_t``."""
     L = graph.layers
-    g = L[block.dw].step.geom
-    e = g.in_c
-    out_c = L[block.pw2].out_channels
-    n = g.kernel_h * g.in_w * e + g.out_w * e + (g.out_w * out_c if block.add is not None else 0)
-    return S.Scratch(-(-n // 4) * 4, False, "TODO: kernel_h*in_w*E + out_w*E [+ out_w*out_c] (tt_irb_fwd_s8, irb.h)")
+    expand = L[block.pw1].step.geom if block.pw1 is not None else None
+    return expand, L[block.dw].step.geom, L[block.pw2].out_channels, block.add is not None
+
+
+def _irb_can_alias(graph: Graph, block: Block) -> bool:
+    """``tt_irb_fwd_s8_can_alias``: may the block's output be written over its input?"""
+    return S.fused_block_can_alias(*_irb_args(graph, block))
+
+
+def _irb_scratch(graph: Graph, block: Block) -> S.Scratch:
+    """Scratch of ``tt_irb_fwd_s8`` (``tt_irb_fwd_s8_scratch_size`` through :mod:`.scratch`)."""
+    return S.fused_block(*_irb_args(graph, block))
 
 
 def _fusion_pays(graph: Graph, block: Block) -> bool:
@@ -421,8 +467,8 @@ def _fusion_pays(graph: Graph, block: Block) -> bool:
     e1 = numel(dw.inputs[0]) if block.pw1 is not None else 0
     e2, y = numel(dw.output), numel(L[block.pw2].output)
     unfused = max(numel(x) + e1, res + e1 + e2 if block.pw1 is not None else numel(x) + e2, res + e2 + y)
-    fused = numel(x) + y + _irb_scratch(graph, block).nbytes
-    return fused < unfused
+    io = max(numel(x), y) if _irb_can_alias(graph, block) else numel(x) + y
+    return io + _irb_scratch(graph, block).nbytes < unfused
 
 
 def _finalize_inplace(ops: list[Op], buffers: dict[str, Buffer]) -> list[Op]:
@@ -458,7 +504,7 @@ def build_schedule(graph: Graph, scheme: Scheme, options: PlanOptions | None = N
     chosen: dict[int, Block] = {}
     fused: list[Block] = []
     if options.fuse_blocks != "off":
-        for block in find_blocks(graph):
+        for block in find_blocks(graph, options.fuse_stem):
             if _fusable(graph, block, b) and (options.fuse_blocks == "all" or _fusion_pays(graph, block)):
                 fused.append(block)
                 chosen.update({i: block for i in block.layers})

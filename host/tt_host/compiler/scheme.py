@@ -12,7 +12,8 @@ Sources:
   their input channels, 0 = none). A ratio *r* of *C* channels keeps the first
   ``round_half_up(r*C)`` channels (at least one when *r* > 0) unless the file also carries
   ``"weight_channels": {"<conv index>": [channel, ...]}``, an explicit selection (what a
-  Fisher-based selection writes);
+  Fisher-based selection writes), and ``"bias_convs": [conv index, ...]`` trains exactly those
+  biases instead of the last ``n_bias_update`` (a selection need not be a suffix);
 * the **presets** ``last-layer`` (classifier only), ``bias-only`` (every bias + classifier),
   ``full`` (everything).
 """
@@ -41,6 +42,8 @@ class Scheme:
     bias: frozenset[int] = frozenset()  #: convs whose int32 bias trains
     #: conv index -> sorted input channels whose int8 weights train (never empty)
     weights: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
+    #: how the scheme was chosen (``auto``: method, budgets, scores), for the report
+    info: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def trains_bias(self, conv_index: int) -> bool:
         return conv_index in self.bias
@@ -62,13 +65,46 @@ class Scheme:
         head = graph.classifier
         return total + head.weight_count() + head.out_channels
 
+    @property
+    def key(self) -> tuple:
+        """Hashable identity of what trains (not the name)."""
+        return (tuple(sorted(self.bias)), tuple(sorted((k, tuple(v)) for k, v in self.weights.items())))
+
+    def with_bias(self, conv_index: int) -> Scheme:
+        return Scheme(self.name, self.bias | {conv_index}, self.weights, self.info)
+
+    def with_weights(self, conv_index: int, channels) -> Scheme:
+        return Scheme(self.name, self.bias, {**self.weights, conv_index: tuple(sorted(channels))}, self.info)
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: the name, bias convs and weight channels per conv."""
-        return {
+        """JSON-ready: the name, bias convs and weight channels per conv (plus ``selection``
+        when the scheme was chosen automatically)."""
+        out = {
             "name": self.name,
             "bias": sorted(self.bias),
             "weights": {str(k): list(v) for k, v in sorted(self.weights.items())},
         }
+        if self.info:
+            out["selection"] = dict(self.info)
+        return out
+
+    def to_published(self, graph: Graph) -> dict[str, Any]:
+        """The scheme in the published JSON format, loadable with ``--scheme FILE``: the bias
+        set as ``n_bias_update`` when it is a suffix of the convs, else ``bias_convs``; the
+        weight channels as ratios plus the explicit ``weight_channels``."""
+        n = len(graph.convs())
+        bias = sorted(self.bias)
+        out: dict[str, Any] = {"model": graph.name, "name": self.name}
+        if bias == list(range(n - len(bias), n)):
+            out["n_bias_update"] = len(bias)
+        else:
+            out["n_bias_update"] = 0
+            out["bias_convs"] = bias
+        idx = sorted(self.weights)
+        out["manual_weight_idx"] = idx
+        out["weight_update_ratio"] = [len(self.weights[i]) / graph.conv(i).weight_in_channels for i in idx]
+        out["weight_channels"] = {str(i): list(self.weights[i]) for i in idx}
+        return out
 
 
 def _first(ratio: float, n: int) -> tuple[int, ...]:
@@ -126,6 +162,14 @@ def from_published(data: Mapping[str, Any], graph: Graph) -> Scheme:
     if explicit:
         raise SchemeError(f"weight_channels names convs not in manual_weight_idx: {sorted(explicit)}")
     bias = frozenset(range(n_convs - n_bias, n_convs))
+    if "bias_convs" in data:
+        try:
+            listed = {int(i) for i in data["bias_convs"]}
+        except (TypeError, ValueError) as exc:
+            raise SchemeError(f"malformed bias_convs: {exc}") from exc
+        if any(not 0 <= i < n_convs for i in listed):
+            raise SchemeError(f"bias_convs must be conv indices in 0..{n_convs - 1} ({graph.name})")
+        bias |= listed
     return Scheme(str(data.get("name", "custom")), bias, weights)
 
 

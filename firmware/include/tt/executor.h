@@ -1,0 +1,154 @@
+/**
+ * @file executor.h
+ * @brief The generic executor of training plans: load a package once, then train or
+ *        evaluate one sample per call.
+ *
+ * **Package.** A plan blob immediately followed by its weight blob (tt_protocol.plan; on the
+ * host `tt_host.compiler.blob.package()`). The plan's total_bytes (a multiple of 4) says where
+ * the weight blob starts. The package stays where it is (flash on a board) for as long as the
+ * executor runs it: frozen weights and the plan's parameter arrays are read in place, so the
+ * package must be 4-byte aligned.
+ *
+ * **Trust boundary.** tt_executor_load() is the only function that looks at untrusted bytes.
+ * It performs every check of tt_protocol.plan.validate(), in the same order (the device
+ * reports the failing check as the detail of TT_STATUS_BAD_PLAN), then the checks only the
+ * C side can make: each op's scratch buffer holds at least what its kernel's
+ * ..._scratch_size() asks for; an op writes over one of its inputs only where its kernel allows
+ * it (the in-place depthwise/pointwise/fused-block kernels at the same offset, element-wise
+ * ops exactly in place); every gradient slot has an exponent; INPUT is the first step op; the
+ * arena holds the plan plus the executor's workspace. It reads nothing outside
+ * [package, package + len) and writes nothing outside the arena, whatever the bytes. After a
+ * successful load, tt_executor_step() trusts the plan: a switch over op kinds that calls the
+ * kernels with buffers at arena + offset, no checks.
+ *
+ * **Arena.** [0, plan arena_bytes) is the plan's (buffers and the exponent table); above it,
+ * at an 8-byte boundary, the executor's workspace for what the kernels cannot do in place
+ * with the plan's buffers alone (an identity channel list, a merged weight tensor for the
+ * input gradient or depthwise forward of a partially trained layer, the int32 bias gradient
+ * of a fused bias update, a sliced QAS table). Plans without partially trained layers or
+ * fused bias updates need only the identity list (2 bytes per trained channel).
+ * tt_executor_arena_used() tells the whole.
+ *
+ * **Trained state.** The trained weight slices and biases (the outputs of the plan's
+ * LOAD_WEIGHTS/LOAD_BIAS ops, which live in the arena) and the stochastic-rounding PRNG
+ * counter (tt_rng_t.counter, starting at 0; its seed is the plan's). The parameter image
+ * (tt_executor_params_read()) is exactly that state, so restoring it after a reset continues
+ * training bit for bit as if no reset had happened.
+ */
+#ifndef TT_EXECUTOR_H
+#define TT_EXECUTOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tt/kernels/sgd.h"
+#include "tt/protocol_gen.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Executor state (treat as opaque; about 100 bytes). */
+typedef struct {
+    const uint8_t *plan;     /**< The validated plan blob (in the package). */
+    const uint8_t *weights;  /**< Its weight blob (right after the plan). */
+    uint8_t *arena;          /**< The caller's arena. */
+    uint32_t buffer_table;   /**< Plan offsets of the tables. */
+    uint32_t op_table;
+    uint32_t pool;
+    uint32_t exp_table;      /**< Arena offset of the exponent table. */
+    uint32_t workspace;      /**< Arena offset of the workspace (8-aligned, after the plan's arena). */
+    uint32_t identity;       /**< Arena offset of the identity channel list (in the workspace). */
+    uint32_t temp;           /**< Arena offset of the per-op temporary region (in the workspace). */
+    uint32_t arena_used;     /**< Plan arena + workspace. */
+    uint32_t params_bytes;   /**< Size of the parameter image. */
+    uint32_t input_offset;   /**< Arena offset of the input buffer. */
+    uint32_t input_bytes;
+    uint16_t n_ops;
+    uint16_t first_step_op;  /**< Index of the INPUT op: LOAD ops come before it. */
+    uint16_t n_classes;
+    bool loaded;
+    tt_sgd_t sgd;            /**< The plan's learning rate (momentum 0). */
+    tt_rng_t rng;            /**< PRNG of the stochastic rounding: part of the trained state. */
+} tt_executor_t;
+
+/** Outcome of one sample. */
+typedef struct {
+    float loss;         /**< Softmax cross-entropy against the label (natural log). */
+    int32_t predicted;  /**< Class with the largest logit (first on ties). */
+    bool correct;       /**< predicted == label. */
+} tt_step_result_t;
+
+/**
+ * Validate a package and make it the executor's plan; runs the plan's LOAD ops (trainable
+ * slices and biases copied from the weight blob into the arena) and resets the PRNG counter.
+ * On failure the executor is left unloaded.
+ * @param ex          executor state (any contents)
+ * @param package     plan blob + weight blob, 4-byte aligned; must outlive the executor's use
+ * @param len         bytes of the package
+ * @param arena       the arena (8-byte aligned), e.g. tt_arena()
+ * @param arena_bytes its size
+ * @param detail      receives the tt_protocol.plan.Check code on TT_STATUS_BAD_PLAN (0 on success)
+ * @return TT_STATUS_OK, or TT_STATUS_BAD_PLAN (detail: the failing check;
+ *         TT_PLAN_CHECK_ARENA_TOO_SMALL when the plan and the workspace do not fit the arena,
+ *         TT_PLAN_CHECK_BAD_TABLE for a misaligned package)
+ */
+tt_status_t tt_executor_load(tt_executor_t *ex, const uint8_t *package, uint32_t len, uint8_t *arena,
+                             uint32_t arena_bytes, uint32_t *detail);
+
+/**
+ * As tt_executor_load() with the two blobs given separately (e.g. a plan received over the
+ * UART and a weight blob flashed with the image). Both must be 4-byte aligned.
+ */
+tt_status_t tt_executor_load_blobs(tt_executor_t *ex, const uint8_t *plan, uint32_t plan_len, const uint8_t *weights,
+                                   uint32_t weights_len, uint8_t *arena, uint32_t arena_bytes, uint32_t *detail);
+
+/** Forget the plan (tt_executor_step() then answers TT_STATUS_NO_PLAN). */
+void tt_executor_unload(tt_executor_t *ex);
+
+/**
+ * Where the next sample goes: the plan's input buffer, int8 NHWC (input_h * input_w *
+ * input_c bytes, quantized with the plan's input scale and zero point). Write it before
+ * every tt_executor_step(): the step reuses that memory for other buffers.
+ * @param len receives its size in bytes (0 when no plan is loaded)
+ * @return the buffer, or NULL when no plan is loaded
+ */
+int8_t *tt_executor_input(tt_executor_t *ex, uint32_t *len);
+
+/**
+ * Run one sample: the forward ops and the loss against @p label; with @p train also the
+ * planned backward ops and in-place SGD/QAS updates (which advance the PRNG).
+ * @return TT_STATUS_OK; TT_STATUS_NO_PLAN; TT_STATUS_LABEL_RANGE when label >= n_classes
+ *         (nothing runs)
+ */
+tt_status_t tt_executor_step(tt_executor_t *ex, uint32_t label, bool train, tt_step_result_t *result);
+
+/** Number of classes of the loaded plan (0 when none). */
+uint32_t tt_executor_classes(const tt_executor_t *ex);
+
+/** Arena bytes in use: the plan's arena plus the executor's workspace (0 when none). */
+uint32_t tt_executor_arena_used(const tt_executor_t *ex);
+
+/**
+ * Size of the parameter image: the output buffers of the LOAD_WEIGHTS / LOAD_BIAS ops
+ * concatenated in op-table order (int8 slices, int32 little-endian biases, as in the arena),
+ * then the PRNG counter (uint32 little-endian). 0 when no plan is loaded.
+ */
+uint32_t tt_executor_params_bytes(const tt_executor_t *ex);
+
+/** Copy bytes [offset, offset + len) of the parameter image to @p out; the part of the range
+ *  past the image's end is left untouched. */
+void tt_executor_params_read(const tt_executor_t *ex, uint32_t offset, uint8_t *out, uint32_t len);
+
+/**
+ * Restore a whole parameter image (from a COMMIT slot after a reset).
+ * @return TT_STATUS_OK, TT_STATUS_NO_PLAN, or TT_STATUS_BAD_PAYLOAD when @p len is not
+ *         tt_executor_params_bytes() (nothing changes)
+ */
+tt_status_t tt_executor_params_write(tt_executor_t *ex, const uint8_t *in, uint32_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TT_EXECUTOR_H */

@@ -1,0 +1,190 @@
+"""The C plan executor (firmware/src/executor.c) against the numpy reference executor.
+
+For compiled plans of the demo model (several schemes and plan options), a tiny random model
+and, when present, a shared model, N real samples are trained through the C executor (ctypes,
+host build) and through ``tt_host.compiler.simulate.planned``; after every step the loss,
+prediction, parameter image (trained slices, biases and PRNG counter) and the arena contents
+(every byte no kernel scratch ever covers) must be identical. The loader's refusals are checked
+on the current compiler's corruption corpus; the C unit test (firmware/tests/test_executor.c)
+covers the committed corpus, fuzzing and restore under the sanitizers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tt_protocol import plan as P
+from tt_protocol.status import Status
+
+from tt_host import native
+from tt_host.compiler import PlanOptions, TrainParams, compile_model, import_model, serialize
+from tt_host.compiler import deltas as D
+from tt_host.compiler import simulate
+from tt_host.compiler.blob import package
+from tt_host.paths import REPO_ROOT, SHARED_DIR
+from tt_host.samples import load_input
+
+DEMO = REPO_ROOT / "examples" / "demo_model" / "fmnist6-demo-int8.tflite"
+SAMPLES = REPO_ROOT / "examples" / "camera_samples"
+SPARSE = {"name": "sparse", "n_bias_update": 3, "manual_weight_idx": [2, 4], "weight_update_ratio": [0.5, 0.25]}
+EXPLICIT = {"name": "explicit", "n_bias_update": 5, "manual_weight_idx": [0, 3, 5],
+            "weight_update_ratio": [1, 0.5, 0.25], "weight_channels": {"3": [1, 5, 2, 7], "5": [0, 9]}}
+
+
+def _images(shape, n: int) -> list[tuple[np.ndarray, int]]:
+    """``n`` real samples (round-robin over the labels) converted to the model input."""
+    folders = sorted(p for p in SAMPLES.iterdir() if p.is_dir())
+    files = [sorted(f.glob("*.png")) for f in folders]
+    return [(load_input(files[i % len(files)][i // len(files)], shape), i % len(files)) for i in range(n)]
+
+
+def _scratch_mask(plan: bytes) -> np.ndarray:
+    """Arena bytes some kernel scratch covers (the reference scribbles there)."""
+    v = P.validate(plan)
+    mask = np.zeros(v.header.arena_bytes, bool)
+    for b in v.buffers:
+        if b.dtype == P.DType.BYTES:
+            mask[b.offset:b.offset + b.size] = True
+    return mask
+
+
+def _train_both(plan: bytes, weights: bytes, samples, labels_mod: int | None = None) -> native.Executor:
+    ex = native.Executor(1 << 20)
+    status, detail = ex.load(package(plan, weights))
+    assert (status, detail) == (Status.OK, 0), f"load refused: {Status(status).name}, check {P.Check(detail).name}"
+    ref = simulate.planned(plan, weights)
+    h = P.validate(plan).header
+    scratch = _scratch_mask(plan)
+    assert D.parameters_from_image(plan, ex.params()).keys() == ref.parameters().keys()
+    for step, (x, label) in enumerate(samples):
+        label = label % (labels_mod or h.n_classes)
+        status, got = ex.step(x, label)
+        want = ref.step(x, label)
+        assert status == Status.OK
+        assert (got.loss, got.predicted, got.correct) == (np.float32(want.loss), want.predicted, want.correct), step
+        image = ex.params()
+        assert D.image_prng_counter(image) == ref.rng.counter, step
+        for key, values in ref.parameters().items():
+            np.testing.assert_array_equal(D.parameters_from_image(plan, image)[key], values, err_msg=f"{key} step {step}")
+        c_arena = ex.arena[:h.arena_bytes]
+        py_arena = np.frombuffer(bytes(ref.store.arena), np.uint8)
+        diff = np.flatnonzero((c_arena != py_arena) & ~scratch)
+        assert diff.size == 0, f"step {step}: arena differs at {diff[:8]} ({diff.size} bytes)"
+    return ex
+
+
+DEMO_CASES = {
+    "last-layer": ("last-layer", None),
+    "bias-only": ("bias-only", None),
+    "full": ("full", None),
+    "full-fused-inplace-streamed": ("full", PlanOptions(fuse_blocks="all", inplace_kernels=True, streamed_updates=True)),
+    "sparse": (SPARSE, None),
+    "sparse-streamed": (SPARSE, PlanOptions(streamed_updates=True)),
+    "explicit-channels-relu-masks": (EXPLICIT, PlanOptions(mask_policy="relu", exact_gradients=False)),
+    "last-layer-fused-inplace": ("last-layer", PlanOptions(fuse_blocks="all", inplace_kernels=True)),
+}
+
+
+@pytest.mark.parametrize("case", list(DEMO_CASES))
+def test_demo_model_bit_exact(case):
+    scheme, options = DEMO_CASES[case]
+    compiled = compile_model(DEMO, scheme, options=options)
+    b = serialize(compiled.schedule, compiled.plan, TrainParams(lr=0.05, seed=11), compiled.scheme.name)
+    h = P.validate(b.plan).header
+    _train_both(b.plan, b.weights, _images((h.input_h, h.input_w, h.input_c), 4))
+
+
+@pytest.fixture(scope="module")
+def tiny_graph():
+    from compiler.builders import inverted_bottleneck_model
+    from tt_host.tflite import load
+
+    return import_model(load(inverted_bottleneck_model(seed=3)), "tiny")
+
+
+@pytest.mark.parametrize("options", [None, PlanOptions(streamed_updates=True, inplace_kernels=True),
+                                     PlanOptions(fuse_blocks="all", inplace_kernels=True)], ids=["plain", "streamed", "fused"])
+def test_tiny_random_model_bit_exact(tiny_graph, options):
+    graph = tiny_graph.with_classes(4, ("a", "b", "c", "d"))
+    for scheme in ("full", {"n_bias_update": 2, "manual_weight_idx": [1, 2, 3], "weight_update_ratio": [0.25, 0.5, 1]}):
+        compiled = compile_model(graph, scheme, options=options)
+        b = serialize(compiled.schedule, compiled.plan, TrainParams(lr=0.1, seed=5), "tiny")
+        _train_both(b.plan, b.weights, _images((16, 16, 3), 5))
+
+
+def test_deltas_from_the_device_image_equal_the_reference():
+    compiled = compile_model(DEMO, SPARSE)
+    b = serialize(compiled.schedule, compiled.plan, TrainParams(lr=0.05), compiled.scheme.name)
+    samples = _images((32, 32, 3), 3)
+    ex = _train_both(b.plan, b.weights, samples)
+    ref = simulate.planned(b.plan, b.weights)
+    for x, label in samples:
+        ref.step(x, label)
+    params = D.parameters_from_image(b.plan, ex.params())
+    assert D.build(b.plan, b.weights, params, 3) == D.build(b.plan, b.weights, ref.parameters(), 3)
+    with pytest.raises(ValueError):
+        D.parameters_from_image(b.plan, ex.params()[:-1])
+
+
+def test_eval_label_range_restore_and_windows():
+    compiled = compile_model(DEMO, "bias-only")
+    b = serialize(compiled.schedule, compiled.plan, TrainParams(lr=0.05), compiled.scheme.name)
+    ex = native.Executor(1 << 18)
+    assert ex.load(package(b.plan, b.weights)) == (Status.OK, 0)
+    factory = ex.params()
+    (x, label), = _images((32, 32, 3), 1)
+    status, _ = ex.step(x, 6)
+    assert status == Status.LABEL_RANGE
+    status, r = ex.step(x, label, train=False)
+    assert status == Status.OK and ex.params() == factory and np.isfinite(r.loss)
+    ex.step(x, label)
+    trained = ex.params()
+    assert trained != factory
+    assert ex.params_window(3, 10) == trained[3:13]
+    assert ex.params_window(len(trained) - 2, 6)[:2] == trained[-2:]
+    assert ex.load(package(b.plan, b.weights))[0] == Status.OK and ex.params() == factory
+    assert ex.params_write(trained[:-1]) == Status.BAD_PAYLOAD
+    assert ex.params_write(trained) == Status.OK and ex.params() == trained
+
+
+def test_current_corruption_corpus_is_refused_with_its_check():
+    from tt_host.compiler import load_graph
+
+    graph = load_graph(DEMO).with_classes(4, ("ankle boot", "coat", "shirt", "sneaker"))
+    compiled = compile_model(graph, SPARSE)
+    b = serialize(compiled.schedule, compiled.plan, TrainParams(), compiled.scheme.name)
+    corpus = P.corruptions(b.plan, b.weights)
+    assert len(corpus) == 27
+    ex = native.Executor(1 << 18)
+    for c in corpus:
+        got = ex.load_blobs(c.plan, c.weights, arena_limit=c.arena_limit)
+        assert got == (Status.BAD_PLAN, c.expected), f"{c.name}: {got}, want {c.expected.name}"
+    # The package form refuses them too (the split point comes from the corrupted header).
+    for c in corpus:
+        got = ex.load(bytes(c.plan) + bytes(c.weights), arena_limit=c.arena_limit)
+        assert got[0] == Status.BAD_PLAN, c.name
+    assert ex.load(package(b.plan, b.weights), arena_limit=P.validate(b.plan).header.arena_bytes - 4) == (
+        Status.BAD_PLAN, P.Check.ARENA_TOO_SMALL)
+
+
+def test_package_layout():
+    compiled = compile_model(DEMO, "last-layer")
+    b = serialize(compiled.schedule, compiled.plan, TrainParams(), compiled.scheme.name)
+    pkg = package(b.plan, b.weights)
+    assert pkg[:len(b.plan)] == b.plan and pkg[len(b.plan):] == b.weights and len(b.plan) % 4 == 0
+    with pytest.raises(Exception):
+        package(b.plan[:-2], b.weights)
+
+
+def test_shared_model_two_steps_bit_exact():
+    model = SHARED_DIR / "models" / "mcunet-5fps-int8.tflite"
+    scheme = SHARED_DIR / "schemes" / "mcunet-5fps-99kb.json"
+    if not model.is_file() or not scheme.is_file():
+        pytest.skip(f"shared model or scheme not found under {SHARED_DIR} (set TT_SHARED)")
+    compiled = compile_model(model, scheme, classes=10, options=PlanOptions(streamed_updates=True))
+    b = serialize(compiled.schedule, compiled.plan, TrainParams(lr=0.01, seed=3), compiled.scheme.name)
+    h = P.validate(b.plan).header
+    ex = _train_both(b.plan, b.weights, _images((h.input_h, h.input_w, h.input_c), 2), labels_mod=10)
+    print(f"mcunet-5fps 99kb: plan arena {h.arena_bytes} B, executor arena {ex.arena_used} B")
