@@ -151,5 +151,13 @@ def test_scratch_sizes(native):
 
     g = ConvGeom.explicit(9, 9, 3, 16, 3, 3, 2, 2, 1, 1, 0, 0)
     assert native.scratch_size("conv2d_fwd_s8", g) == 2 * 3 * 3 * 3 * 2
-    assert native.scratch_size("dw_conv2d_fwd_s8", g) == 0
+    assert native.scratch_size("dw_conv2d_fwd_s8", g) == 0  # depth multiplier 16: no planar path
+    # Planar depthwise (square 3/5/7 kernel, stride_w 1 or 2, multiplier 1, >= 4 channels): a ring
+    # of kernel_h rows of ceil((4 * stride_w * ceil(out_w / 4) + kernel_w - 1) / 4) blocks of 32
+    # bytes, plus four channels' weight tables of 2 * kernel_h rows (stride 1: kernel_w - 1 words,
+    # stride 2: (kernel_w + 1) / 2 words).
+    dw = ConvGeom.explicit(64, 64, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1)
+    assert native.scratch_size("dw_conv2d_fwd_s8", dw) == 17 * 3 * 32 + 4 * 6 * 2 * 4
+    dw = ConvGeom.explicit(32, 32, 48, 48, 7, 7, 2, 2, 3, 3, 2, 2)
+    assert native.scratch_size("dw_conv2d_fwd_s8", dw) == 10 * 7 * 32 + 4 * 14 * 4 * 4
     assert native.scratch_size("fc_fwd_s8", (16, 10)) == 0

@@ -55,7 +55,10 @@ def test_fused_block_memory(native, model_blocks):
     assert counts == {"mcunet-5fps": 14, "mbv2-w0.35": 17, "proxyless-w0.3": 20}
     mem = [_block_memory(native, b.geom) for _, _, blocks in model_blocks.values() for b in blocks]
     worst = {k: max(m[k] for m in mem) for k in ("unfused", "row", "channel")}
-    assert worst == {"unfused": 245760, "row": 53356, "channel": 188416}
+    # row: 48 KB input + 5.7 KB scratch on the stem + first block, 1.7 KB of which is the
+    # depthwise kernel's int16 ring and weight tables (tt_dw_conv2d_fwd_s8_scratch_size(), its
+    # Cortex-M7 path).
+    assert worst == {"unfused": 245760, "row": 54976, "channel": 188416}
     assert sum(m["alias"] for m in mem) == 45
     # The row-streamed variant is the smaller one wherever a block is large.
     for m in mem:

@@ -11,7 +11,8 @@
 extern "C" {
 #endif
 
-/** Scratch bytes tt_dw_conv2d_fwd_s8() needs for @p geom (currently 0). Pure. */
+/** Scratch bytes tt_dw_conv2d_fwd_s8() needs for @p geom: the DSP path's ring of padded input
+ * rows and its requantization table (0 where the portable path runs). Pure. */
 uint32_t tt_dw_conv2d_fwd_s8_scratch_size(const tt_conv_geom_t *geom);
 
 /**

@@ -17,7 +17,7 @@
  *
  * Measured on the 51 blocks of the three shared models at 128x128 (block input + output, or
  * the larger of the two when tt_irb_fwd_s8_can_alias(), + scratch; tests/kernels/test_irb_models.py):
- * the worst block needs 53,356 B fused (stem + first block: 48 KB input + 4.2 KB scratch,
+ * the worst block needs 54,976 B fused (stem + first block: 48 KB input + 5.7 KB scratch,
  * written in place) against 131-246 KB layer by layer. The channel-streamed alternative (for
  * each expanded channel: expanded plane -> depthwise plane -> accumulate pw2 into an int32
  * out_h * out_w * out_c accumulator) needs in_h*in_w + out_h*out_w + 4*out_h*out_w*out_c bytes of

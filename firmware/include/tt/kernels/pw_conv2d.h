@@ -12,7 +12,8 @@
 extern "C" {
 #endif
 
-/** Scratch bytes tt_pw_conv2d_fwd_s8() needs for @p geom (currently 0). Pure. */
+/** Scratch bytes tt_pw_conv2d_fwd_s8() needs for @p geom: two input rows widened to int16 and
+ * a requantization table for a chunk of output channels. Pure. */
 uint32_t tt_pw_conv2d_fwd_s8_scratch_size(const tt_conv_geom_t *geom);
 
 /**

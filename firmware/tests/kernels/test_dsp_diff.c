@@ -1,0 +1,455 @@
+/* Differential test of the kernels' Cortex-M7 DSP paths against their portable loops.
+ *
+ * The kernels under test are linked as usual (on the f746-qemu image they take their DSP
+ * paths, firmware/kernels/tt_dsp.h); the same sources are compiled a second time into this
+ * file with TT_KERNELS_PORTABLE defined and every public name prefixed ref_, which selects the
+ * portable loops the host build runs. Thousands of random shapes, strides, paddings,
+ * quantization parameters (shifts outside the fast requantization's range, biases near the
+ * int32 limits, narrow activation ranges) and values go through both; every output and
+ * exponent must be identical. A mismatch prints the case and the first differing indices and
+ * the image exits non-zero. On the host build both sides are the portable loops, so there it
+ * only checks scratch sizes and, under the sanitizers, memory safety on random shapes. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tt/kernels/kernels.h"
+#include "tt_test.h"
+
+/* --- The portable kernels, renamed --------------------------------------------------------- */
+
+#define TT_KERNELS_PORTABLE 1
+#define tt_conv2d_fwd_s8 ref_conv2d_fwd_s8
+#define tt_conv2d_fwd_s8_scratch_size ref_conv2d_fwd_s8_scratch_size
+#define tt_pw_conv2d_fwd_s8 ref_pw_conv2d_fwd_s8
+#define tt_pw_conv2d_fwd_s8_scratch_size ref_pw_conv2d_fwd_s8_scratch_size
+#define tt_dw_conv2d_fwd_s8 ref_dw_conv2d_fwd_s8
+#define tt_dw_conv2d_fwd_s8_scratch_size ref_dw_conv2d_fwd_s8_scratch_size
+#define tt_fc_fwd_s8 ref_fc_fwd_s8
+#define tt_fc_fwd_s8_scratch_size ref_fc_fwd_s8_scratch_size
+#define tt_add_fwd_s8 ref_add_fwd_s8
+#define tt_pw_conv2d_bwd_input_s16 ref_pw_conv2d_bwd_input_s16
+#define tt_pw_conv2d_bwd_input_s16_scratch_size ref_pw_conv2d_bwd_input_s16_scratch_size
+#define tt_pw_conv2d_bwd_weight_s16 ref_pw_conv2d_bwd_weight_s16
+#define tt_dw_conv2d_bwd_input_s16 ref_dw_conv2d_bwd_input_s16
+#define tt_dw_conv2d_bwd_input_s16_scratch_size ref_dw_conv2d_bwd_input_s16_scratch_size
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-prototypes"
+#include "../../kernels/tt_add_fwd_s8.c"
+#include "../../kernels/tt_conv2d_fwd_s8.c"
+#include "../../kernels/tt_dw_conv2d_bwd_input_s16.c"
+#include "../../kernels/tt_dw_conv2d_fwd_s8.c"
+#include "../../kernels/tt_fc_fwd_s8.c"
+#include "../../kernels/tt_pw_conv2d_bwd_input_s16.c"
+#include "../../kernels/tt_pw_conv2d_bwd_weight_s16.c"
+#include "../../kernels/tt_pw_conv2d_fwd_s8.c"
+#pragma GCC diagnostic pop
+#undef tt_conv2d_fwd_s8
+#undef tt_conv2d_fwd_s8_scratch_size
+#undef tt_pw_conv2d_fwd_s8
+#undef tt_pw_conv2d_fwd_s8_scratch_size
+#undef tt_dw_conv2d_fwd_s8
+#undef tt_dw_conv2d_fwd_s8_scratch_size
+#undef tt_fc_fwd_s8
+#undef tt_fc_fwd_s8_scratch_size
+#undef tt_add_fwd_s8
+#undef tt_pw_conv2d_bwd_input_s16
+#undef tt_pw_conv2d_bwd_input_s16_scratch_size
+#undef tt_pw_conv2d_bwd_weight_s16
+#undef tt_dw_conv2d_bwd_input_s16
+#undef tt_dw_conv2d_bwd_input_s16_scratch_size
+
+/* --- Random data ---------------------------------------------------------------------------- */
+
+static uint32_t rng_state = 0x9E3779B9u;
+
+static uint32_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    return rng_state;
+}
+
+/* Uniform in [lo, hi]. */
+static int32_t uniform(int32_t lo, int32_t hi) { return lo + (int32_t)(rng() % (uint32_t)(hi - lo + 1)); }
+
+#define BUF 8192   /* int8 tensors */
+#define BUF16 4096 /* int16 and int32 tensors */
+static int8_t in_a[BUF], in_b[BUF], wts[BUF], out_dsp[BUF], out_ref[BUF];
+static int16_t g16[BUF16], gi_dsp[BUF16], gi_ref[BUF16], channels[1024];
+static int32_t bias[1024], mult[1024], shift[1024], gw_dsp[BUF16], gw_ref[BUF16];
+static uint32_t scratch_dsp[2048], scratch_ref[2048];
+
+static void fill_s8(int8_t *p, int32_t n)
+{
+    /* Mostly uniform, sometimes saturated, so the extremes (-128, 127) appear often. */
+    const int mode = (int)(rng() % 4u);
+    for (int32_t i = 0; i < n; i++) {
+        const uint32_t r = rng();
+        p[i] = mode == 0 ? (int8_t)((r & 1u) ? 127 : -128) : (int8_t)r;
+    }
+}
+
+/* Per-channel requantization: mostly what imported models have (multiplier in [2^30, 2^31),
+ * right shift 1..12), sometimes a shift outside the fast paths' range, a zero multiplier, a
+ * bias near the int32 limits, or a narrow activation range. */
+static tt_conv_quant_t random_quant(int32_t channels_n, int32_t acc_bound)
+{
+    /* Exotic channels in one call of four; the fast paths need every channel regular. */
+    const uint32_t exotic = rng() % 4u == 0 ? 16u : 1000u;
+    for (int32_t c = 0; c < channels_n; c++) {
+        const uint32_t kind = rng() % exotic;
+        mult[c] = kind == 0 ? 0 : (int32_t)(0x40000000u | (rng() >> 2));
+        shift[c] = kind == 1 ? uniform(-31, 3) : kind == 2 ? -uniform(13, 24) : -uniform(1, 12);
+        bias[c] = kind == 3 ? (int32_t)rng() : uniform(-acc_bound, acc_bound);
+    }
+    const int narrow = rng() % 8u == 0;
+    int32_t lo = -128, hi = 127;
+    if (narrow) {
+        lo = uniform(-128, 0);
+        hi = uniform(lo, 127);
+    }
+    const tt_conv_quant_t q = {uniform(-128, 127), uniform(-128, 127), mult, shift, lo, hi};
+    return q;
+}
+
+static int report_s8(const char *what, int case_no, const int8_t *got, const int8_t *want, int32_t n)
+{
+    int32_t bad = 0;
+    for (int32_t i = 0; i < n; i++) {
+        if (got[i] != want[i]) {
+            if (bad < 4) {
+                fprintf(stderr, "%s case %d: index %ld: dsp %d, portable %d\n", what, case_no, (long)i, got[i],
+                        want[i]);
+            }
+            bad++;
+        }
+    }
+    if (bad > 0) {
+        fprintf(stderr, "%s case %d: %ld of %ld differ\n", what, case_no, (long)bad, (long)n);
+    }
+    return bad == 0;
+}
+
+static int report_s32(const char *what, int case_no, const int32_t *got, const int32_t *want, int32_t n)
+{
+    int32_t bad = 0;
+    for (int32_t i = 0; i < n; i++) {
+        if (got[i] != want[i]) {
+            if (bad < 4) {
+                fprintf(stderr, "%s case %d: index %ld: dsp %ld, portable %ld\n", what, case_no, (long)i, (long)got[i],
+                        (long)want[i]);
+            }
+            bad++;
+        }
+    }
+    if (bad > 0) {
+        fprintf(stderr, "%s case %d: %ld of %ld differ\n", what, case_no, (long)bad, (long)n);
+    }
+    return bad == 0;
+}
+
+static void print_geom(const char *what, int case_no, const tt_conv_geom_t *g)
+{
+    fprintf(stderr, "%s case %d: %ldx%ldx%ld -> %ldx%ldx%ld k%ldx%ld s%ldx%ld pad %ld %ld %ld %ld\n", what, case_no,
+            (long)g->in_h, (long)g->in_w, (long)g->in_c, (long)g->out_h, (long)g->out_w, (long)g->out_c,
+            (long)g->kernel_h, (long)g->kernel_w, (long)g->stride_h, (long)g->stride_w, (long)g->pad_top,
+            (long)g->pad_left, (long)g->pad_bottom, (long)g->pad_right);
+}
+
+/* One axis: input n, kernel k, stride s, random paddings below k; returns the output size. */
+static int32_t random_axis(int32_t n, int32_t k, int32_t s, int32_t *p0, int32_t *p1)
+{
+    do {
+        *p0 = uniform(0, k - 1);
+        *p1 = uniform(0, k - 1);
+    } while (n + *p0 + *p1 < k);
+    return (n + *p0 + *p1 - k) / s + 1;
+}
+
+static tt_conv_geom_t random_geom(int32_t max_hw, int32_t in_c, int32_t out_c, int32_t kh, int32_t kw, int32_t stride)
+{
+    tt_conv_geom_t g;
+    memset(&g, 0, sizeof g);
+    g.in_h = uniform(1, max_hw);
+    g.in_w = uniform(1, max_hw);
+    g.in_c = in_c;
+    g.out_c = out_c;
+    g.kernel_h = kh;
+    g.kernel_w = kw;
+    g.stride_h = rng() % 4u == 0 ? uniform(1, 3) : stride;
+    g.stride_w = stride;
+    g.out_h = random_axis(g.in_h, kh, g.stride_h, &g.pad_top, &g.pad_bottom);
+    g.out_w = random_axis(g.in_w, kw, g.stride_w, &g.pad_left, &g.pad_right);
+    return g;
+}
+
+static int fits(int64_t n) { return n > 0 && n <= BUF; }
+
+/* --- Forward convolutions ------------------------------------------------------------------ */
+
+typedef void (*conv_fn)(const tt_kernel_ctx_t *, const tt_conv_geom_t *, const tt_conv_quant_t *, const int8_t *,
+                        const int8_t *, const int32_t *, int8_t *);
+typedef uint32_t (*conv_scratch_fn)(const tt_conv_geom_t *);
+
+static void run_conv(const char *what, int case_no, const tt_conv_geom_t *g, int depthwise, conv_fn dsp,
+                     conv_scratch_fn dsp_scratch, conv_fn ref, conv_scratch_fn ref_scratch)
+{
+    const int64_t n_in = (int64_t)g->in_h * g->in_w * g->in_c, n_out = (int64_t)g->out_h * g->out_w * g->out_c;
+    const int64_t n_w = (int64_t)g->kernel_h * g->kernel_w * (depthwise ? 1 : g->in_c) * g->out_c;
+    const uint32_t need = dsp_scratch(g);
+    CHECK(need == ref_scratch(g), "%s case %d: scratch %lu, portable %lu", what, case_no, (unsigned long)need,
+          (unsigned long)ref_scratch(g));
+    if (!fits(n_in) || !fits(n_out) || !fits(n_w) || need > sizeof scratch_dsp || g->out_c > 1024) {
+        return;
+    }
+    fill_s8(in_a, (int32_t)n_in);
+    fill_s8(wts, (int32_t)n_w);
+    const int32_t per_out = (int32_t)(n_w / g->out_c);
+    const tt_conv_quant_t q = random_quant(g->out_c, per_out * 255 * 128);
+    const int32_t *b = rng() % 8u == 0 ? 0 : bias;
+    /* The scratch starts dirty: a kernel may not rely on zeroed scratch. */
+    memset(scratch_dsp, 0xA5, need);
+    memset(out_dsp, 0x5A, (size_t)n_out);
+    memset(out_ref, 0x3C, (size_t)n_out);
+    const tt_kernel_ctx_t cd = {need ? scratch_dsp : 0, need}, cr = {need ? scratch_ref : 0, need};
+    dsp(&cd, g, &q, in_a, wts, b, out_dsp);
+    ref(&cr, g, &q, in_a, wts, b, out_ref);
+    tt_test_checks++;
+    if (!report_s8(what, case_no, out_dsp, out_ref, (int32_t)n_out)) {
+        print_geom(what, case_no, g);
+        tt_test_failures++;
+    }
+}
+
+static void test_dw(int cases)
+{
+    static const int32_t kernels[] = {1, 2, 3, 3, 3, 5, 5, 7, 7};
+    for (int i = 0; i < cases; i++) {
+        const int32_t k = kernels[rng() % 9u];
+        const int32_t kw = rng() % 8u == 0 ? kernels[rng() % 9u] : k;
+        const int wide = i % 16 == 0; /* rows of many blocks */
+        const int32_t c = wide ? 4 : rng() % 3u == 0 ? uniform(1, 9) : 4 * uniform(1, 6);
+        const int32_t mult_c = rng() % 8u == 0 ? 2 : 1;
+        const int32_t stride = rng() % 8u == 0 ? 3 : uniform(1, 2);
+        const tt_conv_geom_t g = random_geom(wide ? 40 : 14, c, c * mult_c, k, kw, stride);
+        run_conv("dw_conv2d_fwd", i, &g, 1, tt_dw_conv2d_fwd_s8, tt_dw_conv2d_fwd_s8_scratch_size, ref_dw_conv2d_fwd_s8,
+                 ref_dw_conv2d_fwd_s8_scratch_size);
+    }
+}
+
+static void test_pw(int cases)
+{
+    for (int i = 0; i < cases; i++) {
+        /* Multiples of 8 and even out_c take the assembly; the rest, the fallback. */
+        const int32_t in_c = rng() % 2u ? 8 * uniform(1, 25) : rng() % 2u ? uniform(1, 24) : uniform(1, 200);
+        const int32_t out_c = rng() % 4u ? 2 * uniform(1, 20) : uniform(1, 40);
+        /* One case in four large enough (>= 128 pixels) for the small-in_c order. */
+        const int big = i % 4 == 0;
+        tt_conv_geom_t g = random_geom(8, in_c, out_c, 1, 1, uniform(1, 2));
+        if (big) {
+            g = random_geom(4, 8 * uniform(2, 4), 2 * uniform(6, 20), 1, 1, 1);
+            g.in_h = g.out_h = uniform(8, 16);
+            g.in_w = g.out_w = uniform(8, 16);
+            g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = 0;
+            g.stride_h = g.stride_w = 1;
+        }
+        run_conv("pw_conv2d_fwd", i, &g, 0, tt_pw_conv2d_fwd_s8, tt_pw_conv2d_fwd_s8_scratch_size, ref_pw_conv2d_fwd_s8,
+                 ref_pw_conv2d_fwd_s8_scratch_size);
+    }
+}
+
+static void test_conv(int cases)
+{
+    for (int i = 0; i < cases; i++) {
+        const int32_t k = uniform(1, 4);
+        const tt_conv_geom_t g = random_geom(10, uniform(1, 12), uniform(1, 20), k, rng() % 4u ? k : uniform(1, 4),
+                                             uniform(1, 2));
+        run_conv("conv2d_fwd", i, &g, 0, tt_conv2d_fwd_s8, tt_conv2d_fwd_s8_scratch_size, ref_conv2d_fwd_s8,
+                 ref_conv2d_fwd_s8_scratch_size);
+    }
+}
+
+static void test_fc(int cases)
+{
+    for (int i = 0; i < cases; i++) {
+        const tt_fc_geom_t g = {uniform(1, 200), uniform(1, 40)}; /* in_c * out_c <= BUF */
+        const uint32_t need = tt_fc_fwd_s8_scratch_size(&g);
+        CHECK(need == ref_fc_fwd_s8_scratch_size(&g), "fc_fwd case %d: scratch sizes differ", i);
+        if (need > sizeof scratch_dsp) {
+            continue;
+        }
+        fill_s8(in_a, g.in_c);
+        fill_s8(wts, g.in_c * g.out_c);
+        const tt_conv_quant_t q = random_quant(g.out_c, g.in_c * 255 * 128);
+        const tt_kernel_ctx_t cd = {scratch_dsp, need}, cr = {scratch_ref, need};
+        tt_fc_fwd_s8(&cd, &g, &q, in_a, wts, bias, out_dsp);
+        ref_fc_fwd_s8(&cr, &g, &q, in_a, wts, bias, out_ref);
+        tt_test_checks++;
+        if (!report_s8("fc_fwd", i, out_dsp, out_ref, g.out_c)) {
+            tt_test_failures++;
+        }
+    }
+}
+
+static void test_add(int cases)
+{
+    for (int i = 0; i < cases; i++) {
+        const int32_t n = uniform(1, 700);
+        fill_s8(in_a, n);
+        fill_s8(in_b, n);
+        int32_t lo = -128, hi = 127;
+        if (rng() % 4u == 0) {
+            lo = uniform(-128, 0);
+            hi = uniform(lo, 127);
+        }
+        const tt_add_quant_t q = {uniform(-128, 127),
+                                  uniform(-128, 127),
+                                  uniform(-128, 127),
+                                  20,
+                                  (int32_t)(0x40000000u | (rng() >> 2)),
+                                  -uniform(0, 4),
+                                  (int32_t)(0x40000000u | (rng() >> 2)),
+                                  -uniform(0, 4),
+                                  (int32_t)(0x40000000u | (rng() >> 2)),
+                                  -uniform(15, 24),
+                                  lo,
+                                  hi};
+        tt_add_fwd_s8(n, &q, in_a, in_b, out_dsp);
+        ref_add_fwd_s8(n, &q, in_a, in_b, out_ref);
+        tt_test_checks++;
+        if (!report_s8("add_fwd", i, out_dsp, out_ref, n)) {
+            tt_test_failures++;
+        }
+    }
+}
+
+/* --- Backward ------------------------------------------------------------------------------- */
+
+static void fill_s16(int16_t *p, int32_t n)
+{
+    const int bits = uniform(2, 15);
+    for (int32_t i = 0; i < n; i++) {
+        p[i] = (int16_t)((int32_t)rng() >> (32 - bits));
+    }
+}
+
+static void test_pw_bwd(int cases)
+{
+    for (int i = 0; i < cases; i++) {
+        const tt_conv_geom_t g = random_geom(6, uniform(1, 48), uniform(1, 60), 1, 1, uniform(1, 2));
+        const int32_t n_out = g.out_h * g.out_w * g.out_c, n_in = g.in_h * g.in_w * g.in_c;
+        if (n_out > BUF16 || n_in > BUF16 || !fits((int64_t)g.in_c * g.out_c)) {
+            continue;
+        }
+        /* Input gradient. */
+        for (int32_t c = 0; c < g.out_c; c++) {
+            mult[c] = rng() % 8u == 0 ? 0 : (int32_t)(0x40000000u | (rng() >> 2));
+            shift[c] = -uniform(0, 31);
+        }
+        const tt_grad_quant_t gq = {mult, shift, (int32_t)(0x40000000u | (rng() >> 2)), uniform(-20, 4)};
+        fill_s16(g16, n_out);
+        fill_s8(wts, g.in_c * g.out_c);
+        const uint32_t need = tt_pw_conv2d_bwd_input_s16_scratch_size(&g);
+        CHECK(need == ref_pw_conv2d_bwd_input_s16_scratch_size(&g), "pw_bwd_input case %d: scratch sizes differ", i);
+        if (need <= sizeof scratch_dsp) {
+            const tt_kernel_ctx_t cd = {scratch_dsp, need}, cr = {scratch_ref, need};
+            int32_t e_dsp = 99, e_ref = 98;
+            const int32_t dy_exp = uniform(-20, 0);
+            memset(gi_dsp, 0x11, (size_t)n_in * 2);
+            memset(gi_ref, 0x22, (size_t)n_in * 2);
+            tt_pw_conv2d_bwd_input_s16(&cd, &g, &gq, g16, dy_exp, wts, gi_dsp, &e_dsp);
+            ref_pw_conv2d_bwd_input_s16(&cr, &g, &gq, g16, dy_exp, wts, gi_ref, &e_ref);
+            CHECK(e_dsp == e_ref, "pw_bwd_input case %d: exponent %ld, portable %ld", i, (long)e_dsp, (long)e_ref);
+            tt_test_checks++;
+            if (memcmp(gi_dsp, gi_ref, (size_t)n_in * 2) != 0) {
+                for (int32_t j = 0, shown = 0; j < n_in && shown < 4; j++) {
+                    if (gi_dsp[j] != gi_ref[j]) {
+                        fprintf(stderr, "pw_bwd_input case %d: index %ld: dsp %d, portable %d\n", i, (long)j, gi_dsp[j],
+                                gi_ref[j]);
+                        shown++;
+                    }
+                }
+                print_geom("pw_bwd_input", i, &g);
+                tt_test_failures++;
+            }
+        }
+        /* Weight gradient on a random subset of input channels, in random order. */
+        const int32_t n_ch = uniform(1, g.in_c);
+        for (int32_t c = 0; c < g.in_c; c++) {
+            channels[c] = (int16_t)c;
+        }
+        for (int32_t c = g.in_c - 1; c > 0; c--) {
+            const int32_t j = uniform(0, c);
+            const int16_t t = channels[c];
+            channels[c] = channels[j];
+            channels[j] = t;
+        }
+        fill_s8(in_a, n_in);
+        int32_t e_dsp = 99, e_ref = 98;
+        const int32_t zp = uniform(-128, 127), dy_exp = uniform(-20, 0);
+        tt_pw_conv2d_bwd_weight_s16(&g, zp, channels, n_ch, in_a, g16, dy_exp, gw_dsp, &e_dsp);
+        ref_pw_conv2d_bwd_weight_s16(&g, zp, channels, n_ch, in_a, g16, dy_exp, gw_ref, &e_ref);
+        CHECK(e_dsp == e_ref, "pw_bwd_weight case %d: exponent %ld, portable %ld", i, (long)e_dsp, (long)e_ref);
+        tt_test_checks++;
+        if (!report_s32("pw_bwd_weight", i, gw_dsp, gw_ref, n_ch * g.out_c)) {
+            print_geom("pw_bwd_weight", i, &g);
+            tt_test_failures++;
+        }
+    }
+}
+
+static void test_dw_bwd(int cases)
+{
+    static const int32_t kernels[] = {1, 2, 3, 3, 5, 7};
+    for (int i = 0; i < cases; i++) {
+        const int32_t k = kernels[rng() % 6u];
+        const int32_t kw = rng() % 4u ? k : kernels[rng() % 6u];
+        const tt_conv_geom_t g = random_geom(12, uniform(1, 20), 0, k, kw, uniform(1, 2));
+        tt_conv_geom_t gg = g;
+        gg.out_c = g.in_c;
+        const int32_t n_out = gg.out_h * gg.out_w * gg.out_c, n_in = gg.in_h * gg.in_w * gg.in_c;
+        if (n_out > BUF16 || n_in > BUF16) {
+            continue;
+        }
+        for (int32_t c = 0; c < gg.out_c; c++) {
+            mult[c] = rng() % 8u == 0 ? 0 : (int32_t)(0x40000000u | (rng() >> 2));
+            shift[c] = -uniform(0, 31);
+        }
+        const tt_grad_quant_t gq = {mult, shift, (int32_t)(0x40000000u | (rng() >> 2)), uniform(-20, 4)};
+        fill_s16(g16, n_out);
+        fill_s8(wts, gg.kernel_h * gg.kernel_w * gg.in_c);
+        const tt_kernel_ctx_t cd = {scratch_dsp, sizeof scratch_dsp}, cr = {scratch_ref, sizeof scratch_ref};
+        int32_t e_dsp = 99, e_ref = 98;
+        const int32_t dy_exp = uniform(-20, 0);
+        tt_dw_conv2d_bwd_input_s16(&cd, &gg, &gq, g16, dy_exp, wts, gi_dsp, &e_dsp);
+        ref_dw_conv2d_bwd_input_s16(&cr, &gg, &gq, g16, dy_exp, wts, gi_ref, &e_ref);
+        CHECK(e_dsp == e_ref, "dw_bwd_input case %d: exponent %ld, portable %ld", i, (long)e_dsp, (long)e_ref);
+        tt_test_checks++;
+        if (memcmp(gi_dsp, gi_ref, (size_t)n_in * 2) != 0) {
+            for (int32_t j = 0, shown = 0; j < n_in && shown < 4; j++) {
+                if (gi_dsp[j] != gi_ref[j]) {
+                    fprintf(stderr, "dw_bwd_input case %d: index %ld: dsp %d, portable %d\n", i, (long)j, gi_dsp[j],
+                            gi_ref[j]);
+                    shown++;
+                }
+            }
+            print_geom("dw_bwd_input", i, &gg);
+            tt_test_failures++;
+        }
+    }
+}
+
+int main(void)
+{
+    test_dw(1500);
+    test_pw(1000);
+    test_conv(300);
+    test_fc(300);
+    test_add(300);
+    test_pw_bwd(300);
+    test_dw_bwd(500);
+    printf("test_dsp_diff: %d checks, %d failed\n", tt_test_checks, tt_test_failures);
+    return tt_test_failures != 0;
+}
