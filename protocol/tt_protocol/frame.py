@@ -26,6 +26,8 @@ from construct import (
     Int8ul,
     Int16ul,
     Int32ul,
+    Int64ul,
+    Float32l,
     RawCopy,
     Struct,
     Terminated,
@@ -57,19 +59,67 @@ class Opcode(enum.IntEnum):
     PING = 0x02
     #: Start uploading a package (``LoadBeginPayload``) into the model area, or resume the
     #: transfer of the same package; answered with ``LOAD_STARTED`` (a ``LoadProgressPayload``).
+    #: A new transfer unloads the running plan (its package is about to be overwritten). While
+    #: a plan is loaded, a package for another model (``model_hash``) is refused with
+    #: MODEL_MISMATCH unless ``LoadFlag.REPLACE_MODEL`` is set: nothing changes.
     LOAD_BEGIN = 0x10
     #: The next bytes of the package (``LoadChunkHeader`` then data; every chunk but the
     #: last a multiple of 4 bytes); answered with ``LOAD_PROGRESS``.
     LOAD_CHUNK = 0x11
-    #: All bytes sent: the device checks the package's CRC-32 over what it stored and
-    #: answers ``LOAD_DONE`` (or ERROR BLOB_CORRUPT).
+    #: All bytes sent: the device checks the package's CRC-32 over what it stored, then
+    #: validates it as a plan (``tt_protocol.plan.validate`` and the C-only checks) and makes
+    #: it the running plan with its factory parameters; answers ``LOAD_DONE``, or ERROR
+    #: BLOB_CORRUPT, BAD_PLAN (detail: the ``plan.Check``) or MODEL_MISMATCH (the package's
+    #: model is not the one LOAD_BEGIN announced). A refused package is never run.
     LOAD_END = 0x12
+
+    #: The next bytes of the sample the next SAMPLE_RUN uses (``SampleDataHeader`` then int8
+    #: data, the plan's input tensor in NHWC order). ``offset`` 0 starts a new sample; every
+    #: other chunk continues where the device stopped (OUT_OF_ORDER, detail: bytes held,
+    #: otherwise). Data past the input's end: SAMPLE_SIZE (detail: the input's bytes).
+    #: Answered with ``SAMPLE_ACCEPTED`` (a ``SampleProgressPayload``).
+    SAMPLE_DATA = 0x20
+    #: Run the sample sent with SAMPLE_DATA (``SampleRunPayload``): forward and loss, and with
+    #: ``SampleFlag.TRAIN`` the planned backward and updates. Answered with ``SAMPLE_RESULT``.
+    #: Refused, with nothing run: NO_PLAN; SAMPLE_SIZE when the whole input has not arrived
+    #: (detail: the input's bytes); LABEL_RANGE (detail: the plan's classes); OUT_OF_ORDER for a
+    #: training run whose ``step`` is not the number of samples trained so far (detail: that
+    #: number), which makes a training request idempotent across reconnects. A run consumes
+    #: the sample (the step reuses its memory): the next one starts at offset 0.
+    SAMPLE_RUN = 0x21
+    #: Counters since the plan was loaded, timing and memory: ``STATS`` (``StatsPayload``).
+    #: Answered with or without a plan (then with zeros where a plan is needed).
+    STATS = 0x22
+    #: Read part of the parameter image (``PullPayload``): the trained weight slices and biases
+    #: and the stochastic-rounding PRNG counter, as ``tt_executor_params_read`` defines it.
+    #: Answered with ``PULL_DATA`` (``PullDataHeader`` then the bytes). NO_PLAN without a plan;
+    #: BAD_PAYLOAD when ``offset`` is past the image (detail: the image's bytes).
+    PULL = 0x23
+    #: Persist the trained parameters in the flash A/B store, tagged with the plan hash (empty
+    #: payload); answered with ``COMMITTED`` (``CommitPayload``). After a reset the device
+    #: restores them when the same plan is loaded. NO_PLAN; NO_SPACE (detail: slot capacity);
+    #: FLASH_ERROR.
+    COMMIT = 0x24
+    #: Back to the factory parameters of the loaded package, persistently (a factory record in
+    #: the store) and at once (the plan is loaded afresh, counters zeroed); answered with
+    #: ``ROLLED_BACK`` (``CommitPayload``). NO_PLAN; FLASH_ERROR.
+    ROLLBACK = 0x25
+    #: Answer ``RESETTING`` (empty), finish sending it, then reset the device. Uncommitted
+    #: training is lost; a committed state is restored at boot.
+    RESET = 0x26
 
     INFO = 0x81
     PONG = 0x82
     LOAD_STARTED = 0x90
     LOAD_PROGRESS = 0x91
     LOAD_DONE = 0x92
+    SAMPLE_ACCEPTED = 0xA0
+    SAMPLE_RESULT = 0xA1
+    STATS_REPORT = 0xA2
+    PULL_DATA = 0xA3
+    COMMITTED = 0xA4
+    ROLLED_BACK = 0xA5
+    RESETTING = 0xA6
     #: Any request that failed; the payload is an ``ErrorPayload``.
     ERROR = 0xFF
 
@@ -80,6 +130,21 @@ class Opcode(enum.IntEnum):
     def response(self) -> Opcode:
         """The opcode of a successful answer to this request."""
         return Opcode(self | 0x80)
+
+
+class LoadFlag(enum.IntFlag):
+    """Bits of ``LoadBeginPayload.flags``."""
+
+    #: Accept a package for another model than the loaded plan's (re-provisioning a device
+    #: with a new network is deliberate, never a side effect of streaming samples).
+    REPLACE_MODEL = 1
+
+
+class SampleFlag(enum.IntFlag):
+    """Bits of ``SampleRunPayload.flags``."""
+
+    #: Train on the sample (backward and update); without it the run only evaluates.
+    TRAIN = 1
 
 
 Header = Struct(
@@ -133,12 +198,15 @@ InfoPayload = Struct(
     "core_clock_hz" / Int32ul,  # core clock the firmware configured
     "max_payload" / Int16ul,  # MAX_PAYLOAD of this firmware
     "plan_hash" / Bytes(32),  # hash of the loaded training plan; all zero when none
+    "model_hash" / Bytes(32),  # SHA-256 of the base .tflite of the loaded plan; zero when none
 )
 
 
 LoadBeginPayload = Struct(
     "total_bytes" / Int32ul,  # size of the whole package
     "crc32" / Int32ul,  # CRC-32 of the whole package
+    "flags" / Int32ul,  # LoadFlag
+    "model_hash" / Bytes(32),  # the package's PlanHeader.model_hash
 )
 
 LoadChunkHeader = Struct(
@@ -159,6 +227,70 @@ LoadDonePayload = Struct(
     "crc32" / Int32ul,  # as computed by the device over the stored package
 )
 
+SampleDataHeader = Struct(
+    "offset" / Int32ul,  # input byte the data that follows starts at; 0 starts a new sample
+)
+
+#: Largest data a SAMPLE_DATA carries.
+SAMPLE_CHUNK_MAX_DATA = MAX_PAYLOAD - SampleDataHeader.sizeof()
+
+SampleProgressPayload = Struct(
+    "received" / Int32ul,  # bytes of the current sample held: the offset of the next chunk
+    "input_bytes" / Int32ul,  # size of the plan's input tensor
+)
+
+SampleRunPayload = Struct(
+    "step" / Int32ul,  # training runs: the number of samples trained so far (ignored for eval)
+    "label" / Int16ul,  # class index, below the plan's n_classes
+    "flags" / Int16ul,  # SampleFlag
+)
+
+SampleResultPayload = Struct(
+    "trained" / Int32ul,  # samples trained so far, this one included when it trained
+    "loss" / Float32l,  # softmax cross-entropy of the sample before any update (natural log)
+    "predicted" / Int16ul,  # class with the largest logit (first on ties)
+    "correct" / Int8ul,  # 1: predicted == label
+    "flags" / Int8ul,  # the run's SampleFlag
+    "ticks" / Int32ul,  # tt_port_ticks() spent in the step (StatsPayload.tick_hz per second)
+)
+
+StatsPayload = Struct(
+    "trained" / Int32ul,  # training runs since the plan was loaded (or restored: see COMMIT)
+    "train_correct" / Int32ul,  # of which predicted correctly (before their update)
+    "train_loss_sum" / Float32l,  # sum of their losses
+    "evaluated" / Int32ul,  # evaluation runs since the plan was loaded
+    "eval_correct" / Int32ul,
+    "eval_loss_sum" / Float32l,
+    "train_ticks" / Int64ul,  # ticks spent in training runs
+    "eval_ticks" / Int64ul,  # ticks spent in evaluation runs
+    "tick_hz" / Int32ul,  # ticks per second (SysTick; under QEMU -icount shift=0 one tick is
+    #                       1e9 / tick_hz instructions)
+    "arena_bytes" / Int32ul,  # the static arena of this image
+    "arena_used" / Int32ul,  # what the loaded plan uses of it (plan buffers + executor workspace)
+    "stack_bytes" / Int32ul,  # the stack reserved by the image
+    "stack_peak" / Int32ul,  # deepest stack use since boot (painted stack high-water mark)
+    "params_bytes" / Int32ul,  # size of the parameter image (PULL)
+    "commit_sequence" / Int32ul,  # sequence number of the newest store record; 0 when none
+)
+
+PullPayload = Struct(
+    "offset" / Int32ul,  # first byte of the parameter image wanted
+    "length" / Int16ul,  # bytes wanted, at most PULL_MAX_DATA (fewer come back at the end)
+)
+
+PullDataHeader = Struct(
+    "offset" / Int32ul,  # the request's offset
+    "total" / Int32ul,  # size of the whole parameter image
+)
+
+#: Largest data a PULL_DATA carries.
+PULL_MAX_DATA = MAX_PAYLOAD - PullDataHeader.sizeof()
+
+CommitPayload = Struct(
+    "sequence" / Int32ul,  # sequence number of the store record just written
+    "bytes" / Int32ul,  # payload bytes persisted (0 for a rollback)
+)
+
 #: Fixed-size payloads whose field offsets the firmware gets from the generated header,
 #: by C macro prefix.
 PAYLOAD_LAYOUTS = {
@@ -168,6 +300,14 @@ PAYLOAD_LAYOUTS = {
     "TT_LOAD_CHUNK": LoadChunkHeader,
     "TT_LOAD_PROGRESS": LoadProgressPayload,
     "TT_LOAD_DONE": LoadDonePayload,
+    "TT_SAMPLE_DATA": SampleDataHeader,
+    "TT_SAMPLE_PROGRESS": SampleProgressPayload,
+    "TT_SAMPLE_RUN": SampleRunPayload,
+    "TT_SAMPLE_RESULT": SampleResultPayload,
+    "TT_STATS": StatsPayload,
+    "TT_PULL": PullPayload,
+    "TT_PULL_DATA": PullDataHeader,
+    "TT_COMMIT": CommitPayload,
 }
 
 

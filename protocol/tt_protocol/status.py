@@ -32,8 +32,9 @@ class Status(enum.IntEnum):
     UNKNOWN_OPCODE = 0x06
     #: The payload does not have the layout the opcode requires.
     BAD_PAYLOAD = 0x10
-    #: A LOAD_CHUNK whose offset is not the next byte the device expects; ``detail`` is
-    #: the number of bytes it has, where the host resumes.
+    #: A LOAD_CHUNK or SAMPLE_DATA whose offset is not the next byte the device expects
+    #: (``detail``: the bytes it has, where the host resumes), or a training SAMPLE_RUN whose
+    #: step is not the number of samples trained so far (``detail``: that number).
     OUT_OF_ORDER = 0x11
     #: The package is larger than the device's model area; ``detail`` is its capacity.
     NO_SPACE = 0x12
@@ -46,6 +47,13 @@ class Status(enum.IntEnum):
     BAD_PLAN = 0x14
     #: A sample's label is not below the plan's number of classes; ``detail`` is that number.
     LABEL_RANGE = 0x15
+    #: Sample data past the end of the plan's input, or a SAMPLE_RUN before the whole input
+    #: arrived; ``detail`` is the input's size in bytes.
+    SAMPLE_SIZE = 0x16
+    #: A package for another model than the loaded plan's, without ``LoadFlag.REPLACE_MODEL``
+    #: (LOAD_BEGIN; nothing changes), or a package whose model is not the one its LOAD_BEGIN
+    #: announced (LOAD_END; it is not run).
+    MODEL_MISMATCH = 0x17
     #: The device hit a condition that should be impossible; please report it.
     INTERNAL = 0x30
     #: LOAD_CHUNK or LOAD_END without a transfer in progress (none was begun, or the
