@@ -119,10 +119,12 @@ def test_plan_hash_is_hex_when_a_plan_is_loaded() -> None:
             core_clock_hz=4,
             max_payload=5,
             plan_hash=bytes(range(32)),
+            model_hash=bytes(range(32, 64)),
         )
     )
     info = DeviceInfo.from_payload(payload + b"future fields")
     assert (info.board, info.firmware_version, info.plan_hash) == ("f746-disco", "1.2.3", bytes(range(32)).hex())
+    assert info.model_hash == bytes(range(32, 64)).hex()
     with pytest.raises(ProtocolError):
         DeviceInfo.from_payload(payload[:-1])
 

@@ -29,22 +29,35 @@ import time
 from collections.abc import Callable
 
 from construct import ConstructError
+from tt_protocol import plan as plan_format
 from tt_protocol.frame import (
+    LOAD_CHUNK_MAX_DATA,
     MAX_PAYLOAD,
     PROTOCOL_VERSION,
+    PULL_MAX_DATA,
+    SAMPLE_CHUNK_MAX_DATA,
     SEQ_UNKNOWN,
+    CommitPayload,
     ErrorPayload,
     FrameError,
     InfoPayload,
-    LOAD_CHUNK_MAX_DATA,
     LoadBeginPayload,
     LoadChunkHeader,
     LoadDonePayload,
+    LoadFlag,
     LoadProgressPayload,
     Opcode,
+    PullDataHeader,
+    PullPayload,
+    SampleDataHeader,
+    SampleFlag,
+    SampleProgressPayload,
+    SampleResultPayload,
+    SampleRunPayload,
+    StatsPayload,
+    crc32,
     encode_frame,
     parse_frame,
-    crc32,
     to_wire,
 )
 from tt_protocol.status import FRAMING_STATUSES, Status
@@ -69,6 +82,7 @@ class DeviceInfo:
     protocol_version: int
     firmware_version: str  #: "major.minor.patch"
     plan_hash: str | None  #: hex digest of the loaded training plan; None when no plan
+    model_hash: str | None = None  #: hex SHA-256 of the loaded plan's base .tflite; None when none
 
     @classmethod
     def from_payload(cls, payload: bytes) -> DeviceInfo:
@@ -86,11 +100,70 @@ class DeviceInfo:
             max_payload=info.max_payload,
             protocol_version=info.protocol_version,
             firmware_version=f"{fw.major}.{fw.minor}.{fw.patch}",
-            plan_hash=info.plan_hash.hex() if any(info.plan_hash) else None,
+            plan_hash=_hex_or_none(info.plan_hash),
+            model_hash=_hex_or_none(info.model_hash),
         )
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready dict of every field."""
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleResult:
+    """The device's answer to one SAMPLE_RUN."""
+
+    trained: int  #: samples trained since the plan was loaded, this one included if it trained
+    loss: float  #: softmax cross-entropy before any update (natural log)
+    predicted: int  #: class index with the largest logit
+    correct: bool
+    trained_on: bool  #: the run trained (``SampleFlag.TRAIN``); otherwise it only evaluated
+    ticks: int  #: device ticks the step took (``DeviceStats.tick_hz`` per second)
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> SampleResult:
+        r = _parse(SampleResultPayload, payload, "SAMPLE_RESULT")
+        return cls(r.trained, r.loss, r.predicted, bool(r.correct), bool(r.flags & SampleFlag.TRAIN), r.ticks)
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceStats:
+    """Counters, timing and memory of the device since its plan was loaded (``STATS``)."""
+
+    trained: int
+    train_correct: int
+    train_loss_sum: float
+    evaluated: int
+    eval_correct: int
+    eval_loss_sum: float
+    train_ticks: int
+    eval_ticks: int
+    tick_hz: int
+    arena_bytes: int
+    arena_used: int
+    stack_bytes: int
+    stack_peak: int
+    params_bytes: int
+    commit_sequence: int
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> DeviceStats:
+        s = _parse(StatsPayload, payload, "STATS")
+        return cls(**{f.name: s[f.name] for f in dataclasses.fields(cls)})
+
+    @property
+    def seconds_per_step(self) -> float | None:
+        """Device time of one training step, or None before the first."""
+        return self.train_ticks / self.trained / self.tick_hz if self.trained and self.tick_hz else None
+
+    @property
+    def instructions_per_step(self) -> float | None:
+        """Instructions of one training step, exact under QEMU ``-icount shift=0`` (one
+        instruction per emulated nanosecond); on a board, the cycles of a step instead."""
+        seconds = self.seconds_per_step
+        return seconds * 1e9 if seconds is not None else None
+
+    def to_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
 
 
@@ -115,9 +188,13 @@ class DeviceSession:
         retries: int = 3,
         quiet: float = 0.1,
         first_seq: int | None = None,
+        slow_timeout: float | None = None,
     ) -> None:
         self.transport = transport
         self.timeout = timeout
+        #: Wait per attempt for requests that compute or write flash (SAMPLE_RUN, LOAD_END,
+        #: COMMIT, ROLLBACK): retransmitting one still running only queues a duplicate.
+        self.slow_timeout = max(timeout, 10.0) if slow_timeout is None else slow_timeout
         self.retries = retries
         self.quiet = quiet
         self.info: DeviceInfo | None = None
@@ -211,17 +288,27 @@ class DeviceSession:
         self.info = DeviceInfo.from_payload(payload)
         return self.info
 
-    def upload(self, package: bytes, progress: Callable[[int, int], None] | None = None) -> None:
+    def upload(
+        self,
+        package: bytes,
+        progress: Callable[[int, int], None] | None = None,
+        replace_model: bool = False,
+    ) -> None:
         """Store ``package`` in the device's model area, resuming an interrupted transfer.
 
         Beginning the same package again makes the device report how much of it it
         already holds, so a transfer cut by a lost connection continues from there in a
-        new session. ``progress(sent, total)`` is called after every chunk. Raises
-        :class:`DeviceError` when the device refuses the package (NO_SPACE) or finds it
-        corrupt after the last byte (BLOB_CORRUPT).
+        new session. ``progress(sent, total)`` is called after every chunk. The package's
+        model (its plan header's ``model_hash``) must be the loaded plan's unless
+        ``replace_model``. Raises :class:`DeviceError` when the device refuses the package
+        (NO_SPACE, MODEL_MISMATCH) or finds it corrupt or invalid after the last byte
+        (BLOB_CORRUPT, BAD_PLAN).
         """
         crc = crc32(package)
-        begin = LoadBeginPayload.build(dict(total_bytes=len(package), crc32=crc))
+        begin = LoadBeginPayload.build(dict(
+            total_bytes=len(package), crc32=crc, flags=LoadFlag.REPLACE_MODEL if replace_model else 0,
+            model_hash=package_model_hash(package),
+        ))
         received = LoadProgressPayload.parse(self.request(Opcode.LOAD_BEGIN, begin)[1]).received
         while received < len(package):
             data = package[received : received + LOAD_CHUNK_MAX_DATA]
@@ -236,10 +323,81 @@ class DeviceSession:
             received = LoadProgressPayload.parse(answer).received
             if progress is not None:
                 progress(received, len(package))
-        done = LoadDonePayload.parse(self.request(Opcode.LOAD_END)[1])
+        done = LoadDonePayload.parse(self.request(Opcode.LOAD_END, timeout=self.slow_timeout)[1])
         if (done.total_bytes, done.crc32) != (len(package), crc):
             raise ProtocolError(f"device stored {done.total_bytes} bytes with CRC 0x{done.crc32:08X}, "
                                 f"not the {len(package)} bytes with CRC 0x{crc:08X} sent")
+
+    def send_sample(self, data: bytes) -> None:
+        """Send one sample's input tensor (int8, NHWC) for the next :meth:`run_sample`.
+
+        A chunk the device did not expect (a previous attempt stored more or less of it)
+        continues where the device stands. Raises :class:`DeviceError` SAMPLE_SIZE when
+        ``data`` is longer than the plan's input, NO_PLAN without a plan.
+        """
+        sent = 0
+        while True:
+            chunk = data[sent : sent + SAMPLE_CHUNK_MAX_DATA]
+            try:
+                _, answer = self.request(Opcode.SAMPLE_DATA, SampleDataHeader.build(dict(offset=sent)) + chunk)
+            except DeviceError as exc:
+                # Offset 0 always starts afresh, so only a continuation can be out of order.
+                if exc.status != Status.OUT_OF_ORDER or sent == 0 or exc.detail > len(data):
+                    raise
+                log.info("device holds %d bytes of the sample, not %d: resuming there", exc.detail, sent)
+                sent = exc.detail
+                continue
+            sent = _parse(SampleProgressPayload, answer, "SAMPLE_ACCEPTED").received
+            if sent >= len(data):
+                return
+
+    def run_sample(self, label: int, train: bool, step: int = 0) -> SampleResult:
+        """Run the sample sent last: evaluate it, or (``train``) train on it as training
+        step ``step`` (the number of samples the device has trained so far, which makes the
+        request safe to repeat: the device refuses a step it has already applied with
+        OUT_OF_ORDER, ``detail`` its trained count)."""
+        payload = SampleRunPayload.build(dict(step=step if train else 0, label=label,
+                                              flags=SampleFlag.TRAIN if train else 0))
+        _, answer = self.request(Opcode.SAMPLE_RUN, payload, timeout=self.slow_timeout)
+        return SampleResult.from_payload(answer)
+
+    def stats(self) -> DeviceStats:
+        """The device's counters, timing and memory use (``STATS``)."""
+        return DeviceStats.from_payload(self.request(Opcode.STATS)[1])
+
+    def pull(self, progress: Callable[[int, int], None] | None = None) -> bytes:
+        """The whole parameter image of the loaded plan (``PULL``, chunk by chunk):
+        trained weight slices and biases, then the stochastic-rounding PRNG counter."""
+        image = bytearray()
+        total = None
+        while total is None or len(image) < total:
+            _, answer = self.request(Opcode.PULL, PullPayload.build(dict(offset=len(image), length=PULL_MAX_DATA)))
+            head = _parse(PullDataHeader, answer[: PullDataHeader.sizeof()], "PULL_DATA")
+            data = answer[PullDataHeader.sizeof() :]
+            if head.offset != len(image) or (total is not None and head.total != total):
+                raise ProtocolError(f"PULL_DATA for offset {head.offset} of {head.total} bytes, "
+                                    f"asked for offset {len(image)}" + (f" of {total}" if total is not None else ""))
+            total = head.total
+            if not data and len(image) < total:
+                raise ProtocolError(f"PULL_DATA without data at offset {len(image)} of {total}")
+            image += data[: total - len(image)]
+            if progress is not None:
+                progress(len(image), total)
+        return bytes(image)
+
+    def commit(self) -> tuple[int, int]:
+        """Persist the trained parameters in flash; ``(sequence, bytes)`` of the record."""
+        c = _parse(CommitPayload, self.request(Opcode.COMMIT, timeout=self.slow_timeout)[1], "COMMITTED")
+        return c.sequence, c.bytes
+
+    def rollback(self) -> int:
+        """Back to the factory parameters, persistently; the sequence of the record written."""
+        c = _parse(CommitPayload, self.request(Opcode.ROLLBACK, timeout=self.slow_timeout)[1], "ROLLED_BACK")
+        return c.sequence
+
+    def reset(self) -> None:
+        """Reset the device (uncommitted training is lost); say :meth:`hello` again after it boots."""
+        self.request(Opcode.RESET)
 
     def ping(self, payload: bytes = b"") -> float:
         """Round-trip ``payload`` through the device; return the seconds it took."""
@@ -249,6 +407,26 @@ class DeviceSession:
         if echo != payload:
             raise ProtocolError(f"PONG echoed {len(echo)} bytes that differ from the {len(payload)} sent")
         return elapsed
+
+
+def package_model_hash(package: bytes) -> bytes:
+    """The ``model_hash`` of the plan header a package starts with (zero when it does not
+    start with a plan: the device then refuses it at LOAD_END)."""
+    if len(package) < plan_format.PLAN_HEADER_BYTES or package[:4] != plan_format.PLAN_MAGIC:
+        return bytes(32)
+    return bytes(plan_format.PlanHeader.parse(package).model_hash)
+
+
+def _hex_or_none(digest: bytes) -> str | None:
+    return digest.hex() if any(digest) else None
+
+
+def _parse(struct, payload: bytes, what: str):
+    """``struct.parse(payload)``; a payload shorter than ``struct`` is a :class:`ProtocolError`
+    (a longer one is a newer firmware's, and accepted)."""
+    if len(payload) < struct.sizeof():
+        raise ProtocolError(f"{what} payload of {len(payload)} bytes, expected {struct.sizeof()}")
+    return struct.parse(payload)
 
 
 def _parse_error(payload: bytes) -> tuple[int, int]:

@@ -1,0 +1,168 @@
+"""The plan a stream trains: the device's base model, the sample folder's labels, a scheme.
+
+Everything here is deterministic: the same model, samples and settings give the same plan
+bytes, hence the same plan hash, which is how ``tt-host stream`` recognises a device that
+already runs the plan it would upload (and resumes instead of starting over).
+
+**Labels.** A model's own class names come from a JSON file beside it holding a
+``"classes"`` (or ``"labels"``) list: ``NAME.json`` for ``NAME.tflite``, or the same name
+without an ``-int8`` suffix (``fmnist6-demo.json`` for ``fmnist6-demo-int8.tflite``).
+When every label folder names one of those classes the model's head is kept and trained;
+otherwise the head is replaced by a new one for the folder's labels (sorted), initialised
+by imprinting from the training samples' features or with zeros. Either way the plan carries
+the label names, so the device's predictions print as names.
+
+**Budget.** ``--scheme auto`` chooses what trains within the SRAM a training step may use:
+``--budget`` when given, never more than the device reports (its arena plus the firmware's
+own RAM: the compiler's ``peak_sram_bytes`` counts both).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cache import Cache, CachedPlan
+from .errors import UsageError
+from .session import DeviceInfo
+
+log = logging.getLogger(__name__)
+
+#: Head initialisations for new labels.
+INITS = ("imprint", "zero")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingSetup:
+    """How a stream's plan is compiled (everything but the model and the samples)."""
+
+    scheme: str = "auto"  #: a preset (last-layer, bias-only, full), "auto", or a scheme JSON file
+    budget: int | None = None  #: SRAM of a training step in bytes; None: what the device has
+    macs_budget: int | None = None  #: with "auto": most backward MACs per step
+    init: str = "imprint"  #: new head: "imprint" (from the training samples) or "zero"
+    lr: float = 0.003  #: SGD learning rate
+    seed: int = 0  #: stochastic-rounding seed (the plan's); also orders and splits the samples
+
+    def __post_init__(self) -> None:
+        if self.init not in INITS:
+            raise UsageError(f"the head initialisation must be one of {', '.join(INITS)}, not {self.init!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class HeadChoice:
+    """What happens to the model's classifier for a label set."""
+
+    replaced: bool
+    labels: tuple[str, ...]  #: the plan's class names, in class-index order
+
+    def class_of(self, label: str) -> int:
+        return self.labels.index(label)
+
+
+def model_labels(model: str | Path) -> tuple[str, ...]:
+    """The model's class names from the JSON file beside it (see the module docstring);
+    empty when there is none."""
+    model = Path(model)
+    stem = model.name.removesuffix(".tflite")
+    for name in dict.fromkeys((f"{stem}.json", f"{stem.removesuffix('-int8')}.json")):
+        path = model.with_name(name)
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        names = data.get("classes", data.get("labels")) if isinstance(data, dict) else None
+        if isinstance(names, list) and all(isinstance(n, str) for n in names):
+            return tuple(names)
+    return ()
+
+
+def choose_head(own: Sequence[str], n_classes: int, folder_labels: Sequence[str]) -> HeadChoice:
+    """Keep the head when the folder's labels are all the model's own classes (``own``,
+    which must name all ``n_classes`` logits to count), else replace it for the folder's."""
+    if len(own) == n_classes and set(folder_labels) <= set(own):
+        return HeadChoice(False, tuple(own))
+    return HeadChoice(True, tuple(sorted(folder_labels)))
+
+
+def find_model(cache: Cache, info: DeviceInfo | None, model: str | Path | None) -> Path:
+    """The base ``.tflite`` to compile from: ``model`` when given, else the device's own
+    (found in the cache by the model hash the device reports)."""
+    if model is not None:
+        path = Path(model)
+        if not path.is_file():
+            raise UsageError(f"{path} is not a file: --model takes an int8 .tflite")
+        return path
+    if info is None or info.model_hash is None:
+        raise UsageError("the device runs no model yet: give the one to train with --model FILE.tflite")
+    found = cache.model(info.model_hash)
+    if found is None:
+        raise UsageError(
+            f"the device runs model {info.model_hash[:16]}..., which this computer has not seen "
+            f"(not in {cache.root / 'models'}): give it with --model FILE.tflite"
+        )
+    return found
+
+
+def device_budget(info: DeviceInfo | None, firmware_sram: int) -> int | None:
+    """SRAM a training step may use on the device: its arena plus the firmware's own RAM."""
+    return info.arena_bytes + firmware_sram if info is not None and info.arena_bytes else None
+
+
+def effective_budget(requested: int | None, device: int | None) -> int | None:
+    if requested is not None and device is not None and requested > device:
+        log.warning("--budget %d is more than the device has (%d bytes): using %d", requested, device, device)
+        return device
+    return requested if requested is not None else device
+
+
+def compile_plan(
+    model: str | Path,
+    head: HeadChoice,
+    images: np.ndarray,
+    labels: np.ndarray,
+    setup: TrainingSetup,
+    budget: int | None,
+) -> tuple[bytes, bytes, dict[str, Any]]:
+    """``(plan, weights, report)`` for ``model`` with ``head``, trained per ``setup``;
+    ``images``/``labels`` (class indices of ``head.labels``) are the training samples, for
+    imprinting and the Fisher criterion."""
+    from .compiler import PlanOptions, TrainParams, compile_model, load_graph, serialize
+    from .compiler import head as head_mod
+
+    if setup.scheme == "auto" and budget is None:
+        raise UsageError("--scheme auto chooses what trains under a budget: give --budget (e.g. --budget 256K)")
+    graph = load_graph(model)
+    if head.replaced:
+        if setup.init == "imprint":
+            graph = head_mod.imprint(graph, images, labels, list(head.labels))
+        else:
+            graph = graph.with_classes(len(head.labels), head.labels)
+        log.info("new %d-class head (%s) for %s", len(head.labels), setup.init, ", ".join(head.labels))
+    else:
+        graph = dataclasses.replace(graph, labels=head.labels)
+    options = PlanOptions(fuse_blocks="auto", inplace_kernels=True, streamed_updates=True)
+    compiled = compile_model(graph, setup.scheme, budget, options, samples=(images, labels),
+                             macs_budget=setup.macs_budget)
+    train = TrainParams(lr=setup.lr, seed=setup.seed)
+    blobs = serialize(compiled.schedule, compiled.plan, train, compiled.scheme.name,
+                      int(compiled.report["trainable_params"]))
+    report = {**compiled.report, "plan_bytes": len(blobs.plan), "weights_bytes": len(blobs.weights),
+              "plan_hash": blobs.plan_hash.hex(), "model_hash": graph.model_hash.hex(),
+              "labels": list(graph.labels), "head_replaced": graph.head_replaced,
+              "train": {"lr": train.lr, "seed": train.seed}}
+    report.pop("timeline", None)
+    return blobs.plan, blobs.weights, report
+
+
+def prepare(cache: Cache, model: str | Path, head: HeadChoice, images: np.ndarray, labels: np.ndarray,
+            setup: TrainingSetup, budget: int | None) -> CachedPlan:
+    """Compile the plan (see :func:`compile_plan`) and keep it and its model in ``cache``."""
+    cache.add_model(model)
+    plan, weights, report = compile_plan(model, head, images, labels, setup, budget)
+    return cache.add_plan(plan, weights, report)
