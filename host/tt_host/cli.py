@@ -30,7 +30,7 @@ from . import boards as boards_mod
 from . import build as build_mod
 from . import size as size_mod
 from .emulator import Emulator
-from .errors import TtError, UsageError
+from .errors import DeviceTimeout, LinkError, TtError, UsageError
 from .session import DeviceInfo, DeviceSession
 from .transport import DEFAULT_BAUD, open_transport
 
@@ -89,7 +89,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    help="Talk to a tt board: build, flash or emulate its firmware, query and ping it.",
+    help="Train int8 CNNs on a tt board: build, flash or emulate its firmware, stream samples, pull the deltas.",
 )
 
 BoardOpt = Annotated[
@@ -143,12 +143,12 @@ def _build(ctx: typer.Context, board: boards_mod.Board, if_needed: bool) -> Path
 
 
 @contextlib.contextmanager
-def _connected(port: str | None, baud: int, timeout: float) -> Iterator[DeviceSession]:
+def _connected(port: str | None, baud: int, timeout: float, slow_timeout: float | None = None) -> Iterator[DeviceSession]:
     """A session on ``port``, or on the one ST-LINK port; it still has to say HELLO."""
     url = ports.resolve_port(port)
     log.info("opening %s", url)
     with open_transport(url, baud) as transport:
-        yield DeviceSession(transport, timeout=timeout)
+        yield DeviceSession(transport, timeout=timeout, slow_timeout=slow_timeout)
 
 
 def _run_emulator(ctx: typer.Context, board: boards_mod.Board) -> None:
@@ -227,20 +227,45 @@ def _info_table(device: DeviceInfo) -> Table:
 
 
 @app.command()
-def demo(ctx: typer.Context, board: BoardOpt = "f746") -> None:
-    """The main job on an emulated board: boot it, say HELLO, and exercise the link."""
-    emulator = Emulator(boards_mod.resolve(board), build_if_needed=False)
-    _build(ctx, emulator.target, if_needed=True)
-    with emulator, open_transport(emulator.url) as transport:
-        session = DeviceSession(transport, timeout=2.0)
-        typer.echo(f"booted {emulator.target.name} in {emulator.backend}; UART at {emulator.url}")
-        _stdout().print(_info_table(session.hello()))
-        payload = bytes(i & 0xFF for i in range(session.info.max_payload))
-        rtts = [session.ping(payload) for _ in range(20)]
-    typer.echo(
-        f"link: 20 round trips of {len(payload)} B, median {statistics.median(rtts) * 1e3:.2f} ms, "
-        f"{2 * len(payload) / statistics.median(rtts) / 1024:.0f} KiB/s both ways"
-    )
+def demo(
+    ctx: typer.Context,
+    board: BoardOpt = "f746",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for deltas.bin and adapted.tflite (default: $TT_HOME/demo).")] = None,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Passes over the training samples.")] = 2,
+    as_json: JsonOpt = False,
+) -> None:
+    """The whole loop on the emulated F746: train the demo model on new classes, pull the deltas.
+
+    Boots the emulated board, uploads the demo model's plan for the labels of
+    examples/camera_samples, evaluates the held-out samples, trains on the rest on the
+    device, evaluates again, pulls the deltas and merges them into an adapted .tflite.
+    """
+    from . import demo as demo_mod
+    from .cache import Cache
+    from .render import StreamProgress, stream_table
+
+    target = boards_mod.resolve(board)
+    _build(ctx, boards_mod.emulated_twin(target), if_needed=True)
+    cache = Cache()
+    err = _stderr()
+
+    def booted(emulator: Emulator, device: DeviceInfo) -> None:
+        typer.echo(f"booted {emulator.target.name} in {emulator.backend}; UART at {emulator.url}", err=True)
+        typer.echo(f"training {demo_mod.DEMO_MODEL.name} on {demo_mod.DEMO_SAMPLES} ({epochs} epochs)", err=True)
+
+    with StreamProgress(err) as progress:
+        result = demo_mod.run_demo(target, out or cache.root / "demo", cache, epochs=epochs, progress=progress,
+                                   on_boot=booted)
+    if as_json:
+        typer.echo(json.dumps({**result.report.to_dict(), "deltas": str(result.deltas_path),
+                               "adapted_model": str(result.adapted_model), "boot_s": result.boot_s,
+                               "total_s": result.total_s}, indent=1))
+        return
+    _stdout().print(stream_table(result.report))
+    typer.echo(f"deltas ({result.pulled.summary()['records']} tensors, {len(result.pulled.deltas):,} B): "
+               f"{result.deltas_path}")
+    typer.echo(f"adapted model: {result.adapted_model}")
+    typer.echo(f"whole loop in {result.total_s:.1f} s", err=True)
 
 
 @app.command()
@@ -429,6 +454,124 @@ def export_cmd(
     from .tflite.export import export_file
 
     typer.echo(export_file(base, deltas, out))
+
+
+# -- training on the device ------------------------------------------------------------------
+
+SlowTimeoutOpt = Annotated[
+    float, typer.Option("--step-timeout", help="Seconds to wait for a training step, a flash write or a plan check.")
+]
+
+
+def _resume_hint(exc: TtError) -> TtError:
+    """The same error, telling the user that running the command again resumes."""
+    exc.args = (f"{exc}; the device keeps every step it trained: run the same command again to resume",)
+    return exc
+
+
+@app.command()
+def stream(
+    folder: Annotated[Path, typer.Argument(help="Sample folder: one subfolder per label of PNG/JPEG images or .npy arrays.")],
+    port: PortOpt = None,
+    baud: BaudOpt = DEFAULT_BAUD,
+    timeout: TimeoutOpt = 1.0,
+    step_timeout: SlowTimeoutOpt = 30.0,
+    model: Annotated[Path | None, typer.Option("--model", help="The base int8 .tflite (default: the device's, from the cache).")] = None,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Passes over the training samples.")] = 1,
+    eval_split: Annotated[float, typer.Option("--eval-split", help="Share of each label held out for evaluation.")] = 0.2,
+    scheme: Annotated[str, typer.Option("--scheme", help="auto (Fisher on the samples), last-layer, bias-only, full, or a scheme JSON file.")] = "auto",
+    budget: Annotated[str | None, typer.Option("--budget", help="SRAM of a training step, e.g. 256K (default: what the device has).")] = None,
+    macs_budget: Annotated[str | None, typer.Option("--macs-budget", help="With --scheme auto: most backward MACs per step, e.g. 5M.")] = None,
+    init: Annotated[str, typer.Option("--init", help="A new head (labels the model does not have): imprint or zero.")] = "imprint",
+    lr: Annotated[float, typer.Option("--lr", help="SGD learning rate.")] = 0.003,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the split, the sample order and the stochastic rounding.")] = 0,
+    replace_model: Annotated[bool, typer.Option("--replace-model", help="Allow a plan for another model than the device's.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train the device on a sample folder: evaluate, stream, evaluate; resumable."""
+    from .cache import Cache
+    from .provision import TrainingSetup
+    from .render import StreamProgress, stream_table
+    from .stream import stream_folder
+
+    setup = TrainingSetup(scheme=scheme, budget=parse_size(budget) if budget else None,
+                          macs_budget=_parse_count(macs_budget) if macs_budget else None, init=init, lr=lr, seed=seed)
+    with _connected(port, baud, timeout, step_timeout) as session:
+        session.hello()
+        try:
+            with StreamProgress(_stderr()) as progress:
+                report = stream_folder(session, folder, Cache(), setup, model, eval_split, epochs, replace_model,
+                                       progress)
+        except (LinkError, DeviceTimeout) as exc:
+            raise _resume_hint(exc) from exc
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=1))
+    else:
+        _stdout().print(stream_table(report))
+
+
+@app.command()
+def pull(
+    out: Annotated[Path, typer.Option("--out", "-o", help="The deltas file to write.")],
+    port: PortOpt = None,
+    baud: BaudOpt = DEFAULT_BAUD,
+    timeout: TimeoutOpt = 1.0,
+    plan: Annotated[Path | None, typer.Option("--plan", help="Folder of the device's plan.bin and weights.bin (default: the cache).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the device's trained parameters as deltas against its factory model."""
+    from .cache import Cache
+    from .pull import pull_deltas
+
+    with _connected(port, baud, timeout) as session:
+        pulled = pull_deltas(session, Cache(), plan)
+    out.write_bytes(pulled.deltas)
+    summary = {**pulled.summary(), "out": str(out)}
+    if as_json:
+        typer.echo(json.dumps(summary, indent=1))
+        return
+    typer.echo(f"{out}: {summary['records']} tensors trained on {summary['samples']} samples ({len(pulled.deltas):,} B)")
+    if pulled.model is not None:
+        typer.echo(f"merge with: tt-host export {pulled.model} --deltas {out} --out adapted.tflite", err=True)
+
+
+@app.command()
+def commit(
+    port: PortOpt = None, baud: BaudOpt = DEFAULT_BAUD, timeout: TimeoutOpt = 1.0, step_timeout: SlowTimeoutOpt = 30.0
+) -> None:
+    """Persist the trained parameters in the device's flash (they survive a reset)."""
+    with _connected(port, baud, timeout, step_timeout) as session:
+        session.hello()
+        sequence, size = session.commit()
+    typer.echo(f"committed {size:,} B of parameters (record {sequence})")
+
+
+@app.command()
+def rollback(
+    port: PortOpt = None, baud: BaudOpt = DEFAULT_BAUD, timeout: TimeoutOpt = 1.0, step_timeout: SlowTimeoutOpt = 30.0
+) -> None:
+    """Return the device to its plan's factory parameters, now and after a reset."""
+    with _connected(port, baud, timeout, step_timeout) as session:
+        session.hello()
+        sequence = session.rollback()
+    typer.echo(f"rolled back to the factory parameters (record {sequence})")
+
+
+@app.command()
+def stats(
+    port: PortOpt = None, baud: BaudOpt = DEFAULT_BAUD, timeout: TimeoutOpt = 1.0, as_json: JsonOpt = False
+) -> None:
+    """Show the device's training counters, timing and memory use."""
+    from .render import stats_table
+
+    with _connected(port, baud, timeout) as session:
+        session.hello()
+        device_stats = session.stats()
+    if as_json:
+        typer.echo(json.dumps({**device_stats.to_dict(), "instructions_per_step": device_stats.instructions_per_step},
+                              indent=1))
+        return
+    _stdout().print(stats_table(device_stats))
 
 
 def main() -> None:

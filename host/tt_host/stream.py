@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from . import provision
 from . import samples as samples_mod
 from .cache import Cache, CachedPlan
 from .errors import DeviceError, UsageError
@@ -339,3 +340,37 @@ def stream(
     report.after = evaluate(session, schedule.held_out, header_labels, "after", progress)
     report.stats = session.stats()
     return report
+
+
+def stream_folder(
+    session: DeviceSession,
+    folder: str | Path,
+    cache: Cache,
+    setup: provision.TrainingSetup | None = None,
+    model: str | Path | None = None,
+    eval_split: float = 0.2,
+    epochs: int = 1,
+    replace_model: bool = False,
+    progress: Progress = _quiet,
+) -> StreamReport:
+    """``tt-host stream``: the plan for ``folder`` on the device's model (or ``model``),
+    compiled (or found: same inputs, same plan) and streamed as :func:`stream` does."""
+    from .compiler import load_graph
+    from .compiler.report import firmware_footprint
+
+    setup = setup or provision.TrainingSetup()
+    info = session.info or session.hello()
+    model_path = provision.find_model(cache, info, model)
+    found = samples_mod.scan(folder)
+    graph = load_graph(model_path)
+    shape = graph.tensors[graph.input].shape
+    head = provision.choose_head(provision.model_labels(model_path), graph.n_classes, found.labels)
+    schedule = build_schedule(found, head.class_of, shape, eval_split, epochs, setup.seed)
+    firmware = firmware_footprint()
+    budget = provision.effective_budget(setup.budget, provision.device_budget(info, firmware.sram))
+    images, labels = training_arrays(schedule, shape)
+    plan = provision.prepare(cache, model_path, head, images, labels, setup, budget)
+    log.info("plan %s: scheme %s, %d trainable parameters, %d-class head (%s)", plan.plan_hash[:16],
+             plan.scheme_name, plan.report.get("trainable_params", 0), len(head.labels),
+             "replaced" if head.replaced else "kept")
+    return stream(session, plan, schedule, cache, progress, replace_model, firmware.sram_static)

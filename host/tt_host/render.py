@@ -1,0 +1,129 @@
+"""What the training commands show: progress bars on stderr, summary tables on stdout."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from rich.console import Console, Group
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .session import DeviceStats
+from .stream import Evaluation, StreamReport, Tick
+
+_PHASES = {"upload": "upload plan", "before": "evaluate (before)", "train": "train", "after": "evaluate (after)"}
+
+
+class StreamProgress:
+    """A :data:`tt_host.stream.Progress` callback drawing one rich bar per phase."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description:<18}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[metrics]}"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self._tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> Self:
+        self._progress.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._progress.stop()
+
+    def __call__(self, tick: Tick) -> None:
+        task = self._tasks.get(tick.phase)
+        if task is None:
+            task = self._progress.add_task(_PHASES.get(tick.phase, tick.phase), total=tick.total, metrics="")
+            self._tasks[tick.phase] = task
+        metrics = ""
+        if tick.loss is not None:
+            metrics = f"loss {tick.loss:.3f}  acc {100 * (tick.accuracy or 0):.1f}%"
+        self._progress.update(task, completed=tick.done, total=tick.total, metrics=metrics)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _evaluation_cell(e: Evaluation | None, label: str | None = None) -> str:
+    if e is None:
+        return "-"
+    if label is None:
+        return f"{_pct(e.accuracy)} ({e.correct}/{e.n})"
+    n, c = e.counts.get(label, [0, 0])
+    return f"{_pct(c / n if n else None)} ({c}/{n})"
+
+
+def stream_table(report: StreamReport) -> Group:
+    """Accuracy before/after (overall and per label), then what the run measured."""
+    accuracy = Table(title="held-out accuracy", title_justify="left")
+    accuracy.add_column("label")
+    accuracy.add_column("before", justify="right")
+    accuracy.add_column("after", justify="right")
+    for label in report.labels:
+        if report.after is not None and label in report.after.counts:
+            accuracy.add_row(label, _evaluation_cell(report.before, label), _evaluation_cell(report.after, label))
+    accuracy.add_section()
+    accuracy.add_row("all", _evaluation_cell(report.before), _evaluation_cell(report.after))
+    if report.before is not None and report.after is not None:
+        accuracy.add_row("loss", f"{report.before.loss or 0:.3f}", f"{report.after.loss or 0:.3f}")
+    run = Table(title="run", title_justify="left", show_header=False)
+    run.add_column(style="bold")
+    run.add_column()
+    for name, value in run_rows(report):
+        run.add_row(name, value)
+    return Group(accuracy, run)
+
+
+def run_rows(report: StreamReport) -> list[tuple[str, str]]:
+    """The cost side of the summary as (name, value) rows."""
+    rows = []
+    steps = f"{report.trained} now, {report.start + report.trained} of {report.total}"
+    if report.start:
+        steps += f" (resumed at {report.start})"
+    rows.append(("training steps", steps))
+    if report.trained:
+        rows.append(("train loss / accuracy", f"{report.train_loss_sum / report.trained:.3f} / "
+                                              f"{_pct(report.train_correct / report.trained)}"))
+    if report.samples_per_s:
+        rows.append(("samples/s (host, link incl.)", f"{report.samples_per_s:.1f}"))
+    stats = report.stats
+    if stats is not None:
+        rows += _stats_rows(stats)
+    if report.peak_sram is not None:
+        rows.append(("peak SRAM", f"{report.peak_sram:,} B ({report.peak_sram / 1024:.1f} KiB) = arena "
+                                  f"{stats.arena_used:,} + stack {stats.stack_peak:,} + static "
+                                  f"{report.firmware_static:,}"))
+    rows.append(("plan", f"{report.plan_hash[:16]} ({report.scheme}, {report.trainable_params:,} trainable "
+                         f"parameters, head {'replaced' if report.head_replaced else 'kept'})"))
+    if report.uploaded:
+        rows.append(("upload", f"{report.upload_bytes:,} B in {report.upload_s:.2f} s"))
+    else:
+        rows.append(("upload", "skipped: the device runs this plan"))
+    return rows
+
+
+def _stats_rows(stats: DeviceStats) -> list[tuple[str, str]]:
+    rows = []
+    if stats.seconds_per_step is not None:
+        rows.append(("device time per step", f"{stats.seconds_per_step * 1e3:.1f} ms"))
+        rows.append(("instructions per step", f"{stats.instructions_per_step / 1e6:.2f} M (under QEMU -icount; cycles on a board)"))
+    return rows
+
+
+def stats_table(stats: DeviceStats) -> Table:
+    """``tt-host stats``: every counter, with derived figures."""
+    table = Table(show_header=False, box=None)
+    for name, value in stats.to_dict().items():
+        table.add_row(name, f"{value:,}" if isinstance(value, int) else f"{value:.4g}")
+    for name, value in _stats_rows(stats):
+        table.add_row(name, value)
+    return table

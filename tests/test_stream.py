@@ -1,0 +1,262 @@
+"""Streaming, resuming and pulling against a simulated device (``sim_device.SimDevice``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sim_device import SimDevice
+from tt_protocol import plan as P
+from tt_protocol.frame import Opcode
+from tt_protocol.stream import FrameDecoder
+
+from tt_host import provision, samples
+from tt_host import stream as S
+from tt_host.cache import Cache, load_plan_folder
+from tt_host.compiler import deltas as D
+from tt_host.compiler import simulate
+from tt_host.errors import LinkError, UsageError
+from tt_host.paths import REPO_ROOT
+from tt_host.pull import pull_deltas
+from tt_host.session import DeviceSession
+from tt_host.transport import LoopbackTransport
+
+DEMO = REPO_ROOT / "examples" / "demo_model" / "fmnist6-demo-int8.tflite"
+CAMERA = REPO_ROOT / "examples" / "camera_samples"
+SHAPE = (32, 32, 3)
+PER_LABEL = 10
+LAST_LAYER = provision.TrainingSetup(scheme="last-layer", lr=0.01)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Ten camera samples of each of the four labels."""
+    root = tmp_path_factory.mktemp("samples")
+    for label in sorted(p.name for p in CAMERA.iterdir()):
+        (root / label).mkdir()
+        for f in sorted((CAMERA / label).iterdir())[:PER_LABEL]:
+            shutil.copy(f, root / label / f.name)
+    return root
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Cache:
+    return Cache(tmp_path / "cache")
+
+
+def _session(device: SimDevice) -> DeviceSession:
+    session = DeviceSession(LoopbackTransport(device.feed), timeout=1.0)
+    session.hello()
+    return session
+
+
+def _stream(device: SimDevice, folder: Path, cache: Cache, epochs: int = 1, setup=LAST_LAYER, **kw) -> S.StreamReport:
+    return S.stream_folder(_session(device), folder, cache, setup, model=DEMO, epochs=epochs, **kw)
+
+
+def _schedule(folder: Path, epochs: int = 1, seed: int = 0) -> S.Schedule:
+    found = samples.scan(folder)
+    head = provision.choose_head((), 6, found.labels)
+    return S.build_schedule(found, head.class_of, SHAPE, 0.2, epochs, seed)
+
+
+# -- schedule, labels, cache -------------------------------------------------------------------
+
+
+def test_schedule_is_deterministic_and_any_suffix_resumes_it(folder: Path) -> None:
+    a, b = _schedule(folder, epochs=3), _schedule(folder, epochs=3)
+    assert a.digest == b.digest and [i.path for i in a.steps()] == [i.path for i in b.steps()]
+    assert a.total == 3 * len(a.train) == len(a.steps()) and len(a.held_out) == 4 * 2
+    every = a.steps()
+    for start in (0, 1, len(a.train) - 1, len(a.train), 2 * len(a.train) + 5, a.total):
+        assert a.steps(start) == every[start:]
+    n = len(a.train)
+    assert [i.path for i in every[:n]] != [i.path for i in every[n:2 * n]], "each epoch has its own order"
+    assert sorted(i.path for i in every[:n]) == sorted(i.path for i in a.train)
+    assert _schedule(folder, seed=1).digest != a.digest
+    assert not {i.path for i in a.train} & {i.path for i in a.held_out}
+
+
+def test_labels_beside_the_model_and_the_head_choice(tmp_path: Path) -> None:
+    assert provision.model_labels(DEMO) == ("tshirt", "trouser", "pullover", "dress", "sandal", "bag")
+    assert provision.model_labels(tmp_path / "none.tflite") == ()
+    own = provision.model_labels(DEMO)
+    kept = provision.choose_head(own, 6, ["bag", "sandal"])
+    assert not kept.replaced and kept.class_of("bag") == 5
+    new = provision.choose_head(own, 6, ["sneaker", "coat", "bag"])
+    assert new.replaced and new.labels == ("bag", "coat", "sneaker") and new.class_of("sneaker") == 2
+    assert provision.choose_head((), 6, ["bag"]).replaced, "unknown class names: a new head"
+
+
+def test_cache_finds_plans_and_models_by_hash_and_ignores_damage(cache: Cache, tmp_path: Path) -> None:
+    digest = cache.add_model(DEMO)
+    assert cache.model(digest).read_bytes() == DEMO.read_bytes()
+    assert cache.model("00" * 32) is None
+    from tt_host.compiler import compile_model, serialize
+
+    c = compile_model(DEMO, "last-layer")
+    blobs = serialize(c.schedule, c.plan)
+    entry = cache.add_plan(blobs.plan, blobs.weights, {"x": 1})
+    found = cache.plan(blobs.plan_hash.hex())
+    assert found.package == blobs.plan + blobs.weights and found.report == {"x": 1}
+    assert found.model_hash == digest and found.scheme_name == "last-layer"
+    damaged = bytearray(blobs.weights)
+    damaged[-1] ^= 1
+    (entry.folder / "weights.bin").write_bytes(damaged)
+    assert cache.plan(blobs.plan_hash.hex()) is None
+    (cache.root / "models" / f"{digest}.tflite").write_bytes(b"not it")
+    assert cache.model(digest) is None
+    assert load_plan_folder(tmp_path / "nowhere") is None
+
+
+def test_model_comes_from_the_option_or_the_cache(cache: Cache) -> None:
+    device = SimDevice()
+    info = _session(device).hello()
+    with pytest.raises(UsageError, match="--model"):
+        provision.find_model(cache, info, None)
+    assert provision.find_model(cache, info, DEMO) == DEMO
+    with pytest.raises(UsageError, match="not a file"):
+        provision.find_model(cache, info, DEMO.with_name("missing.tflite"))
+
+
+# -- streaming ---------------------------------------------------------------------------------
+
+
+def test_stream_trains_every_step_once_and_reports(folder: Path, cache: Cache) -> None:
+    device = SimDevice()
+    report = _stream(device, folder, cache)
+    schedule = _schedule(folder)
+    assert device.train_log == [(k, item.class_index) for k, item in enumerate(schedule.steps())]
+    assert report.uploaded and report.start == 0 and report.trained == report.total == len(schedule.train)
+    assert report.head_replaced and report.labels == ("ankle_boot", "coat", "shirt", "sneaker")
+    assert report.before.n == report.after.n == len(schedule.held_out) == device.evals // 2
+    assert report.stats.trained == report.total and report.stats.evaluated == 2 * len(schedule.held_out)
+    assert report.stats.instructions_per_step == pytest.approx(50 / 1000 * 1e9)
+    assert report.peak_sram == report.stats.arena_used + 3000 + report.firmware_static
+    d = report.to_dict()
+    json.dumps(d)
+    assert d["before"]["per_label"]["coat"]["samples"] == 2 and d["trained_now"] == report.total
+    # The plan and the model are in the cache under the device's hashes.
+    info = _session(device).hello()
+    assert cache.plan(info.plan_hash) is not None and cache.model(info.model_hash) is not None
+
+
+def test_pulled_deltas_equal_the_simulation_of_the_same_steps(folder: Path, cache: Cache) -> None:
+    device = SimDevice()
+    report = _stream(device, folder, cache, setup=provision.TrainingSetup(scheme="auto", budget=128 * 1024))
+    pulled = pull_deltas(_session(device), cache)
+    plan = cache.plan(report.plan_hash)
+    machine = simulate.planned(plan.plan, plan.weights)
+    for item in _schedule(folder).steps():
+        machine.step(np.frombuffer(item.data, np.int8).reshape(SHAPE), item.class_index)
+    assert pulled.deltas == D.build(plan.plan, plan.weights, machine.parameters(), samples=report.total)
+    parsed = P.parse_deltas(pulled.deltas)
+    assert parsed.samples == report.total and parsed.head.labels == report.labels
+    assert any(np.any(r.values) for r in parsed.records if not r.absolute), "the backbone moved"
+
+
+class _CutAfter:
+    """A device behind a link that breaks after ``n`` training requests reached it."""
+
+    def __init__(self, device: SimDevice, n: int, lose_answer: bool = False) -> None:
+        self.device, self.n, self.lose_answer = device, n, lose_answer
+        self.decoder = FrameDecoder()
+
+    def __call__(self, data: bytes) -> bytes:
+        runs = sum(1 for e in self.decoder.feed(data) if e.frame and e.frame[1] == Opcode.SAMPLE_RUN and self._trains(e))
+        if runs and self.n <= 0:
+            raise LinkError("connection lost")
+        self.n -= runs
+        answer = self.device.feed(data)
+        if runs and self.n <= 0 and self.lose_answer:
+            raise LinkError("connection lost before the answer")
+        return answer
+
+    @staticmethod
+    def _trains(event) -> bool:
+        return bool(event.frame[-6] & 1)  # SampleRunPayload.flags, just before the CRC
+
+
+@pytest.mark.parametrize("lose_answer", [False, True])
+def test_a_stream_cut_off_resumes_without_training_any_step_twice(folder: Path, cache: Cache, lose_answer) -> None:
+    device = SimDevice()
+    cut = _CutAfter(device, 7, lose_answer)
+    session = DeviceSession(LoopbackTransport(cut), timeout=1.0)
+    session.hello()
+    with pytest.raises(LinkError):
+        S.stream_folder(session, folder, cache, LAST_LAYER, model=DEMO, epochs=2)
+    assert len(device.train_log) == 7
+    report = _stream(device, folder, cache, epochs=2)
+    assert not report.uploaded and report.start == 7 and report.before_resumed
+    assert [k for k, _ in device.train_log] == list(range(report.total))
+    # Same parameters as a stream that was never interrupted.
+    other = SimDevice()
+    _stream(other, folder, Cache(cache.root.parent / "other"), epochs=2)
+    assert other.image() == device.image()
+
+
+def test_a_step_applied_by_a_lost_attempt_is_not_sent_again(folder: Path, cache: Cache) -> None:
+    device = SimDevice()
+    _stream(device, folder, cache)  # uploads the plan
+    session = _session(device)
+    plan = cache.plan(session.info.plan_hash)
+    session.rollback()
+    schedule = _schedule(folder)
+    first = schedule.steps()[0]
+    session.send_sample(first.data)
+    session.run_sample(first.class_index, train=True, step=0)  # "the answer was lost"
+    report = S.StreamReport(plan.plan_hash, plan.model_hash, plan.labels, True, "", 0, schedule.total, 0)
+    S.train(session, schedule, 0, report)  # the host still believes it stands at step 0
+    assert report.trained == schedule.total
+    assert [k for k, _ in device.train_log[-schedule.total:]] == list(range(schedule.total))
+
+
+def test_a_finished_stream_is_not_trained_again_and_more_epochs_continue_it(folder: Path, cache: Cache) -> None:
+    device = SimDevice()
+    first = _stream(device, folder, cache)
+    again = _stream(device, folder, cache)
+    assert (again.uploaded, again.start, again.trained) == (False, first.total, 0)
+    longer = _stream(device, folder, cache, epochs=2)
+    assert (longer.start, longer.trained) == (first.total, first.total)
+    assert [k for k, _ in device.train_log] == list(range(2 * first.total))
+    with pytest.raises(S.StreamConflict, match="rollback"):
+        _stream(device, folder, cache, epochs=1)
+
+
+def test_a_committed_stream_resumes_after_a_reset_and_rollback_starts_over(folder: Path, cache: Cache) -> None:
+    device = SimDevice()
+    cut = _CutAfter(device, 5)
+    session = DeviceSession(LoopbackTransport(cut), timeout=1.0)
+    session.hello()
+    with pytest.raises(LinkError):
+        S.stream_folder(session, folder, cache, LAST_LAYER, model=DEMO)
+    _session(device).commit()
+    device.reset()
+    report = _stream(device, folder, cache)
+    assert not report.uploaded and report.start == 5
+    _session(device).rollback()
+    report = _stream(device, folder, cache)
+    assert report.start == 0 and report.trained == report.total
+
+
+def test_another_model_needs_replace_model(folder: Path, cache: Cache, tmp_path: Path) -> None:
+    device = SimDevice()
+    _stream(device, folder, cache)
+    other = tmp_path / "other-int8.tflite"
+    other.write_bytes(DEMO.read_bytes() + b"\0" * 4)  # another file, another model hash
+    with pytest.raises(UsageError, match="--replace-model"):
+        S.stream_folder(_session(device), folder, cache, LAST_LAYER, model=other)
+    report = S.stream_folder(_session(device), folder, cache, LAST_LAYER, model=other, replace_model=True)
+    assert report.uploaded and _session(device).hello().model_hash == report.model_hash
+
+
+def test_stream_without_model_uses_the_devices_from_the_cache(folder: Path, cache: Cache) -> None:
+    device = SimDevice()
+    _stream(device, folder, cache)
+    report = S.stream_folder(_session(device), folder, cache, LAST_LAYER, epochs=2)
+    assert report.start == report.total // 2 and not report.uploaded
+    with pytest.raises(UsageError, match="has not seen"):
+        S.stream_folder(_session(device), folder, Cache(cache.root.parent / "empty"), LAST_LAYER)
