@@ -69,11 +69,40 @@ __attribute__((section(".vectors.core"), used)) const tt_vector_t tt_cm7_core_ve
     systick_handler,
 };
 
+/* --- Stack high-water mark ------------------------------------------------------------- */
+
+/* What the unused stack holds: a word that real frames rarely contain. */
+#define STACK_PAINT 0x5AC3A55Au
+
+/* Fill the stack below the caller's frame, from the guard's end up to this function's own
+ * stack pointer, with STACK_PAINT. Word stores through a volatile pointer: a memset() here
+ * would run on the very stack it fills. */
+__attribute__((noinline)) static void stack_paint(void)
+{
+    uint32_t *sp;
+    __asm__ volatile("mov %0, sp" : "=r"(sp));
+    for (volatile uint32_t *w = (volatile uint32_t *)(void *)__stack_guard_end; w < (volatile uint32_t *)sp; w++) {
+        *w = STACK_PAINT;
+    }
+}
+
+void tt_port_stack_usage(uint32_t *reserved, uint32_t *peak)
+{
+    const uint32_t *w = (const uint32_t *)(const void *)__stack_guard_end;
+    while (w < (const uint32_t *)(const void *)__stack_top && *w == STACK_PAINT) {
+        w++;
+    }
+    *reserved = (uint32_t)(__stack_top - __stack_bottom);
+    *peak = (uint32_t)((uintptr_t)__stack_top - (uintptr_t)w);
+}
+
 __attribute__((noreturn)) void Reset_Handler(void)
 {
     /* The FPU first: compiled code may touch it anywhere from here on (CP10/CP11 full access). */
     TT_SCB_CPACR |= 0xFu << 20;
     tt_cm7_dsb_isb();
+    /* Before anything runs deep: STATS reports the stack's high-water mark from this paint. */
+    stack_paint();
     TT_SCB_VTOR = (uint32_t)(uintptr_t)tt_cm7_core_vectors;
 
     for (uint32_t *src = __data_load, *dst = __data_start; dst < __data_end;) {

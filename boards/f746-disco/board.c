@@ -144,7 +144,7 @@ __attribute__((noreturn)) void tt_board_exit(const char *report, int code)
         tt_port_uart_write(&delimiter, 1);
         tt_port_uart_write((const uint8_t *)report, strlen(report));
         tt_port_uart_write(&delimiter, 1);
-        tt_disco_uart_flush();
+        tt_port_uart_flush();
     }
     if (DHCSR & DHCSR_C_DEBUGEN) {
         __asm__ volatile("bkpt 0");

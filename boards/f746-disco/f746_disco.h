@@ -15,9 +15,6 @@ void tt_disco_usart1_irq(void);
 /** Whether tt_disco_uart_init() ran (a fault report can only be sent after it). */
 bool tt_disco_uart_ready(void);
 
-/** Wait until the last byte written has left the pin (before a reset). */
-void tt_disco_uart_flush(void);
-
 /** Open or close the MPU's write access to the flash (driver use only). */
 void tt_disco_flash_window(bool writable);
 

@@ -80,7 +80,7 @@ void tt_port_uart_write(const uint8_t *buf, size_t len)
     }
 }
 
-void tt_disco_uart_flush(void)
+void tt_port_uart_flush(void)
 {
     while ((USART1_ISR & USART_ISR_TC) == 0u) {
     }

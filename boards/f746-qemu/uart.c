@@ -76,6 +76,13 @@ void tt_port_uart_write(const uint8_t *buf, size_t len)
     }
 }
 
+void tt_port_uart_flush(void)
+{
+    /* QEMU's CMSDK UART holds one byte until the character backend takes it. */
+    while (UART_STATE & STATE_TX_FULL) {
+    }
+}
+
 static bool rx_pending(void) { return !tt_ring_empty(&rx_ring); }
 
 void tt_port_wait_for_rx(void) { tt_cm7_wait_unless(rx_pending); }

@@ -5,7 +5,7 @@
 #include "tt/version.h"
 
 void tt_proto_init(tt_proto_t *proto, uint8_t *rx, uint8_t *tx, tt_write_fn write, void *write_ctx,
-                   const tt_board_info_t *board, uint32_t arena_bytes)
+                   const tt_board_info_t *board, tt_trainer_t *trainer)
 {
     tt_frame_decoder_init(&proto->decoder, rx, TT_MAX_FRAME_BYTES);
     proto->tx = tx;
@@ -16,9 +16,13 @@ void tt_proto_init(tt_proto_t *proto, uint8_t *rx, uint8_t *tx, tt_write_fn writ
     proto->write = write;
     proto->write_ctx = write_ctx;
     proto->board = board;
-    proto->arena_bytes = arena_bytes;
+    proto->trainer = trainer;
+    memset(proto->announced_model, 0, sizeof proto->announced_model);
+    proto->reset_requested = false;
     tt_upload_init(&proto->upload, tt_port_flash_layout());
 }
+
+bool tt_proto_reset_requested(const tt_proto_t *proto) { return proto->reset_requested; }
 
 static uint8_t *payload_out(tt_proto_t *proto) { return proto->tx + TT_FRAME_HEADER_BYTES; }
 
@@ -40,7 +44,7 @@ static void reply_error(tt_proto_t *proto, tt_status_t status, uint16_t seq, uin
 static void reply_info(tt_proto_t *proto, uint16_t seq)
 {
     uint8_t *p = payload_out(proto);
-    memset(p, 0, TT_INFO_BYTES); /* board name padding and "no plan" hash are zeros */
+    memset(p, 0, TT_INFO_BYTES); /* board name padding and "no plan" hashes are zeros */
     p[TT_INFO_OFF_PROTOCOL_VERSION] = (uint8_t)TT_PROTOCOL_VERSION;
     p[TT_INFO_OFF_FIRMWARE_VERSION + 0] = TT_VERSION_MAJOR;
     p[TT_INFO_OFF_FIRMWARE_VERSION + 1] = TT_VERSION_MINOR;
@@ -50,9 +54,15 @@ static void reply_info(tt_proto_t *proto, uint16_t seq)
     memcpy(p + TT_INFO_OFF_BOARD, proto->board->name, name_len < name_cap ? name_len : name_cap);
     tt_put_u32(p + TT_INFO_OFF_SRAM_BYTES, proto->board->sram_bytes);
     tt_put_u32(p + TT_INFO_OFF_FLASH_BYTES, proto->board->flash_bytes);
-    tt_put_u32(p + TT_INFO_OFF_ARENA_BYTES, proto->arena_bytes);
+    tt_put_u32(p + TT_INFO_OFF_ARENA_BYTES, proto->trainer->arena_bytes);
     tt_put_u32(p + TT_INFO_OFF_CORE_CLOCK_HZ, proto->board->core_clock_hz);
     tt_put_u16(p + TT_INFO_OFF_MAX_PAYLOAD, (uint16_t)TT_MAX_PAYLOAD);
+    const uint8_t *plan_hash = tt_trainer_plan_hash(proto->trainer);
+    if (plan_hash != NULL) {
+        memcpy(p + TT_INFO_OFF_PLAN_HASH, plan_hash, TT_INFO_OFF_MODEL_HASH - TT_INFO_OFF_PLAN_HASH);
+        memcpy(p + TT_INFO_OFF_MODEL_HASH, tt_trainer_model_hash(proto->trainer),
+               TT_INFO_BYTES - TT_INFO_OFF_MODEL_HASH);
+    }
     proto->tx_len = tt_frame_finish(proto->tx, TT_OP_INFO, seq, TT_INFO_BYTES);
 }
 
@@ -76,19 +86,49 @@ static void reply_load(tt_proto_t *proto, tt_status_t status, uint32_t detail, c
     proto->tx_len = tt_frame_finish(proto->tx, (uint8_t)(h->opcode | 0x80u), h->seq, TT_LOAD_PROGRESS_BYTES);
 }
 
+static tt_status_t load_begin(tt_proto_t *proto, const uint8_t *payload, size_t len, uint32_t *detail)
+{
+    if (len != TT_LOAD_BEGIN_BYTES) {
+        *detail = TT_LOAD_BEGIN_BYTES;
+        return TT_STATUS_BAD_PAYLOAD;
+    }
+    const uint32_t total = tt_get_u32(payload + TT_LOAD_BEGIN_OFF_TOTAL_BYTES);
+    const uint32_t crc = tt_get_u32(payload + TT_LOAD_BEGIN_OFF_CRC32);
+    const uint8_t *model = payload + TT_LOAD_BEGIN_OFF_MODEL_HASH;
+    if (total == 0u) {
+        *detail = TT_LOAD_BEGIN_BYTES;
+        return TT_STATUS_BAD_PAYLOAD;
+    }
+    if (total > proto->upload.capacity) {
+        *detail = proto->upload.capacity;
+        return TT_STATUS_NO_SPACE;
+    }
+    /* Re-provisioning with another network must be asked for: a host streaming samples for
+     * one model never replaces it by accident. */
+    const uint8_t *running = tt_trainer_model_hash(proto->trainer);
+    if (running != NULL && memcmp(running, model, sizeof proto->announced_model) != 0 &&
+        (tt_get_u32(payload + TT_LOAD_BEGIN_OFF_FLAGS) & TT_LOAD_FLAG_REPLACE_MODEL) == 0u) {
+        *detail = 0;
+        return TT_STATUS_MODEL_MISMATCH;
+    }
+    const bool resumes = tt_upload_resumes(&proto->upload, total, crc);
+    const tt_status_t status = tt_upload_begin(&proto->upload, total, crc, detail);
+    if (status == TT_STATUS_OK) {
+        if (!resumes) {
+            tt_trainer_unload(proto->trainer); /* the chunks will overwrite its package */
+        }
+        memcpy(proto->announced_model, model, sizeof proto->announced_model);
+    }
+    return status;
+}
+
 static void execute_load(tt_proto_t *proto, const tt_frame_header_t *h, const uint8_t *payload, size_t len)
 {
     uint32_t detail = 0;
     tt_status_t status;
     switch (h->opcode) {
     case TT_OP_LOAD_BEGIN:
-        if (len != TT_LOAD_BEGIN_BYTES) {
-            status = TT_STATUS_BAD_PAYLOAD;
-            detail = TT_LOAD_BEGIN_BYTES;
-        } else {
-            status = tt_upload_begin(&proto->upload, tt_get_u32(payload + TT_LOAD_BEGIN_OFF_TOTAL_BYTES),
-                                     tt_get_u32(payload + TT_LOAD_BEGIN_OFF_CRC32), &detail);
-        }
+        status = load_begin(proto, payload, len, &detail);
         break;
     case TT_OP_LOAD_CHUNK:
         if (len < TT_LOAD_CHUNK_BYTES) {
@@ -105,9 +145,163 @@ static void execute_load(tt_proto_t *proto, const tt_frame_header_t *h, const ui
         } else {
             status = tt_upload_end(&proto->upload, &detail);
         }
+        if (status == TT_STATUS_OK) {
+            /* The CRC proved flash holds the announced bytes; now they must be a plan, for the
+             * announced model. A refused package is never run. */
+            status = tt_trainer_load(proto->trainer, tt_upload_package(&proto->upload), proto->upload.total,
+                                     proto->announced_model, &detail);
+        }
         break;
     }
     reply_load(proto, status, detail, h);
+}
+
+static void reply(tt_proto_t *proto, const tt_frame_header_t *h, size_t len)
+{
+    proto->tx_len = tt_frame_finish(proto->tx, (uint8_t)(h->opcode | 0x80u), h->seq, len);
+}
+
+/* Payload size checks shared by the training requests: exactly @p want bytes (or, with
+ * @p at_least, no fewer). */
+static bool payload_ok(tt_proto_t *proto, const tt_frame_header_t *h, size_t len, size_t want, bool at_least)
+{
+    if (at_least ? len >= want : len == want) {
+        return true;
+    }
+    reply_error(proto, TT_STATUS_BAD_PAYLOAD, h->seq, h->opcode, (uint32_t)want);
+    return false;
+}
+
+static void execute_sample_data(tt_proto_t *proto, const tt_frame_header_t *h, const uint8_t *payload, size_t len)
+{
+    if (!payload_ok(proto, h, len, TT_SAMPLE_DATA_BYTES, true)) {
+        return;
+    }
+    uint32_t detail;
+    const tt_status_t status =
+        tt_trainer_sample_data(proto->trainer, tt_get_u32(payload + TT_SAMPLE_DATA_OFF_OFFSET),
+                               payload + TT_SAMPLE_DATA_BYTES, (uint32_t)(len - TT_SAMPLE_DATA_BYTES), &detail);
+    if (status != TT_STATUS_OK) {
+        reply_error(proto, status, h->seq, h->opcode, detail);
+        return;
+    }
+    uint8_t *p = payload_out(proto);
+    tt_put_u32(p + TT_SAMPLE_PROGRESS_OFF_RECEIVED, proto->trainer->sample_received);
+    tt_put_u32(p + TT_SAMPLE_PROGRESS_OFF_INPUT_BYTES, tt_trainer_input_bytes(proto->trainer));
+    reply(proto, h, TT_SAMPLE_PROGRESS_BYTES);
+}
+
+static void put_f32(uint8_t *p, float v)
+{
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    tt_put_u32(p, bits);
+}
+
+static void execute_sample_run(tt_proto_t *proto, const tt_frame_header_t *h, const uint8_t *payload, size_t len)
+{
+    if (!payload_ok(proto, h, len, TT_SAMPLE_RUN_BYTES, false)) {
+        return;
+    }
+    const uint16_t flags = (uint16_t)(tt_get_u16(payload + TT_SAMPLE_RUN_OFF_FLAGS) & TT_SAMPLE_FLAG_TRAIN);
+    tt_trainer_result_t r;
+    uint32_t detail;
+    const tt_status_t status =
+        tt_trainer_sample_run(proto->trainer, tt_get_u32(payload + TT_SAMPLE_RUN_OFF_STEP),
+                              tt_get_u16(payload + TT_SAMPLE_RUN_OFF_LABEL), flags != 0u, &r, &detail);
+    if (status != TT_STATUS_OK) {
+        reply_error(proto, status, h->seq, h->opcode, detail);
+        return;
+    }
+    uint8_t *p = payload_out(proto);
+    tt_put_u32(p + TT_SAMPLE_RESULT_OFF_TRAINED, r.trained);
+    put_f32(p + TT_SAMPLE_RESULT_OFF_LOSS, r.loss);
+    tt_put_u16(p + TT_SAMPLE_RESULT_OFF_PREDICTED, (uint16_t)r.predicted);
+    p[TT_SAMPLE_RESULT_OFF_CORRECT] = r.correct ? 1u : 0u;
+    p[TT_SAMPLE_RESULT_OFF_FLAGS] = (uint8_t)flags;
+    tt_put_u32(p + TT_SAMPLE_RESULT_OFF_TICKS, r.ticks);
+    reply(proto, h, TT_SAMPLE_RESULT_BYTES);
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    tt_put_u32(p, (uint32_t)v);
+    tt_put_u32(p + 4, (uint32_t)(v >> 32));
+}
+
+static void execute_stats(tt_proto_t *proto, const tt_frame_header_t *h, size_t len)
+{
+    if (!payload_ok(proto, h, len, 0, false)) {
+        return;
+    }
+    tt_trainer_stats_t s;
+    tt_trainer_stats(proto->trainer, &s);
+    uint32_t stack_bytes, stack_peak;
+    tt_port_stack_usage(&stack_bytes, &stack_peak);
+    const tt_trainer_counters_t *c = &s.counters;
+    uint8_t *p = payload_out(proto);
+    tt_put_u32(p + TT_STATS_OFF_TRAINED, c->trained);
+    tt_put_u32(p + TT_STATS_OFF_TRAIN_CORRECT, c->train_correct);
+    put_f32(p + TT_STATS_OFF_TRAIN_LOSS_SUM, c->train_loss_sum);
+    tt_put_u32(p + TT_STATS_OFF_EVALUATED, c->evaluated);
+    tt_put_u32(p + TT_STATS_OFF_EVAL_CORRECT, c->eval_correct);
+    put_f32(p + TT_STATS_OFF_EVAL_LOSS_SUM, c->eval_loss_sum);
+    put_u64(p + TT_STATS_OFF_TRAIN_TICKS, c->train_ticks);
+    put_u64(p + TT_STATS_OFF_EVAL_TICKS, c->eval_ticks);
+    tt_put_u32(p + TT_STATS_OFF_TICK_HZ, tt_port_tick_hz());
+    tt_put_u32(p + TT_STATS_OFF_ARENA_BYTES, s.arena_bytes);
+    tt_put_u32(p + TT_STATS_OFF_ARENA_USED, s.arena_used);
+    tt_put_u32(p + TT_STATS_OFF_STACK_BYTES, stack_bytes);
+    tt_put_u32(p + TT_STATS_OFF_STACK_PEAK, stack_peak);
+    tt_put_u32(p + TT_STATS_OFF_PARAMS_BYTES, s.params_bytes);
+    tt_put_u32(p + TT_STATS_OFF_COMMIT_SEQUENCE, s.commit_sequence);
+    reply(proto, h, TT_STATS_BYTES);
+}
+
+static void execute_pull(tt_proto_t *proto, const tt_frame_header_t *h, const uint8_t *payload, size_t len)
+{
+    if (!payload_ok(proto, h, len, TT_PULL_BYTES, false)) {
+        return;
+    }
+    const uint32_t offset = tt_get_u32(payload + TT_PULL_OFF_OFFSET);
+    uint8_t *p = payload_out(proto);
+    uint32_t copied, total, detail;
+    /* The image goes straight into the answer, after its header. */
+    const tt_status_t status =
+        tt_trainer_pull(proto->trainer, offset, tt_get_u16(payload + TT_PULL_OFF_LENGTH),
+                        TT_MAX_PAYLOAD - TT_PULL_DATA_BYTES, p + TT_PULL_DATA_BYTES, &copied, &total, &detail);
+    if (status != TT_STATUS_OK) {
+        reply_error(proto, status, h->seq, h->opcode, detail);
+        return;
+    }
+    tt_put_u32(p + TT_PULL_DATA_OFF_OFFSET, offset);
+    tt_put_u32(p + TT_PULL_DATA_OFF_TOTAL, total);
+    reply(proto, h, TT_PULL_DATA_BYTES + copied);
+}
+
+/* COMMIT, ROLLBACK and RESET: empty requests. */
+static void execute_state(tt_proto_t *proto, const tt_frame_header_t *h, size_t len)
+{
+    if (!payload_ok(proto, h, len, 0, false)) {
+        return;
+    }
+    if (h->opcode == TT_OP_RESET) {
+        proto->reset_requested = true;
+        reply(proto, h, 0);
+        return;
+    }
+    uint32_t sequence = 0, bytes = 0, detail;
+    const tt_status_t status = h->opcode == TT_OP_COMMIT
+                                   ? tt_trainer_commit(proto->trainer, &sequence, &bytes, &detail)
+                                   : tt_trainer_rollback(proto->trainer, &sequence, &detail);
+    if (status != TT_STATUS_OK) {
+        reply_error(proto, status, h->seq, h->opcode, detail);
+        return;
+    }
+    uint8_t *p = payload_out(proto);
+    tt_put_u32(p + TT_COMMIT_OFF_SEQUENCE, sequence);
+    tt_put_u32(p + TT_COMMIT_OFF_BYTES, bytes);
+    reply(proto, h, TT_COMMIT_BYTES);
 }
 
 /* Run one request whose frame passed the CRC. Only its header fields are trusted so far. */
@@ -142,6 +336,23 @@ static void execute(tt_proto_t *proto, const uint8_t *frame, size_t frame_len)
     case TT_OP_LOAD_CHUNK:
     case TT_OP_LOAD_END:
         execute_load(proto, &h, payload, payload_len);
+        return;
+    case TT_OP_SAMPLE_DATA:
+        execute_sample_data(proto, &h, payload, payload_len);
+        return;
+    case TT_OP_SAMPLE_RUN:
+        execute_sample_run(proto, &h, payload, payload_len);
+        return;
+    case TT_OP_STATS:
+        execute_stats(proto, &h, payload_len);
+        return;
+    case TT_OP_PULL:
+        execute_pull(proto, &h, payload, payload_len);
+        return;
+    case TT_OP_COMMIT:
+    case TT_OP_ROLLBACK:
+    case TT_OP_RESET:
+        execute_state(proto, &h, payload_len);
         return;
     default:
         reply_error(proto, TT_STATUS_UNKNOWN_OPCODE, h.seq, h.opcode, 0);
@@ -190,12 +401,16 @@ static void handle_event(tt_proto_t *proto, tt_frame_event_t event)
     tt_frame_send(proto->tx, proto->tx_len, proto->write, proto->write_ctx);
 }
 
-void tt_proto_feed(tt_proto_t *proto, const uint8_t *data, size_t len)
+size_t tt_proto_feed(tt_proto_t *proto, const uint8_t *data, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
+        if (proto->reset_requested) {
+            return i; /* nothing after a RESET is executed: the device is about to restart */
+        }
         const tt_frame_event_t event = tt_frame_decoder_push(&proto->decoder, data[i]);
         if (event != TT_FRAME_PENDING) {
             handle_event(proto, event);
         }
     }
+    return len;
 }

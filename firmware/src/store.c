@@ -70,40 +70,85 @@ tt_store_record_t tt_store_newest(const tt_store_t *store)
     return best;
 }
 
-static tt_store_result_t write_record(const tt_store_t *store, uint32_t flags, const uint8_t *payload, uint32_t len,
-                                      const uint8_t tag[TT_STORE_TAG_BYTES])
+/* Bytes programmed per piece of a streamed payload: small enough for any stack, a multiple of
+ * the flash word. */
+#define PIECE_BYTES 256u
+
+tt_store_result_t tt_store_write(const tt_store_t *store, uint32_t flags, uint32_t len,
+                                 const uint8_t tag[TT_STORE_TAG_BYTES], tt_store_read_fn read, void *ctx,
+                                 tt_store_written_t *written)
 {
-    if (len > tt_store_capacity(store) || len % 4u != 0u) {
+    tt_store_written_t where = {0u, 0u};
+    if (len > tt_store_capacity(store)) {
+        if (written != NULL) {
+            *written = where;
+        }
         return TT_STORE_TOO_LARGE;
     }
     const tt_store_record_t newest = tt_store_newest(store);
     /* Write over the slot that does not hold the newest record: that one must survive. */
     const int slot = newest.slot == 0 ? 1 : 0;
+    const uint32_t offset = slot_sector(store, slot).offset;
     tt_store_header_t header;
     memset(&header, 0, sizeof header);
     header.magic = TT_STORE_MAGIC;
     header.sequence = newest.valid ? newest.sequence + 1u : 1u;
     header.flags = flags;
     header.length = len;
-    header.payload_crc = tt_crc32(payload, len);
     if (tag != NULL) {
         memcpy(header.tag, tag, TT_STORE_TAG_BYTES);
     }
-    header.header_crc = tt_crc32((const uint8_t *)&header, HEADER_CRC_SPAN);
+    where.sequence = header.sequence;
+    where.flash_offset = offset;
 
-    const uint32_t offset = slot_sector(store, slot).offset;
-    if (tt_port_flash_erase(store->sector[slot]) != 0 ||
-        (len != 0u && tt_port_flash_program(offset + (uint32_t)sizeof header, payload, len) != 0) ||
-        tt_port_flash_program(offset, (const uint8_t *)&header, sizeof header) != 0) {
-        return TT_STORE_FLASH_ERROR;
+    tt_store_result_t result = TT_STORE_OK;
+    if (tt_port_flash_erase(store->sector[slot]) != 0) {
+        result = TT_STORE_FLASH_ERROR;
     }
-    return TT_STORE_OK;
+    uint32_t crc = TT_CRC32_INIT;
+    for (uint32_t done = 0; result == TT_STORE_OK && done < len;) {
+        uint8_t piece[PIECE_BYTES];
+        const uint32_t n = len - done < PIECE_BYTES ? len - done : PIECE_BYTES;
+        read(ctx, done, piece, n);
+        crc = tt_crc32_update(crc, piece, n);
+        const uint32_t words = (n + 3u) & ~3u;
+        memset(piece + n, 0xFF, words - n); /* erased value: programs nothing */
+        const uint32_t at = offset + (uint32_t)sizeof header + done;
+        if (tt_port_flash_program(at, piece, words) != 0) {
+            where.flash_offset = at;
+            result = TT_STORE_FLASH_ERROR;
+        }
+        done += n;
+    }
+    if (result == TT_STORE_OK) {
+        /* The commit point: until the header is there, the slot fails its checks. */
+        header.payload_crc = crc;
+        header.header_crc = tt_crc32((const uint8_t *)&header, HEADER_CRC_SPAN);
+        if (tt_port_flash_program(offset, (const uint8_t *)&header, sizeof header) != 0) {
+            result = TT_STORE_FLASH_ERROR;
+        }
+    }
+    if (written != NULL) {
+        *written = where;
+    }
+    return result;
+}
+
+static void read_memory(void *ctx, uint32_t offset, uint8_t *out, uint32_t len)
+{
+    memcpy(out, (const uint8_t *)ctx + offset, len);
 }
 
 tt_store_result_t tt_store_commit(const tt_store_t *store, const uint8_t *payload, uint32_t len,
                                   const uint8_t tag[TT_STORE_TAG_BYTES])
 {
-    return write_record(store, 0u, payload, len, tag);
+    if (len % 4u != 0u) {
+        return TT_STORE_TOO_LARGE;
+    }
+    return tt_store_write(store, 0u, len, tag, read_memory, (void *)(uintptr_t)payload, NULL);
 }
 
-tt_store_result_t tt_store_rollback(const tt_store_t *store) { return write_record(store, TT_STORE_FACTORY, NULL, 0u, NULL); }
+tt_store_result_t tt_store_rollback(const tt_store_t *store)
+{
+    return tt_store_write(store, TT_STORE_FACTORY, 0u, NULL, read_memory, NULL, NULL);
+}

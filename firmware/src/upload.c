@@ -15,6 +15,11 @@ void tt_upload_init(tt_upload_t *up, const tt_flash_layout_t *layout)
     }
 }
 
+bool tt_upload_resumes(const tt_upload_t *up, uint32_t total, uint32_t crc)
+{
+    return up->active && up->total == total && up->crc == crc;
+}
+
 tt_status_t tt_upload_begin(tt_upload_t *up, uint32_t total, uint32_t crc, uint32_t *detail)
 {
     if (total == 0u) {
@@ -25,7 +30,7 @@ tt_status_t tt_upload_begin(tt_upload_t *up, uint32_t total, uint32_t crc, uint3
         *detail = up->capacity;
         return TT_STATUS_NO_SPACE;
     }
-    if (up->active && up->total == total && up->crc == crc) {
+    if (tt_upload_resumes(up, total, crc)) {
         return TT_STATUS_OK; /* the same package again: resume where it stopped */
     }
     up->total = total;

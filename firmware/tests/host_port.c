@@ -1,8 +1,11 @@
-/* Host implementation of the flash part of the port API; see host_port.h. The sector
- * layout is the STM32F746's, so the weight store sees the same geometry as on the board. */
+/* Host implementation of the port API the runtime library needs; see host_port.h. The
+ * flash sector layout is the STM32F746's, so the weight store sees the same geometry as on
+ * the board. Ticks are microseconds of the monotonic clock; there is no stack to measure. */
+#define _POSIX_C_SOURCE 199309L
 #include "host_port.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "tt/port.h"
 
@@ -91,4 +94,19 @@ int tt_port_flash_program(uint32_t offset, const uint8_t *data, size_t len)
         }
     }
     return 0;
+}
+
+uint32_t tt_port_ticks(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint32_t)((uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u);
+}
+
+uint32_t tt_port_tick_hz(void) { return 1000000u; }
+
+void tt_port_stack_usage(uint32_t *reserved, uint32_t *peak)
+{
+    *reserved = 0;
+    *peak = 0;
 }

@@ -1,6 +1,7 @@
 /* The golden vectors of protocol/tt_protocol/vectors.py: each input, fed to a fresh
  * endpoint, must produce exactly the expected wire bytes, whether the bytes arrive one
  * at a time, all at once, or in uneven chunks. */
+#include "host_port.h"
 #include "protocol_vectors.h"
 #include "tt/proto.h"
 #include "tt_test.h"
@@ -24,12 +25,19 @@ static const tt_board_info_t board = {
     .core_clock_hz = TT_VECTOR_CORE_CLOCK_HZ,
 };
 
+/* The arena the vectors' board reports; 8-byte aligned like tt_arena(). */
+static uint64_t arena[TT_VECTOR_ARENA_BYTES / 8u];
+
+/* Each vector starts from a fresh device: erased flash (no package, no store record). */
 static void run_vector(const tt_protocol_vector_t *v, size_t chunk)
 {
     static uint8_t rx[TT_MAX_FRAME_BYTES];
     static uint8_t tx[TT_MAX_FRAME_BYTES];
+    static tt_trainer_t trainer;
     tt_proto_t proto;
-    tt_proto_init(&proto, rx, tx, capture, NULL, &board, TT_VECTOR_ARENA_BYTES);
+    tt_host_flash_reset();
+    tt_trainer_init(&trainer, (uint8_t *)arena, (uint32_t)sizeof arena, tt_port_flash_layout());
+    tt_proto_init(&proto, rx, tx, capture, NULL, &board, &trainer);
     out_len = 0;
     for (size_t i = 0; i < v->input_len; i += chunk) {
         const size_t n = v->input_len - i < chunk ? v->input_len - i : chunk;
@@ -42,6 +50,7 @@ static void run_vector(const tt_protocol_vector_t *v, size_t chunk)
 int main(void)
 {
     static const size_t chunks[] = {1, 3, 64, 100000};
+    CHECK(tt_port_tick_hz() == TT_VECTOR_TICK_HZ, "the vectors assume the host port's tick rate");
     for (size_t i = 0; i < sizeof tt_protocol_vectors / sizeof tt_protocol_vectors[0]; i++) {
         for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
             run_vector(&tt_protocol_vectors[i], chunks[c]);

@@ -65,6 +65,9 @@ def render_header() -> str:
     out += [f"    TT_STATUS_{s.name} = 0x{s.value:02X}," for s in Status]
     out += ["} tt_status_t;", "", "/* Opcodes: requests < 0x80, responses = request | 0x80. */"]
     out += [f"#define TT_OP_{op.name} 0x{op.value:02X}u" for op in Opcode]
+    out += ["", "/* Request flags (LoadBeginPayload.flags, SampleRunPayload.flags). */"]
+    out += [f"#define TT_LOAD_FLAG_{f.name} 0x{f.value:X}u" for f in frame.LoadFlag]
+    out += [f"#define TT_SAMPLE_FLAG_{f.name} 0x{f.value:X}u" for f in frame.SampleFlag]
     out += ["", "/* Payload layouts: byte offsets of each field (little-endian). */"]
     for prefix, layout in frame.PAYLOAD_LAYOUTS.items():
         out += _field_offsets(prefix, layout)
@@ -96,6 +99,7 @@ def render_vectors() -> str:
         f"#define TT_VECTOR_FLASH_BYTES {board.flash_bytes}u",
         f"#define TT_VECTOR_ARENA_BYTES {board.arena_bytes}u",
         f"#define TT_VECTOR_CORE_CLOCK_HZ {board.core_clock_hz}u",
+        f"#define TT_VECTOR_TICK_HZ {board.tick_hz}u",
         "",
         "typedef struct {",
         "    const char *name;",

@@ -1,9 +1,9 @@
 """The device's answering rules, executable in Python.
 
-This is the behaviour ``firmware/src/proto.c`` implements, written as plainly as
-possible: the golden vectors are generated from it, and host tests use it as a fake
-device behind an in-process transport. For every frame the decoder completes it
-produces exactly one answer:
+This is the behaviour ``firmware/src/proto.c`` (with ``trainer.c``) implements, written as
+plainly as possible: the golden vectors are generated from it, and host tests use it as a fake
+device behind an in-process transport. For every frame the decoder completes it produces
+exactly one answer:
 
 1. a framing failure (bad COBS, too large, too short, bad CRC): ERROR with
    ``SEQ_UNKNOWN``, since nothing in the header can be trusted;
@@ -16,7 +16,40 @@ produces exactly one answer:
 Uploads (LOAD_BEGIN, LOAD_CHUNK, LOAD_END) follow ``firmware/src/upload.c``: chunks in
 order, each but the last a multiple of 4 bytes; beginning the same package again resumes
 it; a refused request changes nothing, except a CRC mismatch at LOAD_END, which abandons
-the transfer.
+the transfer. LOAD_BEGIN checks, in order: payload size and a non-zero total (BAD_PAYLOAD),
+the model area (NO_SPACE), then, while a plan is loaded, the announced ``model_hash``
+against the plan's (MODEL_MISMATCH unless ``LoadFlag.REPLACE_MODEL``). A begin that is not
+a resume unloads the plan. LOAD_END checks the CRC, then validates the package (split at
+the plan header's ``total_bytes``) with ``executor.load`` or, without an executor, with
+``tt_protocol.plan.validate`` against the board's arena (BAD_PLAN, detail the ``Check``), then
+compares the package's model hash with the announced one (MODEL_MISMATCH). A package refused
+after its CRC held stays in the model area as the transfer's result: LOAD_END again gives the
+same answer.
+
+Training requests check, in this order: the payload's size (BAD_PAYLOAD), a loaded plan
+(NO_PLAN), then their own conditions as ``frame.Opcode`` documents them. SAMPLE_RUN: the
+whole input (SAMPLE_SIZE), the label (LABEL_RANGE), the step of a training run
+(OUT_OF_ORDER). PULL: ``length`` at most ``PULL_MAX_DATA`` (BAD_PAYLOAD, detail
+PULL_MAX_DATA), ``offset`` at most the image's size (BAD_PAYLOAD, detail the size). A
+SAMPLE_RUN answers with unknown flag bits cleared. Loss sums are float32, as on the device.
+
+The store (COMMIT, ROLLBACK) keeps the newest record only, as far as anyone can tell from
+outside: sequence numbers count from 1, a commit's payload is the trained count (u32) and the
+parameter image, a rollback is a factory record. A RESET answers RESETTING, drops the rest of
+the bytes fed with it and boots: the transfer, the sample and the counters are gone; the
+package in the model area is loaded again when it validates, and the store's newest record
+restores its parameters and trained count when it is a commit tagged with the plan hash
+whose length fits. Timing fields (``ticks``) are always 0 and the stack figures are 0.
+
+**Executor.** With a loaded plan, the training requests need the numbers only a real executor
+knows; pass one as ``executor`` (any object with this interface), or they raise
+:class:`NotImplementedError`:
+
+- ``load(package: bytes) -> (status, detail)``: validate and load, factory parameters;
+- ``input_bytes: int``, ``classes: int``, ``arena_used: int`` of the loaded plan;
+- ``step(sample: bytes, label: int, train: bool) -> (loss, predicted, correct)``;
+- ``params_image() -> bytes``: ``tt_executor_params_read`` of the whole image;
+- ``restore(image: bytes)``: ``tt_executor_params_write``.
 
 ``ErrorPayload.detail`` carries what the device expected: ``MAX_FRAME_BYTES`` for
 TOO_LARGE, its ``PROTOCOL_VERSION`` for BAD_VERSION, the payload bytes that actually
@@ -26,24 +59,37 @@ arrived for TRUNCATED, the payload length the opcode takes for BAD_PAYLOAD.
 from __future__ import annotations
 
 import dataclasses
-
+import struct
 import zlib
+from typing import Any
 
+from . import plan as P
 from .frame import (
     CRC_BYTES,
     HEADER_BYTES,
     MAX_FRAME_BYTES,
     MAX_PAYLOAD,
     PROTOCOL_VERSION,
+    PULL_MAX_DATA,
     SEQ_UNKNOWN,
+    CommitPayload,
     ErrorPayload,
     Header,
     InfoPayload,
     LoadBeginPayload,
     LoadChunkHeader,
     LoadDonePayload,
+    LoadFlag,
     LoadProgressPayload,
     Opcode,
+    PullDataHeader,
+    PullPayload,
+    SampleDataHeader,
+    SampleFlag,
+    SampleProgressPayload,
+    SampleResultPayload,
+    SampleRunPayload,
+    StatsPayload,
     encode_frame,
     to_wire,
 )
@@ -55,16 +101,28 @@ FIRMWARE_VERSION = (0, 1, 0)
 #: The F746 boards' model area: flash sectors 6 and 7.
 MODEL_AREA_BYTES = 512 * 1024
 
+#: Bytes of a store record's header (``firmware/include/tt/store.h``).
+STORE_HEADER_BYTES = 56
+#: Largest COMMIT payload on the F746 boards: the smaller slot (sector 4, 128 KB) less a header.
+STORE_CAPACITY_BYTES = 128 * 1024 - STORE_HEADER_BYTES
+
+_HASH_BYTES = 32
+_MODEL_HASH_AT = 16  # PlanHeader.model_hash
+_PLAN_HASH_AT = 48  # PlanHeader.plan_hash
+_WEIGHTS_BYTES_AT = 80  # PlanHeader.weights_bytes
+
 
 @dataclasses.dataclass(frozen=True)
 class BoardIdentity:
-    """What a device reports about itself in INFO."""
+    """What a device reports about itself in INFO (and STATS)."""
 
     name: str
     sram_bytes: int
     flash_bytes: int
     arena_bytes: int
     core_clock_hz: int
+    #: ``tt_port_tick_hz()``; the host build of the firmware (and the vectors) count microseconds.
+    tick_hz: int = 1_000_000
 
 
 def error_frame(status: Status, seq: int, opcode: int = 0, detail: int = 0) -> bytes:
@@ -72,7 +130,7 @@ def error_frame(status: Status, seq: int, opcode: int = 0, detail: int = 0) -> b
     return encode_frame(Opcode.ERROR, seq, payload)
 
 
-def info_payload(board: BoardIdentity, plan_hash: bytes = bytes(32)) -> bytes:
+def info_payload(board: BoardIdentity, plan_hash: bytes = bytes(32), model_hash: bytes = bytes(32)) -> bytes:
     major, minor, patch = FIRMWARE_VERSION
     return InfoPayload.build(
         dict(
@@ -85,21 +143,154 @@ def info_payload(board: BoardIdentity, plan_hash: bytes = bytes(32)) -> bytes:
             core_clock_hz=board.core_clock_hz,
             max_payload=MAX_PAYLOAD,
             plan_hash=plan_hash,
+            model_hash=model_hash,
         )
     )
 
 
-class Responder:
-    """A device that speaks the protocol: ``feed(wire bytes) -> wire bytes answered``."""
+def package_length(area: bytes) -> int | None:
+    """Length of the package at the start of a model area, from its plan header
+    (``total_bytes + weights_bytes``), or None when the header cannot describe one there."""
+    if len(area) < P.PLAN_HEADER_BYTES:
+        return None
+    total = int.from_bytes(area[8:12], "little")
+    weights = int.from_bytes(area[_WEIGHTS_BYTES_AT:_WEIGHTS_BYTES_AT + 4], "little")
+    n = total + weights
+    return n if P.PLAN_HEADER_BYTES <= total and n <= len(area) else None
 
-    def __init__(self, board: BoardIdentity, model_area_bytes: int = MODEL_AREA_BYTES) -> None:
+
+def split_package(package: bytes) -> tuple[bytes, bytes]:
+    """Plan and weight blob of a package, split where the executor splits it: at the plan
+    header's ``total_bytes`` when that lies inside the package, else all plan."""
+    cut = len(package)
+    if len(package) >= P.PLAN_HEADER_BYTES:
+        total = int.from_bytes(package[8:12], "little")
+        if P.PLAN_HEADER_BYTES <= total <= len(package):
+            cut = total
+    return package[:cut], package[cut:]
+
+
+def _f32(x: float) -> float:
+    """Round to float32, as the device's single-precision sums do."""
+    return struct.unpack("<f", struct.pack("<f", x))[0]
+
+
+@dataclasses.dataclass
+class _Counters:
+    trained: int = 0
+    train_correct: int = 0
+    train_loss_sum: float = 0.0
+    evaluated: int = 0
+    eval_correct: int = 0
+    eval_loss_sum: float = 0.0
+
+
+@dataclasses.dataclass
+class _Record:
+    sequence: int
+    factory: bool
+    tag: bytes
+    payload: bytes
+
+
+class Responder:
+    """A device that speaks the protocol: ``feed(wire bytes) -> wire bytes answered``.
+
+    ``executor`` runs loaded plans (see the module docstring); ``store_capacity`` is the largest
+    COMMIT payload.
+    """
+
+    def __init__(
+        self,
+        board: BoardIdentity,
+        model_area_bytes: int = MODEL_AREA_BYTES,
+        executor: Any = None,
+        store_capacity: int = STORE_CAPACITY_BYTES,
+    ) -> None:
         self.board = board
+        self.executor = executor
+        self.store_capacity = store_capacity
+        self.upload = _Upload(model_area_bytes)
+        #: The newest store record, which survives resets (None: the store is empty).
+        self.record: _Record | None = None
+        #: The running package (None: no plan).
+        self.package: bytes | None = None
+        self.resets = 0
+        self._boot()
+
+    # -- state -------------------------------------------------------------------------------
+
+    def _boot(self) -> None:
+        """What survives a reset is the model area and the store; everything else starts over."""
         self._decoder = FrameDecoder()
         self._last: tuple[int, bytes, bytes] | None = None  # (seq, crc bytes, answer)
-        self.upload = _Upload(model_area_bytes)
+        self._reset_pending = False
+        self.upload.active = self.upload.complete = False
+        self.announced_model = bytes(_HASH_BYTES)
+        self._unload()
+        n = package_length(bytes(self.upload.area))
+        if n is not None:
+            package = bytes(self.upload.area[:n])
+            if self._validate(package)[0] == Status.OK:
+                self._load(package)
+
+    def _unload(self) -> None:
+        self.package = None
+        self.counters = _Counters()
+        self.sample = bytearray()
+
+    def _validate(self, package: bytes) -> tuple[Status, int]:
+        if self.executor is not None:
+            status, detail = self.executor.load(package)
+            return Status(status), int(detail)
+        plan, weights = split_package(package)
+        try:
+            P.validate(plan, weights, arena_limit=self.board.arena_bytes)
+        except P.PlanInvalid as exc:
+            return Status.BAD_PLAN, int(exc.check)
+        return Status.OK, 0
+
+    def _load(self, package: bytes) -> None:
+        """Make a validated (and, with an executor, loaded) package the running plan and
+        restore its committed parameters when the store holds them."""
+        self._unload()
+        self.package = package
+        r = self.record
+        if self.executor is None or r is None or r.factory or r.tag != package[_PLAN_HASH_AT:_PLAN_HASH_AT + 32]:
+            return
+        image_bytes = len(self.executor.params_image())
+        if len(r.payload) == 4 + image_bytes:
+            self.executor.restore(r.payload[4:])
+            self.counters.trained = int.from_bytes(r.payload[:4], "little")
+
+    @property
+    def plan_hash(self) -> bytes:
+        return self.package[_PLAN_HASH_AT:_PLAN_HASH_AT + 32] if self.package else bytes(_HASH_BYTES)
+
+    @property
+    def model_hash(self) -> bytes:
+        return self.package[_MODEL_HASH_AT:_MODEL_HASH_AT + 32] if self.package else bytes(_HASH_BYTES)
+
+    def _executor(self):
+        if self.executor is None:
+            raise NotImplementedError(
+                "this Responder has a plan loaded but no executor: pass Responder(..., executor=...) "
+                "(see the tt_protocol.responder docstring) to answer training requests"
+            )
+        return self.executor
+
+    # -- frames ------------------------------------------------------------------------------
 
     def feed(self, data: bytes) -> bytes:
-        return b"".join(to_wire(self._answer(event)) for event in self._decoder.feed(data))
+        out = []
+        for event in self._decoder.feed(data):
+            out.append(to_wire(self._answer(event)))
+            if self._reset_pending:
+                # The device resets after this answer: whatever else arrived is lost.
+                self.resets += 1
+                self._boot()
+                break
+        return b"".join(out)
 
     def _answer(self, event) -> bytes:
         if event.status != Status.OK:
@@ -120,69 +311,240 @@ class Responder:
             return error_frame(Status.BAD_VERSION, seq, opcode, PROTOCOL_VERSION)
         if header.length != len(payload):
             return error_frame(Status.TRUNCATED, seq, opcode, len(payload))
-        if opcode == Opcode.HELLO:
-            if payload:
-                return error_frame(Status.BAD_PAYLOAD, seq, opcode, 0)
-            return encode_frame(Opcode.INFO, seq, info_payload(self.board))
-        if opcode == Opcode.PING:
-            return encode_frame(Opcode.PONG, seq, payload)
-        if opcode in (Opcode.LOAD_BEGIN, Opcode.LOAD_CHUNK, Opcode.LOAD_END):
-            status, detail, answer = self.upload.handle(Opcode(opcode), payload)
-            if status != Status.OK:
-                return error_frame(status, seq, opcode, detail)
-            return encode_frame(Opcode(opcode).response(), seq, answer)
-        return error_frame(Status.UNKNOWN_OPCODE, seq, opcode, 0)
+        handler = self._HANDLERS.get(opcode)
+        if handler is None:
+            return error_frame(Status.UNKNOWN_OPCODE, seq, opcode, 0)
+        status, detail, answer = handler(self, payload)
+        if status != Status.OK:
+            return error_frame(status, seq, opcode, detail)
+        return encode_frame(Opcode(opcode).response(), seq, answer)
+
+    # -- requests: each returns (status, detail, answer payload) -----------------------------
+
+    def _hello(self, payload: bytes):
+        if payload:
+            return Status.BAD_PAYLOAD, 0, b""
+        return Status.OK, 0, info_payload(self.board, self.plan_hash, self.model_hash)
+
+    def _ping(self, payload: bytes):
+        return Status.OK, 0, payload
+
+    def _load_begin(self, payload: bytes):
+        size = LoadBeginPayload.sizeof()
+        if len(payload) != size:
+            return Status.BAD_PAYLOAD, size, b""
+        begin = LoadBeginPayload.parse(payload)
+        if begin.total_bytes == 0:
+            return Status.BAD_PAYLOAD, size, b""
+        if begin.total_bytes > self.upload.capacity:
+            return Status.NO_SPACE, self.upload.capacity, b""
+        if (self.package is not None and begin.model_hash != self.model_hash
+                and not begin.flags & LoadFlag.REPLACE_MODEL):
+            return Status.MODEL_MISMATCH, 0, b""
+        if not self.upload.begin(begin.total_bytes, begin.crc32):
+            self._unload()  # a new transfer overwrites the running package
+        self.announced_model = bytes(begin.model_hash)
+        return Status.OK, 0, self.upload.progress()
+
+    def _load_chunk(self, payload: bytes):
+        return self.upload.chunk(payload)
+
+    def _load_end(self, payload: bytes):
+        status, detail, answer = self.upload.end(payload)
+        if status != Status.OK:
+            return status, detail, answer
+        package = bytes(self.upload.area[:self.upload.total])
+        status, detail = self._validate(package)
+        if status != Status.OK:
+            self._unload()
+            return status, detail, b""
+        if package[_MODEL_HASH_AT:_MODEL_HASH_AT + 32] != self.announced_model:
+            self._unload()
+            return Status.MODEL_MISMATCH, 0, b""
+        self._load(package)
+        return Status.OK, 0, answer
+
+    def _sample_data(self, payload: bytes):
+        size = SampleDataHeader.sizeof()
+        if len(payload) < size:
+            return Status.BAD_PAYLOAD, size, b""
+        if self.package is None:
+            return Status.NO_PLAN, 0, b""
+        input_bytes = self._executor().input_bytes
+        offset = SampleDataHeader.parse(payload).offset
+        data = payload[size:]
+        if offset != 0 and offset != len(self.sample):
+            return Status.OUT_OF_ORDER, len(self.sample), b""
+        if offset + len(data) > input_bytes:
+            return Status.SAMPLE_SIZE, input_bytes, b""
+        self.sample[offset:] = data
+        return Status.OK, 0, SampleProgressPayload.build(dict(received=len(self.sample), input_bytes=input_bytes))
+
+    def _sample_run(self, payload: bytes):
+        size = SampleRunPayload.sizeof()
+        if len(payload) != size:
+            return Status.BAD_PAYLOAD, size, b""
+        if self.package is None:
+            return Status.NO_PLAN, 0, b""
+        ex = self._executor()
+        run = SampleRunPayload.parse(payload)
+        train = bool(run.flags & SampleFlag.TRAIN)
+        c = self.counters
+        if len(self.sample) != ex.input_bytes:
+            return Status.SAMPLE_SIZE, ex.input_bytes, b""
+        if run.label >= ex.classes:
+            return Status.LABEL_RANGE, ex.classes, b""
+        if train and run.step != c.trained:
+            return Status.OUT_OF_ORDER, c.trained, b""
+        loss, predicted, correct = ex.step(bytes(self.sample), run.label, train)
+        loss = _f32(loss)
+        self.sample = bytearray()  # the step reuses the input's memory
+        if train:
+            c.trained += 1
+            c.train_correct += bool(correct)
+            c.train_loss_sum = _f32(c.train_loss_sum + loss)
+        else:
+            c.evaluated += 1
+            c.eval_correct += bool(correct)
+            c.eval_loss_sum = _f32(c.eval_loss_sum + loss)
+        return Status.OK, 0, SampleResultPayload.build(
+            dict(trained=c.trained, loss=loss, predicted=predicted, correct=int(bool(correct)),
+                 flags=int(run.flags & SampleFlag.TRAIN), ticks=0)
+        )
+
+    def _stats(self, payload: bytes):
+        if payload:
+            return Status.BAD_PAYLOAD, 0, b""
+        arena_used = params_bytes = 0
+        if self.package is not None:
+            ex = self._executor()
+            arena_used, params_bytes = ex.arena_used, len(ex.params_image())
+        c = self.counters
+        return Status.OK, 0, StatsPayload.build(
+            dict(trained=c.trained, train_correct=c.train_correct, train_loss_sum=c.train_loss_sum,
+                 evaluated=c.evaluated, eval_correct=c.eval_correct, eval_loss_sum=c.eval_loss_sum,
+                 train_ticks=0, eval_ticks=0, tick_hz=self.board.tick_hz, arena_bytes=self.board.arena_bytes,
+                 arena_used=arena_used, stack_bytes=0, stack_peak=0, params_bytes=params_bytes,
+                 commit_sequence=self.record.sequence if self.record else 0)
+        )
+
+    def _pull(self, payload: bytes):
+        size = PullPayload.sizeof()
+        if len(payload) != size:
+            return Status.BAD_PAYLOAD, size, b""
+        if self.package is None:
+            return Status.NO_PLAN, 0, b""
+        image = self._executor().params_image()
+        pull = PullPayload.parse(payload)
+        if pull.length > PULL_MAX_DATA:
+            return Status.BAD_PAYLOAD, PULL_MAX_DATA, b""
+        if pull.offset > len(image):
+            return Status.BAD_PAYLOAD, len(image), b""
+        data = image[pull.offset:pull.offset + pull.length]
+        return Status.OK, 0, PullDataHeader.build(dict(offset=pull.offset, total=len(image))) + data
+
+    def _write_record(self, factory: bool, tag: bytes, data: bytes) -> int:
+        sequence = (self.record.sequence + 1) & 0xFFFFFFFF if self.record else 1
+        self.record = _Record(sequence, factory, tag, data)
+        return sequence
+
+    def _commit(self, payload: bytes):
+        if payload:
+            return Status.BAD_PAYLOAD, 0, b""
+        if self.package is None:
+            return Status.NO_PLAN, 0, b""
+        data = self.counters.trained.to_bytes(4, "little") + self._executor().params_image()
+        if len(data) > self.store_capacity:
+            return Status.NO_SPACE, self.store_capacity, b""
+        sequence = self._write_record(False, self.plan_hash, data)
+        return Status.OK, 0, CommitPayload.build(dict(sequence=sequence, bytes=len(data)))
+
+    def _rollback(self, payload: bytes):
+        if payload:
+            return Status.BAD_PAYLOAD, 0, b""
+        if self.package is None:
+            return Status.NO_PLAN, 0, b""
+        ex = self._executor()
+        sequence = self._write_record(True, bytes(_HASH_BYTES), b"")
+        package = self.package
+        ex.load(package)  # the plan afresh: factory parameters
+        self._unload()
+        self.package = package
+        return Status.OK, 0, CommitPayload.build(dict(sequence=sequence, bytes=0))
+
+    def _reset(self, payload: bytes):
+        if payload:
+            return Status.BAD_PAYLOAD, 0, b""
+        self._reset_pending = True
+        return Status.OK, 0, b""
+
+    _HANDLERS = {
+        Opcode.HELLO: _hello,
+        Opcode.PING: _ping,
+        Opcode.LOAD_BEGIN: _load_begin,
+        Opcode.LOAD_CHUNK: _load_chunk,
+        Opcode.LOAD_END: _load_end,
+        Opcode.SAMPLE_DATA: _sample_data,
+        Opcode.SAMPLE_RUN: _sample_run,
+        Opcode.STATS: _stats,
+        Opcode.PULL: _pull,
+        Opcode.COMMIT: _commit,
+        Opcode.ROLLBACK: _rollback,
+        Opcode.RESET: _reset,
+    }
 
 
 class _Upload:
-    """The model area and the transfer into it (``firmware/src/upload.c``)."""
+    """The model area and the transfer into it (``firmware/src/upload.c``).
+
+    ``area`` holds what flash holds: the bytes of the last transfer that reached the area
+    (a new transfer's first chunk erases the old package), 0xFF past them.
+    """
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self.stored = bytearray()
-        self.total = self.crc = 0
+        self.area = bytearray()
+        self.total = self.crc = self.received = 0
         self.active = self.complete = False
 
-    def _progress(self) -> bytes:
-        return LoadProgressPayload.build(dict(received=len(self.stored), capacity=self.capacity))
+    def progress(self) -> bytes:
+        return LoadProgressPayload.build(dict(received=self.received, capacity=self.capacity))
 
-    def handle(self, opcode: Opcode, payload: bytes) -> tuple[Status, int, bytes]:
-        """``(status, detail, answer payload)`` for one LOAD_* request."""
-        if opcode == Opcode.LOAD_BEGIN:
-            if len(payload) != LoadBeginPayload.sizeof():
-                return Status.BAD_PAYLOAD, LoadBeginPayload.sizeof(), b""
-            begin = LoadBeginPayload.parse(payload)
-            if begin.total_bytes == 0:
-                return Status.BAD_PAYLOAD, LoadBeginPayload.sizeof(), b""
-            if begin.total_bytes > self.capacity:
-                return Status.NO_SPACE, self.capacity, b""
-            if not (self.active and (self.total, self.crc) == (begin.total_bytes, begin.crc32)):
-                self.total, self.crc = begin.total_bytes, begin.crc32
-                self.stored.clear()
-                self.active, self.complete = True, False
-            return Status.OK, 0, self._progress()
-        if opcode == Opcode.LOAD_CHUNK:
-            if len(payload) < LoadChunkHeader.sizeof():
-                return Status.BAD_PAYLOAD, LoadChunkHeader.sizeof(), b""
-            if not self.active:
-                return Status.NO_TRANSFER, 0, b""
-            offset = LoadChunkHeader.parse(payload).offset
-            data = payload[LoadChunkHeader.sizeof() :]
-            if offset != len(self.stored):
-                return Status.OUT_OF_ORDER, len(self.stored), b""
-            left = self.total - len(self.stored)
-            if len(data) > left or (len(data) % 4 and len(data) != left):
-                return Status.BAD_PAYLOAD, left, b""
-            self.stored += data
-            self.complete = False
-            return Status.OK, 0, self._progress()
+    def begin(self, total: int, crc: int) -> bool:
+        """Start a transfer, or resume the same one; True when it resumes."""
+        if self.active and (self.total, self.crc) == (total, crc):
+            return True
+        self.total, self.crc, self.received = total, crc, 0
+        self.active, self.complete = True, False
+        return False
+
+    def chunk(self, payload: bytes) -> tuple[Status, int, bytes]:
+        if len(payload) < LoadChunkHeader.sizeof():
+            return Status.BAD_PAYLOAD, LoadChunkHeader.sizeof(), b""
+        if not self.active:
+            return Status.NO_TRANSFER, 0, b""
+        offset = LoadChunkHeader.parse(payload).offset
+        data = payload[LoadChunkHeader.sizeof():]
+        if offset != self.received:
+            return Status.OUT_OF_ORDER, self.received, b""
+        left = self.total - self.received
+        if len(data) > left or (len(data) % 4 and len(data) != left):
+            return Status.BAD_PAYLOAD, left, b""
+        if self.received == 0 and data:  # the device erases a sector when a chunk first reaches it
+            self.area.clear()
+        self.area += data
+        self.received += len(data)
+        self.complete = False
+        return Status.OK, 0, self.progress()
+
+    def end(self, payload: bytes) -> tuple[Status, int, bytes]:
         if payload:
             return Status.BAD_PAYLOAD, 0, b""
         if not self.active:
             return Status.NO_TRANSFER, 0, b""
-        if len(self.stored) != self.total:
-            return Status.OUT_OF_ORDER, len(self.stored), b""
-        crc = zlib.crc32(self.stored) & 0xFFFFFFFF
+        if self.received != self.total:
+            return Status.OUT_OF_ORDER, self.received, b""
+        crc = zlib.crc32(self.area[:self.total]) & 0xFFFFFFFF
         if crc != self.crc:
             self.active = False
             return Status.BLOB_CORRUPT, crc, b""

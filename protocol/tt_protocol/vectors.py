@@ -11,13 +11,19 @@ import dataclasses
 import random
 
 from . import cobs
+from . import plan as P
 from .frame import (
     DELIMITER,
     MAX_PAYLOAD,
     PROTOCOL_VERSION,
     LoadBeginPayload,
     LoadChunkHeader,
+    LoadFlag,
     Opcode,
+    PullPayload,
+    SampleDataHeader,
+    SampleFlag,
+    SampleRunPayload,
     crc32,
     encode_frame,
     to_wire,
@@ -25,8 +31,53 @@ from .frame import (
 from .responder import MODEL_AREA_BYTES, BoardIdentity, Responder
 
 VECTOR_BOARD = BoardIdentity(
-    name="vector-board", sram_bytes=327680, flash_bytes=1048576, arena_bytes=229376, core_clock_hz=216000000
+    name="vector-board", sram_bytes=327680, flash_bytes=1048576, arena_bytes=229376, core_clock_hz=216000000,
+    tick_hz=1_000_000,
 )
+
+#: Model hashes of the vectors' packages.
+MODEL_A = bytes(range(0xA0, 0xC0))
+MODEL_B = bytes(range(0xB0, 0xD0))
+
+
+def tiny_package(model_hash: bytes, n_classes: int = 4, seed: int = 7) -> bytes:
+    """The smallest package the executor runs: the sample (1x1xn_classes int8) is the logits,
+    LOSS is the only step op, nothing trains (the parameter image is the PRNG counter alone).
+    Built here from the format, so the vectors depend on no compiler."""
+    C = n_classes
+    weights = bytes(P.seal(bytearray(P.WeightsHeader.build(dict(
+        version=P.FORMAT_VERSION, header_bytes=P.WEIGHTS_HEADER_BYTES, total_bytes=0, crc32=0,
+        model_hash=model_hash, n_tensors=0, table_offset=P.WEIGHTS_HEADER_BYTES,
+        data_offset=P.WEIGHTS_HEADER_BYTES)))))
+    grad_at, input_at = 0, P.align(2 * C)
+    exp_at = input_at + P.align(C)
+    buffers = b"".join(P.BufferRecord.build(b) for b in (
+        dict(offset=grad_at, size=2 * C, dtype=P.DType.INT16, kind=P.BufferKind.GRAD, layer=P.NONE16),
+        dict(offset=input_at, size=C, dtype=P.DType.INT8, kind=P.BufferKind.INPUT, layer=P.NONE16)))
+    none4, none3 = [P.NONE16] * 4, [P.NONE16] * 3
+    ops = P.OpRecord.build(dict(kind=P.OpKind.INPUT, phase=P.Phase.FORWARD, flags=0, layer=P.NONE16,
+                                scratch=P.NONE16, ins=none4, outs=[1] + none3[1:], params=P.NONE32))
+    ops += P.OpRecord.build(dict(kind=P.OpKind.LOSS, phase=P.Phase.BACKWARD, flags=0, layer=P.NONE16,
+                                 scratch=P.NONE16, ins=[1] + none4[1:], outs=[0] + none3[1:], params=0))
+    pool = P.LossBlock.build(dict(header=dict(type=P.ParamType.LOSS, kind=0, bytes=P.LossBlock.sizeof()),
+                                  n_classes=C, scale=0.125, zero_point=0))
+    H = P.PLAN_HEADER_BYTES
+    buffer_at, op_at = H, H + len(buffers)
+    pool_at = op_at + len(ops)
+    end = pool_at + len(pool)
+    header = P.PlanHeader.build(dict(
+        version=P.FORMAT_VERSION, header_bytes=H, total_bytes=0, crc32=0, model_hash=model_hash,
+        plan_hash=bytes(32), weights_bytes=len(weights), weights_crc32=int.from_bytes(weights[12:16], "little"),
+        arena_bytes=exp_at + 4, exp_table_offset=exp_at, n_exp_slots=1, n_buffers=2, n_ops=2, n_classes=C,
+        n_labels=0, input_buffer=1, buffer_table_offset=buffer_at, op_table_offset=op_at, param_pool_offset=pool_at,
+        param_pool_bytes=len(pool), label_table_offset=end, label_bytes=0, input_h=1, input_w=1, input_c=C,
+        logits_buffer=1, input_scale=0.125, input_zp=0, seed=seed, lr_multiplier=1 << 30, lr_shift=-10,
+        momentum_q15=0, lr=2.0 ** -11, trainable_params=0, scheme_name=P.name_bytes("vectors")))
+    plan = bytearray(header + buffers + ops + pool)
+    P.seal(plan)
+    plan[48:80] = P.plan_hash(bytes(plan), weights)
+    P.seal(plan)
+    return bytes(plan) + weights
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,9 +92,27 @@ def _ping(seq: int, payload: bytes = b"") -> bytes:
     return to_wire(encode_frame(Opcode.PING, seq, payload))
 
 
-def _begin(seq: int, package: bytes, crc: int | None = None) -> bytes:
-    payload = LoadBeginPayload.build(dict(total_bytes=len(package), crc32=crc32(package) if crc is None else crc))
+def _begin(seq: int, package: bytes, crc: int | None = None, flags: int = 0, model: bytes | None = None) -> bytes:
+    """LOAD_BEGIN announcing ``package``; its model hash is the package's plan header's unless
+    ``model`` says otherwise (zeros for packages too short to have one)."""
+    if model is None:
+        model = package[16:48] if len(package) >= P.PLAN_HEADER_BYTES else bytes(32)
+    payload = LoadBeginPayload.build(dict(total_bytes=len(package), crc32=crc32(package) if crc is None else crc,
+                                          flags=flags, model_hash=model))
     return to_wire(encode_frame(Opcode.LOAD_BEGIN, seq, payload))
+
+
+def _upload(seq: int, package: bytes, **begin) -> bytes:
+    """A whole transfer in LOAD_CHUNKs of up to 512 bytes; uses ``seq`` .. ``seq + n + 1``."""
+    chunks = [package[i:i + 512] for i in range(0, len(package), 512)]
+    wire = _begin(seq, package, **begin)
+    for k, data in enumerate(chunks):
+        wire += _chunk(seq + 1 + k, 512 * k, data)
+    return wire + _end(seq + 1 + len(chunks))
+
+
+def _request(opcode: int, seq: int, payload: bytes = b"") -> bytes:
+    return to_wire(encode_frame(opcode, seq, payload))
 
 
 def _chunk(seq: int, offset: int, data: bytes) -> bytes:
@@ -57,7 +126,7 @@ def _end(seq: int, payload: bytes = b"") -> bytes:
 def _upload_inputs() -> list[tuple[str, str, bytes]]:
     pkg = bytes(range(1, 11))  # 10 bytes: two word chunks would leave a 2-byte tail
     other = b"another package!"
-    huge = LoadBeginPayload.build(dict(total_bytes=MODEL_AREA_BYTES + 1, crc32=0))
+    huge = LoadBeginPayload.build(dict(total_bytes=MODEL_AREA_BYTES + 1, crc32=0, flags=0, model_hash=bytes(32)))
     return [
         ("upload", "begin, two chunks (the last ends mid-word), end",
          _begin(30, pkg) + _chunk(31, 0, pkg[:8]) + _chunk(32, 8, pkg[8:]) + _end(33)),
@@ -77,8 +146,44 @@ def _upload_inputs() -> list[tuple[str, str, bytes]]:
         ("upload_end_early", "end before every byte arrived", _begin(57, pkg) + _chunk(58, 0, pkg[:8]) + _end(59)),
         ("upload_bad_payloads", "malformed begin, chunk and end payloads",
          to_wire(encode_frame(Opcode.LOAD_BEGIN, 60, b"\0" * 7))
-         + to_wire(encode_frame(Opcode.LOAD_BEGIN, 61, LoadBeginPayload.build(dict(total_bytes=0, crc32=0))))
+         + to_wire(encode_frame(Opcode.LOAD_BEGIN, 61, LoadBeginPayload.build(
+             dict(total_bytes=0, crc32=0, flags=0, model_hash=bytes(32)))))
          + to_wire(encode_frame(Opcode.LOAD_CHUNK, 62, b"\0" * 3)) + _end(63, b"?")),
+    ]  # fmt: skip
+
+
+def _training_inputs() -> list[tuple[str, str, bytes]]:
+    """The training requests' refusals that need no executor, and package validation."""
+    pkg_a, pkg_b = tiny_package(MODEL_A), tiny_package(MODEL_B)
+    broken = bytearray(pkg_a)
+    broken[P.PLAN_HEADER_BYTES + 8] ^= 0x40  # a buffer's dtype; the plan's CRC then fails
+    run = SampleRunPayload.build(dict(step=0, label=0, flags=SampleFlag.TRAIN))
+    pull = PullPayload.build(dict(offset=0, length=16))
+    sample = SampleDataHeader.build(dict(offset=0)) + b"\x01\x02"
+    n = 2 + (len(pkg_a) + 511) // 512  # sequence numbers one _upload takes
+    return [
+        ("no_plan_training", "every training request without a plan",
+         _request(Opcode.SAMPLE_DATA, 100, sample) + _request(Opcode.SAMPLE_RUN, 101, run)
+         + _request(Opcode.PULL, 102, pull) + _request(Opcode.COMMIT, 103) + _request(Opcode.ROLLBACK, 104)),
+        ("training_bad_payloads", "training requests whose payload has the wrong size",
+         _request(Opcode.SAMPLE_DATA, 105, b"\0\0\0") + _request(Opcode.SAMPLE_RUN, 106, run + b"x")
+         + _request(Opcode.SAMPLE_RUN, 107, run[:-1]) + _request(Opcode.STATS, 108, b"?")
+         + _request(Opcode.PULL, 109, pull[:-1]) + _request(Opcode.COMMIT, 110, b"\0")
+         + _request(Opcode.ROLLBACK, 111, b"\0\0\0\0") + _request(Opcode.RESET, 112, b"now")),
+        ("load_package", "a valid package loads; INFO names its plan and model",
+         _upload(120, pkg_a) + _request(Opcode.HELLO, 120 + n)),
+        ("load_bad_plan", "a package whose CRC-32 holds but whose plan does not validate",
+         _upload(140, bytes(broken)) + _end(140 + n) + _request(Opcode.HELLO, 141 + n)),
+        ("load_end_model_mismatch", "the package is for another model than LOAD_BEGIN announced",
+         _upload(160, pkg_a, model=MODEL_B) + _request(Opcode.HELLO, 160 + n)),
+        ("load_begin_model_mismatch", "a plan is loaded: another model's package is refused, nothing changes",
+         _upload(180, pkg_a) + _begin(180 + n, pkg_b) + _request(Opcode.HELLO, 181 + n)),
+        ("load_replace_model", "with REPLACE_MODEL another model's package is accepted and unloads the plan",
+         _upload(200, pkg_a) + _begin(200 + n, pkg_b, flags=LoadFlag.REPLACE_MODEL)
+         + _request(Opcode.HELLO, 201 + n) + _chunk(202 + n, 0, pkg_b[:512])),
+        ("load_same_model", "a new package for the loaded model needs no flag",
+         _upload(220, pkg_a) + _upload(220 + n, tiny_package(MODEL_A, n_classes=6))
+         + _request(Opcode.HELLO, 220 + 2 * n)),
     ]  # fmt: skip
 
 
@@ -118,15 +223,17 @@ def _inputs() -> list[tuple[str, str, bytes]]:
         ("long_garbage", "noise far beyond the buffer, then a valid request",
          bytes(rng.randrange(1, 256) for _ in range(3000)) + _ping(19)),
         *_upload_inputs(),
+        *_training_inputs(),
     ]
 
 
 def sync_sequence(seq: int) -> bytes:
     """Wire bytes that bring any device into the state of a fresh one, as far as the
-    vectors can tell: no upload in progress (a transfer abandoned by a bad CRC) and a HELLO
-    as the last request. Uses sequence numbers ``seq`` to ``seq + 3``."""
+    vectors can tell: no plan, no upload in progress (a transfer abandoned by a bad CRC) and a
+    HELLO as the last request. Uses sequence numbers ``seq`` to ``seq + 3``."""
     word = seq.to_bytes(4, "little")
-    abandon = _begin(seq, word, crc=crc32(word) ^ 1) + _chunk(seq + 1, 0, word) + _end(seq + 2)
+    # REPLACE_MODEL: the begin is accepted (and unloads) whatever plan the device runs.
+    abandon = _begin(seq, word, crc=crc32(word) ^ 1, flags=LoadFlag.REPLACE_MODEL) + _chunk(seq + 1, 0, word) + _end(seq + 2)
     return abandon + to_wire(encode_frame(Opcode.HELLO, seq + 3))
 
 

@@ -60,6 +60,12 @@ size_t tt_port_uart_read(uint8_t *buf, size_t cap);
 void tt_port_uart_write(const uint8_t *buf, size_t len);
 
 /**
+ * Return once every byte handed to tt_port_uart_write() has left the UART (the shift
+ * register included), e.g. before a reset that would cut the last answer short.
+ */
+void tt_port_uart_flush(void);
+
+/**
  * Sleep until an interrupt may have delivered a byte.
  * Implementations check for pending receive data with interrupts masked before
  * sleeping, so a byte that arrives between the caller's last read and the sleep
@@ -72,6 +78,14 @@ uint32_t tt_port_ticks(void);
 
 /** Ticks per second of tt_port_ticks(). */
 uint32_t tt_port_tick_hz(void);
+
+/**
+ * The main stack: @p reserved receives the bytes the image reserves for it (guard
+ * included), @p peak the deepest use since boot, measured from its top. Boards paint the
+ * stack with a pattern at boot and find the lowest word that no longer holds it, so the
+ * peak is a high-water mark that a call can only raise. Both are 0 where unknown (host).
+ */
+void tt_port_stack_usage(uint32_t *reserved, uint32_t *peak);
 
 /** Base address of the (memory-mapped, readable) flash. */
 const uint8_t *tt_port_flash_base(void);

@@ -11,6 +11,12 @@
  * A request that repeats the previous one byte for byte (same sequence number and CRC)
  * is a host retransmission: the previous response is sent again and the request is not
  * executed twice.
+ *
+ * This file dispatches; the state the requests act on lives in tt_upload_t (the package
+ * transfer) and tt_trainer_t (the running plan, samples, counters, the weight store).
+ * RESET is answered here, but the reset itself is the caller's: tt_proto_feed() stops at
+ * the RESET request and tt_proto_reset_requested() turns true, so the board can drain the
+ * UART and reset (main.c) while host tests just look.
  */
 #ifndef TT_PROTO_H
 #define TT_PROTO_H
@@ -21,6 +27,7 @@
 
 #include "tt/frame.h"
 #include "tt/port.h"
+#include "tt/trainer.h"
 #include "tt/upload.h"
 
 #ifdef __cplusplus
@@ -42,8 +49,10 @@ typedef struct {
     tt_write_fn write;
     void *write_ctx;
     const tt_board_info_t *board;
-    uint32_t arena_bytes;
+    tt_trainer_t *trainer; /**< The training state the requests act on. */
     tt_upload_t upload; /**< Package transfer into the model area (LOAD_*). */
+    uint8_t announced_model[32]; /**< model_hash of the last accepted LOAD_BEGIN. */
+    bool reset_requested; /**< A RESET was answered: nothing more is read until the reset. */
 } tt_proto_t;
 
 /**
@@ -51,13 +60,21 @@ typedef struct {
  * @param rx, tx  caller-owned buffers of TT_MAX_FRAME_BYTES each.
  * @param write   where response bytes go (the UART on a board).
  * @param board   identity reported by HELLO.
- * @param arena_bytes size of the static training arena, reported by HELLO.
+ * @param trainer the training state (tt_trainer_init() done: it may hold a plan from flash);
+ *                its arena size is what HELLO reports.
  */
 void tt_proto_init(tt_proto_t *proto, uint8_t *rx, uint8_t *tx, tt_write_fn write, void *write_ctx,
-                   const tt_board_info_t *board, uint32_t arena_bytes);
+                   const tt_board_info_t *board, tt_trainer_t *trainer);
 
-/** Feed received bytes; complete frames are handled and answered before it returns. */
-void tt_proto_feed(tt_proto_t *proto, const uint8_t *data, size_t len);
+/**
+ * Feed received bytes; complete frames are handled and answered before it returns.
+ * @return the bytes consumed: all of @p len, unless a RESET was answered, after which the
+ *         rest is left unread (the device resets; the host resends what it still wants).
+ */
+size_t tt_proto_feed(tt_proto_t *proto, const uint8_t *data, size_t len);
+
+/** Whether a RESET has been answered: the caller should flush the UART and reset. */
+bool tt_proto_reset_requested(const tt_proto_t *proto);
 
 #ifdef __cplusplus
 }

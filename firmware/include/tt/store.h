@@ -10,6 +10,10 @@
  * either the previous newest record or the new one as the newest valid record; a torn
  * slot fails its CRCs and is ignored.
  *
+ * A payload need not exist in RAM: tt_store_write() asks a callback for it piece by piece
+ * (a trained parameter image is read straight out of the arena), computing the CRC on the
+ * way, so a commit costs a small stack buffer whatever its size.
+ *
  * "Back to factory" is itself a record (flag TT_STORE_FACTORY, no payload) with a newer
  * sequence number, so a rollback is exactly as atomic as a commit.
  */
@@ -62,6 +66,18 @@ typedef struct {
     int slot;                   /**< 0 (A) or 1 (B); -1 when !valid. */
 } tt_store_record_t;
 
+/**
+ * Supplies bytes [offset, offset + len) of a payload being written (tt_store_write()); called
+ * in order of increasing offset, each byte exactly once.
+ */
+typedef void (*tt_store_read_fn)(void *ctx, uint32_t offset, uint8_t *out, uint32_t len);
+
+/** Where tt_store_write() wrote (or failed to). */
+typedef struct {
+    uint32_t sequence;     /**< Sequence number of the new record. */
+    uint32_t flash_offset; /**< Flash offset of the slot written; on a flash error, of the failing step. */
+} tt_store_written_t;
+
 /** Use flash sectors @p sector_a and @p sector_b (distinct, equally sized or not) as the slots. */
 void tt_store_init(tt_store_t *store, size_t sector_a, size_t sector_b);
 
@@ -80,6 +96,18 @@ tt_store_result_t tt_store_commit(const tt_store_t *store, const uint8_t *payloa
 
 /** Record "factory parameters" as the newest state. */
 tt_store_result_t tt_store_rollback(const tt_store_t *store);
+
+/**
+ * Persist a record of @p len payload bytes (any length) obtained from @p read, with
+ * @p flags (0 or TT_STORE_FACTORY) and @p tag (NULL: zeros). The slot is erased, the payload
+ * programmed in small pieces (a last partial word padded with the erased value 0xFF, outside
+ * the record's length) and the header last. @p written (may be NULL) tells the sequence
+ * number and the slot's flash offset, or where the flash failed.
+ * @return TT_STORE_OK; TT_STORE_TOO_LARGE (nothing written); TT_STORE_FLASH_ERROR
+ */
+tt_store_result_t tt_store_write(const tt_store_t *store, uint32_t flags, uint32_t len,
+                                 const uint8_t tag[TT_STORE_TAG_BYTES], tt_store_read_fn read, void *ctx,
+                                 tt_store_written_t *written);
 
 #ifdef __cplusplus
 }

@@ -46,6 +46,10 @@ void tt_upload_init(tt_upload_t *up, const tt_flash_layout_t *layout);
  */
 tt_status_t tt_upload_begin(tt_upload_t *up, uint32_t total, uint32_t crc, uint32_t *detail);
 
+/** Whether LOAD_BEGIN of @p total bytes with CRC @p crc would resume the current transfer
+ *  (rather than start a new one, which overwrites the package in the model area). */
+bool tt_upload_resumes(const tt_upload_t *up, uint32_t total, uint32_t crc);
+
 /** LOAD_CHUNK: store @p len bytes at package offset @p offset (which must equal received). */
 tt_status_t tt_upload_chunk(tt_upload_t *up, uint32_t offset, const uint8_t *data, uint32_t len, uint32_t *detail);
 

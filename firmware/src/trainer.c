@@ -1,0 +1,284 @@
+#include "tt/trainer.h"
+
+#include <string.h>
+
+#include "tt/plan_gen.h"
+
+/* Store payload of a commit: the trained count, then the parameter image. */
+#define COUNT_BYTES 4u
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void forget(tt_trainer_t *t)
+{
+    t->package = NULL;
+    t->package_len = 0;
+    t->sample_received = 0;
+    memset(&t->counters, 0, sizeof t->counters);
+}
+
+void tt_trainer_unload(tt_trainer_t *t)
+{
+    tt_executor_unload(&t->ex);
+    forget(t);
+}
+
+/* Put back the state a commit saved for this plan, if the store's newest record is one. */
+static void restore(tt_trainer_t *t)
+{
+    const tt_store_record_t r = tt_store_newest(&t->store);
+    const uint8_t *plan_hash = t->package + TT_PLAN_HEADER_OFF_PLAN_HASH;
+    if (!r.valid || (r.flags & TT_STORE_FACTORY) != 0u || memcmp(r.tag, plan_hash, TT_STORE_TAG_BYTES) != 0 ||
+        r.length != COUNT_BYTES + tt_executor_params_bytes(&t->ex)) {
+        return;
+    }
+    if (tt_executor_params_write(&t->ex, r.payload + COUNT_BYTES, r.length - COUNT_BYTES) == TT_STATUS_OK) {
+        t->counters.trained = get_u32(r.payload);
+    }
+}
+
+tt_status_t tt_trainer_load(tt_trainer_t *t, const uint8_t *package, uint32_t len, const uint8_t *model_hash,
+                            uint32_t *detail)
+{
+    forget(t);
+    const tt_status_t status = tt_executor_load(&t->ex, package, len, t->arena, t->arena_bytes, detail);
+    if (status != TT_STATUS_OK) {
+        return status;
+    }
+    /* Only a validated header is worth comparing: before that its bytes mean nothing. */
+    if (model_hash != NULL && memcmp(package + TT_PLAN_HEADER_OFF_MODEL_HASH, model_hash, 32u) != 0) {
+        tt_executor_unload(&t->ex);
+        *detail = 0;
+        return TT_STATUS_MODEL_MISMATCH;
+    }
+    t->package = package;
+    t->package_len = len;
+    restore(t);
+    return TT_STATUS_OK;
+}
+
+/* The package the model area holds, by its plan header's own account; 0 when the header
+ * cannot describe a package inside the area (erased flash reads 0xFFFFFFFF). */
+static uint32_t stored_package_len(const uint8_t *area, uint32_t capacity)
+{
+    if (capacity < TT_PLAN_HEADER_BYTES) {
+        return 0;
+    }
+    const uint32_t plan = get_u32(area + TT_PLAN_HEADER_OFF_TOTAL_BYTES);
+    const uint32_t weights = get_u32(area + TT_PLAN_HEADER_OFF_WEIGHTS_BYTES);
+    if (plan < TT_PLAN_HEADER_BYTES || plan > capacity || weights > capacity - plan) {
+        return 0;
+    }
+    return plan + weights;
+}
+
+void tt_trainer_init(tt_trainer_t *t, uint8_t *arena, uint32_t arena_bytes, const tt_flash_layout_t *layout)
+{
+    memset(t, 0, sizeof *t);
+    t->arena = arena;
+    t->arena_bytes = arena_bytes;
+    tt_store_init(&t->store, layout->slot_a, layout->slot_b);
+    const uint8_t *area = tt_port_flash_base() + tt_port_flash_sector(layout->model_first).offset;
+    uint32_t capacity = 0;
+    for (size_t i = 0; i < layout->model_count; i++) {
+        capacity += tt_port_flash_sector(layout->model_first + i).size;
+    }
+    const uint32_t len = stored_package_len(area, capacity);
+    uint32_t detail;
+    if (len == 0 || tt_trainer_load(t, area, len, NULL, &detail) != TT_STATUS_OK) {
+        tt_trainer_unload(t); /* nothing runnable in the model area: wait for an upload */
+    }
+}
+
+const uint8_t *tt_trainer_plan_hash(const tt_trainer_t *t)
+{
+    return t->package != NULL ? t->package + TT_PLAN_HEADER_OFF_PLAN_HASH : NULL;
+}
+
+const uint8_t *tt_trainer_model_hash(const tt_trainer_t *t)
+{
+    return t->package != NULL ? t->package + TT_PLAN_HEADER_OFF_MODEL_HASH : NULL;
+}
+
+uint32_t tt_trainer_input_bytes(const tt_trainer_t *t)
+{
+    return t->package != NULL ? t->ex.input_bytes : 0u;
+}
+
+tt_status_t tt_trainer_sample_data(tt_trainer_t *t, uint32_t offset, const uint8_t *data, uint32_t len,
+                                   uint32_t *detail)
+{
+    *detail = 0;
+    uint32_t input_bytes = 0;
+    int8_t *input = t->package != NULL ? tt_executor_input(&t->ex, &input_bytes) : NULL;
+    if (input == NULL) {
+        return TT_STATUS_NO_PLAN;
+    }
+    if (offset != 0u && offset != t->sample_received) {
+        *detail = t->sample_received;
+        return TT_STATUS_OUT_OF_ORDER;
+    }
+    if (offset > input_bytes || len > input_bytes - offset) {
+        *detail = input_bytes;
+        return TT_STATUS_SAMPLE_SIZE;
+    }
+    memcpy(input + offset, data, len);
+    t->sample_received = offset + len;
+    return TT_STATUS_OK;
+}
+
+tt_status_t tt_trainer_sample_run(tt_trainer_t *t, uint32_t step, uint32_t label, bool train,
+                                  tt_trainer_result_t *result, uint32_t *detail)
+{
+    *detail = 0;
+    if (t->package == NULL) {
+        return TT_STATUS_NO_PLAN;
+    }
+    tt_trainer_counters_t *c = &t->counters;
+    if (t->sample_received != t->ex.input_bytes) {
+        *detail = t->ex.input_bytes;
+        return TT_STATUS_SAMPLE_SIZE;
+    }
+    if (label >= tt_executor_classes(&t->ex)) {
+        *detail = tt_executor_classes(&t->ex);
+        return TT_STATUS_LABEL_RANGE;
+    }
+    if (train && step != c->trained) {
+        /* The step makes a training request idempotent: a host that lost the answer and asks
+         * again learns that the sample already trained instead of training it twice. */
+        *detail = c->trained;
+        return TT_STATUS_OUT_OF_ORDER;
+    }
+    tt_step_result_t r;
+    const uint32_t start = tt_port_ticks();
+    const tt_status_t status = tt_executor_step(&t->ex, label, train, &r);
+    const uint32_t ticks = tt_port_ticks() - start;
+    t->sample_received = 0; /* the step reused the input's memory */
+    if (status != TT_STATUS_OK) {
+        return TT_STATUS_INTERNAL; /* every reason to refuse was checked above */
+    }
+    if (train) {
+        c->trained++;
+        c->train_correct += r.correct ? 1u : 0u;
+        c->train_loss_sum += r.loss;
+        c->train_ticks += ticks;
+    } else {
+        c->evaluated++;
+        c->eval_correct += r.correct ? 1u : 0u;
+        c->eval_loss_sum += r.loss;
+        c->eval_ticks += ticks;
+    }
+    result->trained = c->trained;
+    result->loss = r.loss;
+    result->predicted = (uint32_t)r.predicted;
+    result->correct = r.correct;
+    result->ticks = ticks;
+    return TT_STATUS_OK;
+}
+
+void tt_trainer_stats(const tt_trainer_t *t, tt_trainer_stats_t *stats)
+{
+    memset(stats, 0, sizeof *stats);
+    stats->counters = t->counters;
+    stats->arena_bytes = t->arena_bytes;
+    if (t->package != NULL) {
+        stats->arena_used = tt_executor_arena_used(&t->ex);
+        stats->params_bytes = tt_executor_params_bytes(&t->ex);
+    }
+    const tt_store_record_t r = tt_store_newest(&t->store);
+    stats->commit_sequence = r.valid ? r.sequence : 0u;
+}
+
+tt_status_t tt_trainer_pull(const tt_trainer_t *t, uint32_t offset, uint32_t length, uint32_t max_length, uint8_t *out,
+                            uint32_t *copied, uint32_t *total, uint32_t *detail)
+{
+    *detail = 0;
+    *copied = 0;
+    if (t->package == NULL) {
+        return TT_STATUS_NO_PLAN;
+    }
+    const uint32_t image = tt_executor_params_bytes(&t->ex);
+    *total = image;
+    if (length > max_length) {
+        *detail = max_length;
+        return TT_STATUS_BAD_PAYLOAD;
+    }
+    if (offset > image) {
+        *detail = image;
+        return TT_STATUS_BAD_PAYLOAD;
+    }
+    const uint32_t n = length < image - offset ? length : image - offset;
+    tt_executor_params_read(&t->ex, offset, out, n);
+    *copied = n;
+    return TT_STATUS_OK;
+}
+
+/* The commit payload, piece by piece: the trained count, then the image from the arena. */
+static void read_commit(void *ctx, uint32_t offset, uint8_t *out, uint32_t len)
+{
+    const tt_trainer_t *t = ctx;
+    while (len > 0u && offset < COUNT_BYTES) {
+        *out++ = (uint8_t)(t->counters.trained >> (8u * offset));
+        offset++;
+        len--;
+    }
+    if (len > 0u) {
+        tt_executor_params_read(&t->ex, offset - COUNT_BYTES, out, len);
+    }
+}
+
+static tt_status_t store_status(tt_store_result_t r, const tt_store_t *store, const tt_store_written_t *w,
+                                uint32_t *detail)
+{
+    switch (r) {
+    case TT_STORE_OK:
+        return TT_STATUS_OK;
+    case TT_STORE_TOO_LARGE:
+        *detail = tt_store_capacity(store);
+        return TT_STATUS_NO_SPACE;
+    default:
+        *detail = w->flash_offset;
+        return TT_STATUS_FLASH_ERROR;
+    }
+}
+
+tt_status_t tt_trainer_commit(tt_trainer_t *t, uint32_t *sequence, uint32_t *bytes, uint32_t *detail)
+{
+    *detail = 0;
+    if (t->package == NULL) {
+        return TT_STATUS_NO_PLAN;
+    }
+    const uint32_t len = COUNT_BYTES + tt_executor_params_bytes(&t->ex);
+    tt_store_written_t w;
+    const tt_store_result_t r =
+        tt_store_write(&t->store, 0u, len, t->package + TT_PLAN_HEADER_OFF_PLAN_HASH, read_commit, t, &w);
+    *sequence = w.sequence;
+    *bytes = len;
+    return store_status(r, &t->store, &w, detail);
+}
+
+tt_status_t tt_trainer_rollback(tt_trainer_t *t, uint32_t *sequence, uint32_t *detail)
+{
+    *detail = 0;
+    if (t->package == NULL) {
+        return TT_STATUS_NO_PLAN;
+    }
+    tt_store_written_t w;
+    const tt_store_result_t r = tt_store_write(&t->store, TT_STORE_FACTORY, 0u, NULL, read_commit, t, &w);
+    *sequence = w.sequence;
+    const tt_status_t status = store_status(r, &t->store, &w, detail);
+    if (status != TT_STATUS_OK) {
+        return status;
+    }
+    /* Loading afresh re-runs the LOAD ops: the factory parameters, PRNG counter at 0. The
+     * factory record just written means nothing is restored. */
+    const uint8_t *package = t->package;
+    if (tt_trainer_load(t, package, t->package_len, NULL, detail) != TT_STATUS_OK) {
+        tt_trainer_unload(t); /* the package validated before; flash must have changed under us */
+        return TT_STATUS_INTERNAL;
+    }
+    return TT_STATUS_OK;
+}
