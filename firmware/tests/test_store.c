@@ -60,6 +60,37 @@ static void rejects_what_does_not_fit(tt_store_t *store)
     CHECK(!tt_store_newest(store).valid, "a refused commit writes nothing");
 }
 
+static void read_pattern(void *ctx, uint32_t offset, uint8_t *out, uint32_t len)
+{
+    CHECK(offset == *(uint32_t *)ctx, "pieces in order: %u, want %u", (unsigned)offset, (unsigned)*(uint32_t *)ctx);
+    *(uint32_t *)ctx = offset + len;
+    memcpy(out, new_payload + offset, len);
+}
+
+/* A streamed payload of any length: pieces asked for in order, the record reads back whole. */
+static void streamed_write_of_odd_length(tt_store_t *store)
+{
+    tt_host_flash_reset();
+    fill(new_payload, sizeof new_payload, 300);
+    uint32_t next = 0;
+    tt_store_written_t w;
+    CHECK(tt_store_write(store, 0u, 1001u, tag_new, read_pattern, &next, &w) == TT_STORE_OK && next == 1001u,
+          "streamed write");
+    CHECK(is_record(tt_store_newest(store), new_payload, 1001u, tag_new) && w.sequence == 1 &&
+              w.flash_offset == 0x80000u,
+          "streamed record");
+    next = 0;
+    CHECK(tt_store_write(store, 0u, tt_store_capacity(store) + 1u, tag_new, read_pattern, &next, &w) ==
+              TT_STORE_TOO_LARGE && next == 0,
+          "over capacity: nothing read");
+    tt_host_flash_cut_after(10);
+    next = 0;
+    CHECK(tt_store_write(store, 0u, 1001u, tag_new, read_pattern, &next, &w) == TT_STORE_FLASH_ERROR &&
+              w.flash_offset == 0xC0000u,
+          "flash error names the slot");
+    tt_host_flash_cut_after(-1);
+}
+
 /* Cut the power after k steps of a commit, for every k; the state must be old or new. */
 static void power_cut_at_every_step(tt_store_t *store, int second_commit)
 {
@@ -101,6 +132,7 @@ int main(void)
     empty_flash_has_no_record(&store);
     commits_alternate_slots(&store);
     rejects_what_does_not_fit(&store);
+    streamed_write_of_odd_length(&store);
     power_cut_at_every_step(&store, 0);
     power_cut_at_every_step(&store, 1);
     return tt_test_report("store");
