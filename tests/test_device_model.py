@@ -20,8 +20,6 @@ from tt_protocol import vectors
 from tt_protocol.frame import (
     LOAD_CHUNK_MAX_DATA,
     PULL_MAX_DATA,
-    SampleResultPayload,
-    StatsPayload,
     LoadBeginPayload,
     LoadChunkHeader,
     LoadFlag,
@@ -29,7 +27,9 @@ from tt_protocol.frame import (
     PullPayload,
     SampleDataHeader,
     SampleFlag,
+    SampleResultPayload,
     SampleRunPayload,
+    StatsPayload,
     crc32,
     encode_frame,
     parse_frame,
@@ -123,7 +123,7 @@ class CDevice:
         return bytes(self.out)
 
 
-def _without_ticks(wire: bytes, request: int) -> list[tuple[int, int, bytes]]:
+def _without_ticks(wire: bytes) -> list[tuple[int, int, bytes]]:
     """The answers' (opcode, seq, payload) with the real-time tick fields zeroed."""
     out = []
     for event in FrameDecoder().feed(wire):
@@ -230,8 +230,8 @@ def test_model_answers_like_the_firmware(package):
     for seq, (opcode, payload) in enumerate(_script(package), start=1000):
         wire = to_wire(encode_frame(opcode, seq, payload))
         got, want = device.feed(wire), model.feed(wire)
-        assert _without_ticks(got, opcode) == _without_ticks(want, opcode), f"seq {seq}: {Opcode(opcode).name}"
-        [(answer, _, body)] = _without_ticks(want, opcode)
+        assert _without_ticks(got) == _without_ticks(want), f"seq {seq}: {Opcode(opcode).name}"
+        [(answer, _, body)] = _without_ticks(want)
         statuses.add(Status(body[0]) if answer == Opcode.ERROR else Status.OK)
     assert device.boots == 4 and model.resets == 3
     assert {Status.NO_PLAN, Status.BAD_PLAN, Status.MODEL_MISMATCH, Status.SAMPLE_SIZE, Status.OUT_OF_ORDER,
@@ -247,7 +247,7 @@ def test_model_without_executor_explains_itself():
         (Opcode.LOAD_CHUNK, LoadChunkHeader.build(dict(offset=0)) + pkg),
         (Opcode.LOAD_END, b""),
     ]):
-        [(answer, _, _)] = _without_ticks(model.feed(to_wire(encode_frame(opcode, seq, payload))), opcode)
+        [(answer, _, _)] = _without_ticks(model.feed(to_wire(encode_frame(opcode, seq, payload))))
         assert answer == Opcode(opcode).response()
     assert model.plan_hash == pkg[48:80]
     with pytest.raises(NotImplementedError, match="executor"):
@@ -255,7 +255,7 @@ def test_model_without_executor_explains_itself():
 
 
 def test_stats_without_a_plan_are_zeros_where_a_plan_is_needed():
-    [(answer, _, payload)] = _without_ticks(Responder(BOARD).feed(to_wire(encode_frame(Opcode.STATS, 1))), Opcode.STATS)
+    [(answer, _, payload)] = _without_ticks(Responder(BOARD).feed(to_wire(encode_frame(Opcode.STATS, 1))))
     s = StatsPayload.parse(payload)
     assert answer == Opcode.STATS_REPORT
     assert (s.trained, s.evaluated, s.arena_used, s.params_bytes, s.commit_sequence) == (0, 0, 0, 0, 0)
