@@ -340,8 +340,10 @@ def test_upload_stores_the_package_and_reports_progress():
     session = DeviceSession(LoopbackTransport(device.feed), timeout=1.0)
     package = _package(5 * 1020 + 7)  # five full chunks and a tail that ends mid-word
     seen = []
-    session.upload(package, progress=lambda sent, total: seen.append((sent, total)))
-    assert device.upload.complete and bytes(device.upload.stored) == package
+    with pytest.raises(DeviceError) as err:  # stored intact (the CRC held), but no plan
+        session.upload(package, progress=lambda sent, total: seen.append((sent, total)))
+    assert (err.value.status, err.value.detail) == (Status.BAD_PLAN, 2)  # Check.BAD_MAGIC
+    assert device.upload.complete and bytes(device.upload.area) == package
     assert seen[-1] == (len(package), len(package)) and len(seen) == 6
 
 
@@ -349,14 +351,16 @@ def test_upload_resumes_in_a_new_session_where_the_device_stopped():
     device = Responder(BOARD)
     package = _package(4000)
     first = DeviceSession(LoopbackTransport(device.feed), timeout=1.0)
-    first.request(Opcode.LOAD_BEGIN, LoadBeginPayload.build(dict(total_bytes=len(package), crc32=crc32(package))))
+    first.request(Opcode.LOAD_BEGIN, LoadBeginPayload.build(
+        dict(total_bytes=len(package), crc32=crc32(package), flags=0, model_hash=package[16:48])))
     for offset in (0, 1020):
         first.request(Opcode.LOAD_CHUNK, LoadChunkHeader.build(dict(offset=offset)) + package[offset : offset + 1020])
     # The connection drops; a new session uploads the same package.
     sent = []
-    DeviceSession(LoopbackTransport(device.feed), timeout=1.0).upload(package, progress=lambda s, t: sent.append(s))
+    with pytest.raises(DeviceError):  # random bytes: BAD_PLAN once all of them are there
+        DeviceSession(LoopbackTransport(device.feed), timeout=1.0).upload(package, progress=lambda s, t: sent.append(s))
     assert sent[0] == 2040 + 1020, "the first 2040 bytes were not sent again"
-    assert bytes(device.upload.stored) == package
+    assert bytes(device.upload.area) == package
 
 
 def test_upload_refuses_a_package_larger_than_the_model_area():
@@ -372,7 +376,7 @@ def test_upload_reports_a_package_corrupted_in_storage():
     package = _package(3000)
 
     def corrupt(sent: int, total: int) -> None:
-        device.upload.stored[0] ^= 0xFF  # a flash bit flip
+        device.upload.area[0] ^= 0xFF  # a flash bit flip
 
     with pytest.raises(DeviceError) as err:
         session.upload(package, progress=corrupt)
