@@ -53,7 +53,7 @@ def test_stream_prints_a_summary_then_resumes_nothing(device: SimDevice, folder:
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "held-out accuracy" in out and "coat" in out and "sneaker" in out
-    assert "instructions per step" in out and "peak SRAM" in out and "samples/s" in out
+    assert "time per step" in out and "peak SRAM" in out and "samples/s" in out
     assert "train" in result.stderr  # the progress bars
     # The device's model is now known to the cache: no --model needed.
     again = _run(*STREAM, str(folder), "--json")
@@ -85,7 +85,7 @@ def test_commit_rollback_and_stats(device: SimDevice, folder: Path) -> None:
     result = _run("commit", "--port", "sim")
     assert result.exit_code == 0 and "record 1" in result.stdout
     stats = json.loads(_run("stats", "--port", "sim", "--json").stdout)
-    assert stats["trained"] == 16 and stats["commit_sequence"] == 1 and stats["instructions_per_step"] > 0
+    assert stats["trained"] == 16 and stats["commit_sequence"] == 1 and "instructions_per_step" in stats
     result = _run("rollback", "--port", "sim")
     assert result.exit_code == 0 and "factory" in result.stdout
     assert json.loads(_run("stats", "--port", "sim", "--json").stdout)["trained"] == 0

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sim_device import SimDevice
-from tt_protocol.frame import PULL_MAX_DATA, Opcode
+from tt_protocol.frame import PULL_MAX_DATA, Opcode, StatsPayload
 from tt_protocol.status import Status
 
 from tt_host.compiler import TrainParams, compile_model, serialize
 from tt_host.compiler.blob import package
-from tt_host.errors import DeviceError
+from tt_host.errors import DeviceError, ProtocolError
 from tt_host.paths import REPO_ROOT
-from tt_host.session import DeviceSession, package_model_hash
+from tt_host.session import DeviceSession, DeviceStats, package_model_hash
 from tt_host.transport import LoopbackTransport
 
 DEMO = REPO_ROOT / "examples" / "demo_model" / "fmnist6-demo-int8.tflite"
@@ -65,9 +65,8 @@ def test_samples_run_train_and_count(blobs) -> None:
     assert trained.trained_on and trained.trained == 1 and trained.loss == pytest.approx(evaluated.loss)
     assert trained.predicted == evaluated.predicted and trained.correct == (trained.predicted == 2)
     stats = session.stats()
-    assert (stats.trained, stats.evaluated, stats.train_ticks, stats.tick_hz) == (1, 1, 50, 1000)
-    assert stats.seconds_per_step == 0.05 and stats.instructions_per_step == pytest.approx(5e7)
-    assert session.stats().to_dict()["params_bytes"] == stats.params_bytes > 0
+    assert (stats.trained, stats.evaluated, stats.train_correct + stats.eval_correct) == (1, 1, 2 * trained.correct)
+    assert stats.train_loss_sum == pytest.approx(trained.loss) and stats.to_dict()["params_bytes"] > 0
     # A training run is idempotent: the step it carries must be the device's count.
     session.send_sample(_sample(1))
     with pytest.raises(DeviceError) as err:
@@ -76,6 +75,16 @@ def test_samples_run_train_and_count(blobs) -> None:
     with pytest.raises(DeviceError) as err:
         session.send_sample(_sample(1) + b"\0")
     assert err.value.status == Status.SAMPLE_SIZE and err.value.detail == 3072
+
+
+def test_stats_derive_time_and_instructions_per_step() -> None:
+    fields = {sc.name: 0 for sc in StatsPayload.subcons}
+    payload = StatsPayload.build({**fields, "trained": 4, "train_ticks": 200, "tick_hz": 1000})
+    stats = DeviceStats.from_payload(payload + b"newer firmware")
+    assert stats.seconds_per_step == 0.05 and stats.instructions_per_step == pytest.approx(5e7)
+    assert DeviceStats.from_payload(StatsPayload.build(fields)).seconds_per_step is None
+    with pytest.raises(ProtocolError):
+        DeviceStats.from_payload(payload[:-1])
 
 
 def test_pull_reads_the_whole_image_in_chunks(blobs) -> None:
@@ -100,7 +109,7 @@ def test_commit_rollback_and_reset(blobs) -> None:
     session.run_sample(1, train=True, step=0)
     trained = session.pull()
     sequence, size = session.commit()
-    assert sequence == 1 and size == len(trained)
+    assert sequence == 1 and size == 4 + len(trained)  # the trained count, then the image
     session.reset()
     assert session.hello().plan_hash == blobs.plan_hash.hex()
     assert session.pull() == trained and session.stats().trained == 1

@@ -231,7 +231,7 @@ def demo(
     ctx: typer.Context,
     board: BoardOpt = "f746",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for deltas.bin and adapted.tflite (default: $TT_HOME/demo).")] = None,
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Passes over the training samples.")] = 2,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Passes over the training samples.")] = 1,
     as_json: JsonOpt = False,
 ) -> None:
     """The whole loop on the emulated F746: train the demo model on new classes, pull the deltas.
@@ -251,7 +251,7 @@ def demo(
 
     def booted(emulator: Emulator, device: DeviceInfo) -> None:
         typer.echo(f"booted {emulator.target.name} in {emulator.backend}; UART at {emulator.url}", err=True)
-        typer.echo(f"training {demo_mod.DEMO_MODEL.name} on {demo_mod.DEMO_SAMPLES} ({epochs} epochs)", err=True)
+        typer.echo(f"training {demo_mod.DEMO_MODEL.name} on {demo_mod.DEMO_SAMPLES} ({epochs} epoch{'s' if epochs > 1 else ''})", err=True)
 
     with StreamProgress(err) as progress:
         result = demo_mod.run_demo(target, out or cache.root / "demo", cache, epochs=epochs, progress=progress,
@@ -565,13 +565,13 @@ def stats(
     from .render import stats_table
 
     with _connected(port, baud, timeout) as session:
-        session.hello()
+        device = session.hello()
         device_stats = session.stats()
     if as_json:
         typer.echo(json.dumps({**device_stats.to_dict(), "instructions_per_step": device_stats.instructions_per_step},
                               indent=1))
         return
-    _stdout().print(stats_table(device_stats))
+    _stdout().print(stats_table(device_stats, device.board, device.core_clock_hz))
 
 
 def main() -> None:

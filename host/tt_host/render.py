@@ -97,7 +97,7 @@ def run_rows(report: StreamReport) -> list[tuple[str, str]]:
         rows.append(("samples/s (host, link incl.)", f"{report.samples_per_s:.1f}"))
     stats = report.stats
     if stats is not None:
-        rows += _stats_rows(stats)
+        rows += _stats_rows(stats, report.board, report.core_clock_hz)
     if report.peak_sram is not None:
         rows.append(("peak SRAM", f"{report.peak_sram:,} B ({report.peak_sram / 1024:.1f} KiB) = arena "
                                   f"{stats.arena_used:,} + stack {stats.stack_peak:,} + static "
@@ -111,19 +111,24 @@ def run_rows(report: StreamReport) -> list[tuple[str, str]]:
     return rows
 
 
-def _stats_rows(stats: DeviceStats) -> list[tuple[str, str]]:
-    rows = []
-    if stats.seconds_per_step is not None:
-        rows.append(("device time per step", f"{stats.seconds_per_step * 1e3:.1f} ms"))
-        rows.append(("instructions per step", f"{stats.instructions_per_step / 1e6:.2f} M (under QEMU -icount; cycles on a board)"))
-    return rows
+def _stats_rows(stats: DeviceStats, board: str = "", clock_hz: int = 0) -> list[tuple[str, str]]:
+    """Time per step: on QEMU (``-icount shift=0``: one instruction per emulated ns) the
+    instruction count, and what it would take at the board's clock; on a board, its time."""
+    if stats.seconds_per_step is None:
+        return []
+    if board.endswith("-qemu"):
+        text = f"{stats.instructions_per_step / 1e6:.2f} M"
+        if clock_hz:
+            text += f" (~{stats.instructions_per_step / clock_hz * 1e3:.0f} ms at {clock_hz / 1e6:g} MHz, 1 per cycle)"
+        return [("instructions per step", text)]
+    return [("device time per step", f"{stats.seconds_per_step * 1e3:.1f} ms")]
 
 
-def stats_table(stats: DeviceStats) -> Table:
+def stats_table(stats: DeviceStats, board: str = "", clock_hz: int = 0) -> Table:
     """``tt-host stats``: every counter, with derived figures."""
     table = Table(show_header=False, box=None)
     for name, value in stats.to_dict().items():
         table.add_row(name, f"{value:,}" if isinstance(value, int) else f"{value:.4g}")
-    for name, value in _stats_rows(stats):
+    for name, value in _stats_rows(stats, board, clock_hz):
         table.add_row(name, value)
     return table

@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tt_protocol.status import Status
 
 from . import provision
 from . import samples as samples_mod
 from .cache import Cache, CachedPlan
 from .errors import DeviceError, UsageError
 from .session import DeviceSession, DeviceStats
-from tt_protocol.status import Status
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +190,8 @@ class StreamReport:
     train_s: float = 0.0  #: host wall time of the training steps (link included)
     stats: DeviceStats | None = None
     firmware_static: int = 0  #: the firmware's .data + .bss outside the arena
+    board: str = ""  #: the device's board name (INFO)
+    core_clock_hz: int = 0
 
     @property
     def samples_per_s(self) -> float | None:
@@ -205,7 +207,7 @@ class StreamReport:
     def to_dict(self) -> dict[str, Any]:
         stats = self.stats
         return {
-            "plan_hash": self.plan_hash, "model_hash": self.model_hash, "labels": list(self.labels),
+            "board": self.board, "plan_hash": self.plan_hash, "model_hash": self.model_hash, "labels": list(self.labels),
             "head_replaced": self.head_replaced, "scheme": self.scheme, "trainable_params": self.trainable_params,
             "total_steps": self.total, "resumed_from": self.start, "trained_now": self.trained,
             "uploaded": self.uploaded, "upload_bytes": self.upload_bytes, "upload_s": self.upload_s,
@@ -303,7 +305,7 @@ def stream(
         plan_hash=plan.plan_hash, model_hash=plan.model_hash, labels=tuple(header_labels),
         head_replaced=bool(plan.report.get("head_replaced", False)), scheme=plan.scheme_name,
         trainable_params=int(plan.report.get("trainable_params", 0)), total=schedule.total, start=0,
-        firmware_static=firmware_static,
+        firmware_static=firmware_static, board=info.board, core_clock_hz=info.core_clock_hz,
     )
     if info.plan_hash != plan.plan_hash:
         if info.model_hash not in (None, plan.model_hash) and not replace_model:
