@@ -158,14 +158,3 @@ def test_firmware_never_faulted(session, emulator):
     assert emulator.process.poll() is None, emulator.log_tail()
     assert "fault" not in emulator.log_text().lower(), emulator.log_tail()
 
-
-def test_demo_command_runs_the_main_job():
-    """`tt-host demo`, the README's main command, boots its own emulator end to end."""
-    from typer.testing import CliRunner
-
-    from tt_host.cli import app
-
-    result = CliRunner().invoke(app, ["demo", "--board", "f746"])
-    assert result.exit_code == 0, result.output
-    assert "f746-qemu" in result.output
-    assert "link: 20 round trips" in result.output
