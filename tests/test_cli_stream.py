@@ -121,3 +121,17 @@ def test_a_lost_connection_tells_how_to_resume(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setenv("TT_HOME", str(tmp_path / "tt-home"))
     result = _run(*STREAM, str(folder), "--model", str(DEMO), "--timeout", "0.01", "--step-timeout", "0.01")
     assert result.exit_code == 4 and "run the same command again to resume" in result.stderr
+
+
+def test_predict_names_the_classes(device: SimDevice, folder: Path) -> None:
+    assert _run(*STREAM, str(folder), "--model", str(DEMO)).exit_code == 0
+    result = _run("predict", "--port", "sim", str(folder / "coat"), str(next((folder / "sneaker").iterdir())))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 11 and all(line.split(": ")[1].split()[0] in ("coat", "sneaker") for line in lines)
+    assert "correct" in result.stderr
+    rows = json.loads(_run("predict", "--port", "sim", str(folder), "--json").stdout)
+    assert len(rows) == 20 and {r["expected"] for r in rows} == {"coat", "sneaker"}
+    assert sum(r["correct"] for r in rows) >= 14, "the trained device knows these labels"
+    stats = json.loads(_run("stats", "--port", "sim", "--json").stdout)
+    assert stats["trained"] == 16, "predictions train nothing"

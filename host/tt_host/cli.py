@@ -536,6 +536,33 @@ def pull(
 
 
 @app.command()
+def predict(
+    paths: Annotated[list[Path], typer.Argument(help="Sample files, or folders of them (a label folder's name is the expected label).")],
+    port: PortOpt = None,
+    baud: BaudOpt = DEFAULT_BAUD,
+    timeout: TimeoutOpt = 1.0,
+    step_timeout: SlowTimeoutOpt = 30.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show what the device predicts for samples, by label name (nothing is trained)."""
+    from .cache import Cache
+    from .predict import predict as run_predictions
+
+    with _connected(port, baud, timeout, step_timeout) as session:
+        results = run_predictions(session, Cache(), paths)
+    if as_json:
+        typer.echo(json.dumps([{"path": str(r.path), "predicted": r.predicted, "expected": r.expected,
+                                "correct": r.correct, "loss": r.loss} for r in results], indent=1))
+        return
+    for r in results:
+        mark = "" if r.correct is None else ("  ok" if r.correct else f"  (expected {r.expected})")
+        typer.echo(f"{r.path}: {r.predicted}{mark}")
+    judged = [r for r in results if r.correct is not None]
+    if judged:
+        typer.echo(f"{sum(r.correct for r in judged)}/{len(judged)} correct", err=True)
+
+
+@app.command()
 def commit(
     port: PortOpt = None, baud: BaudOpt = DEFAULT_BAUD, timeout: TimeoutOpt = 1.0, step_timeout: SlowTimeoutOpt = 30.0
 ) -> None:
