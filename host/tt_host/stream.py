@@ -298,8 +298,8 @@ def stream(
     replace_model: bool = False,
     firmware_static: int = 0,
 ) -> StreamReport:
-    """The whole run (see the module docstring) on a session that has said HELLO."""
-    info = session.info or session.hello()
+    """The whole run (see the module docstring)."""
+    info = session.hello()  # afresh: what the device runs decides everything below
     header_labels = plan.labels
     report = StreamReport(
         plan_hash=plan.plan_hash, model_hash=plan.model_hash, labels=tuple(header_labels),
