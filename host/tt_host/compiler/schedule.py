@@ -100,10 +100,9 @@ class PlanOptions:
     #: (``tt_pw_conv2d_fwd_inplace_s8``), any stride, where their ``_supported()`` says so
     inplace_kernels: bool = False
     #: a fused block's expansion may be a general convolution (the stem before a block
-    #: without pw1: ``tt_irb_fwd_s8`` takes any convolution there). Off by default until the
-    #: plan format's loader accepts a CONV2D expansion in a FUSED block (``tt_protocol.plan``
-    #: checks for PW_CONV2D); only matters with ``fuse_blocks``
-    fuse_stem: bool = False
+    #: without pw1: ``tt_irb_fwd_s8`` takes any convolution there, and the plan's FUSED
+    #: block accepts a CONV2D expansion); only matters with ``fuse_blocks``
+    fuse_stem: bool = True
     #: which clamps are back-propagated through masks: "all" (every requantized output, the
     #: exact int8 semantics) or "relu" (only ReLU-style clamps, TTE's practice)
     mask_policy: str = "all"
