@@ -239,3 +239,33 @@ def test_shared_model_two_steps_bit_exact(name, options):
     h = P.validate(b.plan).header
     ex = _train_both(b.plan, b.weights, _images((h.input_h, h.input_w, h.input_c), 2), labels_mod=10)
     print(f"{name} {compiled.scheme.name}: plan arena {h.arena_bytes} B, executor arena {ex.arena_used} B")
+
+
+#: The f746 boards' training arena (224 KB).
+BOARD_ARENA = 229_376
+
+
+@pytest.mark.parametrize("name", list(SHARED_100KB))
+def test_report_is_what_the_executor_uses(name):
+    """The compile report's arena is exactly what tt_executor_load() needs (the executor's
+    temporaries are planned scratch, nothing lives above the plan's arena), and the ~100 KB
+    schemes with a 10-class head fit the board's 224 KB arena."""
+    model, scheme = _shared(name)
+    compiled = compile_model(model, scheme, classes=10, options=CLI_DEFAULTS)
+    b = serialize(compiled.schedule, compiled.plan, TrainParams(), compiled.scheme.name)
+    ex = native.Executor(1 << 21)
+    assert ex.load(package(b.plan, b.weights)) == (Status.OK, 0)
+    assert ex.arena_used == compiled.report["arena_bytes"] == P.validate(b.plan).header.arena_bytes
+    assert ex.load(package(b.plan, b.weights), arena_limit=BOARD_ARENA) == (Status.OK, 0)
+    assert ex.load(package(b.plan, b.weights), arena_limit=ex.arena_used - 4) == (Status.BAD_PLAN,
+                                                                                 P.Check.ARENA_TOO_SMALL)
+
+
+@pytest.mark.parametrize("case", list(DEMO_CASES))
+def test_demo_report_is_what_the_executor_uses(case):
+    scheme, options = DEMO_CASES[case]
+    compiled = compile_model(DEMO, scheme, options=options)
+    b = serialize(compiled.schedule, compiled.plan, TrainParams(), compiled.scheme.name)
+    ex = native.Executor(1 << 20)
+    assert ex.load(package(b.plan, b.weights), arena_limit=compiled.report["arena_bytes"]) == (Status.OK, 0)
+    assert ex.arena_used == compiled.report["arena_bytes"]
