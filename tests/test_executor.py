@@ -104,6 +104,16 @@ def tiny_graph():
     return import_model(load(inverted_bottleneck_model(seed=3)), "tiny")
 
 
+@pytest.fixture(scope="module")
+def stem_graph():
+    """The tiny model with a block without expansion after its first conv: fused, that conv
+    is the block's expansion (a CONV2D in the FUSED block)."""
+    from compiler.builders import inverted_bottleneck_model
+    from tt_host.tflite import load
+
+    return import_model(load(inverted_bottleneck_model(seed=4, stem_block=True)), "stem")
+
+
 @pytest.mark.parametrize("options", [None, PlanOptions(streamed_updates=True, inplace_kernels=True),
                                      PlanOptions(fuse_blocks="all", inplace_kernels=True)], ids=["plain", "streamed", "fused"])
 def test_tiny_random_model_bit_exact(tiny_graph, options):
@@ -112,6 +122,18 @@ def test_tiny_random_model_bit_exact(tiny_graph, options):
         compiled = compile_model(graph, scheme, options=options)
         b = serialize(compiled.schedule, compiled.plan, TrainParams(lr=0.1, seed=5), "tiny")
         _train_both(b.plan, b.weights, _images((16, 16, 3), 5))
+
+
+@pytest.mark.parametrize("fuse", ["all", "auto"])
+def test_fused_stem_bit_exact(stem_graph, fuse):
+    graph = stem_graph.with_classes(4, ("a", "b", "c", "d"))
+    options = PlanOptions(fuse_blocks=fuse, inplace_kernels=True, streamed_updates=True)
+    for scheme in ("last-layer", {"n_bias_update": 3, "manual_weight_idx": [3, 4], "weight_update_ratio": [0.5, 1]}):
+        compiled = compile_model(graph, scheme, options=options)
+        if fuse == "all":
+            assert compiled.schedule.blocks[0].pw1 == graph.conv(0).index
+        b = serialize(compiled.schedule, compiled.plan, TrainParams(lr=0.1, seed=9), "stem")
+        _train_both(b.plan, b.weights, _images((16, 16, 3), 4))
 
 
 def test_deltas_from_the_device_image_equal_the_reference():
@@ -169,6 +191,20 @@ def test_current_corruption_corpus_is_refused_with_its_check():
         Status.BAD_PLAN, P.Check.ARENA_TOO_SMALL)
 
 
+def test_fused_stem_corruption_corpus_is_refused_with_its_check(stem_graph):
+    graph = stem_graph.with_classes(3)
+    compiled = compile_model(graph, {"n_bias_update": 2, "manual_weight_idx": [3], "weight_update_ratio": [0.5]},
+                             options=PlanOptions(fuse_blocks="all", inplace_kernels=True))
+    b = serialize(compiled.schedule, compiled.plan, TrainParams(), compiled.scheme.name)
+    corpus = P.corruptions(b.plan, b.weights)
+    assert "fused_expansion_not_a_conv" in {c.name for c in corpus}
+    ex = native.Executor(1 << 18)
+    assert ex.load(package(b.plan, b.weights)) == (Status.OK, 0)
+    for c in corpus:
+        got = ex.load_blobs(c.plan, c.weights, arena_limit=c.arena_limit)
+        assert got == (Status.BAD_PLAN, c.expected), f"{c.name}: {got}, want {c.expected.name}"
+
+
 def test_package_layout():
     compiled = compile_model(DEMO, "last-layer")
     b = serialize(compiled.schedule, compiled.plan, TrainParams(), compiled.scheme.name)
@@ -178,13 +214,58 @@ def test_package_layout():
         package(b.plan[:-2], b.weights)
 
 
-def test_shared_model_two_steps_bit_exact():
-    model = SHARED_DIR / "models" / "mcunet-5fps-int8.tflite"
-    scheme = SHARED_DIR / "schemes" / "mcunet-5fps-99kb.json"
+#: The shared models' ~100 KB schemes.
+SHARED_100KB = {"mcunet-5fps": "mcunet-5fps-99kb", "mbv2-w0.35": "mbv2-w0.35-99kb",
+                "proxyless-w0.3": "proxyless-w0.3-98kb"}
+#: What ``tt-host compile`` uses by default (fused blocks with the stem, in place, streamed).
+CLI_DEFAULTS = PlanOptions(fuse_blocks="auto", inplace_kernels=True, streamed_updates=True)
+
+
+def _shared(name: str):
+    model = SHARED_DIR / "models" / f"{name}-int8.tflite"
+    scheme = SHARED_DIR / "schemes" / f"{SHARED_100KB[name]}.json"
     if not model.is_file() or not scheme.is_file():
         pytest.skip(f"shared model or scheme not found under {SHARED_DIR} (set TT_SHARED)")
-    compiled = compile_model(model, scheme, classes=10, options=PlanOptions(streamed_updates=True))
+    return model, scheme
+
+
+@pytest.mark.parametrize(("name", "options"), [("mcunet-5fps", PlanOptions(streamed_updates=True)),
+                                               *((n, CLI_DEFAULTS) for n in SHARED_100KB)],
+                         ids=["mcunet-5fps-streamed", *(f"{n}-defaults" for n in SHARED_100KB)])
+def test_shared_model_two_steps_bit_exact(name, options):
+    model, scheme = _shared(name)
+    compiled = compile_model(model, scheme, classes=10, options=options)
     b = serialize(compiled.schedule, compiled.plan, TrainParams(lr=0.01, seed=3), compiled.scheme.name)
     h = P.validate(b.plan).header
     ex = _train_both(b.plan, b.weights, _images((h.input_h, h.input_w, h.input_c), 2), labels_mod=10)
-    print(f"mcunet-5fps 99kb: plan arena {h.arena_bytes} B, executor arena {ex.arena_used} B")
+    print(f"{name} {compiled.scheme.name}: plan arena {h.arena_bytes} B, executor arena {ex.arena_used} B")
+
+
+#: The f746 boards' training arena (224 KB).
+BOARD_ARENA = 229_376
+
+
+@pytest.mark.parametrize("name", list(SHARED_100KB))
+def test_report_is_what_the_executor_uses(name):
+    """The compile report's arena is exactly what tt_executor_load() needs (the executor's
+    temporaries are planned scratch, nothing lives above the plan's arena), and the ~100 KB
+    schemes with a 10-class head fit the board's 224 KB arena."""
+    model, scheme = _shared(name)
+    compiled = compile_model(model, scheme, classes=10, options=CLI_DEFAULTS)
+    b = serialize(compiled.schedule, compiled.plan, TrainParams(), compiled.scheme.name)
+    ex = native.Executor(1 << 21)
+    assert ex.load(package(b.plan, b.weights)) == (Status.OK, 0)
+    assert ex.arena_used == compiled.report["arena_bytes"] == P.validate(b.plan).header.arena_bytes
+    assert ex.load(package(b.plan, b.weights), arena_limit=BOARD_ARENA) == (Status.OK, 0)
+    assert ex.load(package(b.plan, b.weights), arena_limit=ex.arena_used - 4) == (Status.BAD_PLAN,
+                                                                                 P.Check.ARENA_TOO_SMALL)
+
+
+@pytest.mark.parametrize("case", list(DEMO_CASES))
+def test_demo_report_is_what_the_executor_uses(case):
+    scheme, options = DEMO_CASES[case]
+    compiled = compile_model(DEMO, scheme, options=options)
+    b = serialize(compiled.schedule, compiled.plan, TrainParams(), compiled.scheme.name)
+    ex = native.Executor(1 << 20)
+    assert ex.load(package(b.plan, b.weights), arena_limit=compiled.report["arena_bytes"]) == (Status.OK, 0)
+    assert ex.arena_used == compiled.report["arena_bytes"]

@@ -1,13 +1,14 @@
-/* The plan executor: load (validate once, lay out the workspace, run the LOAD ops) and step
- * (a switch over op kinds calling the kernels; no checks). Semantics of every op: SIGNATURES
- * in protocol/tt_protocol/plan.py, reference implementation tt_host.compiler.simulate, which
- * this file matches bit for bit (tests/test_executor.py).
+/* The plan executor: load (validate once, run the LOAD ops) and step (a switch over op kinds
+ * calling the kernels; no checks). Semantics of every op: SIGNATURES in
+ * protocol/tt_protocol/plan.py, reference implementation tt_host.compiler.simulate, which this
+ * file matches bit for bit (tests/test_executor.py).
  *
  * Where the plan's buffers are not enough for a kernel (a partially trained layer whose input
  * gradient or depthwise forward needs the merged weight tensor, the compact input of a
  * depthwise weight gradient, the int32 bias gradient of a fused bias update, an identity
- * channel list for a compact slice) the executor uses its workspace above the plan's arena;
- * its size is fixed at load from the ops (see executor.h). */
+ * channel list for a compact slice) the executor takes it from the start of the op's own
+ * scratch buffer, tt_executor_temp_size() bytes, and hands the kernel the rest: the compiler
+ * plans those bytes like any other scratch, so the plan's arena is all the executor uses. */
 #include "tt/executor.h"
 
 #include <stdint.h>
@@ -147,9 +148,39 @@ typedef struct {
     const uint8_t *plan;
     const uint8_t *weights;
     const tt_plan_info_t *info;
-    uint32_t max_identity; /* channels of the identity list */
-    uint32_t max_temp;     /* bytes of the per-op temporary region */
 } layout_t;
+
+/* tt_executor_temp_size() in 64 bits (a hostile geometry cannot wrap it into a small size). */
+static uint64_t temp_bytes(uint32_t k, uint32_t flags, uint32_t kind, const tt_conv_geom_t *g, int32_t n, int whole)
+{
+    const uint64_t pixels = (uint64_t)(uint32_t)g->in_h * (uint32_t)g->in_w;
+    const uint64_t taps = (uint64_t)(uint32_t)g->kernel_h * (uint32_t)g->kernel_w;
+    const uint64_t weights = kind == TT_LAYER_DW_CONV2D ? taps * (uint32_t)g->out_c
+                                                        : taps * (uint32_t)g->out_c * (uint32_t)g->in_c;
+    const uint64_t un = (uint32_t)n, identity = (2u * un + 3u) & ~(uint64_t)3;
+    const int compact = (flags & TT_OP_FLAG_COMPACT_INPUT) != 0;
+    uint64_t t = 0;
+    if (k == TT_PLAN_OP_DW_CONV2D || is_bwd_input(k)) {
+        t = n > 0 && !whole ? weights : 0u; /* the merged weight tensor */
+    } else if (k == TT_PLAN_OP_WEIGHT_GRAD && compact) {
+        /* depthwise: the compact copy expanded to every channel; else the identity list */
+        t = kind == TT_LAYER_DW_CONV2D ? pixels * (uint32_t)g->in_c : identity;
+    } else if (k == TT_PLAN_OP_WEIGHT_UPDATE) {
+        t = identity + (kind == TT_LAYER_DW_CONV2D ? 8u * un : 0u); /* + the sliced QAS table */
+    } else if (k == TT_PLAN_OP_WEIGHT_GRAD_UPDATE) {
+        t = !compact && !whole ? pixels * un : 0u; /* the trained channels gathered */
+    } else if (k == TT_PLAN_OP_BIAS_GRAD_UPDATE) {
+        t = 4u * (uint64_t)(uint32_t)g->out_c; /* the int32 bias gradient */
+    }
+    return (t + 3u) & ~(uint64_t)3;
+}
+
+uint32_t tt_executor_temp_size(uint32_t op_kind, uint32_t op_flags, uint32_t layer_kind, const tt_conv_geom_t *geom,
+                               int32_t n_channels, int32_t whole_slice)
+{
+    const uint64_t t = temp_bytes(op_kind, op_flags, layer_kind, geom, n_channels, whole_slice != 0);
+    return t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
+}
 
 static void fused_layers(const layout_t *L, uint32_t block, tt_plan_layer_t *pw1, tt_plan_layer_t *dw,
                          tt_plan_layer_t *pw2, int *has_pw1, uint32_t *add, uint32_t *residual)
@@ -166,8 +197,8 @@ static void fused_layers(const layout_t *L, uint32_t block, tt_plan_layer_t *pw1
     *residual = tt_pv_u32(p + TT_PLAN_FUSED_OFF_RESIDUAL_INPUT);
 }
 
-/* Checks of one step op beyond validate(); accumulates the workspace it needs. */
-static uint32_t check_op(layout_t *L, const op_t *op)
+/* Checks of one step op beyond validate(). */
+static uint32_t check_op(const layout_t *L, const op_t *op)
 {
     const uint8_t *plan = L->plan;
     const tt_plan_info_t *h = L->info;
@@ -208,7 +239,7 @@ static uint32_t check_op(layout_t *L, const op_t *op)
     } else if (same_offset && k == TT_PLAN_OP_PW_CONV2D) {
         in_place_kernel = !(has_w && partial) && tt_pw_conv2d_fwd_inplace_s8_supported(&l.geom);
     }
-    uint32_t temp = 0, identity = 0, scratch = 0;
+    uint32_t scratch = 0;
     if (k == TT_PLAN_OP_FUSED_BLOCK) {
         tt_plan_layer_t pw1, dw, pw2;
         int has_pw1;
@@ -277,7 +308,6 @@ static uint32_t check_op(layout_t *L, const op_t *op)
     }
 
     const tt_fc_geom_t fc = {l.geom.in_c, l.geom.out_c};
-    const uint32_t pixels = (uint32_t)(l.geom.in_h * l.geom.in_w);
     switch (k) {
     case TT_PLAN_OP_CONV2D:
         scratch = has_w && partial ? tt_conv2d_fwd_overlay_s8_scratch_size(&l.geom) : tt_conv2d_fwd_s8_scratch_size(&l.geom);
@@ -290,7 +320,6 @@ static uint32_t check_op(layout_t *L, const op_t *op)
     case TT_PLAN_OP_DW_CONV2D:
         scratch = in_place_kernel ? tt_dw_conv2d_fwd_inplace_s8_scratch_size(&l.geom)
                                   : tt_dw_conv2d_fwd_s8_scratch_size(&l.geom);
-        temp = has_w && partial ? tt_plan_weight_count(&l) : 0u;
         break;
     case TT_PLAN_OP_FC:
         scratch = has_w && partial ? tt_fc_fwd_overlay_s8_scratch_size(&fc) : tt_fc_fwd_s8_scratch_size(&fc);
@@ -299,34 +328,13 @@ static uint32_t check_op(layout_t *L, const op_t *op)
     case TT_PLAN_OP_PW_CONV2D_BWD_INPUT: scratch = tt_pw_conv2d_bwd_input_s16_scratch_size(&l.geom); break;
     case TT_PLAN_OP_DW_CONV2D_BWD_INPUT: scratch = tt_dw_conv2d_bwd_input_s16_scratch_size(&l.geom); break;
     case TT_PLAN_OP_FC_BWD_INPUT: scratch = tt_fc_bwd_input_s16_scratch_size(&fc); break;
-    case TT_PLAN_OP_WEIGHT_GRAD:
-        if (op->flags & TT_OP_FLAG_COMPACT_INPUT) {
-            if (l.kind == TT_LAYER_DW_CONV2D) {
-                temp = pixels * (uint32_t)l.geom.in_c;
-            } else {
-                identity = (uint32_t)l.n;
-            }
-        }
-        break;
-    case TT_PLAN_OP_WEIGHT_UPDATE:
-        identity = (uint32_t)l.n;
-        temp = l.kind == TT_LAYER_DW_CONV2D ? 8u * (uint32_t)l.n : 0u;
-        break;
-    case TT_PLAN_OP_WEIGHT_GRAD_UPDATE:
-        temp = !(op->flags & TT_OP_FLAG_COMPACT_INPUT) && partial ? pixels * (uint32_t)l.n : 0u;
-        break;
-    case TT_PLAN_OP_BIAS_GRAD_UPDATE: temp = 4u * (uint32_t)l.geom.out_c; break;
     default: break;
     }
-    if (is_bwd_input(k) && has_w && partial) {
-        temp = tt_plan_weight_count(&l);
-    }
-    if (scratch > 0 && (op->scratch == TT_PLAN_NONE16 || buf_size(plan, table, op->scratch) < scratch)) {
+    /* The op's scratch buffer holds the executor's temporaries, then the kernel's scratch. */
+    const uint64_t need = (uses_layer(k) ? temp_bytes(k, op->flags, l.kind, &l.geom, l.n, whole_slice) : 0u) + scratch;
+    if (need > 0 && (op->scratch == TT_PLAN_NONE16 || buf_size(plan, table, op->scratch) < need)) {
         return TT_PLAN_CHECK_BAD_SHAPE;
     }
-    temp = tt_pv_align4(temp);
-    L->max_temp = temp > L->max_temp ? temp : L->max_temp;
-    L->max_identity = identity > L->max_identity ? identity : L->max_identity;
     return TT_PLAN_CHECK_OK;
 }
 
@@ -344,11 +352,22 @@ static int32_t *exp_of(const tt_executor_t *ex, uint16_t id)
     return (int32_t *)(void *)(ex->arena + ex->exp_table) + id;
 }
 
-static uint8_t *temp_region(const tt_executor_t *ex) { return ex->arena + ex->temp; }
-
-static const int16_t *identity_list(const tt_executor_t *ex)
+/* The executor's temporaries of an op: the start of its scratch buffer (see temp_bytes()). */
+static uint32_t op_temp(const op_t *op, const tt_plan_layer_t *l)
 {
-    return (const int16_t *)(const void *)(ex->arena + ex->identity);
+    return (uint32_t)temp_bytes(op->kind, op->flags, l->kind, &l->geom, l->n, tt_plan_slice_is_whole(l));
+}
+
+static uint8_t *temp_region(const tt_executor_t *ex, const op_t *op) { return buf(ex, op->scratch); }
+
+/* 0, 1, ..., n-1 at the start of the op's temporaries: the channel list of a compact input. */
+static const int16_t *identity_list(const tt_executor_t *ex, const op_t *op, int32_t n)
+{
+    int16_t *list = (int16_t *)(void *)temp_region(ex, op);
+    for (int32_t j = 0; j < n; j++) {
+        list[j] = (int16_t)j;
+    }
+    return list;
 }
 
 static tt_plan_info_t info_of(const tt_executor_t *ex)
@@ -366,8 +385,9 @@ static void layer_of(const tt_executor_t *ex, uint32_t block, tt_plan_layer_t *l
 }
 
 /* The layer's weights as the forward and input-gradient kernels need them: the factory tensor,
- * the arena slice when it is the whole tensor, else the two merged in the workspace. */
-static const int8_t *current_weights(const tt_executor_t *ex, const tt_plan_layer_t *l, uint16_t slice_id)
+ * the arena slice when it is the whole tensor, else the two merged in the op's temporaries. */
+static const int8_t *current_weights(const tt_executor_t *ex, const op_t *op, const tt_plan_layer_t *l,
+                                     uint16_t slice_id)
 {
     if (slice_id == TT_PLAN_NONE16) {
         return l->weights;
@@ -376,7 +396,7 @@ static const int8_t *current_weights(const tt_executor_t *ex, const tt_plan_laye
     if (tt_plan_slice_is_whole(l)) {
         return slice;
     }
-    int8_t *merged = (int8_t *)temp_region(ex);
+    int8_t *merged = (int8_t *)temp_region(ex, op);
     memcpy(merged, l->weights, tt_plan_weight_count(l));
     const int32_t in_c = l->geom.in_c, n = l->n;
     const int32_t rows = (l->kind == TT_LAYER_DW_CONV2D ? 1 : l->geom.out_c) * l->geom.kernel_h * l->geom.kernel_w;
@@ -388,12 +408,13 @@ static const int8_t *current_weights(const tt_executor_t *ex, const tt_plan_laye
     return merged;
 }
 
-static tt_kernel_ctx_t scratch_of(const tt_executor_t *ex, const op_t *op)
+/* The kernel's scratch: the op's scratch buffer after the executor's @p temp bytes. */
+static tt_kernel_ctx_t scratch_of(const tt_executor_t *ex, const op_t *op, uint32_t temp)
 {
     tt_kernel_ctx_t ctx = {0, 0};
     if (op->scratch != TT_PLAN_NONE16) {
-        ctx.buf = buf(ex, op->scratch);
-        ctx.size = size_of(ex, op->scratch);
+        ctx.buf = buf(ex, op->scratch) + temp;
+        ctx.size = size_of(ex, op->scratch) - temp;
     }
     return ctx;
 }
@@ -407,7 +428,7 @@ static void pack_mask(const tt_executor_t *ex, const op_t *op, uint32_t numel, i
 
 static void layer_forward(const tt_executor_t *ex, const op_t *op, const tt_plan_layer_t *l)
 {
-    const tt_kernel_ctx_t ctx = scratch_of(ex, op);
+    const tt_kernel_ctx_t ctx = scratch_of(ex, op, op_temp(op, l));
     const int8_t *x = (const int8_t *)buf(ex, op->slot[0]);
     int8_t *y = (int8_t *)buf(ex, op->slot[4]);
     const int32_t *bias = op->slot[2] != TT_PLAN_NONE16 ? (const int32_t *)(void *)buf(ex, op->slot[2]) : l->bias;
@@ -421,7 +442,7 @@ static void layer_forward(const tt_executor_t *ex, const op_t *op, const tt_plan
             tt_conv2d_fwd_overlay_s8(&ctx, &l->geom, &l->quant, x, l->weights, l->channels, l->n,
                                      (const int8_t *)buf(ex, w_id), bias, y);
         } else {
-            tt_conv2d_fwd_s8(&ctx, &l->geom, &l->quant, x, current_weights(ex, l, w_id), bias, y);
+            tt_conv2d_fwd_s8(&ctx, &l->geom, &l->quant, x, current_weights(ex, op, l, w_id), bias, y);
         }
         break;
     case TT_PLAN_OP_PW_CONV2D:
@@ -429,16 +450,16 @@ static void layer_forward(const tt_executor_t *ex, const op_t *op, const tt_plan
             tt_conv2d_fwd_overlay_s8(&ctx, &l->geom, &l->quant, x, l->weights, l->channels, l->n,
                                      (const int8_t *)buf(ex, w_id), bias, y);
         } else if (in_place) {
-            tt_pw_conv2d_fwd_inplace_s8(&ctx, &l->geom, &l->quant, current_weights(ex, l, w_id), bias, y);
+            tt_pw_conv2d_fwd_inplace_s8(&ctx, &l->geom, &l->quant, current_weights(ex, op, l, w_id), bias, y);
         } else {
-            tt_pw_conv2d_fwd_s8(&ctx, &l->geom, &l->quant, x, current_weights(ex, l, w_id), bias, y);
+            tt_pw_conv2d_fwd_s8(&ctx, &l->geom, &l->quant, x, current_weights(ex, op, l, w_id), bias, y);
         }
         break;
     case TT_PLAN_OP_DW_CONV2D:
         if (in_place) {
-            tt_dw_conv2d_fwd_inplace_s8(&ctx, &l->geom, &l->quant, current_weights(ex, l, w_id), bias, y);
+            tt_dw_conv2d_fwd_inplace_s8(&ctx, &l->geom, &l->quant, current_weights(ex, op, l, w_id), bias, y);
         } else {
-            tt_dw_conv2d_fwd_s8(&ctx, &l->geom, &l->quant, x, current_weights(ex, l, w_id), bias, y);
+            tt_dw_conv2d_fwd_s8(&ctx, &l->geom, &l->quant, x, current_weights(ex, op, l, w_id), bias, y);
         }
         break;
     default: /* TT_PLAN_OP_FC */
@@ -446,7 +467,7 @@ static void layer_forward(const tt_executor_t *ex, const op_t *op, const tt_plan
             tt_fc_fwd_overlay_s8(&ctx, &fc, &l->quant, x, l->weights, l->channels, l->n, (const int8_t *)buf(ex, w_id),
                                  bias, y);
         } else {
-            tt_fc_fwd_s8(&ctx, &fc, &l->quant, x, current_weights(ex, l, w_id), bias, y);
+            tt_fc_fwd_s8(&ctx, &fc, &l->quant, x, current_weights(ex, op, l, w_id), bias, y);
         }
         break;
     }
@@ -472,7 +493,7 @@ static void read_add_quant(const uint8_t *p, tt_add_quant_t *q)
 static void fused_block(const tt_executor_t *ex, const op_t *op)
 {
     const tt_plan_info_t h = info_of(ex);
-    const layout_t L = {ex->plan, ex->weights, &h, 0, 0};
+    const layout_t L = {ex->plan, ex->weights, &h};
     tt_plan_layer_t pw1, dw, pw2;
     int has_pw1;
     uint32_t add, residual;
@@ -499,16 +520,16 @@ static void fused_block(const tt_executor_t *ex, const op_t *op)
     }
     const tt_irb_weights_t w = {has_pw1 ? pw1.weights : 0, has_pw1 ? pw1.bias : 0, dw.weights, dw.bias,
                                 pw2.weights, pw2.bias};
-    const tt_kernel_ctx_t ctx = scratch_of(ex, op);
+    const tt_kernel_ctx_t ctx = scratch_of(ex, op, 0);
     tt_irb_fwd_s8(&ctx, &g, &q, (const int8_t *)buf(ex, op->slot[0]), &w, (int8_t *)buf(ex, op->slot[4]));
 }
 
 static void bwd_input(const tt_executor_t *ex, const op_t *op, const tt_plan_layer_t *l)
 {
-    const tt_kernel_ctx_t ctx = scratch_of(ex, op);
+    const tt_kernel_ctx_t ctx = scratch_of(ex, op, op_temp(op, l));
     const int16_t *dy = (const int16_t *)(void *)buf(ex, op->slot[0]);
     const int32_t dy_exp = *exp_of(ex, op->slot[0]);
-    const int8_t *w = current_weights(ex, l, op->slot[1]);
+    const int8_t *w = current_weights(ex, op, l, op->slot[1]);
     int16_t *dx = (int16_t *)(void *)buf(ex, op->slot[4]);
     int32_t *dx_exp = exp_of(ex, op->slot[4]);
     const tt_fc_geom_t fc = {l->geom.in_c, l->geom.out_c};
@@ -539,7 +560,7 @@ static void weight_grad(const tt_executor_t *ex, const op_t *op, const tt_plan_l
             /* The depthwise kernel indexes its input with dY's channel stride: expand the compact
              * copy (unlisted channels hold the zero point, which it never reads). */
             const int32_t pixels = g.in_h * g.in_w;
-            int8_t *full = (int8_t *)temp_region(ex);
+            int8_t *full = (int8_t *)temp_region(ex, op);
             memset(full, (int)(int8_t)zp, (size_t)(pixels * g.in_c));
             for (int32_t p = 0; p < pixels; p++) {
                 for (int32_t j = 0; j < l->n; j++) {
@@ -549,7 +570,7 @@ static void weight_grad(const tt_executor_t *ex, const op_t *op, const tt_plan_l
             x = full;
         } else { /* the compact copy is an input of n channels listed in order */
             g.in_c = l->n;
-            channels = identity_list(ex);
+            channels = identity_list(ex, op, l->n);
         }
     }
     switch (l->kind) {
@@ -567,11 +588,12 @@ static void weight_grad(const tt_executor_t *ex, const op_t *op, const tt_plan_l
 static void weight_update(tt_executor_t *ex, const op_t *op, const tt_plan_layer_t *l)
 {
     const int depthwise = l->kind == TT_LAYER_DW_CONV2D;
-    const tt_weight_slice_t slice = {l->geom.out_c, l->geom.kernel_h * l->geom.kernel_w, l->n, identity_list(ex), l->n,
-                                     depthwise};
+    const tt_weight_slice_t slice = {l->geom.out_c, l->geom.kernel_h * l->geom.kernel_w, l->n,
+                                     identity_list(ex, op, l->n), l->n, depthwise};
     tt_qas_t qas = l->qas_w;
     if (depthwise) { /* compact slice: element j moves by the factor of channel channels[j] */
-        int32_t *mult = (int32_t *)(void *)temp_region(ex), *shift = mult + l->n;
+        int32_t *mult = (int32_t *)(void *)(temp_region(ex, op) + tt_pv_align4(2u * (uint32_t)l->n));
+        int32_t *shift = mult + l->n;
         for (int32_t j = 0; j < l->n; j++) {
             mult[j] = l->qas_w.multiplier[l->channels[j]];
             shift[j] = l->qas_w.shift[l->channels[j]];
@@ -591,7 +613,7 @@ static void weight_grad_update(tt_executor_t *ex, const op_t *op, const tt_plan_
     int8_t *w = (int8_t *)buf(ex, op->slot[4]);
     const int32_t zp = l->quant.input_zp;
     if (!(op->flags & TT_OP_FLAG_COMPACT_INPUT) && !tt_plan_slice_is_whole(l)) {
-        int8_t *kept = (int8_t *)temp_region(ex);
+        int8_t *kept = (int8_t *)temp_region(ex, op);
         tt_gather_channels_s8(l->geom.in_h * l->geom.in_w, l->geom.in_c, l->channels, l->n, x, kept);
         x = kept;
     }
@@ -702,7 +724,7 @@ static void run_op(tt_executor_t *ex, const op_t *op, uint32_t label, tt_step_re
                           &ex->rng, 0, (int32_t *)(void *)buf(ex, s[4]));
         break;
     case TT_PLAN_OP_BIAS_GRAD_UPDATE: {
-        int32_t *db = (int32_t *)(void *)temp_region(ex);
+        int32_t *db = (int32_t *)(void *)temp_region(ex, op);
         int32_t db_exp;
         tt_bias_bwd_s16(l.geom.out_h * l.geom.out_w, l.geom.out_c, (const int16_t *)(void *)buf(ex, s[0]),
                         *exp_of(ex, s[0]), db, &db_exp);
@@ -727,7 +749,7 @@ tt_status_t tt_executor_load_blobs(tt_executor_t *ex, const uint8_t *plan, uint3
     if (check == TT_PLAN_CHECK_OK && ((((uintptr_t)plan | (uintptr_t)weights) & 3u) || ((uintptr_t)arena & 7u))) {
         check = TT_PLAN_CHECK_BAD_TABLE; /* the kernels read the blobs' arrays in place */
     }
-    layout_t L = {plan, weights, &h, 0, 0};
+    const layout_t L = {plan, weights, &h};
     uint32_t first_step = h.n_ops;
     for (uint32_t i = 0; check == TT_PLAN_CHECK_OK && i < h.n_ops; i++) {
         op_t op;
@@ -744,11 +766,6 @@ tt_status_t tt_executor_load_blobs(tt_executor_t *ex, const uint8_t *plan, uint3
         }
         check = check_op(&L, &op);
     }
-    const uint64_t workspace = ((uint64_t)h.arena_bytes + 7u) & ~(uint64_t)7;
-    const uint64_t temp = workspace + tt_pv_align4(2u * L.max_identity);
-    if (check == TT_PLAN_CHECK_OK && temp + L.max_temp > arena_bytes) {
-        check = TT_PLAN_CHECK_ARENA_TOO_SMALL;
-    }
     *detail = check;
     if (check != TT_PLAN_CHECK_OK) {
         return TT_STATUS_BAD_PLAN;
@@ -761,10 +778,7 @@ tt_status_t tt_executor_load_blobs(tt_executor_t *ex, const uint8_t *plan, uint3
     ex->op_table = h.op_table;
     ex->pool = h.pool;
     ex->exp_table = h.exp_table_offset;
-    ex->workspace = (uint32_t)workspace;
-    ex->identity = (uint32_t)workspace;
-    ex->temp = (uint32_t)temp;
-    ex->arena_used = (uint32_t)(temp + L.max_temp);
+    ex->arena_used = h.arena_bytes;
     ex->input_offset = buf_offset(plan, h.buffer_table, h.input_buffer);
     ex->input_bytes = h.input_bytes;
     ex->n_ops = h.n_ops;
@@ -775,12 +789,8 @@ tt_status_t tt_executor_load_blobs(tt_executor_t *ex, const uint8_t *plan, uint3
     ex->sgd.momentum_q15 = 0;
     ex->rng.seed = h.seed;
     ex->rng.counter = 0;
-    /* The reference arena starts zeroed; so does this one (buffers, exponents, workspace). */
+    /* The reference arena starts zeroed; so does this one (buffers and exponents). */
     memset(arena, 0, ex->arena_used);
-    int16_t *identity = (int16_t *)(void *)(arena + ex->identity);
-    for (uint32_t j = 0; j < L.max_identity; j++) {
-        identity[j] = (int16_t)j;
-    }
     ex->params_bytes = 4u;
     tt_step_result_t unused;
     for (uint32_t i = 0; i < first_step; i++) {

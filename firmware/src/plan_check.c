@@ -319,8 +319,9 @@ static uint32_t check_block(const ctx_t *c, uint32_t offset, uint32_t want, bloc
                  !(pw2.flags & TT_LAYER_FLAG_BIAS_TRAINED);
         const int64_t *first = dw.g;
         if (pw1_at != TT_PLAN_NONE32) {
-            ok = ok && pw1.kind == TT_LAYER_PW_CONV2D && out_numel(pw1.g) == in_numel(dw.g) && pw1.n == 0 &&
-                 !(pw1.flags & TT_LAYER_FLAG_BIAS_TRAINED);
+            /* The expansion: a pointwise conv, or any conv (the stem before a block without one). */
+            ok = ok && (pw1.kind == TT_LAYER_PW_CONV2D || pw1.kind == TT_LAYER_CONV2D) &&
+                 out_numel(pw1.g) == in_numel(dw.g) && pw1.n == 0 && !(pw1.flags & TT_LAYER_FLAG_BIAS_TRAINED);
             first = pw1.g;
         }
         if (add_at != TT_PLAN_NONE32) {

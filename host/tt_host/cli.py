@@ -383,7 +383,7 @@ def compile_cmd(
     fuse_blocks: Annotated[str, typer.Option("--fuse-blocks", help="Fuse frozen inverted bottlenecks: off, auto, all.")] = "auto",
     inplace: Annotated[bool, typer.Option("--inplace/--no-inplace", help="In-place depthwise/pointwise kernels.")] = True,
     streamed: Annotated[bool, typer.Option("--streamed-updates/--no-streamed-updates", help="Fused gradient+update kernels (no int32 weight gradient).")] = True,
-    fuse_stem: Annotated[bool, typer.Option("--fuse-stem/--no-fuse-stem", help="Let a fused block's expansion be the stem convolution (needs a loader that accepts it).")] = False,
+    fuse_stem: Annotated[bool, typer.Option("--fuse-stem/--no-fuse-stem", help="Let a fused block's expansion be the stem convolution (its output never exists).")] = True,
     lr: Annotated[float, typer.Option("--lr", help="SGD learning rate.")] = 0.01,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the stochastic rounding.")] = 0,
     as_json: JsonOpt = False,

@@ -772,7 +772,16 @@ _PROTOTYPES.update({
     "tt_executor_params_bytes": (C.c_uint32, [_pex]),
     "tt_executor_params_read": (None, [_pex, C.c_uint32, _pu8, C.c_uint32]),
     "tt_executor_params_write": (C.c_int, [_pex, _pu8, C.c_uint32]),
+    "tt_executor_temp_size": (C.c_uint32, [C.c_uint32, C.c_uint32, C.c_uint32, C.POINTER(CConvGeom), _i32, _i32]),
 })
+
+
+def executor_temp_size(op_kind: int, op_flags: int, layer_kind: int, geom: ConvGeom, n_channels: int,
+                       whole_slice: bool) -> int:
+    """``tt_executor_temp_size``: bytes the executor takes from the start of an op's scratch."""
+    cg = CConvGeom.of(geom)
+    return int(load().tt_executor_temp_size(int(op_kind), int(op_flags), int(layer_kind), C.byref(cg), int(n_channels),
+                                            int(bool(whole_slice))))
 
 
 class Executor:

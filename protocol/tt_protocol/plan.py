@@ -353,7 +353,9 @@ PoolBlock = Struct(
 
 FusedBlock = Struct(
     "header" / BlockHeader,
-    "pw1" / Int32ul,  #: LAYER block of the expansion pointwise conv, NONE32 if the block has none
+    #: LAYER block of the expansion layer, NONE32 if the block has none: a pointwise conv, or a
+    #: general conv (CONV2D: the stem in front of a block without its own expansion)
+    "pw1" / Int32ul,
     "dw" / Int32ul,  #: LAYER block of the depthwise conv
     "pw2" / Int32ul,  #: LAYER block of the projection pointwise conv
     "add" / Int32ul,  #: ADD block of the residual, NONE32 if none
@@ -718,7 +720,8 @@ class _Pool:
                   and pw2.n_channels == 0 and dw.n_channels == 0 and not dw.flags & LayerFlag.BIAS_TRAINED
                   and not pw2.flags & LayerFlag.BIAS_TRAINED)
             if pw1 is not None:
-                ok = ok and (pw1.header.kind == LayerKind.PW_CONV2D and _out_numel(pw1.geom) == _in_numel(dw.geom)
+                ok = ok and (pw1.header.kind in (LayerKind.PW_CONV2D, LayerKind.CONV2D)
+                             and _out_numel(pw1.geom) == _in_numel(dw.geom)
                              and pw1.n_channels == 0 and not pw1.flags & LayerFlag.BIAS_TRAINED)
             first = pw1 if pw1 is not None else dw
             if add is not None:
@@ -1088,6 +1091,17 @@ def corruptions(plan: bytes, weights: bytes) -> list[Corruption]:
     add("geometry_inconsistent", _patch(plan, geom_at, out_h + 1, signed=True), Check.BAD_PARAMS)
     w_at = h.param_pool_offset + p + _field_offset(LayerBlock, "weights_offset")
     add("weights_ref_outside_blob", _patch(plan, w_at, h.weights_bytes - 4), Check.BAD_WEIGHTS)
+    # A fused block's expansion must be a pointwise or general convolution: point it at the
+    # block's own depthwise (whose shapes chain when its stride is 1, so only the kind refuses
+    # it). A block whose expansion is a CONV2D (the stem) is preferred.
+    pw1_of = lambda f: _u32(plan, h.param_pool_offset + f + _field_offset(FusedBlock, "pw1"))
+    expanded = [o.params for o in ops if o.kind == OpKind.FUSED_BLOCK and pw1_of(o.params) != NONE32]
+    is_conv = lambda f: int.from_bytes(plan[h.param_pool_offset + pw1_of(f) + 2:][:2], "little") == LayerKind.CONV2D
+    expanded.sort(key=lambda f: not is_conv(f))
+    if expanded:
+        f_at = h.param_pool_offset + expanded[0]
+        dw_at = _u32(plan, f_at + _field_offset(FusedBlock, "dw"))
+        add("fused_expansion_not_a_conv", _patch(plan, f_at + _field_offset(FusedBlock, "pw1"), dw_at), Check.BAD_PARAMS)
     if h.n_labels:
         rec_at = h.label_table_offset + _field_offset(LabelRecord, "length")
         add("label_too_long", _patch(plan, rec_at, MAX_LABEL_BYTES + 1, 2), Check.BAD_LABELS)

@@ -64,10 +64,12 @@ def _mul(mb: ModelBuilder, a: int, b: int) -> int:
 
 
 def inverted_bottleneck_model(seed: int = 0, edges: bool = True, pool: str = "avgpool", extra_op: str | None = None,
-                              size: int = 16, classes: int = 5) -> bytes:
+                              size: int = 16, classes: int = 5, stem_block: bool = False) -> bytes:
     """conv3x3(8, ReLU) -> pw1(24, ReLU) -> dw3x3(ReLU) -> pw2(8) -> ADD -> pool -> FC.
 
-    Conv indices: 0 first conv, 1 pw1, 2 dw, 3 pw2; the FC is the classifier.
+    Conv indices: 0 first conv, 1 pw1, 2 dw, 3 pw2; the FC is the classifier. ``stem_block``
+    puts a block without expansion after the first conv, as in the shared models
+    (dw3x3(ReLU) -> pw(8), conv indices 1 and 2; the others move up by two).
     """
     mb = ModelBuilder(np.random.default_rng(seed))
     if edges:
@@ -78,6 +80,8 @@ def inverted_bottleneck_model(seed: int = 0, edges: bool = True, pool: str = "av
     c0 = mb.conv(x, 8, 3, 2, "SAME", "RELU")
     if extra_op == "MUL":
         c0 = _mul(mb, c0, c0)
+    if stem_block:
+        c0 = mb.conv(mb.conv(c0, 0, 3, 1, "SAME", "RELU", depthwise=True), 8, 1, 1, "VALID")
     e = mb.conv(c0, 24, 1, 1, "VALID", "RELU6")
     d = mb.conv(e, 0, 3, 1, "SAME", "RELU6", depthwise=True)
     p = mb.conv(d, 8, 1, 1, "VALID")

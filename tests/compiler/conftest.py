@@ -42,3 +42,13 @@ def tiny_graph():
     from tt_host.tflite import load
 
     return import_model(load(inverted_bottleneck_model()), "tiny")
+
+
+@pytest.fixture(scope="session")
+def stem_graph():
+    """The miniature model with a block without expansion after its first conv (the shape of
+    the shared models' stem): its first conv can run as that block's fused expansion."""
+    from tt_host.compiler import import_model
+    from tt_host.tflite import load
+
+    return import_model(load(inverted_bottleneck_model(stem_block=True)), "stem")

@@ -57,6 +57,23 @@ def test_corruption_corpus_is_rejected_with_the_expected_check():
         assert err.value.check == c.expected, f"{c.name}: {err.value}"
 
 
+def test_corpus_of_a_fused_stem_plan(stem_graph):
+    """A fused block whose expansion is the first conv (CONV2D) validates; pointing its
+    expansion at a depthwise is refused (the corpus case exists only for such plans)."""
+    scheme = {"n_bias_update": 2, "manual_weight_idx": [3, 4], "weight_update_ratio": [0.5, 0.5]}
+    c, b = _blobs(stem_graph, scheme, fuse_blocks="all", inplace_kernels=True)
+    assert c.schedule.blocks[0].pw1 == stem_graph.conv(0).index
+    P.validate(b.plan, b.weights)
+    corpus = {x.name: x for x in P.corruptions(b.plan, b.weights)}
+    assert "fused_expansion_not_a_conv" in corpus
+    for x in corpus.values():
+        with pytest.raises(P.PlanInvalid) as err:
+            P.validate(x.plan, x.weights, x.arena_limit)
+        assert err.value.check == x.expected, f"{x.name}: {err.value}"
+    _, plain = _blobs(DEMO, "last-layer")
+    assert "fused_expansion_not_a_conv" not in {x.name for x in P.corruptions(plain.plan, plain.weights)}
+
+
 def test_weights_blob_lists_every_parameter_tensor():
     c, b = _blobs(DEMO, "last-layer")
     h = P.validate_weights(b.weights)

@@ -44,12 +44,22 @@ CASES = [
     ("tiny", "bias-only", {}),
     ("tiny", {"n_bias_update": 2, "manual_weight_idx": [0, 2], "weight_update_ratio": [0.5, 0.25]}, {"inplace_kernels": True}),
     ("tiny", "last-layer", {"fuse_blocks": "all", "inplace_kernels": True}),
+    # The first conv runs as the fused expansion of the block after it (a CONV2D expansion).
+    ("stem", {"n_bias_update": 2, "manual_weight_idx": [3, 4], "weight_update_ratio": [0.5, 0.5]},
+     {"fuse_blocks": "all", "inplace_kernels": True, "streamed_updates": True}),
+    ("stem", "last-layer", {"fuse_blocks": "auto", "inplace_kernels": True}),
 ]
 
 
+def _graph(model, tiny_graph, stem_graph):
+    return {"demo": DEMO, "tiny": tiny_graph, "stem": stem_graph}[model]
+
+
 @pytest.mark.parametrize(("model", "scheme", "opts"), CASES)
-def test_planned_equals_unplanned(tiny_graph, model, scheme, opts):
-    c = compile_model(DEMO if model == "demo" else tiny_graph, scheme, options=PlanOptions(**opts))
+def test_planned_equals_unplanned(tiny_graph, stem_graph, model, scheme, opts):
+    c = compile_model(_graph(model, tiny_graph, stem_graph), scheme, options=PlanOptions(**opts))
+    if model == "stem" and opts.get("fuse_blocks") == "all":
+        assert c.schedule.blocks[0].pw1 == c.graph.conv(0).index, "the first conv is not the fused expansion"
     b = serialize(c.schedule, c.plan, TRAIN)
     planned = S.planned(b.plan, b.weights)
     unplanned = S.unplanned(c, TRAIN)
@@ -107,7 +117,7 @@ def test_an_overlap_is_caught():
     assert any(not np.array_equal(pg[k], pb[k]) for k in pg)  # ... and training shows it.
 
 
-def test_memory_plan_invariant_holds_for_every_case(tiny_graph):
+def test_memory_plan_invariant_holds_for_every_case(tiny_graph, stem_graph):
     for model, scheme, opts in CASES:
-        c = compile_model(DEMO if model == "demo" else tiny_graph, scheme, options=PlanOptions(**opts))
+        c = compile_model(_graph(model, tiny_graph, stem_graph), scheme, options=PlanOptions(**opts))
         check(c.plan)

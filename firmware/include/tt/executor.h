@@ -12,22 +12,22 @@
  * **Trust boundary.** tt_executor_load() is the only function that looks at untrusted bytes.
  * It performs every check of tt_protocol.plan.validate(), in the same order (the device
  * reports the failing check as the detail of TT_STATUS_BAD_PLAN), then the checks only the
- * C side can make: each op's scratch buffer holds at least what its kernel's
- * ..._scratch_size() asks for; an op writes over one of its inputs only where its kernel allows
- * it (the in-place depthwise/pointwise/fused-block kernels at the same offset, element-wise
- * ops exactly in place); every gradient slot has an exponent; INPUT is the first step op; the
- * arena holds the plan plus the executor's workspace. It reads nothing outside
+ * C side can make: each op's scratch buffer holds at least tt_executor_temp_size() plus what
+ * its kernel's ..._scratch_size() asks for; an op writes over one of its inputs only where its
+ * kernel allows it (the in-place depthwise/pointwise/fused-block kernels at the same offset,
+ * element-wise ops exactly in place); every gradient slot has an exponent; INPUT is the first
+ * step op. It reads nothing outside
  * [package, package + len) and writes nothing outside the arena, whatever the bytes. After a
  * successful load, tt_executor_step() trusts the plan: a switch over op kinds that calls the
  * kernels with buffers at arena + offset, no checks.
  *
- * **Arena.** [0, plan arena_bytes) is the plan's (buffers and the exponent table); above it,
- * at an 8-byte boundary, the executor's workspace for what the kernels cannot do in place
- * with the plan's buffers alone (an identity channel list, a merged weight tensor for the
- * input gradient or depthwise forward of a partially trained layer, the int32 bias gradient
- * of a fused bias update, a sliced QAS table). Plans without partially trained layers or
- * fused bias updates need only the identity list (2 bytes per trained channel).
- * tt_executor_arena_used() tells the whole.
+ * **Arena.** [0, plan arena_bytes) is the plan's (buffers and the exponent table), and that is
+ * all the executor uses: what the kernels cannot do with the plan's buffers alone (an
+ * identity channel list, a merged weight tensor for the input gradient or depthwise forward
+ * of a partially trained layer, the int32 bias gradient of a fused bias update, a sliced QAS
+ * table, a depthwise layer's compact input expanded) lives at the start of that op's scratch
+ * buffer (tt_executor_temp_size() bytes, the kernel's scratch after them), planned by the
+ * compiler like any other buffer. tt_executor_arena_used() is the plan's arena_bytes.
  *
  * **Trained state.** The trained weight slices and biases (the outputs of the plan's
  * LOAD_WEIGHTS/LOAD_BIAS ops, which live in the arena) and the stochastic-rounding PRNG
@@ -42,6 +42,7 @@
 #include <stdint.h>
 
 #include "tt/kernels/sgd.h"
+#include "tt/kernels/types.h"
 #include "tt/protocol_gen.h"
 
 #ifdef __cplusplus
@@ -57,10 +58,7 @@ typedef struct {
     uint32_t op_table;
     uint32_t pool;
     uint32_t exp_table;      /**< Arena offset of the exponent table. */
-    uint32_t workspace;      /**< Arena offset of the workspace (8-aligned, after the plan's arena). */
-    uint32_t identity;       /**< Arena offset of the identity channel list (in the workspace). */
-    uint32_t temp;           /**< Arena offset of the per-op temporary region (in the workspace). */
-    uint32_t arena_used;     /**< Plan arena + workspace. */
+    uint32_t arena_used;     /**< The plan's arena_bytes. */
     uint32_t params_bytes;   /**< Size of the parameter image. */
     uint32_t input_offset;   /**< Arena offset of the input buffer. */
     uint32_t input_bytes;
@@ -90,7 +88,7 @@ typedef struct {
  * @param arena_bytes its size
  * @param detail      receives the tt_protocol.plan.Check code on TT_STATUS_BAD_PLAN (0 on success)
  * @return TT_STATUS_OK, or TT_STATUS_BAD_PLAN (detail: the failing check;
- *         TT_PLAN_CHECK_ARENA_TOO_SMALL when the plan and the workspace do not fit the arena,
+ *         TT_PLAN_CHECK_ARENA_TOO_SMALL when the plan's arena does not fit @p arena_bytes,
  *         TT_PLAN_CHECK_BAD_TABLE for a misaligned package)
  */
 tt_status_t tt_executor_load(tt_executor_t *ex, const uint8_t *package, uint32_t len, uint8_t *arena,
@@ -126,8 +124,28 @@ tt_status_t tt_executor_step(tt_executor_t *ex, uint32_t label, bool train, tt_s
 /** Number of classes of the loaded plan (0 when none). */
 uint32_t tt_executor_classes(const tt_executor_t *ex);
 
-/** Arena bytes in use: the plan's arena plus the executor's workspace (0 when none). */
+/** Arena bytes in use: the plan's arena_bytes, nothing above it (0 when none). */
 uint32_t tt_executor_arena_used(const tt_executor_t *ex);
+
+/**
+ * Bytes the executor itself takes from the start of an op's scratch buffer, before the
+ * kernel's scratch: the merged weight tensor of a partially trained layer (DW_CONV2D forward,
+ * *_BWD_INPUT), the compact input expanded to every channel (WEIGHT_GRAD of a depthwise layer
+ * with TT_OP_FLAG_COMPACT_INPUT) or the identity channel list (other COMPACT_INPUT
+ * WEIGHT_GRAD), the identity list and, for depthwise, the QAS factors of the listed channels
+ * (WEIGHT_UPDATE), the trained channels gathered (WEIGHT_GRAD_UPDATE of a partial slice
+ * without COMPACT_INPUT), the int32 bias gradient (BIAS_GRAD_UPDATE); 0 for every other op.
+ * Pure; the compiler sizes each op's scratch with it (through the host-built library).
+ * @param op_kind     TT_PLAN_OP_*
+ * @param op_flags    TT_OP_FLAG_*
+ * @param layer_kind  TT_LAYER_* of the op's LAYER block
+ * @param geom        the layer's geometry
+ * @param n_channels  trained input channels of its weights (0: frozen)
+ * @param whole_slice non-zero when those are every input channel, in order
+ * @return a multiple of 4; UINT32_MAX when the size does not fit 32 bits
+ */
+uint32_t tt_executor_temp_size(uint32_t op_kind, uint32_t op_flags, uint32_t layer_kind, const tt_conv_geom_t *geom,
+                               int32_t n_channels, int32_t whole_slice);
 
 /**
  * Size of the parameter image: the output buffers of the LOAD_WEIGHTS / LOAD_BIAS ops

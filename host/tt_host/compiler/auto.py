@@ -27,8 +27,9 @@ channels that still fits; the earliest layer it trains tells how far back the gr
 The selection proper then takes the biases of the layers on that path first (4 bytes a
 channel, nothing else to keep), then the weight layers as in the trial, then the remaining
 biases in rank order, each if it fits. A few variants of this run (see :func:`_variants`)
-and the best one is kept: with the Fisher ranking, the one capturing the most layer score;
-without, the one training the most parameters. "Fits" is the planner's own answer: each
+and the best one is kept: the one training the most parameters (with the Fisher ranking,
+which orders the layers and channels each variant tries, ties go to the most Fisher
+potential captured). "Fits" is the planner's own answer: each
 candidate is scheduled and placed exactly as :func:`~tt_host.compiler.compile_model` would
 and its ``peak_sram_bytes`` compared with the budget. Exact shortcuts keep this fast: a
 candidate whose most bytes live at one op (a lower bound on any placement) exceed the budget
@@ -40,7 +41,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -212,6 +213,8 @@ class Ranking:
     #: conv index -> share of the layer's input-channel Fisher terms per channel (sums to 1)
     shares: dict[int, np.ndarray] = field(default_factory=dict)
     note: str = ""
+    #: conv index -> Fisher potential P_i of the layer (Fisher)
+    potentials: dict[int, float] = field(default_factory=dict)
 
     def value(self, scheme: Scheme) -> float:
         """The layer scores a scheme's weight slices capture (each layer's score times the
@@ -222,10 +225,22 @@ class Ranking:
                 total += self.scores[conv] * float(np.sum(self.shares[conv][list(channels)]))
         return total
 
+    def captured(self, scheme: Scheme) -> float:
+        """The Fisher potential a scheme's weight slices capture (each layer's potential times
+        the share of its input channels' Fisher terms the slice holds): the information the
+        update can use, whatever each layer costs."""
+        total = 0.0
+        for conv, channels in scheme.weights.items():
+            if conv in self.potentials:
+                total += self.potentials[conv] * float(np.sum(self.shares[conv][list(channels)]))
+        return total
+
     def from_depth(self, graph: Graph, first_conv: int) -> Ranking:
         """The same ranking restricted to weight layers from conv ``first_conv`` on."""
         layers = tuple(i for i in self.weight_layers if i >= first_conv)
-        return Ranking(self.method, layers, self.channels, self.bias_layers, self.scores, self.shares, self.note)
+        return replace(self, weight_layers=layers)
+
+
 
 
 def _first_pointwise(graph: Graph, layer: Layer) -> bool:
@@ -289,7 +304,7 @@ def fisher_ranking(graph: Graph, fisher: Fisher, options: PlanOptions | None = N
     max_c = max(c.out_channels for c in convs)
     bias_score = {c.conv_index: float(np.sum(fisher.bias.get(c.index, 0.0))) / (c.out_channels / max_c) for c in convs}
     bias_layers = tuple(sorted(bias_score, key=lambda i: (-bias_score[i], -i)))
-    return Ranking("fisher", weight_layers, channels, bias_layers, score, shares)
+    return Ranking("fisher", weight_layers, channels, bias_layers, score, shares, potentials=potential)
 
 
 # -- selection ------------------------------------------------------------------------------------
@@ -383,18 +398,21 @@ def _fill_biases(graph: Graph, ranking: Ranking, ev: Evaluator, current: Scheme,
 
 
 #: With the Fisher ranking, the selection is also run on the weight layers of the last
-#: fractions of the network only, and the one capturing the most layer score wins: the score
-#: weighs a layer's own size and MACs, not the gradient tensors and masks a deep layer makes
-#: the whole backward keep, which can crowd everything else out of the budget.
+#: fractions of the network only, and the one training the most parameters wins (that is what
+#: makes it memory-aware): the score weighs a layer's own size and MACs, not the gradient
+#: tensors and masks a deep layer makes the whole backward keep, which can crowd everything
+#: else out of the budget (an early depthwise layer with a high score and a few hundred
+#: weights otherwise takes the budget of tens of thousands of late weights).
 DEPTHS = (1.0, 0.5, 0.3, 0.15)
 
 
 def _variants(graph: Graph, ranking: Ranking) -> list[tuple[int, bool]]:
     """``(first weight conv, biases on the gradient path first?)`` runs of the selection: with
-    the Fisher ranking the depths of :data:`DEPTHS` (the most layer score wins); without, the
-    two orders of biases and weights (the most trainable parameters win: where the peak is in
-    the forward, every byte of trainable state counts the same, and weights are 1 byte a
-    parameter against a bias's 4)."""
+    the Fisher ranking the depths of :data:`DEPTHS`; without, the two orders of biases and
+    weights. The run training the most parameters wins (where the peak is in the forward,
+    every byte of trainable state counts the same, and weights are 1 byte a parameter against
+    a bias's 4); with the Fisher ranking, ties go to the one capturing the most Fisher
+    potential (:meth:`Ranking.captured`)."""
     if ranking.method != "fisher":
         return [(0, True), (0, False)]
     n = len(graph.convs())
@@ -435,13 +453,14 @@ def select(graph: Graph, ranking: Ranking, budget: int, macs_budget: int | None 
         current, chosen = _fill_weights(graph, r, ev, current)
         current = _fill_biases(graph, r, ev, current, lambda c: True)
         params = current.trainable_params(graph)
-        key = (ranking.value(current), params) if ranking.method == "fisher" else (params,)
+        key = (params, ranking.captured(current)) if ranking.method == "fisher" else (params,)
         if best is None or key > best[0]:
             best = (key, depth, current, chosen)
     _, depth, current, chosen = best
     peak, macs = ev.peak(current), ev.evaluate(current)[2]
     info = {"method": ranking.method, "budget": budget, "peak_sram_bytes": peak, "macs_backward": macs,
-            "weights": chosen, "first_weight_conv": depth, "value": ranking.value(current), "candidates_scheduled": ev.scheduled, "candidates_placed": ev.placed}
+            "weights": chosen, "first_weight_conv": depth, "value": ranking.value(current),
+            "potential": ranking.captured(current), "candidates_scheduled": ev.scheduled, "candidates_placed": ev.placed}
     if macs_budget is not None:
         info["macs_budget"] = macs_budget
     if ranking.note:

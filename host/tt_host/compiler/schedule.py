@@ -34,10 +34,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from tt_protocol.plan import LayerKind, OpFlag, OpKind
+
 from tt_host.compiler import scratch as _scratch
 from tt_host.compiler.errors import CompileError
 from tt_host.compiler.ir import PARAM_KINDS, Graph, Layer
 from tt_host.compiler.scheme import Scheme
+from tt_host.reference.params import ConvGeom
 
 
 class _CachedScratch:
@@ -100,10 +103,9 @@ class PlanOptions:
     #: (``tt_pw_conv2d_fwd_inplace_s8``), any stride, where their ``_supported()`` says so
     inplace_kernels: bool = False
     #: a fused block's expansion may be a general convolution (the stem before a block
-    #: without pw1: ``tt_irb_fwd_s8`` takes any convolution there). Off by default until the
-    #: plan format's loader accepts a CONV2D expansion in a FUSED block (``tt_protocol.plan``
-    #: checks for PW_CONV2D); only matters with ``fuse_blocks``
-    fuse_stem: bool = False
+    #: without pw1: ``tt_irb_fwd_s8`` takes any convolution there, and the plan's FUSED
+    #: block accepts a CONV2D expansion); only matters with ``fuse_blocks``
+    fuse_stem: bool = True
     #: which clamps are back-propagated through masks: "all" (every requantized output, the
     #: exact int8 semantics) or "relu" (only ReLU-style clamps, TTE's practice)
     mask_policy: str = "all"
@@ -261,6 +263,17 @@ class _Builder:
         b = [self.buffer(f"b:{layer.index}", 4 * layer.out_channels, "param", layer.index, True)] if t.bias else []
         return w, b
 
+    def temp(self, layer: Layer, op_kind: OpKind, scratch: S.Scratch, compact: bool = False) -> S.Scratch:
+        """``scratch`` with the executor's temporaries of this op in front (``tt_executor_temp_size``:
+        a merged weight tensor, an identity channel list, ...): planned like any scratch."""
+        t = self.training.get(layer.index)
+        channels = tuple(t.channels) if t is not None else ()
+        geom = (ConvGeom(1, 1, layer.weight_in_channels, 1, 1, layer.out_channels, 1, 1) if layer.kind == "fc"
+                else layer.step.geom)
+        temp = S.executor_temp(int(op_kind), int(OpFlag.COMPACT_INPUT) if compact else 0, int(_LAYER_KINDS[layer.kind]),
+                               geom, len(channels), channels == tuple(range(layer.weight_in_channels)))
+        return S.with_temp(temp, scratch)
+
     def saved_input(self, layer: Layer) -> str:
         """The buffer the weight gradient reads: the input itself when every channel trains."""
         t = self.training[layer.index]
@@ -304,10 +317,13 @@ class _Builder:
         if layer.kind == "add":
             inplace = tuple((out, i) for i in ins)
         elif self.options.inplace_kernels and not w and _inplace_supported(layer.kind, geom):
-            # Trained weights run the overlay kernel, which has no in-place variant.
+            # Trained weights run the overlay kernel, which has no in-place variant (and only
+            # trained weights need executor temporaries: dropping this scratch drops none).
             inplace = ((out, ins[0]),)
             scratch = (S.inplace_depthwise(geom.in_h * geom.in_w, geom) if layer.kind == "dw_conv2d"
                        else S.inplace_pointwise(geom.in_c, geom))
+        if layer.kind in _LAYER_KINDS:
+            scratch = self.temp(layer, _FORWARD[layer.kind], scratch)
         self.emit("fwd", "forward", layer.index, ins + w + b, writes, inplace=inplace, scratch=scratch, macs=layer.macs)
 
     def fused(self, block: Block) -> None:
@@ -385,7 +401,7 @@ class _Builder:
             if not ins_need:
                 return
             fc_shape = (layer.weight_in_channels, layer.out_channels) if layer.kind == "fc" else None
-            sc = S.backward_input(layer.kind, geom, layer.out_channels, fc_shape)
+            sc = self.temp(layer, _BWD_INPUT[layer.kind], S.backward_input(layer.kind, geom, layer.out_channels, fc_shape))
             self.contribute(ins_need[0], lambda dest: self.emit(
                 "bwd_input", "backward", layer.index, (g, *w), (dest,), scratch=sc, macs=layer.macs))
 
@@ -395,12 +411,16 @@ class _Builder:
             if t is None:
                 return
             macs = layer.macs * len(t.channels) // max(layer.weight_in_channels, 1)
+            compact = bool(t.channels) and self.saved_input(layer).startswith("saved:")
             if self.options.streamed_updates:
                 if t.bias:
-                    self.emit("bias_grad_update", "backward", layer.index, (g, *b), tuple(b))
+                    self.emit("bias_grad_update", "backward", layer.index, (g, *b), tuple(b),
+                              scratch=self.temp(layer, OpKind.BIAS_GRAD_UPDATE, S.Scratch.none()))
                 if t.channels:
+                    sc = self.temp(layer, OpKind.WEIGHT_GRAD_UPDATE,
+                                   S.streamed_weight_update(layer.kind, geom, len(t.channels)), compact)
                     self.emit("weight_grad_update", "backward", layer.index, (g, self.saved_input(layer), *w), tuple(w),
-                              scratch=S.streamed_weight_update(layer.kind, geom, len(t.channels)), macs=macs)
+                              scratch=sc, macs=macs)
                 return
             if t.bias:
                 db = self.buffer(f"db:{layer.index}", 4 * layer.out_channels, "param_grad", layer.index)
@@ -409,8 +429,10 @@ class _Builder:
             if t.channels:
                 n = layer.weight_count(len(t.channels))
                 dw = self.buffer(f"dw:{layer.index}", 4 * n, "param_grad", layer.index)
-                self.emit("weight_grad", "backward", layer.index, (g, self.saved_input(layer)), (dw,), macs=macs)
-                self.emit("weight_update", "backward", layer.index, (dw, *w), tuple(w))
+                self.emit("weight_grad", "backward", layer.index, (g, self.saved_input(layer)), (dw,), macs=macs,
+                          scratch=self.temp(layer, OpKind.WEIGHT_GRAD, S.Scratch.none(), compact))
+                self.emit("weight_update", "backward", layer.index, (dw, *w), tuple(w),
+                          scratch=self.temp(layer, OpKind.WEIGHT_UPDATE, S.Scratch.none()))
 
         # A bias update does not change the input gradient (it reads only the weights): with
         # frozen weights the update runs first, so dY can die at the input-gradient op.
@@ -419,6 +441,14 @@ class _Builder:
         first, second = (input_grad, updates) if exact_first else (updates, input_grad)
         first()
         second()
+
+
+#: Plan kinds of a parameterised layer and of its forward and input-gradient ops.
+_LAYER_KINDS = {"conv2d": LayerKind.CONV2D, "pw_conv2d": LayerKind.PW_CONV2D, "dw_conv2d": LayerKind.DW_CONV2D,
+                "fc": LayerKind.FC}
+_FORWARD = {"conv2d": OpKind.CONV2D, "pw_conv2d": OpKind.PW_CONV2D, "dw_conv2d": OpKind.DW_CONV2D, "fc": OpKind.FC}
+_BWD_INPUT = {"conv2d": OpKind.CONV2D_BWD_INPUT, "pw_conv2d": OpKind.PW_CONV2D_BWD_INPUT,
+              "dw_conv2d": OpKind.DW_CONV2D_BWD_INPUT, "fc": OpKind.FC_BWD_INPUT}
 
 
 def _fusable(graph: Graph, block: Block, b: _Builder) -> bool:

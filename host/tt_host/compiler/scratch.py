@@ -173,6 +173,48 @@ def overlay_forward(kind: str, geom: ConvGeom | None, fc_shape: tuple[int, int] 
     return Scratch(-(-geom.kernel_h * geom.kernel_w * geom.in_c // 4) * 4, False, "kh*kw*in_c (one merged weight row)")
 
 
+def executor_temp(op_kind: int, op_flags: int, layer_kind: int, geom: ConvGeom, n_channels: int,
+                  whole_slice: bool) -> Scratch:
+    """What the plan executor itself takes from the start of an op's scratch buffer, before the
+    kernel's scratch (``tt_executor_temp_size``, ``tt/executor.h``): the merged weight tensor of a
+    partially trained layer's depthwise forward or input gradient, a depthwise layer's compact
+    input expanded, an identity channel list, a sliced QAS table, gathered channels, the int32
+    bias gradient of a fused bias update. ``op_kind`` is a plan ``OpKind``, ``layer_kind`` a
+    ``LayerKind``, ``geom`` the geometry of the op's LAYER block."""
+    native = _native()
+    if native is not None and "tt_executor_temp_size" in native._PROTOTYPES:
+        n = native.executor_temp_size(op_kind, op_flags, layer_kind, geom, n_channels, whole_slice)
+        return Scratch(n, True, "tt_executor_temp_size") if n else Scratch.none()
+    from tt_protocol.plan import BWD_INPUT_OF, LayerKind, OpFlag, OpKind
+
+    a4 = lambda v: -(-v // 4) * 4
+    depthwise = layer_kind == LayerKind.DW_CONV2D
+    g, n = geom, n_channels
+    taps, pixels = g.kernel_h * g.kernel_w, g.in_h * g.in_w
+    compact = bool(op_flags & OpFlag.COMPACT_INPUT)
+    t = 0
+    if op_kind == OpKind.DW_CONV2D or op_kind in BWD_INPUT_OF.values():
+        t = (taps * g.out_c if depthwise else taps * g.out_c * g.in_c) if n and not whole_slice else 0
+    elif op_kind == OpKind.WEIGHT_GRAD and compact:
+        t = pixels * g.in_c if depthwise else 2 * n
+    elif op_kind == OpKind.WEIGHT_UPDATE:
+        t = a4(2 * n) + (8 * n if depthwise else 0)
+    elif op_kind == OpKind.WEIGHT_GRAD_UPDATE:
+        t = pixels * n if not compact and not whole_slice else 0
+    elif op_kind == OpKind.BIAS_GRAD_UPDATE:
+        t = 4 * g.out_c
+    return Scratch(a4(t), False, "executor temporaries (formula of tt_executor_temp_size)") if t else Scratch.none()
+
+
+def with_temp(temp: Scratch, kernel: Scratch) -> Scratch:
+    """An op's scratch buffer: the executor's temporaries, then the kernel's scratch."""
+    if not temp.nbytes:
+        return kernel
+    if not kernel.nbytes:
+        return temp
+    return Scratch(temp.nbytes + kernel.nbytes, temp.exact and kernel.exact, f"{kernel.source} + {temp.source}")
+
+
 def irb_forward(graph, block) -> Scratch:
     """The schedule's hook for a fused block (``schedule.Block``: layer indices ``pw1`` (or
     ``None``), ``dw``, ``pw2``, ``add``): :func:`fused_block` on those layers' geometries. The
