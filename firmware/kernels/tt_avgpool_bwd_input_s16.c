@@ -49,17 +49,15 @@ void tt_avgpool_bwd_input_s16(const tt_conv_geom_t *geom, const int16_t *grad_ou
             for (int32_t ch = 0; ch < c; ch++) {
                 int64_t acc = 0;
                 for (int32_t ky = 0; ky < geom->kernel_h; ky++) {
-                    const int32_t ty = iy + geom->pad_top - ky;
-                    if (ty < 0 || ty % geom->stride_h != 0 || ty / geom->stride_h >= geom->out_h) {
+                    const int32_t oy = tt_tap_source(iy, geom->pad_top, ky, geom->stride_h, geom->out_h);
+                    if (oy < 0) {
                         continue;
                     }
-                    const int32_t oy = ty / geom->stride_h;
                     for (int32_t kx = 0; kx < geom->kernel_w; kx++) {
-                        const int32_t tx = ix + geom->pad_left - kx;
-                        if (tx < 0 || tx % geom->stride_w != 0 || tx / geom->stride_w >= geom->out_w) {
+                        const int32_t ox = tt_tap_source(ix, geom->pad_left, kx, geom->stride_w, geom->out_w);
+                        if (ox < 0) {
                             continue;
                         }
-                        const int32_t ox = tx / geom->stride_w;
                         const int32_t count =
                             window_extent(oy, geom->stride_h, geom->pad_top, geom->kernel_h, geom->in_h) *
                             window_extent(ox, geom->stride_w, geom->pad_left, geom->kernel_w, in_w);

@@ -41,16 +41,16 @@ void tt_conv2d_bwd_input_s16(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *g
                 acc[ic] = 0;
             }
             for (int32_t ky = 0; ky < kh; ky++) {
-                const int32_t ty = iy + geom->pad_top - ky;
-                if (ty < 0 || ty % geom->stride_h != 0 || ty / geom->stride_h >= geom->out_h) {
+                const int32_t oy = tt_tap_source(iy, geom->pad_top, ky, geom->stride_h, geom->out_h);
+                if (oy < 0) {
                     continue;
                 }
                 for (int32_t kx = 0; kx < kw; kx++) {
-                    const int32_t tx = ix + geom->pad_left - kx;
-                    if (tx < 0 || tx % geom->stride_w != 0 || tx / geom->stride_w >= geom->out_w) {
+                    const int32_t ox = tt_tap_source(ix, geom->pad_left, kx, geom->stride_w, geom->out_w);
+                    if (ox < 0) {
                         continue;
                     }
-                    const int32_t opos = (ty / geom->stride_h) * geom->out_w + tx / geom->stride_w;
+                    const int32_t opos = oy * geom->out_w + ox;
                     const int16_t *dy = grad_output + opos * out_c;
                     for (int32_t oc = 0; oc < out_c; oc++) {
                         dyp[oc] = (int16_t)tt_grad_prescale(dy[oc], quant->multiplier[oc], quant->shift[oc], p);

@@ -29,17 +29,17 @@ static void dw_bwd_input_dsp(const tt_conv_geom_t *geom, const tt_grad_quant_t *
         for (int32_t ix = 0; ix < in_w; ix++) {
             int32_t n = 0;
             for (int32_t ky = 0; ky < kh; ky++) {
-                const int32_t ty = iy + geom->pad_top - ky;
-                if (ty < 0 || ty % geom->stride_h != 0 || ty / geom->stride_h >= geom->out_h) {
+                const int32_t oy = tt_tap_source(iy, geom->pad_top, ky, geom->stride_h, geom->out_h);
+                if (oy < 0) {
                     continue;
                 }
                 for (int32_t kx = 0; kx < kw; kx++) {
-                    const int32_t tx = ix + geom->pad_left - kx;
-                    if (tx < 0 || tx % geom->stride_w != 0 || tx / geom->stride_w >= geom->out_w) {
+                    const int32_t ox = tt_tap_source(ix, geom->pad_left, kx, geom->stride_w, geom->out_w);
+                    if (ox < 0) {
                         continue;
                     }
                     tap_w[n] = (ky * kw + kx) * c;
-                    tap_o[n] = ((ty / geom->stride_h) * geom->out_w + tx / geom->stride_w) * c;
+                    tap_o[n] = (oy * geom->out_w + ox) * c;
                     n++;
                 }
             }
@@ -110,16 +110,16 @@ void tt_dw_conv2d_bwd_input_s16(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t
             for (int32_t ch = 0; ch < c; ch++) {
                 int32_t acc = 0;
                 for (int32_t ky = 0; ky < kh; ky++) {
-                    const int32_t ty = iy + geom->pad_top - ky;
-                    if (ty < 0 || ty % geom->stride_h != 0 || ty / geom->stride_h >= geom->out_h) {
+                    const int32_t oy = tt_tap_source(iy, geom->pad_top, ky, geom->stride_h, geom->out_h);
+                    if (oy < 0) {
                         continue;
                     }
                     for (int32_t kx = 0; kx < kw; kx++) {
-                        const int32_t tx = ix + geom->pad_left - kx;
-                        if (tx < 0 || tx % geom->stride_w != 0 || tx / geom->stride_w >= geom->out_w) {
+                        const int32_t ox = tt_tap_source(ix, geom->pad_left, kx, geom->stride_w, geom->out_w);
+                        if (ox < 0) {
                             continue;
                         }
-                        const int32_t o = ((ty / geom->stride_h) * geom->out_w + tx / geom->stride_w) * c + ch;
+                        const int32_t o = (oy * geom->out_w + ox) * c + ch;
                         acc += (int32_t)weights[(ky * kw + kx) * c + ch] * grad_output[o];
                     }
                 }

@@ -96,4 +96,12 @@ static inline int32_t tt_grad_prescale(int32_t dy, int32_t multiplier, int32_t s
     return tt_rounding_divide_by_pot(tt_srdhm(dy * 65536, multiplier), right);
 }
 
+/* The gather form of a transposed convolution: the output index whose window puts kernel tap
+ * @p k on input index @p i (o * stride + k - pad == i, 0 <= o < out), or -1 when none does. */
+static inline int32_t tt_tap_source(int32_t i, int32_t pad, int32_t k, int32_t stride, int32_t out)
+{
+    const int32_t t = i + pad - k;
+    return t < 0 || t % stride != 0 || t / stride >= out ? -1 : t / stride;
+}
+
 #endif /* TT_KERNELS_GRAD_H */

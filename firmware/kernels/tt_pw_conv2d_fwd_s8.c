@@ -57,6 +57,12 @@ uint32_t tt_pw_conv2d_fwd_s8_scratch_size(const tt_conv_geom_t *geom)
 }
 
 #if TT_DSP
+/* The input pixel under output pixel @p p (a strided 1x1 convolution samples the grid). */
+static const int8_t *pw_pixel(const tt_conv_geom_t *g, const int8_t *input, int32_t p)
+{
+    return input + ((p / g->out_w) * g->stride_h * g->in_w + (p % g->out_w) * g->stride_w) * g->in_c;
+}
+
 /*
  * The pixel-order fallback for what the assembly below does not cover (in_c not a multiple
  * of 8, an odd out_c, a channel outside tt_dsp_requant2()'s range, a narrow activation
@@ -68,19 +74,17 @@ static void pw_fallback(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom, 
                         const int8_t *input, const int8_t *weights, const int32_t *bias, int8_t *output,
                         int32_t p_begin)
 {
-    const int32_t in_c = geom->in_c, out_c = geom->out_c, out_w = geom->out_w;
-    const int32_t pixels = geom->out_h * out_w;
+    const int32_t in_c = geom->in_c, out_c = geom->out_c;
+    const int32_t pixels = geom->out_h * geom->out_w;
     const int32_t input_offset = -quant->input_zp;
     const tt_dsp_requant_t rq = tt_dsp_requant_params(quant, geom->out_c);
     int16_t *cols = (int16_t *)ctx->buf;
 
     for (int32_t p0 = p_begin; p0 < pixels; p0 += 2) {
         const int32_t p1 = p0 + 1 < pixels ? p0 + 1 : p0;
-        const int8_t *in0 = input + ((p0 / out_w) * geom->stride_h * geom->in_w + (p0 % out_w) * geom->stride_w) * in_c;
-        const int8_t *in1 = input + ((p1 / out_w) * geom->stride_h * geom->in_w + (p1 % out_w) * geom->stride_w) * in_c;
         int8_t *out0 = output + p0 * out_c;
         int8_t *out1 = output + p1 * out_c;
-        tt_dsp_im2col_pair(in0, in1, in_c, input_offset, cols);
+        tt_dsp_im2col_pair(pw_pixel(geom, input, p0), pw_pixel(geom, input, p1), in_c, input_offset, cols);
         for (int32_t oc0 = 0; oc0 < out_c; oc0 += 2) {
             const int32_t oc1 = oc0 + 1 < out_c ? oc0 + 1 : oc0;
             int32_t acc[4];
@@ -343,7 +347,6 @@ void tt_pw_conv2d_fwd_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom,
         int32_t *wbuf = rows + in_c, *tab = wbuf + chunk * in_c / 2, sums[2];
         void (*fn)(pw_job_t *) = in_c == 24 ? pw_asm_S24 : pw_asm_S32;
         const int32_t offset2 = tt_dsp_pack_offset(-quant->input_zp);
-        const int32_t out_w = geom->out_w;
         for (int32_t oc0 = 0; oc0 < out_c; oc0 += chunk) {
             const int32_t n = out_c - oc0 < chunk ? out_c - oc0 : chunk;
             for (int32_t oc = oc0; oc < oc0 + n; oc += 2) {
@@ -354,11 +357,7 @@ void tt_pw_conv2d_fwd_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom,
             }
             for (int32_t p0 = 0; p0 < pixels; p0 += 2) {
                 const int32_t p1 = p0 + 1 < pixels ? p0 + 1 : p0;
-                const int8_t *in0 =
-                    input + ((p0 / out_w) * geom->stride_h * geom->in_w + (p0 % out_w) * geom->stride_w) * in_c;
-                const int8_t *in1 =
-                    input + ((p1 / out_w) * geom->stride_h * geom->in_w + (p1 % out_w) * geom->stride_w) * in_c;
-                pw_columns(in0, in1, in_c, offset2, rows);
+                pw_columns(pw_pixel(geom, input, p0), pw_pixel(geom, input, p1), in_c, offset2, rows);
                 job.a = rows;
                 job.b = (const int8_t *)wbuf;
                 job.table = tab;
@@ -396,7 +395,6 @@ void tt_pw_conv2d_fwd_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom,
     }
     const int32_t offset2 = tt_dsp_pack_offset(-quant->input_zp);
     void (*fn)(pw_job_t *) = in_c % 16 == 0 ? pw_asm_P16 : pw_asm_P8;
-    const int32_t out_w = geom->out_w;
     const int32_t chunk = pw_chunk(geom);
     for (int32_t oc0 = 0; oc0 < out_c; oc0 += chunk) {
         const int32_t n = out_c - oc0 < chunk ? out_c - oc0 : chunk;
@@ -406,11 +404,7 @@ void tt_pw_conv2d_fwd_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom,
         }
         for (int32_t p0 = 0; p0 < pixels; p0 += 2) {
             const int32_t p1 = p0 + 1 < pixels ? p0 + 1 : p0;
-            const int8_t *in0 =
-                input + ((p0 / out_w) * geom->stride_h * geom->in_w + (p0 % out_w) * geom->stride_w) * in_c;
-            const int8_t *in1 =
-                input + ((p1 / out_w) * geom->stride_h * geom->in_w + (p1 % out_w) * geom->stride_w) * in_c;
-            pw_columns(in0, in1, in_c, offset2, rows);
+            pw_columns(pw_pixel(geom, input, p0), pw_pixel(geom, input, p1), in_c, offset2, rows);
             job.a = rows;
             job.b = weights + oc0 * in_c;
             job.d = in_c;
