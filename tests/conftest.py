@@ -1,13 +1,32 @@
-"""Fixtures shared by the test files: a throwaway checkout and stub executables."""
+"""Fixtures shared by the test files: a throwaway checkout and stub executables; and the
+skips of the tiers that need external tools (markers ``qemu`` and ``arm``)."""
 
 from __future__ import annotations
 
+import shutil
 import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+#: What each tool-dependent marker needs on PATH.
+_MARKER_TOOLS = {
+    "qemu": ("qemu-system-arm", "arm-none-eabi-gcc", "cmake"),
+    "arm": ("arm-none-eabi-gcc", "cmake"),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip tests marked ``qemu`` or ``arm`` when a tool they need is missing, naming it."""
+    for item in items:
+        for marker, tools in _MARKER_TOOLS.items():
+            missing = [tool for tool in tools if item.get_closest_marker(marker) and shutil.which(tool) is None]
+            if missing:
+                item.add_marker(pytest.mark.skip(reason=f"needs {', '.join(missing)} (scripts/setup.sh installs them)"))
+                break
+
 
 _BOARDS = {
     "f746-disco": """
