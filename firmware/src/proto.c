@@ -191,13 +191,6 @@ static void execute_sample_data(tt_proto_t *proto, const tt_frame_header_t *h, c
     reply(proto, h, TT_SAMPLE_PROGRESS_BYTES);
 }
 
-static void put_f32(uint8_t *p, float v)
-{
-    uint32_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    tt_put_u32(p, bits);
-}
-
 static void execute_sample_run(tt_proto_t *proto, const tt_frame_header_t *h, const uint8_t *payload, size_t len)
 {
     if (!payload_ok(proto, h, len, TT_SAMPLE_RUN_BYTES, false)) {
@@ -215,18 +208,12 @@ static void execute_sample_run(tt_proto_t *proto, const tt_frame_header_t *h, co
     }
     uint8_t *p = payload_out(proto);
     tt_put_u32(p + TT_SAMPLE_RESULT_OFF_TRAINED, r.trained);
-    put_f32(p + TT_SAMPLE_RESULT_OFF_LOSS, r.loss);
+    tt_put_f32(p + TT_SAMPLE_RESULT_OFF_LOSS, r.loss);
     tt_put_u16(p + TT_SAMPLE_RESULT_OFF_PREDICTED, (uint16_t)r.predicted);
     p[TT_SAMPLE_RESULT_OFF_CORRECT] = r.correct ? 1u : 0u;
     p[TT_SAMPLE_RESULT_OFF_FLAGS] = (uint8_t)flags;
     tt_put_u32(p + TT_SAMPLE_RESULT_OFF_TICKS, r.ticks);
     reply(proto, h, TT_SAMPLE_RESULT_BYTES);
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    tt_put_u32(p, (uint32_t)v);
-    tt_put_u32(p + 4, (uint32_t)(v >> 32));
 }
 
 static void execute_stats(tt_proto_t *proto, const tt_frame_header_t *h, size_t len)
@@ -242,12 +229,12 @@ static void execute_stats(tt_proto_t *proto, const tt_frame_header_t *h, size_t 
     uint8_t *p = payload_out(proto);
     tt_put_u32(p + TT_STATS_OFF_TRAINED, c->trained);
     tt_put_u32(p + TT_STATS_OFF_TRAIN_CORRECT, c->train_correct);
-    put_f32(p + TT_STATS_OFF_TRAIN_LOSS_SUM, c->train_loss_sum);
+    tt_put_f32(p + TT_STATS_OFF_TRAIN_LOSS_SUM, c->train_loss_sum);
     tt_put_u32(p + TT_STATS_OFF_EVALUATED, c->evaluated);
     tt_put_u32(p + TT_STATS_OFF_EVAL_CORRECT, c->eval_correct);
-    put_f32(p + TT_STATS_OFF_EVAL_LOSS_SUM, c->eval_loss_sum);
-    put_u64(p + TT_STATS_OFF_TRAIN_TICKS, c->train_ticks);
-    put_u64(p + TT_STATS_OFF_EVAL_TICKS, c->eval_ticks);
+    tt_put_f32(p + TT_STATS_OFF_EVAL_LOSS_SUM, c->eval_loss_sum);
+    tt_put_u64(p + TT_STATS_OFF_TRAIN_TICKS, c->train_ticks);
+    tt_put_u64(p + TT_STATS_OFF_EVAL_TICKS, c->eval_ticks);
     tt_put_u32(p + TT_STATS_OFF_TICK_HZ, tt_port_tick_hz());
     tt_put_u32(p + TT_STATS_OFF_ARENA_BYTES, s.arena_bytes);
     tt_put_u32(p + TT_STATS_OFF_ARENA_USED, s.arena_used);

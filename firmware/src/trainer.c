@@ -2,15 +2,11 @@
 
 #include <string.h>
 
+#include "tt/frame.h"
 #include "tt/plan_gen.h"
 
 /* Store payload of a commit: the trained count, then the parameter image. */
 #define COUNT_BYTES 4u
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 static void forget(tt_trainer_t *t)
 {
@@ -36,7 +32,7 @@ static void restore(tt_trainer_t *t)
         return;
     }
     if (tt_executor_params_write(&t->ex, r.payload + COUNT_BYTES, r.length - COUNT_BYTES) == TT_STATUS_OK) {
-        t->counters.trained = get_u32(r.payload);
+        t->counters.trained = tt_get_u32(r.payload);
     }
 }
 
@@ -67,8 +63,8 @@ static uint32_t stored_package_len(const uint8_t *area, uint32_t capacity)
     if (capacity < TT_PLAN_HEADER_BYTES) {
         return 0;
     }
-    const uint32_t plan = get_u32(area + TT_PLAN_HEADER_OFF_TOTAL_BYTES);
-    const uint32_t weights = get_u32(area + TT_PLAN_HEADER_OFF_WEIGHTS_BYTES);
+    const uint32_t plan = tt_get_u32(area + TT_PLAN_HEADER_OFF_TOTAL_BYTES);
+    const uint32_t weights = tt_get_u32(area + TT_PLAN_HEADER_OFF_WEIGHTS_BYTES);
     if (plan < TT_PLAN_HEADER_BYTES || plan > capacity || weights > capacity - plan) {
         return 0;
     }

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "tt/protocol_gen.h"
 
@@ -87,6 +88,18 @@ static inline void tt_put_u32(uint8_t *p, uint32_t v)
     p[1] = (uint8_t)(v >> 8);
     p[2] = (uint8_t)(v >> 16);
     p[3] = (uint8_t)(v >> 24);
+}
+static inline void tt_put_u64(uint8_t *p, uint64_t v)
+{
+    tt_put_u32(p, (uint32_t)v);
+    tt_put_u32(p + 4, (uint32_t)(v >> 32));
+}
+/** IEEE-754 binary32 bits, little-endian. */
+static inline void tt_put_f32(uint8_t *p, float v)
+{
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    tt_put_u32(p, bits);
 }
 
 #ifdef __cplusplus
