@@ -38,7 +38,7 @@ set_source_files_properties(
   ${CMAKE_CURRENT_LIST_DIR}/tt_dw_conv2d_fwd_s8.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_fc_fwd_s8.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_add_fwd_s8.c
-  ${CMAKE_CURRENT_LIST_DIR}/tt_pw_conv2d_bwd_input_s16.c
+  ${CMAKE_CURRENT_LIST_DIR}/tt_pw_conv2d_bwd_input_overlay_s16.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_dw_conv2d_bwd_input_s16.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_fc_bwd_input_s16.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_pw_conv2d_bwd_weight_s16.c
@@ -57,6 +57,7 @@ list(APPEND TT_RUNTIME_SOURCES
   kernels/tt_fc_bwd_weight_update_s8.c
   kernels/tt_conv2d_fwd_overlay_s8.c
   kernels/tt_fc_fwd_overlay_s8.c
+  kernels/tt_pw_conv2d_bwd_input_overlay_s16.c
   kernels/tt_dw_conv2d_fwd_inplace_s8.c
   kernels/tt_pw_conv2d_fwd_inplace_s8.c
   kernels/tt_irb_fwd_s8.c

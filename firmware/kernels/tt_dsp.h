@@ -57,7 +57,8 @@ static inline int32_t tt_dsp_read_word(const int16_t *p)
 static inline void tt_dsp_write_word(int16_t *p, int32_t v) { memcpy(p, &v, sizeof v); }
 
 /*
- * Largest column sum of |w| of an int8 matrix [rows][cols] (the weight bound of the input
+ * Largest column sum of |w| over @p cols columns of an int8 matrix whose rows are @p stride
+ * bytes apart (the weight bound of the input
  * gradient kernels). Four columns at a time: SSUB8 negates the four bytes and sets a GE flag
  * per byte where the negation is >= 0, SEL then picks |w| per byte (as an unsigned byte, so
  * |-128| = 128 fits), and UXTAB16 adds the even and odd bytes into two int16-lane sums. A lane
@@ -71,7 +72,7 @@ static inline int32_t tt_dsp_abs_s8x4(int32_t x)
     return a;
 }
 
-static inline int64_t tt_dsp_max_column_abs_sum(const int8_t *m, int32_t rows, int32_t cols)
+static inline int64_t tt_dsp_max_column_abs_sum(const int8_t *m, int32_t rows, int32_t cols, int32_t stride)
 {
     int32_t best = 0; /* <= rows * 128 */
     int32_t c = 0;
@@ -85,7 +86,7 @@ static inline int64_t tt_dsp_max_column_abs_sum(const int8_t *m, int32_t rows, i
                 const int32_t a = tt_dsp_abs_s8x4(tt_dsp_read_s8x4(p));
                 even = __uxtab16(even, (uint32_t)a);
                 __asm__("uxtab16 %0, %0, %1, ror #8" : "+r"(odd) : "r"(a));
-                p += cols;
+                p += stride;
             }
             s0 += (int32_t)(even & 0xFFFFu);
             s2 += (int32_t)(even >> 16);
@@ -100,7 +101,7 @@ static inline int64_t tt_dsp_max_column_abs_sum(const int8_t *m, int32_t rows, i
     for (; c < cols; c++) {
         int32_t s = 0;
         for (int32_t r = 0; r < rows; r++) {
-            const int32_t w = m[r * cols + c];
+            const int32_t w = m[r * stride + c];
             s += w < 0 ? -w : w;
         }
         best = s > best ? s : best;

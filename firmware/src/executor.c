@@ -4,7 +4,8 @@
  * file matches bit for bit (tests/test_executor.py).
  *
  * Where the plan's buffers are not enough for a kernel (a partially trained layer whose input
- * gradient or depthwise forward needs the merged weight tensor, the compact input of a
+ * gradient or depthwise forward needs the merged weight tensor (pointwise input gradients read
+ * the two tensors where they lie instead), the compact input of a
  * depthwise weight gradient, the int32 bias gradient of a fused bias update, an identity
  * channel list for a compact slice) the executor takes it from the start of the op's own
  * scratch buffer, tt_executor_temp_size() bytes, and hands the kernel the rest: the compiler
@@ -160,8 +161,8 @@ static uint64_t temp_bytes(uint32_t k, uint32_t flags, uint32_t kind, const tt_c
     const uint64_t un = (uint32_t)n, identity = (2u * un + 3u) & ~(uint64_t)3;
     const int compact = (flags & TT_OP_FLAG_COMPACT_INPUT) != 0;
     uint64_t t = 0;
-    if (k == TT_PLAN_OP_DW_CONV2D || is_bwd_input(k)) {
-        t = n > 0 && !whole ? weights : 0u; /* the merged weight tensor */
+    if (k == TT_PLAN_OP_DW_CONV2D || (is_bwd_input(k) && k != TT_PLAN_OP_PW_CONV2D_BWD_INPUT)) {
+        t = n > 0 && !whole ? weights : 0u; /* the merged weight tensor (the pointwise overlay needs none) */
     } else if (k == TT_PLAN_OP_WEIGHT_GRAD && compact) {
         /* depthwise: the compact copy expanded to every channel; else the identity list */
         t = kind == TT_LAYER_DW_CONV2D ? pixels * (uint32_t)g->in_c : identity;
@@ -325,7 +326,10 @@ static uint32_t check_op(const layout_t *L, const op_t *op)
         scratch = has_w && partial ? tt_fc_fwd_overlay_s8_scratch_size(&fc) : tt_fc_fwd_s8_scratch_size(&fc);
         break;
     case TT_PLAN_OP_CONV2D_BWD_INPUT: scratch = tt_conv2d_bwd_input_s16_scratch_size(&l.geom); break;
-    case TT_PLAN_OP_PW_CONV2D_BWD_INPUT: scratch = tt_pw_conv2d_bwd_input_s16_scratch_size(&l.geom); break;
+    case TT_PLAN_OP_PW_CONV2D_BWD_INPUT:
+        scratch = has_w && partial ? tt_pw_conv2d_bwd_input_overlay_s16_scratch_size(&l.geom)
+                                   : tt_pw_conv2d_bwd_input_s16_scratch_size(&l.geom);
+        break;
     case TT_PLAN_OP_DW_CONV2D_BWD_INPUT: scratch = tt_dw_conv2d_bwd_input_s16_scratch_size(&l.geom); break;
     case TT_PLAN_OP_FC_BWD_INPUT: scratch = tt_fc_bwd_input_s16_scratch_size(&fc); break;
     default: break;
@@ -529,9 +533,15 @@ static void bwd_input(const tt_executor_t *ex, const op_t *op, const tt_plan_lay
     const tt_kernel_ctx_t ctx = scratch_of(ex, op, op_temp(op, l));
     const int16_t *dy = (const int16_t *)(void *)buf(ex, op->slot[0]);
     const int32_t dy_exp = *exp_of(ex, op->slot[0]);
-    const int8_t *w = current_weights(ex, op, l, op->slot[1]);
     int16_t *dx = (int16_t *)(void *)buf(ex, op->slot[4]);
     int32_t *dx_exp = exp_of(ex, op->slot[4]);
+    if (op->kind == TT_PLAN_OP_PW_CONV2D_BWD_INPUT && op->slot[1] != TT_PLAN_NONE16 && !tt_plan_slice_is_whole(l)) {
+        /* A partially trained pointwise layer: frozen tensor and slice read where they lie. */
+        tt_pw_conv2d_bwd_input_overlay_s16(&ctx, &l->geom, &l->grad, dy, dy_exp, l->weights, l->channels, l->n,
+                                           (const int8_t *)buf(ex, op->slot[1]), dx, dx_exp);
+        return;
+    }
+    const int8_t *w = current_weights(ex, op, l, op->slot[1]);
     const tt_fc_geom_t fc = {l->geom.in_c, l->geom.out_c};
     switch (op->kind) {
     case TT_PLAN_OP_CONV2D_BWD_INPUT: tt_conv2d_bwd_input_s16(&ctx, &l->geom, &l->grad, dy, dy_exp, w, dx, dx_exp); break;

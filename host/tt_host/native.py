@@ -561,6 +561,9 @@ _PROTOTYPES.update({
     "tt_fc_bwd_weight_update_s8": (None, [C.POINTER(CFcGeom)] + _WUPDATE[1:]),
     "tt_conv2d_fwd_overlay_s8_scratch_size": (C.c_uint32, [C.POINTER(CConvGeom)]),
     "tt_conv2d_fwd_overlay_s8": (None, [C.POINTER(KernelCtx), C.POINTER(CConvGeom), C.POINTER(CConvQuant)] + _OVERLAY_TAIL),
+    "tt_pw_conv2d_bwd_input_overlay_s16_scratch_size": (C.c_uint32, [C.POINTER(CConvGeom)]),
+    "tt_pw_conv2d_bwd_input_overlay_s16": (None, [C.POINTER(KernelCtx), C.POINTER(CConvGeom), C.POINTER(CGradQuant),
+                                                  _p16, _i32, _p8, _p16, _i32, _p8, _p16, _p32]),
     "tt_fc_fwd_overlay_s8_scratch_size": (C.c_uint32, [C.POINTER(CFcGeom)]),
     "tt_fc_fwd_overlay_s8": (None, [C.POINTER(KernelCtx), C.POINTER(CFcGeom), C.POINTER(CConvQuant)] + _OVERLAY_TAIL),
     "tt_dw_conv2d_fwd_inplace_s8_supported": (C.c_int, [C.POINTER(CConvGeom)]),
@@ -666,6 +669,22 @@ def conv2d_fwd_overlay_s8(geom: ConvGeom, quant: ConvQuant, x, weights, channels
                                  _ptr16(ch), ch.size, _ptr8(t), _ptr32(b), _ptr8(out))
     scratch.check("tt_conv2d_fwd_overlay_s8")
     return out
+
+
+def pw_conv2d_bwd_input_overlay_s16(geom: ConvGeom, gq: GradQuant, dy: Grad, weights, channels, trained) -> Grad:
+    lib = load()
+    cg = CConvGeom.of(geom)
+    v = _in16(dy.values)
+    w = np.ascontiguousarray(weights, dtype=np.int8)
+    ch = np.ascontiguousarray(channels, dtype=np.int16)
+    t = np.ascontiguousarray(trained, dtype=np.int8)
+    out = np.full(geom.in_shape, 0x5A5A, dtype=np.int16)
+    e = C.c_int32(-999)
+    scratch = _GuardedScratch(lib.tt_pw_conv2d_bwd_input_overlay_s16_scratch_size(C.byref(cg)))
+    lib.tt_pw_conv2d_bwd_input_overlay_s16(C.byref(scratch.ctx), C.byref(cg), C.byref(CGradQuant.of(gq)), _ptr16(v),
+                                           dy.exp, _ptr8(w), _ptr16(ch), ch.size, _ptr8(t), _ptr16(out), C.byref(e))
+    scratch.check("tt_pw_conv2d_bwd_input_overlay_s16")
+    return Grad(out, e.value)
 
 
 def fc_fwd_overlay_s8(quant: ConvQuant, x, weights, channels, trained, bias) -> np.ndarray:

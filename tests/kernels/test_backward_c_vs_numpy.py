@@ -8,6 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tt_host.reference import backward_int as I
+from tt_host.reference import fused as Fz
 from tt_host.reference import loss as L
 from tt_host.reference import update as U
 from tt_host.reference.params import ConvGeom, GradQuant
@@ -71,6 +72,25 @@ def test_pw_conv2d_bwd(native, data, seed):
     x, zp, ch = int8s(rng, g.in_shape), int(rng.integers(-128, 128)), channel_subset(rng, g.in_c)
     assert_same_grad(native.pw_conv2d_bwd_weight_s16(g, zp, ch, x, dy), I.pw_conv2d_bwd_weight_s16(g, zp, ch, x, dy),
                      f"dW {g}")
+
+
+@SETTINGS
+@given(data=st.data(), seed=seeds)
+def test_pw_conv2d_bwd_input_overlay(native, data, seed):
+    """Frozen tensor + trained slice read where they lie = the plain kernel on the merged tensor."""
+    g = data.draw(conv_geoms(kernel=(1, 1), pad=False, max_c=40))
+    rng = np.random.default_rng(seed)
+    w = int8s(rng, (g.out_c, 1, 1, g.in_c))
+    ch = channel_subset(rng, g.in_c)
+    trained = int8s(rng, (g.out_c, 1, 1, len(ch)))
+    if rng.random() < 0.3:  # the slice's columns are the largest: they set the weight bound
+        trained = np.where(trained < 0, -128, 127).astype(np.int8)
+    merged = Fz.merge_overlay(w, ch, trained)
+    gq, dy = grad_quant(rng, g.out_c), grad16(rng, g.out_shape)
+    want = I.pw_conv2d_bwd_input_s16(g, gq, dy, merged)
+    assert_same_grad(native.pw_conv2d_bwd_input_overlay_s16(g, gq, dy, w, ch, trained), want, f"overlay dX {g} K={ch}")
+    assert_same_grad(native.pw_conv2d_bwd_input_overlay_s16(g, gq, dy, merged, [], trained[..., :0]), want,
+                     f"overlay with nothing trained {g}")
 
 
 @SETTINGS

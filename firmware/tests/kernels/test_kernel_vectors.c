@@ -191,6 +191,27 @@ static void run_bwd_vectors(void)
         }
         CHECK(e == v->dx_exp, "%s: dX exponent %ld, want %ld", c->name, (long)e, (long)v->dx_exp);
         CHECK(compare_s16(c->name, "dX", g16, v->dx, n_in), "%s: dX mismatch", c->name);
+        if (c->kind == TT_VEC_PW_CONV2D) {
+            /* 3b. the same dX with the channel subset's weights in a slice and garbage at their
+             * place in the frozen tensor, which the overlay kernel must not read */
+            static int8_t slice[MAX_OUT];
+            memcpy(w, c->weights, (size_t)n_w);
+            for (int32_t o = 0; o < g->out_c; o++) {
+                for (int32_t j = 0; j < v->n_channels; j++) {
+                    slice[o * v->n_channels + j] = w[o * g->in_c + v->channels[j]];
+                    w[o * g->in_c + v->channels[j]] = (int8_t)(j & 1 ? 127 : -128);
+                }
+            }
+            need = tt_pw_conv2d_bwd_input_overlay_s16_scratch_size(g);
+            CHECK(need <= MAX_SCRATCH, "%s: overlay scratch %lu too large", c->name, (unsigned long)need);
+            const tt_kernel_ctx_t octx = {scratch, need};
+            memset(g16, 0x5A, sizeof g16);
+            e = -999;
+            tt_pw_conv2d_bwd_input_overlay_s16(&octx, g, &gq, v->dy_masked, v->dy_exp, w, v->channels, v->n_channels,
+                                               slice, g16, &e);
+            CHECK(e == v->dx_exp, "%s: overlay dX exponent %ld, want %ld", c->name, (long)e, (long)v->dx_exp);
+            CHECK(compare_s16(c->name, "overlay dX", g16, v->dx, n_in), "%s: overlay dX mismatch", c->name);
+        }
 
         /* 4. dW for the channel subset, and db */
         memset(g32, 0x5A, sizeof g32);

@@ -401,7 +401,9 @@ class _Builder:
             if not ins_need:
                 return
             fc_shape = (layer.weight_in_channels, layer.out_channels) if layer.kind == "fc" else None
-            sc = self.temp(layer, _BWD_INPUT[layer.kind], S.backward_input(layer.kind, geom, layer.out_channels, fc_shape))
+            overlay = t is not None and 0 < len(t.channels) < layer.weight_in_channels
+            sc = self.temp(layer, _BWD_INPUT[layer.kind],
+                           S.backward_input(layer.kind, geom, layer.out_channels, fc_shape, overlay))
             self.contribute(ins_need[0], lambda dest: self.emit(
                 "bwd_input", "backward", layer.index, (g, *w), (dest,), scratch=sc, macs=layer.macs))
 

@@ -62,12 +62,18 @@ def forward(kind: str, geom: ConvGeom | None, fc_shape: tuple[int, int] | None =
     return Scratch.none()
 
 
-def backward_input(kind: str, geom: ConvGeom | None, out_c: int, fc_shape: tuple[int, int] | None = None) -> Scratch:
-    """Scratch of an input-gradient kernel (pooling and ADD need none).
+def backward_input(kind: str, geom: ConvGeom | None, out_c: int, fc_shape: tuple[int, int] | None = None,
+                   overlay: bool = False) -> Scratch:
+    """Scratch of an input-gradient kernel (pooling and ADD need none); ``overlay``: a partially
+    trained pointwise layer, whose kernel reads the frozen tensor and the slice where they lie
+    (``tt_pw_conv2d_bwd_input_overlay_s16``).
 
     Without the library: one output row of dY pre-scaled by the per-channel weight scales
     (``out_w*out_c*2``; ``out_c*2`` for FC), marked TODO.
     """
+    if overlay and kind == "pw_conv2d" and _c_function("pw_conv2d_bwd_input_overlay_s16"):
+        return Scratch(_native().scratch_size("pw_conv2d_bwd_input_overlay_s16", geom), True,
+                       "tt_pw_conv2d_bwd_input_overlay_s16_scratch_size")
     kernel = f"{kind}_bwd_input_s16"
     if kind in ("conv2d", "pw_conv2d", "dw_conv2d", "fc") and _c_function(kernel):
         return Scratch(_native().scratch_size(kernel, fc_shape if kind == "fc" else geom), True, f"tt_{kernel}_scratch_size")

@@ -20,7 +20,8 @@
  * (in_c <= 96 B on those layers). When K is every input channel the slice *is* the weight tensor
  * and the plan calls the ordinary (faster) forward kernel on it.
  *
- * Pointwise convolutions use tt_conv2d_fwd_overlay_s8() with their 1x1 geometry.
+ * Pointwise convolutions use tt_conv2d_fwd_overlay_s8() with their 1x1 geometry; their input
+ * gradient, tt_pw_conv2d_bwd_input_overlay_s16(), reads the two tensors the same way.
  */
 #ifndef TT_KERNELS_OVERLAY_H
 #define TT_KERNELS_OVERLAY_H
@@ -64,6 +65,33 @@ uint32_t tt_fc_fwd_overlay_s8_scratch_size(const tt_fc_geom_t *geom);
 void tt_fc_fwd_overlay_s8(const tt_kernel_ctx_t *ctx, const tt_fc_geom_t *geom, const tt_conv_quant_t *quant,
                           const int8_t *input, const int8_t *weights, const int16_t *channels, int32_t n_channels,
                           const int8_t *trained, const int32_t *bias, int8_t *output);
+
+/** Scratch bytes tt_pw_conv2d_bwd_input_overlay_s16() needs: tt_pw_conv2d_bwd_input_s16_scratch_size()
+ *  plus one bit per input channel (rounded up to 32-bit words). Pure. */
+uint32_t tt_pw_conv2d_bwd_input_overlay_s16_scratch_size(const tt_conv_geom_t *geom);
+
+/**
+ * Input gradient of a partially trained pointwise convolution, reading the frozen tensor and
+ * the trained slice where they lie: bit-identical to tt_pw_conv2d_bwd_input_s16() on the merged
+ * tensor (same weight bound, same int32 sums, same requantization), without the merged tensor
+ * (out_c * in_c bytes: 55,296 B for MCUNet-5fps conv 39 on the published 99kb scheme).
+ * @param ctx             scratch of tt_pw_conv2d_bwd_input_overlay_s16_scratch_size() bytes; with
+ *                        n_channels 0, tt_pw_conv2d_bwd_input_s16_scratch_size() is enough
+ * @param geom            the forward op's geometry (1x1, any stride)
+ * @param quant           the weight scales (tt_grad_quant_t), out_c entries
+ * @param grad_output     dY, shaped like the forward output; exponent grad_output_exp
+ * @param weights         the frozen tensor [out_c][in_c]; its values at the channels of K are ignored
+ * @param channels        K: the trained input channels (distinct, any order), n_channels entries
+ * @param n_channels      0 .. in_c (0: the plain input gradient)
+ * @param trained         the slice [out_c][n_channels]
+ * @param grad_input      dX, shaped like the forward input; must not overlap dY
+ * @param grad_input_exp  receives the exponent of dX
+ */
+void tt_pw_conv2d_bwd_input_overlay_s16(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom,
+                                        const tt_grad_quant_t *quant, const int16_t *grad_output,
+                                        int32_t grad_output_exp, const int8_t *weights, const int16_t *channels,
+                                        int32_t n_channels, const int8_t *trained, int16_t *grad_input,
+                                        int32_t *grad_input_exp);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,269 @@
+#include <string.h>
+
+#include "tt/kernels/overlay.h"
+#include "tt/kernels/pw_conv2d.h"
+
+#include "tt_dsp.h"
+#include "tt_grad.h"
+
+uint32_t tt_pw_conv2d_bwd_input_overlay_s16_scratch_size(const tt_conv_geom_t *geom)
+{
+    /* The plain kernel's scratch, then one bit per input channel: which columns are trained. */
+    return tt_pw_conv2d_bwd_input_s16_scratch_size(geom) + (((uint32_t)geom->in_c + 31u) / 32u) * 4u;
+}
+
+/*
+ * dX[p][ic] = sum_oc dY'[p][oc] W[oc][ic] reads W one column per input channel, so the merged
+ * tensor never has to exist: the columns outside K come from the frozen tensor in maximal
+ * runs (row stride in_c), the columns of K from the slice (row stride n, column j lands on
+ * dX channel channels[j]). Every dX element is the same int32 sum over the same merged
+ * column as in the plain kernel, so the bits are the same.
+ */
+typedef struct {
+    const int8_t *w;      /* row 0 of the segment's first column */
+    int32_t stride;       /* bytes between rows */
+    int32_t cols;
+    const int16_t *map;   /* the dX channel of column k; NULL: first + k */
+    int32_t first;
+} segment_t;
+
+static int is_trained(const uint32_t *bits, int32_t c)
+{
+    return bits != 0 && ((bits[(uint32_t)c / 32u] >> ((uint32_t)c % 32u)) & 1u);
+}
+
+/* The next run of frozen columns at or after *from, as a segment; 0 when none is left. */
+static int next_frozen_run(const int8_t *weights, int32_t in_c, const uint32_t *trained, int32_t *from, segment_t *s)
+{
+    int32_t c = *from;
+    while (c < in_c && is_trained(trained, c)) {
+        c++;
+    }
+    if (c >= in_c) {
+        return 0;
+    }
+    const int32_t a = c;
+    while (c < in_c && !is_trained(trained, c)) {
+        c++;
+    }
+    *from = c;
+    s->w = weights + a;
+    s->stride = in_c;
+    s->cols = c - a;
+    s->map = 0;
+    s->first = a;
+    return 1;
+}
+
+static int32_t column_of(const segment_t *s, int32_t k) { return s->map != 0 ? s->map[k] : s->first + k; }
+
+/* Largest sum of |W| over the rows of one of the segment's columns. */
+static int64_t segment_bound(const segment_t *s, int32_t rows)
+{
+#if TT_DSP
+    return tt_dsp_max_column_abs_sum(s->w, rows, s->cols, s->stride);
+#else
+    int64_t best = 0;
+    for (int32_t k = 0; k < s->cols; k++) {
+        int64_t sum = 0;
+        for (int32_t r = 0; r < rows; r++) {
+            const int32_t w = s->w[r * s->stride + k];
+            sum += w < 0 ? -w : w;
+        }
+        best = sum > best ? sum : best;
+    }
+    return best;
+#endif
+}
+
+#if TT_DSP
+/*
+ * Cortex-M7, one segment for two pixels: W is stored [oc][ic], so the two weights an SMLAD
+ * needs (W[oc][ic], W[oc+1][ic]) sit a row stride apart. A halfword load from each of the two
+ * rows gives the bytes (W[oc][ic], W[oc][ic+1]) and (W[oc+1][ic], W[oc+1][ic+1]); packed into
+ * one word, SXTB16 splits it into exactly the pairs for columns ic and ic+1. dY' is int16
+ * already, so a dY' word is an SMLAD operand as it stands.
+ *
+ * Why 2 pixels x 2 columns: each pair of weight words (2 LDRH, 1 ORR, 2 SXTB16) then feeds
+ * four SMLAD (8 MACs), and the two pixels' dY' rows are interleaved by channel pairs in
+ * scratch so one LDRD fetches both. Four accumulators, two dY' words, the weight words and
+ * four pointers fit the registers. Per output channel pair: 7 loads/ALU + 4 SMLAD for 8 MACs.
+ * An odd output channel count leaves a last channel, added with plain multiplies; an odd
+ * column count leaves a last column, summed one pixel at a time.
+ */
+static void segment_dsp(const segment_t *s, int32_t out_c, const int32_t *dyp, int32_t scale_multiplier, int32_t q,
+                        int16_t *dx0, int16_t *dx1)
+{
+    const int32_t stride = s->stride, pairs = out_c >> 1;
+    const int8_t *const last_row = s->w + (out_c - 1) * stride; /* the odd channel's row */
+    int32_t k = 0;
+    for (; k + 2 <= s->cols; k += 2) {
+        int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0; /* pixel, column */
+        const int8_t *w = s->w + k;
+        const int32_t *dw = dyp;
+        for (int32_t j = 0; j < pairs; j++) {
+            uint16_t h0, h1;
+            memcpy(&h0, w, 2);
+            memcpy(&h1, w + stride, 2);
+            const int32_t packed = (int32_t)((uint32_t)h0 | ((uint32_t)h1 << 16));
+            const int32_t we = tt_dsp_even(packed), wo = tt_dsp_odd(packed);
+            const int32_t d0 = dw[0], d1 = dw[1];
+            a00 = tt_dsp_smlad(d0, we, a00);
+            a01 = tt_dsp_smlad(d0, wo, a01);
+            a10 = tt_dsp_smlad(d1, we, a10);
+            a11 = tt_dsp_smlad(d1, wo, a11);
+            w += 2 * stride;
+            dw += 2;
+        }
+        if (out_c & 1) {
+            const int16_t *dl = (const int16_t *)dw; /* dY'0[last], 0, dY'1[last], 0 */
+            a00 += dl[0] * last_row[k];
+            a01 += dl[0] * last_row[k + 1];
+            a10 += dl[2] * last_row[k];
+            a11 += dl[2] * last_row[k + 1];
+        }
+        const int32_t c0 = column_of(s, k), c1 = column_of(s, k + 1);
+        dx0[c0] = tt_sat_s16(tt_requantize_fast(a00, scale_multiplier, q));
+        dx0[c1] = tt_sat_s16(tt_requantize_fast(a01, scale_multiplier, q));
+        dx1[c0] = tt_sat_s16(tt_requantize_fast(a10, scale_multiplier, q));
+        dx1[c1] = tt_sat_s16(tt_requantize_fast(a11, scale_multiplier, q));
+    }
+    if (k < s->cols) {
+        int32_t a0 = 0, a1 = 0;
+        const int16_t *dl = (const int16_t *)dyp;
+        for (int32_t oc = 0; oc < out_c; oc++) {
+            const int32_t w = s->w[oc * stride + k];
+            const int16_t *e = dl + (oc >> 1) * 4 + (oc & 1);
+            a0 += e[0] * w;
+            a1 += e[2] * w;
+        }
+        const int32_t c = column_of(s, k);
+        dx0[c] = tt_sat_s16(tt_requantize_fast(a0, scale_multiplier, q));
+        dx1[c] = tt_sat_s16(tt_requantize_fast(a1, scale_multiplier, q));
+    }
+}
+
+static void bwd_input_dsp(const tt_conv_geom_t *geom, const tt_grad_quant_t *quant, const int16_t *grad_output,
+                          const int8_t *weights, const uint32_t *trained_bits, const segment_t *slice, int32_t p,
+                          int32_t q, int32_t *dyp, int16_t *grad_input)
+{
+    const int32_t in_c = geom->in_c, out_c = geom->out_c, out_w = geom->out_w;
+    const int32_t positions = geom->out_h * out_w;
+
+    if (geom->stride_h > 1 || geom->stride_w > 1) {
+        /* Only the sampled positions receive a gradient. */
+        memset(grad_input, 0, (size_t)geom->in_h * (size_t)geom->in_w * (size_t)in_c * sizeof(int16_t));
+    }
+    for (int32_t k0 = 0; k0 < positions; k0 += 2) {
+        const int32_t k1 = k0 + 1 < positions ? k0 + 1 : k0;
+        const int16_t *dy0 = grad_output + k0 * out_c, *dy1 = grad_output + k1 * out_c;
+        int16_t *dx0 = grad_input + ((k0 / out_w) * geom->stride_h * geom->in_w + (k0 % out_w) * geom->stride_w) * in_c;
+        int16_t *dx1 = grad_input + ((k1 / out_w) * geom->stride_h * geom->in_w + (k1 % out_w) * geom->stride_w) * in_c;
+        /* dyp: for each channel pair j, (dY'0[2j], dY'0[2j+1]) then (dY'1[2j], dY'1[2j+1]); an
+         * odd last channel is paired with 0. */
+        int16_t *d = (int16_t *)dyp;
+        for (int32_t oc = 0; oc < out_c; oc += 2) {
+            const int32_t oc1 = oc + 1;
+            d[0] = (int16_t)tt_grad_prescale_fast(dy0[oc], quant->multiplier[oc], quant->shift[oc], p);
+            d[2] = (int16_t)tt_grad_prescale_fast(dy1[oc], quant->multiplier[oc], quant->shift[oc], p);
+            d[1] = oc1 < out_c ? (int16_t)tt_grad_prescale_fast(dy0[oc1], quant->multiplier[oc1], quant->shift[oc1], p) : 0;
+            d[3] = oc1 < out_c ? (int16_t)tt_grad_prescale_fast(dy1[oc1], quant->multiplier[oc1], quant->shift[oc1], p) : 0;
+            d += 4;
+        }
+        segment_t run;
+        for (int32_t from = 0; next_frozen_run(weights, in_c, trained_bits, &from, &run);) {
+            segment_dsp(&run, out_c, dyp, quant->scale_multiplier, q, dx0, dx1);
+        }
+        if (slice->cols > 0) {
+            segment_dsp(slice, out_c, dyp, quant->scale_multiplier, q, dx0, dx1);
+        }
+    }
+}
+#else
+/* Portable: one input pixel at a time, an int32 accumulator per input channel. */
+static void accumulate(const segment_t *s, int32_t out_c, const int16_t *dyp, int32_t *acc)
+{
+    for (int32_t oc = 0; oc < out_c; oc++) {
+        const int32_t d = dyp[oc];
+        if (d == 0) {
+            continue;
+        }
+        const int8_t *w = s->w + oc * s->stride;
+        for (int32_t k = 0; k < s->cols; k++) {
+            acc[column_of(s, k)] += (int32_t)w[k] * d;
+        }
+    }
+}
+
+static void bwd_input_portable(const tt_conv_geom_t *geom, const tt_grad_quant_t *quant, const int16_t *grad_output,
+                               const int8_t *weights, const uint32_t *trained_bits, const segment_t *slice, int32_t p,
+                               int32_t q, int32_t *acc, int16_t *grad_input)
+{
+    const int32_t in_c = geom->in_c, out_c = geom->out_c, in_w = geom->in_w;
+    int16_t *dyp = (int16_t *)(acc + in_c);
+    for (int32_t iy = 0; iy < geom->in_h; iy++) {
+        for (int32_t ix = 0; ix < in_w; ix++) {
+            int16_t *dx = grad_input + (iy * in_w + ix) * in_c;
+            /* With stride > 1 only the sampled positions receive a gradient. */
+            if (iy % geom->stride_h != 0 || ix % geom->stride_w != 0 || iy / geom->stride_h >= geom->out_h ||
+                ix / geom->stride_w >= geom->out_w) {
+                for (int32_t ic = 0; ic < in_c; ic++) {
+                    dx[ic] = 0;
+                }
+                continue;
+            }
+            const int16_t *dy = grad_output + ((iy / geom->stride_h) * geom->out_w + ix / geom->stride_w) * out_c;
+            for (int32_t oc = 0; oc < out_c; oc++) {
+                dyp[oc] = (int16_t)tt_grad_prescale(dy[oc], quant->multiplier[oc], quant->shift[oc], p);
+            }
+            for (int32_t ic = 0; ic < in_c; ic++) {
+                acc[ic] = 0;
+            }
+            segment_t run;
+            for (int32_t from = 0; next_frozen_run(weights, in_c, trained_bits, &from, &run);) {
+                accumulate(&run, out_c, dyp, acc);
+            }
+            accumulate(slice, out_c, dyp, acc);
+            for (int32_t ic = 0; ic < in_c; ic++) {
+                dx[ic] = tt_sat_s16(tt_requantize(acc[ic], quant->scale_multiplier, q));
+            }
+        }
+    }
+}
+#endif
+
+void tt_pw_conv2d_bwd_input_overlay_s16(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom,
+                                        const tt_grad_quant_t *quant, const int16_t *grad_output,
+                                        int32_t grad_output_exp, const int8_t *weights, const int16_t *channels,
+                                        int32_t n_channels, const int8_t *trained, int16_t *grad_input,
+                                        int32_t *grad_input_exp)
+{
+    const int32_t in_c = geom->in_c, out_c = geom->out_c;
+    const segment_t slice = {trained, n_channels, n_channels, channels, 0};
+    uint32_t *bits = 0;
+    if (n_channels > 0) {
+        bits = (uint32_t *)(void *)((uint8_t *)ctx->buf + tt_pw_conv2d_bwd_input_s16_scratch_size(geom));
+        memset(bits, 0, (((size_t)in_c + 31u) / 32u) * 4u);
+        for (int32_t j = 0; j < n_channels; j++) {
+            bits[(uint32_t)channels[j] / 32u] |= 1u << ((uint32_t)channels[j] % 32u);
+        }
+    }
+
+    /* The bound of the merged tensor: the largest column |W| sum among the frozen runs and the slice. */
+    int64_t wbound = n_channels > 0 ? segment_bound(&slice, out_c) : 0;
+    segment_t run;
+    for (int32_t from = 0; next_frozen_run(weights, in_c, bits, &from, &run);) {
+        const int64_t b = segment_bound(&run, out_c);
+        wbound = b > wbound ? b : wbound;
+    }
+    int64_t bound = 0;
+    const int32_t max_dy = tt_max_abs_s16(grad_output, geom->out_h * geom->out_w * out_c);
+    const int32_t p = tt_grad_prescale_shift(max_dy, wbound, &bound);
+    const int32_t q = tt_grad_choose_shift(bound, quant->scale_multiplier, quant->scale_shift, grad_output_exp + p,
+                                           grad_input_exp);
+#if TT_DSP
+    bwd_input_dsp(geom, quant, grad_output, weights, bits, &slice, p, q, (int32_t *)ctx->buf, grad_input);
+#else
+    bwd_input_portable(geom, quant, grad_output, weights, bits, &slice, p, q, (int32_t *)ctx->buf, grad_input);
+#endif
+}
