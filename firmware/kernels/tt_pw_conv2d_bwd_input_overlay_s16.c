@@ -6,10 +6,12 @@
 #include "tt_dsp.h"
 #include "tt_grad.h"
 
+/* The trained-column bitmap, then (Cortex-M7) two pixels' dX values of the slice's columns. */
+static uint32_t bitmap_bytes(const tt_conv_geom_t *geom) { return (((uint32_t)geom->in_c + 31u) / 32u) * 4u; }
+
 uint32_t tt_pw_conv2d_bwd_input_overlay_s16_scratch_size(const tt_conv_geom_t *geom)
 {
-    /* The plain kernel's scratch, then one bit per input channel: which columns are trained. */
-    return tt_pw_conv2d_bwd_input_s16_scratch_size(geom) + (((uint32_t)geom->in_c + 31u) / 32u) * 4u;
+    return tt_pw_conv2d_bwd_input_s16_scratch_size(geom) + bitmap_bytes(geom) + 4u * (uint32_t)geom->in_c;
 }
 
 /*
@@ -23,39 +25,42 @@ typedef struct {
     const int8_t *w;      /* row 0 of the segment's first column */
     int32_t stride;       /* bytes between rows */
     int32_t cols;
-    const int16_t *map;   /* the dX channel of column k; NULL: first + k */
-    int32_t first;
+    int32_t first;        /* a frozen run: the dX channel of its first column */
 } segment_t;
 
-static int is_trained(const uint32_t *bits, int32_t c)
-{
-    return bits != 0 && ((bits[(uint32_t)c / 32u] >> ((uint32_t)c % 32u)) & 1u);
-}
+/* The trained columns: the slice as a segment and the dX channel of each of its columns; on
+ * the Cortex-M7 two pixels' values are computed into contiguous rows first, then scattered. */
+typedef struct {
+    const segment_t *columns; /* cols 0: nothing trained */
+    const int16_t *channels;  /* the dX channel of column j */
+    int16_t *row0, *row1;     /* scratch, cols int16 each */
+} slice_t;
 
-/* The next run of frozen columns at or after *from, as a segment; 0 when none is left. */
+static int is_trained(const uint32_t *bits, int32_t c) { return (bits[(uint32_t)c / 32u] >> ((uint32_t)c % 32u)) & 1u; }
+
+/* The next run of frozen columns at or after *from, as a segment; 0 when none is left.
+ * @p trained NULL: every column is frozen (the plain kernel, one run without a scan). */
 static int next_frozen_run(const int8_t *weights, int32_t in_c, const uint32_t *trained, int32_t *from, segment_t *s)
 {
-    int32_t c = *from;
-    while (c < in_c && is_trained(trained, c)) {
-        c++;
+    int32_t a = *from, b = in_c;
+    if (trained != 0) {
+        while (a < in_c && is_trained(trained, a)) {
+            a++;
+        }
+        for (b = a; b < in_c && !is_trained(trained, b);) {
+            b++;
+        }
     }
-    if (c >= in_c) {
+    if (a >= in_c) {
         return 0;
     }
-    const int32_t a = c;
-    while (c < in_c && !is_trained(trained, c)) {
-        c++;
-    }
-    *from = c;
+    *from = b;
     s->w = weights + a;
     s->stride = in_c;
-    s->cols = c - a;
-    s->map = 0;
+    s->cols = b - a;
     s->first = a;
     return 1;
 }
-
-static int32_t column_of(const segment_t *s, int32_t k) { return s->map != 0 ? s->map[k] : s->first + k; }
 
 /* Largest sum of |W| over the rows of one of the segment's columns. */
 static int64_t segment_bound(const segment_t *s, int32_t rows)
@@ -90,6 +95,10 @@ static int64_t segment_bound(const segment_t *s, int32_t rows)
  * four pointers fit the registers. Per output channel pair: 7 loads/ALU + 4 SMLAD for 8 MACs.
  * An odd output channel count leaves a last channel, added with plain multiplies; an odd
  * column count leaves a last column, summed one pixel at a time.
+ *
+ * Column k lands on dx0[k] and dx1[k]: the caller points them at a frozen run's first channel,
+ * or at a contiguous row in scratch that it scatters to the slice's channels (a per-column
+ * channel lookup in this loop would cost more than the scatter).
  */
 static void segment_dsp(const segment_t *s, int32_t out_c, const int32_t *dyp, int32_t scale_multiplier, int32_t q,
                         int16_t *dx0, int16_t *dx1)
@@ -122,11 +131,10 @@ static void segment_dsp(const segment_t *s, int32_t out_c, const int32_t *dyp, i
             a10 += dl[2] * last_row[k];
             a11 += dl[2] * last_row[k + 1];
         }
-        const int32_t c0 = column_of(s, k), c1 = column_of(s, k + 1);
-        dx0[c0] = tt_sat_s16(tt_requantize_fast(a00, scale_multiplier, q));
-        dx0[c1] = tt_sat_s16(tt_requantize_fast(a01, scale_multiplier, q));
-        dx1[c0] = tt_sat_s16(tt_requantize_fast(a10, scale_multiplier, q));
-        dx1[c1] = tt_sat_s16(tt_requantize_fast(a11, scale_multiplier, q));
+        dx0[k] = tt_sat_s16(tt_requantize_fast(a00, scale_multiplier, q));
+        dx0[k + 1] = tt_sat_s16(tt_requantize_fast(a01, scale_multiplier, q));
+        dx1[k] = tt_sat_s16(tt_requantize_fast(a10, scale_multiplier, q));
+        dx1[k + 1] = tt_sat_s16(tt_requantize_fast(a11, scale_multiplier, q));
     }
     if (k < s->cols) {
         int32_t a0 = 0, a1 = 0;
@@ -137,14 +145,13 @@ static void segment_dsp(const segment_t *s, int32_t out_c, const int32_t *dyp, i
             a0 += e[0] * w;
             a1 += e[2] * w;
         }
-        const int32_t c = column_of(s, k);
-        dx0[c] = tt_sat_s16(tt_requantize_fast(a0, scale_multiplier, q));
-        dx1[c] = tt_sat_s16(tt_requantize_fast(a1, scale_multiplier, q));
+        dx0[k] = tt_sat_s16(tt_requantize_fast(a0, scale_multiplier, q));
+        dx1[k] = tt_sat_s16(tt_requantize_fast(a1, scale_multiplier, q));
     }
 }
 
 static void bwd_input_dsp(const tt_conv_geom_t *geom, const tt_grad_quant_t *quant, const int16_t *grad_output,
-                          const int8_t *weights, const uint32_t *trained_bits, const segment_t *slice, int32_t p,
+                          const int8_t *weights, const uint32_t *trained_bits, const slice_t *slice, int32_t p,
                           int32_t q, int32_t *dyp, int16_t *grad_input)
 {
     const int32_t in_c = geom->in_c, out_c = geom->out_c, out_w = geom->out_w;
@@ -172,16 +179,22 @@ static void bwd_input_dsp(const tt_conv_geom_t *geom, const tt_grad_quant_t *qua
         }
         segment_t run;
         for (int32_t from = 0; next_frozen_run(weights, in_c, trained_bits, &from, &run);) {
-            segment_dsp(&run, out_c, dyp, quant->scale_multiplier, q, dx0, dx1);
+            segment_dsp(&run, out_c, dyp, quant->scale_multiplier, q, dx0 + run.first, dx1 + run.first);
         }
-        if (slice->cols > 0) {
-            segment_dsp(slice, out_c, dyp, quant->scale_multiplier, q, dx0, dx1);
+        const int32_t n = slice->columns->cols;
+        if (n > 0) {
+            segment_dsp(slice->columns, out_c, dyp, quant->scale_multiplier, q, slice->row0, slice->row1);
+            for (int32_t j = 0; j < n; j++) {
+                dx0[slice->channels[j]] = slice->row0[j];
+                dx1[slice->channels[j]] = slice->row1[j];
+            }
         }
     }
 }
 #else
-/* Portable: one input pixel at a time, an int32 accumulator per input channel. */
-static void accumulate(const segment_t *s, int32_t out_c, const int16_t *dyp, int32_t *acc)
+/* Portable: one input pixel at a time, an int32 accumulator per input channel; column k of
+ * the segment adds into acc[channel(k)]. */
+static void accumulate(const segment_t *s, const int16_t *channels, int32_t out_c, const int16_t *dyp, int32_t *acc)
 {
     for (int32_t oc = 0; oc < out_c; oc++) {
         const int32_t d = dyp[oc];
@@ -190,13 +203,13 @@ static void accumulate(const segment_t *s, int32_t out_c, const int16_t *dyp, in
         }
         const int8_t *w = s->w + oc * s->stride;
         for (int32_t k = 0; k < s->cols; k++) {
-            acc[column_of(s, k)] += (int32_t)w[k] * d;
+            acc[channels != 0 ? channels[k] : s->first + k] += (int32_t)w[k] * d;
         }
     }
 }
 
 static void bwd_input_portable(const tt_conv_geom_t *geom, const tt_grad_quant_t *quant, const int16_t *grad_output,
-                               const int8_t *weights, const uint32_t *trained_bits, const segment_t *slice, int32_t p,
+                               const int8_t *weights, const uint32_t *trained_bits, const slice_t *slice, int32_t p,
                                int32_t q, int32_t *acc, int16_t *grad_input)
 {
     const int32_t in_c = geom->in_c, out_c = geom->out_c, in_w = geom->in_w;
@@ -221,9 +234,9 @@ static void bwd_input_portable(const tt_conv_geom_t *geom, const tt_grad_quant_t
             }
             segment_t run;
             for (int32_t from = 0; next_frozen_run(weights, in_c, trained_bits, &from, &run);) {
-                accumulate(&run, out_c, dyp, acc);
+                accumulate(&run, 0, out_c, dyp, acc);
             }
-            accumulate(slice, out_c, dyp, acc);
+            accumulate(slice->columns, slice->channels, out_c, dyp, acc);
             for (int32_t ic = 0; ic < in_c; ic++) {
                 dx[ic] = tt_sat_s16(tt_requantize(acc[ic], quant->scale_multiplier, q));
             }
@@ -239,18 +252,22 @@ void tt_pw_conv2d_bwd_input_overlay_s16(const tt_kernel_ctx_t *ctx, const tt_con
                                         int32_t *grad_input_exp)
 {
     const int32_t in_c = geom->in_c, out_c = geom->out_c;
-    const segment_t slice = {trained, n_channels, n_channels, channels, 0};
+    const segment_t columns = {trained, n_channels, n_channels, 0};
+    slice_t slice = {&columns, channels, 0, 0};
     uint32_t *bits = 0;
-    if (n_channels > 0) {
-        bits = (uint32_t *)(void *)((uint8_t *)ctx->buf + tt_pw_conv2d_bwd_input_s16_scratch_size(geom));
-        memset(bits, 0, (((size_t)in_c + 31u) / 32u) * 4u);
+    if (n_channels > 0) { /* after the plain kernel's scratch: the bitmap, then the slice's two rows */
+        uint8_t *after = (uint8_t *)ctx->buf + tt_pw_conv2d_bwd_input_s16_scratch_size(geom);
+        bits = (uint32_t *)(void *)after;
+        memset(bits, 0, bitmap_bytes(geom));
         for (int32_t j = 0; j < n_channels; j++) {
             bits[(uint32_t)channels[j] / 32u] |= 1u << ((uint32_t)channels[j] % 32u);
         }
+        slice.row0 = (int16_t *)(void *)(after + bitmap_bytes(geom));
+        slice.row1 = slice.row0 + n_channels;
     }
 
     /* The bound of the merged tensor: the largest column |W| sum among the frozen runs and the slice. */
-    int64_t wbound = n_channels > 0 ? segment_bound(&slice, out_c) : 0;
+    int64_t wbound = n_channels > 0 ? segment_bound(&columns, out_c) : 0;
     segment_t run;
     for (int32_t from = 0; next_frozen_run(weights, in_c, bits, &from, &run);) {
         const int64_t b = segment_bound(&run, out_c);
