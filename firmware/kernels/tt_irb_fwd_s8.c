@@ -150,8 +150,50 @@ int tt_irb_fwd_s8_can_alias(const tt_irb_geom_t *geom)
     return 1;
 }
 
-void tt_irb_fwd_s8(const tt_kernel_ctx_t *ctx, const tt_irb_geom_t *geom, const tt_irb_quant_t *quant,
-                   const int8_t *input, const tt_irb_weights_t *weights, int8_t *output)
+/* One past the last input row that output row @p oy reads, given expanded rows [0, whi)
+ * computed: the expansion (or window copy) of its new expanded rows, and its residual row. */
+static int32_t input_needed_to(const tt_irb_geom_t *geom, int32_t oy, int32_t whi)
+{
+    int32_t lo, hi, need = 0;
+    (void)row_geom(&geom->dw, oy, &lo, &hi);
+    if (hi > whi && hi > lo) {
+        if (geom->has_expand) {
+            int32_t ilo, ihi;
+            (void)row_geom(&geom->expand, hi - 1, &ilo, &ihi);
+            need = ihi;
+        } else {
+            need = hi;
+        }
+    }
+    return geom->residual && oy + 1 > need ? oy + 1 : need;
+}
+
+/* First input row that output rows oy, oy+1, ... still read (in_h when none). */
+static int32_t input_still_needed(const tt_irb_geom_t *geom, int32_t oy, int32_t whi)
+{
+    if (oy >= geom->dw.out_h) {
+        return block_in_h(geom);
+    }
+    const int32_t from = input_needed_from(geom, whi);
+    return geom->residual && oy < from ? oy : from;
+}
+
+int32_t tt_irb_fwd_s8_rows_span(const tt_irb_geom_t *geom)
+{
+    int32_t span = 0, whi = 0;
+    for (int32_t oy = 0; oy < geom->dw.out_h; oy++) {
+        const int32_t rows = input_needed_to(geom, oy, whi) - input_still_needed(geom, oy, whi);
+        span = rows > span ? rows : span;
+        int32_t lo, hi;
+        (void)row_geom(&geom->dw, oy, &lo, &hi);
+        whi = hi > whi ? hi : whi;
+    }
+    return span;
+}
+
+int32_t tt_irb_fwd_s8_rows(const tt_kernel_ctx_t *ctx, const tt_irb_geom_t *geom, const tt_irb_quant_t *quant,
+                           const int8_t *input, int32_t first, int32_t avail, const tt_irb_weights_t *weights,
+                           int8_t *output, tt_irb_progress_t *progress)
 {
     const tt_conv_geom_t *d = &geom->dw, *xg = &geom->expand;
     const int32_t in_row = block_in_w(geom) * block_in_c(geom), out_row = d->out_w * geom->out_c;
@@ -164,9 +206,10 @@ void tt_irb_fwd_s8(const tt_kernel_ctx_t *ctx, const tt_irb_geom_t *geom, const 
     const uint32_t head = window_bytes(geom) + dw_row_bytes(geom) + proj_row_bytes(geom);
     const tt_kernel_ctx_t inner = {buf + head, ctx->size - head};
     const tt_conv_geom_t g2 = pw2_row_geom(geom);
-    int32_t wlo = 0, whi = 0; /* expanded rows [wlo, whi) are in the window, in order */
+    int32_t wlo = progress->wlo, whi = progress->whi; /* expanded rows [wlo, whi) are in the window, in order */
+    int32_t oy = progress->next_out;
 
-    for (int32_t oy = 0; oy < d->out_h; oy++) {
+    for (; oy < d->out_h && input_needed_to(geom, oy, whi) <= avail; oy++) {
         int32_t lo, hi;
         const tt_conv_geom_t gd = row_geom(d, oy, &lo, &hi);
         if (lo >= whi) {
@@ -178,16 +221,16 @@ void tt_irb_fwd_s8(const tt_kernel_ctx_t *ctx, const tt_irb_geom_t *geom, const 
         for (; whi < hi; whi++) {
             int8_t *dst = window + (whi - wlo) * x_row;
             if (!geom->has_expand) {
-                memcpy(dst, input + whi * in_row, (size_t)x_row);
+                memcpy(dst, input + (whi - first) * in_row, (size_t)x_row);
                 continue;
             }
             int32_t ilo, ihi;
             const tt_conv_geom_t gx = row_geom(xg, whi, &ilo, &ihi);
             if (pointwise) {
-                tt_pw_conv2d_fwd_s8(&inner, &gx, &quant->pw1, input + ilo * in_row, weights->pw1_weights,
+                tt_pw_conv2d_fwd_s8(&inner, &gx, &quant->pw1, input + (ilo - first) * in_row, weights->pw1_weights,
                                     weights->pw1_bias, dst);
             } else {
-                tt_conv2d_fwd_s8(&inner, &gx, &quant->pw1, input + ilo * in_row, weights->pw1_weights,
+                tt_conv2d_fwd_s8(&inner, &gx, &quant->pw1, input + (ilo - first) * in_row, weights->pw1_weights,
                                  weights->pw1_bias, dst);
             }
         }
@@ -197,9 +240,20 @@ void tt_irb_fwd_s8(const tt_kernel_ctx_t *ctx, const tt_irb_geom_t *geom, const 
             /* Through a separate row: with output == input, pw2 must not overwrite the skip row
              * before the add reads it (the add itself is elementwise, so it may alias). */
             tt_pw_conv2d_fwd_s8(&inner, &g2, &quant->pw2, dw_row, weights->pw2_weights, weights->pw2_bias, proj_row);
-            tt_add_fwd_s8(out_row, &quant->add, input + oy * in_row, proj_row, out);
+            tt_add_fwd_s8(out_row, &quant->add, input + (oy - first) * in_row, proj_row, out);
         } else {
             tt_pw_conv2d_fwd_s8(&inner, &g2, &quant->pw2, dw_row, weights->pw2_weights, weights->pw2_bias, out);
         }
     }
+    progress->next_out = oy;
+    progress->wlo = wlo;
+    progress->whi = whi;
+    return input_still_needed(geom, oy, whi);
+}
+
+void tt_irb_fwd_s8(const tt_kernel_ctx_t *ctx, const tt_irb_geom_t *geom, const tt_irb_quant_t *quant,
+                   const int8_t *input, const tt_irb_weights_t *weights, int8_t *output)
+{
+    tt_irb_progress_t progress = {0, 0, 0};
+    (void)tt_irb_fwd_s8_rows(ctx, geom, quant, input, 0, block_in_h(geom), weights, output, &progress);
 }

@@ -526,6 +526,10 @@ class CIrbQuant(C.Structure):
         return obj
 
 
+class CIrbProgress(C.Structure):
+    _fields_ = [("next_out", _i32), ("wlo", _i32), ("whi", _i32)]
+
+
 class CIrbWeights(C.Structure):
     """``tt_irb_weights_t`` (keeps its arrays alive)."""
 
@@ -579,6 +583,9 @@ _PROTOTYPES.update({
     "tt_irb_fwd_s8_can_alias": (C.c_int, [C.POINTER(CIrbGeom)]),
     "tt_irb_fwd_s8": (None, [C.POINTER(KernelCtx), C.POINTER(CIrbGeom), C.POINTER(CIrbQuant), _p8,
                              C.POINTER(CIrbWeights), _p8]),
+    "tt_irb_fwd_s8_rows_span": (_i32, [C.POINTER(CIrbGeom)]),
+    "tt_irb_fwd_s8_rows": (_i32, [C.POINTER(KernelCtx), C.POINTER(CIrbGeom), C.POINTER(CIrbQuant), _p8, _i32, _i32,
+                                  C.POINTER(CIrbWeights), _p8, C.POINTER(CIrbProgress)]),
 })
 
 
@@ -744,6 +751,54 @@ def irb_fwd_s8_scratch_size(geom) -> int:
 
 def irb_can_alias(geom) -> bool:
     return bool(load().tt_irb_fwd_s8_can_alias(C.byref(CIrbGeom.of(geom))))
+
+
+def irb_rows_span(geom) -> int:
+    return int(load().tt_irb_fwd_s8_rows_span(C.byref(CIrbGeom.of(geom))))
+
+
+def irb_fwd_s8_streamed(geom, quant, x, weights, chunks) -> np.ndarray:
+    """``tt_irb_fwd_s8_rows`` fed the way the executor feeds a streamed sample: the input's bytes
+    arrive in pieces of the sizes ``chunks`` cycles through, into a buffer of
+    ``tt_irb_fwd_s8_rows_span`` rows; a piece runs whenever a row completes, and the rows below
+    the one it returns are dropped. Raises when the buffer would overflow."""
+    lib = load()
+    cg = CIrbGeom.of(geom)
+    x = _in8(x, geom.in_shape).ravel()
+    in_h = geom.in_shape[0]
+    row = x.size // in_h
+    span = lib.tt_irb_fwd_s8_rows_span(C.byref(cg))
+    staging = np.full(span * row + _GuardedScratch.GUARD, 0x5A, dtype=np.int8)
+    out = np.full(geom.out_shape, 0x5A, dtype=np.int8)
+    scratch = _GuardedScratch(lib.tt_irb_fwd_s8_scratch_size(C.byref(cg)))
+    progress = CIrbProgress(0, 0, 0)
+    cw, cq = CIrbWeights.of(weights), CIrbQuant.of(quant)
+    first = 0  # staging holds rows [first, ...) from its start
+    sent, k = 0, 0
+    while sent < x.size:
+        n = min(int(chunks[k % len(chunks)]), x.size - sent)
+        k += 1
+        for at in range(sent, sent + n):
+            r = at // row
+            if r >= first:
+                if (r - first + 1) * row > span * row:
+                    raise AssertionError(f"row {r} does not fit {span} rows from row {first}")
+                staging[(r - first) * row + at % row] = x[at]
+            if at % row == row - 1:  # row r complete: run what it allows, drop what is done
+                keep = lib.tt_irb_fwd_s8_rows(C.byref(scratch.ctx), C.byref(cg), C.byref(cq),
+                                              _ptr8(staging), first, max(first, r + 1), C.byref(cw),
+                                              _ptr8(out), C.byref(progress))
+                if keep > first:
+                    held = max(0, r + 1 - keep)
+                    staging[: held * row] = staging[(keep - first) * row:(keep - first + held) * row].copy()
+                    first = keep
+        sent += n
+    scratch.check("tt_irb_fwd_s8_rows")
+    if not np.all(staging[span * row:] == 0x5A):
+        raise AssertionError("a piece wrote into the input rows")
+    if progress.next_out != geom.dw.out_h:
+        raise AssertionError(f"stopped at output row {progress.next_out} of {geom.dw.out_h}")
+    return out
 
 
 def irb_fwd_s8(geom, quant, x, weights, alias: bool = False) -> np.ndarray:

@@ -229,6 +229,10 @@ def test_irb_is_the_unfused_block(native, geom, data, seed):
     assert native.irb_can_alias(geom) == Fz.irb_can_alias(geom)
     if Fz.irb_can_alias(geom):
         np.testing.assert_array_equal(native.irb_fwd_s8(geom, quant, x, weights, alias=True), want)
+    # Row by row as a sample streams in, in pieces of any size, through a buffer of rows_span rows.
+    assert native.irb_rows_span(geom) == Fz.irb_rows_span(geom)
+    chunks = data.draw(st.lists(st.integers(1, 3 * int(np.prod(geom.in_shape[1:]))), min_size=1, max_size=4))
+    np.testing.assert_array_equal(native.irb_fwd_s8_streamed(geom, quant, x, weights, chunks), want)
     d = geom.dw
     rows = (min(d.kernel_h, d.in_h) * d.in_w * e + 3) // 4 * 4
     rows += (d.out_w * e + 3) // 4 * 4 + ((d.out_w * geom.out_c + 3) // 4 * 4 if geom.residual else 0)

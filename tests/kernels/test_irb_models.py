@@ -48,6 +48,10 @@ def test_fused_blocks_match_the_layer_by_layer_forward(native, model_blocks, nam
         np.testing.assert_array_equal(native.irb_fwd_s8(b.geom, b.quant, xin, b.weights), want)
         if native.irb_can_alias(b.geom):
             np.testing.assert_array_equal(native.irb_fwd_s8(b.geom, b.quant, xin, b.weights, alias=True), want)
+        if b.input == model.inputs[0]:  # the stem block: what a streamed sample runs through
+            span = native.irb_rows_span(b.geom)  # 4: the first output row reads expanded rows 0-1, input rows 0-3
+            assert span <= 4, f"{name}: {span} input rows"
+            np.testing.assert_array_equal(native.irb_fwd_s8_streamed(b.geom, b.quant, xin, b.weights, [1000]), want)
 
 
 def test_fused_block_memory(native, model_blocks):

@@ -262,6 +262,32 @@ def irb_can_alias(geom: IrbGeom) -> bool:
     return True
 
 
+def irb_rows_span(geom: IrbGeom) -> int:
+    """``tt_irb_fwd_s8_rows_span``: input rows the row-by-row fused forward reads at once."""
+    d = geom.dw
+    in_h = geom.in_shape[0]
+
+    def needed_from(r: int) -> int:
+        if r >= d.in_h:
+            return in_h
+        return _row_window(geom.expand, r)[0] if geom.has_expand else r
+
+    span = whi = 0
+    for oy in range(d.out_h):
+        lo, hi = _row_window(d, oy)
+        need = 0
+        if hi > whi and hi > lo:
+            need = _row_window(geom.expand, hi - 1)[1] if geom.has_expand else hi
+        if geom.residual:
+            need = max(need, oy + 1)
+        first = needed_from(whi)
+        if geom.residual:
+            first = min(first, oy)
+        span = max(span, need - first)
+        whi = max(whi, hi)
+    return span
+
+
 @dataclass(frozen=True)
 class IrbBlock:
     """An inverted bottleneck found in a lowered model (``graph.lower`` steps)."""
