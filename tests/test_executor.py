@@ -124,6 +124,23 @@ def test_tiny_random_model_bit_exact(tiny_graph, options):
         _train_both(b.plan, b.weights, _images((16, 16, 3), 5))
 
 
+@pytest.mark.parametrize(("scheme", "options"), [
+    ("bias-only", PlanOptions(inplace_kernels=True)),
+    ({"n_bias_update": 2, "manual_weight_idx": [1, 2], "weight_update_ratio": [0.5, 0.5]},
+     PlanOptions(inplace_kernels=True, exact_gradients=False)),
+], ids=["frozen", "stale-weights"])
+def test_inplace_depthwise_input_gradient_bit_exact(tiny_graph, scheme, options):
+    """dX written over dY (tt_dw_conv2d_bwd_input_inplace_s16) where dY dies at the input
+    gradient: frozen depthwise weights, and trained ones updated first (exact_gradients off:
+    the merged weights then sit in the op's temporaries, before the kernel's ring)."""
+    graph = tiny_graph.with_classes(4, ("a", "b", "c", "d"))
+    compiled = compile_model(graph, scheme, options=options)
+    dw = next(layer.index for layer in graph.layers if layer.kind == "dw_conv2d")
+    assert any(op.kind == "bwd_input" and op.layer == dw and op.inplace for op in compiled.schedule.ops)
+    b = serialize(compiled.schedule, compiled.plan, TrainParams(lr=0.1, seed=5), "tiny")
+    _train_both(b.plan, b.weights, _images((16, 16, 3), 4))
+
+
 @pytest.mark.parametrize("fuse", ["all", "auto"])
 def test_fused_stem_bit_exact(stem_graph, fuse):
     graph = stem_graph.with_classes(4, ("a", "b", "c", "d"))
@@ -239,6 +256,29 @@ def test_shared_model_two_steps_bit_exact(name, options):
     h = P.validate(b.plan).header
     ex = _train_both(b.plan, b.weights, _images((h.input_h, h.input_w, h.input_c), 2), labels_mod=10)
     print(f"{name} {compiled.scheme.name}: plan arena {h.arena_bytes} B, executor arena {ex.arena_used} B")
+
+
+def test_unsupported_inplace_depthwise_input_gradient_is_refused():
+    """dX planned over dY where tt_dw_conv2d_bwd_input_inplace_s16_supported() says no (a stride-2
+    depthwise: dX is larger than dY) is refused at load; the same plan without it loads."""
+    from dataclasses import replace
+
+    from tt_host.compiler.memory import plan_schedule
+
+    model, scheme = _shared("mbv2-w0.35")
+    s = compile_model(model, scheme, classes=10, options=CLI_DEFAULTS).schedule
+    layers = s.graph.layers
+    op = next(op for op in s.ops if op.kind == "bwd_input" and layers[op.layer].kind == "dw_conv2d"
+              and layers[op.layer].step.geom.stride_h == 2)
+    assert not op.inplace
+    ex = native.Executor(1 << 21)
+    for forced, want in ((False, (Status.OK, 0)), (True, (Status.BAD_PLAN, P.Check.BAD_BUFFER_ID))):
+        ops = list(s.ops)
+        if forced:
+            ops[op.index] = replace(op, inplace=((op.writes[0], op.reads[0]),))
+        sched = replace(s, ops=ops)
+        b = serialize(sched, plan_schedule(sched), TrainParams(), "forced")
+        assert ex.load(package(b.plan, b.weights)) == want
 
 
 #: The f746 boards' training arena (224 KB).

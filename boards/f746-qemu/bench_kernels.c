@@ -171,6 +171,23 @@ static uint32_t run_bwd_input(const bench_row_t *row, uint32_t *macs)
     return ticks;
 }
 
+/* The depthwise input gradient written over dY (tt_dw_conv2d_bwd_input_inplace_s16). */
+static uint32_t run_dw_bwd_input_inplace(const bench_row_t *row, uint32_t *macs)
+{
+    const tt_conv_geom_t *g = &row->geom;
+    const int32_t taps = g->kernel_h * g->kernel_w;
+    int16_t *grad = random_s16(g->out_h * g->out_w * g->out_c);
+    const int8_t *weights = random_s8(taps * g->out_c);
+    const tt_grad_quant_t q = random_grad_quant(g->out_c);
+    const uint32_t scratch_bytes = tt_dw_conv2d_bwd_input_inplace_s16_scratch_size(g);
+    const tt_kernel_ctx_t ctx = {take(scratch_bytes), scratch_bytes};
+    int32_t exp;
+    uint32_t ticks;
+    TIMED(ticks, tt_dw_conv2d_bwd_input_inplace_s16(&ctx, g, &q, -12, weights, grad, &exp));
+    *macs = (uint32_t)(g->out_h * g->out_w * g->out_c * taps);
+    return ticks;
+}
+
 /* Weight gradient of every channel_step-th input channel (a sparse update's slice). */
 static uint32_t run_bwd_weight(const bench_row_t *row, uint32_t *macs)
 {
@@ -277,6 +294,9 @@ static const bench_row_t rows[] = {
     BWD_INPUT("dw_conv2d_bwd_input", tt_dw_conv2d_bwd_input_s16, GEOM(8, 8, 192, 8, 8, 192, 3, 1, 1, 1, 1, 1), 1),
     BWD_INPUT("dw_conv2d_bwd_input", tt_dw_conv2d_bwd_input_s16, GEOM(8, 8, 192, 4, 4, 192, 7, 2, 3, 3, 2, 2), 1),
     BWD_INPUT("dw_conv2d_bwd_input", tt_dw_conv2d_bwd_input_s16, GEOM(4, 4, 384, 4, 4, 384, 5, 1, 2, 2, 2, 2), 1),
+    /* The same at stride 1, dX written over dY: what the planner runs where dY dies there. */
+    OTHER("dw_conv2d_bwd_input_inplace", run_dw_bwd_input_inplace, GEOM(8, 8, 192, 8, 8, 192, 3, 1, 1, 1, 1, 1)),
+    OTHER("dw_conv2d_bwd_input_inplace", run_dw_bwd_input_inplace, GEOM(4, 4, 384, 4, 4, 384, 5, 1, 2, 2, 2, 2)),
     BWD_WEIGHT("pw_conv2d_bwd_weight", tt_pw_conv2d_bwd_weight_s16, GEOM(8, 8, 48, 8, 8, 192, 1, 1, 0, 0, 0, 0), 0, 2),
     BWD_WEIGHT("pw_conv2d_bwd_weight", tt_pw_conv2d_bwd_weight_s16, GEOM(4, 4, 96, 4, 4, 384, 1, 1, 0, 0, 0, 0), 0, 1),
     BWD_WEIGHT("dw_conv2d_bwd_weight", tt_dw_conv2d_bwd_weight_s16, GEOM(8, 8, 192, 8, 8, 192, 3, 1, 1, 1, 1, 1), 1, 2),

@@ -40,6 +40,7 @@ set_source_files_properties(
   ${CMAKE_CURRENT_LIST_DIR}/tt_add_fwd_s8.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_pw_conv2d_bwd_input_overlay_s16.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_dw_conv2d_bwd_input_s16.c
+  ${CMAKE_CURRENT_LIST_DIR}/tt_dw_conv2d_bwd_input_inplace_s16.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_fc_bwd_input_s16.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_pw_conv2d_bwd_weight_s16.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_dw_conv2d_bwd_weight_s16.c
@@ -48,7 +49,8 @@ set_source_files_properties(
   ${CMAKE_CURRENT_LIST_DIR}/tt_bias_bwd_s16.c
   PROPERTIES COMPILE_OPTIONS "-O2")
 # Sparse-update and memory-saving kernels: channel gather, fused weight gradient + update,
-# trainable-overlay forward, in-place depthwise/pointwise, fused inverted bottleneck.
+# trainable-overlay forward, in-place depthwise/pointwise (and depthwise input gradient), fused
+# inverted bottleneck.
 list(APPEND TT_RUNTIME_SOURCES
   kernels/tt_gather_channels_s8.c
   kernels/tt_conv2d_bwd_weight_update_s8.c
@@ -60,5 +62,6 @@ list(APPEND TT_RUNTIME_SOURCES
   kernels/tt_pw_conv2d_bwd_input_overlay_s16.c
   kernels/tt_dw_conv2d_fwd_inplace_s8.c
   kernels/tt_pw_conv2d_fwd_inplace_s8.c
+  kernels/tt_dw_conv2d_bwd_input_inplace_s16.c
   kernels/tt_irb_fwd_s8.c
 )

@@ -239,6 +239,8 @@ static uint32_t check_op(const layout_t *L, const op_t *op)
         in_place_kernel = tt_dw_conv2d_fwd_inplace_s8_supported(&l.geom);
     } else if (same_offset && k == TT_PLAN_OP_PW_CONV2D) {
         in_place_kernel = !(has_w && partial) && tt_pw_conv2d_fwd_inplace_s8_supported(&l.geom);
+    } else if (same_offset && k == TT_PLAN_OP_DW_CONV2D_BWD_INPUT) {
+        in_place_kernel = tt_dw_conv2d_bwd_input_inplace_s16_supported(&l.geom);
     }
     uint32_t scratch = 0;
     if (k == TT_PLAN_OP_FUSED_BLOCK) {
@@ -330,7 +332,10 @@ static uint32_t check_op(const layout_t *L, const op_t *op)
         scratch = has_w && partial ? tt_pw_conv2d_bwd_input_overlay_s16_scratch_size(&l.geom)
                                    : tt_pw_conv2d_bwd_input_s16_scratch_size(&l.geom);
         break;
-    case TT_PLAN_OP_DW_CONV2D_BWD_INPUT: scratch = tt_dw_conv2d_bwd_input_s16_scratch_size(&l.geom); break;
+    case TT_PLAN_OP_DW_CONV2D_BWD_INPUT:
+        scratch = in_place_kernel ? tt_dw_conv2d_bwd_input_inplace_s16_scratch_size(&l.geom)
+                                  : tt_dw_conv2d_bwd_input_s16_scratch_size(&l.geom);
+        break;
     case TT_PLAN_OP_FC_BWD_INPUT: scratch = tt_fc_bwd_input_s16_scratch_size(&fc); break;
     default: break;
     }
@@ -549,7 +554,11 @@ static void bwd_input(const tt_executor_t *ex, const op_t *op, const tt_plan_lay
         tt_pw_conv2d_bwd_input_s16(&ctx, &l->geom, &l->grad, dy, dy_exp, w, dx, dx_exp);
         break;
     case TT_PLAN_OP_DW_CONV2D_BWD_INPUT:
-        tt_dw_conv2d_bwd_input_s16(&ctx, &l->geom, &l->grad, dy, dy_exp, w, dx, dx_exp);
+        if ((const void *)dy == (const void *)dx) { /* planned over dY: load checked the kernel supports it */
+            tt_dw_conv2d_bwd_input_inplace_s16(&ctx, &l->geom, &l->grad, dy_exp, w, dx, dx_exp);
+        } else {
+            tt_dw_conv2d_bwd_input_s16(&ctx, &l->geom, &l->grad, dy, dy_exp, w, dx, dx_exp);
+        }
         break;
     default: tt_fc_bwd_input_s16(&ctx, &fc, &l->grad, dy, dy_exp, w, dx, dx_exp); break;
     }

@@ -574,6 +574,10 @@ _PROTOTYPES.update({
     "tt_dw_conv2d_fwd_inplace_s8_scratch_size": (C.c_uint32, [C.POINTER(CConvGeom)]),
     "tt_dw_conv2d_fwd_inplace_s8": (None, [C.POINTER(KernelCtx), C.POINTER(CConvGeom), C.POINTER(CConvQuant), _p8, _p32,
                                            _p8]),
+    "tt_dw_conv2d_bwd_input_inplace_s16_supported": (C.c_int, [C.POINTER(CConvGeom)]),
+    "tt_dw_conv2d_bwd_input_inplace_s16_scratch_size": (C.c_uint32, [C.POINTER(CConvGeom)]),
+    "tt_dw_conv2d_bwd_input_inplace_s16": (None, [C.POINTER(KernelCtx), C.POINTER(CConvGeom), C.POINTER(CGradQuant),
+                                                  _i32, _p8, _p16, _p32]),
     "tt_pw_conv2d_fwd_inplace_s8_supported": (C.c_int, [C.POINTER(CConvGeom)]),
     "tt_pw_conv2d_fwd_inplace_s8_scratch_size": (C.c_uint32, [C.POINTER(CConvGeom)]),
     "tt_pw_conv2d_fwd_inplace_s8": (None, [C.POINTER(KernelCtx), C.POINTER(CConvGeom), C.POINTER(CConvQuant), _p8, _p32,
@@ -739,6 +743,27 @@ def pw_conv2d_fwd_inplace_s8(geom: ConvGeom, quant: ConvQuant, x, weights, bias)
 def inplace_supported(kind: str, geom: ConvGeom) -> bool:
     """``tt_<kind>_fwd_inplace_s8_supported`` (kind: dw_conv2d or pw_conv2d)."""
     return bool(getattr(load(), f"tt_{kind}_fwd_inplace_s8_supported")(C.byref(CConvGeom.of(geom))))
+
+
+def dw_conv2d_bwd_input_inplace_s16(geom: ConvGeom, gq: GradQuant, dy: Grad, weights) -> Grad:
+    """``tt_dw_conv2d_bwd_input_inplace_s16`` on a copy of dY (one buffer, dX written over it)."""
+    lib = load()
+    cg = CConvGeom.of(geom)
+    buf = np.array(dy.values, dtype=np.int16, order="C")
+    if buf.size != geom.out_h * geom.out_w * geom.out_c:
+        raise ValueError("dY does not match the geometry")
+    w = np.ascontiguousarray(weights, dtype=np.int8)
+    e = C.c_int32(-999)
+    scratch = _GuardedScratch(lib.tt_dw_conv2d_bwd_input_inplace_s16_scratch_size(C.byref(cg)))
+    lib.tt_dw_conv2d_bwd_input_inplace_s16(C.byref(scratch.ctx), C.byref(cg), C.byref(CGradQuant.of(gq)), dy.exp,
+                                           _ptr8(w), _ptr16(buf), C.byref(e))
+    scratch.check("tt_dw_conv2d_bwd_input_inplace_s16")
+    return Grad(buf.reshape(geom.in_shape), e.value)
+
+
+def dw_bwd_input_inplace_supported(geom: ConvGeom) -> bool:
+    """``tt_dw_conv2d_bwd_input_inplace_s16_supported``."""
+    return bool(load().tt_dw_conv2d_bwd_input_inplace_s16_supported(C.byref(CConvGeom.of(geom))))
 
 
 def irb_geom_check(geom) -> bool:

@@ -451,7 +451,9 @@ SIGNATURES: dict[OpKind, Signature] = {
                           "grad = tt_mask_bwd_s16(mask, grad) in place (same buffer in and out)"),
     OpKind.CONV2D_BWD_INPUT: _sig(Phase.BACKWARD, ("dy:INT16", "w?:INT8"), ("dx:INT16",), ParamType.LAYER, _BWD_DOC),
     OpKind.PW_CONV2D_BWD_INPUT: _sig(Phase.BACKWARD, ("dy:INT16", "w?:INT8"), ("dx:INT16",), ParamType.LAYER, _BWD_DOC),
-    OpKind.DW_CONV2D_BWD_INPUT: _sig(Phase.BACKWARD, ("dy:INT16", "w?:INT8"), ("dx:INT16",), ParamType.LAYER, _BWD_DOC),
+    OpKind.DW_CONV2D_BWD_INPUT: _sig(Phase.BACKWARD, ("dy:INT16", "w?:INT8"), ("dx:INT16",), ParamType.LAYER,
+                                     _BWD_DOC + "; dx may be at dy's offset where "
+                                     "tt_dw_conv2d_bwd_input_inplace_s16_supported (written over dy)"),
     OpKind.FC_BWD_INPUT: _sig(Phase.BACKWARD, ("dy:INT16", "w?:INT8"), ("dx:INT16",), ParamType.LAYER, _BWD_DOC),
     OpKind.AVGPOOL_BWD_INPUT: _sig(Phase.BACKWARD, ("dy:INT16",), ("dx:INT16",), ParamType.POOL,
                                    "dx = tt_avgpool_bwd_input_s16(dy)"),

@@ -152,3 +152,56 @@ def test_stem_fuses_with_the_first_block(shared_dir, shared_graphs, name):
     from tt_host.compiler.memory import plan_schedule
 
     assert plan_schedule(stem).peak < plan_schedule(plain).peak - 32 * 1024
+
+
+def _dw_input_grads(s):
+    return [op for op in s.ops if op.kind == "bwd_input" and s.graph.layers[op.layer].kind == "dw_conv2d"]
+
+
+def test_depthwise_input_gradient_in_place_only_where_dy_dies(tiny_graph):
+    """dX overwrites dY only when nothing reads dY afterwards: frozen weights (the bias update
+    runs first), or trained weights updated first (exact_gradients off); with exact gradients
+    the weight gradient still reads dY after the input gradient."""
+    partial = {"n_bias_update": 2, "manual_weight_idx": [1, 2], "weight_update_ratio": [0.5, 0.5]}
+    for scheme, opts, want in [("bias-only", {"inplace_kernels": True}, True),
+                               ("bias-only", {}, False),
+                               (partial, {"inplace_kernels": True}, False),
+                               (partial, {"inplace_kernels": True, "exact_gradients": False}, True)]:
+        s = _sched(tiny_graph, scheme, **opts)
+        _well_formed(s)
+        (op,) = _dw_input_grads(s)
+        assert bool(op.inplace) == want, (scheme, opts)
+        if want:
+            assert op.inplace == ((op.writes[0], op.reads[0]),)
+            assert op.scratch.exact and op.scratch.source.startswith("in-place")
+
+
+def test_depthwise_input_gradient_overwrites_dy_in_mbv2(shared_dir, shared_graphs):
+    """MobileNetV2 with its 99 KB scheme: every stride-1 depthwise input gradient (frozen
+    weights) writes dX over dY with tt_dw_conv2d_bwd_input_inplace_s16's exact scratch, the
+    stride-2 one cannot; the planner puts each pair at one offset (its check passes), and the
+    step's peak drops by the 24 KB dY of b12.dw, where it was."""
+    from dataclasses import replace
+
+    from tt_host.compiler.memory import plan_schedule
+
+    g = shared_graphs["mbv2-w0.35"]
+    s = _sched(g, shared_dir / "schemes" / "mbv2-w0.35-99kb.json", fuse_blocks="auto", inplace_kernels=True,
+               streamed_updates=True)
+    _well_formed(s)
+    ops = _dw_input_grads(s)
+    for op in ops:
+        assert bool(op.inplace) == (g.layers[op.layer].step.geom.stride_h == 1), g.layers[op.layer].name
+    pairs = [op for op in ops if op.inplace]
+    assert len(pairs) == 7 and all(op.scratch.exact for op in pairs)
+    plan = plan_schedule(s)
+    placed = plan.by_name()
+    for op in pairs:
+        (dx, dy), = op.inplace
+        assert placed[dx].offset == placed[dy].offset
+    b12 = next(op for op in pairs if g.layers[op.layer].name == "b12.dw")
+    assert s.buffers[b12.reads[0]].nbytes == 24576
+    out_of_place = replace(s, ops=[replace(op, inplace=()) if op in pairs else op for op in s.ops])
+    before = plan_schedule(out_of_place)
+    assert plan.timeline()[b12.index]["live_bytes"] == before.timeline()[b12.index]["live_bytes"] - 24576
+    assert plan.peak < before.peak - 12 * 1024

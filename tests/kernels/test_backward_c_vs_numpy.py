@@ -106,6 +106,47 @@ def test_dw_conv2d_bwd(native, data, seed, k):
                      f"dW {g}")
 
 
+@st.composite
+def same_shape_dw_geoms(draw):
+    """Depthwise, stride 1, dX shaped like dY: any kernel up to 7x7 with its kernel - 1 padding
+    split any way between the two sides (asymmetric splits included), channels across the
+    in-place kernel's groups of four."""
+    kh, kw = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    pt, pl = draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1))
+    h, w, c = draw(st.integers(1, 9)), draw(st.integers(1, 9)), draw(st.integers(1, 13))
+    return ConvGeom.explicit(h, w, c, c, kh, kw, 1, 1, pt, pl, kh - 1 - pt, kw - 1 - pl)
+
+
+@SETTINGS
+@given(g=same_shape_dw_geoms(), seed=seeds)
+def test_dw_conv2d_bwd_input_inplace(native, g, seed):
+    """dX written over dY: the same values and exponent as the out-of-place kernel and numpy,
+    in exactly the scratch it declares (guarded: a write past it fails)."""
+    assert native.dw_bwd_input_inplace_supported(g)
+    rng = np.random.default_rng(seed)
+    w = int8s(rng, (1, g.kernel_h, g.kernel_w, g.out_c))
+    gq, dy = grad_quant(rng, g.out_c), grad16(rng, g.out_shape)
+    want = I.dw_conv2d_bwd_input_s16(g, gq, dy, w)
+    assert_same_grad(native.dw_conv2d_bwd_input_s16(g, gq, dy, w), want, f"out of place {g}")
+    assert_same_grad(native.dw_conv2d_bwd_input_inplace_s16(g, gq, dy, w), want, f"in place {g}")
+    pixels = (g.kernel_h - 1 - g.pad_top) * g.in_w + g.kernel_w - g.pad_left
+    assert native.scratch_size("dw_conv2d_bwd_input_inplace_s16", g) == pixels * 4 * 2
+
+
+@SETTINGS
+@given(g=conv_geoms(max_hw=9, same_c=True, kernel=None))
+def test_dw_conv2d_bwd_input_inplace_supported(native, g):
+    """Supported exactly for stride 1 and dX shaped like dY (the C and the planner's fallback agree)."""
+    from tt_host.reference.fused import dw_bwd_input_inplace_supported
+
+    ok = (g.stride_h, g.stride_w) == (1, 1) and (g.out_h, g.out_w) == (g.in_h, g.in_w)
+    assert native.dw_bwd_input_inplace_supported(g) == dw_bwd_input_inplace_supported(g) == ok
+    if not ok:
+        assert native.scratch_size("dw_conv2d_bwd_input_inplace_s16", g) == 0
+    assert not native.dw_bwd_input_inplace_supported(ConvGeom.explicit(9, 9, 4, 4, 9, 9, 1, 1, 4, 4, 4, 4))  # > 7x7
+    assert not native.dw_bwd_input_inplace_supported(ConvGeom.explicit(5, 5, 4, 8, 3, 3, 1, 1, 1, 1, 1, 1))  # multiplier 2
+
+
 @SETTINGS
 @given(seed=seeds, in_c=st.integers(1, 200), out_c=st.integers(1, 40))
 def test_fc_bwd(native, seed, in_c, out_c):

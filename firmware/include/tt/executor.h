@@ -14,8 +14,8 @@
  * reports the failing check as the detail of TT_STATUS_BAD_PLAN), then the checks only the
  * C side can make: each op's scratch buffer holds at least tt_executor_temp_size() plus what
  * its kernel's ..._scratch_size() asks for; an op writes over one of its inputs only where its
- * kernel allows it (the in-place depthwise/pointwise/fused-block kernels at the same offset,
- * element-wise ops exactly in place); every gradient slot has an exponent; INPUT is the first
+ * kernel allows it (the in-place depthwise/pointwise/fused-block kernels and the in-place
+ * depthwise input gradient at the same offset, element-wise ops exactly in place); every gradient slot has an exponent; INPUT is the first
  * step op. It reads nothing outside
  * [package, package + len) and writes nothing outside the arena, whatever the bytes. After a
  * successful load, tt_executor_step() trusts the plan: a switch over op kinds that calls the

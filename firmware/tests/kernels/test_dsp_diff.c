@@ -441,6 +441,61 @@ static void test_dw_bwd(int cases)
     }
 }
 
+/* The in-place kernel (its DSP path on the Cortex-M7) against the portable out-of-place kernel:
+ * dX written over dY in a buffer of exactly dY's size, every stride-1 same-shape geometry up to
+ * 7x7 with its padding split any way, channel counts across the groups of four. */
+static void test_dw_bwd_inplace(int cases)
+{
+    for (int i = 0; i < cases; i++) {
+        tt_conv_geom_t g;
+        memset(&g, 0, sizeof g);
+        g.kernel_h = uniform(1, 7);
+        g.kernel_w = rng() % 4u ? g.kernel_h : uniform(1, 7);
+        g.in_h = g.out_h = uniform(1, 12);
+        g.in_w = g.out_w = uniform(1, 12);
+        g.in_c = g.out_c = uniform(1, 24);
+        g.stride_h = g.stride_w = 1;
+        g.pad_top = uniform(0, g.kernel_h - 1);
+        g.pad_bottom = g.kernel_h - 1 - g.pad_top;
+        g.pad_left = uniform(0, g.kernel_w - 1);
+        g.pad_right = g.kernel_w - 1 - g.pad_left;
+        const int32_t n = g.in_h * g.in_w * g.in_c;
+        const uint32_t need = tt_dw_conv2d_bwd_input_inplace_s16_scratch_size(&g);
+        CHECK(tt_dw_conv2d_bwd_input_inplace_s16_supported(&g), "dw_bwd_inplace case %d: not supported", i);
+        if (n > BUF16 || need > sizeof scratch_dsp) {
+            continue;
+        }
+        for (int32_t c = 0; c < g.out_c; c++) {
+            mult[c] = rng() % 8u == 0 ? 0 : (int32_t)(0x40000000u | (rng() >> 2));
+            shift[c] = -uniform(0, 31);
+        }
+        const tt_grad_quant_t gq = {mult, shift, (int32_t)(0x40000000u | (rng() >> 2)), uniform(-20, 4)};
+        fill_s16(g16, n);
+        fill_s8(wts, g.kernel_h * g.kernel_w * g.in_c);
+        int16_t *buf = gi_dsp + BUF16 - n; /* exactly dY's bytes at the end of the buffer */
+        memcpy(buf, g16, (size_t)n * 2);
+        memset(scratch_dsp, 0xA5, need);
+        const tt_kernel_ctx_t cd = {scratch_dsp, need}, cr = {scratch_ref, sizeof scratch_ref};
+        int32_t e_dsp = 99, e_ref = 98;
+        const int32_t dy_exp = uniform(-20, 0);
+        tt_dw_conv2d_bwd_input_inplace_s16(&cd, &g, &gq, dy_exp, wts, buf, &e_dsp);
+        ref_dw_conv2d_bwd_input_s16(&cr, &g, &gq, g16, dy_exp, wts, gi_ref, &e_ref);
+        CHECK(e_dsp == e_ref, "dw_bwd_inplace case %d: exponent %ld, portable %ld", i, (long)e_dsp, (long)e_ref);
+        tt_test_checks++;
+        if (memcmp(buf, gi_ref, (size_t)n * 2) != 0) {
+            for (int32_t j = 0, shown = 0; j < n && shown < 4; j++) {
+                if (buf[j] != gi_ref[j]) {
+                    fprintf(stderr, "dw_bwd_inplace case %d: index %ld: in place %d, portable %d\n", i, (long)j,
+                            buf[j], gi_ref[j]);
+                    shown++;
+                }
+            }
+            print_geom("dw_bwd_inplace", i, &g);
+            tt_test_failures++;
+        }
+    }
+}
+
 int main(void)
 {
     test_dw(1500);
@@ -450,6 +505,7 @@ int main(void)
     test_add(300);
     test_pw_bwd(300);
     test_dw_bwd(500);
+    test_dw_bwd_inplace(500);
     printf("test_dsp_diff: %d checks, %d failed\n", tt_test_checks, tt_test_failures);
     return tt_test_failures != 0;
 }

@@ -1,7 +1,8 @@
 /* Sparse-update and memory-saving kernels against the golden vectors in fused_vectors.h:
  * channel gather, fused weight gradient + SGD/QAS update, trainable-overlay forward, in-place
- * depthwise/pointwise and the fused inverted bottleneck. A failing case prints its name, the
- * step (gather, slice, velocity, expanded, depthwise, ...) and the first mismatching indices.
+ * depthwise/pointwise forward, in-place depthwise input gradient and the fused inverted
+ * bottleneck. A failing case prints its name, the step (gather, slice, velocity, expanded,
+ * depthwise, dX in place, ...) and the first mismatching indices.
  * Scratch is placed at the end of its static buffer, so an overrun hits ASan's redzone on the
  * host; the in-place kernels run in a buffer of exactly max(input, output) bytes. */
 #include <stdint.h>
@@ -35,6 +36,7 @@
         return bad == 0;                                                                                    \
     }
 COMPARE_ARRAY(compare_s8, int8_t)
+COMPARE_ARRAY(compare_s16, int16_t)
 COMPARE_ARRAY(compare_s32, int32_t)
 
 static uint32_t scratch_pool[MAX_SCRATCH / 4];
@@ -165,6 +167,31 @@ static void run_inplace(void)
     }
 }
 
+/* The out-of-place kernel first (the values), then dX written over dY in a buffer of exactly
+ * dY's bytes (the overwriting). */
+static void run_inplace_bwd(void)
+{
+    static int16_t data[MAX_BUF / 2];
+    for (size_t i = 0; i < sizeof tt_fv_inplace_bwd / sizeof tt_fv_inplace_bwd[0]; i++) {
+        const tt_fv_inplace_bwd_t *c = &tt_fv_inplace_bwd[i];
+        int32_t e = 99;
+        memset(data, 0x5A, sizeof data);
+        const tt_kernel_ctx_t ctx = scratch(tt_dw_conv2d_bwd_input_s16_scratch_size(&c->geom));
+        tt_dw_conv2d_bwd_input_s16(&ctx, &c->geom, &c->quant, c->dy, c->dy_exp, c->weights, data, &e);
+        CHECK(e == c->dx_exp, "%s: out-of-place exponent %ld, want %ld", c->name, (long)e, (long)c->dx_exp);
+        CHECK(compare_s16(c->name, "dX out of place", data, c->dx, c->len), "%s: out-of-place dX mismatch", c->name);
+
+        int16_t *buf = data + MAX_BUF / 2 - c->len;
+        memcpy(buf, c->dy, (size_t)c->len * sizeof *buf);
+        CHECK(tt_dw_conv2d_bwd_input_inplace_s16_supported(&c->geom), "%s: geometry not supported", c->name);
+        const tt_kernel_ctx_t ctx2 = scratch(tt_dw_conv2d_bwd_input_inplace_s16_scratch_size(&c->geom));
+        e = 99;
+        tt_dw_conv2d_bwd_input_inplace_s16(&ctx2, &c->geom, &c->quant, c->dy_exp, c->weights, buf, &e);
+        CHECK(e == c->dx_exp, "%s: in-place exponent %ld, want %ld", c->name, (long)e, (long)c->dx_exp);
+        CHECK(compare_s16(c->name, "dX in place", buf, c->dx, c->len), "%s: in-place dX mismatch", c->name);
+    }
+}
+
 static void run_irb(void)
 {
     static int8_t a[MAX_BUF], b[MAX_BUF];
@@ -226,6 +253,7 @@ int main(void)
     run_weight_updates();
     run_overlays();
     run_inplace();
+    run_inplace_bwd();
     run_irb();
     return tt_test_report("fused kernel vectors");
 }

@@ -21,8 +21,9 @@ From a graph and a scheme this derives (Lin et al. 2022, sections 3.3-3.4):
   the block's pw1, or (``fuse_stem``) the general convolution in front of a block without
   one: the stem of the shared models, whose 64 KB output then never exists either;
 * **in-place kernels** (optional): a frozen depthwise (multiplier 1) or a pointwise
-  projection (``out_c <= in_c``, any stride) whose input dies there writes over it, where the
-  kernel's ``..._supported()`` allows, with the geometry's exact scratch.
+  projection (``out_c <= in_c``, any stride) whose input dies there writes over it, and a
+  depthwise input gradient (multiplier 1, stride 1) writes dX over a dY that dies there, where
+  the kernel's ``..._supported()`` allows, with the geometry's exact scratch.
 
 Buffers are named (``act:<tensor>``, ``g:<tensor>``, ``mask:<layer>``, ``saved:<layer>``,
 ``w:<layer>``, ``b:<layer>``, ``dw:<layer>``, ``db:<layer>``); ops list the buffers they read and write, and
@@ -100,7 +101,8 @@ class PlanOptions:
     fuse_blocks: str = "off"
     #: kernels overwrite their input when it dies there: depthwise with depth multiplier 1
     #: (``tt_dw_conv2d_fwd_inplace_s8``) and pointwise projections with ``out_c <= in_c``
-    #: (``tt_pw_conv2d_fwd_inplace_s8``), any stride, where their ``_supported()`` says so
+    #: (``tt_pw_conv2d_fwd_inplace_s8``), any stride, and the depthwise input gradient at
+    #: stride 1 (``tt_dw_conv2d_bwd_input_inplace_s16``), where their ``_supported()`` says so
     inplace_kernels: bool = False
     #: a fused block's expansion may be a general convolution (the stem before a block
     #: without pw1: ``tt_irb_fwd_s8`` takes any convolution there, and the plan's FUSED
@@ -397,15 +399,22 @@ class _Builder:
         t = self.training.get(layer.index)
         geom = layer.step.geom
 
-        def input_grad() -> None:
+        def input_grad(dy_dies: bool) -> None:
             if not ins_need:
                 return
             fc_shape = (layer.weight_in_channels, layer.out_channels) if layer.kind == "fc" else None
             overlay = t is not None and 0 < len(t.channels) < layer.weight_in_channels
-            sc = self.temp(layer, _BWD_INPUT[layer.kind],
-                           S.backward_input(layer.kind, geom, layer.out_channels, fc_shape, overlay))
+            kernel = S.backward_input(layer.kind, geom, layer.out_channels, fc_shape, overlay)
+            # dX has dY's shape and dY is read by nothing after this op: the depthwise kernel
+            # writes dX over it (the destination is always born here, see contribute()).
+            in_place = (dy_dies and self.options.inplace_kernels and layer.kind == "dw_conv2d"
+                        and S.inplace_depthwise_bwd_input_supported(geom))
+            if in_place:
+                kernel = S.inplace_depthwise_bwd_input(geom)
+            sc = self.temp(layer, _BWD_INPUT[layer.kind], kernel)
             self.contribute(ins_need[0], lambda dest: self.emit(
-                "bwd_input", "backward", layer.index, (g, *w), (dest,), scratch=sc, macs=layer.macs))
+                "bwd_input", "backward", layer.index, (g, *w), (dest,), inplace=((dest, g),) if in_place else (),
+                scratch=sc, macs=layer.macs))
 
         def updates() -> None:
             # The gradient kernels write int32 dW/db (tensor exponent) for exactly the trained
@@ -439,10 +448,12 @@ class _Builder:
         # A bias update does not change the input gradient (it reads only the weights): with
         # frozen weights the update runs first, so dY can die at the input-gradient op.
         weights_train = t is not None and bool(t.channels)
-        exact_first = self.options.exact_gradients and weights_train
-        first, second = (input_grad, updates) if exact_first else (updates, input_grad)
-        first()
-        second()
+        if self.options.exact_gradients and weights_train:
+            input_grad(dy_dies=False)  # the weight gradient still reads dY
+            updates()
+        else:
+            updates()
+            input_grad(dy_dies=True)
 
 
 #: Plan kinds of a parameterised layer and of its forward and input-gradient ops.

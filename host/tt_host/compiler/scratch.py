@@ -166,6 +166,29 @@ def inplace_pointwise(in_c: int, geom: ConvGeom | None = None) -> Scratch:
     return Scratch(-(-4 * in_c // 4) * 4, False, f"{INPLACE_PREFIX} pointwise: 4*in_c (four input pixels)")
 
 
+def inplace_depthwise_bwd_input_supported(geom: ConvGeom) -> bool:
+    """May the depthwise input gradient write dX over dY (``tt_dw_conv2d_bwd_input_inplace_s16_supported``):
+    depth multiplier 1, stride 1, dX shaped like dY, kernel up to 7x7."""
+    if _c_function_exists("dw_conv2d_bwd_input_inplace_s16"):
+        return _native().dw_bwd_input_inplace_supported(geom)
+    from tt_host.reference.fused import dw_bwd_input_inplace_supported
+
+    return dw_bwd_input_inplace_supported(geom)
+
+
+def inplace_depthwise_bwd_input(geom: ConvGeom) -> Scratch:
+    """In-place depthwise input gradient (``tt_dw_conv2d_bwd_input_inplace_s16``): the dY values
+    of four channels at the most recent pixels that dX has overwritten and later dX pixels still
+    read, ``(kernel_h - 1 - pad_top) * in_w + kernel_w - pad_left`` of them (one row and two
+    pixels for a 3x3 SAME kernel), from the C library when it is built."""
+    if _c_function("dw_conv2d_bwd_input_inplace_s16"):
+        return Scratch(_native().scratch_size("dw_conv2d_bwd_input_inplace_s16", geom), True,
+                       f"{INPLACE_PREFIX} depthwise input gradient: tt_dw_conv2d_bwd_input_inplace_s16_scratch_size")
+    pixels = (geom.kernel_h - 1 - geom.pad_top) * geom.in_w + geom.kernel_w - geom.pad_left
+    return Scratch(pixels * 4 * 2, False,
+                   f"{INPLACE_PREFIX} depthwise input gradient: ((kh-1-pad_top)*W + kw-pad_left) pixels x 4 channels x int16")
+
+
 def overlay_forward(kind: str, geom: ConvGeom | None, fc_shape: tuple[int, int] | None = None) -> Scratch:
     """Forward of a partially trained layer with its trainable slice overlaid on the frozen
     weights (``tt_conv2d_fwd_overlay_s8`` for conv and pointwise, ``tt_fc_fwd_overlay_s8``):

@@ -10,9 +10,10 @@
   weights taken from the slice (``tt/kernels/overlay.h``).
 * ``irb_fwd_s8``: a frozen inverted bottleneck, defined as the unfused sequence pw1 ->
   depthwise -> pw2 [-> add] (``tt/kernels/irb.h``); ``irb_trace`` returns its intermediates.
-* The in-place kernels (``tt/kernels/inplace.h``) compute exactly ``forward.dw_conv2d_fwd_s8``
-  and ``forward.pw_conv2d_fwd_s8``; ``dw_inplace_supported`` / ``pw_inplace_supported`` state
-  when they apply.
+* The in-place kernels (``tt/kernels/inplace.h``) compute exactly ``forward.dw_conv2d_fwd_s8``,
+  ``forward.pw_conv2d_fwd_s8`` and ``backward_int.dw_conv2d_bwd_input_s16``;
+  ``dw_inplace_supported`` / ``pw_inplace_supported`` / ``dw_bwd_input_inplace_supported``
+  state when they apply.
 
 Slice layouts: conv/pointwise ``(out_c, kh, kw, |K|)``, FC ``(out_c, |K|)``, depthwise
 ``(1, kh, kw, |K|)``: the gradient layout of the ``*_bwd_weight_s16`` kernels.
@@ -125,6 +126,13 @@ def fc_fwd_overlay_s8(quant: ConvQuant, x, weights, channels, trained, bias) -> 
 def dw_inplace_supported(geom: ConvGeom) -> bool:
     """``tt_dw_conv2d_fwd_inplace_s8_supported``."""
     return geom.problem() is None and geom.out_c == geom.in_c and geom.out_h <= geom.in_h and geom.out_w <= geom.in_w
+
+
+def dw_bwd_input_inplace_supported(geom: ConvGeom) -> bool:
+    """``tt_dw_conv2d_bwd_input_inplace_s16_supported``: dX can be written over dY (it computes
+    exactly ``backward_int.dw_conv2d_bwd_input_s16``)."""
+    return (geom.problem() is None and geom.out_c == geom.in_c and (geom.stride_h, geom.stride_w) == (1, 1)
+            and (geom.out_h, geom.out_w) == (geom.in_h, geom.in_w) and geom.kernel_h <= 7 and geom.kernel_w <= 7)
 
 
 def pw_inplace_supported(geom: ConvGeom) -> bool:

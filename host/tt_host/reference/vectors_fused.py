@@ -9,7 +9,9 @@ compact input (gather), the unfused int32 gradient and its exponent, and the sli
 and PRNG counter after the step; the inverted-bottleneck vectors store the expanded tensor, the
 depthwise output and the projection before the residual add, which the C test checks with the
 single-layer kernels before it runs the fused kernel (out of place, and over its input where
-``tt_irb_fwd_s8_can_alias``).
+``tt_irb_fwd_s8_can_alias``). The in-place depthwise input-gradient vectors (dY, dX and its
+exponent) run through the out-of-place kernel before the in-place one, so a failure says
+whether the values or the overwriting broke.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from tt_host.reference import forward
 from tt_host.reference import fused as Fz
 from tt_host.reference import update as U
 from tt_host.reference.fixedpoint import quantize_multiplier
-from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant
+from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, GradQuant
 from tt_host.reference.vectors import _array
 
 HEADER = REPO_ROOT / "firmware" / "tests" / "kernels" / "fused_vectors.h"
@@ -191,6 +193,24 @@ def inplace_cases():
     return out
 
 
+def inplace_bwd_cases():
+    """The depthwise input gradient written over dY (``tt_dw_conv2d_bwd_input_inplace_s16``):
+    dY, and the dX and exponent of ``backward_int.dw_conv2d_bwd_input_s16``."""
+    rng = np.random.default_rng(20250105)
+    out = []
+    for name, g, bits in [("dw 3x3 s1 SAME, dX over dY", E(8, 8, 12, 12, 3, 3, 1, 1, 1, 1, 1, 1), 12),
+                          ("dw 5x5 s1, 7 channels (a short group)", E(6, 7, 7, 7, 5, 5, 1, 1, 2, 2, 2, 2), 10),
+                          ("dw 7x7 s1 on 4x5 (taps past the image)", E(4, 5, 6, 6, 7, 7, 1, 1, 3, 3, 3, 3), 9),
+                          ("dw 3x3 s1 padding 0 top/left, 2 bottom/right", E(5, 6, 5, 5, 3, 3, 1, 1, 0, 0, 2, 2), 13),
+                          ("dw 3x3 s1 saturated dY", E(6, 5, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1), 15)]:
+        gq = GradQuant.from_weight_scales(2.0 ** (rng.uniform(-9, -5) - rng.uniform(0, 6, g.out_c)))
+        w = _i8(rng, (1, g.kernel_h, g.kernel_w, g.out_c))
+        dy = I.Grad(rng.integers(-(2**bits), 2**bits, g.out_shape).clip(-32768, 32767).astype(np.int16),
+                    int(rng.integers(-30, -12)))
+        out.append((name, g, gq, w, dy, I.dw_conv2d_bwd_input_s16(g, gq, dy, w)))
+    return out
+
+
 # -- fused inverted bottleneck -------------------------------------------------------------------
 
 
@@ -273,6 +293,18 @@ typedef struct {
     int32_t input_len, expected_len;
 } tt_fv_inplace_t;
 
+/* In-place depthwise input gradient: dY in, dX and its exponent out, in dY's buffer. */
+typedef struct {
+    const char *name;
+    tt_conv_geom_t geom;
+    tt_grad_quant_t quant;
+    const int8_t *weights;
+    const int16_t *dy;
+    int32_t dy_exp;
+    const int16_t *dx;
+    int32_t dx_exp, len;
+} tt_fv_inplace_bwd_t;
+
 typedef struct {
     const char *name;
     tt_irb_geom_t geom;
@@ -328,6 +360,17 @@ def render() -> str:
                   _array("int8_t", f"{p}_y", y)]
         rows.append(f'    {{"{name}", TT_FV_{kind}, {_geom(g)}, {cq}, {p}_x, {p}_w, {p}_b, {p}_y, {x.size}, {y.size}}},')
     parts.append("static const tt_fv_inplace_t tt_fv_inplace[] = {\n" + "\n".join(rows) + "\n};\n")
+
+    rows = []
+    for k, (name, g, gq, w, dy, dx) in enumerate(inplace_bwd_cases()):
+        p = f"ib{k}"
+        parts.append(f"/* {name} */\n")
+        parts += [_array("int32_t", f"{p}_m", gq.multiplier), _array("int32_t", f"{p}_s", gq.shift),
+                  _array("int8_t", f"{p}_w", w), _array("int16_t", f"{p}_dy", dy.values),
+                  _array("int16_t", f"{p}_dx", dx.values)]
+        rows.append(f'    {{"{name}", {_geom(g)}, {{{p}_m, {p}_s, {gq.scale_multiplier}, {gq.scale_shift}}}, {p}_w, '
+                    f"{p}_dy, {dy.exp}, {p}_dx, {dx.exp}, {dy.values.size}}},")
+    parts.append("static const tt_fv_inplace_bwd_t tt_fv_inplace_bwd[] = {\n" + "\n".join(rows) + "\n};\n")
 
     rows = []
     for k, (name, geom, q, w, x, tr, alias) in enumerate(irb_cases()):

@@ -1,11 +1,12 @@
 /**
  * @file inplace.h
- * @brief Depthwise and pointwise forward kernels that write their output over their input.
+ * @brief Depthwise and pointwise kernels that write their output over their input.
  *
- * Both are bit-identical to the out-of-place kernels (tt_dw_conv2d_fwd_s8(),
- * tt_pw_conv2d_fwd_s8()); the output occupies the first out_h * out_w * out_c bytes of the
- * input's buffer, so the plan needs one buffer of max(input, output) bytes instead of both.
- * Legal only where the plan no longer needs the input (nothing saved from it for backward).
+ * Each is bit-identical to its out-of-place kernel (tt_dw_conv2d_fwd_s8(),
+ * tt_pw_conv2d_fwd_s8(), tt_dw_conv2d_bwd_input_s16()); the output occupies the first bytes
+ * of the input's buffer, so the plan needs one buffer of max(input, output) bytes instead of
+ * both. Legal only where the plan no longer needs the input (nothing saved from it for
+ * backward, no weight gradient still to read a dY).
  */
 #ifndef TT_KERNELS_INPLACE_H
 #define TT_KERNELS_INPLACE_H
@@ -69,6 +70,38 @@ uint32_t tt_pw_conv2d_fwd_inplace_s8_scratch_size(const tt_conv_geom_t *geom);
  */
 void tt_pw_conv2d_fwd_inplace_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom, const tt_conv_quant_t *quant,
                                  const int8_t *weights, const int32_t *bias, int8_t *data);
+
+/**
+ * 1 when tt_dw_conv2d_bwd_input_inplace_s16() supports @p geom: a valid geometry with depth
+ * multiplier 1 (out_c == in_c), stride 1, out_h == in_h and out_w == in_w (so dX has dY's
+ * shape; padding as TFLite's SAME or any split of kernel - 1), kernel_h and kernel_w <= 7. Pure.
+ */
+int tt_dw_conv2d_bwd_input_inplace_s16_supported(const tt_conv_geom_t *geom);
+
+/** Scratch bytes tt_dw_conv2d_bwd_input_inplace_s16() needs: the dY values of four channels
+ *  (int16) at the (kernel_h - 1 - pad_top) * in_w + kernel_w - pad_left most recent pixels,
+ *  the ones already overwritten that later dX pixels still read; 0 for an unsupported
+ *  @p geom. Pure. */
+uint32_t tt_dw_conv2d_bwd_input_inplace_s16_scratch_size(const tt_conv_geom_t *geom);
+
+/**
+ * Input gradient of a depthwise convolution written over its output gradient: the same dX
+ * values and exponent as tt_dw_conv2d_bwd_input_s16() (the exponent is chosen from the whole of
+ * dY before anything is overwritten). Four channels at a time, pixels in order: dX pixel p is
+ * written over dY pixel p once that pixel's dY is copied into a ring of the recent pixels,
+ * which the later dX pixels read where their taps reach back.
+ * @param ctx             scratch of tt_dw_conv2d_bwd_input_inplace_s16_scratch_size() bytes
+ * @param geom            the forward op's geometry, supported per
+ *                        tt_dw_conv2d_bwd_input_inplace_s16_supported()
+ * @param quant           the weight scales (tt_grad_quant_t), in_c entries
+ * @param grad_output_exp exponent of dY
+ * @param weights         [1][kernel_h][kernel_w][in_c], the forward weights
+ * @param grad            in: dY [in_h][in_w][in_c]; out: dX, same shape, same address
+ * @param grad_input_exp  receives the exponent of dX
+ */
+void tt_dw_conv2d_bwd_input_inplace_s16(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom,
+                                        const tt_grad_quant_t *quant, int32_t grad_output_exp, const int8_t *weights,
+                                        int16_t *grad, int32_t *grad_input_exp);
 
 #ifdef __cplusplus
 }
