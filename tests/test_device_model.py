@@ -59,9 +59,7 @@ class NativeModelExecutor:
 
     @property
     def input_bytes(self) -> int:
-        n = C.c_uint32(0)
-        self.ex.lib.tt_executor_input(self.ex._ex, C.byref(n))
-        return n.value
+        return self.ex.input_bytes
 
     @property
     def classes(self) -> int:

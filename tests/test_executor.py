@@ -41,16 +41,19 @@ def _images(shape, n: int) -> list[tuple[np.ndarray, int]]:
 
 
 def _scratch_mask(plan: bytes) -> np.ndarray:
-    """Arena bytes some kernel scratch covers (the reference scribbles there)."""
+    """Arena bytes some kernel scratch covers, and a streamed sample's row buffer (the reference
+    scribbles there)."""
     v = P.validate(plan)
     mask = np.zeros(v.header.arena_bytes, bool)
-    for b in v.buffers:
-        if b.dtype == P.DType.BYTES:
+    streamed = any(op.kind == P.OpKind.INPUT and op.flags & P.OpFlag.STREAMED for op in v.ops)
+    for i, b in enumerate(v.buffers):
+        if b.dtype == P.DType.BYTES or (streamed and i == v.header.input_buffer):
             mask[b.offset:b.offset + b.size] = True
     return mask
 
 
-def _train_both(plan: bytes, weights: bytes, samples, labels_mod: int | None = None) -> native.Executor:
+def _train_both(plan: bytes, weights: bytes, samples, labels_mod: int | None = None,
+                chunk: int | None = None) -> native.Executor:
     ex = native.Executor(1 << 20)
     status, detail = ex.load(package(plan, weights))
     assert (status, detail) == (Status.OK, 0), f"load refused: {Status(status).name}, check {P.Check(detail).name}"
@@ -60,7 +63,7 @@ def _train_both(plan: bytes, weights: bytes, samples, labels_mod: int | None = N
     assert D.parameters_from_image(plan, ex.params()).keys() == ref.parameters().keys()
     for step, (x, label) in enumerate(samples):
         label = label % (labels_mod or h.n_classes)
-        status, got = ex.step(x, label)
+        status, got = ex.step(x, label, chunk=chunk)
         want = ref.step(x, label)
         assert status == Status.OK
         assert (got.loss, got.predicted, got.correct) == (np.float32(want.loss), want.predicted, want.correct), step
@@ -141,16 +144,23 @@ def test_inplace_depthwise_input_gradient_bit_exact(tiny_graph, scheme, options)
     _train_both(b.plan, b.weights, _images((16, 16, 3), 4))
 
 
-@pytest.mark.parametrize("fuse", ["all", "auto"])
-def test_fused_stem_bit_exact(stem_graph, fuse):
+@pytest.mark.parametrize(("fuse", "stream", "chunk"), [("all", False, None), ("auto", False, None),
+                                                       ("all", True, 100), ("all", True, 48), ("auto", True, None)])
+def test_fused_stem_bit_exact(stem_graph, fuse, stream, chunk):
+    """Stem fused with the first block; streamed, the sample arrives in ``chunk``-byte pieces (100:
+    rows complete mid-piece; 48: exactly one 16x3 row per piece) through a buffer of a few rows."""
     graph = stem_graph.with_classes(4, ("a", "b", "c", "d"))
-    options = PlanOptions(fuse_blocks=fuse, inplace_kernels=True, streamed_updates=True)
+    options = PlanOptions(fuse_blocks=fuse, inplace_kernels=True, streamed_updates=True, stream_input=stream)
     for scheme in ("last-layer", {"n_bias_update": 3, "manual_weight_idx": [3, 4], "weight_update_ratio": [0.5, 1]}):
         compiled = compile_model(graph, scheme, options=options)
         if fuse == "all":
             assert compiled.schedule.blocks[0].pw1 == graph.conv(0).index
+        assert compiled.schedule.streamed_input == (stream and fuse == "all")
+        if compiled.schedule.streamed_input:
+            x = compiled.schedule.ops[0].writes[0]
+            assert compiled.schedule.buffers[x].nbytes < 16 * 16 * 3
         b = serialize(compiled.schedule, compiled.plan, TrainParams(lr=0.1, seed=9), "stem")
-        _train_both(b.plan, b.weights, _images((16, 16, 3), 4))
+        _train_both(b.plan, b.weights, _images((16, 16, 3), 4), chunk=chunk)
 
 
 def test_deltas_from_the_device_image_equal_the_reference():
@@ -195,7 +205,7 @@ def test_current_corruption_corpus_is_refused_with_its_check():
     compiled = compile_model(graph, SPARSE)
     b = serialize(compiled.schedule, compiled.plan, TrainParams(), compiled.scheme.name)
     corpus = P.corruptions(b.plan, b.weights)
-    assert len(corpus) == 27
+    assert len(corpus) == 29
     ex = native.Executor(1 << 18)
     for c in corpus:
         got = ex.load_blobs(c.plan, c.weights, arena_limit=c.arena_limit)
@@ -222,6 +232,29 @@ def test_fused_stem_corruption_corpus_is_refused_with_its_check(stem_graph):
         assert got == (Status.BAD_PLAN, c.expected), f"{c.name}: {got}, want {c.expected.name}"
 
 
+def test_streamed_input_buffer_the_block_cannot_run_in_is_refused(stem_graph):
+    """What only the C loader can check (tt_irb_fwd_s8_rows_span(), the output's placement): a
+    row buffer smaller than the rows the stem block reads at once, or under the block's output."""
+    graph = stem_graph.with_classes(3)
+    options = PlanOptions(fuse_blocks="all", inplace_kernels=True, stream_input=True)
+    compiled = compile_model(graph, "last-layer", options=options)
+    b = serialize(compiled.schedule, compiled.plan, TrainParams(), "s")
+    v = P.validate(b.plan)
+    h = v.header
+    rec = h.buffer_table_offset + P.BufferRecord.sizeof() * h.input_buffer
+    row = h.input_w * h.input_c
+    rows = v.buffers[h.input_buffer].size // row  # tt_irb_fwd_s8_rows_span() of the stem block
+    assert 1 < rows < h.input_h
+    ex = native.Executor(1 << 18)
+    assert ex.load(package(b.plan, b.weights)) == (Status.OK, 0)
+    one_row = P._patch(b.plan, rec + 4, row)
+    P.validate(one_row)  # whole rows: the format is fine
+    assert ex.load(package(one_row, b.weights)) == (Status.BAD_PLAN, P.Check.BAD_SHAPE)
+    fused = next(op for op in v.ops if op.kind == P.OpKind.FUSED_BLOCK)
+    under_output = P._patch(b.plan, rec, v.buffers[fused.outs[0]].offset)
+    assert ex.load(package(under_output, b.weights)) == (Status.BAD_PLAN, P.Check.BAD_SHAPE)
+
+
 def test_package_layout():
     compiled = compile_model(DEMO, "last-layer")
     b = serialize(compiled.schedule, compiled.plan, TrainParams(), compiled.scheme.name)
@@ -234,8 +267,9 @@ def test_package_layout():
 #: The shared models' ~100 KB schemes.
 SHARED_100KB = {"mcunet-5fps": "mcunet-5fps-99kb", "mbv2-w0.35": "mbv2-w0.35-99kb",
                 "proxyless-w0.3": "proxyless-w0.3-98kb"}
-#: What ``tt-host compile`` uses by default (fused blocks with the stem, in place, streamed).
-CLI_DEFAULTS = PlanOptions(fuse_blocks="auto", inplace_kernels=True, streamed_updates=True)
+#: What ``tt-host compile`` uses by default (fused blocks with the stem, in place, streamed
+#: updates, the sample streamed into the stem block).
+CLI_DEFAULTS = PlanOptions(fuse_blocks="auto", inplace_kernels=True, streamed_updates=True, stream_input=True)
 
 
 def _shared(name: str):

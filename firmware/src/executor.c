@@ -499,38 +499,52 @@ static void read_add_quant(const uint8_t *p, tt_add_quant_t *q)
     q->act_max = tt_pv_i32(p + TT_PLAN_ADD_OFF_ACT_MAX);
 }
 
-static void fused_block(const tt_executor_t *ex, const op_t *op)
+/* A FUSED_BLOCK op's kernel arguments, read from its parameter blocks. */
+typedef struct {
+    tt_irb_geom_t g;
+    tt_irb_quant_t q;
+    tt_irb_weights_t w;
+} fused_args_t;
+
+static void fused_args(const uint8_t *plan, const uint8_t *weights, const tt_plan_info_t *h, uint32_t params,
+                       fused_args_t *a)
 {
-    const tt_plan_info_t h = info_of(ex);
-    const layout_t L = {ex->plan, ex->weights, &h};
+    const layout_t L = {plan, weights, h};
     tt_plan_layer_t pw1, dw, pw2;
     int has_pw1;
     uint32_t add, residual;
-    fused_layers(&L, op->params, &pw1, &dw, &pw2, &has_pw1, &add, &residual);
-    const tt_irb_geom_t g = irb_geom(has_pw1 ? &pw1 : 0, &dw, &pw2, add != TT_PLAN_NONE32);
-    tt_irb_quant_t q;
-    memset(&q, 0, sizeof q);
+    fused_layers(&L, params, &pw1, &dw, &pw2, &has_pw1, &add, &residual);
+    a->g = irb_geom(has_pw1 ? &pw1 : 0, &dw, &pw2, add != TT_PLAN_NONE32);
+    memset(&a->q, 0, sizeof a->q);
     if (has_pw1) {
-        q.pw1 = pw1.quant;
+        a->q.pw1 = pw1.quant;
     }
-    q.dw = dw.quant;
-    q.pw2 = pw2.quant;
+    a->q.dw = dw.quant;
+    a->q.pw2 = pw2.quant;
     if (add != TT_PLAN_NONE32) {
-        read_add_quant(ex->plan + ex->pool + add, &q.add);
+        read_add_quant(plan + h->pool + add, &a->q.add);
         if (residual == 2) { /* the kernel's input1 is the block input: swap the two inputs' fields */
-            const tt_add_quant_t a = q.add;
-            q.add.input1_zp = a.input2_zp;
-            q.add.input2_zp = a.input1_zp;
-            q.add.input1_multiplier = a.input2_multiplier;
-            q.add.input2_multiplier = a.input1_multiplier;
-            q.add.input1_shift = a.input2_shift;
-            q.add.input2_shift = a.input1_shift;
+            const tt_add_quant_t q = a->q.add;
+            a->q.add.input1_zp = q.input2_zp;
+            a->q.add.input2_zp = q.input1_zp;
+            a->q.add.input1_multiplier = q.input2_multiplier;
+            a->q.add.input2_multiplier = q.input1_multiplier;
+            a->q.add.input1_shift = q.input2_shift;
+            a->q.add.input2_shift = q.input1_shift;
         }
     }
     const tt_irb_weights_t w = {has_pw1 ? pw1.weights : 0, has_pw1 ? pw1.bias : 0, dw.weights, dw.bias,
                                 pw2.weights, pw2.bias};
+    a->w = w;
+}
+
+static void fused_block(const tt_executor_t *ex, const op_t *op)
+{
+    const tt_plan_info_t h = info_of(ex);
+    fused_args_t a;
+    fused_args(ex->plan, ex->weights, &h, op->params, &a);
     const tt_kernel_ctx_t ctx = scratch_of(ex, op, 0);
-    tt_irb_fwd_s8(&ctx, &g, &q, (const int8_t *)buf(ex, op->slot[0]), &w, (int8_t *)buf(ex, op->slot[4]));
+    tt_irb_fwd_s8(&ctx, &a.g, &a.q, (const int8_t *)buf(ex, op->slot[0]), &a.w, (int8_t *)buf(ex, op->slot[4]));
 }
 
 static void bwd_input(const tt_executor_t *ex, const op_t *op, const tt_plan_layer_t *l)
@@ -757,6 +771,46 @@ static void run_op(tt_executor_t *ex, const op_t *op, uint32_t label, tt_step_re
     }
 }
 
+/* A streamed INPUT (plan_check: the op after it is the FUSED_BLOCK reading its buffer, which
+ * no other op reads): the buffer must hold the rows the block reads at once, and the block's
+ * output must not overlap it (rows keep arriving there while the output grows). */
+static uint32_t check_streamed(const layout_t *L, uint32_t fused_index)
+{
+    op_t op;
+    read_op(L->plan, L->info->op_table, fused_index, &op);
+    fused_args_t a;
+    fused_args(L->plan, L->weights, L->info, op.params, &a);
+    const uint32_t table = L->info->buffer_table;
+    const uint32_t row = L->info->input_row;
+    const uint32_t ia = buf_offset(L->plan, table, op.slot[0]), in = buf_size(L->plan, table, op.slot[0]);
+    const uint32_t oa = buf_offset(L->plan, table, op.slot[4]), on = buf_size(L->plan, table, op.slot[4]);
+    if (in / row < (uint32_t)tt_irb_fwd_s8_rows_span(&a.g) || !(ia >= oa + on || oa >= ia + in)) {
+        return TT_PLAN_CHECK_BAD_SHAPE;
+    }
+    return TT_PLAN_CHECK_OK;
+}
+
+/* The fused block as the streamed sample's rows complete: rows [stream_first, avail) are in
+ * the input buffer from its start; afterwards the rows no output row still reads are dropped. */
+static void stream_rows(tt_executor_t *ex, int32_t avail)
+{
+    op_t op;
+    read_op(ex->plan, ex->op_table, ex->stream_op, &op);
+    const tt_plan_info_t h = info_of(ex);
+    fused_args_t a;
+    fused_args(ex->plan, ex->weights, &h, op.params, &a);
+    const tt_kernel_ctx_t ctx = scratch_of(ex, &op, 0);
+    int8_t *rows = (int8_t *)buf(ex, op.slot[0]);
+    const int32_t first = ex->stream_first;
+    const int32_t keep = tt_irb_fwd_s8_rows(&ctx, &a.g, &a.q, rows, first, avail > first ? avail : first, &a.w,
+                                            (int8_t *)buf(ex, op.slot[4]), &ex->stream_progress);
+    if (keep > first) {
+        const int32_t held = avail > keep ? avail - keep : 0;
+        memmove(rows, rows + (uint32_t)(keep - first) * ex->stream_row, (size_t)held * ex->stream_row);
+        ex->stream_first = keep;
+    }
+}
+
 /* -- API -------------------------------------------------------------------------------------- */
 
 tt_status_t tt_executor_load_blobs(tt_executor_t *ex, const uint8_t *plan, uint32_t plan_len, const uint8_t *weights,
@@ -784,6 +838,9 @@ tt_status_t tt_executor_load_blobs(tt_executor_t *ex, const uint8_t *plan, uint3
             }
         }
         check = check_op(&L, &op);
+        if (check == TT_PLAN_CHECK_OK && op.kind == TT_PLAN_OP_INPUT && (op.flags & TT_OP_FLAG_STREAMED)) {
+            check = check_streamed(&L, i + 1u);
+        }
     }
     *detail = check;
     if (check != TT_PLAN_CHECK_OK) {
@@ -802,6 +859,12 @@ tt_status_t tt_executor_load_blobs(tt_executor_t *ex, const uint8_t *plan, uint3
     ex->input_bytes = h.input_bytes;
     ex->n_ops = h.n_ops;
     ex->first_step_op = (uint16_t)first_step;
+    op_t input_op;
+    read_op(plan, h.op_table, first_step, &input_op);
+    if (input_op.flags & TT_OP_FLAG_STREAMED) {
+        ex->stream_op = (uint16_t)(first_step + 1u);
+        ex->stream_row = h.input_row;
+    }
     ex->n_classes = h.n_classes;
     ex->sgd.lr_multiplier = h.lr_multiplier;
     ex->sgd.lr_shift = h.lr_shift;
@@ -840,14 +903,44 @@ tt_status_t tt_executor_load(tt_executor_t *ex, const uint8_t *package, uint32_t
 
 void tt_executor_unload(tt_executor_t *ex) { ex->loaded = false; }
 
-int8_t *tt_executor_input(tt_executor_t *ex, uint32_t *len)
+uint32_t tt_executor_input_bytes(const tt_executor_t *ex) { return ex->loaded ? ex->input_bytes : 0u; }
+
+tt_status_t tt_executor_feed(tt_executor_t *ex, uint32_t offset, const uint8_t *data, uint32_t len)
 {
     if (!ex->loaded) {
-        *len = 0;
-        return 0;
+        return TT_STATUS_NO_PLAN;
     }
-    *len = ex->input_bytes;
-    return (int8_t *)(ex->arena + ex->input_offset);
+    if (offset > ex->input_bytes || len > ex->input_bytes - offset) {
+        return TT_STATUS_SAMPLE_SIZE;
+    }
+    if (offset == 0u) { /* a new sample (or the same one again from the start) */
+        ex->fed = 0;
+        ex->stream_first = 0;
+        memset(&ex->stream_progress, 0, sizeof ex->stream_progress);
+    }
+    if (offset != ex->fed) {
+        return TT_STATUS_OUT_OF_ORDER;
+    }
+    if (ex->stream_op == 0u) {
+        memcpy(ex->arena + ex->input_offset + offset, data, len);
+        ex->fed += len;
+        return TT_STATUS_OK;
+    }
+    while (len > 0u) {
+        const int32_t row = (int32_t)(ex->fed / ex->stream_row);
+        const uint32_t col = ex->fed % ex->stream_row;
+        const uint32_t n = len < ex->stream_row - col ? len : ex->stream_row - col;
+        if (row >= ex->stream_first) { /* rows below stream_first are read by nothing */
+            memcpy(ex->arena + ex->input_offset + (uint32_t)(row - ex->stream_first) * ex->stream_row + col, data, n);
+        }
+        ex->fed += n;
+        data += n;
+        len -= n;
+        if (col + n == ex->stream_row) {
+            stream_rows(ex, row + 1);
+        }
+    }
+    return TT_STATUS_OK;
 }
 
 tt_status_t tt_executor_step(tt_executor_t *ex, uint32_t label, bool train, tt_step_result_t *result)
@@ -859,7 +952,9 @@ tt_status_t tt_executor_step(tt_executor_t *ex, uint32_t label, bool train, tt_s
         return TT_STATUS_LABEL_RANGE;
     }
     memset(result, 0, sizeof *result);
-    for (uint32_t i = ex->first_step_op; i < ex->n_ops; i++) {
+    /* A streamed sample has been through the INPUT and FUSED_BLOCK ops while it arrived. */
+    const uint32_t start = ex->stream_op != 0u ? ex->stream_op + 1u : ex->first_step_op;
+    for (uint32_t i = start; i < ex->n_ops; i++) {
         op_t op;
         read_op(ex->plan, ex->op_table, i, &op);
         if (!train && op.kind != TT_PLAN_OP_LOSS &&

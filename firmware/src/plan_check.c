@@ -25,6 +25,7 @@ typedef struct {
     uint16_t n_labels;
     uint32_t label_table, label_bytes;
     uint64_t input_bytes; /* input_h * input_w * input_c */
+    uint64_t input_row;   /* input_w * input_c */
 } ctx_t;
 
 /* A parameter block that passed its checks, decoded just enough for the shape checks. */
@@ -450,7 +451,10 @@ static uint8_t buf_kind(const ctx_t *c, uint32_t id)
 }
 
 /* _check_shapes(). */
-static uint32_t check_shapes(const ctx_t *c, uint32_t k, const uint8_t *op, const uint16_t *slot, const block_t *p)
+/* @p streamed_reader: the FUSED_BLOCK right after a STREAMED INPUT, whose input slot holds
+ * rows of the sample (checked at the INPUT op) while the block reads the whole sample. */
+static uint32_t check_shapes(const ctx_t *c, uint32_t k, const uint8_t *op, const uint16_t *slot, const block_t *p,
+                             int streamed_reader)
 {
     const tt_plan_signature_t *sig = &SIGNATURES[k];
     const uint32_t flags = op[TT_PLAN_OPREC_OFF_FLAGS];
@@ -463,6 +467,13 @@ static uint32_t check_shapes(const ctx_t *c, uint32_t k, const uint8_t *op, cons
         want[4] = c->input_bytes;
         if (slot[4] != c->h.input_buffer) {
             return TT_PLAN_CHECK_BAD_SHAPE;
+        }
+        if (flags & TT_OP_FLAG_STREAMED) { /* whole rows, at least one, at most the sample */
+            const uint64_t have = buf_size(c, slot[4]);
+            if (c->input_row == 0 || have % c->input_row || have < c->input_row || have > c->input_bytes) {
+                return TT_PLAN_CHECK_BAD_SHAPE;
+            }
+            want[4] = have;
         }
     }
     if (k == TT_PLAN_OP_LOSS && (slot[0] != c->h.logits_buffer || p->n_classes != c->h.n_classes)) {
@@ -484,6 +495,12 @@ static uint32_t check_shapes(const ctx_t *c, uint32_t k, const uint8_t *op, cons
         if (is_layer_fwd(k) && (slot[2] != TT_PLAN_NONE16) != ((p->flags & TT_LAYER_FLAG_BIAS_TRAINED) != 0)) {
             return TT_PLAN_CHECK_BAD_BUFFER_ID;
         }
+    }
+    if (streamed_reader) {
+        if (p->fused_x != c->input_bytes) {
+            return TT_PLAN_CHECK_BAD_SHAPE;
+        }
+        want[0] = ANY;
     }
     int in_place = -1;
     switch (k) {
@@ -521,6 +538,29 @@ static uint32_t check_shapes(const ctx_t *c, uint32_t k, const uint8_t *op, cons
 
 /* Strict UTF-8 (what Python's decoder accepts): no overlongs, surrogates or code points
  * above U+10FFFF. */
+/* A STREAMED INPUT is followed by the FUSED_BLOCK that reads its buffer, and no other op
+ * after it reads that buffer (the rows pass through it while the sample arrives). */
+static uint32_t check_streamed(uint32_t i, uint32_t k, const uint8_t *op, const uint16_t *slot, uint16_t input,
+                               uint32_t *streamed_at)
+{
+    if (k == TT_PLAN_OP_INPUT && (op[TT_PLAN_OPREC_OFF_FLAGS] & TT_OP_FLAG_STREAMED)) {
+        *streamed_at = i;
+        return OK;
+    }
+    if (*streamed_at == TT_PLAN_NONE32) {
+        return OK;
+    }
+    if (i == *streamed_at + 1u) {
+        return k == TT_PLAN_OP_FUSED_BLOCK && slot[0] == input ? OK : TT_PLAN_CHECK_BAD_OP_ORDER;
+    }
+    for (int s = 0; s < 4; s++) {
+        if (slot[s] == input) {
+            return TT_PLAN_CHECK_BAD_BUFFER_ID;
+        }
+    }
+    return OK;
+}
+
 static int utf8_ok(const uint8_t *s, uint32_t n)
 {
     uint32_t i = 0;
@@ -611,7 +651,9 @@ uint32_t tt_plan_check(const uint8_t *plan, uint32_t plan_len, const uint8_t *we
     c.label_bytes = tt_pv_u32(plan + TT_PLAN_HEADER_OFF_LABEL_BYTES);
     c.input_bytes = (uint64_t)tt_pv_u16(plan + TT_PLAN_HEADER_OFF_INPUT_H) * tt_pv_u16(plan + TT_PLAN_HEADER_OFF_INPUT_W) *
                     tt_pv_u16(plan + TT_PLAN_HEADER_OFF_INPUT_C);
-    h->input_bytes = (uint32_t)c.input_bytes; /* equals the input buffer's size once the INPUT op passed */
+    h->input_bytes = (uint32_t)c.input_bytes; /* the sample (a streamed INPUT's buffer holds only rows of it) */
+    c.input_row = (uint64_t)tt_pv_u16(plan + TT_PLAN_HEADER_OFF_INPUT_W) * tt_pv_u16(plan + TT_PLAN_HEADER_OFF_INPUT_C);
+    h->input_row = (uint32_t)c.input_row;
 
     if (h->n_buffers > TT_PLAN_MAX_BUFFERS || h->n_ops > TT_PLAN_MAX_OPS || h->n_classes < 1 ||
         h->n_classes > TT_PLAN_MAX_CLASSES || (c.n_labels != 0 && c.n_labels != h->n_classes) ||
@@ -662,6 +704,7 @@ uint32_t tt_plan_check(const uint8_t *plan, uint32_t plan_len, const uint8_t *we
     }
 
     uint32_t phase = TT_PHASE_LOAD, n_input = 0, n_loss = 0;
+    uint32_t streamed_at = TT_PLAN_NONE32; /* the index of a STREAMED INPUT op */
     for (uint32_t i = 0; i < h->n_ops; i++) {
         const uint8_t *op = plan + h->op_table + i * TT_PLAN_OPREC_BYTES;
         const uint32_t k = op[TT_PLAN_OPREC_OFF_KIND];
@@ -677,8 +720,9 @@ uint32_t tt_plan_check(const uint8_t *plan, uint32_t plan_len, const uint8_t *we
         phase = op_phase;
         n_input += k == TT_PLAN_OP_INPUT;
         n_loss += k == TT_PLAN_OP_LOSS;
-        const uint32_t allowed = (k == TT_PLAN_OP_WEIGHT_GRAD || k == TT_PLAN_OP_WEIGHT_GRAD_UPDATE)
-                                     ? TT_OP_FLAG_COMPACT_INPUT : 0u;
+        const uint32_t allowed = (k == TT_PLAN_OP_WEIGHT_GRAD || k == TT_PLAN_OP_WEIGHT_GRAD_UPDATE) ? TT_OP_FLAG_COMPACT_INPUT
+                                 : k == TT_PLAN_OP_INPUT                                              ? TT_OP_FLAG_STREAMED
+                                                                                                      : 0u;
         if (op[TT_PLAN_OPREC_OFF_FLAGS] & ~allowed) {
             return TT_PLAN_CHECK_BAD_OP_KIND;
         }
@@ -722,12 +766,18 @@ uint32_t tt_plan_check(const uint8_t *plan, uint32_t plan_len, const uint8_t *we
                 return r;
             }
         }
-        r = check_shapes(&c, k, op, slot, &block);
+        const int streamed_reader = streamed_at != TT_PLAN_NONE32 && i == streamed_at + 1u &&
+                                    k == TT_PLAN_OP_FUSED_BLOCK && slot[0] == h->input_buffer;
+        r = check_shapes(&c, k, op, slot, &block, streamed_reader);
+        if (r != OK) {
+            return r;
+        }
+        r = check_streamed(i, k, op, slot, h->input_buffer, &streamed_at);
         if (r != OK) {
             return r;
         }
     }
-    if (n_input != 1 || n_loss != 1) {
+    if (n_input != 1 || n_loss != 1 || (streamed_at != TT_PLAN_NONE32 && streamed_at + 1u == h->n_ops)) {
         return TT_PLAN_CHECK_BAD_OP_ORDER;
     }
     r = check_labels(&c);

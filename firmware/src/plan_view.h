@@ -42,7 +42,8 @@ typedef struct {
     uint16_t n_classes;
     uint16_t input_buffer;
     uint16_t logits_buffer;
-    uint32_t input_bytes;
+    uint32_t input_bytes;  /**< the sample: input_h * input_w * input_c */
+    uint32_t input_row;    /**< one row of it: input_w * input_c */
 } tt_plan_info_t;
 
 /** A LAYER block decoded for the kernels: pointers into the (validated) plan and weight blob. */

@@ -101,18 +101,17 @@ const uint8_t *tt_trainer_model_hash(const tt_trainer_t *t)
 
 uint32_t tt_trainer_input_bytes(const tt_trainer_t *t)
 {
-    return t->package != NULL ? t->ex.input_bytes : 0u;
+    return t->package != NULL ? tt_executor_input_bytes(&t->ex) : 0u;
 }
 
 tt_status_t tt_trainer_sample_data(tt_trainer_t *t, uint32_t offset, const uint8_t *data, uint32_t len,
                                    uint32_t *detail)
 {
     *detail = 0;
-    uint32_t input_bytes = 0;
-    int8_t *input = t->package != NULL ? tt_executor_input(&t->ex, &input_bytes) : NULL;
-    if (input == NULL) {
+    if (t->package == NULL) {
         return TT_STATUS_NO_PLAN;
     }
+    const uint32_t input_bytes = tt_executor_input_bytes(&t->ex);
     if (offset != 0u && offset != t->sample_received) {
         *detail = t->sample_received;
         return TT_STATUS_OUT_OF_ORDER;
@@ -121,7 +120,11 @@ tt_status_t tt_trainer_sample_data(tt_trainer_t *t, uint32_t offset, const uint8
         *detail = input_bytes;
         return TT_STATUS_SAMPLE_SIZE;
     }
-    memcpy(input + offset, data, len);
+    /* Stored, or (a streamed plan) run through the first block as its rows complete. */
+    const tt_status_t status = tt_executor_feed(&t->ex, offset, data, len);
+    if (status != TT_STATUS_OK) {
+        return TT_STATUS_INTERNAL; /* every reason to refuse was checked above */
+    }
     t->sample_received = offset + len;
     return TT_STATUS_OK;
 }
@@ -134,8 +137,8 @@ tt_status_t tt_trainer_sample_run(tt_trainer_t *t, uint32_t step, uint32_t label
         return TT_STATUS_NO_PLAN;
     }
     tt_trainer_counters_t *c = &t->counters;
-    if (t->sample_received != t->ex.input_bytes) {
-        *detail = t->ex.input_bytes;
+    if (t->sample_received != tt_executor_input_bytes(&t->ex)) {
+        *detail = tt_executor_input_bytes(&t->ex);
         return TT_STATUS_SAMPLE_SIZE;
     }
     if (label >= tt_executor_classes(&t->ex)) {

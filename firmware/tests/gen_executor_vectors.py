@@ -5,7 +5,7 @@ the block without expansion after its first conv, as in the shared models) with 
 3-class head (label names, one of them non-ASCII) and a sparse scheme (biases of the last two
 convolutions, half the input channels of a pointwise and a depthwise layer, streamed
 updates); the frozen first block runs fused with the first conv as its expansion (a CONV2D
-expansion in a FUSED block), and in-place kernels are on. The corpus is ``tt_protocol.plan.corruptions()`` of that plan, stored as
+expansion in a FUSED block) as the sample streams in, and in-place kernels are on. The corpus is ``tt_protocol.plan.corruptions()`` of that plan, stored as
 byte patches against the valid blobs (plus truncated lengths), each with the Check the C
 loader must report. The header is a snapshot of plan format version 1: it stays valid when
 the compiler changes; tests/test_executor.py runs the current compiler's corpus too.
@@ -31,9 +31,11 @@ def blobs() -> tuple[bytes, bytes]:
     graph = import_model(load(inverted_bottleneck_model(stem_block=True)), "tiny").with_classes(
         3, ("cat", "dog", "\u00e9clair"))
     scheme = {"name": "vectors", "n_bias_update": 2, "manual_weight_idx": [3, 4], "weight_update_ratio": [0.5, 0.5]}
-    options = PlanOptions(fuse_blocks="all", fuse_stem=True, inplace_kernels=True, streamed_updates=True)
+    options = PlanOptions(fuse_blocks="all", fuse_stem=True, inplace_kernels=True, streamed_updates=True,
+                          stream_input=True)
     compiled = compile_model(graph, scheme, options=options)
     assert compiled.schedule.blocks and compiled.schedule.blocks[0].pw1 == graph.conv(0).index
+    assert compiled.schedule.streamed_input
     b = serialize(compiled.schedule, compiled.plan, TrainParams(lr=0.05, seed=1234), "vectors")
     return b.plan, b.weights
 

@@ -83,11 +83,13 @@ static tt_status_t load_package(tt_executor_t *ex, uint32_t len, uint32_t *detai
 
 static void fill_input(tt_executor_t *ex, uint32_t seed)
 {
-    uint32_t len = 0;
-    int8_t *x = tt_executor_input(ex, &len);
+    static uint8_t x[16u * 16u * 3u];
+    const uint32_t len = tt_executor_input_bytes(ex);
+    CHECK(len <= sizeof x, "sample of %u bytes", (unsigned)len);
     for (uint32_t i = 0; i < len; i++) {
-        x[i] = (int8_t)((i * 2654435761u + seed * 40503u) >> 24);
+        x[i] = (uint8_t)((i * 2654435761u + seed * 40503u) >> 24);
     }
+    CHECK(tt_executor_feed(ex, 0, x, len) == TT_STATUS_OK, "feed the sample");
 }
 
 static void valid_package_trains_and_restores(void)
@@ -100,8 +102,10 @@ static void valid_package_trains_and_restores(void)
     CHECK(tt_executor_classes(&ex) == 3, "classes %u", (unsigned)tt_executor_classes(&ex));
     CHECK(tt_executor_arena_used(&ex) <= ARENA_BYTES && tt_executor_arena_used(&ex) > 0, "arena used %u",
           (unsigned)tt_executor_arena_used(&ex));
-    uint32_t len = 0;
-    CHECK(tt_executor_input(&ex, &len) != 0 && len == 16u * 16u * 3u, "input of %u bytes", (unsigned)len);
+    CHECK(tt_executor_input_bytes(&ex) == 16u * 16u * 3u, "input of %u bytes", (unsigned)tt_executor_input_bytes(&ex));
+    static const uint8_t piece[8];
+    CHECK(tt_executor_feed(&ex, 16u * 16u * 3u - 4u, piece, 8) == TT_STATUS_SAMPLE_SIZE, "feed past the sample");
+    CHECK(tt_executor_feed(&ex, 8, piece, 8) == TT_STATUS_OUT_OF_ORDER, "feed out of order");
     tt_step_result_t r;
     CHECK(tt_executor_step(&ex, 3, true, &r) == TT_STATUS_LABEL_RANGE, "label 3 of 3 classes");
     const uint32_t pbytes = tt_executor_params_bytes(&ex);
@@ -150,7 +154,8 @@ static void valid_package_trains_and_restores(void)
 
     tt_executor_unload(&ex);
     CHECK(tt_executor_step(&ex, 0, true, &r) == TT_STATUS_NO_PLAN, "step without a plan");
-    CHECK(tt_executor_input(&ex, &len) == 0 && len == 0, "input without a plan");
+    CHECK(tt_executor_input_bytes(&ex) == 0 && tt_executor_feed(&ex, 0, piece, 8) == TT_STATUS_NO_PLAN,
+          "input without a plan");
     CHECK(tt_executor_params_bytes(&ex) == 0, "params without a plan");
 }
 

@@ -248,8 +248,7 @@ static void ref_load(void)
 
 static tt_step_result_t ref_step(const uint8_t *x, uint32_t label, bool train)
 {
-    uint32_t len;
-    memcpy(tt_executor_input(&ref, &len), x, INPUT_BYTES);
+    CHECK(tt_executor_feed(&ref, 0, x, INPUT_BYTES) == TT_STATUS_OK, "reference sample");
     tt_step_result_t r;
     CHECK(tt_executor_step(&ref, label, train, &r) == TT_STATUS_OK, "reference step");
     return r;
@@ -402,8 +401,8 @@ static void training_commit_reboot_rollback(void)
         (void)tt_executor_load(&again, (const uint8_t *)ref_package_words, PACKAGE_LEN, (uint8_t *)again_arena,
                                ARENA_BYTES, &detail);
         for (uint32_t s = 0; s < 4; s++) {
-            uint32_t len;
-            make_sample((uint8_t *)tt_executor_input(&again, &len), s);
+            make_sample(x, s);
+            (void)tt_executor_feed(&again, 0, x, INPUT_BYTES);
             tt_step_result_t r;
             (void)tt_executor_step(&again, s % CLASSES, true, &r);
             loss_sum += r.loss;

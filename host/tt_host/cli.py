@@ -384,6 +384,7 @@ def compile_cmd(
     inplace: Annotated[bool, typer.Option("--inplace/--no-inplace", help="In-place depthwise/pointwise kernels.")] = True,
     streamed: Annotated[bool, typer.Option("--streamed-updates/--no-streamed-updates", help="Fused gradient+update kernels (no int32 weight gradient).")] = True,
     fuse_stem: Annotated[bool, typer.Option("--fuse-stem/--no-fuse-stem", help="Let a fused block's expansion be the stem convolution (its output never exists).")] = True,
+    stream_input: Annotated[bool, typer.Option("--stream-input/--no-stream-input", help="Run the first fused block as the sample's rows arrive (the sample never sits in SRAM whole).")] = True,
     lr: Annotated[float, typer.Option("--lr", help="SGD learning rate.")] = 0.01,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the stochastic rounding.")] = 0,
     as_json: JsonOpt = False,
@@ -422,7 +423,8 @@ def compile_cmd(
         if init == "imprint":
             log.info("no --samples: the new head is zero-initialised")
         graph = graph.with_classes(classes)
-    options = PlanOptions(fuse_blocks=fuse_blocks, inplace_kernels=inplace, streamed_updates=streamed, fuse_stem=fuse_stem)
+    options = PlanOptions(fuse_blocks=fuse_blocks, inplace_kernels=inplace, streamed_updates=streamed, fuse_stem=fuse_stem,
+                          stream_input=stream_input)
     compiled = compile_model(graph, scheme, parse_size(budget) if budget else None, options, samples=fisher_samples,
                              macs_budget=_parse_count(macs_budget) if macs_budget else None)
     if scheme == "auto":

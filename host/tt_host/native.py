@@ -864,7 +864,8 @@ _PROTOTYPES.update({
     "tt_executor_load_blobs": (C.c_int, [_pex, _pu8, C.c_uint32, _pu8, C.c_uint32, _pu8, C.c_uint32,
                                          C.POINTER(C.c_uint32)]),
     "tt_executor_unload": (None, [_pex]),
-    "tt_executor_input": (_p8, [_pex, C.POINTER(C.c_uint32)]),
+    "tt_executor_input_bytes": (C.c_uint32, [_pex]),
+    "tt_executor_feed": (C.c_int, [_pex, C.c_uint32, _pu8, C.c_uint32]),
     "tt_executor_step": (C.c_int, [_pex, C.c_uint32, C.c_bool, C.POINTER(CStepResult)]),
     "tt_executor_classes": (C.c_uint32, [_pex]),
     "tt_executor_arena_used": (C.c_uint32, [_pex]),
@@ -925,13 +926,26 @@ class Executor:
                                                  len(weights), self.arena.ctypes.data_as(_pu8), limit, C.byref(detail))
         return int(status), int(detail.value)
 
-    def step(self, image, label: int, train: bool = True) -> tuple[int, CStepResult]:
-        """Write ``image`` (int8, the plan's input size) and run one step: ``(status, result)``."""
-        n = C.c_uint32(0)
-        ptr = self.lib.tt_executor_input(self._ex, C.byref(n))
-        x = np.ascontiguousarray(image, np.int8).ravel()
-        if ptr and x.size == n.value:
-            C.memmove(ptr, x.ctypes.data, x.size)
+    @property
+    def input_bytes(self) -> int:
+        return int(self.lib.tt_executor_input_bytes(self._ex))
+
+    def feed(self, image, chunk: int | None = None) -> int:
+        """Feed ``image`` (int8, the plan's input size) in pieces of ``chunk`` bytes (all at
+        once by default), as SAMPLE_DATA frames do; the first status that is not OK, else OK."""
+        x = np.ascontiguousarray(image, np.int8).ravel().view(np.uint8)
+        step = chunk or max(x.size, 1)
+        for at in range(0, x.size, step):
+            piece = x[at:at + step]
+            status = int(self.lib.tt_executor_feed(self._ex, at, piece.ctypes.data_as(_pu8), piece.size))
+            if status:
+                return status
+        return 0
+
+    def step(self, image, label: int, train: bool = True, chunk: int | None = None) -> tuple[int, CStepResult]:
+        """Feed ``image`` (in ``chunk``-byte pieces) and run one step: ``(status, result)``."""
+        if image is not None and np.size(image) == self.input_bytes:
+            self.feed(image, chunk)
         result = CStepResult()
         status = self.lib.tt_executor_step(self._ex, label, train, C.byref(result))
         return int(status), result

@@ -146,7 +146,7 @@ def compile_plan(
         log.info("new %d-class head (%s) for %s", len(head.labels), setup.init, ", ".join(head.labels))
     else:
         graph = dataclasses.replace(graph, labels=head.labels)
-    options = PlanOptions(fuse_blocks="auto", inplace_kernels=True, streamed_updates=True)
+    options = PlanOptions(fuse_blocks="auto", inplace_kernels=True, streamed_updates=True, stream_input=True)
     compiled = compile_model(graph, setup.scheme, budget, options, samples=(images, labels),
                              macs_budget=setup.macs_budget)
     train = TrainParams(lr=setup.lr, seed=setup.seed)

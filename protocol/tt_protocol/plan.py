@@ -185,6 +185,11 @@ class OpFlag(enum.IntFlag):
     #: WEIGHT_GRAD(_UPDATE): the input is a SAVE'd compact copy ``[H][W][n_channels]`` (channel
     #: j holds input channel ``channels[j]``) instead of the whole activation
     COMPACT_INPUT = 1
+    #: INPUT: the sample streams in. The input buffer holds whole rows (at least the fused
+    #: block's tt_irb_fwd_s8_rows_span(), the executor checks), the op after INPUT is the
+    #: FUSED_BLOCK reading it, run piecewise as rows arrive (tt_irb_fwd_s8_rows()), and no
+    #: other op reads the buffer
+    STREAMED = 2
 
 
 class TensorKind(enum.IntEnum):
@@ -938,7 +943,8 @@ def validate(plan: bytes, weights: bytes | None = None, arena_limit: int | None 
         phase = Phase(op.phase)
         n_input += kind == OpKind.INPUT
         n_loss += kind == OpKind.LOSS
-        allowed_flags = OpFlag.COMPACT_INPUT if kind in (OpKind.WEIGHT_GRAD, OpKind.WEIGHT_GRAD_UPDATE) else 0
+        allowed_flags = (OpFlag.COMPACT_INPUT if kind in (OpKind.WEIGHT_GRAD, OpKind.WEIGHT_GRAD_UPDATE)
+                         else OpFlag.STREAMED if kind == OpKind.INPUT else 0)
         if op.flags & ~allowed_flags:
             raise PlanInvalid(Check.BAD_OP_KIND, f"op {i} ({kind.name}): flags 0x{op.flags:02X}")
         slots = [(r, op.ins[k]) for k, r in enumerate(sig.ins)] + [(r, op.outs[k]) for k, r in enumerate(sig.outs)]
@@ -958,18 +964,44 @@ def validate(plan: bytes, weights: bytes | None = None, arena_limit: int | None 
                 raise PlanInvalid(Check.BAD_PARAMS, f"op {i} ({kind.name}) takes no parameter block")
         else:
             params = pool.block(op.params, sig.params)
-        _check_shapes(i, kind, op, sig, params, buffers, h)
+        reads_stream = bool(ops) and ops[-1].kind == OpKind.INPUT and ops[-1].flags & OpFlag.STREAMED
+        _check_shapes(i, kind, op, sig, params, buffers, h,
+                      streamed_reader=reads_stream and kind == OpKind.FUSED_BLOCK and op.ins[0] == h.input_buffer)
         ops.append(op)
     if n_input != 1 or n_loss != 1:
         raise PlanInvalid(Check.BAD_OP_ORDER, f"{n_input} INPUT and {n_loss} LOSS ops, need exactly one of each")
+    _check_streamed(ops, h)
     labels = parse_labels(plan[h.label_table_offset:h.label_table_offset + h.label_bytes], h.n_labels)
     return Validated(h, buffers, ops, labels)
 
 
-def _check_shapes(i: int, kind: OpKind, op, sig: Signature, params, buffers: list, h) -> None:
+def _check_streamed(ops: list, h) -> None:
+    """A STREAMED INPUT is followed by the FUSED_BLOCK that reads it; no other op reads it."""
+    at = next(i for i, op in enumerate(ops) if op.kind == OpKind.INPUT)
+    if not ops[at].flags & OpFlag.STREAMED:
+        return
+    if at + 1 == len(ops) or ops[at + 1].kind != OpKind.FUSED_BLOCK or ops[at + 1].ins[0] != h.input_buffer:
+        raise PlanInvalid(Check.BAD_OP_ORDER, f"op {at}: a streamed INPUT must be followed by the FUSED_BLOCK reading it")
+    for i, op in enumerate(ops):
+        if i != at + 1 and h.input_buffer in list(op.ins):
+            raise PlanInvalid(Check.BAD_BUFFER_ID, f"op {i}: reads the streamed input buffer")
+
+
+def _check_shapes(i: int, kind: OpKind, op, sig: Signature, params, buffers: list, h, streamed_reader: bool = False) -> None:
+    """``streamed_reader``: the FUSED_BLOCK right after a STREAMED INPUT, whose input slot holds
+    rows of the sample (checked at the INPUT op) while the block reads the whole sample."""
     sizes = _sizes(kind, params, op.flags)
+    if streamed_reader:
+        if sizes.pop("x") != h.input_h * h.input_w * h.input_c:
+            raise PlanInvalid(Check.BAD_SHAPE, f"op {i}: the streamed block does not read the sample")
     if kind == OpKind.INPUT:
         sizes = dict(x=h.input_h * h.input_w * h.input_c)
+        row, have = h.input_w * h.input_c, buffers[op.outs[0]].size if op.outs[0] < len(buffers) else 0
+        if op.flags & OpFlag.STREAMED:  # whole rows, at least one, at most the sample
+            if have % row or not row <= have <= sizes["x"]:
+                raise PlanInvalid(Check.BAD_SHAPE, f"op {i}: a streamed input buffer of {have} bytes is not "
+                                  f"1..{h.input_h} rows of {row} bytes")
+            sizes = dict(x=have)
         if op.outs[0] != h.input_buffer:
             raise PlanInvalid(Check.BAD_SHAPE, f"op {i}: INPUT writes buffer {op.outs[0]}, the header says {h.input_buffer}")
     if kind == OpKind.LOSS and (op.ins[0] != h.logits_buffer or params.n_classes != h.n_classes):
@@ -1104,6 +1136,15 @@ def corruptions(plan: bytes, weights: bytes) -> list[Corruption]:
         f_at = h.param_pool_offset + expanded[0]
         dw_at = _u32(plan, f_at + _field_offset(FusedBlock, "dw"))
         add("fused_expansion_not_a_conv", _patch(plan, f_at + _field_offset(FusedBlock, "pw1"), dw_at), Check.BAD_PARAMS)
+    # Streaming: the flag only on INPUT; a streamed INPUT feeds the FUSED_BLOCK after it, in whole rows.
+    flags_at = lambda k: op_at(k) + _field_offset(OpRecord, "flags")
+    add("streamed_flag_not_on_input", _patch(plan, flags_at(idx[OpKind.LOSS]), OpFlag.STREAMED, 1), Check.BAD_OP_KIND)
+    at = idx[OpKind.INPUT]
+    if ops[at].flags & OpFlag.STREAMED:
+        size_at = h.buffer_table_offset + brec * h.input_buffer + _field_offset(BufferRecord, "size")
+        add("streamed_input_partial_row", _patch(plan, size_at, v.buffers[h.input_buffer].size - 1), Check.BAD_SHAPE)
+    elif ops[at + 1].kind != OpKind.FUSED_BLOCK:
+        add("streamed_input_into_a_layer", _patch(plan, flags_at(at), OpFlag.STREAMED, 1), Check.BAD_OP_ORDER)
     if h.n_labels:
         rec_at = h.label_table_offset + _field_offset(LabelRecord, "length")
         add("label_too_long", _patch(plan, rec_at, MAX_LABEL_BYTES + 1, 2), Check.BAD_LABELS)

@@ -41,6 +41,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "tt/kernels/irb.h"
 #include "tt/kernels/sgd.h"
 #include "tt/kernels/types.h"
 #include "tt/protocol_gen.h"
@@ -68,6 +69,11 @@ typedef struct {
     bool loaded;
     tt_sgd_t sgd;            /**< The plan's learning rate (momentum 0). */
     tt_rng_t rng;            /**< PRNG of the stochastic rounding: part of the trained state. */
+    uint32_t fed;            /**< Bytes of the current sample fed so far (tt_executor_feed()). */
+    uint16_t stream_op;      /**< A streamed sample's FUSED_BLOCK op (0: the sample is stored whole). */
+    uint32_t stream_row;     /**< Bytes of one input row. */
+    int32_t stream_first;    /**< First input row held in the input buffer. */
+    tt_irb_progress_t stream_progress; /**< How far the FUSED_BLOCK has got on this sample. */
 } tt_executor_t;
 
 /** Outcome of one sample. */
@@ -104,14 +110,22 @@ tt_status_t tt_executor_load_blobs(tt_executor_t *ex, const uint8_t *plan, uint3
 /** Forget the plan (tt_executor_step() then answers TT_STATUS_NO_PLAN). */
 void tt_executor_unload(tt_executor_t *ex);
 
+/** Bytes of one sample: input_h * input_w * input_c of the plan (0 when none is loaded). */
+uint32_t tt_executor_input_bytes(const tt_executor_t *ex);
+
 /**
- * Where the next sample goes: the plan's input buffer, int8 NHWC (input_h * input_w *
- * input_c bytes, quantized with the plan's input scale and zero point). Write it before
- * every tt_executor_step(): the step reuses that memory for other buffers.
- * @param len receives its size in bytes (0 when no plan is loaded)
- * @return the buffer, or NULL when no plan is loaded
+ * Take the next bytes of a sample (int8 NHWC, quantized with the plan's input scale and zero
+ * point), in order: @p offset 0 starts a sample, any other offset must continue where the
+ * last piece ended. The plan decides where they go: a plan whose INPUT is STREAMED keeps
+ * only the few rows its first (fused) block reads at once and runs that block as each row
+ * completes, so a sample never has to fit the arena whole; otherwise they are stored in the
+ * input buffer. Feed the whole sample before every tt_executor_step() (the step reuses the
+ * memory).
+ * @return TT_STATUS_OK; TT_STATUS_NO_PLAN; TT_STATUS_SAMPLE_SIZE when the bytes run past the
+ *         sample; TT_STATUS_OUT_OF_ORDER when @p offset is neither 0 nor the bytes fed so far
+ *         (nothing is taken in either case)
  */
-int8_t *tt_executor_input(tt_executor_t *ex, uint32_t *len);
+tt_status_t tt_executor_feed(tt_executor_t *ex, uint32_t offset, const uint8_t *data, uint32_t len);
 
 /**
  * Run one sample: the forward ops and the loss against @p label; with @p train also the

@@ -218,7 +218,7 @@ def lower(schedule: Schedule) -> Lowered:
 
         k = op.kind
         if k == "load_input":
-            emit(OpKind.INPUT, (), w)
+            emit(OpKind.INPUT, (), w, flags=OpFlag.STREAMED if schedule.streamed_input else 0)
         elif k == "fwd":
             mask = find(w, "mask:")
             if layer.kind in FORWARD:

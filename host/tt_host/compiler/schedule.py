@@ -114,6 +114,11 @@ class PlanOptions:
     #: compute a layer's input gradient before its update (exact backprop); False updates
     #: first, which frees the saved activation earlier at the price of a stale-weight dX
     exact_gradients: bool = True
+    #: stream the sample into the first op: when the model's first layers run as a fused
+    #: block that nothing trains, the input buffer holds only the few rows that block reads at
+    #: once (``tt_irb_fwd_s8_rows_span``) and the block runs as they arrive (48 KB -> 1.5 KB at
+    #: 128x128x3)
+    stream_input: bool = False
     #: compute each output channel's weight gradient and apply its update at once (one
     #: channel of int32 dW as scratch) instead of the whole int32 dW tensor followed by the
     #: SGD kernel; needs fused gradient+update kernels (TODO, kernels issue)
@@ -161,6 +166,8 @@ class Schedule:
     training: dict[int, Training]  #: layer index -> what it trains
     needs_grad: frozenset[int]  #: tensors whose gradient is computed
     blocks: list[Block]  #: fused blocks
+    #: the sample streams into the first op (a fused block) through an input buffer of a few rows
+    streamed_input: bool = False
 
     @property
     def earliest_trained(self) -> int:
@@ -229,6 +236,7 @@ class _Builder:
         self.act: dict[int, str] = {}  # tensor -> buffer holding its int8 value
         self.grad: dict[int, str] = {}  # tensor -> buffer holding its int16 gradient
         self.tmp = 0
+        self.streamed = False  # the sample streams into the first (fused) op
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -287,7 +295,17 @@ class _Builder:
     # -- forward ---------------------------------------------------------------------------
 
     def forward(self, blocks: dict[int, Block]) -> None:
-        self.emit("load_input", "forward", None, (), (self.act_buffer(self.g.input, "input"),))
+        x = self.g.input
+        first = blocks.get(self.g.layers[0].index)
+        self.streamed = (self.options.stream_input and first is not None and first.layers[0] == self.g.layers[0].index
+                         and x not in self.need and len(self.g.consumers(x)) == 1)
+        if self.streamed:
+            rows = S.fused_block_rows_span(*_irb_args(self.g, first))
+            shape = self.g.tensors[x].shape
+            self.act[x] = self.buffer(f"act:{x}", rows * self.numel(x) // shape[1], "input")
+        else:
+            self.act_buffer(x, "input")
+        self.emit("load_input", "forward", None, (), (self.act[x],))
         for layer in self.g.layers:
             block = blocks.get(layer.index)
             if block is not None:
@@ -338,7 +356,9 @@ class _Builder:
         x = first.inputs[0]
         macs = sum(L[i].macs for i in block.layers)
         out = self.act_buffer(last.output)
-        inplace = ((out, self.act[x]),) if _irb_can_alias(self.g, block) else ()
+        # A streamed sample's rows pass through a small buffer the output cannot share.
+        streamed = x == self.g.input and self.streamed
+        inplace = ((out, self.act[x]),) if _irb_can_alias(self.g, block) and not streamed else ()
         self.emit("fused_block", "forward", first.index, (self.act[x],), (out,), inplace=inplace,
                   scratch=_irb_scratch(self.g, block), macs=macs)
 
@@ -554,4 +574,4 @@ def build_schedule(graph: Graph, scheme: Scheme, options: PlanOptions | None = N
     b.forward(chosen)
     b.backward()
     ops = _finalize_inplace(b.ops, b.buffers)
-    return Schedule(graph, scheme, options, ops, b.buffers, b.training, b.need, fused)
+    return Schedule(graph, scheme, options, ops, b.buffers, b.training, b.need, fused, b.streamed)

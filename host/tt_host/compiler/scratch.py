@@ -132,6 +132,16 @@ def fused_block_can_alias(expand: ConvGeom | None, dw: ConvGeom, out_c: int, res
     return irb_can_alias(g)
 
 
+def fused_block_rows_span(expand: ConvGeom | None, dw: ConvGeom, out_c: int, residual: bool) -> int:
+    """Input rows the fused block reads at once when run as they arrive (``tt_irb_fwd_s8_rows_span``)."""
+    from tt_host.reference.fused import IrbGeom, irb_rows_span
+
+    g = IrbGeom(expand, dw, out_c, residual)
+    if _c_function("irb_fwd_s8"):
+        return _native().irb_rows_span(g)
+    return irb_rows_span(g)
+
+
 def fused_channel(in_hw: int, out_hw: int, has_pw1: bool) -> Scratch:
     """Per-channel planes of a channel-streamed fused block (superseded: the kernel is
     row-streamed, use :func:`fused_block`): one expanded channel of pw1's output (``H*W``)

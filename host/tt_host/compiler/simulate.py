@@ -207,6 +207,7 @@ class Machine:
     label: int = 0
     result: StepResult | None = None
     trace: list | None = None  #: when a list, receives (op index, outputs) of every op
+    streamed: tuple | None = None  #: (input buffer, sample) of a STREAMED INPUT this step
 
     def __post_init__(self) -> None:
         self.rng = U.Rng(self.seed)
@@ -251,6 +252,11 @@ class Machine:
             writes.append((op.outs[0], gather_slice(p, p.weights), None))
         elif k == OpKind.LOAD_BIAS:
             writes.append((op.outs[0], p.bias, None))
+        elif k == OpKind.INPUT and op.flags & OpFlag.STREAMED:
+            # The sample's rows pass through the buffer while the next op (the fused block)
+            # runs on them: that op reads the sample, the buffer ends up holding garbage.
+            self.streamed = (op.outs[0], np.asarray(image, np.int8))
+            s.scribble(op.outs[0], index)
         elif k == OpKind.INPUT:
             writes.append((op.outs[0], np.asarray(image, np.int8), None))
         elif k in (OpKind.CONV2D, OpKind.PW_CONV2D, OpKind.DW_CONV2D, OpKind.FC):
@@ -275,7 +281,7 @@ class Machine:
             x = s.get(ins[0]).reshape(g.in_h * g.in_w, g.in_c)
             writes.append((op.outs[0], x[:, list(p.channels)], None))
         elif k == OpKind.FUSED_BLOCK:
-            x = s.get(ins[0])
+            x = self.streamed[1].ravel() if self.streamed and ins[0] == self.streamed[0] else s.get(ins[0])
             e = x
             if p.pw1 is not None:
                 e = _conv_forward(p.pw1, x, current_weights(p.pw1, None), p.pw1.bias)
