@@ -195,7 +195,7 @@ def test_streamed_sample_on_the_board_is_bit_exact(tmp_path):
     from tt_host.tflite import load
 
     graph = import_model(load(inverted_bottleneck_model(stem_block=True)), "stem").with_classes(3)
-    options = PlanOptions(fuse_blocks="all", inplace_kernels=True, streamed_updates=True, stream_input=True)
+    options = PlanOptions.layer_by_layer(fuse_blocks="all", inplace_kernels=True, streamed_updates=True, stream_input=True)
     compiled = compile_model(graph, {"n_bias_update": 2, "manual_weight_idx": [3], "weight_update_ratio": [0.5]},
                              options=options)
     assert compiled.schedule.streamed_input

@@ -79,14 +79,14 @@ def _train_both(plan: bytes, weights: bytes, samples, labels_mod: int | None = N
 
 
 DEMO_CASES = {
-    "last-layer": ("last-layer", None),
-    "bias-only": ("bias-only", None),
-    "full": ("full", None),
-    "full-fused-inplace-streamed": ("full", PlanOptions(fuse_blocks="all", inplace_kernels=True, streamed_updates=True)),
-    "sparse": (SPARSE, None),
-    "sparse-streamed": (SPARSE, PlanOptions(streamed_updates=True)),
-    "explicit-channels-relu-masks": (EXPLICIT, PlanOptions(mask_policy="relu", exact_gradients=False)),
-    "last-layer-fused-inplace": ("last-layer", PlanOptions(fuse_blocks="all", inplace_kernels=True)),
+    "last-layer": ("last-layer", PlanOptions.layer_by_layer()),
+    "bias-only": ("bias-only", PlanOptions.layer_by_layer()),
+    "full": ("full", PlanOptions.layer_by_layer()),
+    "full-fused-inplace-streamed": ("full", PlanOptions.layer_by_layer(fuse_blocks="all", inplace_kernels=True, streamed_updates=True)),
+    "sparse": (SPARSE, PlanOptions.layer_by_layer()),
+    "sparse-streamed": (SPARSE, PlanOptions.layer_by_layer(streamed_updates=True)),
+    "explicit-channels-relu-masks": (EXPLICIT, PlanOptions.layer_by_layer(mask_policy="relu", exact_gradients=False)),
+    "last-layer-fused-inplace": ("last-layer", PlanOptions.layer_by_layer(fuse_blocks="all", inplace_kernels=True)),
 }
 
 
@@ -117,8 +117,8 @@ def stem_graph():
     return import_model(load(inverted_bottleneck_model(seed=4, stem_block=True)), "stem")
 
 
-@pytest.mark.parametrize("options", [None, PlanOptions(streamed_updates=True, inplace_kernels=True),
-                                     PlanOptions(fuse_blocks="all", inplace_kernels=True)], ids=["plain", "streamed", "fused"])
+@pytest.mark.parametrize("options", [PlanOptions.layer_by_layer(), PlanOptions.layer_by_layer(streamed_updates=True, inplace_kernels=True),
+                                     PlanOptions.layer_by_layer(fuse_blocks="all", inplace_kernels=True)], ids=["plain", "streamed", "fused"])
 def test_tiny_random_model_bit_exact(tiny_graph, options):
     graph = tiny_graph.with_classes(4, ("a", "b", "c", "d"))
     for scheme in ("full", {"n_bias_update": 2, "manual_weight_idx": [1, 2, 3], "weight_update_ratio": [0.25, 0.5, 1]}):
@@ -128,9 +128,9 @@ def test_tiny_random_model_bit_exact(tiny_graph, options):
 
 
 @pytest.mark.parametrize(("scheme", "options"), [
-    ("bias-only", PlanOptions(inplace_kernels=True)),
+    ("bias-only", PlanOptions.layer_by_layer(inplace_kernels=True)),
     ({"n_bias_update": 2, "manual_weight_idx": [1, 2], "weight_update_ratio": [0.5, 0.5]},
-     PlanOptions(inplace_kernels=True, exact_gradients=False)),
+     PlanOptions.layer_by_layer(inplace_kernels=True, exact_gradients=False)),
 ], ids=["frozen", "stale-weights"])
 def test_inplace_depthwise_input_gradient_bit_exact(tiny_graph, scheme, options):
     """dX written over dY (tt_dw_conv2d_bwd_input_inplace_s16) where dY dies at the input
@@ -150,7 +150,7 @@ def test_fused_stem_bit_exact(stem_graph, fuse, stream, chunk):
     """Stem fused with the first block; streamed, the sample arrives in ``chunk``-byte pieces (100:
     rows complete mid-piece; 48: exactly one 16x3 row per piece) through a buffer of a few rows."""
     graph = stem_graph.with_classes(4, ("a", "b", "c", "d"))
-    options = PlanOptions(fuse_blocks=fuse, inplace_kernels=True, streamed_updates=True, stream_input=stream)
+    options = PlanOptions.layer_by_layer(fuse_blocks=fuse, inplace_kernels=True, streamed_updates=True, stream_input=stream)
     for scheme in ("last-layer", {"n_bias_update": 3, "manual_weight_idx": [3, 4], "weight_update_ratio": [0.5, 1]}):
         compiled = compile_model(graph, scheme, options=options)
         if fuse == "all":
@@ -221,7 +221,7 @@ def test_current_corruption_corpus_is_refused_with_its_check():
 def test_fused_stem_corruption_corpus_is_refused_with_its_check(stem_graph):
     graph = stem_graph.with_classes(3)
     compiled = compile_model(graph, {"n_bias_update": 2, "manual_weight_idx": [3], "weight_update_ratio": [0.5]},
-                             options=PlanOptions(fuse_blocks="all", inplace_kernels=True))
+                             options=PlanOptions.layer_by_layer(fuse_blocks="all", inplace_kernels=True))
     b = serialize(compiled.schedule, compiled.plan, TrainParams(), compiled.scheme.name)
     corpus = P.corruptions(b.plan, b.weights)
     assert "fused_expansion_not_a_conv" in {c.name for c in corpus}
@@ -236,7 +236,7 @@ def test_streamed_input_buffer_the_block_cannot_run_in_is_refused(stem_graph):
     """What only the C loader can check (tt_irb_fwd_s8_rows_span(), the output's placement): a
     row buffer smaller than the rows the stem block reads at once, or under the block's output."""
     graph = stem_graph.with_classes(3)
-    options = PlanOptions(fuse_blocks="all", inplace_kernels=True, stream_input=True)
+    options = PlanOptions.layer_by_layer(fuse_blocks="all", inplace_kernels=True, stream_input=True)
     compiled = compile_model(graph, "last-layer", options=options)
     b = serialize(compiled.schedule, compiled.plan, TrainParams(), "s")
     v = P.validate(b.plan)
@@ -269,7 +269,7 @@ SHARED_100KB = {"mcunet-5fps": "mcunet-5fps-99kb", "mbv2-w0.35": "mbv2-w0.35-99k
                 "proxyless-w0.3": "proxyless-w0.3-98kb"}
 #: What ``tt-host compile`` uses by default (fused blocks with the stem, in place, streamed
 #: updates, the sample streamed into the stem block).
-CLI_DEFAULTS = PlanOptions(fuse_blocks="auto", inplace_kernels=True, streamed_updates=True, stream_input=True)
+CLI_DEFAULTS = PlanOptions()
 
 
 def _shared(name: str):
@@ -280,7 +280,7 @@ def _shared(name: str):
     return model, scheme
 
 
-@pytest.mark.parametrize(("name", "options"), [("mcunet-5fps", PlanOptions(streamed_updates=True)),
+@pytest.mark.parametrize(("name", "options"), [("mcunet-5fps", PlanOptions.layer_by_layer(streamed_updates=True)),
                                                *((n, CLI_DEFAULTS) for n in SHARED_100KB)],
                          ids=["mcunet-5fps-streamed", *(f"{n}-defaults" for n in SHARED_100KB)])
 def test_shared_model_two_steps_bit_exact(name, options):

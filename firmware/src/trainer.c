@@ -13,6 +13,7 @@ static void forget(tt_trainer_t *t)
     t->package = NULL;
     t->package_len = 0;
     t->sample_received = 0;
+    t->sample_ticks = 0;
     memset(&t->counters, 0, sizeof t->counters);
 }
 
@@ -120,8 +121,14 @@ tt_status_t tt_trainer_sample_data(tt_trainer_t *t, uint32_t offset, const uint8
         *detail = input_bytes;
         return TT_STATUS_SAMPLE_SIZE;
     }
-    /* Stored, or (a streamed plan) run through the first block as its rows complete. */
+    /* Stored, or (a streamed plan) run through the first block as its rows complete: those
+     * ticks belong to the sample's step. */
+    if (offset == 0u) {
+        t->sample_ticks = 0;
+    }
+    const uint32_t start = tt_port_ticks();
     const tt_status_t status = tt_executor_feed(&t->ex, offset, data, len);
+    t->sample_ticks += tt_port_ticks() - start;
     if (status != TT_STATUS_OK) {
         return TT_STATUS_INTERNAL; /* every reason to refuse was checked above */
     }
@@ -154,8 +161,9 @@ tt_status_t tt_trainer_sample_run(tt_trainer_t *t, uint32_t step, uint32_t label
     tt_step_result_t r;
     const uint32_t start = tt_port_ticks();
     const tt_status_t status = tt_executor_step(&t->ex, label, train, &r);
-    const uint32_t ticks = tt_port_ticks() - start;
+    const uint32_t ticks = tt_port_ticks() - start + t->sample_ticks;
     t->sample_received = 0; /* the step reused the input's memory */
+    t->sample_ticks = 0;
     if (status != TT_STATUS_OK) {
         return TT_STATUS_INTERNAL; /* every reason to refuse was checked above */
     }

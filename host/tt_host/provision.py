@@ -132,7 +132,7 @@ def compile_plan(
     """``(plan, weights, report)`` for ``model`` with ``head``, trained per ``setup``;
     ``images``/``labels`` (class indices of ``head.labels``) are the training samples, for
     imprinting and the Fisher criterion."""
-    from .compiler import PlanOptions, TrainParams, compile_model, load_graph, serialize
+    from .compiler import TrainParams, compile_model, load_graph, serialize
     from .compiler import head as head_mod
 
     if setup.scheme == "auto" and budget is None:
@@ -146,8 +146,7 @@ def compile_plan(
         log.info("new %d-class head (%s) for %s", len(head.labels), setup.init, ", ".join(head.labels))
     else:
         graph = dataclasses.replace(graph, labels=head.labels)
-    options = PlanOptions(fuse_blocks="auto", inplace_kernels=True, streamed_updates=True, stream_input=True)
-    compiled = compile_model(graph, setup.scheme, budget, options, samples=(images, labels),
+    compiled = compile_model(graph, setup.scheme, budget, samples=(images, labels),
                              macs_budget=setup.macs_budget)
     train = TrainParams(lr=setup.lr, seed=setup.seed)
     blobs = serialize(compiled.schedule, compiled.plan, train, compiled.scheme.name,

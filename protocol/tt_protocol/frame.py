@@ -251,7 +251,7 @@ SampleResultPayload = Struct(
     "predicted" / Int16ul,  # class with the largest logit (first on ties)
     "correct" / Int8ul,  # 1: predicted == label
     "flags" / Int8ul,  # the run's SampleFlag
-    "ticks" / Int32ul,  # tt_port_ticks() spent in the step (StatsPayload.tick_hz per second)
+    "ticks" / Int32ul,  # tt_port_ticks() spent on the sample: the step, and a streamed plan's first block as it arrived
 )
 
 StatsPayload = Struct(

@@ -26,7 +26,7 @@ from .conftest import MODEL_NAMES, SCHEME_100KB, model_path
 DEMO = REPO_ROOT / "examples" / "demo_model" / "fmnist6-demo-int8.tflite"
 SAMPLES = REPO_ROOT / "examples" / "camera_samples"
 DEMO_SCHEME = {"n_bias_update": 6, "manual_weight_idx": [9, 10, 11], "weight_update_ratio": [0.5, 0.25, 1]}
-OPTS = PlanOptions(fuse_blocks="auto", inplace_kernels=True, streamed_updates=True)
+OPTS = PlanOptions.layer_by_layer(fuse_blocks="auto", inplace_kernels=True, streamed_updates=True)
 
 
 @pytest.fixture(scope="module")

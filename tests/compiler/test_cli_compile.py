@@ -32,6 +32,17 @@ def test_compile_json_writes_deterministic_outputs(tmp_path):
     assert P.validate(plan, (tmp_path / "a" / "weights.bin").read_bytes()).header.arena_bytes == report["arena_bytes"]
 
 
+def test_compile_options_default_to_the_library_defaults(tmp_path):
+    """``tt-host compile`` without option flags plans exactly what ``PlanOptions()`` plans."""
+    from tt_host.compiler import PlanOptions
+
+    r = runner.invoke(app, ["compile", str(DEMO), "--scheme", "bias-only", "--json", "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    options = json.loads(r.stdout)["options"]
+    assert options == {k: v for k, v in vars(PlanOptions()).items() if k in options}
+    assert set(options) == set(vars(PlanOptions()))
+
+
 def test_compile_table_and_timeline(tmp_path):
     r = runner.invoke(app, ["compile", str(DEMO), "--scheme", "full", "--out", str(tmp_path)], env={"COLUMNS": "160"})
     assert r.exit_code == 0, r.output

@@ -93,13 +93,13 @@ def test_best_fit_reuses_the_tightest_gap():
 def test_shared_model_plans(shared_dir, shared_graphs, name):
     g = shared_graphs[name]
     scheme = load_scheme(shared_dir / "schemes" / f"{SCHEME_100KB[name]}.json", g)
-    for opts in (PlanOptions(), PlanOptions(fuse_blocks="auto", inplace_kernels=True)):
+    for opts in (PlanOptions.layer_by_layer(), PlanOptions.layer_by_layer(fuse_blocks="auto", inplace_kernels=True)):
         plan = plan_schedule(build_schedule(g, scheme, opts))  # checks the invariant
         assert plan.peak >= max(row["live_bytes"] for row in plan.timeline())
 
 
 def test_fused_block_writes_over_its_input(tiny_graph):
-    s = build_schedule(tiny_graph, load_scheme("last-layer", tiny_graph), PlanOptions(fuse_blocks="all"))
+    s = build_schedule(tiny_graph, load_scheme("last-layer", tiny_graph), PlanOptions.layer_by_layer(fuse_blocks="all"))
     plan = plan_schedule(s)
     off = plan.by_name()
     block = next(op for op in s.ops if op.kind == "fused_block")

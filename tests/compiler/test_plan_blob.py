@@ -15,7 +15,7 @@ DEMO = REPO_ROOT / "examples" / "demo_model" / "fmnist6-demo-int8.tflite"
 
 
 def _blobs(model, scheme, **opts):
-    c = compile_model(model, scheme, options=PlanOptions(**opts))
+    c = compile_model(model, scheme, options=PlanOptions.layer_by_layer(**opts))
     return c, serialize(c.schedule, c.plan)
 
 

@@ -53,9 +53,9 @@ def test_firmware_constants_add_up():
 def test_shared_model_report(shared_dir, name):
     path = model_path(shared_dir, name)
     scheme = shared_dir / "schemes" / f"{SCHEME_100KB[name]}.json"
-    layer = compile_model(path, scheme, classes=10, firmware=FW).report
+    layer = compile_model(path, scheme, classes=10, firmware=FW, options=PlanOptions.layer_by_layer()).report
     fused = compile_model(path, scheme, classes=10, firmware=FW,
-                          options=PlanOptions(fuse_blocks="auto", inplace_kernels=True)).report
+                          options=PlanOptions.layer_by_layer(fuse_blocks="auto", inplace_kernels=True)).report
     assert fused["peak_sram_bytes"] < layer["peak_sram_bytes"]
     assert fused["fused_blocks"] and not layer["fused_blocks"]
     assert layer["macs_forward"] == fused["macs_forward"] == 16_758_912 - 112 * 1000 + 112 * 10

@@ -10,7 +10,7 @@ from .conftest import MODEL_NAMES, SCHEME_100KB
 
 
 def _sched(graph, scheme, **opts):
-    return build_schedule(graph, load_scheme(scheme, graph), PlanOptions(**opts))
+    return build_schedule(graph, load_scheme(scheme, graph), PlanOptions.layer_by_layer(**opts))
 
 
 def _well_formed(s) -> None:

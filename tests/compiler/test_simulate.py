@@ -57,7 +57,7 @@ def _graph(model, tiny_graph, stem_graph):
 
 @pytest.mark.parametrize(("model", "scheme", "opts"), CASES)
 def test_planned_equals_unplanned(tiny_graph, stem_graph, model, scheme, opts):
-    c = compile_model(_graph(model, tiny_graph, stem_graph), scheme, options=PlanOptions(**opts))
+    c = compile_model(_graph(model, tiny_graph, stem_graph), scheme, options=PlanOptions.layer_by_layer(**opts))
     if model == "stem" and opts.get("fuse_blocks") == "all":
         assert c.schedule.blocks[0].pw1 == c.graph.conv(0).index, "the first conv is not the fused expansion"
     b = serialize(c.schedule, c.plan, TRAIN)
@@ -76,7 +76,7 @@ def test_options_change_memory_not_arithmetic():
     samples = _samples(compile_model(DEMO, "last-layer").graph, 3, seed=1)
     results = []
     for opts in ({}, {"fuse_blocks": "all", "inplace_kernels": True, "streamed_updates": True}):
-        c = compile_model(DEMO, "last-layer", options=PlanOptions(**opts))
+        c = compile_model(DEMO, "last-layer", options=PlanOptions.layer_by_layer(**opts))
         b = serialize(c.schedule, c.plan, TRAIN)
         m = S.planned(b.plan, b.weights)
         results.append((_train(m, samples), m.parameters(), c.plan.peak))
@@ -119,5 +119,5 @@ def test_an_overlap_is_caught():
 
 def test_memory_plan_invariant_holds_for_every_case(tiny_graph, stem_graph):
     for model, scheme, opts in CASES:
-        c = compile_model(_graph(model, tiny_graph, stem_graph), scheme, options=PlanOptions(**opts))
+        c = compile_model(_graph(model, tiny_graph, stem_graph), scheme, options=PlanOptions.layer_by_layer(**opts))
         check(c.plan)

@@ -94,16 +94,18 @@ class Op:
 
 @dataclass(frozen=True)
 class PlanOptions:
-    """Choices that change the schedule (and so the memory), never the arithmetic."""
+    """Choices that change the schedule (and so the memory), never the arithmetic. The
+    defaults are what ``tt-host compile`` and provisioning use; :meth:`layer_by_layer` turns
+    every memory-saving choice off (the plain schedule, for comparisons)."""
 
     #: run frozen inverted bottlenecks fused when that lowers their memory ("auto"), always
     #: when legal ("all"), or never ("off")
-    fuse_blocks: str = "off"
+    fuse_blocks: str = "auto"
     #: kernels overwrite their input when it dies there: depthwise with depth multiplier 1
     #: (``tt_dw_conv2d_fwd_inplace_s8``) and pointwise projections with ``out_c <= in_c``
     #: (``tt_pw_conv2d_fwd_inplace_s8``), any stride, and the depthwise input gradient at
     #: stride 1 (``tt_dw_conv2d_bwd_input_inplace_s16``), where their ``_supported()`` says so
-    inplace_kernels: bool = False
+    inplace_kernels: bool = True
     #: a fused block's expansion may be a general convolution (the stem before a block
     #: without pw1: ``tt_irb_fwd_s8`` takes any convolution there, and the plan's FUSED
     #: block accepts a CONV2D expansion); only matters with ``fuse_blocks``
@@ -118,17 +120,23 @@ class PlanOptions:
     #: block that nothing trains, the input buffer holds only the few rows that block reads at
     #: once (``tt_irb_fwd_s8_rows_span``) and the block runs as they arrive (48 KB -> 1.5 KB at
     #: 128x128x3)
-    stream_input: bool = False
-    #: compute each output channel's weight gradient and apply its update at once (one
-    #: channel of int32 dW as scratch) instead of the whole int32 dW tensor followed by the
-    #: SGD kernel; needs fused gradient+update kernels (TODO, kernels issue)
-    streamed_updates: bool = False
+    stream_input: bool = True
+    #: compute each output channel's weight gradient and apply its update at once
+    #: (``tt_<op>_bwd_weight_update_s8``) instead of the whole int32 dW tensor followed by
+    #: the SGD kernel
+    streamed_updates: bool = True
 
     def __post_init__(self) -> None:
         if self.fuse_blocks not in ("off", "auto", "all"):
             raise CompileError(f"fuse_blocks must be off, auto or all, not {self.fuse_blocks!r}")
         if self.mask_policy not in ("all", "relu"):
             raise CompileError(f"mask_policy must be all or relu, not {self.mask_policy!r}")
+
+    @classmethod
+    def layer_by_layer(cls, **changes) -> PlanOptions:
+        """Every op on whole tensors: no fusion, nothing in place, nothing streamed (``changes`` on top)."""
+        return cls(**{"fuse_blocks": "off", "inplace_kernels": False, "stream_input": False,
+                      "streamed_updates": False, **changes})
 
 
 @dataclass(frozen=True)

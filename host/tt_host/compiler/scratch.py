@@ -142,14 +142,6 @@ def fused_block_rows_span(expand: ConvGeom | None, dw: ConvGeom, out_c: int, res
     return irb_rows_span(g)
 
 
-def fused_channel(in_hw: int, out_hw: int, has_pw1: bool) -> Scratch:
-    """Per-channel planes of a channel-streamed fused block (superseded: the kernel is
-    row-streamed, use :func:`fused_block`): one expanded channel of pw1's output (``H*W``)
-    and of the depthwise output (``Ho*Wo``), int8, without the int32 pw2 accumulator."""
-    n = (in_hw if has_pw1 else 0) + out_hw
-    return Scratch(n, False, "TODO: H*W + Ho*Wo (one expanded channel, int8)")
-
-
 #: Source prefix of the in-place variants' scratch (the schedule drops it when it falls back).
 INPLACE_PREFIX = "in-place"
 
