@@ -27,11 +27,9 @@ void tt_conv2d_bwd_input_s16(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *g
         }
         wbound = s > wbound ? s : wbound;
     }
-    int64_t bound = 0;
-    const int32_t max_dy = tt_max_abs_s16(grad_output, geom->out_h * geom->out_w * out_c);
-    const int32_t p = tt_grad_prescale_shift(max_dy, wbound, &bound);
-    const int32_t q = tt_grad_choose_shift(bound, quant->scale_multiplier, quant->scale_shift, grad_output_exp + p,
-                                           grad_input_exp);
+    int32_t p;
+    const int32_t q = tt_grad_input_shifts(grad_output, geom->out_h * geom->out_w * out_c, wbound, quant,
+                                           grad_output_exp, &p, grad_input_exp);
 
     /* Gather form: each input element sums the output positions whose window covers it, so
      * no int32 copy of the whole dX is needed; |acc| <= bound < 2^31 by construction. */

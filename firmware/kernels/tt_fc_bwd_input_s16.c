@@ -29,10 +29,8 @@ void tt_fc_bwd_input_s16(const tt_kernel_ctx_t *ctx, const tt_fc_geom_t *geom, c
     for (int32_t ic = 0; ic < in_c; ic++) {
         wbound = acc[ic] > wbound ? acc[ic] : wbound;
     }
-    int64_t bound = 0;
-    const int32_t p = tt_grad_prescale_shift(tt_max_abs_s16(grad_output, out_c), wbound, &bound);
-    const int32_t q = tt_grad_choose_shift(bound, quant->scale_multiplier, quant->scale_shift, grad_output_exp + p,
-                                           grad_input_exp);
+    int32_t p;
+    const int32_t q = tt_grad_input_shifts(grad_output, out_c, wbound, quant, grad_output_exp, &p, grad_input_exp);
 
     for (int32_t oc = 0; oc < out_c; oc++) {
         dyp[oc] = (int16_t)tt_grad_prescale(grad_output[oc], quant->multiplier[oc], quant->shift[oc], p);

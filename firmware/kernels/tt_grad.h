@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "tt/kernels/types.h"
 #include "tt_fixedpoint.h"
 
 #define TT_GRAD_BITS 15
@@ -83,6 +84,20 @@ static inline int32_t tt_grad_prescale_shift(int32_t max_dy, int64_t weight_boun
         }
         p++;
     }
+}
+
+/* The shifts of a dense input-gradient kernel (conv2d, pointwise, fully connected), from the
+ * n values of dY and the weight bound (largest |W| mass one dX element receives): stores the
+ * pre-shift of dY in *p and dX's exponent in *grad_input_exp, returns the output shift. The
+ * int32 accumulators cannot overflow and no dX value saturates (up to one rounding step). */
+static inline int32_t tt_grad_input_shifts(const int16_t *grad_output, int32_t n, int64_t weight_bound,
+                                           const tt_grad_quant_t *quant, int32_t grad_output_exp, int32_t *p,
+                                           int32_t *grad_input_exp)
+{
+    int64_t bound = 0;
+    *p = tt_grad_prescale_shift(tt_max_abs_s16(grad_output, n), weight_bound, &bound);
+    return tt_grad_choose_shift(bound, quant->scale_multiplier, quant->scale_shift, grad_output_exp + *p,
+                                grad_input_exp);
 }
 
 /* round(dy * ratio / 2^p) with ratio = multiplier * 2^(shift - 31) <= 1: one Q31 multiply of

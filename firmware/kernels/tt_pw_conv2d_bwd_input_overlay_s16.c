@@ -273,11 +273,9 @@ void tt_pw_conv2d_bwd_input_overlay_s16(const tt_kernel_ctx_t *ctx, const tt_con
         const int64_t b = segment_bound(&run, out_c);
         wbound = b > wbound ? b : wbound;
     }
-    int64_t bound = 0;
-    const int32_t max_dy = tt_max_abs_s16(grad_output, geom->out_h * geom->out_w * out_c);
-    const int32_t p = tt_grad_prescale_shift(max_dy, wbound, &bound);
-    const int32_t q = tt_grad_choose_shift(bound, quant->scale_multiplier, quant->scale_shift, grad_output_exp + p,
-                                           grad_input_exp);
+    int32_t p;
+    const int32_t q = tt_grad_input_shifts(grad_output, geom->out_h * geom->out_w * out_c, wbound, quant,
+                                           grad_output_exp, &p, grad_input_exp);
 #if TT_DSP
     bwd_input_dsp(geom, quant, grad_output, weights, bits, &slice, p, q, (int32_t *)ctx->buf, grad_input);
 #else
