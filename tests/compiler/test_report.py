@@ -6,6 +6,7 @@ import json
 
 import pytest
 from tt_host.compiler import PlanBudgetExceeded, PlanOptions, compile_model
+from tt_host.compiler import report as R
 from tt_host.compiler.report import FIRMWARE_MEASURED, FirmwareFootprint
 
 from .conftest import SCHEME_100KB, model_path
@@ -58,6 +59,11 @@ def test_shared_model_report(shared_dir, name):
                           options=PlanOptions.layer_by_layer(fuse_blocks="auto", inplace_kernels=True)).report
     assert fused["peak_sram_bytes"] < layer["peak_sram_bytes"]
     assert fused["fused_blocks"] and not layer["fused_blocks"]
+    product = compile_model(path, scheme, classes=10, firmware=FW).report
+    assert product["input"] == {"sample_bytes": 128 * 128 * 3, "buffer_bytes": 4 * 128 * 3, "streamed": True}
+    assert layer["input"] == {"sample_bytes": 128 * 128 * 3, "buffer_bytes": 128 * 128 * 3, "streamed": False}
+    assert product["peak_sram_bytes"] < fused["peak_sram_bytes"]
+    assert any(line.startswith("sample 49,152 B: streamed through 1,536 B") for line in R.summary_lines(product))
     assert layer["macs_forward"] == fused["macs_forward"] == 16_758_912 - 112 * 1000 + 112 * 10
     # README: the layer-by-layer peak is 245,760 bytes of activations, plus the kernel's scratch
     assert 245_760 <= layer["breakdown"]["forward_activation_peak"] <= 245_760 + 4096

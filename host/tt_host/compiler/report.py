@@ -160,6 +160,13 @@ def timeline_rows(schedule: Schedule, plan: Plan) -> list[dict[str, Any]]:
     return rows
 
 
+def _input(schedule: Schedule) -> dict[str, Any]:
+    """Where the sample goes: its own buffer, or (streamed) a buffer of a few rows."""
+    buffer = schedule.buffers[schedule.ops[0].writes[0]]
+    return {"sample_bytes": schedule.graph.tensors[schedule.graph.input].numel, "buffer_bytes": buffer.nbytes,
+            "streamed": schedule.streamed_input}
+
+
 def build_report(schedule: Schedule, plan: Plan, firmware: FirmwareFootprint | None = None) -> dict[str, Any]:
     """The JSON-ready compile report (see the module docstring for ``peak_sram_bytes``)."""
     fw = firmware or firmware_footprint()
@@ -186,6 +193,7 @@ def build_report(schedule: Schedule, plan: Plan, firmware: FirmwareFootprint | N
         "trainable_params": schedule.scheme.trainable_params(g),
         "n_ops": len(schedule.ops),
         "fused_blocks": [[g.layers[i].name for i in block.layers] for block in schedule.blocks],
+        "input": _input(schedule),
         "breakdown": breakdown(schedule, plan),
         "scratch_formulas_todo": approx,
         "layers": layer_rows(schedule),
@@ -237,6 +245,10 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         f"flash {report['flash_bytes']:,} B; MACs forward {report['macs_forward']:,}, backward {report['macs_backward']:,}; "
         f"trainable parameters {report['trainable_params']:,}",
     ]
+    x = report["input"]
+    lines.append(f"sample {x['sample_bytes']:,} B: " + (
+        f"streamed through {x['buffer_bytes']:,} B of rows into the first block" if x["streamed"]
+        else "stored whole"))
     if "plan_bytes" in report:
         lines.append(f"plan.bin {report['plan_bytes']:,} B, weights.bin {report['weights_bytes']:,} B, "
                      f"plan hash {report['plan_hash'][:16]}")
