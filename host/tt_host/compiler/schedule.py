@@ -106,6 +106,10 @@ class PlanOptions:
     #: (``tt_pw_conv2d_fwd_inplace_s8``), any stride, and the depthwise input gradient at
     #: stride 1 (``tt_dw_conv2d_bwd_input_inplace_s16``), where their ``_supported()`` says so
     inplace_kernels: bool = True
+    #: with ``inplace_kernels``, run an op in place only where the step's peak needs it: the
+    #: in-place kernels take more instructions than their out-of-place twins (see
+    #: :mod:`.inplace`); False keeps every legal site in place
+    inplace_where_needed: bool = True
     #: a fused block's expansion may be a general convolution (the stem before a block
     #: without pw1: ``tt_irb_fwd_s8`` takes any convolution there, and the plan's FUSED
     #: block accepts a CONV2D expansion); only matters with ``fuse_blocks``
@@ -134,8 +138,9 @@ class PlanOptions:
 
     @classmethod
     def layer_by_layer(cls, **changes) -> PlanOptions:
-        """Every op on whole tensors: no fusion, nothing in place, nothing streamed (``changes`` on top)."""
-        return cls(**{"fuse_blocks": "off", "inplace_kernels": False, "stream_input": False,
+        """Every op on whole tensors: no fusion, nothing in place, nothing streamed (``changes`` on
+        top; ``inplace_kernels=True`` then means every legal site)."""
+        return cls(**{"fuse_blocks": "off", "inplace_kernels": False, "inplace_where_needed": False, "stream_input": False,
                       "streamed_updates": False, **changes})
 
 
@@ -234,9 +239,11 @@ def find_blocks(graph: Graph, expand_conv: bool = False) -> list[Block]:
 class _Builder:
     """Accumulates ops and buffers; one method per kind of op."""
 
-    def __init__(self, graph: Graph, scheme: Scheme, options: PlanOptions) -> None:
+    def __init__(self, graph: Graph, scheme: Scheme, options: PlanOptions,
+                 out_of_place: frozenset[tuple[str, int]] = frozenset()) -> None:
         self.g = graph
         self.options = options
+        self.out_of_place = out_of_place  # (op kind, layer) sites that must not run in place
         self.training = training_of(graph, scheme)
         self.need = _needs_grad(graph, self.training)
         self.ops: list[Op] = []
@@ -344,7 +351,8 @@ class _Builder:
         inplace: tuple[tuple[str, str], ...] = ()
         if layer.kind == "add":
             inplace = tuple((out, i) for i in ins)
-        elif self.options.inplace_kernels and not w and _inplace_supported(layer.kind, geom):
+        elif (self.options.inplace_kernels and ("fwd", layer.index) not in self.out_of_place and not w
+              and _inplace_supported(layer.kind, geom)):
             # Trained weights run the overlay kernel, which has no in-place variant (and only
             # trained weights need executor temporaries: dropping this scratch drops none).
             inplace = ((out, ins[0]),)
@@ -435,7 +443,8 @@ class _Builder:
             kernel = S.backward_input(layer.kind, geom, layer.out_channels, fc_shape, overlay)
             # dX has dY's shape and dY is read by nothing after this op: the depthwise kernel
             # writes dX over it (the destination is always born here, see contribute()).
-            in_place = (dy_dies and self.options.inplace_kernels and layer.kind == "dw_conv2d"
+            in_place = (dy_dies and self.options.inplace_kernels and ("bwd_input", layer.index) not in self.out_of_place
+                        and layer.kind == "dw_conv2d"
                         and S.inplace_depthwise_bwd_input_supported(geom))
             if in_place:
                 kernel = S.inplace_depthwise_bwd_input(geom)
@@ -568,10 +577,13 @@ def _finalize_inplace(ops: list[Op], buffers: dict[str, Buffer]) -> list[Op]:
     return out
 
 
-def build_schedule(graph: Graph, scheme: Scheme, options: PlanOptions | None = None) -> Schedule:
-    """Forward, loss and pruned backward of one training step, in execution order."""
+def build_schedule(graph: Graph, scheme: Scheme, options: PlanOptions | None = None,
+                   out_of_place: frozenset[tuple[str, int]] = frozenset()) -> Schedule:
+    """Forward, loss and pruned backward of one training step, in execution order;
+    ``out_of_place`` lists ``(op kind, layer)`` sites that run out of place even where an
+    in-place kernel could (see :mod:`.inplace`)."""
     options = options or PlanOptions()
-    b = _Builder(graph, scheme, options)
+    b = _Builder(graph, scheme, options, out_of_place)
     chosen: dict[int, Block] = {}
     fused: list[Block] = []
     if options.fuse_blocks != "off":
