@@ -381,7 +381,7 @@ def compile_cmd(
     samples: Annotated[Path | None, typer.Option("--samples", help="Folder of <label>/ image folders: new head for those labels (and, with --scheme auto, the Fisher criterion).")] = None,
     init: Annotated[str, typer.Option("--init", help="New head initialisation: imprint (from --samples) or zero.")] = "imprint",
     fuse_blocks: Annotated[str, typer.Option("--fuse-blocks", help="Fuse frozen inverted bottlenecks: off, auto, all.")] = "auto",
-    inplace: Annotated[bool, typer.Option("--inplace/--no-inplace", help="In-place depthwise/pointwise kernels.")] = True,
+    inplace: Annotated[bool, typer.Option("--inplace/--no-inplace", help="In-place depthwise/pointwise kernels, where the step's peak needs them (they are slower).")] = True,
     streamed: Annotated[bool, typer.Option("--streamed-updates/--no-streamed-updates", help="Fused gradient+update kernels (no int32 weight gradient).")] = True,
     fuse_stem: Annotated[bool, typer.Option("--fuse-stem/--no-fuse-stem", help="Let a fused block's expansion be the stem convolution (its output never exists).")] = True,
     stream_input: Annotated[bool, typer.Option("--stream-input/--no-stream-input", help="Run the first fused block as the sample's rows arrive (the sample never sits in SRAM whole).")] = True,
