@@ -864,6 +864,7 @@ tt_status_t tt_executor_load_blobs(tt_executor_t *ex, const uint8_t *plan, uint3
     if (input_op.flags & TT_OP_FLAG_STREAMED) {
         ex->stream_op = (uint16_t)(first_step + 1u);
         ex->stream_row = h.input_row;
+        ex->stream_rows = buf_size(plan, h.buffer_table, h.input_buffer) / h.input_row;
     }
     ex->n_classes = h.n_classes;
     ex->sgd.lr_multiplier = h.lr_multiplier;
@@ -930,7 +931,9 @@ tt_status_t tt_executor_feed(tt_executor_t *ex, uint32_t offset, const uint8_t *
         const int32_t row = (int32_t)(ex->fed / ex->stream_row);
         const uint32_t col = ex->fed % ex->stream_row;
         const uint32_t n = len < ex->stream_row - col ? len : ex->stream_row - col;
-        if (row >= ex->stream_first) { /* rows below stream_first are read by nothing */
+        /* Rows below stream_first are read by nothing; the load checked that the rows the block
+         * still reads fit the buffer (tt_irb_fwd_s8_rows_span()), and the bound is kept anyway. */
+        if (row >= ex->stream_first && (uint32_t)(row - ex->stream_first) < ex->stream_rows) {
             memcpy(ex->arena + ex->input_offset + (uint32_t)(row - ex->stream_first) * ex->stream_row + col, data, n);
         }
         ex->fed += n;

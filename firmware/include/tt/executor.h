@@ -72,6 +72,7 @@ typedef struct {
     uint32_t fed;            /**< Bytes of the current sample fed so far (tt_executor_feed()). */
     uint16_t stream_op;      /**< A streamed sample's FUSED_BLOCK op (0: the sample is stored whole). */
     uint32_t stream_row;     /**< Bytes of one input row. */
+    uint32_t stream_rows;    /**< Rows the input buffer holds. */
     int32_t stream_first;    /**< First input row held in the input buffer. */
     tt_irb_progress_t stream_progress; /**< How far the FUSED_BLOCK has got on this sample. */
 } tt_executor_t;
