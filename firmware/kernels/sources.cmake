@@ -43,6 +43,7 @@ set_source_files_properties(
   ${CMAKE_CURRENT_LIST_DIR}/tt_dw_conv2d_bwd_input_inplace_s16.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_fc_bwd_input_s16.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_pw_conv2d_bwd_weight_s16.c
+  ${CMAKE_CURRENT_LIST_DIR}/tt_pw_conv2d_bwd_weight_update_s8.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_dw_conv2d_bwd_weight_s16.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_fc_bwd_weight_s16.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_mask_bwd_s16.c

@@ -30,9 +30,19 @@
 #define tt_add_fwd_s8 ref_add_fwd_s8
 #define tt_pw_conv2d_bwd_input_s16 ref_pw_conv2d_bwd_input_s16
 #define tt_pw_conv2d_bwd_input_s16_scratch_size ref_pw_conv2d_bwd_input_s16_scratch_size
+#define tt_pw_conv2d_bwd_input_overlay_s16 ref_pw_conv2d_bwd_input_overlay_s16
+#define tt_pw_conv2d_bwd_input_overlay_s16_scratch_size ref_pw_conv2d_bwd_input_overlay_s16_scratch_size
 #define tt_pw_conv2d_bwd_weight_s16 ref_pw_conv2d_bwd_weight_s16
+#define tt_pw_conv2d_bwd_weight_update_s8 ref_pw_conv2d_bwd_weight_update_s8
 #define tt_dw_conv2d_bwd_input_s16 ref_dw_conv2d_bwd_input_s16
 #define tt_dw_conv2d_bwd_input_s16_scratch_size ref_dw_conv2d_bwd_input_s16_scratch_size
+/* The two pointwise input-gradient files call each other's public functions. */
+uint32_t tt_pw_conv2d_bwd_input_s16_scratch_size(const tt_conv_geom_t *geom);
+void tt_pw_conv2d_bwd_input_overlay_s16(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom,
+                                        const tt_grad_quant_t *quant, const int16_t *grad_output,
+                                        int32_t grad_output_exp, const int8_t *weights, const int16_t *channels,
+                                        int32_t n_channels, const int8_t *trained, int16_t *grad_input,
+                                        int32_t *grad_input_exp);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-prototypes"
 #include "../../kernels/tt_add_fwd_s8.c"
@@ -40,8 +50,10 @@
 #include "../../kernels/tt_dw_conv2d_bwd_input_s16.c"
 #include "../../kernels/tt_dw_conv2d_fwd_s8.c"
 #include "../../kernels/tt_fc_fwd_s8.c"
+#include "../../kernels/tt_pw_conv2d_bwd_input_overlay_s16.c"
 #include "../../kernels/tt_pw_conv2d_bwd_input_s16.c"
 #include "../../kernels/tt_pw_conv2d_bwd_weight_s16.c"
+#include "../../kernels/tt_pw_conv2d_bwd_weight_update_s8.c"
 #include "../../kernels/tt_pw_conv2d_fwd_s8.c"
 #pragma GCC diagnostic pop
 #undef tt_conv2d_fwd_s8
@@ -55,7 +67,10 @@
 #undef tt_add_fwd_s8
 #undef tt_pw_conv2d_bwd_input_s16
 #undef tt_pw_conv2d_bwd_input_s16_scratch_size
+#undef tt_pw_conv2d_bwd_input_overlay_s16
+#undef tt_pw_conv2d_bwd_input_overlay_s16_scratch_size
 #undef tt_pw_conv2d_bwd_weight_s16
+#undef tt_pw_conv2d_bwd_weight_update_s8
 #undef tt_dw_conv2d_bwd_input_s16
 #undef tt_dw_conv2d_bwd_input_s16_scratch_size
 
@@ -335,6 +350,50 @@ static void fill_s16(int16_t *p, int32_t n)
     }
 }
 
+/* The sparse-update kernels of a partially trained pointwise layer: the input gradient over
+ * the frozen tensor (wts, garbage at the trained channels) and the slice of channels[0..n),
+ * and the fused weight gradient + SGD/QAS update of that slice from the compact input. */
+static void pw_bwd_sparse(int i, const tt_conv_geom_t *g, const tt_grad_quant_t *gq, int32_t n_ch, int32_t zp,
+                          int32_t dy_exp)
+{
+    static int8_t slice_dsp[BUF], slice_ref[BUF];
+    const int32_t n_in = g->in_h * g->in_w * g->in_c, n_w = n_ch * g->out_c;
+    fill_s8(slice_dsp, n_w);
+    const uint32_t need = tt_pw_conv2d_bwd_input_overlay_s16_scratch_size(g);
+    CHECK(need == ref_pw_conv2d_bwd_input_overlay_s16_scratch_size(g), "pw_bwd_input_overlay case %d: scratch", i);
+    if (need <= sizeof scratch_dsp) {
+        const tt_kernel_ctx_t cd = {scratch_dsp, need}, cr = {scratch_ref, need};
+        int32_t e_dsp = 99, e_ref = 98;
+        memset(gi_dsp, 0x11, (size_t)n_in * 2);
+        memset(gi_ref, 0x22, (size_t)n_in * 2);
+        tt_pw_conv2d_bwd_input_overlay_s16(&cd, g, gq, g16, dy_exp, wts, channels, n_ch, slice_dsp, gi_dsp, &e_dsp);
+        ref_pw_conv2d_bwd_input_overlay_s16(&cr, g, gq, g16, dy_exp, wts, channels, n_ch, slice_dsp, gi_ref, &e_ref);
+        CHECK(e_dsp == e_ref && memcmp(gi_dsp, gi_ref, (size_t)n_in * 2) == 0, "pw_bwd_input_overlay case %d", i);
+    }
+    const int32_t pixels = g->in_h * g->in_w;
+    if ((int64_t)pixels * n_ch > BUF) {
+        return;
+    }
+    fill_s8(in_b, pixels * n_ch); /* the compact saved input */
+    for (int32_t c = 0; c < g->out_c; c++) {
+        mult[c] = (int32_t)(0x40000000u | (rng() >> 2));
+        shift[c] = uniform(-24, 24);
+    }
+    const tt_qas_t qas = {mult, shift};
+    const tt_sgd_t sgd = {(int32_t)(0x40000000u | (rng() >> 2)), -uniform(0, 12), 0};
+    tt_rng_t r_dsp = {rng(), rng() % 1000u}, r_ref = r_dsp;
+    memcpy(slice_ref, slice_dsp, (size_t)n_w);
+    tt_pw_conv2d_bwd_weight_update_s8(g, zp, n_ch, in_b, g16, dy_exp, &sgd, &qas, &r_dsp, 0, slice_dsp);
+    ref_pw_conv2d_bwd_weight_update_s8(g, zp, n_ch, in_b, g16, dy_exp, &sgd, &qas, &r_ref, 0, slice_ref);
+    CHECK(r_dsp.counter == r_ref.counter, "pw_bwd_weight_update case %d: PRNG counter %lu, portable %lu", i,
+          (unsigned long)r_dsp.counter, (unsigned long)r_ref.counter);
+    tt_test_checks++;
+    if (!report_s8("pw_bwd_weight_update", i, slice_dsp, slice_ref, n_w)) {
+        print_geom("pw_bwd_weight_update", i, g);
+        tt_test_failures++;
+    }
+}
+
 static void test_pw_bwd(int cases)
 {
     for (int i = 0; i < cases; i++) {
@@ -397,6 +456,7 @@ static void test_pw_bwd(int cases)
             print_geom("pw_bwd_weight", i, &g);
             tt_test_failures++;
         }
+        pw_bwd_sparse(i, &g, &gq, n_ch, zp, dy_exp);
     }
 }
 
