@@ -110,10 +110,10 @@ def test_dw_conv2d_bwd(native, data, seed, k):
 def same_shape_dw_geoms(draw):
     """Depthwise, stride 1, dX shaped like dY: any kernel up to 7x7 with its kernel - 1 padding
     split any way between the two sides (asymmetric splits included), channels across the
-    in-place kernel's groups of four."""
+    in-place kernel's groups of 32 (fewer than a group, whole groups, a short last group)."""
     kh, kw = draw(st.integers(1, 7)), draw(st.integers(1, 7))
     pt, pl = draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1))
-    h, w, c = draw(st.integers(1, 9)), draw(st.integers(1, 9)), draw(st.integers(1, 13))
+    h, w, c = draw(st.integers(1, 9)), draw(st.integers(1, 9)), draw(st.integers(1, 80))
     return ConvGeom.explicit(h, w, c, c, kh, kw, 1, 1, pt, pl, kh - 1 - pt, kw - 1 - pl)
 
 
@@ -130,7 +130,7 @@ def test_dw_conv2d_bwd_input_inplace(native, g, seed):
     assert_same_grad(native.dw_conv2d_bwd_input_s16(g, gq, dy, w), want, f"out of place {g}")
     assert_same_grad(native.dw_conv2d_bwd_input_inplace_s16(g, gq, dy, w), want, f"in place {g}")
     pixels = (g.kernel_h - 1 - g.pad_top) * g.in_w + g.kernel_w - g.pad_left
-    assert native.scratch_size("dw_conv2d_bwd_input_inplace_s16", g) == pixels * 4 * 2
+    assert native.scratch_size("dw_conv2d_bwd_input_inplace_s16", g) == pixels * min(g.in_c, 32) * 2
 
 
 @SETTINGS

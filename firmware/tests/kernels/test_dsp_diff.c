@@ -503,7 +503,8 @@ static void test_dw_bwd(int cases)
 
 /* The in-place kernel (its DSP path on the Cortex-M7) against the portable out-of-place kernel:
  * dX written over dY in a buffer of exactly dY's size, every stride-1 same-shape geometry up to
- * 7x7 with its padding split any way, channel counts across the groups of four. */
+ * 7x7 with its padding split any way, channel counts across several of its groups of 32 (whole
+ * and short last groups, and fewer channels than a group). */
 static void test_dw_bwd_inplace(int cases)
 {
     for (int i = 0; i < cases; i++) {
@@ -513,7 +514,7 @@ static void test_dw_bwd_inplace(int cases)
         g.kernel_w = rng() % 4u ? g.kernel_h : uniform(1, 7);
         g.in_h = g.out_h = uniform(1, 12);
         g.in_w = g.out_w = uniform(1, 12);
-        g.in_c = g.out_c = uniform(1, 24);
+        g.in_c = g.out_c = uniform(1, 80);
         g.stride_h = g.stride_w = 1;
         g.pad_top = uniform(0, g.kernel_h - 1);
         g.pad_bottom = g.kernel_h - 1 - g.pad_top;

@@ -180,15 +180,16 @@ def inplace_depthwise_bwd_input_supported(geom: ConvGeom) -> bool:
 
 def inplace_depthwise_bwd_input(geom: ConvGeom) -> Scratch:
     """In-place depthwise input gradient (``tt_dw_conv2d_bwd_input_inplace_s16``): the dY values
-    of four channels at the most recent pixels that dX has overwritten and later dX pixels still
-    read, ``(kernel_h - 1 - pad_top) * in_w + kernel_w - pad_left`` of them (one row and two
-    pixels for a 3x3 SAME kernel), from the C library when it is built."""
+    of one group of ``min(in_c, 32)`` channels at the most recent pixels that dX has overwritten
+    and later dX pixels still read, ``(kernel_h - 1 - pad_top) * in_w + kernel_w - pad_left`` of
+    them (one row and two pixels for a 3x3 SAME kernel), from the C library when it is built."""
     if _c_function("dw_conv2d_bwd_input_inplace_s16"):
         return Scratch(_native().scratch_size("dw_conv2d_bwd_input_inplace_s16", geom), True,
                        f"{INPLACE_PREFIX} depthwise input gradient: tt_dw_conv2d_bwd_input_inplace_s16_scratch_size")
     pixels = (geom.kernel_h - 1 - geom.pad_top) * geom.in_w + geom.kernel_w - geom.pad_left
-    return Scratch(pixels * 4 * 2, False,
-                   f"{INPLACE_PREFIX} depthwise input gradient: ((kh-1-pad_top)*W + kw-pad_left) pixels x 4 channels x int16")
+    return Scratch(pixels * min(geom.in_c, 32) * 2, False,
+                   f"{INPLACE_PREFIX} depthwise input gradient: ((kh-1-pad_top)*W + kw-pad_left) pixels"
+                   " x min(C, 32) channels x int16")
 
 
 def overlay_forward(kind: str, geom: ConvGeom | None, fc_shape: tuple[int, int] | None = None) -> Scratch:

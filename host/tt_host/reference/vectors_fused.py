@@ -199,7 +199,9 @@ def inplace_bwd_cases():
     rng = np.random.default_rng(20250105)
     out = []
     for name, g, bits in [("dw 3x3 s1 SAME, dX over dY", E(8, 8, 12, 12, 3, 3, 1, 1, 1, 1, 1, 1), 12),
-                          ("dw 5x5 s1, 7 channels (a short group)", E(6, 7, 7, 7, 5, 5, 1, 1, 2, 2, 2, 2), 10),
+                          ("dw 5x5 s1, 7 channels (fewer than a group)", E(6, 7, 7, 7, 5, 5, 1, 1, 2, 2, 2, 2), 10),
+                          ("dw 3x3 s1, 70 channels (two groups and a short one)", E(4, 5, 70, 70, 3, 3, 1, 1, 1, 1, 1, 1),
+                           11),
                           ("dw 7x7 s1 on 4x5 (taps past the image)", E(4, 5, 6, 6, 7, 7, 1, 1, 3, 3, 3, 3), 9),
                           ("dw 3x3 s1 padding 0 top/left, 2 bottom/right", E(5, 6, 5, 5, 3, 3, 1, 1, 0, 0, 2, 2), 13),
                           ("dw 3x3 s1 saturated dY", E(6, 5, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1), 15)]:

@@ -78,18 +78,19 @@ void tt_pw_conv2d_fwd_inplace_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_
  */
 int tt_dw_conv2d_bwd_input_inplace_s16_supported(const tt_conv_geom_t *geom);
 
-/** Scratch bytes tt_dw_conv2d_bwd_input_inplace_s16() needs: the dY values of four channels
- *  (int16) at the (kernel_h - 1 - pad_top) * in_w + kernel_w - pad_left most recent pixels,
- *  the ones already overwritten that later dX pixels still read; 0 for an unsupported
- *  @p geom. Pure. */
+/** Scratch bytes tt_dw_conv2d_bwd_input_inplace_s16() needs: the dY values of one group of
+ *  min(in_c, 32) channels (int16) at the (kernel_h - 1 - pad_top) * in_w + kernel_w - pad_left
+ *  most recent pixels, the ones already overwritten that later dX pixels still read (640 B for
+ *  8x8x192 3x3 SAME); 0 for an unsupported @p geom. Pure. */
 uint32_t tt_dw_conv2d_bwd_input_inplace_s16_scratch_size(const tt_conv_geom_t *geom);
 
 /**
  * Input gradient of a depthwise convolution written over its output gradient: the same dX
  * values and exponent as tt_dw_conv2d_bwd_input_s16() (the exponent is chosen from the whole of
- * dY before anything is overwritten). Four channels at a time, pixels in order: dX pixel p is
- * written over dY pixel p once that pixel's dY is copied into a ring of the recent pixels,
- * which the later dX pixels read where their taps reach back.
+ * dY before anything is overwritten). One pass per group of 32 channels, pixels in order: dX
+ * pixel p is written over dY pixel p once that pixel's dY is copied into a ring of the recent
+ * pixels, which the later dX pixels read where their taps reach back. The group bounds the
+ * ring; its size amortizes each pixel's tap list over the group's channels.
  * @param ctx             scratch of tt_dw_conv2d_bwd_input_inplace_s16_scratch_size() bytes
  * @param geom            the forward op's geometry, supported per
  *                        tt_dw_conv2d_bwd_input_inplace_s16_supported()
