@@ -25,6 +25,7 @@
 #define tt_pw_conv2d_fwd_s8_scratch_size ref_pw_conv2d_fwd_s8_scratch_size
 #define tt_dw_conv2d_fwd_s8 ref_dw_conv2d_fwd_s8
 #define tt_dw_conv2d_fwd_s8_scratch_size ref_dw_conv2d_fwd_s8_scratch_size
+#define tt_dw_conv2d_fwd_planar_s8 ref_dw_conv2d_fwd_planar_s8
 #define tt_fc_fwd_s8 ref_fc_fwd_s8
 #define tt_fc_fwd_s8_scratch_size ref_fc_fwd_s8_scratch_size
 #define tt_add_fwd_s8 ref_add_fwd_s8
@@ -50,6 +51,7 @@
 #undef tt_pw_conv2d_fwd_s8_scratch_size
 #undef tt_dw_conv2d_fwd_s8
 #undef tt_dw_conv2d_fwd_s8_scratch_size
+#undef tt_dw_conv2d_fwd_planar_s8
 #undef tt_fc_fwd_s8
 #undef tt_fc_fwd_s8_scratch_size
 #undef tt_add_fwd_s8

@@ -147,14 +147,16 @@ INPLACE_PREFIX = "in-place"
 
 
 def inplace_depthwise(in_hw: int, geom: ConvGeom | None = None) -> Scratch:
-    """In-place depthwise, depth multiplier 1 (``tt_dw_conv2d_fwd_inplace_s8``): a window of
-    ``kernel_h`` input rows of one channel (``kernel_h*in_w``), from the C library when
+    """In-place depthwise, depth multiplier 1 (``tt_dw_conv2d_fwd_inplace_s8``): the
+    out-of-place kernel's planar ring (``kernel_h`` padded rows of four channels as int16, and
+    their weight tables), which it runs over its own input, or a window of ``kernel_h`` input
+    rows of one channel (``kernel_h*in_w``), whichever is larger; from the C library when
     ``geom`` is given. Legal for any stride when ``out_h <= in_h`` and ``out_w <= in_w``:
     output channel *c* is only ever written over input channel *c*, pixel *p* over pixel *p*."""
     if geom is not None and _c_function("dw_conv2d_fwd_inplace_s8"):
         return Scratch(_native().scratch_size("dw_conv2d_fwd_inplace_s8", geom), True,
                        f"{INPLACE_PREFIX} depthwise: tt_dw_conv2d_fwd_inplace_s8_scratch_size")
-    return Scratch(in_hw, False, f"{INPLACE_PREFIX} depthwise: H*W (one input channel copy, an upper bound)")
+    return Scratch(in_hw, False, f"{INPLACE_PREFIX} depthwise: H*W (one input channel copy, an estimate)")
 
 
 def inplace_pointwise(in_c: int, geom: ConvGeom | None = None) -> Scratch:

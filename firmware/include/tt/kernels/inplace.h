@@ -24,16 +24,23 @@ extern "C" {
  */
 int tt_dw_conv2d_fwd_inplace_s8_supported(const tt_conv_geom_t *geom);
 
-/** Scratch bytes tt_dw_conv2d_fwd_inplace_s8() needs: kernel_h * in_w (a window of input
- *  rows of one channel), rounded up to 4. Pure. */
+/** Scratch bytes tt_dw_conv2d_fwd_inplace_s8() needs: the larger of
+ *  tt_dw_conv2d_fwd_s8_scratch_size() (the planar path's ring of kernel_h padded rows of four
+ *  channels, int16, and their weight tables; 0 where that path does not apply) and
+ *  kernel_h * in_w rounded up to 4 (a window of input rows of one channel). The same on every
+ *  build. Pure. */
 uint32_t tt_dw_conv2d_fwd_inplace_s8_scratch_size(const tt_conv_geom_t *geom);
 
 /**
- * In-place depthwise convolution, one channel at a time. Output channel c is written only
- * over input channel c's bytes (NHWC, same channel count), and output pixel p lands on input
- * pixel p; output row oy therefore clobbers no input row at or beyond the window of output
- * row oy. Each channel keeps a copy of the kernel_h input rows under its current window,
- * copied as the window slides and before any write can reach them.
+ * In-place depthwise convolution. Output channel c is written only over input channel c's
+ * bytes (NHWC, same channel count), and output pixel p lands on input pixel p; output row oy
+ * therefore clobbers no input row at or beyond the window of output row oy. On the Cortex-M7,
+ * where tt_dw_conv2d_fwd_s8() takes its planar path (square 3x3/5x5/7x7, horizontal stride 1
+ * or 2, in_c >= 4), that path runs over the tensor itself, four channels at a time: its ring
+ * holds the kernel_h padded rows under the current window, copied as the window slides and
+ * before any write can reach them. The remaining in_c % 4 channels (all of them elsewhere, and
+ * on builds without the DSP extension) go one at a time through the same scheme with a window
+ * of int8 rows of one channel.
  * @param ctx     scratch of tt_dw_conv2d_fwd_inplace_s8_scratch_size() bytes
  * @param geom    supported per tt_dw_conv2d_fwd_inplace_s8_supported()
  * @param quant   per-channel requantization
