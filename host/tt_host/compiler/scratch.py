@@ -161,9 +161,10 @@ def inplace_depthwise(in_hw: int, geom: ConvGeom | None = None) -> Scratch:
 
 def inplace_pointwise(in_c: int, geom: ConvGeom | None = None) -> Scratch:
     """In-place pointwise projection (``tt_pw_conv2d_fwd_inplace_s8``), ``out_c <= in_c``, any
-    stride: output pixel *p* only overlaps input pixels up to *p*, so each chunk of
-    ``TT_PW_INPLACE_PIXELS`` (4) input pixels is copied aside; from the C library when ``geom``
-    is given."""
+    stride: output pixel *p* only overlaps input pixels up to *p*, so runs of pixels whose
+    outputs end below their inputs run on the tensor itself and the others go through a copy
+    of ``TT_PW_INPLACE_PIXELS`` (4) input pixels, plus the out-of-place kernel's scratch for
+    those runs; from the C library when ``geom`` is given."""
     if geom is not None and _c_function("pw_conv2d_fwd_inplace_s8"):
         return Scratch(_native().scratch_size("pw_conv2d_fwd_inplace_s8", geom), True,
                        f"{INPLACE_PREFIX} pointwise: tt_pw_conv2d_fwd_inplace_s8_scratch_size")

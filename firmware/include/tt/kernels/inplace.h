@@ -51,8 +51,13 @@ uint32_t tt_dw_conv2d_fwd_inplace_s8_scratch_size(const tt_conv_geom_t *geom);
 void tt_dw_conv2d_fwd_inplace_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom, const tt_conv_quant_t *quant,
                                  const int8_t *weights, const int32_t *bias, int8_t *data);
 
-/** Output pixels tt_pw_conv2d_fwd_inplace_s8() computes per chunk. */
+/** Input pixels tt_pw_conv2d_fwd_inplace_s8() copies aside per chunk, where a run of pixels
+ *  cannot be computed on the tensor itself. */
 #define TT_PW_INPLACE_PIXELS 4
+
+/** Pixels tt_pw_conv2d_fwd_inplace_s8() computes per call of tt_pw_conv2d_fwd_s8() directly on
+ *  the tensor (stride 1), at most. */
+#define TT_PW_INPLACE_RUN 128
 
 /**
  * 1 when tt_pw_conv2d_fwd_inplace_s8() supports @p geom: a valid pointwise geometry (1x1, no
@@ -61,14 +66,20 @@ void tt_dw_conv2d_fwd_inplace_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_
 int tt_pw_conv2d_fwd_inplace_s8_supported(const tt_conv_geom_t *geom);
 
 /** Scratch bytes tt_pw_conv2d_fwd_inplace_s8() needs: TT_PW_INPLACE_PIXELS input pixels
- *  (4 * in_c) plus tt_pw_conv2d_fwd_s8()'s scratch for one chunk, each rounded up to 4. Pure. */
+ *  (4 * in_c) plus the largest tt_pw_conv2d_fwd_s8() scratch over the runs it calls that kernel
+ *  on (1 .. TT_PW_INPLACE_RUN pixels at stride 1, 1 .. TT_PW_INPLACE_PIXELS otherwise, at most
+ *  the layer's pixels), each rounded up to 4. Pure. */
 uint32_t tt_pw_conv2d_fwd_inplace_s8_scratch_size(const tt_conv_geom_t *geom);
 
 /**
  * In-place pointwise projection (out_c <= in_c). Output pixel p is computed from input pixel
- * q(p) >= p and occupies bytes below (p + 1) * in_c, so writing outputs p .. p+3 never reaches
- * an input pixel a later output reads; the chunk's input pixels are copied aside first (their
- * own bytes may be overwritten) and tt_pw_conv2d_fwd_s8() runs on the copy.
+ * q(p) >= p and occupies bytes below (p + 1) * in_c, so computing pixels in order never reaches
+ * an input pixel a later output reads. At stride 1, a run of pixels [p, p + n) whose outputs
+ * end at or below its inputs' start ((p + n) * out_c <= p * in_c) is computed by
+ * tt_pw_conv2d_fwd_s8() on the tensor itself, up to TT_PW_INPLACE_RUN pixels per call (for a
+ * projection the runs grow geometrically after the first pixels); otherwise
+ * TT_PW_INPLACE_PIXELS input pixels are copied aside first (their own bytes may be overwritten)
+ * and tt_pw_conv2d_fwd_s8() runs on the copy.
  * @param ctx     scratch of tt_pw_conv2d_fwd_inplace_s8_scratch_size() bytes
  * @param geom    supported per tt_pw_conv2d_fwd_inplace_s8_supported()
  * @param weights [out_c][1][1][in_c]
