@@ -35,6 +35,8 @@ typedef uint32_t (*bench_runner_t)(const bench_row_t *row, uint32_t *macs);
 typedef void (*conv_kernel_t)(const tt_kernel_ctx_t *, const tt_conv_geom_t *, const tt_conv_quant_t *, const int8_t *,
                               const int8_t *, const int32_t *, int8_t *);
 typedef uint32_t (*conv_scratch_t)(const tt_conv_geom_t *);
+typedef void (*inplace_kernel_t)(const tt_kernel_ctx_t *, const tt_conv_geom_t *, const tt_conv_quant_t *,
+                                 const int8_t *, const int32_t *, int8_t *);
 typedef void (*bwd_input_kernel_t)(const tt_kernel_ctx_t *, const tt_conv_geom_t *, const tt_grad_quant_t *,
                                    const int16_t *, int32_t, const int8_t *, int16_t *, int32_t *);
 typedef void (*bwd_weight_kernel_t)(const tt_conv_geom_t *, int32_t, const int16_t *, int32_t, const int8_t *,
@@ -50,6 +52,7 @@ struct bench_row {
     bwd_input_kernel_t bwd_input; /* run_bwd_input */
     bwd_weight_kernel_t bwd_weight; /* run_bwd_weight */
     int32_t channel_step; /* run_bwd_weight: trains input channels 0, step, 2 * step, ... */
+    inplace_kernel_t inplace; /* run_inplace */
 };
 
 /* --- Arena and data ------------------------------------------------------------------------ */
@@ -129,6 +132,24 @@ static uint32_t run_conv(const bench_row_t *row, uint32_t *macs)
     uint32_t ticks;
     TIMED(ticks, row->conv(&ctx, g, &q, input, weights, bias, output));
     *macs = (uint32_t)(g->out_h * g->out_w * g->out_c * per_out);
+    return ticks;
+}
+
+/* A forward kernel that writes its output over its input: one buffer of the larger size. */
+static uint32_t run_inplace(const bench_row_t *row, uint32_t *macs)
+{
+    const tt_conv_geom_t *g = &row->geom;
+    const int32_t per_out = g->kernel_h * g->kernel_w * (row->depthwise ? 1 : g->in_c);
+    const int32_t in_n = g->in_h * g->in_w * g->in_c, out_n = g->out_h * g->out_w * g->out_c;
+    int8_t *data = random_s8(in_n > out_n ? in_n : out_n);
+    const int8_t *weights = random_s8(per_out * g->out_c);
+    const int32_t *bias;
+    const tt_conv_quant_t q = random_quant(g->out_c, &bias);
+    const uint32_t scratch_bytes = row->scratch(g);
+    const tt_kernel_ctx_t ctx = {scratch_bytes > 0 ? take(scratch_bytes) : NULL, scratch_bytes};
+    uint32_t ticks;
+    TIMED(ticks, row->inplace(&ctx, g, &q, weights, bias, data));
+    *macs = (uint32_t)(out_n * per_out);
     return ticks;
 }
 
@@ -254,11 +275,12 @@ static uint32_t run_avgpool(const bench_row_t *row, uint32_t *macs)
 
 /* in_h, in_w, in_c, out_h, out_w, out_c, k, stride, padding top, left, bottom, right */
 #define GEOM(ih, iw, ic, oh, ow, oc, k, s, pt, pl, pb, pr) {ih, iw, ic, oh, ow, oc, k, k, s, s, pt, pl, pb, pr}
-#define CONV(op, fn, g) {op, run_conv, g, 0, fn, fn##_scratch_size, 0, 0, 0}
-#define DW(op, fn, g) {op, run_conv, g, 1, fn, fn##_scratch_size, 0, 0, 0}
-#define BWD_INPUT(op, fn, g, dw) {op, run_bwd_input, g, dw, 0, fn##_scratch_size, fn, 0, 0}
-#define OTHER(op, runner, g) {op, runner, g, 0, 0, 0, 0, 0, 0}
-#define BWD_WEIGHT(op, fn, g, dw, step) {op, run_bwd_weight, g, dw, 0, 0, 0, fn, step}
+#define CONV(op, fn, g) {op, run_conv, g, 0, fn, fn##_scratch_size, 0, 0, 0, 0}
+#define DW(op, fn, g) {op, run_conv, g, 1, fn, fn##_scratch_size, 0, 0, 0, 0}
+#define BWD_INPUT(op, fn, g, dw) {op, run_bwd_input, g, dw, 0, fn##_scratch_size, fn, 0, 0, 0}
+#define INPLACE(op, fn, g, dw) {op, run_inplace, g, dw, 0, fn##_scratch_size, 0, 0, 0, fn}
+#define OTHER(op, runner, g) {op, runner, g, 0, 0, 0, 0, 0, 0, 0}
+#define BWD_WEIGHT(op, fn, g, dw, step) {op, run_bwd_weight, g, dw, 0, 0, 0, fn, step, 0}
 
 static const bench_row_t rows[] = {
     /* The stem of all three models: 3x3 stride 2 on the RGB image, PAD folded. */
@@ -272,6 +294,14 @@ static const bench_row_t rows[] = {
     CONV("pw_conv2d_fwd", tt_pw_conv2d_fwd_s8, GEOM(8, 8, 160, 8, 8, 40, 1, 1, 0, 0, 0, 0)),
     CONV("pw_conv2d_fwd", tt_pw_conv2d_fwd_s8, GEOM(4, 4, 96, 4, 4, 384, 1, 1, 0, 0, 0, 0)),
     CONV("pw_conv2d_fwd", tt_pw_conv2d_fwd_s8, GEOM(4, 4, 576, 4, 4, 160, 1, 1, 0, 0, 0, 0)),
+    /* Projections written over their input (MobileNetV2-w0.35's in-place blocks), and the
+     * same shapes out of place for comparison. */
+    CONV("pw_conv2d_fwd", tt_pw_conv2d_fwd_s8, GEOM(16, 16, 96, 16, 16, 24, 1, 1, 0, 0, 0, 0)),
+    INPLACE("pw_conv2d_fwd_inplace", tt_pw_conv2d_fwd_inplace_s8, GEOM(16, 16, 96, 16, 16, 24, 1, 1, 0, 0, 0, 0), 0),
+    CONV("pw_conv2d_fwd", tt_pw_conv2d_fwd_s8, GEOM(8, 8, 192, 8, 8, 32, 1, 1, 0, 0, 0, 0)),
+    INPLACE("pw_conv2d_fwd_inplace", tt_pw_conv2d_fwd_inplace_s8, GEOM(8, 8, 192, 8, 8, 32, 1, 1, 0, 0, 0, 0), 0),
+    CONV("pw_conv2d_fwd", tt_pw_conv2d_fwd_s8, GEOM(4, 4, 336, 4, 4, 56, 1, 1, 0, 0, 0, 0)),
+    INPLACE("pw_conv2d_fwd_inplace", tt_pw_conv2d_fwd_inplace_s8, GEOM(4, 4, 336, 4, 4, 56, 1, 1, 0, 0, 0, 0), 0),
     /* Depthwise 3x3 / 5x5 / 7x7 at stride 1 and 2 (stride 2 with the folded PAD). */
     DW("dw_conv2d_fwd", tt_dw_conv2d_fwd_s8, GEOM(64, 64, 16, 64, 64, 16, 3, 1, 1, 1, 1, 1)),
     DW("dw_conv2d_fwd", tt_dw_conv2d_fwd_s8, GEOM(64, 64, 32, 32, 32, 32, 3, 2, 1, 1, 0, 0)),
@@ -280,6 +310,14 @@ static const bench_row_t rows[] = {
     DW("dw_conv2d_fwd", tt_dw_conv2d_fwd_s8, GEOM(8, 8, 160, 8, 8, 160, 5, 1, 2, 2, 2, 2)),
     DW("dw_conv2d_fwd", tt_dw_conv2d_fwd_s8, GEOM(32, 32, 48, 16, 16, 48, 7, 2, 3, 3, 2, 2)),
     DW("dw_conv2d_fwd", tt_dw_conv2d_fwd_s8, GEOM(8, 8, 160, 8, 8, 160, 7, 1, 3, 3, 3, 3)),
+    /* Depthwise written over its input (MobileNetV2-w0.35's in-place blocks), and the same
+     * shapes out of place for comparison. */
+    DW("dw_conv2d_fwd", tt_dw_conv2d_fwd_s8, GEOM(16, 16, 96, 16, 16, 96, 3, 1, 1, 1, 1, 1)),
+    INPLACE("dw_conv2d_fwd_inplace", tt_dw_conv2d_fwd_inplace_s8, GEOM(16, 16, 96, 16, 16, 96, 3, 1, 1, 1, 1, 1), 1),
+    DW("dw_conv2d_fwd", tt_dw_conv2d_fwd_s8, GEOM(8, 8, 192, 8, 8, 192, 3, 1, 1, 1, 1, 1)),
+    INPLACE("dw_conv2d_fwd_inplace", tt_dw_conv2d_fwd_inplace_s8, GEOM(8, 8, 192, 8, 8, 192, 3, 1, 1, 1, 1, 1), 1),
+    DW("dw_conv2d_fwd", tt_dw_conv2d_fwd_s8, GEOM(16, 16, 144, 8, 8, 144, 3, 2, 1, 1, 0, 0)),
+    INPLACE("dw_conv2d_fwd_inplace", tt_dw_conv2d_fwd_inplace_s8, GEOM(16, 16, 144, 8, 8, 144, 3, 2, 1, 1, 0, 0), 1),
     /* The classifier: MCUNet's 1000-class head and a 10-class transfer-learning head. */
     OTHER("fc_fwd", run_fc, GEOM(1, 1, 160, 1, 1, 1000, 1, 1, 0, 0, 0, 0)),
     OTHER("fc_fwd", run_fc, GEOM(1, 1, 160, 1, 1, 10, 1, 1, 0, 0, 0, 0)),

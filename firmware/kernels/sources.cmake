@@ -40,6 +40,8 @@ set_source_files_properties(
   ${CMAKE_CURRENT_LIST_DIR}/tt_add_fwd_s8.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_pw_conv2d_bwd_input_overlay_s16.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_dw_conv2d_bwd_input_s16.c
+  ${CMAKE_CURRENT_LIST_DIR}/tt_dw_conv2d_fwd_inplace_s8.c
+  ${CMAKE_CURRENT_LIST_DIR}/tt_pw_conv2d_fwd_inplace_s8.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_dw_conv2d_bwd_input_inplace_s16.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_fc_bwd_input_s16.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_pw_conv2d_bwd_weight_s16.c

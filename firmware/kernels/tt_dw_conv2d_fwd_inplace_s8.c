@@ -1,5 +1,7 @@
 #include "tt/kernels/inplace.h"
 
+#include "tt/kernels/dw_conv2d.h"
+#include "tt_dw_fwd.h"
 #include "tt_fixedpoint.h"
 
 int tt_dw_conv2d_fwd_inplace_s8_supported(const tt_conv_geom_t *geom)
@@ -8,12 +10,20 @@ int tt_dw_conv2d_fwd_inplace_s8_supported(const tt_conv_geom_t *geom)
            geom->out_w <= geom->in_w;
 }
 
+/* The larger of the two paths' scratch, on every build (the planner reads the host build's):
+ * tt_dw_conv2d_fwd_s8()'s planar ring and tables, and the one-channel window of the rest. */
 uint32_t tt_dw_conv2d_fwd_inplace_s8_scratch_size(const tt_conv_geom_t *geom)
 {
-    return ((uint32_t)(geom->kernel_h * geom->in_w) + 3u) & ~3u;
+    const uint32_t window = ((uint32_t)(geom->kernel_h * geom->in_w) + 3u) & ~3u;
+    const uint32_t planar = tt_dw_conv2d_fwd_s8_scratch_size(geom);
+    return planar > window ? planar : window;
 }
 
 /*
+ * Channels [0, in_c & ~3) go through tt_dw_conv2d_fwd_s8()'s planar path where it applies
+ * (tt_dw_fwd.h says why it may write over its input: the same argument as below, four
+ * channels at a time); the others, or all channels where it does not apply, one at a time here.
+ *
  * Why the row window is enough: input row r of channel c is first needed by the first output
  * row whose window reaches it, oy_first(r) <= r (padding < kernel), and is first overwritten by
  * output row floor(r * in_w / out_w) >= r (out_w <= in_w). Copying the rows as the window
@@ -28,7 +38,7 @@ void tt_dw_conv2d_fwd_inplace_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_
     const int32_t input_offset = -quant->input_zp;
     int8_t *ring = (int8_t *)ctx->buf;
 
-    for (int32_t ch = 0; ch < c; ch++) {
+    for (int32_t ch = tt_dw_conv2d_fwd_planar_s8(ctx, geom, quant, data, weights, bias, data); ch < c; ch++) {
         const int32_t b = bias != 0 ? bias[ch] : 0;
         const int32_t mult = quant->multiplier[ch], shift = quant->shift[ch];
         int32_t copied = 0; /* input rows [0, copied) of this channel are (or were) in the ring */

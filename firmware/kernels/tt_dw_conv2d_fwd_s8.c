@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "tt_dsp.h"
+#include "tt_dw_fwd.h"
 #include "tt_fixedpoint.h"
 
 /*
@@ -706,17 +707,35 @@ static void dw_nhwc(const tt_conv_geom_t *geom, const tt_conv_quant_t *quant, co
 }
 #endif
 
+int32_t tt_dw_conv2d_fwd_planar_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom,
+                                   const tt_conv_quant_t *quant, const int8_t *input, const int8_t *weights,
+                                   const int32_t *bias, int8_t *output)
+{
+#if TT_DSP
+    dw_planar_t p;
+    if (dw_planar_plan(geom, &p)) {
+        const int32_t n = geom->in_c & ~3;
+        dw_planar(ctx, geom, &p, quant, input, weights, bias, output, n);
+        return n;
+    }
+#else
+    (void)ctx;
+    (void)geom;
+    (void)quant;
+    (void)input;
+    (void)weights;
+    (void)bias;
+    (void)output;
+#endif
+    return 0;
+}
+
 void tt_dw_conv2d_fwd_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom, const tt_conv_quant_t *quant,
                          const int8_t *input, const int8_t *weights, const int32_t *bias, int8_t *output)
 {
 #if TT_DSP
     if (geom->out_c == geom->in_c) {
-        dw_planar_t p;
-        int32_t done = 0;
-        if (dw_planar_plan(geom, &p)) {
-            done = geom->in_c & ~3;
-            dw_planar(ctx, geom, &p, quant, input, weights, bias, output, done);
-        }
+        const int32_t done = tt_dw_conv2d_fwd_planar_s8(ctx, geom, quant, input, weights, bias, output);
         if (done < geom->in_c) {
             dw_nhwc(geom, quant, input, weights, bias, output, done);
         }

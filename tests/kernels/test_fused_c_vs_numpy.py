@@ -162,7 +162,11 @@ def test_inplace_depthwise(native, geom, data, seed, with_bias):
     b = biases(rng, geom.out_c, with_bias)
     want = forward.dw_conv2d_fwd_s8(geom, quant, x, w, b)
     np.testing.assert_array_equal(native.dw_conv2d_fwd_inplace_s8(geom, quant, x, w, b), want)
-    assert native.scratch_size("dw_conv2d_fwd_inplace_s8", geom) == -(-geom.kernel_h * geom.in_w // 4) * 4
+    # The one-channel row window, or the out-of-place kernel's planar ring where it is larger.
+    window = -(-geom.kernel_h * geom.in_w // 4) * 4
+    assert native.scratch_size("dw_conv2d_fwd_inplace_s8", geom) == max(
+        window, native.scratch_size("dw_conv2d_fwd_s8", geom)
+    )
 
 
 @SETTINGS

@@ -25,6 +25,7 @@
 #define tt_pw_conv2d_fwd_s8_scratch_size ref_pw_conv2d_fwd_s8_scratch_size
 #define tt_dw_conv2d_fwd_s8 ref_dw_conv2d_fwd_s8
 #define tt_dw_conv2d_fwd_s8_scratch_size ref_dw_conv2d_fwd_s8_scratch_size
+#define tt_dw_conv2d_fwd_planar_s8 ref_dw_conv2d_fwd_planar_s8
 #define tt_fc_fwd_s8 ref_fc_fwd_s8
 #define tt_fc_fwd_s8_scratch_size ref_fc_fwd_s8_scratch_size
 #define tt_add_fwd_s8 ref_add_fwd_s8
@@ -62,6 +63,7 @@ void tt_pw_conv2d_bwd_input_overlay_s16(const tt_kernel_ctx_t *ctx, const tt_con
 #undef tt_pw_conv2d_fwd_s8_scratch_size
 #undef tt_dw_conv2d_fwd_s8
 #undef tt_dw_conv2d_fwd_s8_scratch_size
+#undef tt_dw_conv2d_fwd_planar_s8
 #undef tt_fc_fwd_s8
 #undef tt_fc_fwd_s8_scratch_size
 #undef tt_add_fwd_s8
@@ -557,6 +559,77 @@ static void test_dw_bwd_inplace(int cases)
     }
 }
 
+/* A forward kernel written over its input (its DSP path on the Cortex-M7) against the
+ * portable out-of-place kernel: the input in a buffer of exactly max(input, output) bytes at
+ * the end of out_dsp, the scratch dirty. */
+typedef void (*inplace_fn)(const tt_kernel_ctx_t *, const tt_conv_geom_t *, const tt_conv_quant_t *, const int8_t *,
+                           const int32_t *, int8_t *);
+
+static void run_inplace(const char *what, int case_no, const tt_conv_geom_t *g, int depthwise, inplace_fn dsp,
+                        conv_scratch_fn dsp_scratch, conv_fn ref, conv_scratch_fn ref_scratch)
+{
+    const int64_t n_in = (int64_t)g->in_h * g->in_w * g->in_c, n_out = (int64_t)g->out_h * g->out_w * g->out_c;
+    const int64_t n_w = (int64_t)g->kernel_h * g->kernel_w * (depthwise ? 1 : g->in_c) * g->out_c;
+    const int64_t n = n_in > n_out ? n_in : n_out;
+    const uint32_t need = dsp_scratch(g), need_ref = ref_scratch(g);
+    if (!fits(n) || !fits(n_w) || need > sizeof scratch_dsp || need_ref > sizeof scratch_ref || g->out_c > 1024) {
+        return;
+    }
+    fill_s8(in_a, (int32_t)n_in);
+    fill_s8(wts, (int32_t)n_w);
+    const int32_t per_out = (int32_t)(n_w / g->out_c);
+    const tt_conv_quant_t q = random_quant(g->out_c, per_out * 255 * 128);
+    const int32_t *b = rng() % 8u == 0 ? 0 : bias;
+    int8_t *buf = out_dsp + BUF - n;
+    memcpy(buf, in_a, (size_t)n_in);
+    memset(scratch_dsp, 0xA5, need);
+    memset(out_ref, 0x3C, (size_t)n_out);
+    const tt_kernel_ctx_t cd = {need ? scratch_dsp : 0, need}, cr = {need_ref ? scratch_ref : 0, need_ref};
+    dsp(&cd, g, &q, wts, b, buf);
+    ref(&cr, g, &q, in_a, wts, b, out_ref);
+    tt_test_checks++;
+    if (!report_s8(what, case_no, buf, out_ref, (int32_t)n_out)) {
+        print_geom(what, case_no, g);
+        tt_test_failures++;
+    }
+}
+
+/* Every supported depthwise geometry: kernels 1..7 (square or not), strides 1..3, any padding
+ * below the kernel with the output no larger than the input, channel counts that leave
+ * 0..3 channels past the planar path's groups of four, and wide rows of many ring blocks. */
+static void test_dw_inplace(int cases)
+{
+    static const int32_t kernels[] = {1, 2, 3, 3, 3, 5, 5, 7, 7};
+    for (int i = 0; i < cases; i++) {
+        tt_conv_geom_t g;
+        do {
+            const int32_t k = kernels[rng() % 9u];
+            const int32_t kw = rng() % 8u == 0 ? kernels[rng() % 9u] : k;
+            const int wide = i % 16 == 0;
+            const int32_t c = wide ? 4 * uniform(1, 2) : rng() % 3u == 0 ? uniform(1, 13) : 4 * uniform(1, 8);
+            const int32_t stride = rng() % 8u == 0 ? 3 : uniform(1, 2);
+            g = random_geom(wide ? 40 : 14, c, c, k, kw, stride);
+        } while (!tt_dw_conv2d_fwd_inplace_s8_supported(&g));
+        run_inplace("dw_conv2d_fwd_inplace", i, &g, 1, tt_dw_conv2d_fwd_inplace_s8,
+                    tt_dw_conv2d_fwd_inplace_s8_scratch_size, ref_dw_conv2d_fwd_s8, ref_dw_conv2d_fwd_s8_scratch_size);
+    }
+}
+
+/* Projections (out_c <= in_c) at strides 1 and 2, from out_c == in_c (every pixel through the
+ * copy) to out_c << in_c, small tensors and ones of up to 256 pixels. */
+static void test_pw_inplace(int cases)
+{
+    for (int i = 0; i < cases; i++) {
+        const int32_t in_c = rng() % 2u ? 8 * uniform(1, 25) : uniform(1, 200);
+        const int32_t out_c = rng() % 8u == 0 ? in_c : rng() % 2u ? uniform(1, in_c) : 2 * uniform(1, (in_c + 1) / 2);
+        tt_conv_geom_t g = random_geom(i % 4 == 0 ? 16 : 8, in_c, out_c > in_c ? in_c : out_c, 1, 1,
+                                       rng() % 4u == 0 ? 2 : 1);
+        CHECK(tt_pw_conv2d_fwd_inplace_s8_supported(&g), "pw_conv2d_fwd_inplace case %d: not supported", i);
+        run_inplace("pw_conv2d_fwd_inplace", i, &g, 0, tt_pw_conv2d_fwd_inplace_s8,
+                    tt_pw_conv2d_fwd_inplace_s8_scratch_size, ref_pw_conv2d_fwd_s8, ref_pw_conv2d_fwd_s8_scratch_size);
+    }
+}
+
 int main(void)
 {
     test_dw(1500);
@@ -567,6 +640,8 @@ int main(void)
     test_pw_bwd(300);
     test_dw_bwd(500);
     test_dw_bwd_inplace(500);
+    test_dw_inplace(1000);
+    test_pw_inplace(1000);
     printf("test_dsp_diff: %d checks, %d failed\n", tt_test_checks, tt_test_failures);
     return tt_test_failures != 0;
 }

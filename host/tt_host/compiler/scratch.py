@@ -147,21 +147,24 @@ INPLACE_PREFIX = "in-place"
 
 
 def inplace_depthwise(in_hw: int, geom: ConvGeom | None = None) -> Scratch:
-    """In-place depthwise, depth multiplier 1 (``tt_dw_conv2d_fwd_inplace_s8``): a window of
-    ``kernel_h`` input rows of one channel (``kernel_h*in_w``), from the C library when
+    """In-place depthwise, depth multiplier 1 (``tt_dw_conv2d_fwd_inplace_s8``): the
+    out-of-place kernel's planar ring (``kernel_h`` padded rows of four channels as int16, and
+    their weight tables), which it runs over its own input, or a window of ``kernel_h`` input
+    rows of one channel (``kernel_h*in_w``), whichever is larger; from the C library when
     ``geom`` is given. Legal for any stride when ``out_h <= in_h`` and ``out_w <= in_w``:
     output channel *c* is only ever written over input channel *c*, pixel *p* over pixel *p*."""
     if geom is not None and _c_function("dw_conv2d_fwd_inplace_s8"):
         return Scratch(_native().scratch_size("dw_conv2d_fwd_inplace_s8", geom), True,
                        f"{INPLACE_PREFIX} depthwise: tt_dw_conv2d_fwd_inplace_s8_scratch_size")
-    return Scratch(in_hw, False, f"{INPLACE_PREFIX} depthwise: H*W (one input channel copy, an upper bound)")
+    return Scratch(in_hw, False, f"{INPLACE_PREFIX} depthwise: H*W (one input channel copy, an estimate)")
 
 
 def inplace_pointwise(in_c: int, geom: ConvGeom | None = None) -> Scratch:
     """In-place pointwise projection (``tt_pw_conv2d_fwd_inplace_s8``), ``out_c <= in_c``, any
-    stride: output pixel *p* only overlaps input pixels up to *p*, so each chunk of
-    ``TT_PW_INPLACE_PIXELS`` (4) input pixels is copied aside; from the C library when ``geom``
-    is given."""
+    stride: output pixel *p* only overlaps input pixels up to *p*, so runs of pixels whose
+    outputs end below their inputs run on the tensor itself and the others go through a copy
+    of ``TT_PW_INPLACE_PIXELS`` (4) input pixels, plus the out-of-place kernel's scratch for
+    those runs; from the C library when ``geom`` is given."""
     if geom is not None and _c_function("pw_conv2d_fwd_inplace_s8"):
         return Scratch(_native().scratch_size("pw_conv2d_fwd_inplace_s8", geom), True,
                        f"{INPLACE_PREFIX} pointwise: tt_pw_conv2d_fwd_inplace_s8_scratch_size")

@@ -24,16 +24,23 @@ extern "C" {
  */
 int tt_dw_conv2d_fwd_inplace_s8_supported(const tt_conv_geom_t *geom);
 
-/** Scratch bytes tt_dw_conv2d_fwd_inplace_s8() needs: kernel_h * in_w (a window of input
- *  rows of one channel), rounded up to 4. Pure. */
+/** Scratch bytes tt_dw_conv2d_fwd_inplace_s8() needs: the larger of
+ *  tt_dw_conv2d_fwd_s8_scratch_size() (the planar path's ring of kernel_h padded rows of four
+ *  channels, int16, and their weight tables; 0 where that path does not apply) and
+ *  kernel_h * in_w rounded up to 4 (a window of input rows of one channel). The same on every
+ *  build. Pure. */
 uint32_t tt_dw_conv2d_fwd_inplace_s8_scratch_size(const tt_conv_geom_t *geom);
 
 /**
- * In-place depthwise convolution, one channel at a time. Output channel c is written only
- * over input channel c's bytes (NHWC, same channel count), and output pixel p lands on input
- * pixel p; output row oy therefore clobbers no input row at or beyond the window of output
- * row oy. Each channel keeps a copy of the kernel_h input rows under its current window,
- * copied as the window slides and before any write can reach them.
+ * In-place depthwise convolution. Output channel c is written only over input channel c's
+ * bytes (NHWC, same channel count), and output pixel p lands on input pixel p; output row oy
+ * therefore clobbers no input row at or beyond the window of output row oy. On the Cortex-M7,
+ * where tt_dw_conv2d_fwd_s8() takes its planar path (square 3x3/5x5/7x7, horizontal stride 1
+ * or 2, in_c >= 4), that path runs over the tensor itself, four channels at a time: its ring
+ * holds the kernel_h padded rows under the current window, copied as the window slides and
+ * before any write can reach them. The remaining in_c % 4 channels (all of them elsewhere, and
+ * on builds without the DSP extension) go one at a time through the same scheme with a window
+ * of int8 rows of one channel.
  * @param ctx     scratch of tt_dw_conv2d_fwd_inplace_s8_scratch_size() bytes
  * @param geom    supported per tt_dw_conv2d_fwd_inplace_s8_supported()
  * @param quant   per-channel requantization
@@ -44,8 +51,13 @@ uint32_t tt_dw_conv2d_fwd_inplace_s8_scratch_size(const tt_conv_geom_t *geom);
 void tt_dw_conv2d_fwd_inplace_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom, const tt_conv_quant_t *quant,
                                  const int8_t *weights, const int32_t *bias, int8_t *data);
 
-/** Output pixels tt_pw_conv2d_fwd_inplace_s8() computes per chunk. */
+/** Input pixels tt_pw_conv2d_fwd_inplace_s8() copies aside per chunk, where a run of pixels
+ *  cannot be computed on the tensor itself. */
 #define TT_PW_INPLACE_PIXELS 4
+
+/** Pixels tt_pw_conv2d_fwd_inplace_s8() computes per call of tt_pw_conv2d_fwd_s8() directly on
+ *  the tensor (stride 1), at most. */
+#define TT_PW_INPLACE_RUN 128
 
 /**
  * 1 when tt_pw_conv2d_fwd_inplace_s8() supports @p geom: a valid pointwise geometry (1x1, no
@@ -54,14 +66,20 @@ void tt_dw_conv2d_fwd_inplace_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_
 int tt_pw_conv2d_fwd_inplace_s8_supported(const tt_conv_geom_t *geom);
 
 /** Scratch bytes tt_pw_conv2d_fwd_inplace_s8() needs: TT_PW_INPLACE_PIXELS input pixels
- *  (4 * in_c) plus tt_pw_conv2d_fwd_s8()'s scratch for one chunk, each rounded up to 4. Pure. */
+ *  (4 * in_c) plus the largest tt_pw_conv2d_fwd_s8() scratch over the runs it calls that kernel
+ *  on (1 .. TT_PW_INPLACE_RUN pixels at stride 1, 1 .. TT_PW_INPLACE_PIXELS otherwise, at most
+ *  the layer's pixels), each rounded up to 4. Pure. */
 uint32_t tt_pw_conv2d_fwd_inplace_s8_scratch_size(const tt_conv_geom_t *geom);
 
 /**
  * In-place pointwise projection (out_c <= in_c). Output pixel p is computed from input pixel
- * q(p) >= p and occupies bytes below (p + 1) * in_c, so writing outputs p .. p+3 never reaches
- * an input pixel a later output reads; the chunk's input pixels are copied aside first (their
- * own bytes may be overwritten) and tt_pw_conv2d_fwd_s8() runs on the copy.
+ * q(p) >= p and occupies bytes below (p + 1) * in_c, so computing pixels in order never reaches
+ * an input pixel a later output reads. At stride 1, a run of pixels [p, p + n) whose outputs
+ * end at or below its inputs' start ((p + n) * out_c <= p * in_c) is computed by
+ * tt_pw_conv2d_fwd_s8() on the tensor itself, up to TT_PW_INPLACE_RUN pixels per call (for a
+ * projection the runs grow geometrically after the first pixels); otherwise
+ * TT_PW_INPLACE_PIXELS input pixels are copied aside first (their own bytes may be overwritten)
+ * and tt_pw_conv2d_fwd_s8() runs on the copy.
  * @param ctx     scratch of tt_pw_conv2d_fwd_inplace_s8_scratch_size() bytes
  * @param geom    supported per tt_pw_conv2d_fwd_inplace_s8_supported()
  * @param weights [out_c][1][1][in_c]
