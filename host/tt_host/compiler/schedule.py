@@ -311,13 +311,15 @@ class _Builder:
 
     def forward(self, blocks: dict[int, Block]) -> None:
         x = self.g.input
+        # The sample can stream when the first op is a fused block (nothing inside it trains or
+        # is saved) and nothing else reads the sample: its rows pass through and are gone.
         first = blocks.get(self.g.layers[0].index)
         self.streamed = (self.options.stream_input and first is not None and first.layers[0] == self.g.layers[0].index
                          and x not in self.need and len(self.g.consumers(x)) == 1)
         if self.streamed:
             rows = S.fused_block_rows_span(*_irb_args(self.g, first))
-            shape = self.g.tensors[x].shape
-            self.act[x] = self.buffer(f"act:{x}", rows * self.numel(x) // shape[1], "input")
+            height = self.g.tensors[x].shape[1]  # [1][H][W][C]
+            self.act[x] = self.buffer(f"act:{x}", rows * self.numel(x) // height, "input")
         else:
             self.act_buffer(x, "input")
         self.emit("load_input", "forward", None, (), (self.act[x],))
