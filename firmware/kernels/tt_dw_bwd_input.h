@@ -41,6 +41,66 @@ static inline int32_t tt_dw_bwd_input_shift(const tt_conv_geom_t *geom, const tt
     return tt_grad_choose_shift(bound, quant->scale_multiplier, quant->scale_shift, grad_output_exp, grad_input_exp);
 }
 
+#if TT_DSP
+/*
+ * tt_requantize_fast(x, m, -r) for |x| < 2^30, r in [1, 31] and zero point 0, in four
+ * instructions (LSL, ADD, SMMLAR, ASR): tt_dsp_requant2()'s form
+ * (tt_dsp.h) with zp = 0, k = 2^(r-1) = 2^30 >> (31 - r). Its single floor division holds for
+ * every r; with zp = 0 the bound becomes |d| <= 2^30 + |x| < 2^31 for every r <= 31, so the
+ * r <= 23 of tt_dsp_requant2_ok() (which leaves room for a zero point) does not apply. With
+ * m = 0 the result is (k - [x < 0]) >> r = 0, as tt_requantize() gives.
+ */
+__attribute__((always_inline)) static inline int32_t tt_dw_bwd_rq(int32_t x, int32_t m, int32_t k, int32_t r)
+{
+    const int32_t x2 = (int32_t)((uint32_t)x << 1);
+    int32_t d;
+    __asm__("add    %0, %1, %2, asr #31\n\t"
+            "smmlar %0, %2, %3, %0"
+            : "=&r"(d)
+            : "r"(k), "r"(x2), "r"(m));
+    return d >> r;
+}
+
+/* The same with shift 0 (r = 0): floor((x m + 2^30) / 2^31), SMMULR's rounding alone. */
+__attribute__((always_inline)) static inline int32_t tt_dw_bwd_rq0(int32_t x, int32_t m)
+{
+    const int32_t x2 = (int32_t)((uint32_t)x << 1);
+    int32_t d;
+    __asm__("smmulr %0, %1, %2" : "=r"(d) : "r"(x2), "r"(m));
+    return d;
+}
+#endif
+
+/*
+ * dx = sat16(requantize(requantize(acc, multiplier, shift), S, q)) for one channel, with
+ * |acc| < 2^28 (tt_dw_bwd_input_shift()). kq = 2^30 >> (31 + q) when q is in [-31, -1]
+ * (tt_dw_bwd_input_pixel() checks it once per pixel), else 0. On the Cortex-M7 the channel's
+ * shift in [-31, 0] (what scale ratios <= 1 give) takes tt_dw_bwd_rq() / tt_dw_bwd_rq0(), whose
+ * result is again below 2^28 in magnitude, so the second requantization may take
+ * tt_dw_bwd_rq() (tt_dw_bwd_rq0() for q = 0) too; every other case keeps tt_requantize_fast(). Same bits either way.
+ */
+__attribute__((always_inline)) static inline int16_t tt_dw_bwd_requant(int32_t acc, int32_t multiplier, int32_t shift,
+                                                                       int32_t scale_multiplier, int32_t q, int32_t kq)
+{
+#if TT_DSP
+    if (shift <= 0 && shift >= -31) {
+        const int32_t r = shift < 0 ? tt_dw_bwd_rq(acc, multiplier, (int32_t)(0x40000000u >> (31 + shift)), -shift)
+                                    : tt_dw_bwd_rq0(acc, multiplier);
+        if (kq != 0) {
+            return (int16_t)__ssat(tt_dw_bwd_rq(r, scale_multiplier, kq, -q), 16);
+        }
+        if (q == 0) {
+            return (int16_t)__ssat(tt_dw_bwd_rq0(r, scale_multiplier), 16);
+        }
+        return (int16_t)__ssat(tt_requantize_fast(r, scale_multiplier, q), 16);
+    }
+#else
+    (void)kq;
+#endif
+    const int32_t r = tt_requantize_fast(acc, multiplier, shift);
+    return tt_sat_s16(tt_requantize_fast(r, scale_multiplier, q));
+}
+
 /*
  * One dX pixel, channels 0 .. n-1 of the pointers given: tap t contributes dy[t][ch] * w[t][ch]
  * (dY and the weights of that tap, both with channel stride 1), then the accumulator is
@@ -58,6 +118,7 @@ static inline void tt_dw_bwd_input_pixel(const int16_t *const *dy, const int8_t 
                                          const int32_t *multiplier, const int32_t *shift, int32_t scale_multiplier,
                                          int32_t q, int32_t n, int16_t *dx)
 {
+    const int32_t kq = q <= -1 && q >= -31 ? (int32_t)(0x40000000u >> (31 + q)) : 0;
     int32_t ch = 0;
 #if TT_DSP
     for (; ch + 4 <= n; ch += 4) {
@@ -74,8 +135,7 @@ static inline void tt_dw_bwd_input_pixel(const int16_t *const *dy, const int8_t 
         }
         const int32_t acc[4] = {a0, a1, a2, a3};
         for (int32_t j = 0; j < 4; j++) {
-            const int32_t r = tt_requantize_fast(acc[j], multiplier[ch + j], shift[ch + j]);
-            dx[ch + j] = tt_sat_s16(tt_requantize_fast(r, scale_multiplier, q));
+            dx[ch + j] = tt_dw_bwd_requant(acc[j], multiplier[ch + j], shift[ch + j], scale_multiplier, q, kq);
         }
     }
 #endif
@@ -84,8 +144,7 @@ static inline void tt_dw_bwd_input_pixel(const int16_t *const *dy, const int8_t 
         for (int32_t t = 0; t < n_taps; t++) {
             acc += (int32_t)w[t][ch] * dy[t][ch];
         }
-        const int32_t r = tt_requantize_fast(acc, multiplier[ch], shift[ch]);
-        dx[ch] = tt_sat_s16(tt_requantize_fast(r, scale_multiplier, q));
+        dx[ch] = tt_dw_bwd_requant(acc, multiplier[ch], shift[ch], scale_multiplier, q, kq);
     }
 }
 
