@@ -17,6 +17,13 @@
 /* Taps of the largest kernel the tap-list paths take (7x7): the length of their tap lists. */
 #define TT_DW_BWD_MAX_TAPS 49
 
+/* One tap of a dX pixel: where its dY values and its weights are (channel stride 1 for both).
+ * The two pointers sit side by side so the tap loop fetches them with one LDRD. */
+typedef struct {
+    const int16_t *dy;
+    const int8_t *w;
+} tt_dw_bwd_tap_t;
+
 /*
  * The shift of the second requantization, and dX's exponent in *grad_input_exp, from the bound
  * max|dY| * (largest sum of |W| over one channel's kernel): every dX value fits int16 (up to one
@@ -41,69 +48,73 @@ static inline int32_t tt_dw_bwd_input_shift(const tt_conv_geom_t *geom, const tt
     return tt_grad_choose_shift(bound, quant->scale_multiplier, quant->scale_shift, grad_output_exp, grad_input_exp);
 }
 
-#if TT_DSP
-/*
- * tt_requantize_fast(x, m, -r) for |x| < 2^30, r in [1, 31] and zero point 0, in four
- * instructions (LSL, ADD, SMMLAR, ASR): tt_dsp_requant2()'s form
- * (tt_dsp.h) with zp = 0, k = 2^(r-1) = 2^30 >> (31 - r). Its single floor division holds for
- * every r; with zp = 0 the bound becomes |d| <= 2^30 + |x| < 2^31 for every r <= 31, so the
- * r <= 23 of tt_dsp_requant2_ok() (which leaves room for a zero point) does not apply. With
- * m = 0 the result is (k - [x < 0]) >> r = 0, as tt_requantize() gives.
- */
-__attribute__((always_inline)) static inline int32_t tt_dw_bwd_rq(int32_t x, int32_t m, int32_t k, int32_t r)
+/* A call's requantization parameters: the per-channel scale ratios, S and q. */
+typedef struct {
+    const int32_t *multiplier, *shift; /* channel ch's at [ch] */
+    int32_t scale_multiplier, q;
+    int32_t fast; /* Cortex-M7: q and every channel's shift lie in [-31, 0] (tt_dw_bwd_rq()) */
+} tt_dw_bwd_rq_t;
+
+/* The parameters for channels 0 .. c-1, checked once per call. */
+static inline tt_dw_bwd_rq_t tt_dw_bwd_rq_params(const tt_grad_quant_t *quant, int32_t c, int32_t q)
 {
-    const int32_t x2 = (int32_t)((uint32_t)x << 1);
-    int32_t d;
-    __asm__("add    %0, %1, %2, asr #31\n\t"
-            "smmlar %0, %2, %3, %0"
-            : "=&r"(d)
-            : "r"(k), "r"(x2), "r"(m));
-    return d >> r;
+    int32_t fast = q <= 0 && q >= -31;
+    for (int32_t ch = 0; ch < c; ch++) {
+        fast &= quant->shift[ch] <= 0 && quant->shift[ch] >= -31;
+    }
+    const tt_dw_bwd_rq_t r = {quant->multiplier, quant->shift, quant->scale_multiplier, q, fast};
+    return r;
 }
 
-/* The same with shift 0 (r = 0): floor((x m + 2^30) / 2^31), SMMULR's rounding alone. */
-__attribute__((always_inline)) static inline int32_t tt_dw_bwd_rq0(int32_t x, int32_t m)
+#if TT_DSP
+/*
+ * tt_requantize_fast(x, m, shift) for |x| < 2^30, shift = -r in [-31, 0] and zero point 0, in
+ * seven instructions without a branch: tt_dsp_requant2()'s form (tt_dsp.h) with zp = 0. SMMLAR
+ * of x2 = 2x and m with accumulator a = k - [x < 0], k = 2^(r-1), is
+ * d = floor((x2 m + 2^31 - [x < 0] 2^32 + 2^(31+r)) / 2^32) and the result is d >> r. That one
+ * floor division holds for every r >= 1; with zp = 0 the bound is |d| <= 2^30 + |x| < 2^31 for
+ * every r <= 31, so tt_dsp_requant2_ok()'s r <= 23 (room for a zero point) does not apply. For
+ * r = 0 the result is SMMLAR's rounding alone, floor((x m + 2^30) / 2^31): k = 2^30 >> (31 - r)
+ * is then 0, and the sign term [x < 0] is taken as the sign bit of x2 & shift (shift < 0 exactly
+ * when r >= 1), one AND. With m = 0 the result is (k - [x < 0]) >> r = 0, as tt_requantize()
+ * gives. test_dsp_diff.c compares it with the portable kernel over shifts 0 .. -31, m = 0 included.
+ */
+__attribute__((always_inline)) static inline int32_t tt_dw_bwd_rq(int32_t x, int32_t m, int32_t shift)
 {
     const int32_t x2 = (int32_t)((uint32_t)x << 1);
+    const int32_t k = (int32_t)(0x40000000u >> (31 + shift));
     int32_t d;
-    __asm__("smmulr %0, %1, %2" : "=r"(d) : "r"(x2), "r"(m));
-    return d;
+    __asm__("and    %0, %2, %4\n\t"
+            "add    %0, %1, %0, asr #31\n\t"
+            "smmlar %0, %2, %3, %0"
+            : "=&r"(d)
+            : "r"(k), "r"(x2), "r"(m), "r"(shift));
+    return d >> -shift;
 }
 #endif
 
 /*
  * dx = sat16(requantize(requantize(acc, multiplier, shift), S, q)) for one channel, with
- * |acc| < 2^28 (tt_dw_bwd_input_shift()). kq = 2^30 >> (31 + q) when q is in [-31, -1]
- * (tt_dw_bwd_input_pixel() checks it once per pixel), else 0. On the Cortex-M7 the channel's
- * shift in [-31, 0] (what scale ratios <= 1 give) takes tt_dw_bwd_rq() / tt_dw_bwd_rq0(), whose
- * result is again below 2^28 in magnitude, so the second requantization may take
- * tt_dw_bwd_rq() (tt_dw_bwd_rq0() for q = 0) too; every other case keeps tt_requantize_fast(). Same bits either way.
+ * |acc| < 2^28 (tt_dw_bwd_input_shift()). With rq->fast on the Cortex-M7 both take
+ * tt_dw_bwd_rq() (the first result is again below 2^28 in magnitude, as the ratio is at most
+ * 1), else tt_requantize_fast(). Same bits either way.
  */
-__attribute__((always_inline)) static inline int16_t tt_dw_bwd_requant(int32_t acc, int32_t multiplier, int32_t shift,
-                                                                       int32_t scale_multiplier, int32_t q, int32_t kq)
+__attribute__((always_inline)) static inline int32_t tt_dw_bwd_requant(const tt_dw_bwd_rq_t *rq, int32_t ch,
+                                                                       int32_t acc)
 {
 #if TT_DSP
-    if (shift <= 0 && shift >= -31) {
-        const int32_t r = shift < 0 ? tt_dw_bwd_rq(acc, multiplier, (int32_t)(0x40000000u >> (31 + shift)), -shift)
-                                    : tt_dw_bwd_rq0(acc, multiplier);
-        if (kq != 0) {
-            return (int16_t)__ssat(tt_dw_bwd_rq(r, scale_multiplier, kq, -q), 16);
-        }
-        if (q == 0) {
-            return (int16_t)__ssat(tt_dw_bwd_rq0(r, scale_multiplier), 16);
-        }
-        return (int16_t)__ssat(tt_requantize_fast(r, scale_multiplier, q), 16);
+    if (rq->fast) {
+        const int32_t r = tt_dw_bwd_rq(acc, rq->multiplier[ch], rq->shift[ch]);
+        return __ssat(tt_dw_bwd_rq(r, rq->scale_multiplier, rq->q), 16);
     }
-#else
-    (void)kq;
 #endif
-    const int32_t r = tt_requantize_fast(acc, multiplier, shift);
-    return tt_sat_s16(tt_requantize_fast(r, scale_multiplier, q));
+    const int32_t r = tt_requantize_fast(acc, rq->multiplier[ch], rq->shift[ch]);
+    return tt_sat_s16(tt_requantize_fast(r, rq->scale_multiplier, rq->q));
 }
 
 /*
- * One dX pixel, channels 0 .. n-1 of the pointers given: tap t contributes dy[t][ch] * w[t][ch]
- * (dY and the weights of that tap, both with channel stride 1), then the accumulator is
+ * One dX pixel, channels 0 .. n-1 of the taps given: tap t contributes tap[t].dy[ch] * tap[t].w[ch],
+ * then the accumulator is
  * requantized by the channel's scale ratio (multiplier, shift) and by S with shift q:
  *     dx[ch] = sat16(requantize(requantize(acc, multiplier[ch], shift[ch]), S, q)).
  * dx may be where a tap's dY was (the in-place kernel's pixel): a channel's result is stored
@@ -114,37 +125,44 @@ __attribute__((always_inline)) static inline int16_t tt_dw_bwd_requant(int32_t a
  * tt_requantize_fast() (one SMLAL instead of a 64-bit division) gives tt_requantize()'s bits.
  * Same int32 accumulators as a scalar loop, same bits.
  */
-static inline void tt_dw_bwd_input_pixel(const int16_t *const *dy, const int8_t *const *w, int32_t n_taps,
-                                         const int32_t *multiplier, const int32_t *shift, int32_t scale_multiplier,
-                                         int32_t q, int32_t n, int16_t *dx)
+#if TT_DSP
+/* lo's low half and hi's low half, as the int16 pair (lo, hi) in memory order. */
+static inline int32_t tt_dw_bwd_pack(int32_t lo, int32_t hi)
 {
-    const int32_t kq = q <= -1 && q >= -31 ? (int32_t)(0x40000000u >> (31 + q)) : 0;
+    return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
+}
+#endif
+
+static inline void tt_dw_bwd_input_pixel(const tt_dw_bwd_tap_t *tap, int32_t n_taps, const tt_dw_bwd_rq_t *rq,
+                                         int32_t n, int16_t *dx)
+{
     int32_t ch = 0;
 #if TT_DSP
     for (; ch + 4 <= n; ch += 4) {
         int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-        for (int32_t t = 0; t < n_taps; t++) {
-            const int32_t d01 = tt_dsp_read_word(dy[t] + ch);
-            const int32_t d23 = tt_dsp_read_word(dy[t] + ch + 2);
-            const int32_t wv = tt_dsp_read_s8x4(w[t] + ch);
+        for (const tt_dw_bwd_tap_t *t = tap, *end = tap + n_taps; t != end; t++) {
+            const int16_t *d = t->dy + ch;
+            const int32_t d01 = tt_dsp_read_word(d);
+            const int32_t d23 = tt_dsp_read_word(d + 2);
+            const int32_t wv = tt_dsp_read_s8x4(t->w + ch);
             const int32_t we = tt_dsp_even(wv), wo = tt_dsp_odd(wv);
             a0 = (int32_t)__smlabb(d01, we, a0);
             a1 = (int32_t)__smlatb(d01, wo, a1);
             a2 = (int32_t)__smlabt(d23, we, a2);
             a3 = (int32_t)__smlatt(d23, wo, a3);
         }
-        const int32_t acc[4] = {a0, a1, a2, a3};
-        for (int32_t j = 0; j < 4; j++) {
-            dx[ch + j] = tt_dw_bwd_requant(acc[j], multiplier[ch + j], shift[ch + j], scale_multiplier, q, kq);
-        }
+        /* Two int16 results per (unaligned) word store, packed with PKHBT. */
+        tt_dsp_write_word(dx + ch, tt_dw_bwd_pack(tt_dw_bwd_requant(rq, ch, a0), tt_dw_bwd_requant(rq, ch + 1, a1)));
+        tt_dsp_write_word(dx + ch + 2,
+                          tt_dw_bwd_pack(tt_dw_bwd_requant(rq, ch + 2, a2), tt_dw_bwd_requant(rq, ch + 3, a3)));
     }
 #endif
     for (; ch < n; ch++) {
         int32_t acc = 0;
         for (int32_t t = 0; t < n_taps; t++) {
-            acc += (int32_t)w[t][ch] * dy[t][ch];
+            acc += (int32_t)tap[t].w[ch] * tap[t].dy[ch];
         }
-        dx[ch] = tt_dw_bwd_requant(acc, multiplier[ch], shift[ch], scale_multiplier, q, kq);
+        dx[ch] = (int16_t)tt_dw_bwd_requant(rq, ch, acc);
     }
 }
 

@@ -18,10 +18,10 @@ uint32_t tt_dw_conv2d_bwd_input_s16_scratch_size(const tt_conv_geom_t *geom)
 static void dw_bwd_input_dsp(const tt_conv_geom_t *geom, const tt_grad_quant_t *quant, const int16_t *grad_output,
                              const int8_t *weights, int16_t *grad_input, int32_t q)
 {
+    const tt_dw_bwd_rq_t rq = tt_dw_bwd_rq_params(quant, geom->in_c, q);
     const int32_t in_w = geom->in_w, c = geom->in_c;
     const int32_t kh = geom->kernel_h, kw = geom->kernel_w;
-    const int16_t *tap_dy[TT_DW_BWD_MAX_TAPS];
-    const int8_t *tap_w[TT_DW_BWD_MAX_TAPS];
+    tt_dw_bwd_tap_t tap[TT_DW_BWD_MAX_TAPS];
 
     for (int32_t iy = 0; iy < geom->in_h; iy++) {
         for (int32_t ix = 0; ix < in_w; ix++) {
@@ -36,13 +36,12 @@ static void dw_bwd_input_dsp(const tt_conv_geom_t *geom, const tt_grad_quant_t *
                     if (ox < 0) {
                         continue;
                     }
-                    tap_w[n] = weights + (ky * kw + kx) * c;
-                    tap_dy[n] = grad_output + (oy * geom->out_w + ox) * c;
+                    tap[n].dy = grad_output + (oy * geom->out_w + ox) * c;
+                    tap[n].w = weights + (ky * kw + kx) * c;
                     n++;
                 }
             }
-            tt_dw_bwd_input_pixel(tap_dy, tap_w, n, quant->multiplier, quant->shift, quant->scale_multiplier, q, c,
-                                  grad_input + (iy * in_w + ix) * c);
+            tt_dw_bwd_input_pixel(tap, n, &rq, c, grad_input + (iy * in_w + ix) * c);
         }
     }
 }
