@@ -87,13 +87,13 @@ static inline int32_t tt_dw_bwd_input_shift(const tt_conv_geom_t *geom, const tt
 typedef struct {
     const int32_t *multiplier, *shift; /* channel ch's at [ch] */
     int32_t scale_multiplier, q;
-    int32_t fast; /* Cortex-M7: q and every channel's shift lie in [-31, 0] (tt_dw_bwd_rq()) */
+    int32_t fast; /* Cortex-M7: every channel's shift lies in [-31, 0] (tt_dw_bwd_rq()), q in [-31, -1] */
 } tt_dw_bwd_rq_t;
 
 /* The parameters for channels 0 .. c-1, checked once per call. */
 static inline tt_dw_bwd_rq_t tt_dw_bwd_rq_params(const tt_grad_quant_t *quant, int32_t c, int32_t q)
 {
-    int32_t fast = q <= 0 && q >= -31;
+    int32_t fast = q <= -1 && q >= -31;
     for (int32_t ch = 0; ch < c; ch++) {
         fast &= quant->shift[ch] <= 0 && quant->shift[ch] >= -31;
     }
@@ -128,11 +128,27 @@ __attribute__((always_inline)) static inline int32_t tt_dw_bwd_rq(int32_t x, int
 }
 #endif
 
+#if TT_DSP
+/* tt_dw_bwd_rq() for a shift known to be negative (r >= 1), q: the sign term is x's sign
+ * alone, without the AND. */
+__attribute__((always_inline)) static inline int32_t tt_dw_bwd_rq_neg(int32_t x, int32_t m, int32_t shift)
+{
+    const int32_t x2 = (int32_t)((uint32_t)x << 1);
+    const int32_t k = (int32_t)(0x40000000u >> (31 + shift));
+    int32_t d;
+    __asm__("add    %0, %1, %2, asr #31\n\t"
+            "smmlar %0, %2, %3, %0"
+            : "=&r"(d)
+            : "r"(k), "r"(x2), "r"(m));
+    return d >> -shift;
+}
+#endif
+
 /*
  * dx = sat16(requantize(requantize(acc, multiplier, shift), S, q)) for one channel, with
- * |acc| < 2^28 (tt_dw_bwd_input_shift()). With rq->fast on the Cortex-M7 both take
- * tt_dw_bwd_rq() (the first result is again below 2^28 in magnitude, as the ratio is at most
- * 1), else tt_requantize_fast(). Same bits either way.
+ * |acc| < 2^28 (tt_dw_bwd_input_shift()). With rq->fast on the Cortex-M7 they take
+ * tt_dw_bwd_rq() and then tt_dw_bwd_rq_neg() (the first result is again below 2^28 in
+ * magnitude, as the ratio is at most 1), else tt_requantize_fast(). Same bits either way.
  */
 __attribute__((always_inline)) static inline int32_t tt_dw_bwd_requant(const tt_dw_bwd_rq_t *rq, int32_t ch,
                                                                        int32_t acc)
@@ -140,7 +156,7 @@ __attribute__((always_inline)) static inline int32_t tt_dw_bwd_requant(const tt_
 #if TT_DSP
     if (rq->fast) {
         const int32_t r = tt_dw_bwd_rq(acc, rq->multiplier[ch], rq->shift[ch]);
-        return __ssat(tt_dw_bwd_rq(r, rq->scale_multiplier, rq->q), 16);
+        return __ssat(tt_dw_bwd_rq_neg(r, rq->scale_multiplier, rq->q), 16);
     }
 #endif
     const int32_t r = tt_requantize_fast(acc, rq->multiplier[ch], rq->shift[ch]);
@@ -148,10 +164,12 @@ __attribute__((always_inline)) static inline int32_t tt_dw_bwd_requant(const tt_
 }
 
 #if TT_DSP
-/* lo's low half and hi's low half, as the int16 pair (lo, hi) in memory order. */
+/* lo's low half and hi's low half, as the int16 pair (lo, hi) in memory order: one PKHBT. */
 static inline int32_t tt_dw_bwd_pack(int32_t lo, int32_t hi)
 {
-    return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
 }
 #endif
 
