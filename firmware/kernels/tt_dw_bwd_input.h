@@ -215,30 +215,38 @@ static inline void tt_dw_bwd_input_pixel(const tt_dw_bwd_tap_t *tap, int32_t n_t
 #if TT_DSP
     for (; ch + 4 <= n; ch += 4) {
         int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-        if (n_taps > 0) {
+        {
             /* Per tap: one LDRD for the pair of pointers, dY's two words and the weights' word by
-             * register offset (unaligned allowed), the weights widened by SXTB16, four MACs:
-             * twelve instructions, where the compiler's loop took thirteen to sixteen. */
+             * register offset (unaligned allowed), the weights widened by SXTB16, four MACs; two
+             * taps per loop pass, an odd first tap on its own: eleven instructions per tap. */
             const tt_dw_bwd_tap_t *t = tap;
             const int32_t ch2 = ch + 2;
             int32_t p, w, x, we;
-            __asm__("1:\n\t"
-                    "ldrd   %[p], %[w], [%[t]], #8\n\t"
-                    "ldr    %[w], [%[w], %[ch]]\n\t"
-                    "ldr    %[x], [%[p], %[ch], lsl #1]\n\t"
-                    "ldr    %[p], [%[p], %[ch2], lsl #1]\n\t"
-                    "sxtb16 %[we], %[w]\n\t"
-                    "sxtb16 %[w], %[w], ror #8\n\t"
-                    "smlabb %[a0], %[x], %[we], %[a0]\n\t"
-                    "smlatb %[a1], %[x], %[w], %[a1]\n\t"
-                    "smlabt %[a2], %[p], %[we], %[a2]\n\t"
-                    "smlatt %[a3], %[p], %[w], %[a3]\n\t"
-                    "cmp    %[t], %[end]\n\t"
-                    "bne    1b"
-                    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [t] "+r"(t), [p] "=&r"(p),
-                      [w] "=&r"(w), [x] "=&r"(x), [we] "=&r"(we)
-                    : [end] "r"(tap + n_taps), [ch] "r"(ch), [ch2] "r"(ch2)
-                    : "cc", "memory");
+#define TT_DW_BWD_TAP_STEP                                 \
+    "ldrd   %[p], %[w], [%[t]], #8\n\t"                    \
+    "ldr    %[w], [%[w], %[ch]]\n\t"                       \
+    "ldr    %[x], [%[p], %[ch], lsl #1]\n\t"               \
+    "ldr    %[p], [%[p], %[ch2], lsl #1]\n\t"              \
+    "sxtb16 %[we], %[w]\n\t"                               \
+    "sxtb16 %[w], %[w], ror #8\n\t"                        \
+    "smlabb %[a0], %[x], %[we], %[a0]\n\t"                 \
+    "smlatb %[a1], %[x], %[w], %[a1]\n\t"                  \
+    "smlabt %[a2], %[p], %[we], %[a2]\n\t"                 \
+    "smlatt %[a3], %[p], %[w], %[a3]\n\t"
+#define TT_DW_BWD_TAP_OPERANDS                                                                                 \
+    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [t] "+r"(t), [p] "=&r"(p), [w] "=&r"(w), \
+      [x] "=&r"(x), [we] "=&r"(we)                                                                            \
+    : [end] "r"(tap + n_taps), [ch] "r"(ch), [ch2] "r"(ch2)                                                   \
+    : "cc", "memory"
+            if (n_taps & 1) {
+                __asm__(TT_DW_BWD_TAP_STEP TT_DW_BWD_TAP_OPERANDS);
+            }
+            if (n_taps > 1) {
+                __asm__("1:\n\t" TT_DW_BWD_TAP_STEP TT_DW_BWD_TAP_STEP "cmp    %[t], %[end]\n\t"
+                        "bne    1b" TT_DW_BWD_TAP_OPERANDS);
+            }
+#undef TT_DW_BWD_TAP_OPERANDS
+#undef TT_DW_BWD_TAP_STEP
         }
         /* Two int16 results per (unaligned) word store, packed with PKHBT. */
         tt_dsp_write_word(dx + ch, tt_dw_bwd_pack(tt_dw_bwd_requant(rq, ch, a0), tt_dw_bwd_requant(rq, ch + 1, a1)));
