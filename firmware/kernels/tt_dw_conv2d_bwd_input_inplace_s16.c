@@ -94,17 +94,20 @@ void tt_dw_conv2d_bwd_input_inplace_s16(const tt_kernel_ctx_t *ctx, const tt_con
     const int32_t g = group_channels(geom), slots = max_lag(geom) + 1;
     int16_t *ring = (int16_t *)ctx->buf;
     const int32_t q = tt_dw_bwd_input_shift(geom, quant, grad, grad_output_exp, weights, grad_input_exp);
+    const tt_dw_bwd_rq_t rq = tt_dw_bwd_rq_params(quant, c, q);
 
     int32_t row_lag[MAX_KERNEL]; /* lag of tap (ky, 0) */
     for (int32_t ky = 0; ky < kh; ky++) {
         row_lag[ky] = (ky - pad_top) * w - pad_left;
     }
     const int32_t ring_len = slots * g;
-    const int16_t *tap_dy[TT_DW_BWD_MAX_TAPS];
-    const int8_t *tap_w[TT_DW_BWD_MAX_TAPS];
+    tt_dw_bwd_tap_t tap[TT_DW_BWD_MAX_TAPS];
 
     for (int32_t ch0 = 0; ch0 < c; ch0 += g) {
         const int32_t n = c - ch0 < g ? c - ch0 : g;
+        tt_dw_bwd_rq_t rq_group = rq; /* the group's channels at [0 .. n-1] */
+        rq_group.multiplier += ch0;
+        rq_group.shift += ch0;
         int32_t at = 0; /* (p % slots) * g: where pixel p's dY goes in the ring */
         for (int32_t y = 0; y < h; y++) {
             /* Taps whose dY row y + pad_top - ky lies inside the image. */
@@ -115,8 +118,7 @@ void tt_dw_conv2d_bwd_input_inplace_s16(const tt_kernel_ctx_t *ctx, const tt_con
                 copy_s16(ring + at, px, n);
                 const int32_t kx_lo = x + pad_left - (w - 1) > 0 ? x + pad_left - (w - 1) : 0;
                 const int32_t kx_hi = x + pad_left + 1 < kw ? x + pad_left + 1 : kw;
-                const int16_t **dyp = tap_dy;
-                const int8_t **wp = tap_w;
+                tt_dw_bwd_tap_t *tp = tap;
                 for (int32_t ky = ky_lo; ky < ky_hi; ky++) {
                     const int32_t lag = row_lag[ky];
                     const int8_t *wt = weights + (ky * kw + kx_lo) * c + ch0;
@@ -125,22 +127,21 @@ void tt_dw_conv2d_bwd_input_inplace_s16(const tt_kernel_ctx_t *ctx, const tt_con
                     const int32_t kx_ring = -lag < kx_lo ? kx_lo : -lag > kx_hi ? kx_hi : -lag;
                     if (kx < kx_ring) {
                         const int16_t *d = px - (lag + kx) * c;
-                        for (; kx < kx_ring; kx++, wt += c, d -= c) {
-                            *dyp++ = d;
-                            *wp++ = wt;
+                        for (; kx < kx_ring; kx++, wt += c, d -= c, tp++) {
+                            tp->dy = d;
+                            tp->w = wt;
                         }
                     }
                     /* lag >= 0: in the ring, lag pixels back, one further back per kx. */
                     int32_t r = at - (lag + kx) * g;
-                    for (; kx < kx_hi; kx++, wt += c, r -= g) {
+                    for (; kx < kx_hi; kx++, wt += c, r -= g, tp++) {
                         r = r < 0 ? r + ring_len : r;
-                        *dyp++ = ring + r;
-                        *wp++ = wt;
+                        tp->dy = ring + r;
+                        tp->w = wt;
                     }
                 }
-                const int32_t taps = (int32_t)(dyp - tap_dy);
-                tt_dw_bwd_input_pixel(tap_dy, tap_w, taps, quant->multiplier + ch0, quant->shift + ch0,
-                                      quant->scale_multiplier, q, n, px);
+                const int32_t taps = (int32_t)(tp - tap);
+                tt_dw_bwd_input_pixel(tap, taps, &rq_group, n, px);
                 at = at + g == ring_len ? 0 : at + g;
             }
         }

@@ -18,31 +18,44 @@ uint32_t tt_dw_conv2d_bwd_input_s16_scratch_size(const tt_conv_geom_t *geom)
 static void dw_bwd_input_dsp(const tt_conv_geom_t *geom, const tt_grad_quant_t *quant, const int16_t *grad_output,
                              const int8_t *weights, int16_t *grad_input, int32_t q)
 {
+    const tt_dw_bwd_rq_t rq = tt_dw_bwd_rq_params(quant, geom->in_c, q);
     const int32_t in_w = geom->in_w, c = geom->in_c;
     const int32_t kh = geom->kernel_h, kw = geom->kernel_w;
-    const int16_t *tap_dy[TT_DW_BWD_MAX_TAPS];
-    const int8_t *tap_w[TT_DW_BWD_MAX_TAPS];
+    tt_dw_bwd_tap_t tap[TT_DW_BWD_MAX_TAPS];
 
+    /* The rows (ky, oy) that reach dX row iy, once per row; the columns (kx, ox) that reach
+     * pixel ix, once per pixel; the pixel's taps are their product, ky outer as before. */
+    const int16_t *row_dy[TT_DW_BWD_MAX_TAPS];
+    const int8_t *row_w[TT_DW_BWD_MAX_TAPS];
+    int32_t col_dy[TT_DW_BWD_MAX_TAPS], col_w[TT_DW_BWD_MAX_TAPS];
     for (int32_t iy = 0; iy < geom->in_h; iy++) {
+        int32_t rows = 0;
+        for (int32_t ky = 0; ky < kh; ky++) {
+            const int32_t oy = tt_tap_source(iy, geom->pad_top, ky, geom->stride_h, geom->out_h);
+            if (oy >= 0) {
+                row_dy[rows] = grad_output + oy * geom->out_w * c;
+                row_w[rows] = weights + ky * kw * c;
+                rows++;
+            }
+        }
         for (int32_t ix = 0; ix < in_w; ix++) {
-            int32_t n = 0;
-            for (int32_t ky = 0; ky < kh; ky++) {
-                const int32_t oy = tt_tap_source(iy, geom->pad_top, ky, geom->stride_h, geom->out_h);
-                if (oy < 0) {
-                    continue;
-                }
-                for (int32_t kx = 0; kx < kw; kx++) {
-                    const int32_t ox = tt_tap_source(ix, geom->pad_left, kx, geom->stride_w, geom->out_w);
-                    if (ox < 0) {
-                        continue;
-                    }
-                    tap_w[n] = weights + (ky * kw + kx) * c;
-                    tap_dy[n] = grad_output + (oy * geom->out_w + ox) * c;
-                    n++;
+            int32_t cols = 0;
+            for (int32_t kx = 0; kx < kw; kx++) {
+                const int32_t ox = tt_tap_source(ix, geom->pad_left, kx, geom->stride_w, geom->out_w);
+                if (ox >= 0) {
+                    col_dy[cols] = ox * c;
+                    col_w[cols] = kx * c;
+                    cols++;
                 }
             }
-            tt_dw_bwd_input_pixel(tap_dy, tap_w, n, quant->multiplier, quant->shift, quant->scale_multiplier, q, c,
-                                  grad_input + (iy * in_w + ix) * c);
+            int32_t n = 0;
+            for (int32_t r = 0; r < rows; r++) {
+                for (int32_t k = 0; k < cols; k++, n++) {
+                    tap[n].dy = row_dy[r] + col_dy[k];
+                    tap[n].w = row_w[r] + col_w[k];
+                }
+            }
+            tt_dw_bwd_input_pixel(tap, n, &rq, c, grad_input + (iy * in_w + ix) * c);
         }
     }
 }
