@@ -350,6 +350,9 @@ static void fill_s16(int16_t *p, int32_t n)
     for (int32_t i = 0; i < n; i++) {
         p[i] = (int16_t)((int32_t)rng() >> (32 - bits));
     }
+    if (n > 0 && rng() % 4u == 0) { /* a saturated gradient: |-32768| does not fit int16 */
+        p[rng() % (uint32_t)n] = rng() % 2u ? INT16_MIN : INT16_MAX;
+    }
 }
 
 /* The sparse-update kernels of a partially trained pointwise layer: the input gradient over
