@@ -31,11 +31,11 @@ static inline void copy_s8(int8_t *dst, const int8_t *src, int32_t len)
  * Output pixel (oy, ox)'s window as int8, flattened in the weights' (ky, kx, ic) order, so
  * that tt_dsp_im2col_pair() widens two of them a word at a time (SXTAB16 adds the input
  * offset in the same instruction). Padded taps hold the input zero point, which the offset
- * turns into 0, what a padded tap contributes. A window row inside the input horizontally
- * (all but the pixels at the left and right edges) is one contiguous copy, with no bounds
- * test per tap.
+ * turns into 0, what a padded tap contributes. The border pixels' path (window() copies
+ * the others): a window row inside the input horizontally is still one contiguous copy, the
+ * rest is tested tap by tap.
  */
-static void window_s8(const tt_conv_geom_t *g, const int8_t *input, int8_t zp, int32_t oy, int32_t ox, int8_t *win)
+__attribute__((noinline)) static void window_s8(const tt_conv_geom_t *g, const int8_t *input, int8_t zp, int32_t oy, int32_t ox, int8_t *win)
 {
     const int32_t in_w = g->in_w, in_c = g->in_c, kw = g->kernel_w, row = kw * in_c;
     const int32_t y0 = oy * g->stride_h - g->pad_top, x0 = ox * g->stride_w - g->pad_left;
@@ -59,8 +59,26 @@ static void window_s8(const tt_conv_geom_t *g, const int8_t *input, int8_t zp, i
     }
 }
 
+/* window_s8() for a window inside the input (every pixel but those of the border rows and
+ * columns): kernel_h contiguous copies, inlined in the pixel loop, with no call and no bounds
+ * test per row. */
+__attribute__((always_inline)) static inline void window(const tt_conv_geom_t *g, const int8_t *input, int8_t zp,
+                                                         int32_t oy, int32_t ox, int8_t *win)
+{
+    const int32_t y0 = oy * g->stride_h - g->pad_top, x0 = ox * g->stride_w - g->pad_left;
+    if (y0 < 0 || y0 + g->kernel_h > g->in_h || x0 < 0 || x0 + g->kernel_w > g->in_w) {
+        window_s8(g, input, zp, oy, ox, win);
+        return;
+    }
+    const int32_t row = g->kernel_w * g->in_c, step = g->in_w * g->in_c;
+    const int8_t *src = input + (y0 * g->in_w + x0) * g->in_c;
+    for (int32_t ky = 0; ky < g->kernel_h; ky++, win += row, src += step) {
+        copy_s8(win, src, row);
+    }
+}
+
 /*
- * Cortex-M7: two output pixels at a time, each window gathered as int8 (window_s8()) and
+ * Cortex-M7: two output pixels at a time, each window gathered as int8 (window()) and
  * the pair widened into the int16 column pair of the scratch (tt_dsp_im2col_pair()), then
  * the same 2 pixels x 2 output channels SMLAD core as the pointwise convolution
  * (tt_dsp_dot_2x2()), each OHWI weight row being one column's dot product. An odd last
@@ -72,10 +90,12 @@ static void window_s8(const tt_conv_geom_t *g, const int8_t *input, int8_t zp, i
  * 4 - n % 4 terms the previous group already counted (their window bytes are set to the zero
  * point, which the offset turns into 0), so the sums are unchanged.
  */
-void tt_conv2d_fwd_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom, const tt_conv_quant_t *quant,
-                      const int8_t *input, const int8_t *weights, const int32_t *bias, int8_t *output)
+__attribute__((always_inline)) static inline void conv_dsp(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom,
+                                                           const tt_conv_quant_t *quant, const int8_t *input,
+                                                           const int8_t *weights, const int32_t *bias,
+                                                           int8_t *output, const int32_t n)
 {
-    const int32_t out_c = geom->out_c, out_w = geom->out_w, n = geom->kernel_h * geom->kernel_w * geom->in_c;
+    const int32_t out_c = geom->out_c, out_w = geom->out_w;
     const int32_t n4 = (n + 3) & ~3, pixels = geom->out_h * out_w;
     const int overlap = n > 4 && (n & 3) != 0;
     const int32_t body = overlap ? n & ~3 : n; /* the terms tt_dsp_dot_2x2() takes */
@@ -95,13 +115,13 @@ void tt_conv2d_fwd_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom, co
         const int32_t p1 = p0 + 1 < pixels ? p0 + 1 : p0;
         int8_t *out0 = output + p0 * out_c;
         int8_t *out1 = output + p1 * out_c;
-        window_s8(geom, input, zp, oy, ox, win0);
+        window(geom, input, zp, oy, ox, win0);
         if (++ox == out_w) {
             ox = 0;
             oy++;
         }
         if (p1 != p0) {
-            window_s8(geom, input, zp, oy, ox, win1);
+            window(geom, input, zp, oy, ox, win1);
             if (++ox == out_w) {
                 ox = 0;
                 oy++;
@@ -136,6 +156,18 @@ void tt_conv2d_fwd_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom, co
             tt_dsp_requant_pair(&rq, oc0, acc[0], acc[2], out0 + oc0, out1 + oc0);
             tt_dsp_requant_pair(&rq, oc1, acc[1], acc[3], out0 + oc1, out1 + oc1);
         }
+    }
+}
+
+void tt_conv2d_fwd_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom, const tt_conv_quant_t *quant,
+                      const int8_t *input, const int8_t *weights, const int32_t *bias, int8_t *output)
+{
+    const int32_t n = geom->kernel_h * geom->kernel_w * geom->in_c;
+    /* The 3-channel 3x3 stems: a constant n folds tt_dsp_dot_2x2()'s loop bounds and tails. */
+    if (n == 27) {
+        conv_dsp(ctx, geom, quant, input, weights, bias, output, 27);
+    } else {
+        conv_dsp(ctx, geom, quant, input, weights, bias, output, n);
     }
 }
 #else
