@@ -5,11 +5,26 @@
 #include "tt_dsp.h"
 #include "tt_fixedpoint.h"
 
+/* Bytes of the Cortex-M7 path's widened weights (both rows of every output-channel pair as
+ * int16, tt_dsp_dot_2x2()'s word order, four words per four terms): kept when they fit 1 KB
+ * (the stems: 8 pairs x 28 terms = 896 B), so that scratch stays small for any layer. */
+static uint32_t wide_weight_bytes(const tt_conv_geom_t *geom)
+{
+    const uint32_t n = (uint32_t)geom->kernel_h * (uint32_t)geom->kernel_w * (uint32_t)geom->in_c;
+    const uint32_t pairs = ((uint32_t)geom->out_c + 1u) / 2u;
+    if (n < 4u || n > 256u || pairs > 256u) {
+        return 0u;
+    }
+    const uint32_t bytes = pairs * 4u * ((n + 3u) & ~3u);
+    return bytes <= 1024u ? bytes : 0u;
+}
+
 uint32_t tt_conv2d_fwd_s8_scratch_size(const tt_conv_geom_t *geom)
 {
-    /* The Cortex-M7 path's int16 column pair, then its two int8 windows (word-rounded). */
+    /* The Cortex-M7 path's int16 column pair, its two int8 windows (word-rounded), then the
+     * widened weights when small. */
     const uint32_t n4 = ((uint32_t)geom->kernel_h * (uint32_t)geom->kernel_w * (uint32_t)geom->in_c + 3u) & ~3u;
-    return 2u * n4 * (uint32_t)sizeof(int16_t) + 2u * n4;
+    return 2u * n4 * (uint32_t)sizeof(int16_t) + 2u * n4 + wide_weight_bytes(geom);
 }
 
 #if TT_DSP
@@ -78,6 +93,43 @@ __attribute__((always_inline)) static inline void window(const tt_conv_geom_t *g
 }
 
 /*
+ * The 2x2 block of tt_dsp_dot_2x2() against pre-widened weights (@p groups groups of four
+ * terms; per group the column pair's four words and the weight pair's four words): the weights
+ * are read as int16 pairs with LDRD instead of LDR + 2 SXTB16 per row, 2 LDRD + 2 LDRD + 8 SMLAD
+ * per 16 MACs, and the overlapped last group is one more iteration.
+ */
+static inline void dot_wide(const int16_t *cols, const int32_t *w, int32_t groups, int32_t acc[4])
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    const int16_t *const end = cols + 8 * groups;
+    int32_t x0e, x0o, x1e, x1o, we, wo;
+    __asm__ volatile("1:\n\t"
+                     "ldrd   %[x0e], %[x0o], [%[c]], #8\n\t"
+                     "ldrd   %[x1e], %[x1o], [%[c]], #8\n\t"
+                     "ldrd   %[we], %[wo], [%[w]], #8\n\t"
+                     "smlad  %[a00], %[x0e], %[we], %[a00]\n\t"
+                     "smlad  %[a00], %[x0o], %[wo], %[a00]\n\t"
+                     "smlad  %[a10], %[x1e], %[we], %[a10]\n\t"
+                     "smlad  %[a10], %[x1o], %[wo], %[a10]\n\t"
+                     "ldrd   %[we], %[wo], [%[w]], #8\n\t"
+                     "smlad  %[a01], %[x0e], %[we], %[a01]\n\t"
+                     "smlad  %[a01], %[x0o], %[wo], %[a01]\n\t"
+                     "smlad  %[a11], %[x1e], %[we], %[a11]\n\t"
+                     "smlad  %[a11], %[x1o], %[wo], %[a11]\n\t"
+                     "cmp    %[c], %[end]\n\t"
+                     "bne    1b\n\t"
+                     : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [c] "+r"(cols),
+                       [w] "+r"(w), [x0e] "=&r"(x0e), [x0o] "=&r"(x0o), [x1e] "=&r"(x1e), [x1o] "=&r"(x1o),
+                       [we] "=&r"(we), [wo] "=&r"(wo)
+                     : [end] "r"(end)
+                     : "cc", "memory");
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+/*
  * Cortex-M7: two output pixels at a time, each window gathered as int8 (window()) and
  * the pair widened into the int16 column pair of the scratch (tt_dsp_im2col_pair()), then
  * the same 2 pixels x 2 output channels SMLAD core as the pointwise convolution
@@ -89,6 +141,10 @@ __attribute__((always_inline)) static inline void window(const tt_conv_geom_t *g
  * terms n - 4 .. n - 1 (the weight word stays inside the row) and its column holds 0 for the
  * 4 - n % 4 terms the previous group already counted (their window bytes are set to the zero
  * point, which the offset turns into 0), so the sums are unchanged.
+ *
+ * When both rows of every output-channel pair fit 1 KB widened to int16 (wide_weight_bytes();
+ * the stems' 16 x 27 weights), they are widened once per call, the overlapped group's word
+ * included, and dot_wide() takes the place of tt_dsp_dot_2x2() and the extra group.
  */
 __attribute__((always_inline)) static inline void conv_dsp(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom,
                                                            const tt_conv_quant_t *quant, const int8_t *input,
@@ -109,6 +165,25 @@ __attribute__((always_inline)) static inline void conv_dsp(const tt_kernel_ctx_t
     int16_t *last = cols + 2 * body;
     int8_t *win0 = (int8_t *)(cols + 2 * n4);
     int8_t *win1 = win0 + n4;
+    /* Widened weights: per output-channel pair n4 words, group by group (the last one read at
+     * n - 4 when it overlaps), rows 0 and 1 even/odd. */
+    int32_t *wide = wide_weight_bytes(geom) != 0 ? (int32_t *)(win1 + n4) : 0;
+    if (wide != 0) {
+        int32_t *ww = wide;
+        for (int32_t oc0 = 0; oc0 < out_c; oc0 += 2) {
+            const int32_t oc1 = oc0 + 1 < out_c ? oc0 + 1 : oc0;
+            for (int32_t j = 0; j < n4; j += 4) {
+                const int32_t at = j < body ? j : n - 4;
+                const int32_t a = tt_dsp_read_s8x4(weights + oc0 * n + at);
+                const int32_t b = tt_dsp_read_s8x4(weights + oc1 * n + at);
+                ww[0] = tt_dsp_even(a);
+                ww[1] = tt_dsp_odd(a);
+                ww[2] = tt_dsp_even(b);
+                ww[3] = tt_dsp_odd(b);
+                ww += 4;
+            }
+        }
+    }
 
     int32_t oy = 0, ox = 0; /* the next window's output pixel */
     for (int32_t p0 = 0; p0 < pixels; p0 += 2) {
@@ -143,8 +218,12 @@ __attribute__((always_inline)) static inline void conv_dsp(const tt_kernel_ctx_t
             int32_t acc[4];
             acc[0] = acc[2] = bias != 0 ? bias[oc0] : 0;
             acc[1] = acc[3] = bias != 0 ? bias[oc1] : 0;
-            tt_dsp_dot_2x2(cols, w0, w1, body, acc);
-            if (overlap) {
+            if (wide != 0) {
+                dot_wide(cols, wide + (oc0 / 2) * n4, n4 / 4, acc);
+            } else {
+                tt_dsp_dot_2x2(cols, w0, w1, body, acc);
+            }
+            if (overlap && wide == 0) {
                 const int32_t x0e = tt_dsp_read_word(last), x0o = tt_dsp_read_word(last + 2);
                 const int32_t x1e = tt_dsp_read_word(last + 4), x1o = tt_dsp_read_word(last + 6);
                 const int32_t r0 = tt_dsp_read_s8x4(w0 + n - 4), r1 = tt_dsp_read_s8x4(w1 + n - 4);
