@@ -184,16 +184,6 @@ static inline void tt_dsp_im2col_pair(const int8_t *x0, const int8_t *x1, int32_
     }
 }
 
-/* Where value j (of n) of column p (0 or 1) lives, in int16 units from the buffer start. */
-static inline int32_t tt_dsp_im2col_slot(int32_t n, int32_t p, int32_t j)
-{
-    const int32_t full = n & ~3;
-    if (j < full) {
-        return 2 * ((j & ~3) + 2 * p + (j & 1)) + ((j >> 1) & 1);
-    }
-    return 2 * j + p;
-}
-
 /*
  * The 2x2 block of dot products at the heart of pointwise and general convolution: the two
  * interleaved columns against two int8 weight rows w0, w1 of n terms;

@@ -150,7 +150,11 @@ def test_scratch_sizes(native):
     from tt_host.reference.params import ConvGeom
 
     g = ConvGeom.explicit(9, 9, 3, 16, 3, 3, 2, 2, 1, 1, 0, 0)
-    assert native.scratch_size("conv2d_fwd_s8", g) == 2 * 3 * 3 * 3 * 2
+    # Two int8 windows and two int16 im2col columns of kh*kw*in_c = 27 rounded up to 28, and the
+    # 8 output-channel pairs' weights widened to int16 (896 B <= 1 KB).
+    assert native.scratch_size("conv2d_fwd_s8", g) == 2 * 28 + 2 * 28 * 2 + 8 * 2 * 28 * 2
+    wide = ConvGeom.explicit(9, 9, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1)  # 18 KB of weights: not widened
+    assert native.scratch_size("conv2d_fwd_s8", wide) == 2 * 576 + 2 * 576 * 2
     assert native.scratch_size("dw_conv2d_fwd_s8", g) == 0  # depth multiplier 16: no planar path
     # Planar depthwise (square 3/5/7 kernel, stride_w 1 or 2, multiplier 1, >= 4 channels): a ring
     # of kernel_h rows of ceil((4 * stride_w * ceil(out_w / 4) + kernel_w - 1) / 4) blocks of 32

@@ -281,8 +281,17 @@ static void test_conv(int cases)
 {
     for (int i = 0; i < cases; i++) {
         const int32_t k = uniform(1, 4);
-        const tt_conv_geom_t g = random_geom(10, uniform(1, 12), uniform(1, 20), k, rng() % 4u ? k : uniform(1, 4),
-                                             uniform(1, 2));
+        tt_conv_geom_t g = random_geom(10, uniform(1, 12), uniform(1, 20), k, rng() % 4u ? k : uniform(1, 4),
+                                       uniform(1, 2));
+        if (i % 3 == 0) {
+            /* The models' stems: 3x3, stride 2, 3 input channels, padded; some one row high,
+             * as the fused stem block calls it. */
+            g = random_geom(18, 3, uniform(1, 20), 3, 3, 2);
+            if (i % 2 == 0) {
+                g.stride_h = 2;
+                g.out_h = 1;
+            }
+        }
         run_conv("conv2d_fwd", i, &g, 0, tt_conv2d_fwd_s8, tt_conv2d_fwd_s8_scratch_size, ref_conv2d_fwd_s8,
                  ref_conv2d_fwd_s8_scratch_size);
     }

@@ -52,9 +52,17 @@ def forward(kind: str, geom: ConvGeom | None, fc_shape: tuple[int, int] | None =
         kernel = f"{kind}_fwd_s8"
         if _c_function(kernel):
             return Scratch(_native().scratch_size(kernel, geom), True, f"tt_{kernel}_scratch_size")
-        # Mirrors the C of conv2d (two im2col columns of int16); TODO only without the library.
-        n = 2 * geom.kernel_h * geom.kernel_w * geom.in_c * 2 if kind == "conv2d" else 0
-        return Scratch(n, False, "2*kh*kw*in_c*2 (im2col, two columns of int16)")
+        # Mirrors the C of conv2d (two int8 windows and their two im2col columns of int16, each
+        # kh*kw*in_c rounded up to 4, and the weights widened to int16 when that fits 1 KB);
+        # TODO only without the library.
+        n = 0
+        if kind == "conv2d":
+            k = geom.kernel_h * geom.kernel_w * geom.in_c
+            n4 = (k + 3) // 4 * 4
+            pairs = (geom.out_c + 1) // 2
+            wide = pairs * 4 * n4 if 4 <= k <= 256 and pairs <= 256 else 0
+            n = 2 * n4 * 2 + 2 * n4 + (wide if wide <= 1024 else 0)
+        return Scratch(n, False, "6*ceil4(kh*kw*in_c) + widened weights if <= 1 KB (im2col)")
     if kind == "fc":
         if _c_function("fc_fwd_s8"):
             return Scratch(_native().scratch_size("fc_fwd_s8", fc_shape), True, "tt_fc_fwd_s8_scratch_size")

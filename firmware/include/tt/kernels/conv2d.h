@@ -13,9 +13,11 @@ extern "C" {
 #endif
 
 /**
- * Scratch bytes tt_conv2d_fwd_s8() needs for @p geom: 2 * kernel_h * kernel_w * in_c * 2
- * (two int16 im2col columns). Pure and identical on every build, so the host planner reserves
- * what the Cortex-M7 build uses.
+ * Scratch bytes tt_conv2d_fwd_s8() needs for @p geom: with n4 = kernel_h * kernel_w * in_c
+ * rounded up to a multiple of 4, 2 * n4 * 2 (two int16 im2col columns) plus 2 * n4 (the two
+ * int8 windows they are widened from), plus ceil(out_c / 2) * 4 * n4 (the weights widened to
+ * int16) when that is at most 1024 and kernel_h * kernel_w * in_c is in [4, 256]. Pure and identical on every build, so the
+ * host planner reserves what the Cortex-M7 build uses.
  */
 uint32_t tt_conv2d_fwd_s8_scratch_size(const tt_conv_geom_t *geom);
 
