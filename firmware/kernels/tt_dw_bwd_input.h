@@ -69,31 +69,12 @@ static inline int32_t tt_dw_bwd_input_shift(const tt_conv_geom_t *geom, const tt
                                             const int8_t *weights, int32_t *grad_input_exp)
 {
     const int32_t c = geom->in_c, taps = geom->kernel_h * geom->kernel_w;
-    int64_t wbound = 0;
-    int32_t ch = 0;
 #if TT_DSP
-    /* Four channels per word: SSUB8 from 0 and SEL give the four |w| as bytes (|-128| = 0x80),
-     * UXTAB16 adds the even and the odd bytes into 16-bit lanes (at most 49 * 128 < 2^16). */
-    for (; taps <= TT_DW_BWD_MAX_TAPS && ch + 4 <= c; ch += 4) {
-        uint32_t se = 0, so = 0;
-        for (const int8_t *p = weights + ch, *end = p + taps * c; p != end; p += c) {
-            const uint32_t w = (uint32_t)tt_dsp_read_s8x4(p);
-            uint32_t a;
-            __asm__("ssub8 %0, %2, %1\n\t"
-                    "sel   %0, %0, %1"
-                    : "=&r"(a)
-                    : "r"(w), "r"(0u)
-                    : "cc");
-            se = __uxtab16(se, a);
-            so = __uxtab16(so, (a >> 8) | (a << 24));
-        }
-        const uint32_t e = (se & 0xFFFFu) > (se >> 16) ? se & 0xFFFFu : se >> 16;
-        const uint32_t o = (so & 0xFFFFu) > (so >> 16) ? so & 0xFFFFu : so >> 16;
-        const int64_t m = (int64_t)(e > o ? e : o);
-        wbound = m > wbound ? m : wbound;
-    }
-#endif
-    for (; ch < c; ch++) {
+    /* The kernel is [taps][c]: one column per channel, four channels per word. */
+    const int64_t wbound = tt_dsp_max_column_abs_sum(weights, taps, c, c);
+#else
+    int64_t wbound = 0;
+    for (int32_t ch = 0; ch < c; ch++) {
         int64_t s = 0;
         for (int32_t k = 0; k < taps; k++) {
             const int32_t w = weights[k * c + ch];
@@ -101,6 +82,7 @@ static inline int32_t tt_dw_bwd_input_shift(const tt_conv_geom_t *geom, const tt
         }
         wbound = s > wbound ? s : wbound;
     }
+#endif
     /* |acc| <= 32768 * 128 * 49 < 2^28 for kernels up to 7x7: no pre-shift is needed. */
     const int64_t bound = (int64_t)tt_dw_bwd_max_abs(grad_output, geom->out_h * geom->out_w * c) * wbound;
     return tt_grad_choose_shift(bound, quant->scale_multiplier, quant->scale_shift, grad_output_exp, grad_input_exp);
