@@ -131,9 +131,7 @@ __attribute__((always_inline)) static inline int32_t tt_dw_bwd_rq(int32_t x, int
             : "r"(k), "r"(x2), "r"(m), "r"(shift));
     return d >> -shift;
 }
-#endif
 
-#if TT_DSP
 /* tt_dw_bwd_rq() for a shift known to be negative (r >= 1), q: the sign term is x's sign
  * alone, without the AND. */
 __attribute__((always_inline)) static inline int32_t tt_dw_bwd_rq_neg(int32_t x, int32_t m, int32_t shift)

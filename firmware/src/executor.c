@@ -906,6 +906,8 @@ void tt_executor_unload(tt_executor_t *ex) { ex->loaded = false; }
 
 uint32_t tt_executor_input_bytes(const tt_executor_t *ex) { return ex->loaded ? ex->input_bytes : 0u; }
 
+uint32_t tt_executor_fed(const tt_executor_t *ex) { return ex->loaded ? ex->fed : 0u; }
+
 tt_status_t tt_executor_feed(tt_executor_t *ex, uint32_t offset, const uint8_t *data, uint32_t len)
 {
     if (!ex->loaded) {
@@ -966,6 +968,7 @@ tt_status_t tt_executor_step(tt_executor_t *ex, uint32_t label, bool train, tt_s
         }
         run_op(ex, &op, label, result);
     }
+    ex->fed = 0; /* the step reused the sample's memory */
     return TT_STATUS_OK;
 }
 

@@ -186,7 +186,7 @@ static void execute_sample_data(tt_proto_t *proto, const tt_frame_header_t *h, c
         return;
     }
     uint8_t *p = payload_out(proto);
-    tt_put_u32(p + TT_SAMPLE_PROGRESS_OFF_RECEIVED, proto->trainer->sample_received);
+    tt_put_u32(p + TT_SAMPLE_PROGRESS_OFF_RECEIVED, tt_executor_fed(&proto->trainer->ex));
     tt_put_u32(p + TT_SAMPLE_PROGRESS_OFF_INPUT_BYTES, tt_trainer_input_bytes(proto->trainer));
     reply(proto, h, TT_SAMPLE_PROGRESS_BYTES);
 }

@@ -12,7 +12,6 @@ static void forget(tt_trainer_t *t)
 {
     t->package = NULL;
     t->package_len = 0;
-    t->sample_received = 0;
     t->sample_ticks = 0;
     memset(&t->counters, 0, sizeof t->counters);
 }
@@ -113,8 +112,8 @@ tt_status_t tt_trainer_sample_data(tt_trainer_t *t, uint32_t offset, const uint8
         return TT_STATUS_NO_PLAN;
     }
     const uint32_t input_bytes = tt_executor_input_bytes(&t->ex);
-    if (offset != 0u && offset != t->sample_received) {
-        *detail = t->sample_received;
+    if (offset != 0u && offset != tt_executor_fed(&t->ex)) {
+        *detail = tt_executor_fed(&t->ex);
         return TT_STATUS_OUT_OF_ORDER;
     }
     if (offset > input_bytes || len > input_bytes - offset) {
@@ -132,7 +131,6 @@ tt_status_t tt_trainer_sample_data(tt_trainer_t *t, uint32_t offset, const uint8
     if (status != TT_STATUS_OK) {
         return TT_STATUS_INTERNAL; /* every reason to refuse was checked above */
     }
-    t->sample_received = offset + len;
     return TT_STATUS_OK;
 }
 
@@ -144,7 +142,7 @@ tt_status_t tt_trainer_sample_run(tt_trainer_t *t, uint32_t step, uint32_t label
         return TT_STATUS_NO_PLAN;
     }
     tt_trainer_counters_t *c = &t->counters;
-    if (t->sample_received != tt_executor_input_bytes(&t->ex)) {
+    if (tt_executor_fed(&t->ex) != tt_executor_input_bytes(&t->ex)) {
         *detail = tt_executor_input_bytes(&t->ex);
         return TT_STATUS_SAMPLE_SIZE;
     }
@@ -162,7 +160,6 @@ tt_status_t tt_trainer_sample_run(tt_trainer_t *t, uint32_t step, uint32_t label
     const uint32_t start = tt_port_ticks();
     const tt_status_t status = tt_executor_step(&t->ex, label, train, &r);
     const uint32_t ticks = tt_port_ticks() - start + t->sample_ticks;
-    t->sample_received = 0; /* the step reused the input's memory */
     t->sample_ticks = 0;
     if (status != TT_STATUS_OK) {
         return TT_STATUS_INTERNAL; /* every reason to refuse was checked above */

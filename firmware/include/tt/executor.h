@@ -128,6 +128,10 @@ uint32_t tt_executor_input_bytes(const tt_executor_t *ex);
  */
 tt_status_t tt_executor_feed(tt_executor_t *ex, uint32_t offset, const uint8_t *data, uint32_t len);
 
+/** Bytes of the current sample fed so far: 0 without a plan and after each tt_executor_step()
+ *  (the step reuses the sample's memory, so the next one starts at offset 0). */
+uint32_t tt_executor_fed(const tt_executor_t *ex);
+
 /**
  * Run one sample: the forward ops and the loss against @p label; with @p train also the
  * planned backward ops and in-place SGD/QAS updates (which advance the PRNG).

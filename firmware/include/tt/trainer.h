@@ -58,8 +58,7 @@ typedef struct {
     uint32_t arena_bytes;
     const uint8_t *package;  /**< The running package; NULL while no plan is loaded. */
     uint32_t package_len;
-    uint32_t sample_received; /**< Bytes of the current sample taken so far. */
-    uint32_t sample_ticks;    /**< Ticks its pieces took (a streamed plan computes while they arrive). */
+    uint32_t sample_ticks;    /**< Ticks the current sample's pieces took (a streamed plan computes as they arrive). */
     tt_trainer_counters_t counters;
 } tt_trainer_t;
 
