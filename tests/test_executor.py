@@ -19,10 +19,12 @@ from tt_protocol import plan as P
 from tt_protocol.status import Status
 
 from tt_host import native
-from tt_host.compiler import PlanOptions, TrainParams, compile_model, import_model, serialize
+from tt_host.compiler import PlanOptions, TrainParams, compile_model, import_model, load_scheme, serialize
 from tt_host.compiler import deltas as D
 from tt_host.compiler import simulate
 from tt_host.compiler.blob import package
+from tt_host.compiler.memory import plan_schedule
+from tt_host.compiler.schedule import build_schedule
 from tt_host.paths import REPO_ROOT, SHARED_DIR
 from tt_host.samples import load_input
 
@@ -127,6 +129,19 @@ def test_tiny_random_model_bit_exact(tiny_graph, options):
         _train_both(b.plan, b.weights, _images((16, 16, 3), 5))
 
 
+@pytest.mark.parametrize("inplace", [False, True])
+def test_recomputed_masks_bit_exact(tiny_graph, inplace):
+    """The block runs forward again in the backward (RECOMPUTE ops; ADD included), forced
+    everywhere eligible, in place or not."""
+    graph = tiny_graph.with_classes(4)
+    scheme = load_scheme({"n_bias_update": 4, "manual_weight_idx": [1], "weight_update_ratio": [1]}, graph)
+    schedule = build_schedule(graph, scheme, PlanOptions.layer_by_layer(recompute_masks=True, inplace_kernels=inplace))
+    b = serialize(schedule, plan_schedule(schedule), TrainParams(lr=0.1, seed=9), "recompute")
+    recomputed = [op for op in P.validate(b.plan).ops if op.flags & P.OpFlag.RECOMPUTE]
+    assert {P.OpKind(op.kind) for op in recomputed} >= {P.OpKind.PW_CONV2D, P.OpKind.DW_CONV2D, P.OpKind.ADD}
+    _train_both(b.plan, b.weights, _images((16, 16, 3), 4))
+
+
 @pytest.mark.parametrize(("scheme", "options"), [
     ("bias-only", PlanOptions.layer_by_layer(inplace_kernels=True)),
     ({"n_bias_update": 2, "manual_weight_idx": [1, 2], "weight_update_ratio": [0.5, 0.5]},
@@ -205,7 +220,7 @@ def test_current_corruption_corpus_is_refused_with_its_check():
     compiled = compile_model(graph, SPARSE)
     b = serialize(compiled.schedule, compiled.plan, TrainParams(), compiled.scheme.name)
     corpus = P.corruptions(b.plan, b.weights)
-    assert len(corpus) == 29
+    assert len(corpus) == 31
     ex = native.Executor(1 << 18)
     for c in corpus:
         got = ex.load_blobs(c.plan, c.weights, arena_limit=c.arena_limit)

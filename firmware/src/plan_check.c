@@ -346,6 +346,9 @@ static int is_layer_fwd(uint32_t k)
     return k == TT_PLAN_OP_CONV2D || k == TT_PLAN_OP_PW_CONV2D || k == TT_PLAN_OP_DW_CONV2D || k == TT_PLAN_OP_FC;
 }
 
+/* Forward kinds an op may run again in the backward (TT_OP_FLAG_RECOMPUTE). */
+static int recomputable(uint32_t k) { return is_layer_fwd(k) || k == TT_PLAN_OP_ADD; }
+
 static int is_bwd_input(uint32_t k)
 {
     return k == TT_PLAN_OP_CONV2D_BWD_INPUT || k == TT_PLAN_OP_PW_CONV2D_BWD_INPUT ||
@@ -713,19 +716,23 @@ uint32_t tt_plan_check(const uint8_t *plan, uint32_t plan_len, const uint8_t *we
         if (sig == 0 || sig->outs[0] == 0) {
             return TT_PLAN_CHECK_BAD_OP_KIND;
         }
+        const uint32_t flags = op[TT_PLAN_OPREC_OFF_FLAGS];
+        const uint32_t allowed = (k == TT_PLAN_OP_WEIGHT_GRAD || k == TT_PLAN_OP_WEIGHT_GRAD_UPDATE) ? TT_OP_FLAG_COMPACT_INPUT
+                                 : k == TT_PLAN_OP_INPUT                                              ? TT_OP_FLAG_STREAMED
+                                 : recomputable(k)                                                    ? TT_OP_FLAG_RECOMPUTE
+                                                                                                      : 0u;
+        if (flags & ~allowed) {
+            return TT_PLAN_CHECK_BAD_OP_KIND;
+        }
+        /* A recomputed forward op runs in the backward, where the masks it rebuilds are used. */
         const uint32_t op_phase = op[TT_PLAN_OPREC_OFF_PHASE];
-        if (op_phase != sig->phase || op_phase < phase) {
+        const uint32_t want = (flags & TT_OP_FLAG_RECOMPUTE) ? TT_PHASE_BACKWARD : sig->phase;
+        if (op_phase != want || op_phase < phase) {
             return TT_PLAN_CHECK_BAD_OP_ORDER;
         }
         phase = op_phase;
         n_input += k == TT_PLAN_OP_INPUT;
         n_loss += k == TT_PLAN_OP_LOSS;
-        const uint32_t allowed = (k == TT_PLAN_OP_WEIGHT_GRAD || k == TT_PLAN_OP_WEIGHT_GRAD_UPDATE) ? TT_OP_FLAG_COMPACT_INPUT
-                                 : k == TT_PLAN_OP_INPUT                                              ? TT_OP_FLAG_STREAMED
-                                                                                                      : 0u;
-        if (op[TT_PLAN_OPREC_OFF_FLAGS] & ~allowed) {
-            return TT_PLAN_CHECK_BAD_OP_KIND;
-        }
         uint16_t slot[7];
         for (int s = 0; s < 7; s++) {
             slot[s] = tt_pv_u16(op + (s < 4 ? TT_PLAN_OPREC_OFF_INS + 2u * (uint32_t)s

@@ -535,104 +535,122 @@ static const uint8_t tt_ev_18_1[1] = {
 
 static const tt_ev_patch_t tt_ev_18_patches[] = {{0, 12u, 4u, tt_ev_18_0}, {0, 1149u, 1u, tt_ev_18_1}};
 static const uint8_t tt_ev_19_0[4] = {
-    0x82, 0xae, 0xe7, 0xcd
+    0xc3, 0xfb, 0x6b, 0x18
 };
 
 static const uint8_t tt_ev_19_1[1] = {
+    0x04
+};
+
+static const tt_ev_patch_t tt_ev_19_patches[] = {{0, 12u, 4u, tt_ev_19_0}, {0, 954u, 1u, tt_ev_19_1}};
+static const uint8_t tt_ev_20_0[4] = {
+    0xab, 0x5b, 0xbd, 0xf0
+};
+
+static const uint8_t tt_ev_20_1[1] = {
+    0x04
+};
+
+static const tt_ev_patch_t tt_ev_20_patches[] = {{0, 12u, 4u, tt_ev_20_0}, {0, 1150u, 1u, tt_ev_20_1}};
+static const uint8_t tt_ev_21_0[4] = {
+    0x82, 0xae, 0xe7, 0xcd
+};
+
+static const uint8_t tt_ev_21_1[1] = {
     0x24
 };
 
-static const tt_ev_patch_t tt_ev_19_patches[] = {{0, 12u, 4u, tt_ev_19_0}, {0, 960u, 1u, tt_ev_19_1}};
-static const uint8_t tt_ev_20_0[4] = {
+static const tt_ev_patch_t tt_ev_21_patches[] = {{0, 12u, 4u, tt_ev_21_0}, {0, 960u, 1u, tt_ev_21_1}};
+static const uint8_t tt_ev_22_0[4] = {
     0x75, 0xa4, 0xa4, 0xec
 };
 
-static const uint8_t tt_ev_20_1[2] = {
+static const uint8_t tt_ev_22_1[2] = {
     0xff, 0xff
 };
 
-static const tt_ev_patch_t tt_ev_20_patches[] = {{0, 12u, 4u, tt_ev_20_0}, {0, 960u, 2u, tt_ev_20_1}};
-static const uint8_t tt_ev_21_0[4] = {
+static const tt_ev_patch_t tt_ev_22_patches[] = {{0, 12u, 4u, tt_ev_22_0}, {0, 960u, 2u, tt_ev_22_1}};
+static const uint8_t tt_ev_23_0[4] = {
     0x4e, 0x0f, 0x4c, 0x56
 };
 
-static const uint8_t tt_ev_21_1[2] = {
+static const uint8_t tt_ev_23_1[2] = {
     0x8c, 0x0a
 };
 
-static const tt_ev_patch_t tt_ev_21_patches[] = {{0, 12u, 4u, tt_ev_21_0}, {0, 976u, 2u, tt_ev_21_1}};
-static const uint8_t tt_ev_22_0[4] = {
+static const tt_ev_patch_t tt_ev_23_patches[] = {{0, 12u, 4u, tt_ev_23_0}, {0, 976u, 2u, tt_ev_23_1}};
+static const uint8_t tt_ev_24_0[4] = {
     0xc5, 0xf3, 0xb4, 0xc5
 };
 
-static const uint8_t tt_ev_22_1[2] = {
+static const uint8_t tt_ev_24_1[2] = {
     0x78, 0x0a
 };
 
-static const tt_ev_patch_t tt_ev_22_patches[] = {{0, 12u, 4u, tt_ev_22_0}, {0, 976u, 2u, tt_ev_22_1}};
-static const uint8_t tt_ev_23_0[4] = {
+static const tt_ev_patch_t tt_ev_24_patches[] = {{0, 12u, 4u, tt_ev_24_0}, {0, 976u, 2u, tt_ev_24_1}};
+static const uint8_t tt_ev_25_0[4] = {
     0x32, 0x40, 0xd5, 0xa0
 };
 
-static const uint8_t tt_ev_23_1[1] = {
+static const uint8_t tt_ev_25_1[1] = {
     0x18
 };
 
-static const tt_ev_patch_t tt_ev_23_patches[] = {{0, 12u, 4u, tt_ev_23_0}, {0, 968u, 1u, tt_ev_23_1}};
-static const uint8_t tt_ev_24_0[4] = {
+static const tt_ev_patch_t tt_ev_25_patches[] = {{0, 12u, 4u, tt_ev_25_0}, {0, 968u, 1u, tt_ev_25_1}};
+static const uint8_t tt_ev_26_0[4] = {
     0x7f, 0x6a, 0x09, 0x15
 };
 
-static const uint8_t tt_ev_24_1[1] = {
+static const uint8_t tt_ev_26_1[1] = {
     0x09
 };
 
-static const tt_ev_patch_t tt_ev_24_patches[] = {{0, 12u, 4u, tt_ev_24_0}, {0, 1616u, 1u, tt_ev_24_1}};
-static const uint8_t tt_ev_25_0[4] = {
+static const tt_ev_patch_t tt_ev_26_patches[] = {{0, 12u, 4u, tt_ev_26_0}, {0, 1616u, 1u, tt_ev_26_1}};
+static const uint8_t tt_ev_27_0[4] = {
     0x21, 0x5e, 0x9b, 0x61
 };
 
-static const uint8_t tt_ev_25_1[2] = {
+static const uint8_t tt_ev_27_1[2] = {
     0xd4, 0x06
 };
 
-static const tt_ev_patch_t tt_ev_25_patches[] = {{0, 12u, 4u, tt_ev_25_0}, {0, 1684u, 2u, tt_ev_25_1}};
-static const uint8_t tt_ev_26_0[4] = {
+static const tt_ev_patch_t tt_ev_27_patches[] = {{0, 12u, 4u, tt_ev_27_0}, {0, 1684u, 2u, tt_ev_27_1}};
+static const uint8_t tt_ev_28_0[4] = {
     0xfb, 0x09, 0xaf, 0x04
 };
 
-static const uint8_t tt_ev_26_1[2] = {
+static const uint8_t tt_ev_28_1[2] = {
     0x68, 0x08
 };
 
-static const tt_ev_patch_t tt_ev_26_patches[] = {{0, 12u, 4u, tt_ev_26_0}, {0, 4124u, 2u, tt_ev_26_1}};
-static const uint8_t tt_ev_27_0[4] = {
+static const tt_ev_patch_t tt_ev_28_patches[] = {{0, 12u, 4u, tt_ev_28_0}, {0, 4124u, 2u, tt_ev_28_1}};
+static const uint8_t tt_ev_29_0[4] = {
     0x33, 0x38, 0x4d, 0x9c
 };
 
-static const uint8_t tt_ev_27_1[1] = {
+static const uint8_t tt_ev_29_1[1] = {
     0x02
 };
 
-static const tt_ev_patch_t tt_ev_27_patches[] = {{0, 12u, 4u, tt_ev_27_0}, {0, 1150u, 1u, tt_ev_27_1}};
-static const uint8_t tt_ev_28_0[4] = {
+static const tt_ev_patch_t tt_ev_29_patches[] = {{0, 12u, 4u, tt_ev_29_0}, {0, 1150u, 1u, tt_ev_29_1}};
+static const uint8_t tt_ev_30_0[4] = {
     0x3e, 0x6f, 0xb7, 0x70
 };
 
-static const uint8_t tt_ev_28_1[1] = {
+static const uint8_t tt_ev_30_1[1] = {
     0xef
 };
 
-static const tt_ev_patch_t tt_ev_28_patches[] = {{0, 12u, 4u, tt_ev_28_0}, {0, 332u, 1u, tt_ev_28_1}};
-static const uint8_t tt_ev_29_0[4] = {
+static const tt_ev_patch_t tt_ev_30_patches[] = {{0, 12u, 4u, tt_ev_30_0}, {0, 332u, 1u, tt_ev_30_1}};
+static const uint8_t tt_ev_31_0[4] = {
     0xc8, 0xc8, 0x5d, 0xdf
 };
 
-static const uint8_t tt_ev_29_1[1] = {
+static const uint8_t tt_ev_31_1[1] = {
     0x41
 };
 
-static const tt_ev_patch_t tt_ev_29_patches[] = {{0, 12u, 4u, tt_ev_29_0}, {0, 4298u, 1u, tt_ev_29_1}};
+static const tt_ev_patch_t tt_ev_31_patches[] = {{0, 12u, 4u, tt_ev_31_0}, {0, 4298u, 1u, tt_ev_31_1}};
 
 static const tt_ev_case_t tt_ev_cases[] = {
     {"truncated_header", 1u, 0u, 267u, 1752u, 0u, tt_ev_0_patches},
@@ -654,17 +672,19 @@ static const tt_ev_case_t tt_ev_cases[] = {
     {"buffer_unknown_dtype", 9u, 0u, 4324u, 1752u, 2u, tt_ev_16_patches},
     {"unknown_op_kind", 12u, 0u, 4324u, 1752u, 2u, tt_ev_17_patches},
     {"op_in_wrong_phase", 13u, 0u, 4324u, 1752u, 2u, tt_ev_18_patches},
-    {"buffer_id_out_of_range", 14u, 0u, 4324u, 1752u, 2u, tt_ev_19_patches},
-    {"required_slot_missing", 14u, 0u, 4324u, 1752u, 2u, tt_ev_20_patches},
-    {"params_outside_pool", 11u, 0u, 4324u, 1752u, 2u, tt_ev_21_patches},
-    {"params_of_wrong_type", 11u, 0u, 4324u, 1752u, 2u, tt_ev_22_patches},
-    {"output_wrong_size", 15u, 0u, 4324u, 1752u, 2u, tt_ev_23_patches},
-    {"geometry_inconsistent", 11u, 0u, 4324u, 1752u, 2u, tt_ev_24_patches},
-    {"weights_ref_outside_blob", 10u, 0u, 4324u, 1752u, 2u, tt_ev_25_patches},
-    {"fused_expansion_not_a_conv", 11u, 0u, 4324u, 1752u, 2u, tt_ev_26_patches},
-    {"streamed_flag_not_on_input", 12u, 0u, 4324u, 1752u, 2u, tt_ev_27_patches},
-    {"streamed_input_partial_row", 15u, 0u, 4324u, 1752u, 2u, tt_ev_28_patches},
-    {"label_too_long", 16u, 0u, 4324u, 1752u, 2u, tt_ev_29_patches},
+    {"recompute_in_forward", 13u, 0u, 4324u, 1752u, 2u, tt_ev_19_patches},
+    {"recompute_of_loss", 12u, 0u, 4324u, 1752u, 2u, tt_ev_20_patches},
+    {"buffer_id_out_of_range", 14u, 0u, 4324u, 1752u, 2u, tt_ev_21_patches},
+    {"required_slot_missing", 14u, 0u, 4324u, 1752u, 2u, tt_ev_22_patches},
+    {"params_outside_pool", 11u, 0u, 4324u, 1752u, 2u, tt_ev_23_patches},
+    {"params_of_wrong_type", 11u, 0u, 4324u, 1752u, 2u, tt_ev_24_patches},
+    {"output_wrong_size", 15u, 0u, 4324u, 1752u, 2u, tt_ev_25_patches},
+    {"geometry_inconsistent", 11u, 0u, 4324u, 1752u, 2u, tt_ev_26_patches},
+    {"weights_ref_outside_blob", 10u, 0u, 4324u, 1752u, 2u, tt_ev_27_patches},
+    {"fused_expansion_not_a_conv", 11u, 0u, 4324u, 1752u, 2u, tt_ev_28_patches},
+    {"streamed_flag_not_on_input", 12u, 0u, 4324u, 1752u, 2u, tt_ev_29_patches},
+    {"streamed_input_partial_row", 15u, 0u, 4324u, 1752u, 2u, tt_ev_30_patches},
+    {"label_too_long", 16u, 0u, 4324u, 1752u, 2u, tt_ev_31_patches},
 };
 
 #endif /* TT_EXECUTOR_VECTORS_H */

@@ -190,6 +190,10 @@ class OpFlag(enum.IntFlag):
     #: FUSED_BLOCK reading it, run piecewise as rows arrive (tt_irb_fwd_s8_rows()), and no
     #: other op reads the buffer
     STREAMED = 2
+    #: a forward layer op (CONV2D, PW_CONV2D, DW_CONV2D, FC, ADD) run again in the BACKWARD
+    #: phase to rebuild the masks of a block from its kept input, before anything in the block
+    #: is updated (so its outputs are the forward's)
+    RECOMPUTE = 4
 
 
 class TensorKind(enum.IntEnum):
@@ -405,6 +409,10 @@ class Role:
     name: str
     dtype: DType
     optional: bool = False
+
+
+#: Forward kinds an op may run again in the backward (``OpFlag.RECOMPUTE``).
+RECOMPUTABLE = frozenset({OpKind.CONV2D, OpKind.PW_CONV2D, OpKind.DW_CONV2D, OpKind.FC, OpKind.ADD})
 
 
 def _r(spec: str) -> Role:
@@ -938,15 +946,17 @@ def validate(plan: bytes, weights: bytes | None = None, arena_limit: int | None 
             raise PlanInvalid(Check.BAD_OP_KIND, f"op {i}: unknown kind 0x{op.kind:02X}")
         kind = OpKind(op.kind)
         sig = SIGNATURES[kind]
-        if op.phase != sig.phase or op.phase < phase:
+        allowed_flags = (OpFlag.COMPACT_INPUT if kind in (OpKind.WEIGHT_GRAD, OpKind.WEIGHT_GRAD_UPDATE)
+                         else OpFlag.STREAMED if kind == OpKind.INPUT
+                         else OpFlag.RECOMPUTE if kind in RECOMPUTABLE else 0)
+        if op.flags & ~allowed_flags:
+            raise PlanInvalid(Check.BAD_OP_KIND, f"op {i} ({kind.name}): flags 0x{op.flags:02X}")
+        want = Phase.BACKWARD if op.flags & OpFlag.RECOMPUTE else sig.phase
+        if op.phase != want or op.phase < phase:
             raise PlanInvalid(Check.BAD_OP_ORDER, f"op {i} ({kind.name}) in phase {op.phase} after phase {int(phase)}")
         phase = Phase(op.phase)
         n_input += kind == OpKind.INPUT
         n_loss += kind == OpKind.LOSS
-        allowed_flags = (OpFlag.COMPACT_INPUT if kind in (OpKind.WEIGHT_GRAD, OpKind.WEIGHT_GRAD_UPDATE)
-                         else OpFlag.STREAMED if kind == OpKind.INPUT else 0)
-        if op.flags & ~allowed_flags:
-            raise PlanInvalid(Check.BAD_OP_KIND, f"op {i} ({kind.name}): flags 0x{op.flags:02X}")
         slots = [(r, op.ins[k]) for k, r in enumerate(sig.ins)] + [(r, op.outs[k]) for k, r in enumerate(sig.outs)]
         unused = list(op.ins[len(sig.ins):]) + list(op.outs[len(sig.outs):])
         if any(u != NONE16 for u in unused):
@@ -1111,6 +1121,9 @@ def corruptions(plan: bytes, weights: bytes) -> list[Corruption]:
     first_fwd = next(k for k, o in enumerate(ops) if o.kind in (OpKind.CONV2D, OpKind.PW_CONV2D, OpKind.DW_CONV2D))
     add("unknown_op_kind", _patch(plan, op_at(first_fwd), 0x7E, 1), Check.BAD_OP_KIND)
     add("op_in_wrong_phase", _patch(plan, op_at(idx[OpKind.LOSS]) + 1, Phase.FORWARD, 1), Check.BAD_OP_ORDER)
+    # A recomputed op belongs to the backward; only forward layer and ADD ops may be one.
+    add("recompute_in_forward", _patch(plan, op_at(first_fwd) + 2, OpFlag.RECOMPUTE, 1), Check.BAD_OP_ORDER)
+    add("recompute_of_loss", _patch(plan, op_at(idx[OpKind.LOSS]) + 2, OpFlag.RECOMPUTE, 1), Check.BAD_OP_KIND)
     add("buffer_id_out_of_range", _patch(plan, op_at(first_fwd) + 8, h.n_buffers, 2), Check.BAD_BUFFER_ID)
     add("required_slot_missing", _patch(plan, op_at(first_fwd) + 8, NONE16, 2), Check.BAD_BUFFER_ID)
     add("params_outside_pool", _patch(plan, op_at(first_fwd) + 24, h.param_pool_bytes), Check.BAD_PARAMS)

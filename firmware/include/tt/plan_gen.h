@@ -93,6 +93,7 @@
 /* Op record flags (OpFlag). */
 #define TT_OP_FLAG_COMPACT_INPUT 1u
 #define TT_OP_FLAG_STREAMED 2u
+#define TT_OP_FLAG_RECOMPUTE 4u
 
 /* Weight-blob tensors and deltas records (TensorKind). */
 #define TT_TENSOR_WEIGHTS 1u

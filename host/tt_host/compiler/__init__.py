@@ -4,8 +4,8 @@ Pipeline (one module per stage): :mod:`.ir` imports the model into a small graph
 :mod:`.scheme` resolves which biases/weights/channels train (:mod:`.auto` chooses them under
 a budget), :mod:`.schedule` derives the
 forward, the pruned and reordered backward and the in-place updates, :mod:`.memory` gives
-every buffer a fixed arena offset (:mod:`.inplace` then keeps the slower in-place kernels only
-where the peak needs them), :mod:`.report` says what it costs. :func:`compile_model`
+every buffer a fixed arena offset (:mod:`.recompute` and :mod:`.inplace` then keep the
+recomputed masks and the slower in-place kernels only where the peak needs them), :mod:`.report` says what it costs. :func:`compile_model`
 runs them all; the ``tt-host compile`` command and the plan blob are built on it.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tt_host.compiler import inplace
+from tt_host.compiler import inplace, recompute
 from tt_host.compiler.blob import Blobs, serialize
 from tt_host.compiler.errors import (
     CompileError,
@@ -77,6 +77,8 @@ def compile_model(model: str | Path | Graph, scheme: str | Path | Mapping[str, A
     options = options or PlanOptions()
     schedule = build_schedule(graph, resolved, options)
     plan = plan_schedule(schedule)
+    if options.recompute_masks:
+        schedule, plan = recompute.keep_needed(schedule, plan)
     if options.inplace_kernels and options.inplace_where_needed:
         schedule, plan = inplace.keep_needed(schedule, plan)
     report = build_report(schedule, plan, fw)

@@ -13,7 +13,7 @@ are moved, down to none. The peak never grows; the arithmetic never changes.
 from __future__ import annotations
 
 from tt_host.compiler.memory import Plan, align, plan_schedule
-from tt_host.compiler.schedule import Schedule, build_schedule
+from tt_host.compiler.schedule import Schedule
 
 #: Shares of the peak left free for the placement when choosing sites, tried in order.
 _MARGINS = (0.0, 0.02, 0.05, 0.1, 0.2)
@@ -22,7 +22,7 @@ _MARGINS = (0.0, 0.02, 0.05, 0.1, 0.2)
 def keep_needed(schedule: Schedule, plan: Plan) -> tuple[Schedule, Plan]:
     """The schedule and plan with the in-place kernels (forward and input gradient) only at
     the ops where running out of place could raise the peak."""
-    sites = [op for op in schedule.ops if op.inplace and op.kind in ("fwd", "bwd_input") and op.layer is not None]
+    sites = [op for op in schedule.ops if op.inplace and op.kind in ("fwd", "recompute", "bwd_input") and op.layer is not None]
     if not sites:
         return schedule, plan
     live = {row["op"]: row["live_bytes"] for row in plan.timeline()}
@@ -39,7 +39,7 @@ def keep_needed(schedule: Schedule, plan: Plan) -> tuple[Schedule, Plan]:
         if not moved or moved in tried:
             continue
         tried.add(moved)
-        again = build_schedule(schedule.graph, schedule.scheme, schedule.options, out_of_place=moved)
+        again = schedule.rebuilt(out_of_place=moved)
         replanned = plan_schedule(again)
         if replanned.peak <= plan.peak:
             return again, replanned

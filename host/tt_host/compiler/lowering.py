@@ -219,12 +219,14 @@ def lower(schedule: Schedule) -> Lowered:
         k = op.kind
         if k == "load_input":
             emit(OpKind.INPUT, (), w, flags=OpFlag.STREAMED if schedule.streamed_input else 0)
-        elif k == "fwd":
+        elif k in ("fwd", "recompute"):
             mask = find(w, "mask:")
+            flags = OpFlag.RECOMPUTE if k == "recompute" else 0
             if layer.kind in FORWARD:
-                emit(FORWARD[layer.kind], (r[0], find(r[1:], "w:"), find(r[1:], "b:")), (w[0], mask), lp(layer.index))
+                emit(FORWARD[layer.kind], (r[0], find(r[1:], "w:"), find(r[1:], "b:")), (w[0], mask), lp(layer.index),
+                     flags)
             elif layer.kind == "add":
-                emit(OpKind.ADD, r[:2], (w[0], mask), ap(layer.index))
+                emit(OpKind.ADD, r[:2], (w[0], mask), ap(layer.index), flags)
             else:
                 emit(OpKind.AVGPOOL, r[:1], (w[0], mask), pp(layer.index))
         elif k == "save":

@@ -129,6 +129,12 @@ class PlanOptions:
     #: (``tt_<op>_bwd_weight_update_s8``) instead of the whole int32 dW tensor followed by
     #: the SGD kernel
     streamed_updates: bool = True
+    #: recompute clamp masks in the backward instead of keeping them from the forward, for
+    #: inverted bottlenecks whose input the backward keeps anyway (the expansion's weights
+    #: train on every input channel): at the start of the block's backward its layers run
+    #: forward again from that input, writing the masks (and throw-away activations). The
+    #: masks then live for one block's backward instead of the whole step
+    recompute_masks: bool = True
 
     def __post_init__(self) -> None:
         if self.fuse_blocks not in ("off", "auto", "all"):
@@ -141,7 +147,7 @@ class PlanOptions:
         """Every op on whole tensors: no fusion, nothing in place, nothing streamed (``changes`` on
         top; ``inplace_kernels=True`` then means every legal site)."""
         return cls(**{"fuse_blocks": "off", "inplace_kernels": False, "inplace_where_needed": False, "stream_input": False,
-                      "streamed_updates": False, **changes})
+                      "streamed_updates": False, "recompute_masks": False, **changes})
 
 
 @dataclass(frozen=True)
@@ -181,10 +187,22 @@ class Schedule:
     blocks: list[Block]  #: fused blocks
     #: the sample streams into the first op (a fused block) through an input buffer of a few rows
     streamed_input: bool = False
+    #: blocks whose masks the backward recomputes (``PlanOptions.recompute_masks``)
+    recomputed: tuple[Block, ...] = ()
+    #: the ``build_schedule`` choices this schedule was built with
+    out_of_place: frozenset[tuple[str, int]] = frozenset()
+    kept_masks: frozenset[Block] = frozenset()
 
     @property
     def earliest_trained(self) -> int:
         return min(self.training)
+
+    def rebuilt(self, out_of_place: frozenset[tuple[str, int]] | None = None,
+                kept_masks: frozenset[Block] | None = None) -> Schedule:
+        """The same step built again with other in-place or recompute choices."""
+        return build_schedule(self.graph, self.scheme, self.options,
+                              self.out_of_place if out_of_place is None else out_of_place,
+                              self.kept_masks if kept_masks is None else kept_masks)
 
     def macs(self, phase: str) -> int:
         return sum(op.macs for op in self.ops if op.phase == phase)
@@ -252,6 +270,8 @@ class _Builder:
         self.grad: dict[int, str] = {}  # tensor -> buffer holding its int16 gradient
         self.tmp = 0
         self.streamed = False  # the sample streams into the first (fused) op
+        self.recomputed: dict[int, Block] = {}  # layer -> its block, whose masks the backward rebuilds
+        self.rebuilt: set[Block] = set()
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -341,11 +361,16 @@ class _Builder:
             kept = self.g.tensors[x].spatial * len(t.channels)
             self.emit("save", "forward", layer.index, (self.act[x],),
                       (self.buffer(f"saved:{layer.index}", kept, "saved", layer.index),))
-        w, b = self.params(layer)
         ins = [self.act[i] for i in layer.inputs]
         out = self.act_buffer(layer.output)
+        mask = self.needs_mask(layer) and layer.index not in self.recomputed
+        self.run_forward("fwd", "forward", layer, ins, out, mask)
+
+    def run_forward(self, kind: str, phase: str, layer: Layer, ins: list[str], out: str, mask: bool) -> None:
+        """The forward op of ``layer`` (``kind`` "fwd", or "recompute" in the backward)."""
+        w, b = self.params(layer)
         writes = [out]
-        if self.needs_mask(layer):
+        if mask:
             writes.append(self.buffer(f"mask:{layer.index}", -(-self.numel(layer.output) // 8), "mask", layer.index))
         geom = layer.step.geom if layer.step is not None else None
         fc_shape = (layer.weight_in_channels, layer.out_channels) if layer.kind == "fc" else None
@@ -353,7 +378,7 @@ class _Builder:
         inplace: tuple[tuple[str, str], ...] = ()
         if layer.kind == "add":
             inplace = tuple((out, i) for i in ins)
-        elif (self.options.inplace_kernels and ("fwd", layer.index) not in self.out_of_place and not w
+        elif (self.options.inplace_kernels and (kind, layer.index) not in self.out_of_place and not w
               and _inplace_supported(layer.kind, geom)):
             # Trained weights run the overlay kernel, which has no in-place variant (and only
             # trained weights need executor temporaries: dropping this scratch drops none).
@@ -362,7 +387,7 @@ class _Builder:
                        else S.inplace_pointwise(geom.in_c, geom))
         if layer.kind in _LAYER_KINDS:
             scratch = self.temp(layer, _FORWARD[layer.kind], scratch)
-        self.emit("fwd", "forward", layer.index, ins + w + b, writes, inplace=inplace, scratch=scratch, macs=layer.macs)
+        self.emit(kind, phase, layer.index, ins + w + b, writes, inplace=inplace, scratch=scratch, macs=layer.macs)
 
     def fused(self, block: Block) -> None:
         """The fused kernel (``tt_irb_fwd_s8``, row-streamed): block input to block output in
@@ -417,6 +442,9 @@ class _Builder:
                 for t in ins_need:
                     self.alias(t, g)
                 continue
+            block = self.recomputed.get(layer.index)
+            if block is not None and block not in self.rebuilt:
+                self.recompute(block)
             if self.needs_mask(layer):
                 self.emit("mask_bwd", "backward", layer.index, (f"mask:{layer.index}", g), (g,))
             if layer.kind == "add":
@@ -431,6 +459,20 @@ class _Builder:
             elif ins_need:  # avgpool, mean, pad: route the gradient back to the window
                 x = ins_need[0]
                 self.contribute(x, lambda dest, i=layer.index, g=g: self.emit("bwd_input", "backward", i, (g,), (dest,)))
+
+    def recompute(self, block: Block) -> None:
+        """Run ``block`` forward again from its input (kept for the expansion's weight gradient)
+        up to the last layer whose mask its backward applies, writing those masks; the
+        activations die at once. Nothing in the block has been updated yet, so the masks are
+        the forward's bit for bit."""
+        self.rebuilt.add(block)
+        chain = [self.g.layers[i] for i in block.layers]
+        last = max(k for k, layer in enumerate(chain) if self.needs_mask(layer))
+        value = {chain[0].inputs[0]: self.act[chain[0].inputs[0]]}
+        for layer in chain[:last + 1]:
+            out = value[layer.output] = self.buffer(f"re:{layer.output}", self.numel(layer.output), "activation")
+            self.run_forward("recompute", "backward", layer, [value[t] for t in layer.inputs], out,
+                             self.needs_mask(layer))
 
     def param_backward(self, layer: Layer, g: str, ins_need: list[int]) -> None:
         w, b = self.params(layer)
@@ -510,6 +552,21 @@ def _fusable(graph: Graph, block: Block, b: _Builder) -> bool:
     return not any(i in b.training for i in block.layers)
 
 
+def _recomputable(block: Block, b: _Builder) -> bool:
+    """The backward keeps the block's input anyway (its expansion trains weights on every
+    input channel, so the weight gradient reads the activation itself), nothing else in the
+    block keeps its input, and some layer of it needs a mask."""
+    if block.pw1 is None:
+        return False
+    L = b.g.layers
+    t = b.training.get(block.pw1)
+    if t is None or len(t.channels) != L[block.pw1].weight_in_channels:
+        return False
+    if any(b.training.get(i) is not None and b.training[i].channels for i in (block.dw, block.pw2)):
+        return False
+    return any(b.needs_mask(L[i]) for i in block.layers)
+
+
 def _inplace_supported(kind: str, geom) -> bool:
     """``tt_<kind>_fwd_inplace_s8_supported`` (from the C library when it is built)."""
     if kind not in ("dw_conv2d", "pw_conv2d"):
@@ -572,7 +629,7 @@ def _finalize_inplace(ops: list[Op], buffers: dict[str, Buffer]) -> list[Op]:
                 keep.append((w, r))
         if tuple(keep) != op.inplace:
             sc = op.scratch
-            if not keep and op.kind == "fwd" and sc.source.startswith(S.INPLACE_PREFIX):
+            if not keep and op.kind in ("fwd", "recompute") and sc.source.startswith(S.INPLACE_PREFIX):
                 sc = S.Scratch.none()  # an in-place kernel that cannot overwrite its input runs out of place
             op = Op(op.index, op.kind, op.phase, op.layer, op.reads, op.writes, tuple(keep), sc, op.macs)
         out.append(op)
@@ -580,10 +637,12 @@ def _finalize_inplace(ops: list[Op], buffers: dict[str, Buffer]) -> list[Op]:
 
 
 def build_schedule(graph: Graph, scheme: Scheme, options: PlanOptions | None = None,
-                   out_of_place: frozenset[tuple[str, int]] = frozenset()) -> Schedule:
+                   out_of_place: frozenset[tuple[str, int]] = frozenset(),
+                   kept_masks: frozenset[Block] = frozenset()) -> Schedule:
     """Forward, loss and pruned backward of one training step, in execution order;
     ``out_of_place`` lists ``(op kind, layer)`` sites that run out of place even where an
-    in-place kernel could (see :mod:`.inplace`)."""
+    in-place kernel could (see :mod:`.inplace`), ``kept_masks`` blocks whose masks the forward
+    keeps even where the backward could recompute them (see :mod:`.recompute`)."""
     options = options or PlanOptions()
     b = _Builder(graph, scheme, options, out_of_place)
     chosen: dict[int, Block] = {}
@@ -593,7 +652,13 @@ def build_schedule(graph: Graph, scheme: Scheme, options: PlanOptions | None = N
             if _fusable(graph, block, b) and (options.fuse_blocks == "all" or _fusion_pays(graph, block)):
                 fused.append(block)
                 chosen.update({i: block for i in block.layers})
+    recomputed: tuple[Block, ...] = ()
+    if options.recompute_masks:
+        recomputed = tuple(block for block in find_blocks(graph)
+                           if block not in kept_masks and _recomputable(block, b))
+        b.recomputed = {i: block for block in recomputed for i in block.layers}
     b.forward(chosen)
     b.backward()
     ops = _finalize_inplace(b.ops, b.buffers)
-    return Schedule(graph, scheme, options, ops, b.buffers, b.training, b.need, fused, b.streamed)
+    return Schedule(graph, scheme, options, ops, b.buffers, b.training, b.need, fused, b.streamed, recomputed,
+                    out_of_place, kept_masks)
