@@ -1,6 +1,7 @@
 """Masks recomputed in the backward (``PlanOptions.recompute_masks``, :mod:`tt_host.compiler.recompute`):
-a block whose input the backward keeps anyway runs forward again at the start of its backward,
-so its masks live for that block's backward only; training is bit-identical."""
+the expansion and depthwise of a block whose input the backward keeps anyway run forward again
+at the start of the block's backward, so their masks live for that block's backward only;
+training is bit-identical."""
 
 from __future__ import annotations
 
@@ -28,14 +29,14 @@ def test_masks_are_rebuilt_at_the_start_of_the_blocks_backward(tiny_graph):
     (block,) = find_blocks(tiny_graph)
     assert s.recomputed == (block,)
     layers = set(block.layers)
-    masks = {f"mask:{i}" for i in layers if f"mask:{i}" in s.buffers}
-    assert masks, "nothing in the block needs a mask"
+    masks = {f"mask:{block.pw1}", f"mask:{block.dw}"}
     for op in s.ops:
         if op.phase == "forward" and op.layer in layers:
             assert not masks & set(op.writes), f"the forward op {op.index} still writes a mask"
     rebuilt = [op for op in s.ops if op.kind == "recompute"]
-    assert [op.layer for op in rebuilt] == sorted(op.layer for op in rebuilt) and all(op.phase == "backward" for op in rebuilt)
-    assert masks <= {w for op in rebuilt for w in op.writes}
+    assert [op.layer for op in rebuilt] == [block.pw1, block.dw] and all(op.phase == "backward" for op in rebuilt)
+    assert masks == {w for op in rebuilt for w in op.writes if w.startswith("mask:")}
+    assert f"mask:{block.pw2}" in s.buffers, "the projection's mask is kept from the forward"
     first_block_bwd = min(op.index for op in s.ops if op.phase == "backward" and op.layer in layers and op.kind != "recompute")
     assert max(op.index for op in rebuilt) < first_block_bwd, "a recompute runs after the block's backward began"
     # The recompute reads the block input the pw1 weight gradient keeps, not a copy.
@@ -76,5 +77,5 @@ def test_shared_models_recompute_where_the_peak_needs_it(shared_dir, name):
     every = build_schedule(rebuilt.graph, rebuilt.scheme, PlanOptions())
     assert rebuilt.schedule.recomputed and set(rebuilt.schedule.recomputed) <= set(every.recomputed)
     assert rebuilt.plan.peak <= plan_schedule(every).peak
-    # 144,044 -> 132,460 B (mbv2), 138,244 -> 136,596 (proxyless), 150,444 -> 143,692 (mcunet)
+    # 144,044 -> 133,612 B (mbv2), 138,244 -> 136,596 (proxyless), 150,444 -> 145,612 (mcunet)
     assert rebuilt.peak_sram_bytes < kept.peak_sram_bytes - 1024

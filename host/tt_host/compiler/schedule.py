@@ -363,7 +363,7 @@ class _Builder:
                       (self.buffer(f"saved:{layer.index}", kept, "saved", layer.index),))
         ins = [self.act[i] for i in layer.inputs]
         out = self.act_buffer(layer.output)
-        mask = self.needs_mask(layer) and layer.index not in self.recomputed
+        mask = self.needs_mask(layer) and not self.rebuilds_mask(layer)
         self.run_forward("fwd", "forward", layer, ins, out, mask)
 
     def run_forward(self, kind: str, phase: str, layer: Layer, ins: list[str], out: str, mask: bool) -> None:
@@ -460,19 +460,24 @@ class _Builder:
                 x = ins_need[0]
                 self.contribute(x, lambda dest, i=layer.index, g=g: self.emit("bwd_input", "backward", i, (g,), (dest,)))
 
+    def rebuilds_mask(self, layer: Layer) -> bool:
+        """The backward recomputes this layer's mask: the expansion's or the depthwise's of a
+        recomputed block (the projection's and the residual's are small, and the forward of the
+        projection costs as much as the expansion's)."""
+        block = self.recomputed.get(layer.index)
+        return block is not None and layer.index in (block.pw1, block.dw)
+
     def recompute(self, block: Block) -> None:
-        """Run ``block`` forward again from its input (kept for the expansion's weight gradient)
-        up to the last layer whose mask its backward applies, writing those masks; the
-        activations die at once. Nothing in the block has been updated yet, so the masks are
-        the forward's bit for bit."""
+        """Run the expansion and depthwise of ``block`` forward again from the block input (kept
+        for the expansion's weight gradient), writing their masks; the activations die at once.
+        It runs before the block's backward begins, when only its output gradient is live, and
+        nothing in the block has been updated yet, so the masks are the forward's bit for bit."""
         self.rebuilt.add(block)
-        chain = [self.g.layers[i] for i in block.layers]
-        last = max(k for k, layer in enumerate(chain) if self.needs_mask(layer))
-        value = {chain[0].inputs[0]: self.act[chain[0].inputs[0]]}
-        for layer in chain[:last + 1]:
-            out = value[layer.output] = self.buffer(f"re:{layer.output}", self.numel(layer.output), "activation")
-            self.run_forward("recompute", "backward", layer, [value[t] for t in layer.inputs], out,
-                             self.needs_mask(layer))
+        x = self.act[self.g.layers[block.pw1].inputs[0]]
+        for layer in (self.g.layers[block.pw1], self.g.layers[block.dw]):
+            out = self.buffer(f"re:{layer.output}", self.numel(layer.output), "activation")
+            self.run_forward("recompute", "backward", layer, [x], out, self.needs_mask(layer))
+            x = out
 
     def param_backward(self, layer: Layer, g: str, ins_need: list[int]) -> None:
         w, b = self.params(layer)
@@ -564,7 +569,7 @@ def _recomputable(block: Block, b: _Builder) -> bool:
         return False
     if any(b.training.get(i) is not None and b.training[i].channels for i in (block.dw, block.pw2)):
         return False
-    return any(b.needs_mask(L[i]) for i in block.layers)
+    return b.needs_mask(L[block.pw1]) or b.needs_mask(L[block.dw])
 
 
 def _inplace_supported(kind: str, geom) -> bool:
