@@ -385,6 +385,7 @@ def compile_cmd(
     streamed: Annotated[bool, typer.Option("--streamed-updates/--no-streamed-updates", help="Fused gradient+update kernels (no int32 weight gradient).")] = True,
     fuse_stem: Annotated[bool, typer.Option("--fuse-stem/--no-fuse-stem", help="Let a fused block's expansion be the stem convolution (its output never exists).")] = True,
     stream_input: Annotated[bool, typer.Option("--stream-input/--no-stream-input", help="Run the first fused block as the sample's rows arrive (the sample never sits in SRAM whole).")] = True,
+    recompute_masks: Annotated[bool, typer.Option("--recompute-masks/--no-recompute-masks", help="Rebuild blocks' masks in the backward from the input it keeps, where the step's peak needs it (costs a second forward of those layers).")] = True,
     lr: Annotated[float, typer.Option("--lr", help="SGD learning rate.")] = 0.01,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the stochastic rounding.")] = 0,
     as_json: JsonOpt = False,
@@ -424,7 +425,7 @@ def compile_cmd(
             log.info("no --samples: the new head is zero-initialised")
         graph = graph.with_classes(classes)
     options = PlanOptions(fuse_blocks=fuse_blocks, inplace_kernels=inplace, streamed_updates=streamed, fuse_stem=fuse_stem,
-                          stream_input=stream_input)
+                          stream_input=stream_input, recompute_masks=recompute_masks)
     compiled = compile_model(graph, scheme, parse_size(budget) if budget else None, options, samples=fisher_samples,
                              macs_budget=_parse_count(macs_budget) if macs_budget else None)
     if scheme == "auto":

@@ -64,6 +64,12 @@ def test_shared_model_report(shared_dir, name):
     assert layer["input"] == {"sample_bytes": 128 * 128 * 3, "buffer_bytes": 128 * 128 * 3, "streamed": False}
     assert product["peak_sram_bytes"] < fused["peak_sram_bytes"]
     assert any(line.startswith("sample 49,152 B: streamed through 1,536 B") for line in R.summary_lines(product))
+    # Of the 8 blocks whose expansion trains on every input channel, those under the peak
+    # rebuild their masks; the recompute is backward work, and nothing else is.
+    n = len(product["recomputed_blocks"])
+    assert 0 < n <= 8 and not fused["recomputed_blocks"]
+    assert product["macs_backward"] - fused["macs_backward"] == product["macs_backward_recompute"] > 0
+    assert any(line.startswith(f"masks of {n} blocks rebuilt in the backward") for line in R.summary_lines(product))
     assert layer["macs_forward"] == fused["macs_forward"] == 16_758_912 - 112 * 1000 + 112 * 10
     # README: the layer-by-layer peak is 245,760 bytes of activations, plus the kernel's scratch
     assert 245_760 <= layer["breakdown"]["forward_activation_peak"] <= 245_760 + 4096

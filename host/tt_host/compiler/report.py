@@ -190,9 +190,12 @@ def build_report(schedule: Schedule, plan: Plan, firmware: FirmwareFootprint | N
         "macs_backward": schedule.macs("backward"),
         "macs_backward_input": sum(op.macs for op in bwd if op.kind == "bwd_input"),
         "macs_backward_weight": sum(op.macs for op in bwd if op.kind in ("weight_grad", "weight_grad_update")),
+        #: the forward layers the backward runs again to rebuild masks (part of macs_backward)
+        "macs_backward_recompute": sum(op.macs for op in bwd if op.kind == "recompute"),
         "trainable_params": schedule.scheme.trainable_params(g),
         "n_ops": len(schedule.ops),
         "fused_blocks": [[g.layers[i].name for i in block.layers] for block in schedule.blocks],
+        "recomputed_blocks": [[g.layers[i].name for i in block.layers] for block in schedule.recomputed],
         "input": _input(schedule),
         "breakdown": breakdown(schedule, plan),
         "scratch_formulas_todo": approx,
@@ -249,6 +252,9 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     lines.append(f"sample {x['sample_bytes']:,} B: " + (
         f"streamed through {x['buffer_bytes']:,} B of rows into the first block" if x["streamed"]
         else "stored whole"))
+    if report["recomputed_blocks"]:
+        lines.append(f"masks of {len(report['recomputed_blocks'])} blocks rebuilt in the backward "
+                     f"({report['macs_backward_recompute']:,} MACs): " + ", ".join(b[0] for b in report["recomputed_blocks"]))
     if "plan_bytes" in report:
         lines.append(f"plan.bin {report['plan_bytes']:,} B, weights.bin {report['weights_bytes']:,} B, "
                      f"plan hash {report['plan_hash'][:16]}")
