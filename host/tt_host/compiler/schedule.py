@@ -20,14 +20,19 @@ From a graph and a scheme this derives (Lin et al. 2022, sections 3.3-3.4):
   ``tt_irb_fwd_s8_can_alias`` says so) and a few expanded rows of scratch. The expansion is
   the block's pw1, or (``fuse_stem``) the general convolution in front of a block without
   one: the stem of the shared models, whose 64 KB output then never exists either;
+* **recomputed masks** (optional): a block whose expansion trains weights on every input
+  channel keeps its input for the backward anyway; its expansion and depthwise run forward
+  again from it at the start of the block's backward (``recompute`` ops), so their masks
+  (the block's large ones) do not live through the whole step;
 * **in-place kernels** (optional): a frozen depthwise (multiplier 1) or a pointwise
   projection (``out_c <= in_c``, any stride) whose input dies there writes over it, and a
   depthwise input gradient (multiplier 1, stride 1) writes dX over a dY that dies there, where
   the kernel's ``..._supported()`` allows, with the geometry's exact scratch.
 
-Buffers are named (``act:<tensor>``, ``g:<tensor>``, ``mask:<layer>``, ``saved:<layer>``,
-``w:<layer>``, ``b:<layer>``, ``dw:<layer>``, ``db:<layer>``); ops list the buffers they read and write, and
-the in-place pairs the memory planner may (and, once checked here, will) overlap.
+Buffers are named (``act:<tensor>``, ``re:<tensor>`` (recomputed), ``g:<tensor>``, ``mask:<layer>``,
+``saved:<layer>``, ``w:<layer>``, ``b:<layer>``, ``dw:<layer>``, ``db:<layer>``); ops list the buffers
+they read and write, and the in-place pairs the memory planner may (and, once checked here, will)
+overlap.
 """
 
 from __future__ import annotations
@@ -78,7 +83,7 @@ class Op:
     """One kernel invocation of the training step."""
 
     index: int
-    kind: str  #: load_input, fwd, fused_block, save, loss, mask_bwd, bwd_input,
+    kind: str  #: load_input, fwd, fused_block, save, recompute (a fwd in the backward), loss, mask_bwd, bwd_input,
     #: grad_add, grad_copy, bias_grad, bias_update, weight_grad, weight_update,
     #: bias_grad_update, weight_grad_update (streamed)
     phase: str  #: "forward" or "backward"
@@ -131,9 +136,10 @@ class PlanOptions:
     streamed_updates: bool = True
     #: recompute clamp masks in the backward instead of keeping them from the forward, for
     #: inverted bottlenecks whose input the backward keeps anyway (the expansion's weights
-    #: train on every input channel): at the start of the block's backward its layers run
-    #: forward again from that input, writing the masks (and throw-away activations). The
-    #: masks then live for one block's backward instead of the whole step
+    #: train on every input channel): at the start of the block's backward its expansion and
+    #: depthwise run forward again from that input, writing their masks (the activations are
+    #: thrown away), so those masks live for one block's backward instead of the whole step;
+    #: only for the blocks where the peak needs it (see :mod:`.recompute`)
     recompute_masks: bool = True
 
     def __post_init__(self) -> None:
