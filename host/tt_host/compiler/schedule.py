@@ -565,8 +565,9 @@ def _fusable(graph: Graph, block: Block, b: _Builder) -> bool:
 
 def _recomputable(block: Block, b: _Builder) -> bool:
     """The backward keeps the block's input anyway (its expansion trains weights on every
-    input channel, so the weight gradient reads the activation itself), nothing else in the
-    block keeps its input, and some layer of it needs a mask."""
+    input channel, so the weight gradient reads the activation itself), the depthwise and the
+    projection train no weights (their inputs would be kept whole, masks or not), and the
+    expansion or the depthwise needs a mask."""
     if block.pw1 is None:
         return False
     L = b.g.layers
