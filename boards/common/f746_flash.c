@@ -1,7 +1,6 @@
 /* STM32F746 flash geometry and argument checks shared by the F746 boards; see f746_flash.h. */
 #include "f746_flash.h"
 
-#include "cortex_m7.h"
 #include "tt/port.h"
 
 static const tt_flash_sector_t sectors[TT_F746_FLASH_SECTORS] = {
@@ -26,7 +25,7 @@ tt_flash_sector_t tt_port_flash_sector(size_t index)
 
 uint32_t tt_f746_flash_free_offset(void)
 {
-    const uint32_t image = tt_cm7_image_bytes();
+    const uint32_t image = tt_f746_flash_image_bytes();
     for (size_t i = 0; i < TT_F746_FLASH_SECTORS; i++) {
         if (sectors[i].offset >= image) {
             return sectors[i].offset;

@@ -46,6 +46,8 @@ static int finish(uint32_t span_offset, uint32_t span_len)
     return errors ? -1 : 0;
 }
 
+uint32_t tt_f746_flash_image_bytes(void) { return tt_cm7_image_bytes(); }
+
 const uint8_t *tt_port_flash_base(void) { return flash_at(0); }
 
 int tt_port_flash_erase(size_t index)

@@ -34,6 +34,8 @@ void tt_qemu_flash_init(void)
     memcpy(window(), __flash_start, tt_cm7_image_bytes());
 }
 
+uint32_t tt_f746_flash_image_bytes(void) { return tt_cm7_image_bytes(); }
+
 const uint8_t *tt_port_flash_base(void) { return window(); }
 
 int tt_port_flash_erase(size_t index)

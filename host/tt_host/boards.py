@@ -1,4 +1,12 @@
-"""Boards: the ``boards/<name>/board.toml`` files, read into :class:`Board` records."""
+"""Boards: the ``boards/<name>/board.toml`` files, read into :class:`Board` records.
+
+Three kinds: a physical board (``f746-disco``), flashed through its probe; its emulated
+twin (``f746-qemu``: ``emulated = true``, ``emulator_of``, a ``[qemu]`` machine), the same
+image run by QEMU; and a host twin (``host``: emulated too, with a ``[native]`` table),
+the same firmware built for this computer and run as a process (UART = TCP socket,
+flash = file), which ``[native]`` describes by its executable (``image``) and the CMake
+target that builds it (``cmake_target``). ``f746-disco``'s twin stays ``f746-qemu``.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +43,9 @@ class Board:
     qemu_cpu: str = "cortex-m7"
     pyocd_target: str | None = None
     openocd_config: str | None = None
+    native: bool = False  #: a host twin: the firmware as a process of this computer (``[native]``)
+    image: str = "tt-firmware.elf"  #: file name of the built firmware
+    cmake_target: str | None = None  #: build only this target of the preset (None: all of it)
 
     @property
     def root(self) -> Path:
@@ -43,8 +54,9 @@ class Board:
 
     @property
     def elf_path(self) -> Path:
-        """Where ``cmake --build --preset <cmake_preset>`` writes the firmware image."""
-        return self.root / "build" / self.cmake_preset / "boards" / self.name / "tt-firmware.elf"
+        """Where ``cmake --build --preset <cmake_preset>`` writes the firmware image (a host
+        twin's: its executable)."""
+        return self.root / "build" / self.cmake_preset / "boards" / self.name / self.image
 
     @classmethod
     def from_toml(cls, path: Path) -> Board:
@@ -53,6 +65,7 @@ class Board:
             data = tomllib.load(f)
         try:
             memory, qemu, flash = data["memory"], data.get("qemu", {}), data.get("flash", {})
+            native = data.get("native")
             return cls(
                 name=data["name"],
                 description=data.get("description", ""),
@@ -71,6 +84,9 @@ class Board:
                 qemu_cpu=qemu.get("cpu", "cortex-m7"),
                 pyocd_target=flash.get("pyocd_target"),
                 openocd_config=flash.get("openocd_config"),
+                native=native is not None,
+                image=(native or {}).get("image", "tt-firmware.elf"),
+                cmake_target=(native or {}).get("cmake_target"),
             )
         except KeyError as exc:
             raise UsageError(f"{path}: missing key {exc}") from exc
@@ -98,10 +114,11 @@ def resolve(name: str, root: Path | None = None) -> Board:
 
 def emulated_twin(board: Board, root: Path | None = None) -> Board:
     """The emulated stand-in of a physical board (``f746-disco`` -> ``f746-qemu``);
-    an emulated board is its own twin."""
+    an emulated board is its own twin. Where a board has both an emulator twin and a host
+    twin (``host``), the emulator's is the one: it runs the very image the board does."""
     if board.emulated:
         return board
-    for other in load_boards(root or board.root).values():
-        if other.emulator_of == board.name:
-            return other
-    raise UsageError(f"board {board.name!r} has no emulated twin")
+    twins = [b for b in load_boards(root or board.root).values() if b.emulator_of == board.name]
+    if not twins:
+        raise UsageError(f"board {board.name!r} has no emulated twin")
+    return min(twins, key=lambda b: b.native)

@@ -1,4 +1,9 @@
-"""Building the firmware for a board with its CMake preset."""
+"""Building the firmware for a board with its CMake preset.
+
+A host twin (``boards/host``) is built by the system C compiler instead of the Arm
+toolchain, and only its ``cmake_target`` of the preset (the ``host`` preset also builds the
+runtime library and the C unit tests, which the twin does not need).
+"""
 
 from __future__ import annotations
 
@@ -15,16 +20,25 @@ from .errors import BuildError, ToolMissing
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = "sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi cmake"
+HOST_INSTALL_HINT = "sudo apt-get install cmake gcc"
 
 #: Lines of build output quoted in a BuildError when the build was quiet.
 _TAIL_LINES = 40
 
 
-def check_tools() -> None:
-    """Raise :class:`ToolMissing` unless CMake and the Arm GCC toolchain are on PATH."""
-    missing = [tool for tool in ("cmake", "arm-none-eabi-gcc") if shutil.which(tool) is None]
+def check_tools(board: Board | None = None) -> None:
+    """Raise :class:`ToolMissing` unless CMake and the compiler ``board`` needs are on PATH
+    (the Arm GCC toolchain; for a host twin, the system's C compiler)."""
+    if board is not None and board.native:
+        missing = [tool for tool in ("cmake",) if shutil.which(tool) is None]
+        if not any(shutil.which(cc) for cc in ("cc", "gcc", "clang")):
+            missing.append("a C compiler (cc)")
+        hint = HOST_INSTALL_HINT
+    else:
+        missing = [tool for tool in ("cmake", "arm-none-eabi-gcc") if shutil.which(tool) is None]
+        hint = INSTALL_HINT
     if missing:
-        raise ToolMissing(f"{' and '.join(missing)} not found on PATH; install with: {INSTALL_HINT}")
+        raise ToolMissing(f"{' and '.join(missing)} not found on PATH; install with: {hint}")
 
 
 def _sources(board: Board) -> Iterator[Path]:
@@ -71,9 +85,10 @@ def build(board: Board, *, verbose: bool = False, if_needed: bool = False) -> Pa
     if if_needed and is_up_to_date(board):
         log.info("%s is up to date", board.elf_path)
         return board.elf_path
-    check_tools()
+    check_tools(board)
+    target = ["--target", board.cmake_target] if board.cmake_target else []
     _run(["cmake", "--preset", board.cmake_preset], board.root, verbose)
-    _run(["cmake", "--build", "--preset", board.cmake_preset], board.root, verbose)
+    _run(["cmake", "--build", "--preset", board.cmake_preset, *target], board.root, verbose)
     if not board.elf_path.is_file():
         raise BuildError(f"the build succeeded but did not produce {board.elf_path}")
     return board.elf_path

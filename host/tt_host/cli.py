@@ -221,7 +221,7 @@ def _info_table(device: DeviceInfo) -> Table:
         if field.endswith("_bytes") and isinstance(value, int):
             value = f"{value} ({value / 1024:g} KiB)"
         elif field == "core_clock_hz" and isinstance(value, int):
-            value = f"{value / 1e6:g} MHz"
+            value = f"{value / 1e6:g} MHz" if value else "unknown"  # the host twin has none
         table.add_row(field, "none" if value is None else str(value))
     return table
 

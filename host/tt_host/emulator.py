@@ -9,6 +9,16 @@ prints through semihosting (fault reports) goes to :attr:`Emulator.log_path`.
 
 When ``renode`` is on PATH and ``renode/<board>.resc`` exists, Renode runs the physical
 board's image instead (see :func:`_renode_command` for the script's contract).
+
+The host twin (board ``host``, backend ``native``) needs no emulator: ``boards/host``
+builds the same firmware (``firmware/src/main.c``, the runtime, the kernels' portable C
+paths) as an executable of this computer, tens of times faster than QEMU. It gets the
+listening socket the same way (``tt-firmware --listen-fd N``), serves one client at a
+time as QEMU does, and keeps its flash, the F746's 1 MB and sectors, in ``flash_image``
+(a 1 MB file; without one, a temporary file that lasts as long as the process). It
+reports the F746's budgets and the same arena as the ``f746-qemu`` image, so a stream
+compiles the same plan for both and trains to the same bytes; its ticks are microseconds
+of this computer's clock, not instructions, and it measures no stack.
 """
 
 from __future__ import annotations
@@ -29,13 +39,16 @@ from .errors import LinkError, ToolMissing, UsageError
 
 log = logging.getLogger(__name__)
 
-Backend = Literal["auto", "qemu", "renode"]
+Backend = Literal["auto", "qemu", "renode", "native"]
 
 #: How long a freshly started QEMU is watched for an immediate exit (bad image, bad
 #: option) before it is considered running.
 _QEMU_SETTLE_S = 0.25
 #: Size of the mps2 machines' RAM (PSRAM), which a flash image file must match exactly.
 _QEMU_MACHINE_RAM_BYTES = 16 * 1024 * 1024
+#: How long a freshly started host twin is watched for an immediate exit (a flash file
+#: that is not one, or in use) before it is considered running.
+_NATIVE_SETTLE_S = 0.1
 #: How long Renode may take to open its UART socket.
 _RENODE_START_S = 30.0
 #: Lines of the emulator log quoted when it dies.
@@ -45,9 +58,10 @@ _TAIL_LINES = 20
 class Emulator:
     """An emulator running ``board``'s firmware; a context manager.
 
-    ``board`` may be the physical board or its emulated twin. The image is built first
-    when missing or stale (``build_if_needed``) unless ``elf`` names another image (a
-    test image, say); ``extra_args`` go to QEMU as they are (e.g. ``["-append", "case"]``);
+    ``board`` may be the physical board, its emulated twin or its host twin (``host``, run
+    as a process: backend ``native``). The image is built first when missing or stale
+    (``build_if_needed``) unless ``elf`` names another image (a test image, say);
+    ``extra_args`` go to QEMU (or the host twin) as they are (e.g. ``["-append", "case"]``);
     ``flash_image`` keeps the board's flash in a file across emulator runs.
     Inside the ``with`` block, :attr:`url` is the pyserial URL of the UART
     (``socket://127.0.0.1:PORT``).
@@ -103,6 +117,8 @@ class Emulator:
         try:
             if self.backend == "renode":
                 self._start_renode(elf)
+            elif self.backend == "native":
+                self._start_native(elf)
             else:
                 self._start_qemu(elf)
         except BaseException:
@@ -170,6 +186,34 @@ class Emulator:
             "-object", f"memory-backend-file,id=psram,size={_QEMU_MACHINE_RAM_BYTES},mem-path={self.flash_image},share=on",
             "-machine", "memory-backend=psram",
         ]  # fmt: skip
+
+    def _start_native(self, exe: Path) -> None:
+        """Run the host twin's executable on a socket made here, as QEMU gets its own."""
+        if not self.target.native:
+            raise UsageError(f"board {self.target.name!r} is no host twin (no [native] in its board.toml)")
+        flash = []
+        if self.flash_image is not None:
+            self.flash_image.parent.mkdir(parents=True, exist_ok=True)
+            flash = ["--flash", str(self.flash_image)]  # created, erased, by the twin when missing
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1)
+            port = listener.getsockname()[1]
+            fd = listener.fileno()
+            cmd = [str(exe), "--listen-fd", str(fd), *flash, *self.extra_args]
+            log.debug("$ %s", " ".join(cmd))
+            self.process = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, pass_fds=(fd,)
+            )
+        finally:
+            listener.close()  # the twin holds its own copy
+        self.url = f"socket://127.0.0.1:{port}"
+        try:
+            self.process.wait(_NATIVE_SETTLE_S)
+        except subprocess.TimeoutExpired:
+            return
+        raise LinkError(f"{exe.name} exited at once with code {self.process.returncode}:\n{self.log_tail()}")
 
     def _start_renode(self, elf: Path) -> None:
         port = _free_port()  # Renode cannot take a descriptor, so the port is picked here
@@ -241,6 +285,8 @@ def _renode_script(board: Board) -> Path:
 
 
 def _pick_backend(board: Board) -> Backend:
+    if board.native:
+        return "native"
     if shutil.which("renode") and _renode_script(board).is_file():
         return "renode"
     return "qemu"

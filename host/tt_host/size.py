@@ -147,5 +147,8 @@ def regions(board: Board) -> tuple[Region, Region]:
 
 def size_report(board: Board, elf: Path) -> SizeReport:
     """Measure ``elf`` against ``board``'s memories."""
+    if board.native:
+        raise UsageError(f"{board.name} runs as a process of this computer, whose sizes are not the MCU's: "
+                         f"measure the image of the board it stands in for (--board {board.emulator_of or 'f746'})")
     flash, sram = regions(board)
     return SizeReport(board.name, elf, classify(read_sections(elf), flash, sram), flash, sram)
