@@ -180,7 +180,7 @@ def build(ctx: typer.Context, board: BoardOpt = "f746") -> None:
 
 @app.command()
 def emulate(ctx: typer.Context, board: BoardOpt = "f746") -> None:
-    """Run the board's firmware in an emulator; print its socket:// URL; stop with Ctrl-C."""
+    """Run the board's firmware in an emulator (--board host: as a process of this computer, much faster); print its socket:// URL; stop with Ctrl-C."""
     _run_emulator(ctx, boards_mod.resolve(board))
 
 
