@@ -51,20 +51,19 @@ class PlannedExecutor:
     def arena_used(self) -> int:
         return self.header.arena_bytes
 
-    def step(self, sample: bytes, label: int, train: bool) -> tuple[float, int, bool]:
+    def step(self, sample: bytes, label: int, train: bool, lr_scale: int) -> tuple[float, int, bool, bool]:
         h, m = self.header, self.machine
         image = np.frombuffer(sample, np.int8).reshape(h.input_h, h.input_w, h.input_c)
+        result = m.step(image, label, train, lr_scale)  # evaluation: parameters and PRNG untouched
         if train:
-            result = m.step(image, label)
             self.trained_labels.append(label)
-        else:  # forward and loss only: parameters and PRNG untouched
-            m.label = label
-            for i, op in enumerate(m.ops):
-                if op.phase == Phase.FORWARD or op.kind == OpKind.LOSS:
-                    m.run(i, op, image)
-            result = m.result
+        else:
             self.evaluations += 1
-        return float(result.loss), int(result.predicted), bool(result.correct)
+        return float(result.loss), int(result.predicted), bool(result.correct), result.skipped
+
+    @property
+    def diverged(self) -> bool:
+        return self.machine.diverged
 
     def _loads(self) -> list:
         return [op for op in self.machine.ops if op.phase == Phase.LOAD]

@@ -27,6 +27,7 @@ from tt_host.transport import SerialTransport
 from tt_protocol import plan as P
 from tt_protocol.frame import (
     LOAD_CHUNK_MAX_DATA,
+    LR_SCALE_ONE,
     PULL_MAX_DATA,
     SAMPLE_CHUNK_MAX_DATA,
     CommitPayload,
@@ -83,7 +84,8 @@ def _send_sample(session: DeviceSession, x: np.ndarray) -> None:
 
 
 def _run(session: DeviceSession, label: int, train: bool, step: int = 0):
-    payload = SampleRunPayload.build(dict(step=step, label=label, flags=SampleFlag.TRAIN if train else 0))
+    payload = SampleRunPayload.build(dict(step=step, label=label, flags=SampleFlag.TRAIN if train else 0,
+                                          lr_scale=LR_SCALE_ONE))
     return SampleResultPayload.parse(session.request(Opcode.SAMPLE_RUN, payload, timeout=30.0)[1])
 
 

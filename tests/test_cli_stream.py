@@ -45,22 +45,27 @@ def _run(*args: str):
     return runner.invoke(app, list(args))
 
 
-STREAM = ("stream", "--port", "sim", "--scheme", "last-layer", "--lr", "0.01")
+BASE = ("stream", "--port", "sim", "--scheme", "last-layer", "--lr", "0.01")
+#: Most tests here look at what the last step left on the device: keep it whatever it scored.
+STREAM = (*BASE, "--keep-last")
 
 
 def test_stream_prints_a_summary_then_resumes_nothing(device: SimDevice, folder: Path) -> None:
-    result = _run(*STREAM, str(folder), "--model", str(DEMO))
+    result = _run(*BASE, str(folder), "--model", str(DEMO))
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "held-out accuracy" in out and "coat" in out and "sneaker" in out
     assert "time per step" in out and "peak SRAM" in out and "samples/s" in out
+    assert "per epoch" in out and "kept" in out
     assert "train" in result.stderr  # the progress bars
     # The device's model is now known to the cache: no --model needed.
-    again = _run(*STREAM, str(folder), "--json")
+    again = _run(*BASE, str(folder), "--json")
     assert again.exit_code == 0, again.output
     report = json.loads(again.stdout)
-    assert report["uploaded"] is False and report["trained_now"] == 0 and report["resumed_from"] == 16
+    first = next(e for e in report["evaluations"] if e["name"] == report["kept"])
+    assert report["uploaded"] is False and report["trained_now"] == 0 and report["resumed_from"] == first["trained"]
     assert report["before_resumed"] is True
+    assert [e["name"] for e in report["evaluations"]] == ["start", "epoch 1"]
 
 
 def test_stream_json_and_pull_then_export(device: SimDevice, folder: Path, tmp_path: Path) -> None:
@@ -90,6 +95,24 @@ def test_commit_rollback_and_stats(device: SimDevice, folder: Path) -> None:
     assert result.exit_code == 0 and "factory" in result.stdout
     assert json.loads(_run("stats", "--port", "sim", "--json").stdout)["trained"] == 0
     assert "trained" in _run("stats", "--port", "sim").stdout
+
+
+def test_commit_refuses_parameters_evaluated_worse_than_the_committed_ones(device: SimDevice, folder: Path,
+                                                                            tmp_path: Path) -> None:
+    assert _run(*STREAM, str(folder), "--model", str(DEMO)).exit_code == 0
+    plan_hash = json.loads(_run("info", "--port", "sim", "--json").stdout)["plan_hash"]
+    journal = tmp_path / "tt-home" / "plans" / plan_hash / "stream.json"
+    data = json.loads(journal.read_text())
+    start, last = data["states"][0], data["states"][-1]
+    # The start scored 4 of 4, the last epoch 1 of 4.
+    start["evaluation"]["per_label"] = {"coat": {"samples": 2, "correct": 2}, "sneaker": {"samples": 2, "correct": 2}}
+    last["evaluation"]["per_label"] = {"coat": {"samples": 2, "correct": 1}, "sneaker": {"samples": 2, "correct": 0}}
+    journal.write_text(json.dumps(data))
+    result = _run("commit", "--port", "sim")
+    assert result.exit_code == 10 and "--force" in result.stderr and "25.0%" in result.stderr
+    assert json.loads(_run("stats", "--port", "sim", "--json").stdout)["commit_sequence"] == 0
+    result = _run("commit", "--port", "sim", "--force")
+    assert result.exit_code == 0 and "record 1" in result.stdout
 
 
 def test_device_refusals_exit_with_64_plus_the_status(device: SimDevice, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from tt_host import native
 from tt_protocol import vectors
 from tt_protocol.frame import (
     LOAD_CHUNK_MAX_DATA,
+    LR_SCALE_ONE,
     PULL_MAX_DATA,
     LoadBeginPayload,
     LoadChunkHeader,
@@ -69,10 +70,14 @@ class NativeModelExecutor:
     def arena_used(self) -> int:
         return self.ex.arena_used
 
-    def step(self, sample: bytes, label: int, train: bool):
-        status, r = self.ex.step(np.frombuffer(sample, np.int8), label, train)
+    def step(self, sample: bytes, label: int, train: bool, lr_scale: int):
+        status, r = self.ex.step(np.frombuffer(sample, np.int8), label, train, lr_scale=lr_scale)
         assert status == Status.OK
-        return r.loss, r.predicted, r.correct
+        return r.loss, r.predicted, r.correct, r.skipped
+
+    @property
+    def diverged(self) -> bool:
+        return self.ex.diverged
 
     def params_image(self) -> bytes:
         return self.ex.params()
@@ -172,9 +177,9 @@ def _script(package: bytes) -> list[tuple[int, bytes]]:
         for a, b in zip([0, *cut], [*cut, input_bytes]):
             out.append((Opcode.SAMPLE_DATA, SampleDataHeader.build(dict(offset=a)) + x[a:b]))
 
-    def run(step: int, label: int, train: bool = True, flags: int = 0) -> None:
+    def run(step: int, label: int, train: bool = True, flags: int = 0, lr_scale: int = LR_SCALE_ONE) -> None:
         out.append((Opcode.SAMPLE_RUN, SampleRunPayload.build(
-            dict(step=step, label=label, flags=(SampleFlag.TRAIN if train else 0) | flags))))
+            dict(step=step, label=label, flags=(SampleFlag.TRAIN if train else 0) | flags, lr_scale=lr_scale))))
 
     def pull_all(n: int = 3) -> None:
         for k in range(n):
@@ -197,13 +202,20 @@ def _script(package: bytes) -> list[tuple[int, bytes]]:
     run(0, classes)  # label range
     run(7, 1)  # wrong step
     run(99, 2, train=False, flags=0x40)  # evaluation; unknown flag bits dropped
-    for step in range(4):
+    run(0, 1, lr_scale=LR_SCALE_ONE + 1)  # a rate above the plan's: refused, the sample kept
+    run(0, 1, lr_scale=0)  # nothing moves but the PRNG
+    for step in range(1, 4):
         sample(rng.randrange(1, 4))
-        run(step, rng.randrange(classes))
+        run(step, rng.randrange(classes), lr_scale=rng.randrange(1, LR_SCALE_ONE + 1))
     out += [(Opcode.PULL, PullPayload.build(dict(offset=0, length=PULL_MAX_DATA + 1))),
             (Opcode.PULL, PullPayload.build(dict(offset=100000, length=4))), stats]
     pull_all()
     out.append((Opcode.COMMIT, b""))
+    sample()
+    run(4, 1)
+    out += [(Opcode.REVERT, b""), stats]  # back to the commit: 4 trained
+    pull_all()
+    out.append((Opcode.REVERT, b"?"))  # a payload: refused
     sample()
     run(4, 1)
     out += [(Opcode.RESET, b""), (Opcode.HELLO, b""), stats]
@@ -212,7 +224,7 @@ def _script(package: bytes) -> list[tuple[int, bytes]]:
     run(4, 2)
     run(5, 2)  # the sample was consumed
     begin(package[:64], model_hash=other)  # another model: refused, nothing changes
-    out += [stats, (Opcode.ROLLBACK, b""), stats]
+    out += [stats, (Opcode.ROLLBACK, b""), stats, (Opcode.REVERT, b""), stats]  # revert after rollback: factory
     pull_all()
     out += [(Opcode.RESET, b"")]
     out += [(Opcode.HELLO, b""), stats]

@@ -220,7 +220,7 @@ def test_current_corruption_corpus_is_refused_with_its_check():
     compiled = compile_model(graph, SPARSE)
     b = serialize(compiled.schedule, compiled.plan, TrainParams(), compiled.scheme.name)
     corpus = P.corruptions(b.plan, b.weights)
-    assert len(corpus) == 31
+    assert len(corpus) == 33
     ex = native.Executor(1 << 18)
     for c in corpus:
         got = ex.load_blobs(c.plan, c.weights, arena_limit=c.arena_limit)

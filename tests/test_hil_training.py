@@ -41,6 +41,7 @@ from tt_host.emulator import Emulator
 from tt_host.errors import DeviceError, LinkError
 from tt_host.paths import REPO_ROOT
 from tt_host.pull import pull_deltas
+from tt_host.recipe import LrSchedule
 from tt_host.session import DeviceSession
 from tt_host.transport import SerialTransport
 
@@ -109,8 +110,9 @@ def emulator() -> Iterator[Emulator]:
 
 def _replay(prepared: Prepared, steps: int) -> simulate.Machine:
     machine = simulate.planned(prepared.plan.plan, prepared.plan.weights)
-    for item in prepared.schedule.steps()[:steps]:
-        machine.step(np.frombuffer(item.data, np.int8).reshape(SHAPE), item.class_index)
+    rates = LrSchedule.for_steps(prepared.schedule.total)
+    for step, item in enumerate(prepared.schedule.steps()[:steps]):
+        machine.step(np.frombuffer(item.data, np.int8).reshape(SHAPE), item.class_index, lr_scale=rates.scale_q16(step))
     return machine
 
 
@@ -122,9 +124,11 @@ def _image(machine: simulate.Machine) -> bytes:
 
 
 def _train_steps(session: DeviceSession, prepared: Prepared, start: int, stop: int) -> None:
+    rates = LrSchedule.for_steps(prepared.schedule.total)
     for step, item in enumerate(prepared.schedule.steps()[start:stop], start):
         session.send_sample(item.data)
-        assert session.run_sample(item.class_index, train=True, step=step).trained == step + 1
+        result = session.run_sample(item.class_index, train=True, step=step, lr_scale=rates.scale_q16(step))
+        assert result.trained == step + 1
 
 
 def _fresh(session: DeviceSession, prepared: Prepared) -> None:
@@ -161,7 +165,7 @@ def test_streaming_real_samples_trains_the_device(emulator: Emulator, cache: Cac
 def test_pulled_deltas_equal_the_reference_simulation_byte_for_byte(emulator: Emulator, cache: Cache,
                                                                     small: Prepared) -> None:
     with _session(emulator) as session:
-        report = S.stream(session, small.plan, small.schedule, cache, replace_model=True)
+        report = S.stream(session, small.plan, small.schedule, cache, replace_model=True, keep_last=True)
         pulled = pull_deltas(session, cache)
     n = small.schedule.total
     assert report.trained == n == 24
@@ -186,15 +190,16 @@ def test_a_stream_cut_off_resumes_where_the_device_stands(emulator: Emulator, ca
         if tick.phase == "train" and tick.done == 5:
             item = small.schedule.steps()[5]
             session.send_sample(item.data)
-            run = SampleRunPayload.build(dict(step=5, label=item.class_index, flags=SampleFlag.TRAIN))
+            run = SampleRunPayload.build(dict(step=5, label=item.class_index, flags=SampleFlag.TRAIN,
+                                              lr_scale=LrSchedule.for_steps(small.schedule.total).scale_q16(5)))
             transport.write(to_wire(encode_frame(Opcode.SAMPLE_RUN, 4242, run)))
             time.sleep(1.0)  # the device trains; its answer is never read
             transport.close()
 
     with pytest.raises(LinkError):
-        S.stream(session, small.plan, small.schedule, cache, progress=cut)
+        S.stream(session, small.plan, small.schedule, cache, progress=cut, keep_last=True)
     with _session(emulator) as session:
-        report = S.stream(session, small.plan, small.schedule, cache)
+        report = S.stream(session, small.plan, small.schedule, cache, keep_last=True)
         pulled = pull_deltas(session, cache)
     assert not report.uploaded and report.start == 6 and report.trained == small.schedule.total - 6
     machine = _replay(small, small.schedule.total)

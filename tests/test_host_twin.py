@@ -39,6 +39,7 @@ from tt_host.errors import LinkError, UsageError
 from tt_host.paths import REPO_ROOT
 from tt_host.provision import TrainingSetup
 from tt_host.pull import Pulled, pull_deltas
+from tt_host.recipe import LrSchedule
 from tt_host.session import DeviceSession
 from tt_host.transport import SerialTransport
 from tt_protocol import vectors
@@ -102,11 +103,12 @@ EVAL_SPLIT = 0.25
 
 
 def _stream(emulator: Emulator, folder: Path, cache: Cache) -> tuple[S.StreamReport, Pulled, float]:
-    """Evaluate, train and evaluate ``folder`` on the device, as ``tt-host stream`` does; pull."""
+    """Evaluate, train and evaluate ``folder`` on the device, as ``tt-host stream --keep-last``
+    does (the device ends with every step applied); pull."""
     with _session(emulator) as session:
         t0 = time.perf_counter()
         report = S.stream_folder(session, folder, cache, SETUP, model=DEMO, eval_split=EVAL_SPLIT,
-                                 replace_model=True)
+                                 replace_model=True, keep_last=True)
         wall = time.perf_counter() - t0
         return report, pull_deltas(session, cache), wall
 
@@ -179,8 +181,9 @@ def test_a_client_that_hangs_up_lets_the_next_one_in(twin: Emulator) -> None:
 
 def _replay(plan, schedule: S.Schedule, steps: int) -> simulate.Machine:
     machine = simulate.planned(plan.plan, plan.weights)
-    for item in schedule.steps()[:steps]:
-        machine.step(np.frombuffer(item.data, np.int8).reshape(SHAPE), item.class_index)
+    rates = LrSchedule.for_steps(schedule.total)
+    for step, item in enumerate(schedule.steps()[:steps]):
+        machine.step(np.frombuffer(item.data, np.int8).reshape(SHAPE), item.class_index, lr_scale=rates.scale_q16(step))
     return machine
 
 

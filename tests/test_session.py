@@ -16,6 +16,7 @@ from tt_host.session import DeviceInfo, DeviceSession
 from tt_host.transport import LoopbackTransport
 from tt_protocol.frame import (
     MAX_PAYLOAD,
+    PROTOCOL_VERSION,
     SEQ_UNKNOWN,
     Header,
     InfoPayload,
@@ -100,7 +101,7 @@ def test_hello_reports_the_board(line: Line) -> None:
         arena_bytes=229376,
         core_clock_hz=216000000,
         max_payload=MAX_PAYLOAD,
-        protocol_version=1,
+        protocol_version=PROTOCOL_VERSION,
         firmware_version="0.1.0",
         plan_hash=None,
     )
@@ -110,7 +111,7 @@ def test_hello_reports_the_board(line: Line) -> None:
 def test_plan_hash_is_hex_when_a_plan_is_loaded() -> None:
     payload = InfoPayload.build(
         dict(
-            protocol_version=1,
+            protocol_version=PROTOCOL_VERSION,
             firmware_version=dict(major=1, minor=2, patch=3),
             board=b"f746-disco".ljust(16, b"\0"),
             sram_bytes=1,
@@ -274,7 +275,7 @@ def test_unknown_device_status_is_kept_raw() -> None:
     assert (caught.value.status, caught.value.detail, caught.value.exit_code) == (0x3E, 7, 64 + 0x3E)
 
 
-def _answering(opcode: int, payload: bytes = b"", version: int = 1) -> LoopbackTransport:
+def _answering(opcode: int, payload: bytes = b"", version: int = PROTOCOL_VERSION) -> LoopbackTransport:
     def device(data: bytes) -> bytes:
         seq = Header.parse(next(FrameDecoder().feed(data)).frame).seq
         return to_wire(encode_frame(opcode, seq, payload, version))
@@ -288,8 +289,8 @@ def test_wrong_response_opcode_is_a_protocol_error() -> None:
 
 
 def test_foreign_protocol_version_is_a_protocol_error() -> None:
-    with pytest.raises(ProtocolError, match="version 2"):
-        DeviceSession(_answering(Opcode.PONG, version=2), timeout=TIMEOUT).ping()
+    with pytest.raises(ProtocolError, match=f"version {PROTOCOL_VERSION + 1}"):
+        DeviceSession(_answering(Opcode.PONG, version=PROTOCOL_VERSION + 1), timeout=TIMEOUT).ping()
 
 
 def test_bad_echo_is_a_protocol_error() -> None:

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from sim_device import SimDevice
 from tt_protocol import plan as P
-from tt_protocol.frame import Opcode
+from tt_protocol.frame import HEADER_BYTES, Opcode, SampleFlag, SampleRunPayload
 from tt_protocol.stream import FrameDecoder
 
 from tt_host import provision, samples
 from tt_host import stream as S
+from tt_host.recipe import LrSchedule
 from tt_host.cache import Cache, load_plan_folder
 from tt_host.compiler import deltas as D
 from tt_host.compiler import simulate
@@ -145,12 +146,14 @@ def test_stream_trains_every_step_once_and_reports(folder: Path, cache: Cache) -
 
 def test_pulled_deltas_equal_the_simulation_of_the_same_steps(folder: Path, cache: Cache) -> None:
     device = SimDevice()
-    report = _stream(device, folder, cache, setup=provision.TrainingSetup(scheme="auto", budget=128 * 1024))
+    report = _stream(device, folder, cache, setup=provision.TrainingSetup(scheme="auto", budget=128 * 1024),
+                     keep_last=True)
     pulled = pull_deltas(_session(device), cache)
     plan = cache.plan(report.plan_hash)
     machine = simulate.planned(plan.plan, plan.weights)
-    for item in _schedule(folder).steps():
-        machine.step(np.frombuffer(item.data, np.int8).reshape(SHAPE), item.class_index)
+    rates = LrSchedule.for_steps(report.total)
+    for step, item in enumerate(_schedule(folder).steps()):
+        machine.step(np.frombuffer(item.data, np.int8).reshape(SHAPE), item.class_index, lr_scale=rates.scale_q16(step))
     assert pulled.deltas == D.build(plan.plan, plan.weights, machine.parameters(), samples=report.total)
     parsed = P.parse_deltas(pulled.deltas)
     assert parsed.samples == report.total and parsed.head.labels == report.labels
@@ -176,7 +179,8 @@ class _CutAfter:
 
     @staticmethod
     def _trains(event) -> bool:
-        return bool(event.frame[-6] & 1)  # SampleRunPayload.flags, just before the CRC
+        payload = event.frame[HEADER_BYTES:-4]  # between the header and the CRC
+        return bool(SampleRunPayload.parse(payload).flags & SampleFlag.TRAIN)
 
 
 @pytest.mark.parametrize("lose_answer", [False, True])

@@ -25,6 +25,7 @@ list(APPEND TT_RUNTIME_SOURCES
   kernels/tt_rng.c
   kernels/tt_sgd_update_s8.c
   kernels/tt_sgd_update_s32.c
+  kernels/tt_sgd_scaled.c
 )
 # The loss is float32 and must round exactly like the numpy reference: no fused multiply-add
 # (the Cortex-M7 FPU has VFMA, and GCC contracts by default outside strict ISO mode).

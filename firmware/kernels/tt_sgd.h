@@ -8,26 +8,29 @@
 
 #define TT_SGD_STEP_MAX ((int64_t)1 << 47) /* 2^31 steps in Q16 */
 
-/* lr * qas[c] * g * 2^grad_exp in Q16: one exact 32x32 product, one rounding. */
+/* lr * qas[c] * g * 2^grad_exp in Q16: one exact 32x32 product, one rounding; then the bound. */
+static inline int64_t tt_sgd_bounded(const tt_sgd_t *sgd, int64_t u)
+{
+    const int64_t m = sgd->step_max_q16;
+    return m == 0 ? u : u > m ? m : u < -m ? -m : u;
+}
+
 static inline int64_t tt_sgd_step_q16(const tt_sgd_t *sgd, const tt_qas_t *qas, int32_t c, int32_t g, int32_t grad_exp)
 {
     const int32_t m = tt_srdhm(sgd->lr_multiplier, qas->multiplier[c]);
     const int32_t sh = sgd->lr_shift + qas->shift[c] + grad_exp + TT_SGD_FRAC_BITS - 31;
     const int64_t prod = (int64_t)g * m; /* |prod| < 2^62 */
     if (sh <= 0) {
-        return -sh > 62 ? 0 : tt_rdbp64(prod, -sh);
+        return -sh > 62 ? 0 : tt_sgd_bounded(sgd, tt_rdbp64(prod, -sh));
     }
     if (prod == 0) {
         return 0;
     }
-    if (sh >= 47) {
-        return prod > 0 ? TT_SGD_STEP_MAX : -TT_SGD_STEP_MAX;
+    const int64_t lim = TT_SGD_STEP_MAX >> (sh < 47 ? sh : 47);
+    if (sh >= 47 || prod > lim || prod < -lim) {
+        return tt_sgd_bounded(sgd, prod > 0 ? TT_SGD_STEP_MAX : -TT_SGD_STEP_MAX);
     }
-    const int64_t lim = TT_SGD_STEP_MAX >> sh;
-    if (prod > lim || prod < -lim) {
-        return prod > 0 ? TT_SGD_STEP_MAX : -TT_SGD_STEP_MAX;
-    }
-    return prod * ((int64_t)1 << sh);
+    return tt_sgd_bounded(sgd, prod * ((int64_t)1 << sh));
 }
 
 /* Momentum (optional), then stochastic rounding to whole steps: floor((u + r) / 2^16). */

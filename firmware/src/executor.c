@@ -618,6 +618,15 @@ static void weight_grad(const tt_executor_t *ex, const op_t *op, const tt_plan_l
     }
 }
 
+/* The step of one parameter tensor: its layer's rate (the head's or the plan's) at this step's
+ * scale, its own bound. */
+static tt_sgd_t sgd_of(const tt_executor_t *ex, const tt_plan_layer_t *l, int bias)
+{
+    tt_sgd_t sgd = (l->flags & TT_LAYER_FLAG_HEAD) ? ex->head_step_sgd : ex->step_sgd;
+    sgd.step_max_q16 = bias ? l->bias_step_max_q16 : l->weight_step_max_q16;
+    return sgd;
+}
+
 static void weight_update(tt_executor_t *ex, const op_t *op, const tt_plan_layer_t *l)
 {
     const int depthwise = l->kind == TT_LAYER_DW_CONV2D;
@@ -634,7 +643,8 @@ static void weight_update(tt_executor_t *ex, const op_t *op, const tt_plan_layer
         qas.multiplier = mult;
         qas.shift = shift;
     }
-    tt_sgd_update_s8(&slice, &ex->sgd, &qas, (const int32_t *)(void *)buf(ex, op->slot[0]), *exp_of(ex, op->slot[0]),
+    const tt_sgd_t sgd = sgd_of(ex, l, 0);
+    tt_sgd_update_s8(&slice, &sgd, &qas, (const int32_t *)(void *)buf(ex, op->slot[0]), *exp_of(ex, op->slot[0]),
                      &ex->rng, 0, (int8_t *)buf(ex, op->slot[4]));
 }
 
@@ -645,6 +655,7 @@ static void weight_grad_update(tt_executor_t *ex, const op_t *op, const tt_plan_
     const int8_t *x = (const int8_t *)buf(ex, op->slot[1]);
     int8_t *w = (int8_t *)buf(ex, op->slot[4]);
     const int32_t zp = l->quant.input_zp;
+    const tt_sgd_t sgd = sgd_of(ex, l, 0);
     if (!(op->flags & TT_OP_FLAG_COMPACT_INPUT) && !tt_plan_slice_is_whole(l)) {
         int8_t *kept = (int8_t *)temp_region(ex, op);
         tt_gather_channels_s8(l->geom.in_h * l->geom.in_w, l->geom.in_c, l->channels, l->n, x, kept);
@@ -652,18 +663,18 @@ static void weight_grad_update(tt_executor_t *ex, const op_t *op, const tt_plan_
     }
     switch (l->kind) {
     case TT_LAYER_CONV2D:
-        tt_conv2d_bwd_weight_update_s8(&l->geom, zp, l->n, x, dy, dy_exp, &ex->sgd, &l->qas_w, &ex->rng, 0, w);
+        tt_conv2d_bwd_weight_update_s8(&l->geom, zp, l->n, x, dy, dy_exp, &sgd, &l->qas_w, &ex->rng, 0, w);
         break;
     case TT_LAYER_PW_CONV2D:
-        tt_pw_conv2d_bwd_weight_update_s8(&l->geom, zp, l->n, x, dy, dy_exp, &ex->sgd, &l->qas_w, &ex->rng, 0, w);
+        tt_pw_conv2d_bwd_weight_update_s8(&l->geom, zp, l->n, x, dy, dy_exp, &sgd, &l->qas_w, &ex->rng, 0, w);
         break;
     case TT_LAYER_DW_CONV2D:
-        tt_dw_conv2d_bwd_weight_update_s8(&l->geom, zp, l->channels, l->n, x, dy, dy_exp, &ex->sgd, &l->qas_w,
+        tt_dw_conv2d_bwd_weight_update_s8(&l->geom, zp, l->channels, l->n, x, dy, dy_exp, &sgd, &l->qas_w,
                                           &ex->rng, 0, w);
         break;
     default: {
         const tt_fc_geom_t fc = {l->geom.in_c, l->geom.out_c};
-        tt_fc_bwd_weight_update_s8(&fc, zp, l->n, x, dy, dy_exp, &ex->sgd, &l->qas_w, &ex->rng, 0, w);
+        tt_fc_bwd_weight_update_s8(&fc, zp, l->n, x, dy, dy_exp, &sgd, &l->qas_w, &ex->rng, 0, w);
         break;
     }
     }
@@ -752,16 +763,19 @@ static void run_op(tt_executor_t *ex, const op_t *op, uint32_t label, tt_step_re
         tt_bias_bwd_s16(l.geom.out_h * l.geom.out_w, l.geom.out_c, (const int16_t *)(void *)buf(ex, s[0]),
                         *exp_of(ex, s[0]), (int32_t *)(void *)buf(ex, s[4]), exp_of(ex, s[4]));
         break;
-    case TT_PLAN_OP_BIAS_UPDATE:
-        tt_sgd_update_s32(l.geom.out_c, &ex->sgd, &l.qas_b, (const int32_t *)(void *)buf(ex, s[0]), *exp_of(ex, s[0]),
+    case TT_PLAN_OP_BIAS_UPDATE: {
+        const tt_sgd_t sgd = sgd_of(ex, &l, 1);
+        tt_sgd_update_s32(l.geom.out_c, &sgd, &l.qas_b, (const int32_t *)(void *)buf(ex, s[0]), *exp_of(ex, s[0]),
                           &ex->rng, 0, (int32_t *)(void *)buf(ex, s[4]));
         break;
+    }
     case TT_PLAN_OP_BIAS_GRAD_UPDATE: {
+        const tt_sgd_t sgd = sgd_of(ex, &l, 1);
         int32_t *db = (int32_t *)(void *)temp_region(ex, op);
         int32_t db_exp;
         tt_bias_bwd_s16(l.geom.out_h * l.geom.out_w, l.geom.out_c, (const int16_t *)(void *)buf(ex, s[0]),
                         *exp_of(ex, s[0]), db, &db_exp);
-        tt_sgd_update_s32(l.geom.out_c, &ex->sgd, &l.qas_b, db, db_exp, &ex->rng, 0, (int32_t *)(void *)buf(ex, s[4]));
+        tt_sgd_update_s32(l.geom.out_c, &sgd, &l.qas_b, db, db_exp, &ex->rng, 0, (int32_t *)(void *)buf(ex, s[4]));
         break;
     }
     case TT_PLAN_OP_WEIGHT_GRAD: weight_grad(ex, op, &l); break;
@@ -867,9 +881,15 @@ tt_status_t tt_executor_load_blobs(tt_executor_t *ex, const uint8_t *plan, uint3
         ex->stream_rows = buf_size(plan, h.buffer_table, h.input_buffer) / h.input_row;
     }
     ex->n_classes = h.n_classes;
+    memset(&ex->sgd, 0, sizeof ex->sgd);
     ex->sgd.lr_multiplier = h.lr_multiplier;
     ex->sgd.lr_shift = h.lr_shift;
-    ex->sgd.momentum_q15 = 0;
+    ex->head_sgd = ex->sgd;
+    ex->head_sgd.lr_multiplier = h.head_lr_multiplier;
+    ex->head_sgd.lr_shift = h.head_lr_shift;
+    ex->diverge_after = h.diverge_after;
+    ex->same_run = 0;
+    ex->diverged = false;
     ex->rng.seed = h.seed;
     ex->rng.counter = 0;
     /* The reference arena starts zeroed; so does this one (buffers and exponents). */
@@ -948,7 +968,48 @@ tt_status_t tt_executor_feed(tt_executor_t *ex, uint32_t offset, const uint8_t *
     return TT_STATUS_OK;
 }
 
-tt_status_t tt_executor_step(tt_executor_t *ex, uint32_t label, bool train, tt_step_result_t *result)
+/* Every logit at an int8 bound: the logits' clamp passes no gradient to any of them, so the
+ * whole backward would compute zeros. */
+static bool logits_saturated(const int8_t *q, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (q[i] != INT8_MIN && q[i] != INT8_MAX) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* FNV-1a over the logits: identical logits for different samples show in equal hashes
+ * without keeping a copy of the last ones (up to 4096 bytes). */
+static uint32_t logits_hash(const int8_t *q, uint32_t n)
+{
+    uint32_t h = 2166136261u;
+    for (uint32_t i = 0; i < n; i++) {
+        h = (h ^ (uint8_t)q[i]) * 16777619u;
+    }
+    return h;
+}
+
+/* The divergence guard's record of one training step's logits: a run of identical logits
+ * over samples of different labels means the output no longer depends on the input. */
+static void watch_logits(tt_executor_t *ex, const int8_t *q, uint32_t n, uint32_t label)
+{
+    const uint32_t h = logits_hash(q, n);
+    if (ex->same_run > 0u && h == ex->run_hash) {
+        ex->same_run += ex->same_run < UINT16_MAX ? 1u : 0u;
+        ex->run_mixed = ex->run_mixed || label != ex->run_label;
+    } else {
+        ex->run_hash = h;
+        ex->run_label = label;
+        ex->same_run = 1;
+        ex->run_mixed = false;
+    }
+    ex->diverged = ex->diverge_after != 0u && ex->run_mixed && ex->same_run >= ex->diverge_after;
+}
+
+tt_status_t tt_executor_step(tt_executor_t *ex, uint32_t label, bool train, uint32_t lr_scale_q16,
+                             tt_step_result_t *result)
 {
     if (!ex->loaded) {
         return TT_STATUS_NO_PLAN;
@@ -956,7 +1017,20 @@ tt_status_t tt_executor_step(tt_executor_t *ex, uint32_t label, bool train, tt_s
     if (label >= ex->n_classes) {
         return TT_STATUS_LABEL_RANGE;
     }
+    /* Whatever the arena holds where a sample was only partly fed is the previous sample's
+     * leftovers (or, streamed, a half-run first block): never train or report on it. */
+    if (ex->fed != ex->input_bytes) {
+        return TT_STATUS_SAMPLE_SIZE;
+    }
+    if (train && lr_scale_q16 > TT_SGD_SCALE_ONE) {
+        return TT_STATUS_BAD_PAYLOAD;
+    }
+    if (train && ex->diverged) {
+        return TT_STATUS_DIVERGED;
+    }
     memset(result, 0, sizeof *result);
+    ex->step_sgd = tt_sgd_scaled(&ex->sgd, lr_scale_q16);
+    ex->head_step_sgd = tt_sgd_scaled(&ex->head_sgd, lr_scale_q16);
     /* A streamed sample has been through the INPUT and FUSED_BLOCK ops while it arrived. */
     const uint32_t start = ex->stream_op != 0u ? ex->stream_op + 1u : ex->first_step_op;
     for (uint32_t i = start; i < ex->n_ops; i++) {
@@ -967,10 +1041,21 @@ tt_status_t tt_executor_step(tt_executor_t *ex, uint32_t label, bool train, tt_s
             continue;
         }
         run_op(ex, &op, label, result);
+        if (train && op.kind == TT_PLAN_OP_LOSS) {
+            const int8_t *logits = (const int8_t *)buf(ex, op.slot[0]);
+            const uint32_t n = size_of(ex, op.slot[0]);
+            watch_logits(ex, logits, n, label);
+            if (logits_saturated(logits, n)) {
+                result->skipped = true;
+                break;
+            }
+        }
     }
     ex->fed = 0; /* the step reused the sample's memory */
     return TT_STATUS_OK;
 }
+
+bool tt_executor_diverged(const tt_executor_t *ex) { return ex->loaded && ex->diverged; }
 
 uint32_t tt_executor_classes(const tt_executor_t *ex) { return ex->loaded ? ex->n_classes : 0u; }
 

@@ -181,10 +181,17 @@ static uint32_t check_layer(const ctx_t *c, uint32_t base, uint32_t bytes, block
     }
     const int32_t in_zp = tt_pv_i32(p + TT_PLAN_LAYER_OFF_INPUT_ZP), out_zp = tt_pv_i32(p + TT_PLAN_LAYER_OFF_OUTPUT_ZP);
     const uint32_t flags = tt_pv_u32(p + TT_PLAN_LAYER_OFF_FLAGS);
-    if (in_zp < -128 || in_zp > 127 || out_zp < -128 || out_zp > 127 || (flags & ~3u)) {
+    if (in_zp < -128 || in_zp > 127 || out_zp < -128 || out_zp > 127 || (flags & ~7u)) {
         return TT_PLAN_CHECK_BAD_PARAMS;
     }
     const uint32_t n = tt_pv_u32(p + TT_PLAN_LAYER_OFF_N_CHANNELS);
+    /* A positive step bound for what trains, 0 for what does not. */
+    const int32_t w_bound = tt_pv_i32(p + TT_PLAN_LAYER_OFF_WEIGHT_STEP_MAX);
+    const int32_t b_bound = tt_pv_i32(p + TT_PLAN_LAYER_OFF_BIAS_STEP_MAX);
+    if ((n > 0 ? w_bound <= 0 : w_bound != 0) ||
+        ((flags & TT_LAYER_FLAG_BIAS_TRAINED) != 0u ? b_bound <= 0 : b_bound != 0)) {
+        return TT_PLAN_CHECK_BAD_PARAMS;
+    }
     if (n > g[IN_C]) {
         return TT_PLAN_CHECK_BAD_PARAMS;
     }
@@ -649,6 +656,9 @@ uint32_t tt_plan_check(const uint8_t *plan, uint32_t plan_len, const uint8_t *we
     h->seed = tt_pv_u32(plan + TT_PLAN_HEADER_OFF_SEED);
     h->lr_multiplier = tt_pv_i32(plan + TT_PLAN_HEADER_OFF_LR_MULTIPLIER);
     h->lr_shift = tt_pv_i32(plan + TT_PLAN_HEADER_OFF_LR_SHIFT);
+    h->head_lr_multiplier = tt_pv_i32(plan + TT_PLAN_HEADER_OFF_HEAD_LR_MULTIPLIER);
+    h->head_lr_shift = tt_pv_i32(plan + TT_PLAN_HEADER_OFF_HEAD_LR_SHIFT);
+    h->diverge_after = tt_pv_u16(plan + TT_PLAN_HEADER_OFF_DIVERGE_AFTER);
     c.n_labels = tt_pv_u16(plan + TT_PLAN_HEADER_OFF_N_LABELS);
     c.label_table = tt_pv_u32(plan + TT_PLAN_HEADER_OFF_LABEL_TABLE_OFFSET);
     c.label_bytes = tt_pv_u32(plan + TT_PLAN_HEADER_OFF_LABEL_BYTES);
@@ -685,7 +695,7 @@ uint32_t tt_plan_check(const uint8_t *plan, uint32_t plan_len, const uint8_t *we
         return TT_PLAN_CHECK_BAD_WEIGHTS;
     }
     if (tt_pv_i32(plan + TT_PLAN_HEADER_OFF_MOMENTUM_Q15) != 0 || h->lr_multiplier < (1 << 30) || h->lr_shift < -31 ||
-        h->lr_shift > 0) {
+        h->lr_shift > 0 || h->head_lr_multiplier < (1 << 30) || h->head_lr_shift < -31 || h->head_lr_shift > 0) {
         return TT_PLAN_CHECK_BAD_OPTIMIZER;
     }
 
@@ -831,6 +841,8 @@ void tt_plan_layer(const uint8_t *plan, const tt_plan_info_t *info, const uint8_
         a += 2 * out_c;
     }
     out->channels = (const int16_t *)(const void *)a;
+    out->weight_step_max_q16 = tt_pv_i32(p + TT_PLAN_LAYER_OFF_WEIGHT_STEP_MAX);
+    out->bias_step_max_q16 = (int64_t)tt_pv_i32(p + TT_PLAN_LAYER_OFF_BIAS_STEP_MAX) * ((int64_t)1 << TT_SGD_FRAC_BITS);
     out->weights = (const int8_t *)(weights + tt_pv_u32(p + TT_PLAN_LAYER_OFF_WEIGHTS_OFFSET));
     out->bias = (const int32_t *)(const void *)(weights + tt_pv_u32(p + TT_PLAN_LAYER_OFF_BIAS_OFFSET));
 }

@@ -36,6 +36,9 @@ typedef struct {
     uint32_t seed;
     int32_t lr_multiplier;
     int32_t lr_shift;
+    int32_t head_lr_multiplier; /**< the rate of layers flagged TT_LAYER_FLAG_HEAD */
+    int32_t head_lr_shift;
+    uint16_t diverge_after;     /**< the divergence guard (0: off) */
     uint16_t n_exp_slots;
     uint16_t n_buffers;
     uint16_t n_ops;
@@ -57,6 +60,8 @@ typedef struct {
     tt_qas_t qas_w;           /**< valid when n > 0 */
     tt_qas_t qas_b;           /**< valid with TT_LAYER_FLAG_BIAS_TRAINED */
     const int16_t *channels;  /**< n entries */
+    int64_t weight_step_max_q16; /**< bound on one weight step, Q16 int8 steps (0 iff n == 0) */
+    int64_t bias_step_max_q16;   /**< bound on one bias step, Q16 bias steps (0 iff biases frozen) */
     const int8_t *weights;    /**< factory weights in the weight blob */
     const int32_t *bias;      /**< factory biases in the weight blob */
 } tt_plan_layer_t;

@@ -196,12 +196,12 @@ static void execute_sample_run(tt_proto_t *proto, const tt_frame_header_t *h, co
     if (!payload_ok(proto, h, len, TT_SAMPLE_RUN_BYTES, false)) {
         return;
     }
-    const uint16_t flags = (uint16_t)(tt_get_u16(payload + TT_SAMPLE_RUN_OFF_FLAGS) & TT_SAMPLE_FLAG_TRAIN);
+    uint16_t flags = (uint16_t)(tt_get_u16(payload + TT_SAMPLE_RUN_OFF_FLAGS) & TT_SAMPLE_FLAG_TRAIN);
     tt_trainer_result_t r;
     uint32_t detail;
-    const tt_status_t status =
-        tt_trainer_sample_run(proto->trainer, tt_get_u32(payload + TT_SAMPLE_RUN_OFF_STEP),
-                              tt_get_u16(payload + TT_SAMPLE_RUN_OFF_LABEL), flags != 0u, &r, &detail);
+    const tt_status_t status = tt_trainer_sample_run(
+        proto->trainer, tt_get_u32(payload + TT_SAMPLE_RUN_OFF_STEP), tt_get_u16(payload + TT_SAMPLE_RUN_OFF_LABEL),
+        flags != 0u, tt_get_u32(payload + TT_SAMPLE_RUN_OFF_LR_SCALE), &r, &detail);
     if (status != TT_STATUS_OK) {
         reply_error(proto, status, h->seq, h->opcode, detail);
         return;
@@ -211,6 +211,9 @@ static void execute_sample_run(tt_proto_t *proto, const tt_frame_header_t *h, co
     tt_put_f32(p + TT_SAMPLE_RESULT_OFF_LOSS, r.loss);
     tt_put_u16(p + TT_SAMPLE_RESULT_OFF_PREDICTED, (uint16_t)r.predicted);
     p[TT_SAMPLE_RESULT_OFF_CORRECT] = r.correct ? 1u : 0u;
+    if (r.skipped) {
+        flags |= TT_SAMPLE_FLAG_SKIPPED;
+    }
     p[TT_SAMPLE_RESULT_OFF_FLAGS] = (uint8_t)flags;
     tt_put_u32(p + TT_SAMPLE_RESULT_OFF_TICKS, r.ticks);
     reply(proto, h, TT_SAMPLE_RESULT_BYTES);
@@ -242,6 +245,8 @@ static void execute_stats(tt_proto_t *proto, const tt_frame_header_t *h, size_t 
     tt_put_u32(p + TT_STATS_OFF_STACK_PEAK, stack_peak);
     tt_put_u32(p + TT_STATS_OFF_PARAMS_BYTES, s.params_bytes);
     tt_put_u32(p + TT_STATS_OFF_COMMIT_SEQUENCE, s.commit_sequence);
+    tt_put_u32(p + TT_STATS_OFF_SKIPPED, c->skipped);
+    tt_put_u32(p + TT_STATS_OFF_DIVERGED, s.diverged ? 1u : 0u);
     reply(proto, h, TT_STATS_BYTES);
 }
 
@@ -266,7 +271,7 @@ static void execute_pull(tt_proto_t *proto, const tt_frame_header_t *h, const ui
     reply(proto, h, TT_PULL_DATA_BYTES + copied);
 }
 
-/* COMMIT, ROLLBACK and RESET: empty requests. */
+/* COMMIT, ROLLBACK, REVERT and RESET: empty requests. */
 static void execute_state(tt_proto_t *proto, const tt_frame_header_t *h, size_t len)
 {
     if (!payload_ok(proto, h, len, 0, false)) {
@@ -278,9 +283,9 @@ static void execute_state(tt_proto_t *proto, const tt_frame_header_t *h, size_t 
         return;
     }
     uint32_t sequence = 0, bytes = 0, detail;
-    const tt_status_t status = h->opcode == TT_OP_COMMIT
-                                   ? tt_trainer_commit(proto->trainer, &sequence, &bytes, &detail)
-                                   : tt_trainer_rollback(proto->trainer, &sequence, &detail);
+    const tt_status_t status = h->opcode == TT_OP_COMMIT   ? tt_trainer_commit(proto->trainer, &sequence, &bytes, &detail)
+                               : h->opcode == TT_OP_REVERT ? tt_trainer_revert(proto->trainer, &sequence, &bytes, &detail)
+                                                           : tt_trainer_rollback(proto->trainer, &sequence, &detail);
     if (status != TT_STATUS_OK) {
         reply_error(proto, status, h->seq, h->opcode, detail);
         return;
@@ -338,6 +343,7 @@ static void execute(tt_proto_t *proto, const uint8_t *frame, size_t frame_len)
         return;
     case TT_OP_COMMIT:
     case TT_OP_ROLLBACK:
+    case TT_OP_REVERT:
     case TT_OP_RESET:
         execute_state(proto, &h, payload_len);
         return;

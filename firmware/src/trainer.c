@@ -13,6 +13,8 @@ static void forget(tt_trainer_t *t)
     t->package = NULL;
     t->package_len = 0;
     t->sample_ticks = 0;
+    t->restored_sequence = 0;
+    t->restored_bytes = 0;
     memset(&t->counters, 0, sizeof t->counters);
 }
 
@@ -33,6 +35,8 @@ static void restore(tt_trainer_t *t)
     }
     if (tt_executor_params_write(&t->ex, r.payload + COUNT_BYTES, r.length - COUNT_BYTES) == TT_STATUS_OK) {
         t->counters.trained = tt_get_u32(r.payload);
+        t->restored_sequence = r.sequence;
+        t->restored_bytes = r.length;
     }
 }
 
@@ -134,7 +138,7 @@ tt_status_t tt_trainer_sample_data(tt_trainer_t *t, uint32_t offset, const uint8
     return TT_STATUS_OK;
 }
 
-tt_status_t tt_trainer_sample_run(tt_trainer_t *t, uint32_t step, uint32_t label, bool train,
+tt_status_t tt_trainer_sample_run(tt_trainer_t *t, uint32_t step, uint32_t label, bool train, uint32_t lr_scale_q16,
                                   tt_trainer_result_t *result, uint32_t *detail)
 {
     *detail = 0;
@@ -156,9 +160,17 @@ tt_status_t tt_trainer_sample_run(tt_trainer_t *t, uint32_t step, uint32_t label
         *detail = c->trained;
         return TT_STATUS_OUT_OF_ORDER;
     }
+    if (train && lr_scale_q16 > TT_SGD_SCALE_ONE) {
+        *detail = TT_SGD_SCALE_ONE;
+        return TT_STATUS_BAD_PAYLOAD;
+    }
+    if (train && tt_executor_diverged(&t->ex)) {
+        *detail = c->trained;
+        return TT_STATUS_DIVERGED;
+    }
     tt_step_result_t r;
     const uint32_t start = tt_port_ticks();
-    const tt_status_t status = tt_executor_step(&t->ex, label, train, &r);
+    const tt_status_t status = tt_executor_step(&t->ex, label, train, lr_scale_q16, &r);
     const uint32_t ticks = tt_port_ticks() - start + t->sample_ticks;
     t->sample_ticks = 0;
     if (status != TT_STATUS_OK) {
@@ -166,6 +178,7 @@ tt_status_t tt_trainer_sample_run(tt_trainer_t *t, uint32_t step, uint32_t label
     }
     if (train) {
         c->trained++;
+        c->skipped += r.skipped ? 1u : 0u;
         c->train_correct += r.correct ? 1u : 0u;
         c->train_loss_sum += r.loss;
         c->train_ticks += ticks;
@@ -179,6 +192,7 @@ tt_status_t tt_trainer_sample_run(tt_trainer_t *t, uint32_t step, uint32_t label
     result->loss = r.loss;
     result->predicted = (uint32_t)r.predicted;
     result->correct = r.correct;
+    result->skipped = r.skipped;
     result->ticks = ticks;
     return TT_STATUS_OK;
 }
@@ -194,6 +208,7 @@ void tt_trainer_stats(const tt_trainer_t *t, tt_trainer_stats_t *stats)
     }
     const tt_store_record_t r = tt_store_newest(&t->store);
     stats->commit_sequence = r.valid ? r.sequence : 0u;
+    stats->diverged = tt_executor_diverged(&t->ex);
 }
 
 tt_status_t tt_trainer_pull(const tt_trainer_t *t, uint32_t offset, uint32_t length, uint32_t max_length, uint8_t *out,
@@ -284,5 +299,23 @@ tt_status_t tt_trainer_rollback(tt_trainer_t *t, uint32_t *sequence, uint32_t *d
         tt_trainer_unload(t); /* the package validated before; flash must have changed under us */
         return TT_STATUS_INTERNAL;
     }
+    return TT_STATUS_OK;
+}
+
+tt_status_t tt_trainer_revert(tt_trainer_t *t, uint32_t *sequence, uint32_t *bytes, uint32_t *detail)
+{
+    *detail = 0;
+    *sequence = 0;
+    *bytes = 0;
+    if (t->package == NULL) {
+        return TT_STATUS_NO_PLAN;
+    }
+    const uint8_t *package = t->package;
+    if (tt_trainer_load(t, package, t->package_len, NULL, detail) != TT_STATUS_OK) {
+        tt_trainer_unload(t); /* the package validated before; flash must have changed under us */
+        return TT_STATUS_INTERNAL;
+    }
+    *sequence = t->restored_sequence;
+    *bytes = t->restored_bytes;
     return TT_STATUS_OK;
 }

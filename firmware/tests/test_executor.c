@@ -107,7 +107,7 @@ static void valid_package_trains_and_restores(void)
     CHECK(tt_executor_feed(&ex, 16u * 16u * 3u - 4u, piece, 8) == TT_STATUS_SAMPLE_SIZE, "feed past the sample");
     CHECK(tt_executor_feed(&ex, 8, piece, 8) == TT_STATUS_OUT_OF_ORDER, "feed out of order");
     tt_step_result_t r;
-    CHECK(tt_executor_step(&ex, 3, true, &r) == TT_STATUS_LABEL_RANGE, "label 3 of 3 classes");
+    CHECK(tt_executor_step(&ex, 3, true, TT_SGD_SCALE_ONE, &r) == TT_STATUS_LABEL_RANGE, "label 3 of 3 classes");
     const uint32_t pbytes = tt_executor_params_bytes(&ex);
     static uint8_t before[4096], saved[4096], a[4096], b[4096];
     CHECK(pbytes > 4 && pbytes <= sizeof before, "params image of %u bytes", (unsigned)pbytes);
@@ -116,20 +116,20 @@ static void valid_package_trains_and_restores(void)
 
     /* Evaluation changes nothing; training moves parameters and the PRNG. */
     fill_input(&ex, 1);
-    CHECK(tt_executor_step(&ex, 1, false, &r) == TT_STATUS_OK && isfinite(r.loss) && r.loss >= 0.0f, "eval loss %f",
+    CHECK(tt_executor_step(&ex, 1, false, TT_SGD_SCALE_ONE, &r) == TT_STATUS_OK && isfinite(r.loss) && r.loss >= 0.0f, "eval loss %f",
           (double)r.loss);
     CHECK(r.correct == (r.predicted == 1) && r.predicted >= 0 && r.predicted < 3, "prediction %d", (int)r.predicted);
     tt_executor_params_read(&ex, 0, a, pbytes);
     CHECK(memcmp(a, before, pbytes) == 0, "an evaluation step changed the parameters");
     for (uint32_t s = 0; s < 3; s++) {
         fill_input(&ex, s);
-        CHECK(tt_executor_step(&ex, s % 3u, true, &r) == TT_STATUS_OK && isfinite(r.loss), "train step %u", (unsigned)s);
+        CHECK(tt_executor_step(&ex, s % 3u, true, TT_SGD_SCALE_ONE, &r) == TT_STATUS_OK && isfinite(r.loss), "train step %u", (unsigned)s);
     }
     tt_executor_params_read(&ex, 0, saved, pbytes);
     CHECK(memcmp(saved, before, pbytes) != 0, "three training steps changed nothing");
     for (uint32_t s = 3; s < 6; s++) {
         fill_input(&ex, s);
-        (void)tt_executor_step(&ex, s % 3u, true, &r);
+        (void)tt_executor_step(&ex, s % 3u, true, TT_SGD_SCALE_ONE, &r);
     }
     tt_executor_params_read(&ex, 0, a, pbytes);
 
@@ -141,10 +141,29 @@ static void valid_package_trains_and_restores(void)
     CHECK(tt_executor_params_write(&ex, saved, pbytes) == TT_STATUS_OK, "restore");
     for (uint32_t s = 3; s < 6; s++) {
         fill_input(&ex, s);
-        (void)tt_executor_step(&ex, s % 3u, true, &r);
+        (void)tt_executor_step(&ex, s % 3u, true, TT_SGD_SCALE_ONE, &r);
     }
     tt_executor_params_read(&ex, 0, b, pbytes);
     CHECK(tt_test_bytes_equal("restored training", b, pbytes, a, pbytes), "restore + 3 steps != 6 steps");
+
+    /* A sample fed in part is refused, and so is a step that reuses the last one's bytes. */
+    uint8_t c[4096];
+    tt_executor_params_read(&ex, 0, a, pbytes);
+    CHECK(tt_executor_feed(&ex, 0, piece, 8) == TT_STATUS_OK, "a piece of a sample");
+    CHECK(tt_executor_step(&ex, 0, true, TT_SGD_SCALE_ONE, &r) == TT_STATUS_SAMPLE_SIZE, "step on a partial sample");
+    CHECK(tt_executor_step(&ex, 0, false, TT_SGD_SCALE_ONE, &r) == TT_STATUS_SAMPLE_SIZE, "eval of a partial sample");
+    fill_input(&ex, 7);
+    CHECK(tt_executor_step(&ex, 0, true, TT_SGD_SCALE_ONE + 1u, &r) == TT_STATUS_BAD_PAYLOAD, "scale above one");
+    CHECK(tt_executor_step(&ex, 0, true, TT_SGD_SCALE_ONE, &r) == TT_STATUS_OK, "step on the whole sample");
+    CHECK(tt_executor_step(&ex, 0, true, TT_SGD_SCALE_ONE, &r) == TT_STATUS_SAMPLE_SIZE, "step on a consumed sample");
+    /* A scale of 0 moves nothing but the PRNG (every element still draws). */
+    tt_executor_params_read(&ex, 0, a, pbytes);
+    fill_input(&ex, 8);
+    CHECK(tt_executor_step(&ex, 1, true, 0u, &r) == TT_STATUS_OK, "step at scale 0");
+    tt_executor_params_read(&ex, 0, c, pbytes);
+    CHECK(memcmp(a, c, pbytes - 4u) == 0 && memcmp(a + pbytes - 4u, c + pbytes - 4u, 4u) != 0,
+          "scale 0 changed parameters or drew nothing");
+    tt_executor_params_read(&ex, 0, a, pbytes);
 
     /* A window past the end is clipped. */
     uint8_t tail[8];
@@ -153,7 +172,7 @@ static void valid_package_trains_and_restores(void)
     CHECK(memcmp(tail, a + pbytes - 4, 4) == 0 && tail[4] == 0xA5, "window over the end");
 
     tt_executor_unload(&ex);
-    CHECK(tt_executor_step(&ex, 0, true, &r) == TT_STATUS_NO_PLAN, "step without a plan");
+    CHECK(tt_executor_step(&ex, 0, true, TT_SGD_SCALE_ONE, &r) == TT_STATUS_NO_PLAN, "step without a plan");
     CHECK(tt_executor_input_bytes(&ex) == 0 && tt_executor_feed(&ex, 0, piece, 8) == TT_STATUS_NO_PLAN,
           "input without a plan");
     CHECK(tt_executor_params_bytes(&ex) == 0, "params without a plan");
@@ -211,7 +230,7 @@ static void resealed_mutations_never_crash(void)
             tt_step_result_t r;
             for (uint32_t s = 0; s < 2; s++) {
                 fill_input(&ex, s);
-                CHECK(tt_executor_step(&ex, s % tt_executor_classes(&ex), true, &r) == TT_STATUS_OK, "mutant step");
+                CHECK(tt_executor_step(&ex, s % tt_executor_classes(&ex), true, TT_SGD_SCALE_ONE, &r) == TT_STATUS_OK, "mutant step");
             }
         } else {
             CHECK(st == TT_STATUS_BAD_PLAN && detail > 0 && detail < 32, "status 0x%02x detail %u", (unsigned)st,

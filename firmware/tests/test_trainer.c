@@ -184,6 +184,7 @@ static answer_t run(device_t *d, uint32_t step, uint32_t label, bool train)
     tt_put_u32(p + TT_SAMPLE_RUN_OFF_STEP, step);
     tt_put_u16(p + TT_SAMPLE_RUN_OFF_LABEL, (uint16_t)label);
     tt_put_u16(p + TT_SAMPLE_RUN_OFF_FLAGS, train ? (uint16_t)(TT_SAMPLE_FLAG_TRAIN | 0x8000u) : 0u);
+    tt_put_u32(p + TT_SAMPLE_RUN_OFF_LR_SCALE, TT_SGD_SCALE_ONE);
     return request(d, TT_OP_SAMPLE_RUN, p, sizeof p);
 }
 
@@ -250,7 +251,7 @@ static tt_step_result_t ref_step(const uint8_t *x, uint32_t label, bool train)
 {
     CHECK(tt_executor_feed(&ref, 0, x, INPUT_BYTES) == TT_STATUS_OK, "reference sample");
     tt_step_result_t r;
-    CHECK(tt_executor_step(&ref, label, train, &r) == TT_STATUS_OK, "reference step");
+    CHECK(tt_executor_step(&ref, label, train, TT_SGD_SCALE_ONE, &r) == TT_STATUS_OK, "reference step");
     return r;
 }
 
@@ -404,7 +405,7 @@ static void training_commit_reboot_rollback(void)
             make_sample(x, s);
             (void)tt_executor_feed(&again, 0, x, INPUT_BYTES);
             tt_step_result_t r;
-            (void)tt_executor_step(&again, s % CLASSES, true, &r);
+            (void)tt_executor_step(&again, s % CLASSES, true, TT_SGD_SCALE_ONE, &r);
             loss_sum += r.loss;
         }
     }

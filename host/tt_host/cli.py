@@ -25,7 +25,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 from typer.core import TyperGroup
 
-from . import __version__, flashing, ports
+from . import __version__, flashing, ports, recipe
 from . import boards as boards_mod
 from . import build as build_mod
 from . import size as size_mod
@@ -386,7 +386,7 @@ def compile_cmd(
     fuse_stem: Annotated[bool, typer.Option("--fuse-stem/--no-fuse-stem", help="Let a fused block's expansion be the stem convolution (its output never exists).")] = True,
     stream_input: Annotated[bool, typer.Option("--stream-input/--no-stream-input", help="Run the first fused block as the sample's rows arrive (the sample never sits in SRAM whole).")] = True,
     recompute_masks: Annotated[bool, typer.Option("--recompute-masks/--no-recompute-masks", help="Rebuild blocks' masks in the backward from the input it keeps, where the step's peak needs it (costs a second forward of those layers).")] = True,
-    lr: Annotated[float, typer.Option("--lr", help="SGD learning rate.")] = 0.01,
+    lr: Annotated[float, typer.Option("--lr", help="SGD learning rate (the classifier's follows it).")] = recipe.LR,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the stochastic rounding.")] = 0,
     as_json: JsonOpt = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="Draw the arena over the schedule to this PNG (matplotlib).")] = None,
@@ -486,12 +486,14 @@ def stream(
     budget: Annotated[str | None, typer.Option("--budget", help="SRAM of a training step, e.g. 256K (default: what the device has).")] = None,
     macs_budget: Annotated[str | None, typer.Option("--macs-budget", help="With --scheme auto: most backward MACs per step, e.g. 5M.")] = None,
     init: Annotated[str, typer.Option("--init", help="A new head (labels the model does not have): imprint or zero.")] = "imprint",
-    lr: Annotated[float, typer.Option("--lr", help="SGD learning rate.")] = 0.003,
+    lr: Annotated[float, typer.Option("--lr", help="SGD learning rate (the classifier's follows it).")] = recipe.LR,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the split, the sample order and the stochastic rounding.")] = 0,
     replace_model: Annotated[bool, typer.Option("--replace-model", help="Allow a plan for another model than the device's.")] = False,
+    keep_last: Annotated[bool, typer.Option("--keep-last", help="End with the last epoch's parameters even when an earlier state (or the start) scored better on the held-out samples.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Train the device on a sample folder: evaluate, stream, evaluate; resumable."""
+    """Train the device on a sample folder: evaluate, train epoch by epoch evaluating each, and
+    end with the best evaluated parameters (never worse than the start); resumable."""
     from .cache import Cache
     from .provision import TrainingSetup
     from .render import StreamProgress, stream_table
@@ -504,7 +506,7 @@ def stream(
         try:
             with StreamProgress(_stderr()) as progress:
                 report = stream_folder(session, folder, Cache(), setup, model, eval_split, epochs, replace_model,
-                                       progress)
+                                       progress, keep_last)
         except (LinkError, DeviceTimeout) as exc:
             raise _resume_hint(exc) from exc
     if as_json:
@@ -567,11 +569,22 @@ def predict(
 
 @app.command()
 def commit(
-    port: PortOpt = None, baud: BaudOpt = DEFAULT_BAUD, timeout: TimeoutOpt = 1.0, step_timeout: SlowTimeoutOpt = 30.0
+    port: PortOpt = None, baud: BaudOpt = DEFAULT_BAUD, timeout: TimeoutOpt = 1.0, step_timeout: SlowTimeoutOpt = 30.0,
+    force: Annotated[bool, typer.Option("--force", help="Commit even parameters that scored worse on the held-out samples than the committed ones.")] = False,
 ) -> None:
-    """Persist the trained parameters in the device's flash (they survive a reset)."""
+    """Persist the trained parameters in the device's flash (they survive a reset); refused
+    when the last evaluation found them worse than the committed ones (exit code 10)."""
+    from .cache import Cache
+    from .errors import WorseParameters
+    from .stream import commit_refusal
+
     with _connected(port, baud, timeout, step_timeout) as session:
-        session.hello()
+        info = session.hello()
+        if info.plan_hash is not None and not force:
+            device = session.stats()
+            refusal = commit_refusal(Cache(), info.plan_hash, device.trained, device.commit_sequence)
+            if refusal is not None:
+                raise WorseParameters(refusal)
         sequence, size = session.commit()
     typer.echo(f"committed {size:,} B of parameters (record {sequence})")
 

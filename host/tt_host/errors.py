@@ -19,6 +19,9 @@ exit code  exception                 meaning
 7          :class:`BuildError`       the firmware build failed
 8          :class:`BudgetExceeded`   the image does not fit the board's SRAM or flash
 9          :class:`ProtocolError`    the device answered something malformed or unexpected
+10         :class:`WorseParameters`  ``tt-host commit`` without ``--force``: the device's
+                                     parameters scored worse on the held-out samples than
+                                     the committed ones
 64-127     :class:`DeviceError`      the device answered ``ERROR`` with status *s*:
                                      the exit code is 64 + *s*
                                      (``tt_protocol.status.exit_code``)
@@ -87,6 +90,13 @@ class ProtocolError(TtError):
     unexpected opcode, payload of the wrong size, foreign protocol version."""
 
     exit_code = 9
+
+
+class WorseParameters(TtError):
+    """A commit that would replace the committed parameters with ones the last evaluation
+    found worse (``tt-host commit --force`` stores them anyway)."""
+
+    exit_code = 10
 
 
 class DeviceError(TtError):

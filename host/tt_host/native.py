@@ -22,7 +22,7 @@ from tt_host.errors import BuildError, ToolMissing
 from tt_host.paths import REPO_ROOT
 from tt_host.reference.backward_int import Grad
 from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, GradQuant, PoolQuant
-from tt_host.reference.update import Qas, Rng, Sgd, WeightSlice
+from tt_host.reference.update import SCALE_ONE, Qas, Rng, Sgd, WeightSlice
 
 _i32 = C.c_int32
 _p8 = C.POINTER(C.c_int8)
@@ -117,7 +117,11 @@ class CRng(C.Structure):
 class CSgd(C.Structure):
     """``tt_sgd_t``."""
 
-    _fields_ = [("lr_multiplier", _i32), ("lr_shift", _i32), ("momentum_q15", _i32)]
+    _fields_ = [("lr_multiplier", _i32), ("lr_shift", _i32), ("momentum_q15", _i32), ("step_max_q16", C.c_int64)]
+
+    @classmethod
+    def of(cls, sgd: Sgd) -> CSgd:
+        return cls(sgd.lr_multiplier, sgd.lr_shift, sgd.momentum_q15, sgd.step_max_q16)
 
 
 class CQas(C.Structure):
@@ -188,6 +192,7 @@ _PROTOTYPES = {
     "tt_sgd_update_s8": (None, [C.POINTER(CWeightSlice), C.POINTER(CSgd), C.POINTER(CQas), _p32, _i32, C.POINTER(CRng),
                                 _p32, _p8]),
     "tt_sgd_update_s32": (None, [_i32, C.POINTER(CSgd), C.POINTER(CQas), _p32, _i32, C.POINTER(CRng), _p32, _p32]),
+    "tt_sgd_scaled": (CSgd, [C.POINTER(CSgd), C.c_uint32]),
 }
 
 BUILD_DIR = REPO_ROOT / "build" / "host"
@@ -482,7 +487,7 @@ def sgd_update_s8(slice_: WeightSlice, sgd: Sgd, qas: Qas, grad, grad_exp: int, 
     w = np.array(weights, dtype=np.int8, copy=True, order="C")
     c = CRng(rng.seed & 0xFFFFFFFF, rng.counter)
     vel = None if velocity is None else velocity.ctypes.data_as(_p32)
-    load().tt_sgd_update_s8(C.byref(CWeightSlice.of(slice_)), C.byref(CSgd(sgd.lr_multiplier, sgd.lr_shift, sgd.momentum_q15)),
+    load().tt_sgd_update_s8(C.byref(CWeightSlice.of(slice_)), C.byref(CSgd.of(sgd)),
                             C.byref(CQas.of(qas)), g.ctypes.data_as(_p32), grad_exp, C.byref(c), vel, _ptr8(w))
     rng.counter = c.counter
     return w
@@ -493,10 +498,16 @@ def sgd_update_s32(sgd: Sgd, qas: Qas, grad, grad_exp: int, rng: Rng, bias, velo
     b = np.array(bias, dtype=np.int32, copy=True, order="C").ravel()
     c = CRng(rng.seed & 0xFFFFFFFF, rng.counter)
     vel = None if velocity is None else velocity.ctypes.data_as(_p32)
-    load().tt_sgd_update_s32(g.size, C.byref(CSgd(sgd.lr_multiplier, sgd.lr_shift, sgd.momentum_q15)), C.byref(CQas.of(qas)),
+    load().tt_sgd_update_s32(g.size, C.byref(CSgd.of(sgd)), C.byref(CQas.of(qas)),
                              g.ctypes.data_as(_p32), grad_exp, C.byref(c), vel, b.ctypes.data_as(_p32))
     rng.counter = c.counter
     return b
+
+
+def sgd_scaled(sgd: Sgd, scale_q16: int) -> Sgd:
+    """``tt_sgd_scaled``."""
+    r = load().tt_sgd_scaled(C.byref(CSgd.of(sgd)), scale_q16)
+    return Sgd(r.lr_multiplier, r.lr_shift, r.momentum_q15, r.step_max_q16)
 
 
 # -- sparse update and memory-saving kernels (tt_host.reference.fused) ---------------------------
@@ -623,7 +634,7 @@ def _wupdate_args(sgd: Sgd, qas: Qas, rng: Rng, slice_w, velocity):
     w = np.array(slice_w, dtype=np.int8, copy=True, order="C")
     c = CRng(rng.seed & 0xFFFFFFFF, rng.counter)
     vel = None if velocity is None else velocity.ctypes.data_as(_p32)
-    return w, c, vel, C.byref(CSgd(sgd.lr_multiplier, sgd.lr_shift, sgd.momentum_q15)), C.byref(CQas.of(qas))
+    return w, c, vel, C.byref(CSgd.of(sgd)), C.byref(CQas.of(qas))
 
 
 def conv2d_bwd_weight_update_s8(geom: ConvGeom, input_zp: int, x_kept, dy: Grad, sgd: Sgd, qas: Qas, rng: Rng,
@@ -854,7 +865,7 @@ def irb_fwd_s8(geom, quant, x, weights, alias: bool = False) -> np.ndarray:
 class CStepResult(C.Structure):
     """``tt_step_result_t``."""
 
-    _fields_ = [("loss", C.c_float), ("predicted", _i32), ("correct", C.c_bool)]
+    _fields_ = [("loss", C.c_float), ("predicted", _i32), ("correct", C.c_bool), ("skipped", C.c_bool)]
 
 
 _EXECUTOR_BYTES = 512  #: room for tt_executor_t (about 100 bytes), opaque here
@@ -866,7 +877,8 @@ _PROTOTYPES.update({
     "tt_executor_unload": (None, [_pex]),
     "tt_executor_input_bytes": (C.c_uint32, [_pex]),
     "tt_executor_feed": (C.c_int, [_pex, C.c_uint32, _pu8, C.c_uint32]),
-    "tt_executor_step": (C.c_int, [_pex, C.c_uint32, C.c_bool, C.POINTER(CStepResult)]),
+    "tt_executor_step": (C.c_int, [_pex, C.c_uint32, C.c_bool, C.c_uint32, C.POINTER(CStepResult)]),
+    "tt_executor_diverged": (C.c_bool, [_pex]),
     "tt_executor_classes": (C.c_uint32, [_pex]),
     "tt_executor_arena_used": (C.c_uint32, [_pex]),
     "tt_executor_params_bytes": (C.c_uint32, [_pex]),
@@ -942,13 +954,19 @@ class Executor:
                 return status
         return 0
 
-    def step(self, image, label: int, train: bool = True, chunk: int | None = None) -> tuple[int, CStepResult]:
-        """Feed ``image`` (in ``chunk``-byte pieces) and run one step: ``(status, result)``."""
-        if image is not None and np.size(image) == self.input_bytes:
+    def step(self, image, label: int, train: bool = True, chunk: int | None = None,
+             lr_scale: int = SCALE_ONE) -> tuple[int, CStepResult]:
+        """Feed ``image`` (in ``chunk``-byte pieces; None: feed nothing) and run one step at
+        ``lr_scale`` (Q16) of the plan's rates: ``(status, result)``."""
+        if image is not None:
             self.feed(image, chunk)
         result = CStepResult()
-        status = self.lib.tt_executor_step(self._ex, label, train, C.byref(result))
+        status = self.lib.tt_executor_step(self._ex, label, train, lr_scale, C.byref(result))
         return int(status), result
+
+    @property
+    def diverged(self) -> bool:
+        return bool(self.lib.tt_executor_diverged(self._ex))
 
     @property
     def arena_used(self) -> int:

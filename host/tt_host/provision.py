@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from . import recipe
 from .cache import Cache, CachedPlan
 from .errors import UsageError
 from .session import DeviceInfo
@@ -46,7 +47,9 @@ class TrainingSetup:
     budget: int | None = None  #: SRAM of a training step in bytes; None: what the device has
     macs_budget: int | None = None  #: with "auto": most backward MACs per step
     init: str = "imprint"  #: new head: "imprint" (from the training samples) or "zero"
-    lr: float = 0.003  #: SGD learning rate
+    lr: float = recipe.LR  #: SGD learning rate of the plan (the head's follows it: ``TrainParams``)
+    weight_step_max: float = recipe.WEIGHT_STEP_MAX  #: ``TrainParams.weight_step_max``
+    bias_step_max: float = recipe.BIAS_STEP_MAX  #: ``TrainParams.bias_step_max``
     seed: int = 0  #: stochastic-rounding seed (the plan's); also orders and splits the samples
 
     def __post_init__(self) -> None:
@@ -148,13 +151,15 @@ def compile_plan(
         graph = dataclasses.replace(graph, labels=head.labels)
     compiled = compile_model(graph, setup.scheme, budget, samples=(images, labels),
                              macs_budget=setup.macs_budget)
-    train = TrainParams(lr=setup.lr, seed=setup.seed)
+    train = TrainParams(lr=setup.lr, seed=setup.seed, weight_step_max=setup.weight_step_max,
+                        bias_step_max=setup.bias_step_max)
     blobs = serialize(compiled.schedule, compiled.plan, train, compiled.scheme.name,
                       int(compiled.report["trainable_params"]))
     report = {**compiled.report, "plan_bytes": len(blobs.plan), "weights_bytes": len(blobs.weights),
               "plan_hash": blobs.plan_hash.hex(), "model_hash": graph.model_hash.hex(),
               "labels": list(graph.labels), "head_replaced": graph.head_replaced,
-              "train": {"lr": train.lr, "seed": train.seed}}
+              "train": {"lr": train.lr, "head_lr": train.head_rate, "weight_step_max": train.weight_step_max,
+                        "bias_step_max": train.bias_step_max, "diverge_after": train.diverge_after, "seed": train.seed}}
     report.pop("timeline", None)
     return blobs.plan, blobs.weights, report
 

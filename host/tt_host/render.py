@@ -12,7 +12,8 @@ from rich.table import Table
 from .session import DeviceStats
 from .stream import Evaluation, StreamReport, Tick
 
-_PHASES = {"upload": "upload plan", "before": "evaluate (before)", "train": "train", "after": "evaluate (after)"}
+_PHASES = {"upload": "upload plan", "before": "evaluate (before)", "train": "train", "after": "evaluate (after)",
+           "after divergence": "evaluate (diverged)"}
 
 
 class StreamProgress:
@@ -41,7 +42,8 @@ class StreamProgress:
     def __call__(self, tick: Tick) -> None:
         task = self._tasks.get(tick.phase)
         if task is None:
-            task = self._progress.add_task(_PHASES.get(tick.phase, tick.phase), total=tick.total, metrics="")
+            name = _PHASES.get(tick.phase, f"evaluate ({tick.phase})")
+            task = self._progress.add_task(name, total=tick.total, metrics="")
             self._tasks[tick.phase] = task
         metrics = ""
         if tick.loss is not None:
@@ -80,7 +82,19 @@ def stream_table(report: StreamReport) -> Group:
     run.add_column()
     for name, value in run_rows(report):
         run.add_row(name, value)
-    return Group(accuracy, run)
+    return Group(accuracy, evaluations_table(report), run)
+
+
+def evaluations_table(report: StreamReport) -> Table:
+    """Every evaluated state of the stream; which one the device holds at the end."""
+    table = Table(title="held-out accuracy per epoch", title_justify="left")
+    for name, justify in (("state", "left"), ("steps", "right"), ("accuracy", "right"), ("loss", "right"),
+                          ("", "left")):
+        table.add_column(name, justify=justify)
+    for name, trained, e, committed in report.epochs:
+        notes = [n for n, on in (("committed", committed), ("kept", name == report.kept)) if on]
+        table.add_row(name, f"{trained:,}", _evaluation_cell(e), f"{e.loss or 0:.3f}", ", ".join(notes))
+    return table
 
 
 def run_rows(report: StreamReport) -> list[tuple[str, str]]:
@@ -93,6 +107,13 @@ def run_rows(report: StreamReport) -> list[tuple[str, str]]:
     if report.trained:
         rows.append(("train loss / accuracy", f"{report.train_loss_sum / report.trained:.3f} / "
                                               f"{_pct(report.train_correct / report.trained)}"))
+    if report.kept:
+        rows.append(("kept", f"{report.kept} ({report.kept_reason})"))
+    if report.diverged_at is not None:
+        rows.append(("diverged", f"the device stopped training at step {report.diverged_at} (identical logits "
+                                 "for every sample: collapsed); the parameters kept are an earlier, evaluated state"))
+    if report.skipped:
+        rows.append(("skipped steps", f"{report.skipped} (saturated logits: nothing applied)"))
     if report.samples_per_s:
         rows.append(("samples/s (host, link incl.)", f"{report.samples_per_s:.1f}"))
     stats = report.stats

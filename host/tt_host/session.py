@@ -41,6 +41,7 @@ from tt_protocol.frame import (
     ErrorPayload,
     FrameError,
     InfoPayload,
+    LR_SCALE_ONE,
     LoadBeginPayload,
     LoadChunkHeader,
     LoadDonePayload,
@@ -119,11 +120,13 @@ class SampleResult:
     correct: bool
     trained_on: bool  #: the run trained (``SampleFlag.TRAIN``); otherwise it only evaluated
     ticks: int  #: device ticks the step took (``DeviceStats.tick_hz`` per second)
+    skipped: bool = False  #: a training run whose logits were all saturated: nothing was applied
 
     @classmethod
     def from_payload(cls, payload: bytes) -> SampleResult:
         r = _parse(SampleResultPayload, payload, "SAMPLE_RESULT")
-        return cls(r.trained, r.loss, r.predicted, bool(r.correct), bool(r.flags & SampleFlag.TRAIN), r.ticks)
+        return cls(r.trained, r.loss, r.predicted, bool(r.correct), bool(r.flags & SampleFlag.TRAIN), r.ticks,
+                   bool(r.flags & SampleFlag.SKIPPED))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,11 +148,14 @@ class DeviceStats:
     stack_peak: int
     params_bytes: int
     commit_sequence: int
+    skipped: int = 0  #: training runs whose logits were all saturated (nothing applied)
+    diverged: bool = False  #: the divergence guard has stopped training
 
     @classmethod
     def from_payload(cls, payload: bytes) -> DeviceStats:
         s = _parse(StatsPayload, payload, "STATS")
-        return cls(**{f.name: s[f.name] for f in dataclasses.fields(cls)})
+        values = {f.name: s[f.name] for f in dataclasses.fields(cls)}
+        return cls(**{**values, "diverged": bool(values["diverged"])})
 
     @property
     def seconds_per_step(self) -> float | None:
@@ -351,13 +357,15 @@ class DeviceSession:
             if sent >= len(data):
                 return
 
-    def run_sample(self, label: int, train: bool, step: int = 0) -> SampleResult:
+    def run_sample(self, label: int, train: bool, step: int = 0, lr_scale: int = LR_SCALE_ONE) -> SampleResult:
         """Run the sample sent last: evaluate it, or (``train``) train on it as training
         step ``step`` (the number of samples the device has trained so far, which makes the
         request safe to repeat: the device refuses a step it has already applied with
-        OUT_OF_ORDER, ``detail`` its trained count)."""
+        OUT_OF_ORDER, ``detail`` its trained count) at ``lr_scale`` (Q16, at most
+        ``LR_SCALE_ONE``) of the plan's learning rates."""
         payload = SampleRunPayload.build(dict(step=step if train else 0, label=label,
-                                              flags=SampleFlag.TRAIN if train else 0))
+                                              flags=SampleFlag.TRAIN if train else 0,
+                                              lr_scale=lr_scale if train else LR_SCALE_ONE))
         _, answer = self.request(Opcode.SAMPLE_RUN, payload, timeout=self.slow_timeout)
         return SampleResult.from_payload(answer)
 
@@ -394,6 +402,12 @@ class DeviceSession:
         """Back to the factory parameters, persistently; the sequence of the record written."""
         c = _parse(CommitPayload, self.request(Opcode.ROLLBACK, timeout=self.slow_timeout)[1], "ROLLED_BACK")
         return c.sequence
+
+    def revert(self) -> tuple[int, int]:
+        """Back to the newest committed state of the running plan at once (nothing written);
+        ``(sequence, bytes)`` of the record restored, ``(0, 0)`` for the factory parameters."""
+        c = _parse(CommitPayload, self.request(Opcode.REVERT, timeout=self.slow_timeout)[1], "REVERTED")
+        return c.sequence, c.bytes
 
     def reset(self) -> None:
         """Reset the device (uncommitted training is lost); say :meth:`hello` again after it boots."""

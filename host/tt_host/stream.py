@@ -33,6 +33,7 @@ from . import provision
 from . import samples as samples_mod
 from .cache import Cache, CachedPlan
 from .errors import DeviceError, UsageError
+from .recipe import LrSchedule
 from .session import DeviceSession, DeviceStats
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,14 @@ class StreamReport:
     firmware_static: int = 0  #: the firmware's .data + .bss outside the arena
     board: str = ""  #: the device's board name (INFO)
     core_clock_hz: int = 0
+    keep_last: bool = False  #: ``--keep-last``: end with the last state, evaluated or not
+    #: every evaluated state of the stream: ``(name, trained, evaluation, committed)``; name
+    #: "start", "epoch N" or "diverged"
+    epochs: list = dataclasses.field(default_factory=list)
+    kept: str = ""  #: which of them the device holds at the end
+    kept_reason: str = ""
+    diverged_at: int | None = None  #: the device's divergence guard stopped training at this step
+    skipped: int = 0  #: training steps the device skipped (saturated logits: nothing applied)
 
     @property
     def samples_per_s(self) -> float | None:
@@ -220,6 +229,10 @@ class StreamReport:
             "device_s_per_step": stats.seconds_per_step if stats else None,
             "peak_sram_bytes": self.peak_sram, "firmware_static_bytes": self.firmware_static,
             "stats": stats.to_dict() if stats else None,
+            "evaluations": [{"name": name, "trained": trained, "committed": committed, **e.to_dict()}
+                            for name, trained, e, committed in self.epochs],
+            "kept": self.kept, "kept_reason": self.kept_reason, "keep_last": self.keep_last,
+            "diverged_at": self.diverged_at, "skipped": self.skipped,
         }
 
 
@@ -231,7 +244,7 @@ class Tick:
     """One unit of progress: ``done`` of ``total`` in ``phase``; in training, the running
     loss and accuracy of this run's steps."""
 
-    phase: str  #: "upload" (bytes), "before", "train", "after" (samples)
+    phase: str  #: "upload" (bytes), "before", "train", "epoch N" (its evaluation), "after" (samples)
     done: int
     total: int
     loss: float | None = None
@@ -248,6 +261,19 @@ def _quiet(tick: Tick) -> None:
 # -- the run -----------------------------------------------------------------------------------
 
 
+class _Diverged(Exception):
+    """The device's divergence guard refused a training step."""
+
+    def __init__(self, trained: int) -> None:
+        super().__init__(f"the device stopped training after {trained} steps: divergence")
+        self.trained = trained
+
+
+def better(a: Evaluation, b: Evaluation) -> bool:
+    """``a`` beats ``b`` on the held-out samples: more correct, or as many at a lower loss."""
+    return (a.correct, -(a.loss or 0.0)) > (b.correct, -(b.loss or 0.0))
+
+
 def evaluate(session: DeviceSession, items: Sequence[Item], labels: Sequence[str], phase: str = "evaluate",
              progress: Progress = _quiet) -> Evaluation:
     """Run every item without training; nothing on the device changes but its counters."""
@@ -262,14 +288,19 @@ def evaluate(session: DeviceSession, items: Sequence[Item], labels: Sequence[str
 
 
 def train(session: DeviceSession, schedule: Schedule, start: int, report: StreamReport,
-          progress: Progress = _quiet) -> None:
-    """Apply training steps ``start`` .. ``schedule.total - 1``; counts into ``report``."""
-    t0 = time.perf_counter()
+          progress: Progress = _quiet, stop: int | None = None) -> None:
+    """Apply training steps ``start`` .. ``stop - 1`` (the end of the schedule by default),
+    each at the recipe's learning-rate scale for its step (:class:`~tt_host.recipe.LrSchedule`
+    over the whole schedule); counts into ``report``. Raises :class:`_Diverged` when the
+    device's divergence guard refuses a step."""
+    stop = schedule.total if stop is None else stop
+    rates = LrSchedule.for_steps(schedule.total)
+    t0 = time.perf_counter() - report.train_s
     progress(Tick("train", start, schedule.total))
-    for step, item in enumerate(schedule.steps(start), start):
+    for step, item in enumerate(schedule.steps(start)[: stop - start], start):
         session.send_sample(item.data)
         try:
-            r = session.run_sample(item.class_index, train=True, step=step)
+            r = session.run_sample(item.class_index, train=True, step=step, lr_scale=rates.scale_q16(step))
         except DeviceError as exc:
             if exc.status == Status.OUT_OF_ORDER and exc.detail == step + 1:
                 # Applied by an attempt whose answer was lost with a previous connection.
@@ -279,14 +310,55 @@ def train(session: DeviceSession, schedule: Schedule, start: int, report: Stream
             if exc.status == Status.OUT_OF_ORDER:
                 raise StreamConflict(f"the device has trained {exc.detail} samples, this stream expected {step}: "
                                      "another host is training it; run the command again to resume") from exc
+            if exc.status == Status.DIVERGED:
+                raise _Diverged(exc.detail) from exc
             raise
         report.trained += 1
+        report.skipped += int(r.skipped)
         report.train_loss_sum += r.loss
         report.train_correct += int(r.correct)
         report.train_s = time.perf_counter() - t0
         progress(Tick("train", step + 1, schedule.total, report.train_loss_sum / report.trained,
                       report.train_correct / report.trained))
     report.train_s = time.perf_counter() - t0
+
+
+class _Journal:
+    """What the cache keeps of a stream (``stream.json`` beside its plan): its evaluations,
+    which state the device commits as the best so far, what the run kept. A resumed run reads
+    it, so it knows the accuracy it started from and which state to keep; ``tt-host commit``
+    reads it to refuse storing parameters evaluated worse than the committed ones."""
+
+    def __init__(self, cache: Cache | None, plan_hash: str, schedule: Schedule, labels: Sequence[str]) -> None:
+        self.cache, self.plan_hash, self.labels = cache, plan_hash, tuple(labels)
+        data = cache.read_json(plan_hash, "stream.json") if cache else None
+        self.data: dict[str, Any] = data if data and data.get("schedule") == schedule.digest else {}
+        self.data.setdefault("schedule", schedule.digest)
+        self.data["total"] = schedule.total
+        self.data["labels"] = list(self.labels)
+
+    def evaluation(self, entry: dict[str, Any]) -> Evaluation:
+        return Evaluation.from_dict(self.labels, entry["evaluation"])
+
+    @property
+    def states(self) -> list[dict[str, Any]]:
+        """Evaluated states: ``{"name", "trained", "evaluation", "sequence"}`` in order, the
+        starting state first (``sequence``: the store record holding it, None when none)."""
+        return self.data.setdefault("states", [])
+
+    def add(self, name: str, trained: int, evaluation: Evaluation, sequence: int | None) -> dict[str, Any]:
+        self.data["states"] = [s for s in self.states if s["name"] != name]
+        entry = {"name": name, "trained": trained, "evaluation": evaluation.to_dict(), "sequence": sequence}
+        self.states.append(entry)
+        self.save()
+        return entry
+
+    def find(self, name: str) -> dict[str, Any] | None:
+        return next((s for s in self.states if s["name"] == name), None)
+
+    def save(self) -> None:
+        if self.cache is not None:
+            self.cache.write_json(self.plan_hash, "stream.json", self.data)
 
 
 def stream(
@@ -297,6 +369,7 @@ def stream(
     progress: Progress = _quiet,
     replace_model: bool = False,
     firmware_static: int = 0,
+    keep_last: bool = False,
 ) -> StreamReport:
     """The whole run (see the module docstring)."""
     info = session.hello()  # afresh: what the device runs decides everything below
@@ -305,7 +378,7 @@ def stream(
         plan_hash=plan.plan_hash, model_hash=plan.model_hash, labels=tuple(header_labels),
         head_replaced=bool(plan.report.get("head_replaced", False)), scheme=plan.scheme_name,
         trainable_params=int(plan.report.get("trainable_params", 0)), total=schedule.total, start=0,
-        firmware_static=firmware_static, board=info.board, core_clock_hz=info.core_clock_hz,
+        firmware_static=firmware_static, board=info.board, core_clock_hz=info.core_clock_hz, keep_last=keep_last,
     )
     if info.plan_hash != plan.plan_hash:
         if info.model_hash not in (None, plan.model_hash) and not replace_model:
@@ -319,29 +392,112 @@ def stream(
         session.upload(package, lambda sent, total: progress(Tick("upload", sent, total)),
                        replace_model=replace_model)
         report.uploaded, report.upload_bytes, report.upload_s = True, len(package), time.perf_counter() - t0
-    start = session.stats().trained
+    device = session.stats()
+    start = device.trained
     if start > schedule.total:
         raise StreamConflict(
             f"the device has trained {start} samples with this plan, more than this stream's {schedule.total}: "
             "nothing to resume (`tt-host rollback` starts over; --epochs trains more)"
         )
     report.start = start
+    journal = _Journal(cache, plan.plan_hash, schedule, header_labels)
 
-    journal = cache.read_json(plan.plan_hash, "stream.json") if cache else None
-    if start > 0 and journal and journal.get("schedule") == schedule.digest and journal.get("before"):
-        report.before = Evaluation.from_dict(header_labels, journal["before"])
+    first = journal.find("start")
+    finished = journal.data.get("kept")
+    done = finished is not None and finished["trained"] == start and finished["total"] == schedule.total
+    if first is not None and (start > 0 or done):
+        report.before = journal.evaluation(first)
         report.before_resumed = True
+        if not done:  # states past the device's step belong to a run it no longer holds
+            journal.data["states"] = [s for s in journal.states if s["trained"] <= start]
     else:
         if start > 0:
             log.warning("resuming at step %d of %d; no record of this stream's first evaluation", start, schedule.total)
         report.before = evaluate(session, schedule.held_out, header_labels, "before", progress)
-        if cache is not None and start == 0:
-            cache.write_json(plan.plan_hash, "stream.json",
-                             {"schedule": schedule.digest, "total": schedule.total, "before": report.before.to_dict()})
-    train(session, schedule, start, report, progress)
-    report.after = evaluate(session, schedule.held_out, header_labels, "after", progress)
-    report.stats = session.stats()
+        journal.data["states"] = []
+        # Until a better state is committed, the newest record (or the factory parameters) is
+        # what a REVERT restores: this very state, since nothing has trained since the load.
+        first = journal.add("start", start, report.before, device.commit_sequence or None)
+    if done:
+        # This stream ran to its end and the device holds the state it kept: nothing to do.
+        report.after = journal.evaluation(journal.find(finished["name"]))
+        report.kept, report.kept_reason = finished["name"], "kept by the earlier run of this stream"
+        report.epochs = _epochs(journal)
+        report.stats = session.stats()
+        return report
+
+    best = max((s for s in journal.states if s["sequence"] is not None or s is first), key=lambda s: (
+        journal.evaluation(s).correct, -(journal.evaluation(s).loss or 0.0)), default=first)
+    last = journal.find(f"epoch {start // len(schedule.train)}") if start and start % len(schedule.train) == 0 else None
+    last = last if last is not None and last["trained"] == start else first
+    n = len(schedule.train)
+    try:
+        for epoch in range(start // n, schedule.epochs):
+            stop = (epoch + 1) * n
+            train(session, schedule, start + report.trained, report, progress, stop)
+            name = f"epoch {epoch + 1}"
+            evaluation = evaluate(session, schedule.held_out, header_labels, name, progress)
+            sequence = None
+            if not keep_last and better(evaluation, journal.evaluation(best)):
+                sequence, _ = session.commit()
+            last = journal.add(name, stop, evaluation, sequence)
+            if sequence is not None:
+                best = last
+    except _Diverged as exc:
+        report.diverged_at = exc.trained
+        evaluation = evaluate(session, schedule.held_out, header_labels, "after divergence", progress)
+        last = journal.add("diverged", exc.trained, evaluation, None)
+    report.epochs = _epochs(journal)
+    report.stats = session.stats()  # what this run measured (a revert zeroes the counters)
+    kept = last
+    if keep_last:
+        report.kept_reason = "--keep-last"
+    elif last is not best:
+        sequence, _ = session.revert()
+        restored = session.stats().trained
+        # The start is whatever the device loads (a record, or the factory parameters); an
+        # epoch is the record this run committed.
+        if restored != best["trained"] or (best is not first and sequence != best["sequence"]):
+            raise StreamConflict(f"reverting to {best['name']} restored record {sequence} at step {restored}, "
+                                 f"expected record {best['sequence']} at step {best['trained']}: the device's store "
+                                 "changed during the stream")
+        kept = best
+        report.kept_reason = ("diverged: " if report.diverged_at is not None else "") + (
+            f"{best['name']} scored best on the held-out samples" if best is not first
+            else "no epoch beat the starting parameters")
+    else:
+        report.kept_reason = "the last state scored best on the held-out samples"
+    report.kept = kept["name"]
+    report.after = journal.evaluation(kept)
+    journal.data["kept"] = {"name": kept["name"], "trained": kept["trained"], "total": schedule.total}
+    journal.save()
     return report
+
+
+def commit_refusal(cache: Cache, plan_hash: str, trained: int, commit_sequence: int) -> str | None:
+    """Why ``tt-host commit`` should not store the device's parameters (``trained`` steps of
+    plan ``plan_hash``) over its newest record (``commit_sequence``), or None: the stream's
+    journal holds an evaluation of both states and the committed one scored better on the
+    held-out samples. None too when either state was never evaluated."""
+    data = cache.read_json(plan_hash, "stream.json") or {}
+    states = data.get("states", [])
+    current = next((s for s in reversed(states) if s["trained"] == trained), None)
+    committed = next((s for s in states if (s["sequence"] or 0) == commit_sequence
+                      and (s["sequence"] is not None or s["name"] == "start")), None)
+    if current is None or committed is None or current is committed:
+        return None
+    labels = tuple(data.get("labels", ()))
+    now, then = Evaluation.from_dict(labels, current["evaluation"]), Evaluation.from_dict(labels, committed["evaluation"])
+    if not better(then, now):
+        return None
+    return (f"the device's parameters ({current['name']}, {trained} steps) scored {100 * (now.accuracy or 0):.1f}% "
+            f"on the held-out samples, the committed ones ({committed['name']}) {100 * (then.accuracy or 0):.1f}%: "
+            "not committed (--force stores them anyway)")
+
+
+def _epochs(journal: _Journal) -> list[tuple[str, int, Evaluation, bool]]:
+    """``(name, trained, evaluation, committed)`` of every evaluated state, in order."""
+    return [(s["name"], s["trained"], journal.evaluation(s), s["sequence"] is not None) for s in journal.states]
 
 
 def stream_folder(
@@ -354,6 +510,7 @@ def stream_folder(
     epochs: int = 1,
     replace_model: bool = False,
     progress: Progress = _quiet,
+    keep_last: bool = False,
 ) -> StreamReport:
     """``tt-host stream``: the plan for ``folder`` on the device's model (or ``model``),
     compiled (or found: same inputs, same plan) and streamed as :func:`stream` does."""
@@ -375,4 +532,4 @@ def stream_folder(
     log.info("plan %s: scheme %s, %d trainable parameters, %d-class head (%s)", plan.plan_hash[:16],
              plan.scheme_name, plan.report.get("trainable_params", 0), len(head.labels),
              "replaced" if head.replaced else "kept")
-    return stream(session, plan, schedule, cache, progress, replace_model, firmware.sram_static)
+    return stream(session, plan, schedule, cache, progress, replace_model, firmware.sram_static, keep_last)

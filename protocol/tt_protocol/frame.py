@@ -38,7 +38,8 @@ from . import cobs
 from .status import Status
 
 #: The protocol version this package speaks; a header with another version is refused.
-PROTOCOL_VERSION = 1
+#: Version 2: SAMPLE_RUN carries the step's learning-rate scale; REVERT; the divergence guard.
+PROTOCOL_VERSION = 2
 
 #: Largest payload either side sends or accepts. A device's receive buffer is sized for
 #: exactly one frame of this payload, so larger data (plans, samples) travels in chunks.
@@ -84,8 +85,10 @@ class Opcode(enum.IntEnum):
     #: Refused, with nothing run: NO_PLAN; SAMPLE_SIZE when the whole input has not arrived
     #: (detail: the input's bytes); LABEL_RANGE (detail: the plan's classes); OUT_OF_ORDER for a
     #: training run whose ``step`` is not the number of samples trained so far (detail: that
-    #: number), which makes a training request idempotent across reconnects. A run consumes
-    #: the sample (the step reuses its memory): the next one starts at offset 0.
+    #: number), which makes a training request idempotent across reconnects; BAD_PAYLOAD for a
+    #: learning-rate scale above 1; DIVERGED for a training run after the divergence guard
+    #: stopped training (detail: samples trained). A run consumes the sample (the step reuses
+    #: its memory): the next one starts at offset 0.
     SAMPLE_RUN = 0x21
     #: Counters since the plan was loaded, timing and memory: ``STATS`` (``StatsPayload``).
     #: Answered with or without a plan (then with zeros where a plan is needed).
@@ -107,6 +110,13 @@ class Opcode(enum.IntEnum):
     #: Answer ``RESETTING`` (empty), finish sending it, then reset the device. Uncommitted
     #: training is lost; a committed state is restored at boot.
     RESET = 0x26
+    #: Back to the newest committed state of the loaded plan, at once: the plan is loaded afresh
+    #: and the store's newest record restored when it is this plan's (the factory parameters
+    #: otherwise), counters as after a reset; nothing is written to flash. Answered with
+    #: ``REVERTED`` (``CommitPayload``: that record's sequence, 0 when none; bytes restored).
+    #: How a host keeps the best of several evaluated states: COMMIT each better one, REVERT
+    #: at the end. NO_PLAN.
+    REVERT = 0x27
 
     INFO = 0x81
     PONG = 0x82
@@ -120,6 +130,7 @@ class Opcode(enum.IntEnum):
     COMMITTED = 0xA4
     ROLLED_BACK = 0xA5
     RESETTING = 0xA6
+    REVERTED = 0xA7
     #: Any request that failed; the payload is an ``ErrorPayload``.
     ERROR = 0xFF
 
@@ -145,6 +156,9 @@ class SampleFlag(enum.IntFlag):
 
     #: Train on the sample (backward and update); without it the run only evaluates.
     TRAIN = 1
+    #: (answers only) A training run whose logits all sat at an int8 bound: no gradient passes
+    #: such logits, so nothing was applied (the step still counts).
+    SKIPPED = 2
 
 
 Header = Struct(
@@ -239,10 +253,16 @@ SampleProgressPayload = Struct(
     "input_bytes" / Int32ul,  # size of the plan's input tensor
 )
 
+#: ``SampleRunPayload.lr_scale`` of 1: the plan's own rates (the most a step may use).
+LR_SCALE_ONE = 1 << 16
+
 SampleRunPayload = Struct(
     "step" / Int32ul,  # training runs: the number of samples trained so far (ignored for eval)
     "label" / Int16ul,  # class index, below the plan's n_classes
     "flags" / Int16ul,  # SampleFlag
+    # training runs: this step's learning-rate scale in Q16 (65536 = the plan's rates, the
+    # most allowed; 0 = nothing is applied): the host's schedule over the stream
+    "lr_scale" / Int32ul,
 )
 
 SampleResultPayload = Struct(
@@ -271,6 +291,8 @@ StatsPayload = Struct(
     "stack_peak" / Int32ul,  # deepest stack use since boot (painted stack high-water mark)
     "params_bytes" / Int32ul,  # size of the parameter image (PULL)
     "commit_sequence" / Int32ul,  # sequence number of the newest store record; 0 when none
+    "skipped" / Int32ul,  # training runs whose logits all sat at an int8 bound (nothing applied)
+    "diverged" / Int32ul,  # 1 once the divergence guard has stopped training (until REVERT, ROLLBACK or a load)
 )
 
 PullPayload = Struct(

@@ -60,8 +60,9 @@ from .frame import crc32
 PLAN_MAGIC = b"TTPL"
 WEIGHTS_MAGIC = b"TTWB"
 DELTAS_MAGIC = b"TTDL"
-#: Format version of all three blobs; a loader refuses any other.
-FORMAT_VERSION = 1
+#: Format version of all three blobs; a loader refuses any other. Version 2: the classifier's
+#: own learning rate, per-layer bounds on a step's update, the divergence guard.
+FORMAT_VERSION = 2
 #: Alignment of every table, array, tensor and arena buffer.
 ALIGN = 4
 #: "No buffer" in a 16-bit buffer slot; "no block" in a 32-bit offset.
@@ -177,6 +178,7 @@ class LayerFlag(enum.IntFlag):
 
     BIAS_TRAINED = 1  #: biases live in the arena (LOAD_BIAS) and qas_b_* arrays follow
     GRAD_QUANT = 2  #: the gradient flows back through the layer: grad_* arrays follow
+    HEAD = 4  #: the classifier: its parameters train at the header's head rate
 
 
 class OpFlag(enum.IntFlag):
@@ -277,7 +279,16 @@ PlanHeader = Struct(
     "lr" / Float32l,  #: the learning rate the pair represents (informational)
     "trainable_params" / Int32ul,  #: trained int8 weights + int32 biases (informational)
     "scheme_name" / Bytes(SCHEME_NAME_BYTES),  #: NUL-padded ASCII, informational
-    Padding(64),  #: reserved, zero
+    #: learning rate of the layers flagged HEAD (the classifier) as a Q31 pair, same ranges as
+    #: lr_multiplier / lr_shift
+    "head_lr_multiplier" / Int32sl,
+    "head_lr_shift" / Int32sl,
+    "head_lr" / Float32l,  #: the head's learning rate the pair represents (informational)
+    #: the divergence guard: after this many consecutive training samples with identical logits
+    #: over more than one label (the output no longer depends on the input), the device stops
+    #: training (DIVERGED); 0 = never
+    "diverge_after" / Int16ul,
+    Padding(50),  #: reserved, zero
 )
 PLAN_HEADER_BYTES = PlanHeader.sizeof()
 
@@ -342,6 +353,12 @@ LayerBlock = Struct(
     "grad_scale_shift" / Int32sl,
     "n_channels" / Int32ul,  #: trained input channels of the weights, 0 = weights frozen
     "flags" / Int32ul,  #: LayerFlag
+    #: bound on one sample's step of a trained weight, in Q16 int8 quantization steps: the
+    #: fixed-point step is clamped to [-max, max] before stochastic rounding; 0 iff n_channels == 0
+    "weight_step_max" / Int32sl,
+    #: the same for the int32 biases, in whole bias quantization steps (s_W[o] * s_x); 0 iff the
+    #: biases do not train
+    "bias_step_max" / Int32sl,
 )
 LAYER_FIXED_BYTES = LayerBlock.sizeof()
 
@@ -774,8 +791,12 @@ class _Pool:
             raise PlanInvalid(Check.BAD_PARAMS, f"block at {offset}: fully connected with a spatial geometry")
         if kind == LayerKind.DW_CONV2D and g.out_c != g.in_c:
             raise PlanInvalid(Check.BAD_PARAMS, f"block at {offset}: depthwise with multiplier != 1")
-        if not (-128 <= b.input_zp <= 127 and -128 <= b.output_zp <= 127) or b.flags & ~0x3:
+        if not (-128 <= b.input_zp <= 127 and -128 <= b.output_zp <= 127) or b.flags & ~0x7:
             raise PlanInvalid(Check.BAD_PARAMS, f"block at {offset}: zero points or flags")
+        if ((b.weight_step_max <= 0) if b.n_channels else (b.weight_step_max != 0)) or (
+                (b.bias_step_max <= 0) if b.flags & LayerFlag.BIAS_TRAINED else (b.bias_step_max != 0)):
+            raise PlanInvalid(Check.BAD_PARAMS, f"block at {offset}: step bounds must be positive for what trains and 0 "
+                              f"otherwise (weights {b.weight_step_max}, biases {b.bias_step_max})")
         if b.n_channels > weight_in_channels(kind, g):
             raise PlanInvalid(Check.BAD_PARAMS, f"block at {offset}: {b.n_channels} trained channels of {weight_in_channels(kind, g)}")
         if b.header.bytes != layer_block_bytes(kind, g.out_c, b.n_channels, b.flags):
@@ -920,8 +941,10 @@ def validate(plan: bytes, weights: bytes | None = None, arena_limit: int | None 
         wh = validate_weights(weights)
         if len(weights) != h.weights_bytes or wh.crc32 != h.weights_crc32 or wh.model_hash != h.model_hash:
             raise PlanInvalid(Check.BAD_WEIGHTS, "the weight blob is not the one this plan was compiled with")
-    if (h.momentum_q15 != 0 or not 2**30 <= h.lr_multiplier < 2**31 or not -31 <= h.lr_shift <= 0):
-        raise PlanInvalid(Check.BAD_OPTIMIZER, f"learning rate ({h.lr_multiplier}, {h.lr_shift}) or momentum "
+    if (h.momentum_q15 != 0 or not 2**30 <= h.lr_multiplier < 2**31 or not -31 <= h.lr_shift <= 0
+            or not 2**30 <= h.head_lr_multiplier < 2**31 or not -31 <= h.head_lr_shift <= 0):
+        raise PlanInvalid(Check.BAD_OPTIMIZER, f"learning rate ({h.lr_multiplier}, {h.lr_shift}), head rate "
+                          f"({h.head_lr_multiplier}, {h.head_lr_shift}) or momentum "
                           f"{h.momentum_q15} unsupported")
 
     buffers = []
@@ -1104,6 +1127,7 @@ def corruptions(plan: bytes, weights: bytes) -> list[Corruption]:
     add("arena_too_small", plan, Check.ARENA_TOO_SMALL, limit=h.arena_bytes - 4)
     add("exp_table_outside_arena", _patch(plan, H("exp_table_offset"), h.arena_bytes), Check.BAD_BUFFER)
     add("momentum", _patch(plan, H("momentum_q15"), 1000, signed=True), Check.BAD_OPTIMIZER)
+    add("head_rate_not_normal", _patch(plan, H("head_lr_multiplier"), 1 << 29, signed=True), Check.BAD_OPTIMIZER)
     wrong_w = bytearray(weights)
     wrong_w[16] ^= 1  # model hash of the weight blob
     add("weights_of_other_model", plan, Check.BAD_WEIGHTS, bytes(seal(wrong_w)))
@@ -1138,6 +1162,10 @@ def corruptions(plan: bytes, weights: bytes) -> list[Corruption]:
     add("geometry_inconsistent", _patch(plan, geom_at, out_h + 1, signed=True), Check.BAD_PARAMS)
     w_at = h.param_pool_offset + p + _field_offset(LayerBlock, "weights_offset")
     add("weights_ref_outside_blob", _patch(plan, w_at, h.weights_bytes - 4), Check.BAD_WEIGHTS)
+    # A weight step bound must be set exactly when the weights train: toggle the first layer's.
+    bound_at = h.param_pool_offset + p + _field_offset(LayerBlock, "weight_step_max")
+    bound = 0 if _u32(plan, bound_at) else 1 << 16
+    add("weight_step_bound_mismatch", _patch(plan, bound_at, bound, signed=True), Check.BAD_PARAMS)
     # A fused block's expansion must be a pointwise or general convolution: point it at the
     # block's own depthwise (whose shapes chain when its stride is 1, so only the kind refuses
     # it). A block whose expansion is a CONV2D (the stem) is preferred.

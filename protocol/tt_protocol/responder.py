@@ -28,14 +28,17 @@ same answer.
 
 Training requests check, in this order: the payload's size (BAD_PAYLOAD), a loaded plan
 (NO_PLAN), then their own conditions as ``frame.Opcode`` documents them. SAMPLE_RUN: the
-whole input (SAMPLE_SIZE), the label (LABEL_RANGE), the step of a training run
-(OUT_OF_ORDER). PULL: ``length`` at most ``PULL_MAX_DATA`` (BAD_PAYLOAD, detail
+whole input (SAMPLE_SIZE), the label (LABEL_RANGE), then for a training run its step
+(OUT_OF_ORDER), its learning-rate scale at most 1 (BAD_PAYLOAD, detail 65536) and the divergence
+guard (DIVERGED, detail the samples trained). PULL: ``length`` at most ``PULL_MAX_DATA`` (BAD_PAYLOAD, detail
 PULL_MAX_DATA), ``offset`` at most the image's size (BAD_PAYLOAD, detail the size). A
 SAMPLE_RUN answers with unknown flag bits cleared. Loss sums are float32, as on the device.
 
 The store (COMMIT, ROLLBACK) keeps the newest record only, as far as anyone can tell from
 outside: sequence numbers count from 1, a commit's payload is the trained count (u32) and the
-parameter image, a rollback is a factory record. A RESET answers RESETTING, drops the rest of
+parameter image, a rollback is a factory record. REVERT loads the running package again and
+restores the newest record as a boot would, answering that record's sequence and size (0 and 0
+when nothing was restored). A RESET answers RESETTING, drops the rest of
 the bytes fed with it and boots: the transfer, the sample and the counters are gone; the
 package in the model area is loaded again when it validates, and the store's newest record
 restores its parameters and trained count when it is a commit tagged with the plan hash
@@ -47,7 +50,8 @@ knows; pass one as ``executor`` (any object with this interface), or they raise
 
 - ``load(package: bytes) -> (status, detail)``: validate and load, factory parameters;
 - ``input_bytes: int``, ``classes: int``, ``arena_used: int`` of the loaded plan;
-- ``step(sample: bytes, label: int, train: bool) -> (loss, predicted, correct)``;
+- ``step(sample: bytes, label: int, train: bool, lr_scale: int) -> (loss, predicted, correct, skipped)``;
+- ``diverged: bool``: the divergence guard has stopped training;
 - ``params_image() -> bytes``: ``tt_executor_params_read`` of the whole image;
 - ``restore(image: bytes)``: ``tt_executor_params_write``.
 
@@ -65,6 +69,7 @@ from typing import Any
 
 from . import plan as P
 from .frame import (
+    LR_SCALE_ONE,
     CRC_BYTES,
     HEADER_BYTES,
     MAX_FRAME_BYTES,
@@ -183,6 +188,7 @@ class _Counters:
     evaluated: int = 0
     eval_correct: int = 0
     eval_loss_sum: float = 0.0
+    skipped: int = 0
 
 
 @dataclasses.dataclass
@@ -236,6 +242,7 @@ class Responder:
 
     def _unload(self) -> None:
         self.package = None
+        self._restored = False  #: the running plan's parameters came from the store
         self.counters = _Counters()
         self.sample = bytearray()
 
@@ -262,6 +269,7 @@ class Responder:
         if len(r.payload) == 4 + image_bytes:
             self.executor.restore(r.payload[4:])
             self.counters.trained = int.from_bytes(r.payload[:4], "little")
+            self._restored = True
 
     @property
     def plan_hash(self) -> bytes:
@@ -396,11 +404,16 @@ class Responder:
             return Status.LABEL_RANGE, ex.classes, b""
         if train and run.step != c.trained:
             return Status.OUT_OF_ORDER, c.trained, b""
-        loss, predicted, correct = ex.step(bytes(self.sample), run.label, train)
+        if train and run.lr_scale > LR_SCALE_ONE:
+            return Status.BAD_PAYLOAD, LR_SCALE_ONE, b""
+        if train and ex.diverged:
+            return Status.DIVERGED, c.trained, b""
+        loss, predicted, correct, skipped = ex.step(bytes(self.sample), run.label, train, run.lr_scale)
         loss = _f32(loss)
         self.sample = bytearray()  # the step reuses the input's memory
         if train:
             c.trained += 1
+            c.skipped += bool(skipped)
             c.train_correct += bool(correct)
             c.train_loss_sum = _f32(c.train_loss_sum + loss)
         else:
@@ -409,23 +422,23 @@ class Responder:
             c.eval_loss_sum = _f32(c.eval_loss_sum + loss)
         return Status.OK, 0, SampleResultPayload.build(
             dict(trained=c.trained, loss=loss, predicted=predicted, correct=int(bool(correct)),
-                 flags=int(run.flags & SampleFlag.TRAIN), ticks=0)
+                 flags=int(run.flags & SampleFlag.TRAIN) | (SampleFlag.SKIPPED if train and skipped else 0), ticks=0)
         )
 
     def _stats(self, payload: bytes):
         if payload:
             return Status.BAD_PAYLOAD, 0, b""
-        arena_used = params_bytes = 0
+        arena_used = params_bytes = diverged = 0
         if self.package is not None:
             ex = self._executor()
-            arena_used, params_bytes = ex.arena_used, len(ex.params_image())
+            arena_used, params_bytes, diverged = ex.arena_used, len(ex.params_image()), int(ex.diverged)
         c = self.counters
         return Status.OK, 0, StatsPayload.build(
             dict(trained=c.trained, train_correct=c.train_correct, train_loss_sum=c.train_loss_sum,
                  evaluated=c.evaluated, eval_correct=c.eval_correct, eval_loss_sum=c.eval_loss_sum,
                  train_ticks=0, eval_ticks=0, tick_hz=self.board.tick_hz, arena_bytes=self.board.arena_bytes,
                  arena_used=arena_used, stack_bytes=0, stack_peak=0, params_bytes=params_bytes,
-                 commit_sequence=self.record.sequence if self.record else 0)
+                 commit_sequence=self.record.sequence if self.record else 0, skipped=c.skipped, diverged=diverged)
         )
 
     def _pull(self, payload: bytes):
@@ -472,6 +485,17 @@ class Responder:
         self.package = package
         return Status.OK, 0, CommitPayload.build(dict(sequence=sequence, bytes=0))
 
+    def _revert(self, payload: bytes):
+        if payload:
+            return Status.BAD_PAYLOAD, 0, b""
+        if self.package is None:
+            return Status.NO_PLAN, 0, b""
+        package = self.package
+        self._executor().load(package)  # the plan afresh, then what a boot restores
+        self._load(package)
+        r = self.record if self._restored else None
+        return Status.OK, 0, CommitPayload.build(dict(sequence=r.sequence if r else 0, bytes=len(r.payload) if r else 0))
+
     def _reset(self, payload: bytes):
         if payload:
             return Status.BAD_PAYLOAD, 0, b""
@@ -490,6 +514,7 @@ class Responder:
         Opcode.PULL: _pull,
         Opcode.COMMIT: _commit,
         Opcode.ROLLBACK: _rollback,
+        Opcode.REVERT: _revert,
         Opcode.RESET: _reset,
     }
 

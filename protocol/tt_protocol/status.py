@@ -63,6 +63,12 @@ class Status(enum.IntEnum):
     FLASH_ERROR = 0x32
     #: A training or parameter request while no plan is loaded.
     NO_PLAN = 0x33
+    #: A training SAMPLE_RUN after the divergence guard stopped training: the plan's
+    #: ``diverge_after`` consecutive training samples, of more than one label, had identical
+    #: logits (the network's output no longer depends on its input). Nothing is applied;
+    #: evaluation still runs. REVERT, ROLLBACK or a new load clears it. ``detail``: the samples
+    #: trained.
+    DIVERGED = 0x34
 
 
 #: Statuses that mean "the request never reached the dispatcher intact": the

@@ -72,7 +72,8 @@ def tiny_package(model_hash: bytes, n_classes: int = 4, seed: int = 7) -> bytes:
         n_labels=0, input_buffer=1, buffer_table_offset=buffer_at, op_table_offset=op_at, param_pool_offset=pool_at,
         param_pool_bytes=len(pool), label_table_offset=end, label_bytes=0, input_h=1, input_w=1, input_c=C,
         logits_buffer=1, input_scale=0.125, input_zp=0, seed=seed, lr_multiplier=1 << 30, lr_shift=-10,
-        momentum_q15=0, lr=2.0 ** -11, trainable_params=0, scheme_name=P.name_bytes("vectors")))
+        momentum_q15=0, lr=2.0 ** -11, trainable_params=0, scheme_name=P.name_bytes("vectors"),
+        head_lr_multiplier=1 << 30, head_lr_shift=-10, head_lr=2.0 ** -11, diverge_after=0))
     plan = bytearray(header + buffers + ops + pool)
     P.seal(plan)
     plan[48:80] = P.plan_hash(bytes(plan), weights)
@@ -157,7 +158,7 @@ def _training_inputs() -> list[tuple[str, str, bytes]]:
     pkg_a, pkg_b = tiny_package(MODEL_A), tiny_package(MODEL_B)
     broken = bytearray(pkg_a)
     broken[P.PLAN_HEADER_BYTES + 8] ^= 0x40  # a buffer's dtype; the plan's CRC then fails
-    run = SampleRunPayload.build(dict(step=0, label=0, flags=SampleFlag.TRAIN))
+    run = SampleRunPayload.build(dict(step=0, label=0, flags=SampleFlag.TRAIN, lr_scale=1 << 16))
     pull = PullPayload.build(dict(offset=0, length=16))
     sample = SampleDataHeader.build(dict(offset=0)) + b"\x01\x02"
     n = 2 + (len(pkg_a) + 511) // 512  # sequence numbers one _upload takes

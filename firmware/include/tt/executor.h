@@ -50,7 +50,7 @@
 extern "C" {
 #endif
 
-/** Executor state (treat as opaque; about 100 bytes). */
+/** Executor state (treat as opaque; about 200 bytes). */
 typedef struct {
     const uint8_t *plan;     /**< The validated plan blob (in the package). */
     const uint8_t *weights;  /**< Its weight blob (right after the plan). */
@@ -68,6 +68,15 @@ typedef struct {
     uint16_t n_classes;
     bool loaded;
     tt_sgd_t sgd;            /**< The plan's learning rate (momentum 0). */
+    tt_sgd_t head_sgd;       /**< The classifier's (layers flagged TT_LAYER_FLAG_HEAD). */
+    tt_sgd_t step_sgd;       /**< sgd at the current step's learning-rate scale. */
+    tt_sgd_t head_step_sgd;  /**< head_sgd at that scale. */
+    uint16_t diverge_after;  /**< The plan's divergence guard (0: off). */
+    uint16_t same_run;       /**< Consecutive training steps with identical logits... */
+    uint32_t run_hash;       /**< ...their FNV-1a hash... */
+    uint32_t run_label;      /**< ...the label of the run's first sample... */
+    bool run_mixed;          /**< ...and whether the run's samples had different labels. */
+    bool diverged;           /**< The guard has stopped training (until the next load). */
     tt_rng_t rng;            /**< PRNG of the stochastic rounding: part of the trained state. */
     uint32_t fed;            /**< Bytes of the current sample fed so far (tt_executor_feed()). */
     uint16_t stream_op;      /**< A streamed sample's FUSED_BLOCK op (0: the sample is stored whole). */
@@ -82,6 +91,8 @@ typedef struct {
     float loss;         /**< Softmax cross-entropy against the label (natural log). */
     int32_t predicted;  /**< Class with the largest logit (first on ties). */
     bool correct;       /**< predicted == label. */
+    bool skipped;       /**< A training step whose logits all sat at an int8 bound:
+                             nothing was applied (no gradient passes such logits). */
 } tt_step_result_t;
 
 /**
@@ -134,11 +145,29 @@ uint32_t tt_executor_fed(const tt_executor_t *ex);
 
 /**
  * Run one sample: the forward ops and the loss against @p label; with @p train also the
- * planned backward ops and in-place SGD/QAS updates (which advance the PRNG).
- * @return TT_STATUS_OK; TT_STATUS_NO_PLAN; TT_STATUS_LABEL_RANGE when label >= n_classes
- *         (nothing runs)
+ * planned backward ops and in-place SGD/QAS updates (which advance the PRNG), every layer at
+ * its rate (the plan's, or the head's for the classifier) times @p lr_scale_q16 / 2^16 and
+ * within its step bounds.
+ * **Saturated logits.** A training step whose logits all sit at an int8 bound (-128 or 127)
+ * runs no backward (result->skipped): the logits' clamp passes no gradient, so every update
+ * would be zero.
+ * **Divergence guard.** When the plan's diverge_after consecutive training steps produce
+ * identical logits for samples of more than one label, the network's output no longer depends
+ * on its input (the collapse that saturated logits lead to): the executor stops training,
+ * and every later training step answers TT_STATUS_DIVERGED until the plan is loaded again
+ * (evaluation still runs). That step itself was trained (or skipped) as usual.
+ * @param lr_scale_q16 the schedule's factor for this step, at most TT_SGD_SCALE_ONE (ignored
+ *                     when not training)
+ * @return TT_STATUS_OK; TT_STATUS_NO_PLAN; TT_STATUS_LABEL_RANGE when label >= n_classes;
+ *         TT_STATUS_SAMPLE_SIZE when the sample has not been fed whole since the last step
+ *         (tt_executor_fed() < tt_executor_input_bytes()); TT_STATUS_BAD_PAYLOAD for a scale
+ *         above one; TT_STATUS_DIVERGED (nothing runs in any of these cases)
  */
-tt_status_t tt_executor_step(tt_executor_t *ex, uint32_t label, bool train, tt_step_result_t *result);
+tt_status_t tt_executor_step(tt_executor_t *ex, uint32_t label, bool train, uint32_t lr_scale_q16,
+                             tt_step_result_t *result);
+
+/** The divergence guard has stopped training (tt_executor_step()); false without a plan. */
+bool tt_executor_diverged(const tt_executor_t *ex);
 
 /** Number of classes of the loaded plan (0 when none). */
 uint32_t tt_executor_classes(const tt_executor_t *ex);

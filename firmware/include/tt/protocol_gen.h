@@ -4,7 +4,7 @@
 #define TT_PROTOCOL_GEN_H
 
 /* Limits (see protocol/tt_protocol/frame.py). */
-#define TT_PROTOCOL_VERSION 1u
+#define TT_PROTOCOL_VERSION 2u
 #define TT_MAX_PAYLOAD 1024u
 #define TT_FRAME_HEADER_BYTES 6u
 #define TT_FRAME_CRC_BYTES 4u
@@ -33,6 +33,7 @@ typedef enum {
     TT_STATUS_NO_TRANSFER = 0x31,
     TT_STATUS_FLASH_ERROR = 0x32,
     TT_STATUS_NO_PLAN = 0x33,
+    TT_STATUS_DIVERGED = 0x34,
 } tt_status_t;
 
 /* Opcodes: requests < 0x80, responses = request | 0x80. */
@@ -48,6 +49,7 @@ typedef enum {
 #define TT_OP_COMMIT 0x24u
 #define TT_OP_ROLLBACK 0x25u
 #define TT_OP_RESET 0x26u
+#define TT_OP_REVERT 0x27u
 #define TT_OP_INFO 0x81u
 #define TT_OP_PONG 0x82u
 #define TT_OP_LOAD_STARTED 0x90u
@@ -60,11 +62,13 @@ typedef enum {
 #define TT_OP_COMMITTED 0xA4u
 #define TT_OP_ROLLED_BACK 0xA5u
 #define TT_OP_RESETTING 0xA6u
+#define TT_OP_REVERTED 0xA7u
 #define TT_OP_ERROR 0xFFu
 
 /* Request flags (LoadBeginPayload.flags, SampleRunPayload.flags). */
 #define TT_LOAD_FLAG_REPLACE_MODEL 0x1u
 #define TT_SAMPLE_FLAG_TRAIN 0x1u
+#define TT_SAMPLE_FLAG_SKIPPED 0x2u
 
 /* Payload layouts: byte offsets of each field (little-endian). */
 #define TT_ERROR_OFF_STATUS 0u
@@ -103,7 +107,8 @@ typedef enum {
 #define TT_SAMPLE_RUN_OFF_STEP 0u
 #define TT_SAMPLE_RUN_OFF_LABEL 4u
 #define TT_SAMPLE_RUN_OFF_FLAGS 6u
-#define TT_SAMPLE_RUN_BYTES 8u
+#define TT_SAMPLE_RUN_OFF_LR_SCALE 8u
+#define TT_SAMPLE_RUN_BYTES 12u
 #define TT_SAMPLE_RESULT_OFF_TRAINED 0u
 #define TT_SAMPLE_RESULT_OFF_LOSS 4u
 #define TT_SAMPLE_RESULT_OFF_PREDICTED 8u
@@ -126,7 +131,9 @@ typedef enum {
 #define TT_STATS_OFF_STACK_PEAK 56u
 #define TT_STATS_OFF_PARAMS_BYTES 60u
 #define TT_STATS_OFF_COMMIT_SEQUENCE 64u
-#define TT_STATS_BYTES 68u
+#define TT_STATS_OFF_SKIPPED 68u
+#define TT_STATS_OFF_DIVERGED 72u
+#define TT_STATS_BYTES 76u
 #define TT_PULL_OFF_OFFSET 0u
 #define TT_PULL_OFF_LENGTH 4u
 #define TT_PULL_BYTES 6u

@@ -48,6 +48,7 @@ typedef struct {
     float eval_loss_sum;
     uint64_t train_ticks;    /**< tt_port_ticks() spent in training runs. */
     uint64_t eval_ticks;     /**< ... in evaluation runs. */
+    uint32_t skipped;        /**< Training runs whose logits were all saturated (nothing applied). */
 } tt_trainer_counters_t;
 
 /** Training state; treat as opaque. */
@@ -59,6 +60,8 @@ typedef struct {
     const uint8_t *package;  /**< The running package; NULL while no plan is loaded. */
     uint32_t package_len;
     uint32_t sample_ticks;    /**< Ticks the current sample's pieces took (a streamed plan computes as they arrive). */
+    uint32_t restored_sequence; /**< Store record restored at the last load (0: none, factory parameters). */
+    uint32_t restored_bytes;    /**< Its payload size. */
     tt_trainer_counters_t counters;
 } tt_trainer_t;
 
@@ -68,6 +71,7 @@ typedef struct {
     float loss;
     uint32_t predicted;
     bool correct;
+    bool skipped;       /**< A training run whose logits were all saturated: nothing applied. */
     uint32_t ticks;     /**< tt_port_ticks() spent in the step. */
 } tt_trainer_result_t;
 
@@ -78,6 +82,7 @@ typedef struct {
     uint32_t arena_used;      /**< The plan's share of it (0 without a plan). */
     uint32_t params_bytes;    /**< Size of the parameter image (0 without a plan). */
     uint32_t commit_sequence; /**< Sequence of the store's newest record; 0 when none. */
+    bool diverged;            /**< The divergence guard has stopped training. */
 } tt_trainer_stats_t;
 
 /**
@@ -120,13 +125,15 @@ tt_status_t tt_trainer_sample_data(tt_trainer_t *t, uint32_t offset, const uint8
                                    uint32_t *detail);
 
 /**
- * SAMPLE_RUN: evaluate the sample, or with @p train train on it, then consume it.
- * Refusals run nothing and keep the sample.
+ * SAMPLE_RUN: evaluate the sample, or with @p train train on it at @p lr_scale_q16 of the
+ * plan's rates (tt_executor_step()), then consume it. Refusals run nothing and keep the sample.
  * @return TT_STATUS_OK; NO_PLAN; SAMPLE_SIZE (detail: the input's size) while the sample is
  *         incomplete; LABEL_RANGE (detail: the classes); OUT_OF_ORDER (detail: samples trained)
- *         for a training run whose @p step is not the number trained so far
+ *         for a training run whose @p step is not the number trained so far; BAD_PAYLOAD
+ *         (detail: TT_SGD_SCALE_ONE) for a scale above one; DIVERGED (detail: samples trained)
+ *         for a training run after the divergence guard stopped training
  */
-tt_status_t tt_trainer_sample_run(tt_trainer_t *t, uint32_t step, uint32_t label, bool train,
+tt_status_t tt_trainer_sample_run(tt_trainer_t *t, uint32_t step, uint32_t label, bool train, uint32_t lr_scale_q16,
                                   tt_trainer_result_t *result, uint32_t *detail);
 
 /** STATS: counters and memory figures (zeros where a plan is needed and none is loaded). */
@@ -157,6 +164,15 @@ tt_status_t tt_trainer_commit(tt_trainer_t *t, uint32_t *sequence, uint32_t *byt
  *         offset; the plan keeps running as it was)
  */
 tt_status_t tt_trainer_rollback(tt_trainer_t *t, uint32_t *sequence, uint32_t *detail);
+
+/**
+ * REVERT: load the running package afresh and restore the store's newest record when it is
+ * this plan's (the factory parameters otherwise); counters as after a reset, the divergence
+ * guard cleared. Writes nothing to flash.
+ * @return TT_STATUS_OK (*sequence: the restored record's, 0 when none; *bytes: its payload
+ *         size, 0 when none); NO_PLAN
+ */
+tt_status_t tt_trainer_revert(tt_trainer_t *t, uint32_t *sequence, uint32_t *bytes, uint32_t *detail);
 
 #ifdef __cplusplus
 }

@@ -1169,20 +1169,20 @@ static const int32_t bwd1_qbs[5] = {
 static const int8_t bwd1_wn[180] = {
     26, 57, 26, 105, -120, -12, -30, -39, -25, -63, 124, 44, -84, 29, -97, -113,
     14, -54, 64, -67, -70, -83, -31, 41, 100, -33, 36, -41, 93, -9, -15, 6,
-    92, -109, 124, 22, -102, -119, -101, 38, -89, -88, -19, 118, -66, 56, 67, 18,
-    -92, -43, 114, -3, -81, 25, 64, 68, 112, -104, 101, 37, -117, 38, -7, 120,
-    -5, 5, 104, -87, 61, -15, -99, -48, -102, 81, 25, -51, 81, 28, -118, 15,
-    -122, -116, -72, 69, -96, 50, -41, -33, -3, -5, -36, 89, 111, 126, 18, 63,
-    59, 91, -55, -85, 51, 82, -85, 95, 90, 18, 124, -44, -59, 126, -64, 92,
-    39, -114, 125, 21, -3, 90, 62, 3, 25, -25, -57, -26, -114, 88, 42, 18,
-    52, -86, 19, 89, -94, -28, -14, 35, 12, -38, 77, -51, 62, 59, 88, -91,
+    92, -109, 124, 22, -101, -119, -101, 38, -88, -88, -19, 118, -64, 56, 71, 18,
+    -92, -43, 112, -3, -76, 25, 68, 68, 112, -104, 102, 37, -116, 38, -7, 120,
+    -5, 5, 106, -87, 63, -15, -98, -48, -106, 81, 17, -51, 75, 28, -124, 15,
+    -122, -116, -79, 69, -96, 50, -42, -33, -7, -5, -35, 89, 111, 126, 16, 63,
+    56, 91, -54, -85, 45, 82, -91, 95, 84, 18, 118, -44, -59, 126, -64, 92,
+    39, -114, 125, 21, -3, 90, 62, 3, 24, -25, -57, -26, -114, 88, 42, 18,
+    53, -86, 19, 89, -93, -28, -14, 35, 13, -38, 77, -51, 63, 59, 91, -91,
     -60, 66, 75, 27, 69, 110, 53, 86, 50, -65, 28, -15, -101, 83, 48, 74,
     -47, -41, -40, 112, 114, -119, 113, 55, -77, 102, 124, 33, 38, 35, 101, 61,
     -42, 59, -77, 121,
 };
 
 static const int32_t bwd1_bn[5] = {
-    -11395, 3946, -4845, 2347, -4606,
+    -11395, 4002, -4883, 2353, -4606,
 };
 
 /* backward of conv 2x3 s(2,1) asymmetric, no bias */
@@ -1513,15 +1513,15 @@ static const int32_t bwd5_qbs[12] = {
 
 static const int8_t bwd5_wn[96] = {
     -5, -56, 34, 6, 91, -50, -51, -44, -23, -125, 74, -43, -60, -59, -85, -90,
-    20, -121, -67, 33, -25, -86, 96, -22, -105, 24, -122, 66, -100, 23, 119, 78,
-    89, -54, -38, -35, 126, 57, 103, 104, 110, 2, -63, -83, 27, 53, 18, 117,
+    20, -121, -67, 33, -25, -86, 97, -22, -105, 24, -122, 66, -100, 23, 119, 78,
+    89, -54, -38, -35, 126, 57, 103, 104, 110, 2, -63, -83, 27, 53, 19, 117,
     -85, 67, -24, 20, 22, -93, -81, -69, 35, 56, 14, 106, 69, -116, 103, -90,
-    96, -61, 19, 127, -57, -48, 11, 3, -3, -80, -102, -101, 99, 101, -62, 43,
-    80, 119, -73, -125, -65, -95, -38, 50, 48, -41, 94, 120, -41, 43, -78, 116,
+    96, -61, 19, 127, -57, -48, 7, 2, -3, -80, -102, -101, 99, 101, -62, 43,
+    80, 119, -73, -124, -65, -95, -38, 51, 48, -41, 94, 120, -41, 43, -78, 116,
 };
 
 static const int32_t bwd5_bn[12] = {
-    4220, -8235, 4518, 6893, 3618, -15110, -902, 2189, -11211, 10394, -7412, -11855,
+    4220, -8235, 4518, 6893, 3618, -15110, -902, 2190, -11213, 10394, -7411, -11855,
 };
 
 /* backward of dw 3x3 s1 SAME */
@@ -1747,15 +1747,15 @@ static const int32_t bwd7_qbs[8] = {
 };
 
 static const int8_t bwd7_wn[72] = {
-    -45, -127, 0, 127, 15, 11, 112, -110, -7, -127, -99, 106, 109, 82, -127, 65,
-    83, -127, -25, 127, -123, -6, -127, -115, -104, -127, -2, 127, 63, 50, -127, -8,
-    -85, -127, 63, 127, -112, -16, -127, 28, 56, -127, -102, 114, -58, 110, -127, -77,
-    -11, -127, -35, 127, -19, -118, -127, 49, -44, -127, 89, 127, 110, -75, -127, 96,
-    -65, -127, -66, 127, -4, 93, -127, 9,
+    -45, 108, 0, -58, 15, 11, -1, -110, -7, 125, -99, -53, 109, 82, 91, 65,
+    83, -98, -25, 78, -123, -6, -31, -115, -104, -67, -2, 13, 63, 50, 119, -8,
+    -85, -20, 63, -20, -112, -16, -105, 28, 56, -95, -102, -100, -58, 110, 73, -77,
+    -11, 93, -35, 93, -19, -118, 30, 49, -44, -34, 89, 50, 110, -75, 36, 96,
+    -65, -76, -66, -101, -4, 93, 117, 9,
 };
 
 static const int32_t bwd7_bn[8] = {
-    73234, -113583, 1629, 22058, 11692, -11581, -29127, 50295,
+    175, 6948, 1629, 12510, 13790, -11030, 3750, -10656,
 };
 
 /* backward of dw 5x5 s1 SAME */
@@ -2298,20 +2298,20 @@ static const int32_t bwd13_bn[3] = {
 };
 
 static const tt_bwd_vector_t tt_bwd_vectors[] = {
-    {0, bwd0_mask, bwd0_dy, -24, bwd0_dym, bwd0_gqm, bwd0_gqs, 1731782016, -5, bwd0_dx, -24, bwd0_ch, 1, bwd0_dw, -24, 72, bwd0_db, -24, {1809034528, -3, 0}, bwd0_qwm, bwd0_qws, bwd0_qbm, bwd0_qbs, 2309202215u, bwd0_wn, bwd0_bn},
-    {1, bwd1_mask, bwd1_dy, -11, bwd1_dym, bwd1_gqm, bwd1_gqs, 1136702208, -5, bwd1_dx, -12, bwd1_ch, 2, bwd1_dw, -11, 90, bwd1_db, -11, {1378173612, -4, 0}, bwd1_qwm, bwd1_qws, bwd1_qbm, bwd1_qbs, 628265365u, bwd1_wn, bwd1_bn},
-    {2, bwd2_mask, bwd2_dy, -23, bwd2_dym, bwd2_gqm, bwd2_gqs, 1764018560, -7, bwd2_dx, -27, bwd2_ch, 1, bwd2_dw, -23, 18, bwd2_db, -23, {1777342277, -2, 0}, bwd2_qwm, bwd2_qws, bwd2_qbm, bwd2_qbs, 3619130382u, bwd2_wn, bwd2_bn},
-    {3, bwd3_mask, bwd3_dy, -30, bwd3_dym, bwd3_gqm, bwd3_gqs, 1669469568, -6, bwd3_dx, -36, bwd3_ch, 3, bwd3_dw, -30, 12, bwd3_db, -30, {1539937482, -5, 0}, bwd3_qwm, bwd3_qws, bwd3_qbm, bwd3_qbs, 2317927815u, bwd3_wn, bwd3_bn},
-    {4, bwd4_mask, bwd4_dy, -14, bwd4_dym, bwd4_gqm, bwd4_gqs, 1852435968, -5, bwd4_dx, -14, bwd4_ch, 8, bwd4_dw, -14, 64, bwd4_db, -14, {1945616013, -4, 0}, bwd4_qwm, bwd4_qws, bwd4_qbm, bwd4_qbs, 413919977u, bwd4_wn, bwd4_bn},
-    {5, bwd5_mask, bwd5_dy, -16, bwd5_dym, bwd5_gqm, bwd5_gqs, 1858409472, -5, bwd5_dx, -16, bwd5_ch, 4, bwd5_dw, -16, 48, bwd5_db, -16, {1694184251, -6, 0}, bwd5_qwm, bwd5_qws, bwd5_qbm, bwd5_qbs, 976798506u, bwd5_wn, bwd5_bn},
-    {6, bwd6_mask, bwd6_dy, -27, bwd6_dym, bwd6_gqm, bwd6_gqs, 1954969728, -5, bwd6_dx, -29, bwd6_ch, 4, bwd6_dw, -27, 36, bwd6_db, -27, {1559976561, -5, 0}, bwd6_qwm, bwd6_qws, bwd6_qbm, bwd6_qbs, 226436887u, bwd6_wn, bwd6_bn},
-    {7, bwd7_mask, bwd7_dy, -6, bwd7_dym, bwd7_gqm, bwd7_gqs, 2057470336, -5, bwd7_dx, -6, bwd7_ch, 4, bwd7_dw, -6, 36, bwd7_db, -6, {1833473658, -2, 0}, bwd7_qwm, bwd7_qws, bwd7_qbm, bwd7_qbs, 642777420u, bwd7_wn, bwd7_bn},
-    {8, bwd8_mask, bwd8_dy, -18, bwd8_dym, bwd8_gqm, bwd8_gqs, 2086498176, -5, bwd8_dx, -16, bwd8_ch, 2, bwd8_dw, -18, 50, bwd8_db, -18, {1097937187, -4, 0}, bwd8_qwm, bwd8_qws, bwd8_qbm, bwd8_qbs, 2644681977u, bwd8_wn, bwd8_bn},
-    {9, bwd9_mask, bwd9_dy, -26, bwd9_dym, bwd9_gqm, bwd9_gqs, 1555589120, -5, bwd9_dx, -23, bwd9_ch, 2, bwd9_dw, -26, 50, bwd9_db, -26, {1801741998, -3, 0}, bwd9_qwm, bwd9_qws, bwd9_qbm, bwd9_qbs, 337157091u, bwd9_wn, bwd9_bn},
-    {10, bwd10_mask, bwd10_dy, -22, bwd10_dym, bwd10_gqm, bwd10_gqs, 1398817536, -5, bwd10_dx, -21, bwd10_ch, 1, bwd10_dw, -22, 49, bwd10_db, -22, {1206836840, -3, 0}, bwd10_qwm, bwd10_qws, bwd10_qbm, bwd10_qbs, 2204263417u, bwd10_wn, bwd10_bn},
-    {11, bwd11_mask, bwd11_dy, -17, bwd11_dym, bwd11_gqm, bwd11_gqs, 1849830784, -5, bwd11_dx, -19, bwd11_ch, 1, bwd11_dw, -17, 49, bwd11_db, -17, {1522316918, -4, 0}, bwd11_qwm, bwd11_qws, bwd11_qbm, bwd11_qbs, 2991404708u, bwd11_wn, bwd11_bn},
-    {13, bwd12_mask, bwd12_dy, -29, bwd12_dym, bwd12_gqm, bwd12_gqs, 1818843392, -5, bwd12_dx, -33, bwd12_ch, 20, bwd12_dw, -29, 200, bwd12_db, -29, {1328177880, -2, 0}, bwd12_qwm, bwd12_qws, bwd12_qbm, bwd12_qbs, 3428369114u, bwd12_wn, bwd12_bn},
-    {14, bwd13_mask, bwd13_dy, -17, bwd13_dym, bwd13_gqm, bwd13_gqs, 1555416960, -6, bwd13_dx, -21, bwd13_ch, 3, bwd13_dw, -17, 9, bwd13_db, -17, {1330041559, -4, 0}, bwd13_qwm, bwd13_qws, bwd13_qbm, bwd13_qbs, 4076640422u, bwd13_wn, bwd13_bn},
+    {0, bwd0_mask, bwd0_dy, -24, bwd0_dym, bwd0_gqm, bwd0_gqs, 1731782016, -5, bwd0_dx, -24, bwd0_ch, 1, bwd0_dw, -24, 72, bwd0_db, -24, {1809034528, -3, 0, 0}, bwd0_qwm, bwd0_qws, bwd0_qbm, bwd0_qbs, 2309202215u, bwd0_wn, bwd0_bn},
+    {1, bwd1_mask, bwd1_dy, -11, bwd1_dym, bwd1_gqm, bwd1_gqs, 1136702208, -5, bwd1_dx, -12, bwd1_ch, 2, bwd1_dw, -11, 90, bwd1_db, -11, {1378173612, -4, 0, 32768}, bwd1_qwm, bwd1_qws, bwd1_qbm, bwd1_qbs, 628265365u, bwd1_wn, bwd1_bn},
+    {2, bwd2_mask, bwd2_dy, -23, bwd2_dym, bwd2_gqm, bwd2_gqs, 1764018560, -7, bwd2_dx, -27, bwd2_ch, 1, bwd2_dw, -23, 18, bwd2_db, -23, {1777342277, -2, 0, 0}, bwd2_qwm, bwd2_qws, bwd2_qbm, bwd2_qbs, 3619130382u, bwd2_wn, bwd2_bn},
+    {3, bwd3_mask, bwd3_dy, -30, bwd3_dym, bwd3_gqm, bwd3_gqs, 1669469568, -6, bwd3_dx, -36, bwd3_ch, 3, bwd3_dw, -30, 12, bwd3_db, -30, {1539937482, -5, 0, 32768}, bwd3_qwm, bwd3_qws, bwd3_qbm, bwd3_qbs, 2317927815u, bwd3_wn, bwd3_bn},
+    {4, bwd4_mask, bwd4_dy, -14, bwd4_dym, bwd4_gqm, bwd4_gqs, 1852435968, -5, bwd4_dx, -14, bwd4_ch, 8, bwd4_dw, -14, 64, bwd4_db, -14, {1945616013, -4, 0, 0}, bwd4_qwm, bwd4_qws, bwd4_qbm, bwd4_qbs, 413919977u, bwd4_wn, bwd4_bn},
+    {5, bwd5_mask, bwd5_dy, -16, bwd5_dym, bwd5_gqm, bwd5_gqs, 1858409472, -5, bwd5_dx, -16, bwd5_ch, 4, bwd5_dw, -16, 48, bwd5_db, -16, {1694184251, -6, 0, 32768}, bwd5_qwm, bwd5_qws, bwd5_qbm, bwd5_qbs, 976798506u, bwd5_wn, bwd5_bn},
+    {6, bwd6_mask, bwd6_dy, -27, bwd6_dym, bwd6_gqm, bwd6_gqs, 1954969728, -5, bwd6_dx, -29, bwd6_ch, 4, bwd6_dw, -27, 36, bwd6_db, -27, {1559976561, -5, 0, 0}, bwd6_qwm, bwd6_qws, bwd6_qbm, bwd6_qbs, 226436887u, bwd6_wn, bwd6_bn},
+    {7, bwd7_mask, bwd7_dy, -6, bwd7_dym, bwd7_gqm, bwd7_gqs, 2057470336, -5, bwd7_dx, -6, bwd7_ch, 4, bwd7_dw, -6, 36, bwd7_db, -6, {1833473658, -2, 0, 32768}, bwd7_qwm, bwd7_qws, bwd7_qbm, bwd7_qbs, 642777420u, bwd7_wn, bwd7_bn},
+    {8, bwd8_mask, bwd8_dy, -18, bwd8_dym, bwd8_gqm, bwd8_gqs, 2086498176, -5, bwd8_dx, -16, bwd8_ch, 2, bwd8_dw, -18, 50, bwd8_db, -18, {1097937187, -4, 0, 0}, bwd8_qwm, bwd8_qws, bwd8_qbm, bwd8_qbs, 2644681977u, bwd8_wn, bwd8_bn},
+    {9, bwd9_mask, bwd9_dy, -26, bwd9_dym, bwd9_gqm, bwd9_gqs, 1555589120, -5, bwd9_dx, -23, bwd9_ch, 2, bwd9_dw, -26, 50, bwd9_db, -26, {1801741998, -3, 0, 32768}, bwd9_qwm, bwd9_qws, bwd9_qbm, bwd9_qbs, 337157091u, bwd9_wn, bwd9_bn},
+    {10, bwd10_mask, bwd10_dy, -22, bwd10_dym, bwd10_gqm, bwd10_gqs, 1398817536, -5, bwd10_dx, -21, bwd10_ch, 1, bwd10_dw, -22, 49, bwd10_db, -22, {1206836840, -3, 0, 0}, bwd10_qwm, bwd10_qws, bwd10_qbm, bwd10_qbs, 2204263417u, bwd10_wn, bwd10_bn},
+    {11, bwd11_mask, bwd11_dy, -17, bwd11_dym, bwd11_gqm, bwd11_gqs, 1849830784, -5, bwd11_dx, -19, bwd11_ch, 1, bwd11_dw, -17, 49, bwd11_db, -17, {1522316918, -4, 0, 32768}, bwd11_qwm, bwd11_qws, bwd11_qbm, bwd11_qbs, 2991404708u, bwd11_wn, bwd11_bn},
+    {13, bwd12_mask, bwd12_dy, -29, bwd12_dym, bwd12_gqm, bwd12_gqs, 1818843392, -5, bwd12_dx, -33, bwd12_ch, 20, bwd12_dw, -29, 200, bwd12_db, -29, {1328177880, -2, 0, 0}, bwd12_qwm, bwd12_qws, bwd12_qbm, bwd12_qbs, 3428369114u, bwd12_wn, bwd12_bn},
+    {14, bwd13_mask, bwd13_dy, -17, bwd13_dym, bwd13_gqm, bwd13_gqs, 1555416960, -6, bwd13_dx, -21, bwd13_ch, 3, bwd13_dw, -17, 9, bwd13_db, -17, {1330041559, -4, 0, 32768}, bwd13_qwm, bwd13_qws, bwd13_qbm, bwd13_qbs, 4076640422u, bwd13_wn, bwd13_bn},
 };
 
 static const int8_t loss0_logits[10] = {

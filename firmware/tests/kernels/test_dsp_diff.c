@@ -394,7 +394,8 @@ static void pw_bwd_sparse(int i, const tt_conv_geom_t *g, const tt_grad_quant_t 
         shift[c] = uniform(-24, 24);
     }
     const tt_qas_t qas = {mult, shift};
-    const tt_sgd_t sgd = {(int32_t)(0x40000000u | (rng() >> 2)), -uniform(0, 12), 0};
+    /* Every other case bounds its steps (the clamp sits in the DSP path's update too). */
+    const tt_sgd_t sgd = {(int32_t)(0x40000000u | (rng() >> 2)), -uniform(0, 12), 0, (i % 2) ? (int64_t)1 << 15 : 0};
     tt_rng_t r_dsp = {rng(), rng() % 1000u}, r_ref = r_dsp;
     memcpy(slice_ref, slice_dsp, (size_t)n_w);
     tt_pw_conv2d_bwd_weight_update_s8(g, zp, n_ch, in_b, g16, dy_exp, &sgd, &qas, &r_dsp, 0, slice_dsp);

@@ -112,6 +112,7 @@ def write_outputs(compiled: CompiledPlan, out: str | Path, train: TrainParams | 
     report = {**compiled.report, "plan_bytes": len(blobs.plan), "weights_bytes": len(blobs.weights),
               "plan_hash": blobs.plan_hash.hex(), "model_hash": compiled.graph.model_hash.hex(),
               "labels": list(compiled.graph.labels), "head_replaced": compiled.graph.head_replaced,
-              "train": {"lr": train.lr, "seed": train.seed}}
+              "train": {"lr": train.lr, "head_lr": train.head_rate, "weight_step_max": train.weight_step_max,
+                        "bias_step_max": train.bias_step_max, "diverge_after": train.diverge_after, "seed": train.seed}}
     (out / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
     return report

@@ -127,7 +127,8 @@ def weight_blob(schedule: Schedule) -> tuple[bytes, dict[tuple[int, str], tuple[
 
 
 def _layer_block(layer: int, p: LayerParams, where) -> bytes:
-    flags = (P.LayerFlag.BIAS_TRAINED if p.bias_trained else 0) | (P.LayerFlag.GRAD_QUANT if p.grad_quant else 0)
+    flags = ((P.LayerFlag.BIAS_TRAINED if p.bias_trained else 0) | (P.LayerFlag.GRAD_QUANT if p.grad_quant else 0)
+             | (P.LayerFlag.HEAD if p.head else 0))
     n = len(p.channels)
     size = P.layer_block_bytes(p.kind, p.geom.out_c, n, flags)
     w_off, w_bytes = where[(layer, "WEIGHTS")]
@@ -138,7 +139,8 @@ def _layer_block(layer: int, p: LayerParams, where) -> bytes:
         input_zp=p.quant.input_zp, output_zp=p.quant.output_zp, act_min=p.quant.act_min, act_max=p.quant.act_max,
         input_scale=p.input_scale, output_scale=p.output_scale, weights_offset=w_off, weights_bytes=w_bytes,
         bias_offset=b_off, bias_bytes=b_bytes, grad_scale_multiplier=gq.scale_multiplier if gq else 0,
-        grad_scale_shift=gq.scale_shift if gq else 0, n_channels=n, flags=int(flags)))
+        grad_scale_shift=gq.scale_shift if gq else 0, n_channels=n, flags=int(flags),
+        weight_step_max=p.weight_step_max_q16, bias_step_max=p.bias_step_max))
     arrays = [_i32(p.quant.multiplier), _i32(p.quant.shift)]
     if gq:
         arrays += [_i32(gq.multiplier), _i32(gq.shift)]
@@ -174,7 +176,7 @@ def serialize(schedule: Schedule, plan: Plan, train: TrainParams | None = None, 
     """The plan blob and the weight blob of a scheduled, planned training step."""
     train = train or TrainParams()
     g = schedule.graph
-    lowered = lowered or lower(schedule)
+    lowered = lowered or lower(schedule, train)
     weights, where = weight_blob(schedule)
     layout = arena_layout(plan)
     if PLAN_ALIGN % P.ALIGN:
@@ -239,7 +241,7 @@ def serialize(schedule: Schedule, plan: Plan, train: TrainParams | None = None, 
     image = g.tensors[g.input]
     h, w, c = image.shape if len(image.shape) == 3 else (1, 1, image.numel)
     logits = g.tensors[g.logits]
-    sgd = train.sgd
+    sgd, head_sgd = train.sgd, train.head_sgd
     header_fields = dict(
         version=P.FORMAT_VERSION, header_bytes=P.PLAN_HEADER_BYTES, total_bytes=0, crc32=0, model_hash=g.model_hash,
         plan_hash=bytes(32), weights_bytes=len(weights), weights_crc32=int.from_bytes(weights[12:16], "little"),
@@ -248,7 +250,8 @@ def serialize(schedule: Schedule, plan: Plan, train: TrainParams | None = None, 
         input_buffer=ids[f"act:{g.input}"], input_h=h, input_w=w, input_c=c, logits_buffer=_logits_id(lowered, ids),
         input_scale=image.scale, input_zp=image.zero_point, seed=train.seed, lr_multiplier=sgd.lr_multiplier,
         lr_shift=sgd.lr_shift, momentum_q15=sgd.momentum_q15, lr=train.lr, trainable_params=trainable_params,
-        scheme_name=P.name_bytes(scheme_name or schedule.scheme.name))
+        scheme_name=P.name_bytes(scheme_name or schedule.scheme.name), head_lr_multiplier=head_sgd.lr_multiplier,
+        head_lr_shift=head_sgd.lr_shift, head_lr=train.head_rate, diverge_after=train.diverge_after)
     sections = [buffers, ops, bytes(pool), labels]
     offs = []
     pos = P.PLAN_HEADER_BYTES

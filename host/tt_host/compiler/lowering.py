@@ -19,6 +19,7 @@ import numpy as np
 from tt_protocol.plan import LayerKind as LK
 from tt_protocol.plan import OpFlag, OpKind, Phase
 
+from tt_host import recipe
 from tt_host.compiler.errors import CompileError
 from tt_host.compiler.ir import Graph, Layer
 from tt_host.compiler.schedule import Block, Schedule
@@ -33,23 +34,60 @@ BWD_INPUT = {"conv2d": OpKind.CONV2D_BWD_INPUT, "pw_conv2d": OpKind.PW_CONV2D_BW
 
 @dataclass(frozen=True)
 class TrainParams:
-    """Optimizer settings carried by the plan header."""
+    """The optimizer settings a plan carries (header and LAYER blocks). The defaults are the
+    project's one training recipe (:mod:`tt_host.recipe`); every entry point (``tt-host
+    compile``, ``stream``, provisioning, benchmarks) starts from them."""
 
-    lr: float = 0.01  #: SGD learning rate (QAS-scaled gradients, so in units of the float model)
+    lr: float = recipe.LR  #: SGD learning rate (QAS-scaled gradients, so in units of the float model)
+    #: learning rate of the classifier (weights and biases); None: ``recipe.HEAD_LR_RATIO * lr``
+    head_lr: float | None = None
+    #: one sample moves a trained int8 weight by at most this many quantization steps
+    weight_step_max: float = recipe.WEIGHT_STEP_MAX
+    #: ... and a trained bias by at most this many steps of the layer's *output* quantization
+    bias_step_max: float = recipe.BIAS_STEP_MAX
+    #: the device stops training after this many consecutive samples of more than one label
+    #: with identical logits (0: never)
+    diverge_after: int = recipe.DIVERGE_AFTER
     seed: int = 0  #: PRNG seed of the stochastic rounding
-    momentum: float = 0.0  #: must be 0 in plan format 1
+    momentum: float = 0.0  #: must be 0 in plan format 2
 
     def __post_init__(self) -> None:
-        if not 0 < self.lr < 1:
-            raise CompileError(f"the learning rate must be in (0, 1), not {self.lr}")
+        for name in ("lr", "head_lr"):
+            value = getattr(self, name)
+            if value is not None and not 2.0**-40 < value < 1:
+                raise CompileError(f"the {name.replace('_', ' ')} must be in (0, 1), not {value}")
         if self.momentum != 0:
-            raise CompileError("momentum is not supported by plan format 1 (no velocity buffers are planned)")
+            raise CompileError("momentum is not supported by plan format 2 (no velocity buffers are planned)")
         if not 0 <= self.seed < 2**32:
             raise CompileError(f"the seed must fit 32 bits, not {self.seed}")
+        if not (2.0**-16 <= self.weight_step_max <= 127 and 2.0**-16 <= self.bias_step_max <= 2**15):
+            raise CompileError(f"step bounds out of range: weights {self.weight_step_max} (at most 127 steps), "
+                               f"biases {self.bias_step_max} output steps")
+        if not 0 <= self.diverge_after <= 0xFFFF:
+            raise CompileError(f"diverge_after must fit 16 bits, not {self.diverge_after}")
+
+    @property
+    def head_rate(self) -> float:
+        return self.head_lr if self.head_lr is not None else min(recipe.HEAD_LR_RATIO * self.lr, 0.5)
 
     @property
     def sgd(self) -> Sgd:
         return Sgd.of(self.lr, self.momentum)
+
+    @property
+    def head_sgd(self) -> Sgd:
+        return Sgd.of(self.head_rate, self.momentum)
+
+    def weight_bound_q16(self) -> int:
+        """``weight_step_max`` of a LAYER block: Q16 int8 steps."""
+        return max(1, round(self.weight_step_max * 65536))
+
+    def bias_bound(self, output_scale: float, input_scale: float, weight_scales) -> int:
+        """``bias_step_max`` of a LAYER block: ``bias_step_max`` output steps in whole bias steps
+        (``s_W[o] * s_x``), of the channel where that is fewest, at least 1."""
+        s_w = np.asarray(weight_scales, np.float64)
+        steps = self.bias_step_max * float(output_scale) / (float(np.max(s_w)) * float(input_scale))
+        return int(min(max(1, round(steps)), 2**31 - 1))
 
 
 @dataclass(frozen=True)
@@ -68,6 +106,9 @@ class LayerParams:
     grad_quant: GradQuant | None = None  #: present when the gradient flows back through the layer
     qas_w: Qas | None = None  #: per output channel (per listed channel for depthwise)
     qas_b: Qas | None = None
+    head: bool = False  #: the classifier: trains at the head rate
+    weight_step_max_q16: int = 0  #: bound on one sample's weight step (0 iff the weights are frozen)
+    bias_step_max: int = 0  #: bound on one sample's bias step in bias steps (0 iff the biases are frozen)
 
     @property
     def taps(self) -> int:
@@ -120,7 +161,8 @@ def _fc_geom(layer: Layer) -> ConvGeom:
     return ConvGeom(1, 1, layer.weight_in_channels, 1, 1, layer.out_channels, 1, 1)
 
 
-def layer_params(graph: Graph, schedule: Schedule, layer: Layer, grad_layers: set[int]) -> LayerParams:
+def layer_params(graph: Graph, schedule: Schedule, layer: Layer, grad_layers: set[int],
+                 train: TrainParams | None = None) -> LayerParams:
     step = layer.step
     kind = LAYER_KINDS[layer.kind]
     geom = _fc_geom(layer) if layer.kind == "fc" else step.geom
@@ -133,11 +175,14 @@ def layer_params(graph: Graph, schedule: Schedule, layer: Layer, grad_layers: se
     qas_w = None
     if channels:
         qas_w = Qas.weights(s_x, s_w)
+    train = train or TrainParams()
+    s_y = graph.tensors[layer.output].scale if layer.output in graph.tensors else 0.0
     return LayerParams(
-        kind, geom, step.quant, np.asarray(step.weights, np.int8), np.asarray(bias, np.int32), s_x,
-        graph.tensors[layer.output].scale if layer.output in graph.tensors else 0.0, channels, bias_trained,
-        GradQuant.from_weight_scales(s_w) if layer.index in grad_layers else None,
-        qas_w, Qas.biases(s_x, s_w) if bias_trained else None)
+        kind, geom, step.quant, np.asarray(step.weights, np.int8), np.asarray(bias, np.int32), s_x, s_y, channels,
+        bias_trained, GradQuant.from_weight_scales(s_w) if layer.index in grad_layers else None,
+        qas_w, Qas.biases(s_x, s_w) if bias_trained else None, head=layer.is_classifier,
+        weight_step_max_q16=train.weight_bound_q16() if channels else 0,
+        bias_step_max=train.bias_bound(s_y, s_x, s_w) if bias_trained else 0)
 
 
 def pool_params(graph: Graph, layer: Layer) -> PoolParams:
@@ -162,8 +207,9 @@ class Lowered:
     params: dict[tuple, object]
 
 
-def lower(schedule: Schedule) -> Lowered:
-    """Map every schedule op to its plan op; prepend the load ops of the trainable buffers."""
+def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
+    """Map every schedule op to its plan op; prepend the load ops of the trainable buffers.
+    ``train`` gives the trained layers' step bounds (the recipe's defaults when None)."""
     g = schedule.graph
     L = g.layers
     grad_layers = {op.layer for op in schedule.ops if op.kind == "bwd_input" and L[op.layer].has_params}
@@ -172,7 +218,7 @@ def lower(schedule: Schedule) -> Lowered:
     def lp(i: int) -> tuple:
         key = ("layer", i)
         if key not in params:
-            params[key] = layer_params(g, schedule, L[i], grad_layers)
+            params[key] = layer_params(g, schedule, L[i], grad_layers, train)
         return key
 
     def pp(i: int) -> tuple:

@@ -19,11 +19,12 @@ definitions the kernels are tested against.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from tt_protocol import plan as P
 from tt_protocol.plan import OpFlag, OpKind, Phase
+from tt_protocol.status import Status
 
 from tt_host.compiler.lowering import (
     AddParams,
@@ -192,6 +193,23 @@ class StepResult:
     predicted: int
     loss: float
     correct: bool
+    skipped: bool = False  #: a training step whose logits were all saturated: nothing applied
+    status: int = 0  #: ``Status.DIVERGED`` for a training step refused by the divergence guard
+
+
+def saturated(logits: np.ndarray) -> bool:
+    """Every logit at an int8 bound: the logits' clamp passes no gradient to any of them, so the
+    whole backward would compute zeros (``tt_executor_step`` skips it)."""
+    q = np.asarray(logits, np.int8).ravel()
+    return bool(np.all((q == -128) | (q == 127)))
+
+
+def logits_hash(logits: np.ndarray) -> int:
+    """FNV-1a of the int8 logits, as the divergence guard computes it."""
+    h = 2166136261
+    for b in np.asarray(logits, np.int8).ravel().view(np.uint8):
+        h = ((h ^ int(b)) * 16777619) & 0xFFFFFFFF
+    return h
 
 
 @dataclass
@@ -201,10 +219,18 @@ class Machine:
     ops: list[LoweredOp]
     params: dict
     store: object
-    sgd: U.Sgd
+    sgd: U.Sgd  #: the plan's rate
     seed: int
+    head_sgd: U.Sgd | None = None  #: the classifier's rate (None: ``sgd``)
+    diverge_after: int = 0  #: the divergence guard (0: off)
     rng: U.Rng = field(init=False)
     label: int = 0
+    lr_scale: int = U.SCALE_ONE  #: this step's learning-rate scale (Q16)
+    same_run: int = 0  #: consecutive training steps with identical logits (the divergence guard)...
+    run_hash: int = 0  #: ...their hash, the first one's label, and whether the labels differed
+    run_label: int = 0
+    run_mixed: bool = False
+    diverged: bool = False  #: the guard stopped training
     result: StepResult | None = None
     trace: list | None = None  #: when a list, receives (op index, outputs) of every op
     streamed: tuple | None = None  #: (input buffer, sample) of a STREAMED INPUT this step
@@ -212,17 +238,46 @@ class Machine:
     def __post_init__(self) -> None:
         self.rng = U.Rng(self.seed)
 
+    def sgd_of(self, p: LayerParams, bias: bool) -> U.Sgd:
+        """The step of one parameter tensor: its layer's rate at this step's scale, its bound."""
+        base = self.head_sgd if p.head and self.head_sgd is not None else self.sgd
+        bound = p.bias_step_max << U.FRAC_BITS if bias else p.weight_step_max_q16
+        return replace(base.scaled(self.lr_scale), step_max_q16=bound)
+
     def load(self) -> None:
         for i, op in enumerate(self.ops):
             if op.phase == Phase.LOAD:
                 self.run(i, op, None)
 
-    def step(self, image: np.ndarray, label: int) -> StepResult:
-        self.label = int(label)
+    def step(self, image: np.ndarray, label: int, train: bool = True, lr_scale: int = U.SCALE_ONE) -> StepResult:
+        """One sample, as ``tt_executor_step``: forward and loss; when training also the
+        backward at ``lr_scale`` (Q16) of the plan's rates, unless the logits are saturated
+        (skipped) or the divergence guard has stopped training (refused)."""
+        if train and self.diverged:
+            return StepResult(0, 0.0, False, status=int(Status.DIVERGED))
+        self.label, self.lr_scale = int(label), int(lr_scale)
         for i, op in enumerate(self.ops):
-            if op.phase != Phase.LOAD:
-                self.run(i, op, image)
+            if op.phase == Phase.LOAD or (op.phase == Phase.BACKWARD and op.kind != OpKind.LOSS and not train):
+                continue
+            self.run(i, op, image)
+            if op.kind == OpKind.LOSS and train:
+                logits = self.store.get(op.ins[0])
+                self.watch(logits)
+                if saturated(logits):
+                    self.result.skipped = True
+                    break
         return self.result
+
+    def watch(self, logits: np.ndarray) -> None:
+        """The divergence guard (``tt_executor_step``): a run of ``diverge_after`` training steps
+        with identical logits over samples of more than one label stops training."""
+        h = logits_hash(logits)
+        if self.same_run and h == self.run_hash:
+            self.same_run = min(self.same_run + 1, 0xFFFF)
+            self.run_mixed = self.run_mixed or self.label != self.run_label
+        else:
+            self.run_hash, self.run_label, self.same_run, self.run_mixed = h, self.label, 1, False
+        self.diverged = 0 < self.diverge_after <= self.same_run and self.run_mixed
 
     def parameters(self) -> dict[tuple[int, str], np.ndarray]:
         """``(layer, "WEIGHTS"|"BIAS") -> values``: the trained slices and biases now."""
@@ -316,18 +371,20 @@ class Machine:
             if k == OpKind.BIAS_GRAD:
                 writes.append((op.outs[0], db.values, db.exp))
             else:
-                writes.append((op.outs[0], U.sgd_update_s32(self.sgd, p.qas_b, db.values, db.exp, self.rng, s.get(ins[1])), None))
+                writes.append((op.outs[0], U.sgd_update_s32(self.sgd_of(p, True), p.qas_b, db.values, db.exp, self.rng,
+                                                            s.get(ins[1])), None))
         elif k == OpKind.BIAS_UPDATE:
-            writes.append((op.outs[0], U.sgd_update_s32(self.sgd, p.qas_b, s.get(ins[0]), s.exp(ins[0]), self.rng,
-                                                        s.get(ins[1])), None))
+            writes.append((op.outs[0], U.sgd_update_s32(self.sgd_of(p, True), p.qas_b, s.get(ins[0]), s.exp(ins[0]),
+                                                        self.rng, s.get(ins[1])), None))
         elif k in (OpKind.WEIGHT_GRAD, OpKind.WEIGHT_GRAD_UPDATE):
             dw = _weight_grad(p, s.get(ins[1]), bool(op.flags & OpFlag.COMPACT_INPUT), grad(ins[0]))
             if k == OpKind.WEIGHT_GRAD:
                 writes.append((op.outs[0], dw.values, dw.exp))
             else:
-                writes.append((op.outs[0], _weight_update(p, self.sgd, self.rng, dw, s.get(ins[2])), None))
+                writes.append((op.outs[0], _weight_update(p, self.sgd_of(p, False), self.rng, dw, s.get(ins[2])), None))
         elif k == OpKind.WEIGHT_UPDATE:
-            writes.append((op.outs[0], _weight_update(p, self.sgd, self.rng, grad(ins[0]), s.get(ins[1])), None))
+            writes.append((op.outs[0], _weight_update(p, self.sgd_of(p, False), self.rng, grad(ins[0]), s.get(ins[1])),
+                           None))
         else:  # pragma: no cover - every kind is listed
             raise ValueError(f"no semantics for {k!r}")
         for key, values, e in writes:
@@ -366,13 +423,14 @@ class Decoded:
     labels: list[str]
 
     @property
-    def train(self) -> TrainParams:
-        return TrainParams(self.header.lr, self.header.seed)
-
-    @property
     def sgd(self) -> U.Sgd:
         h = self.header
         return U.Sgd(h.lr_multiplier, h.lr_shift, h.momentum_q15)
+
+    @property
+    def head_sgd(self) -> U.Sgd:
+        h = self.header
+        return U.Sgd(h.head_lr_multiplier, h.head_lr_shift, h.momentum_q15)
 
 
 def decode(plan: bytes, weights: bytes) -> Decoded:
@@ -398,7 +456,8 @@ def decode(plan: bytes, weights: bytes) -> Decoded:
         w = np.frombuffer(weights, np.int8, b.weights_bytes, b.weights_offset).copy()
         bias = np.frombuffer(weights, "<i4", geom.out_c, b.bias_offset).astype(np.int32)
         lp = LayerParams(kind, geom, quant, w, bias, b.input_scale, b.output_scale,
-                         tuple(int(c) for c in a["channels"]), bool(b.flags & P.LayerFlag.BIAS_TRAINED), gq, qas_w, qas_b)
+                         tuple(int(c) for c in a["channels"]), bool(b.flags & P.LayerFlag.BIAS_TRAINED), gq, qas_w, qas_b,
+                         bool(b.flags & P.LayerFlag.HEAD), b.weight_step_max, b.bias_step_max)
         return LayerParams(**{**lp.__dict__, "weights": w.reshape(_weights_shape(lp))})
 
     def add(off: int) -> AddParams:
@@ -444,7 +503,7 @@ def planned(plan: bytes, weights: bytes, trace: list | None = None) -> Machine:
     d = decode(plan, weights)
     h = d.header
     store = ArenaStore(h.arena_bytes, d.buffers, h.exp_table_offset, h.n_exp_slots)
-    m = Machine(d.lowered.ops, d.lowered.params, store, d.sgd, h.seed, trace=trace)
+    m = Machine(d.lowered.ops, d.lowered.params, store, d.sgd, h.seed, d.head_sgd, h.diverge_after, trace=trace)
     m.load()
     return m
 
@@ -454,12 +513,13 @@ def unplanned(compiled, train: TrainParams | None = None, trace: list | None = N
     from tt_host.compiler.lowering import lower
 
     train = train or TrainParams()
-    lowered = lower(compiled.schedule)
+    lowered = lower(compiled.schedule, train)
     dtypes: dict[str, np.dtype] = {}
     from tt_host.compiler.blob import _dtype
 
     for p in compiled.plan.placed:
         dtypes[p.interval.name] = np.dtype(_NP[_dtype(p.interval.name, p.interval.kind)])
-    m = Machine(lowered.ops, lowered.params, DictStore(dtypes), train.sgd, train.seed, trace=trace)
+    m = Machine(lowered.ops, lowered.params, DictStore(dtypes), train.sgd, train.seed, train.head_sgd, train.diverge_after,
+                trace=trace)
     m.load()
     return m

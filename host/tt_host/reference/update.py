@@ -4,8 +4,10 @@
 One step moves an int8 weight by ``-lr * g * 2**e * s_x / s_W[o]`` quantization steps and an
 int32 bias by ``-lr * g * 2**e / (s_W[o] * s_x)`` (the QAS-scaled gradients, expressed in the
 integer gradients of ``backward_int``). The step is formed in Q16 fixed point with a single
-rounding and then rounded stochastically, ``floor((u + r) / 2**16)`` with ``r`` the top 16 bits
-of a counter-based PRNG draw, so its expectation is exactly ``u / 2**16``.
+rounding, clamped to the layer's bound (``Sgd.step_max_q16``: one sample never moves a
+parameter further than that, however large its gradient), and then rounded stochastically,
+``floor((u + r) / 2**16)`` with ``r`` the top 16 bits of a counter-based PRNG draw, so its
+expectation is exactly ``u / 2**16``.
 
 Why counter-based (``mix(mix(counter) ^ seed)``, lowbias32) rather than xorshift/PCG: draw
 ``i`` is a pure function of ``counter + i``, so numpy produces thousands of draws in one
@@ -14,9 +16,10 @@ vectorised expression and a test can jump to any position; the C costs two multi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+from tt_protocol.frame import LR_SCALE_ONE as SCALE_ONE  # a learning-rate scale of 1 in Q16
 
 from tt_host.reference.fixedpoint import quantize_multiplier, rounding_divide_by_pot, saturating_rounding_doubling_high_mul
 
@@ -50,11 +53,13 @@ class Rng:
 
 @dataclass(frozen=True)
 class Sgd:
-    """``tt_sgd_t``: learning rate as a Q31 pair, momentum in Q15 (0 = plain SGD, the default)."""
+    """``tt_sgd_t``: learning rate as a Q31 pair, momentum in Q15 (0 = plain SGD, the default),
+    bound on one step in Q16 (0 = unbounded)."""
 
     lr_multiplier: int
     lr_shift: int
     momentum_q15: int = 0
+    step_max_q16: int = 0
 
     @classmethod
     def of(cls, lr: float, momentum: float = 0.0) -> Sgd:
@@ -67,6 +72,22 @@ class Sgd:
     @property
     def lr(self) -> float:
         return self.lr_multiplier * 2.0 ** (self.lr_shift - 31)
+
+    def scaled(self, scale_q16: int) -> Sgd:
+        """``tt_sgd_scaled``: the rate times ``scale_q16 / 2**16`` (0..65536), renormalised to a
+        multiplier in [2**30, 2**31) with one rounding (half up); scale 0 gives multiplier 0."""
+        if not 0 <= scale_q16 <= SCALE_ONE:
+            raise ValueError(f"a learning-rate scale is in [0, {SCALE_ONE}], not {scale_q16}")
+        if scale_q16 == SCALE_ONE:
+            return self
+        if scale_q16 == 0 or self.lr_multiplier == 0:
+            return replace(self, lr_multiplier=0)
+        p = self.lr_multiplier * scale_q16
+        k = p.bit_length() - 31
+        m = (p + (1 << (k - 1))) >> k if k > 0 else p
+        if m == 1 << 31:
+            m, k = 1 << 30, k + 1
+        return replace(self, lr_multiplier=m, lr_shift=self.lr_shift + k - 16)
 
 
 @dataclass(frozen=True)
@@ -122,7 +143,8 @@ class WeightSlice:
 
 
 def step_q16(sgd: Sgd, qas: Qas, channel: np.ndarray, grad: np.ndarray, grad_exp: int) -> np.ndarray:
-    """``tt_sgd_step_q16``: ``lr * qas[c] * g * 2**grad_exp`` in Q16, one rounding, saturated."""
+    """``tt_sgd_step_q16``: ``lr * qas[c] * g * 2**grad_exp`` in Q16, one rounding, saturated,
+    then clamped to ``sgd.step_max_q16`` when it is set."""
     c = np.asarray(channel, np.int64)
     m = saturating_rounding_doubling_high_mul(np.int64(sgd.lr_multiplier), qas.multiplier.astype(np.int64)[c])
     sh = sgd.lr_shift + qas.shift.astype(np.int64)[c] + grad_exp + FRAC_BITS - 31
@@ -133,7 +155,8 @@ def step_q16(sgd: Sgd, qas: Qas, channel: np.ndarray, grad: np.ndarray, grad_exp
     lim = np.int64(STEP_MAX) >> shl
     left = np.where(np.abs(prod) > lim, np.sign(prod) * STEP_MAX, prod << shl)
     left = np.where(sh >= 47, np.sign(prod) * STEP_MAX, left)
-    return np.where(sh <= 0, right, left).astype(np.int64)
+    u = np.where(sh <= 0, right, left).astype(np.int64)
+    return np.clip(u, -sgd.step_max_q16, sgd.step_max_q16) if sgd.step_max_q16 else u
 
 
 def stochastic_round(sgd: Sgd, u: np.ndarray, rng: Rng, velocity: np.ndarray | None = None) -> np.ndarray:

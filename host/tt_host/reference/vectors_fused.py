@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -133,7 +133,9 @@ def wupd_cases() -> list[WupdCase]:
         x_kept = Fz.gather_channels_s8(xin, ch)
         w_full = _i8(rng, wshape)
         slice0 = Fz.gather_channels_s8(w_full, ch)
-        sgd = U.Sgd.of(float(2.0 ** rng.uniform(-6, -2)), 0.9 if momentum else 0.0)
+        # Every other case bounds its steps (a quarter of a quantization step).
+        sgd = replace(U.Sgd.of(float(2.0 ** rng.uniform(-6, -2)), 0.9 if momentum else 0.0),
+                      step_max_q16=(1 << 14) * (len(out) % 2))
         qas = U.Qas.of(2.0 ** rng.uniform(0, 6, g.out_c))
         seed, counter = int(rng.integers(0, 2**32)), int(rng.integers(0, 2**32))
         vel0 = rng.integers(-(2**18), 2**18, slice0.size).astype(np.int32) if momentum else None
@@ -338,7 +340,7 @@ def render() -> str:
         s = c.sgd
         rows.append(f'    {{"{c.name}", TT_FV_{c.kind}, {_geom(c.geom)}, {c.input_zp}, {p}_x, {p}_ch, {len(c.channels)}, '
                     f"{p}_xk, {p}_dy, {c.dy.exp}, {p}_dw, {c.dw.exp}, {c.dw.values.size}, "
-                    f"{{{s.lr_multiplier}, {s.lr_shift}, {s.momentum_q15}}}, {p}_qm, {p}_qs, {c.seed}u, {c.counter}u, "
+                    f"{{{s.lr_multiplier}, {s.lr_shift}, {s.momentum_q15}, {s.step_max_q16}}}, {p}_qm, {p}_qs, {c.seed}u, {c.counter}u, "
                     f"{c.counter_after}u, {p}_w0, {p}_w1, {v0}, {v1}}},")
     parts.append("static const tt_fv_wupd_t tt_fv_wupd[] = {\n" + "\n".join(rows) + "\n};\n")
 

@@ -39,12 +39,27 @@ typedef struct {
 /** Next 32 random bits. */
 uint32_t tt_rng_next(tt_rng_t *rng);
 
-/** Optimizer hyper-parameters for one step. */
+/** Optimizer hyper-parameters for one step of one parameter tensor. */
 typedef struct {
-    int32_t lr_multiplier; /**< Learning rate as a Q31 pair (TFLite QuantizeMultiplier of lr). */
+    int32_t lr_multiplier; /**< Learning rate as a Q31 pair (TFLite QuantizeMultiplier of lr); 0: no step. */
     int32_t lr_shift;
     int32_t momentum_q15;  /**< Momentum in Q15, [0, 32767]; 0 (the default) is plain SGD. */
+    /** Bound on one step in Q16 quantization steps: the fixed-point step is clamped to
+     *  [-step_max_q16, step_max_q16] before momentum and rounding, so one sample never moves a
+     *  parameter further, however large its gradient. 0: unbounded. */
+    int64_t step_max_q16;
 } tt_sgd_t;
+
+/** A learning-rate scale of 1 in Q16 (tt_sgd_scaled()). */
+#define TT_SGD_SCALE_ONE 65536u
+
+/**
+ * @p sgd with its rate multiplied by @p scale_q16 / 2^16 (a schedule's factor, at most
+ * TT_SGD_SCALE_ONE): the product renormalised to a multiplier in [2^30, 2^31) with one rounding
+ * (half up), the shift adjusted; a scale of 0 gives multiplier 0 (steps of 0, PRNG draws as
+ * usual). Twin of tt_host.reference.update.Sgd.scaled.
+ */
+tt_sgd_t tt_sgd_scaled(const tt_sgd_t *sgd, uint32_t scale_q16);
 
 /** Per-output-channel QAS factor as Q31 pairs (see the file comment). */
 typedef struct {
