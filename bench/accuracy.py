@@ -1,0 +1,667 @@
+"""Accuracy of on-device training, measured through the device arithmetic.
+
+Every number comes from the plan executor the firmware runs (``tt_host.native.Executor``, the
+host build of ``firmware/src/executor.c``, bit-exact with the board): the compiled plan and
+weights are packaged, loaded and trained sample by sample exactly as a ``tt-host stream``
+would, divergence guard, step bounds and learning-rate schedule included.
+
+Protocol:
+
+* **Data.** Fashion-MNIST (Debian ``dataset-fashion-mnist``), 28x28 gray resized to the
+  model's input (128x128, bilinear, PIL), replicated to 3 channels, int8 = pixel - 128.
+  Per seed and class, a permutation of the train split gives ``--val-per-class`` (20)
+  validation images and then ``--per-class`` (80; also 10) training images, so validation
+  does not depend on ``--per-class`` and the 10-image set is part of the 80-image one;
+  ``--test-per-class`` (100) test images come from the test split.
+* **Models.** ``mbv2``, ``mcunet``, ``proxyless`` (``../shared/models``; skipped with a
+  message when absent) and ``demo``: the project's 32x32 demo model on its own task, the
+  four labels of ``examples/camera_samples`` (loaded as ``tt-host stream`` loads them, split
+  80/20 by the seed as ``stream`` splits them; at most ``--per-class`` / ``--val-per-class``
+  of each label), tested on Fashion-MNIST's test images of those four classes.
+* **Head.** A new classifier for the task's classes, imprinted from the training images
+  (``tt_host.compiler.head.imprint``).
+* **Schemes.** ``last-layer``, ``bias-only``, ``published`` (the model's ~100 KB scheme in
+  ``../shared/schemes``), ``auto-64K`` / ``auto-128K`` / ``auto-256K`` (the Fisher
+  selection on the training images under that peak-SRAM budget) and ``full``. A scheme that
+  does not compile (over budget, no published scheme) or that the executor refuses is
+  listed under ``skipped`` with the reason.
+* **Training.** The recipe (``tt_host.recipe``, ``TrainParams()``) with ``lr = recipe.LR x
+  factor`` for each ``--lr-factors`` entry, the stochastic-rounding seed = the run's seed;
+  batch 1, ``--epochs`` (10) passes, a seeded reshuffle per epoch, each step at
+  ``LrSchedule.for_steps(total).scale_q16(step)``. A step answered DIVERGED (0x34: the
+  device's guard stopped training) ends the run; the state it left is evaluated but never
+  kept.
+* **Evaluation.** Validation and test, before training and after every epoch. *Kept* is
+  what ``tt-host stream`` ends with: the state with the best validation accuracy (ties: the
+  lower validation loss, then the earlier state; the start counts).
+* **Float reference** (optional, needs PyTorch: ``pip install -e .[bench]``):
+  ``bench/float_reference.py`` trains the float32 twin of the same network, head, scheme,
+  samples, order and schedule with plain SGD; its forward is checked against the int8
+  forward on ``--compare-images`` images per setup (``forward_checks`` in the JSON).
+
+Writes ``<out>/accuracy.json`` (every run, its curves and the settings),
+``<out>/accuracy.md`` (a table per model, plus the learning-rate sweep when there are several
+factors) and ``<out>/accuracy.png`` (kept test accuracy against peak SRAM, with matplotlib);
+``--quick`` (demo model, 1 epoch, a few samples) writes ``accuracy-quick.*`` instead.
+
+    python bench/accuracy.py                                  # the full table (hours)
+    python bench/accuracy.py --per-class 10 --lr-factors 0.3,1,3,10 --schemes published,auto-128K
+    python bench/accuracy.py --quick                          # smoke run, a few seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tt_protocol.plan import PlanHeader
+from tt_protocol.status import Status
+
+from tt_host import native, recipe
+from tt_host.cli import parse_size
+from tt_host.compiler import CompiledPlan, CompileError, Graph, PlanBudgetExceeded, TrainParams, compile_model, \
+    load_graph, serialize
+from tt_host.compiler import head as head_mod
+from tt_host.compiler.blob import package
+from tt_host.datasets import FASHION_MNIST_CLASSES, fashion_mnist
+from tt_host.paths import REPO_ROOT, SHARED_DIR
+from tt_host.recipe import LrSchedule
+from tt_host.reference.graph import run_step
+from tt_host.samples import _pixels_to_input, scan
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DEMO_SAMPLES = REPO_ROOT / "examples" / "camera_samples"
+SCHEMES = ("last-layer", "bias-only", "published", "auto-64K", "auto-128K", "auto-256K", "full")
+#: ``stream``'s default held-out share, which the demo task's validation split is.
+DEMO_EVAL_SPLIT = 0.2
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    tflite: Path
+    published: Path | None  #: the published ~100 KB sparse-update scheme, if the model has one
+    task: str  #: "fashion-mnist" (10 classes) or "demo" (the camera samples' 4 classes)
+
+
+MODELS = {
+    "mbv2": ModelSpec("mbv2", SHARED_DIR / "models" / "mbv2-w0.35-int8.tflite",
+                      SHARED_DIR / "schemes" / "mbv2-w0.35-99kb.json", "fashion-mnist"),
+    "mcunet": ModelSpec("mcunet", SHARED_DIR / "models" / "mcunet-5fps-int8.tflite",
+                        SHARED_DIR / "schemes" / "mcunet-5fps-99kb.json", "fashion-mnist"),
+    "proxyless": ModelSpec("proxyless", SHARED_DIR / "models" / "proxyless-w0.3-int8.tflite",
+                           SHARED_DIR / "schemes" / "proxyless-w0.3-98kb.json", "fashion-mnist"),
+    "demo": ModelSpec("demo", REPO_ROOT / "examples" / "demo_model" / "fmnist6-demo-int8.tflite", None, "demo"),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """One benchmark run's settings (the CLI's options)."""
+
+    models: tuple[str, ...] = ("mbv2", "mcunet", "proxyless", "demo")
+    schemes: tuple[str, ...] = SCHEMES
+    per_class: tuple[int, ...] = (80,)
+    val_per_class: int = 20
+    test_per_class: int = 100
+    seeds: tuple[int, ...] = (0,)
+    lr_factors: tuple[float, ...] = (1.0,)
+    epochs: int = 10
+    float_reference: bool = True  #: when PyTorch is installed
+    compare_images: int = 10  #: images per setup on which the float forward is checked
+    out: Path = RESULTS
+    name: str = "accuracy"  #: file stem of the outputs
+
+
+#: ``--quick``: the demo model, one epoch, a few samples (a smoke run of every code path).
+QUICK = Config(models=("demo",), schemes=("last-layer", "bias-only", "auto-64K", "full"), per_class=(8,),
+               val_per_class=5, test_per_class=10, epochs=1, compare_images=4, name="accuracy-quick")
+
+
+class Skip(Exception):
+    """A model or scheme this run cannot measure; the message says why."""
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# -- data ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Split:
+    images: np.ndarray  #: int8 [N, H, W, C], the model's input
+    labels: np.ndarray  #: int64 [N], indices into the task's classes
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(frozen=True)
+class Task:
+    description: str
+    classes: tuple[str, ...]
+    train: Split
+    val: Split
+    test: Split
+
+
+def fashion_input(pixels: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """28x28 gray images -> int8 model inputs of ``shape`` (bilinear resize, gray replicated)."""
+    h, w, c = shape
+    out = np.empty((len(pixels), h, w, c), np.int8)
+    for k, p in enumerate(pixels):
+        out[k] = _pixels_to_input(np.asarray(Image.fromarray(p).resize((w, h), Image.BILINEAR)))[:, :, None]
+    return out
+
+
+def _per_class(labels: np.ndarray, classes: Sequence[int], rng: np.random.Generator) -> list[np.ndarray]:
+    """A random permutation of each class's indices, in ``classes`` order."""
+    return [rng.permutation(np.flatnonzero(labels == c)) for c in classes]
+
+
+def _split(x: np.ndarray, y: np.ndarray, picks: list[np.ndarray], shape: Sequence[int]) -> Split:
+    index = np.concatenate(picks)
+    labels = np.concatenate([np.full(len(p), k, np.int64) for k, p in enumerate(picks)])
+    return Split(fashion_input(x[index], shape), labels)
+
+
+def fashion_task(shape: Sequence[int], per_class: int, val_per_class: int, test_per_class: int, seed: int) -> Task:
+    """Fashion-MNIST's 10 classes (see the module docstring for which images)."""
+    classes = range(len(FASHION_MNIST_CLASSES))
+    x, y = fashion_mnist("train")
+    perm = _per_class(y, classes, np.random.default_rng([seed, 0]))
+    val = _split(x, y, [p[:val_per_class] for p in perm], shape)
+    train = _split(x, y, [p[val_per_class:val_per_class + per_class] for p in perm], shape)
+    xt, yt = fashion_mnist("test")
+    test = _split(xt, yt, [p[:test_per_class] for p in _per_class(yt, classes, np.random.default_rng([seed, 1]))],
+                  shape)
+    return Task(f"Fashion-MNIST {shape[0]}x{shape[1]}", FASHION_MNIST_CLASSES, train, val, test)
+
+
+def _first_of_each(indices: list[int], labels: np.ndarray, n: int) -> list[int]:
+    """The first ``n`` of ``indices`` of every label, order kept."""
+    seen: dict[int, int] = {}
+    out = []
+    for i in indices:
+        seen[labels[i]] = seen.get(labels[i], 0) + 1
+        if seen[labels[i]] <= n:
+            out.append(i)
+    return out
+
+
+def demo_task(shape: Sequence[int], per_class: int, val_per_class: int, test_per_class: int, seed: int) -> Task:
+    """The camera samples' labels: ``stream``'s seeded 80/20 split (validation = the held-out
+    part), tested on Fashion-MNIST's test images of the same classes."""
+    images, labels, names = head_mod.load_samples(DEMO_SAMPLES, tuple(shape))
+    folder = scan(DEMO_SAMPLES)
+    position = {s.path: k for k, s in enumerate(folder.samples)}
+    train_s, held_s = folder.split(DEMO_EVAL_SPLIT, seed)
+    train = _first_of_each([position[s.path] for s in train_s], labels, per_class)
+    val = _first_of_each([position[s.path] for s in held_s], labels, val_per_class)
+    xt, yt = fashion_mnist("test")
+    fmnist = [FASHION_MNIST_CLASSES.index(n) for n in names]
+    picks = [p[:test_per_class] for p in _per_class(yt, fmnist, np.random.default_rng([seed, 1]))]
+    return Task(f"camera_samples ({', '.join(names)}) {shape[0]}x{shape[1]}", tuple(names),
+                Split(images[train], labels[train]), Split(images[val], labels[val]), _split(xt, yt, picks, shape))
+
+
+def epoch_orders(n: int, epochs: int, seed: int) -> list[list[int]]:
+    """The training samples' order in each epoch (a seeded reshuffle per epoch)."""
+    orders = []
+    for epoch in range(epochs):
+        order = list(range(n))
+        random.Random(f"tt-bench-accuracy/{seed}/{epoch}").shuffle(order)
+        orders.append(order)
+    return orders
+
+
+# -- compiling ---------------------------------------------------------------------------------------
+
+
+def compile_scheme(graph: Graph, spec: ModelSpec, scheme: str, train: Split) -> CompiledPlan:
+    """The plan of ``scheme`` (one of :data:`SCHEMES`) for the imprinted ``graph``."""
+    try:
+        if scheme == "published":
+            if spec.published is None or not spec.published.is_file():
+                raise Skip(f"no published scheme for {spec.name}")
+            return compile_model(graph, spec.published)
+        if scheme.startswith("auto-"):
+            return compile_model(graph, "auto", parse_size(scheme.removeprefix("auto-")),
+                                 samples=(train.images, train.labels))
+        return compile_model(graph, scheme)
+    except (CompileError, PlanBudgetExceeded) as exc:
+        raise Skip(f"does not compile: {exc}") from exc
+
+
+def scheme_summary(compiled: CompiledPlan) -> dict:
+    """What trains, compactly: bias convs and, per weight conv, how many input channels."""
+    s = compiled.scheme
+    return {"name": s.name, "bias_convs": sorted(s.bias),
+            "weight_channels": {str(k): len(v) for k, v in sorted(s.weights.items())}}
+
+
+# -- the int8 run ---------------------------------------------------------------------------------------
+
+
+def load_executor(compiled: CompiledPlan, params: TrainParams) -> tuple[native.Executor, int]:
+    """An executor holding the plan's package; ``(executor, package bytes)``."""
+    blobs = serialize(compiled.schedule, compiled.plan, params, compiled.scheme.name,
+                      int(compiled.report["trainable_params"]))
+    pkg = package(blobs.plan, blobs.weights)
+    ex = native.Executor(arena_bytes=PlanHeader.parse(blobs.plan).arena_bytes)
+    status, detail = ex.load(pkg)
+    if status != Status.OK:
+        raise Skip(f"the executor refuses the package: {Status(status).name} (detail {detail})")
+    return ex, len(pkg)
+
+
+def evaluate(ex: native.Executor, split: Split) -> tuple[float, float]:
+    """``(accuracy, mean loss)`` of the executor's current parameters (nothing trains)."""
+    hits, loss = 0, 0.0
+    for image, label in zip(split.images, split.labels):
+        status, r = ex.step(image, int(label), train=False)
+        if status != Status.OK:
+            raise RuntimeError(f"evaluation step answered {Status(status).name}")
+        hits += int(r.correct)
+        loss += r.loss
+    return hits / len(split), loss / len(split)
+
+
+def train_int8(compiled: CompiledPlan, task: Task, orders: list[list[int]], params: TrainParams) -> dict:
+    """Train the plan on the executor; the curve, divergence and timings."""
+    t0 = time.perf_counter()
+    ex, package_bytes = load_executor(compiled, params)
+    wall = {"load": time.perf_counter() - t0, "train": 0.0, "eval": 0.0}
+
+    def measure(point: dict) -> dict:
+        t1 = time.perf_counter()
+        for name, split in (("val", task.val), ("test", task.test)):
+            point[f"{name}_accuracy"], point[f"{name}_loss"] = evaluate(ex, split)
+        wall["eval"] += time.perf_counter() - t1
+        return point
+
+    schedule = LrSchedule.for_steps(sum(len(o) for o in orders))
+    curve = [measure({"epoch": 0, "step": 0})]
+    step, skipped, diverged_at = 0, 0, None
+    for epoch, order in enumerate(orders, 1):
+        t1 = time.perf_counter()
+        loss_sum, hits, done = 0.0, 0, 0
+        for i in order:
+            status, r = ex.step(task.train.images[i], int(task.train.labels[i]), train=True,
+                                lr_scale=schedule.scale_q16(step))
+            if status == Status.DIVERGED:
+                diverged_at = step
+                break
+            if status != Status.OK:
+                raise RuntimeError(f"training step {step} answered {Status(status).name}")
+            loss_sum, hits, done = loss_sum + r.loss, hits + int(r.correct), done + 1
+            skipped += int(r.skipped)
+            step += 1
+        wall["train"] += time.perf_counter() - t1
+        point = {"epoch": epoch, "step": step, "train_loss": loss_sum / max(done, 1),
+                 "train_accuracy": hits / max(done, 1)}
+        if diverged_at is not None:
+            point["diverged"] = True
+        curve.append(measure(point))
+        if diverged_at is not None:
+            break
+    wall["total"] = time.perf_counter() - t0
+    return {"curve": curve, "steps": step, "diverged_at_step": diverged_at, "skipped_steps": skipped,
+            "package_bytes": package_bytes, "s_per_train_step": wall["train"] / max(step, 1), "wall_s": wall}
+
+
+# -- kept / summary ----------------------------------------------------------------------------------------
+
+
+def kept_index(curve: Sequence[dict]) -> int:
+    """The state ``tt-host stream`` keeps: best validation accuracy, then lower validation loss,
+    then the earlier state; a state the divergence guard left behind is never kept."""
+    candidates = [k for k, p in enumerate(curve) if not p.get("diverged")]
+    return max(candidates, key=lambda k: (curve[k]["val_accuracy"], -curve[k]["val_loss"], -k))
+
+
+def summarize(result: dict) -> dict:
+    """``result`` with ``before``, ``kept`` (its ``epoch`` says which) and ``last`` added."""
+    curve = result["curve"]
+    return {**result, "before": curve[0], "kept": curve[kept_index(curve)], "last": curve[-1]}
+
+
+# -- the float reference -------------------------------------------------------------------------------------
+
+
+def float_module():
+    """``bench/float_reference.py`` when PyTorch is importable, else None."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return None
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import float_reference
+
+    return float_reference
+
+
+def int8_logits(graph: Graph, images: np.ndarray) -> np.ndarray:
+    """The int8 logits of ``images`` (the frozen backbone, then the classifier)."""
+    head = graph.classifier
+    return np.stack([run_step(head.step, {head.inputs[0]: head_mod.head_features(graph, im)}).reshape(-1)
+                     for im in images])
+
+
+# -- the benchmark ------------------------------------------------------------------------------------------
+
+
+def _task(spec: ModelSpec, graph: Graph, cfg: Config, per_class: int, seed: int) -> Task:
+    shape = graph.tensors[graph.input].shape
+    make = demo_task if spec.task == "demo" else fashion_task
+    return make(shape, per_class, cfg.val_per_class, cfg.test_per_class, seed)
+
+
+def _run_record(base: dict, compiled: CompiledPlan, params: TrainParams, factor: float) -> dict:
+    return {**base, "lr_factor": factor, "lr": params.lr, "head_lr": params.head_rate,
+            "trainable_params": int(compiled.report["trainable_params"]),
+            "peak_sram_bytes": int(compiled.report["peak_sram_bytes"]), "scheme_detail": scheme_summary(compiled)}
+
+
+def run_setup(spec: ModelSpec, cfg: Config, per_class: int, seed: int, fref, out: dict) -> None:
+    """Every scheme and learning-rate factor of one model, sample count and seed; appends to
+    ``out["runs"]``, ``out["skipped"]`` and ``out["forward_checks"]``."""
+    base_graph = load_graph(spec.tflite)
+    task = _task(spec, base_graph, cfg, per_class, seed)
+    tag = f"[{spec.name} {per_class}/class seed {seed}]"
+    t0 = time.perf_counter()
+    graph = head_mod.imprint(base_graph, task.train.images, task.train.labels, list(task.classes))
+    log(f"{tag} {task.description}: {len(task.train)} train, {len(task.val)} val, {len(task.test)} test; "
+        f"head imprinted in {time.perf_counter() - t0:.0f} s")
+    base = {"model": spec.name, "task": task.description, "per_class": per_class, "seed": seed,
+            "train_samples": len(task.train), "val_samples": len(task.val), "test_samples": len(task.test)}
+    if fref is not None and cfg.compare_images:
+        images = task.test.images[:: max(1, len(task.test) // cfg.compare_images)][: cfg.compare_images]
+        check = fref.compare_forward(graph, images, int8_logits(graph, images))
+        out["forward_checks"].append({**base, **check})
+        log(f"{tag} float vs int8 forward: argmax {check['argmax_agree']}/{check['images']}, "
+            f"mean |logit diff| {check['mean_abs_logit_diff']:.3f} (max {check['max_abs_logit_diff']:.3f})")
+    orders = epoch_orders(len(task.train), cfg.epochs, seed)
+    for scheme in cfg.schemes:
+        t1 = time.perf_counter()
+        try:
+            compiled = compile_scheme(graph, spec, scheme, task.train)
+        except Skip as exc:
+            out["skipped"].append({**base, "scheme": scheme, "reason": str(exc)})
+            log(f"{tag} {scheme}: skipped, {exc}")
+            continue
+        compile_s = time.perf_counter() - t1
+        for factor in cfg.lr_factors:
+            params = TrainParams(lr=recipe.LR * factor, seed=seed)
+            record = {**_run_record({**base, "scheme": scheme}, compiled, params, factor), "compile_s": compile_s}
+            try:
+                record["int8"] = summarize(train_int8(compiled, task, orders, params))
+            except Skip as exc:
+                out["skipped"].append({**base, "scheme": scheme, "lr_factor": factor, "reason": str(exc)})
+                log(f"{tag} {scheme} x{factor:g}: skipped, {exc}")
+                continue
+            record["float"] = None
+            if fref is not None:
+                eval_sets = {"val": (task.val.images, task.val.labels), "test": (task.test.images, task.test.labels)}
+                record["float"] = summarize(fref.train(graph, compiled.scheme, (task.train.images, task.train.labels),
+                                                       eval_sets, orders, params))
+            out["runs"].append(record)
+            log(f"{tag} {_run_line(record)}")
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+def _run_line(r: dict) -> str:
+    i8 = r["int8"]
+    line = (f"{r['scheme']} x{r['lr_factor']:g}: {r['trainable_params']:,} params, {r['peak_sram_bytes']:,} B; "
+            f"test {_pct(i8['before']['test_accuracy'])} -> kept {_pct(i8['kept']['test_accuracy'])} "
+            f"(epoch {i8['kept']['epoch']}), last {_pct(i8['last']['test_accuracy'])}")
+    if i8["diverged_at_step"] is not None:
+        line += f", DIVERGED at step {i8['diverged_at_step']}"
+    line += f"; {1e3 * i8['s_per_train_step']:.1f} ms/step, {i8['wall_s']['total']:.0f} s"
+    if r["float"]:
+        line += f"; float kept {_pct(r['float']['kept']['test_accuracy'])} ({r['float']['wall_s']['total']:.0f} s)"
+    return line
+
+
+def settings(cfg: Config, fref) -> dict:
+    torch_version = None
+    if fref is not None:
+        import torch
+
+        torch_version = torch.__version__
+    return {**{k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(cfg).items()},
+            "recipe": {"lr": recipe.LR, "head_lr_ratio": recipe.HEAD_LR_RATIO,
+                       "weight_step_max": recipe.WEIGHT_STEP_MAX, "bias_step_max": recipe.BIAS_STEP_MAX,
+                       "diverge_after": recipe.DIVERGE_AFTER, "warmup_fraction": recipe.WARMUP_FRACTION,
+                       "warmup_max_steps": recipe.WARMUP_MAX_STEPS, "final_scale": recipe.FINAL_SCALE},
+            "batch": 1, "demo_eval_split": DEMO_EVAL_SPLIT, "torch": torch_version}
+
+
+def run(cfg: Config) -> dict:
+    """The library entry point: measure every setup of ``cfg``, write the JSON, markdown and
+    plot under ``cfg.out``, return the JSON's contents."""
+    fref = float_module() if cfg.float_reference else None
+    if cfg.float_reference and fref is None:
+        log("PyTorch is not installed: no float reference column (pip install -e .[bench])")
+    out: dict = {"benchmark": "accuracy", "settings": settings(cfg, fref), "models": {}, "runs": [], "skipped": [],
+                 "forward_checks": []}
+    t0 = time.perf_counter()
+    for name in cfg.models:
+        spec = MODELS.get(name)
+        if spec is None:
+            raise SystemExit(f"unknown model {name!r}: choose from {', '.join(MODELS)}")
+        if not spec.tflite.is_file():
+            log(f"[{name}] skipped: {spec.tflite} is absent")
+            out["skipped"].append({"model": name, "reason": f"{spec.tflite} is absent"})
+            continue
+        out["models"][name] = {"tflite": str(spec.tflite), "published_scheme": spec.published and str(spec.published)}
+        for per_class in cfg.per_class:
+            for seed in cfg.seeds:
+                run_setup(spec, cfg, per_class, seed, fref, out)
+    out["wall_s"] = time.perf_counter() - t0
+    write_outputs(out, cfg)
+    return out
+
+
+# -- outputs ---------------------------------------------------------------------------------------------------
+
+
+def _group(runs: list[dict], key: Callable[[dict], tuple]) -> dict[tuple, list[dict]]:
+    groups: dict[tuple, list[dict]] = {}
+    for r in runs:
+        groups.setdefault(key(r), []).append(r)
+    return groups
+
+
+def _mean(values: list[float | None]) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.fmean(values) if values else None
+
+
+def _acc(runs: list[dict], part: str, state: str) -> float | None:
+    return _mean([r[part][state]["test_accuracy"] if r.get(part) else None for r in runs])
+
+
+def _model_table(runs: list[dict], skipped: list[dict]) -> list[str]:
+    lines = ["| scheme | lr x | trainable params | peak SRAM | test before | kept (epoch) | last | float kept | notes |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for (scheme, factor), rs in _group(runs, lambda r: (r["scheme"], r["lr_factor"])).items():
+        epochs = ",".join(str(r["int8"]["kept"]["epoch"]) for r in rs)
+        notes = [f"diverged at step {r['int8']['diverged_at_step']} (seed {r['seed']})"
+                 for r in rs if r["int8"]["diverged_at_step"] is not None]
+        skips = sum(r["int8"]["skipped_steps"] for r in rs)
+        if skips:
+            notes.append(f"{skips} skipped steps")
+        lines.append(f"| {scheme} | {factor:g} | {rs[0]['trainable_params']:,} | {rs[0]['peak_sram_bytes'] / 1024:,.1f} KB "
+                     f"| {_pct(_acc(rs, 'int8', 'before'))} | {_pct(_acc(rs, 'int8', 'kept'))} ({epochs}) "
+                     f"| {_pct(_acc(rs, 'int8', 'last'))} | {_pct(_acc(rs, 'float', 'kept'))} | {'; '.join(notes)} |")
+    for s in skipped:
+        lines.append(f"| {s.get('scheme', '-')} | {s.get('lr_factor', '')} | | | | | | | skipped: "
+                     f"{s['reason'].splitlines()[0][:160]} |")
+    return lines
+
+
+def _sweep_cell(rs: list[dict]) -> str:
+    """``last / kept`` test accuracy; ``div@N`` where the guard stopped training, ``worse``
+    where the last state tests below the start."""
+    cell = f"{_pct(_acc(rs, 'int8', 'last'))} / {_pct(_acc(rs, 'int8', 'kept'))}"
+    if any(r["int8"]["diverged_at_step"] is not None for r in rs):
+        cell += " div@" + ",".join(str(r["int8"]["diverged_at_step"]) for r in rs
+                                   if r["int8"]["diverged_at_step"] is not None)
+    elif any(r["int8"]["last"]["test_accuracy"] < r["int8"]["before"]["test_accuracy"] for r in rs):
+        cell += " worse"
+    return cell
+
+
+def _sweep_table(runs: list[dict], factors: Sequence[float]) -> list[str]:
+    lines = ["| model | per class | scheme | " + " | ".join(f"lr x{f:g}" for f in factors) + " |",
+             "|---|---|---|" + "---|" * len(factors)]
+    for (model, per_class, scheme), rs in _group(runs, lambda r: (r["model"], r["per_class"], r["scheme"])).items():
+        by_factor = _group(rs, lambda r: (r["lr_factor"],))
+        cells = [_sweep_cell(by_factor[(f,)]) if (f,) in by_factor else "" for f in factors]
+        lines.append(f"| {model} | {per_class} | {scheme} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def markdown(out: dict) -> str:
+    s = out["settings"]
+    lines = ["# Accuracy of on-device training (device arithmetic)", "",
+             f"Generated by `bench/accuracy.py`: {s['epochs']} epochs, batch 1, recipe lr {s['recipe']['lr']:g} x "
+             f"factor, seeds {', '.join(map(str, s['seeds']))} (mean over seeds), {s['val_per_class']} validation and "
+             f"{s['test_per_class']} test images per class. Test accuracy in %; *kept* = the state with the best "
+             "validation accuracy (what `tt-host stream` keeps), its epoch in parentheses (0 = the imprinted "
+             "head). *float kept*: the float32 twin, same scheme, samples, order and schedule, plain SGD"
+             + ("" if s["torch"] else " (not run: PyTorch missing)") + ".", ""]
+    for model in out["models"]:
+        for per_class, rs in _group([r for r in out["runs"] if r["model"] == model], lambda r: (r["per_class"],)).items():
+            lines += [f"## {model}, {per_class[0]} training images per class", "", f"Task: {rs[0]['task']}.", ""]
+            skipped = [k for k in out["skipped"] if k["model"] == model and k.get("per_class") == per_class[0]
+                       and k.get("seed") == rs[0]["seed"]]
+            lines += _model_table(rs, skipped) + [""]
+            checks = [c for c in out["forward_checks"] if c["model"] == model and c["per_class"] == per_class[0]]
+            if checks:
+                c = checks[0]
+                lines += [f"Float forward vs int8 (seed {c['seed']}, {c['images']} test images): argmax agrees on "
+                          f"{c['argmax_agree']}/{c['images']}, mean |logit difference| {c['mean_abs_logit_diff']:.3f} "
+                          f"(max {c['max_abs_logit_diff']:.3f}; logit step {c['logit_scale']:.3f}).", ""]
+    for k in out["skipped"]:
+        if "scheme" not in k:
+            lines += [f"Model {k['model']} skipped: {k['reason']}.", ""]
+    if len(s["lr_factors"]) > 1:
+        lines += ["## Learning-rate sweep", "",
+                  "Test accuracy, last / kept. `div@N`: the device's guard stopped training at step N; "
+                  "`worse`: the last state tests below the imprinted start (training did harm; the kept state is "
+                  "the start or an earlier epoch).", ""]
+        lines += _sweep_table(out["runs"], s["lr_factors"]) + [""]
+    return "\n".join(lines)
+
+
+def plot(out: dict, path: Path) -> bool:
+    """Kept test accuracy against peak SRAM, one panel per model (the lr factor nearest 1)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        import matplotlib.ticker
+    except ImportError:
+        return False
+    models = [m for m in out["models"] if any(r["model"] == m for r in out["runs"])]
+    if not models:
+        return False
+    factor = min(out["settings"]["lr_factors"], key=lambda f: abs(np.log(f)))
+    fig, axes = plt.subplots(1, len(models), figsize=(4.5 * len(models), 4), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        runs = [r for r in out["runs"] if r["model"] == model and r["lr_factor"] == factor]
+        for (per_class,), rs in _group(runs, lambda r: (r["per_class"],)).items():
+            points = sorted(_group(rs, lambda r: (r["scheme"],)).items(), key=lambda kv: kv[1][0]["peak_sram_bytes"])
+            x = [v[0]["peak_sram_bytes"] / 1024 for _, v in points]
+            dots = ax.plot(x, [100 * _acc(v, "int8", "kept") for _, v in points], "o-", label=f"int8, {per_class}/class")
+            floats = [_acc(v, "float", "kept") for _, v in points]
+            if any(f is not None for f in floats):
+                ax.plot(x, [None if f is None else 100 * f for f in floats], "s--", mfc="none",
+                        color=dots[0].get_color(), label=f"float32, {per_class}/class")
+            for (scheme,), v in points:
+                ax.annotate(scheme, (v[0]["peak_sram_bytes"] / 1024, 100 * _acc(v, "int8", "kept")), fontsize=7,
+                            xytext=(3, -9), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_title(model)
+        ax.set_xlabel("peak SRAM of a training step (KB)")
+        ax.set_ylabel("kept test accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"accuracy vs memory (lr x{factor:g}, {out['settings']['epochs']} epochs)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def write_outputs(out: dict, cfg: Config) -> None:
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    stem = cfg.out / cfg.name
+    stem.with_suffix(".json").write_text(json.dumps(out, indent=1) + "\n")
+    stem.with_suffix(".md").write_text(markdown(out) + "\n")
+    written = [stem.with_suffix(".json"), stem.with_suffix(".md")]
+    if plot(out, stem.with_suffix(".png")):
+        written.append(stem.with_suffix(".png"))
+    log("wrote " + ", ".join(str(p) for p in written))
+
+
+# -- command line ------------------------------------------------------------------------------------------------
+
+
+def _csv(kind: type) -> Callable[[str], tuple]:
+    return lambda text: tuple(kind(v) for v in text.split(",") if v.strip())
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Config:
+    d = Config()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", type=_csv(str), default=d.models, help=f"of {', '.join(MODELS)}")
+    ap.add_argument("--schemes", type=_csv(str), default=d.schemes, help=f"of {', '.join(SCHEMES)}")
+    ap.add_argument("--per-class", type=_csv(int), default=d.per_class, help="training images per class (list)")
+    ap.add_argument("--val-per-class", type=int, default=d.val_per_class)
+    ap.add_argument("--test-per-class", type=int, default=d.test_per_class)
+    ap.add_argument("--seeds", type=_csv(int), default=d.seeds)
+    ap.add_argument("--lr-factors", type=_csv(float), default=d.lr_factors, help="multiples of recipe.LR (list)")
+    ap.add_argument("--epochs", type=int, default=d.epochs)
+    ap.add_argument("--no-float", dest="float_reference", action="store_false", help="skip the float32 reference")
+    ap.add_argument("--compare-images", type=int, default=d.compare_images)
+    ap.add_argument("--out", type=Path, default=d.out, help="output folder")
+    ap.add_argument("--quick", action="store_true", help="smoke run: demo model, 1 epoch, a few samples")
+    args = ap.parse_args(argv)
+    unknown = [s for s in args.schemes if s not in SCHEMES]
+    if unknown:
+        ap.error(f"unknown scheme(s) {', '.join(unknown)}: choose from {', '.join(SCHEMES)}")
+    if args.quick:
+        return dataclasses.replace(QUICK, float_reference=args.float_reference, out=args.out)
+    fields = {f.name for f in dataclasses.fields(Config)} - {"name"}
+    return Config(**{k: v for k, v in vars(args).items() if k in fields})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    out = run(parse_args(argv))
+    print(markdown(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
