@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import json
 import random
 import statistics
@@ -76,7 +77,6 @@ from tt_host.compiler.blob import package
 from tt_host.datasets import FASHION_MNIST_CLASSES, fashion_mnist
 from tt_host.paths import REPO_ROOT, SHARED_DIR
 from tt_host.recipe import LrSchedule
-from tt_host.reference.graph import run_step
 from tt_host.samples import _pixels_to_input, scan
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -347,17 +347,19 @@ def float_module():
         import torch  # noqa: F401
     except ImportError:
         return None
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import float_reference
-
-    return float_reference
+    return load_sibling("float_reference")
 
 
-def int8_logits(graph: Graph, images: np.ndarray) -> np.ndarray:
-    """The int8 logits of ``images`` (the frozen backbone, then the classifier)."""
-    head = graph.classifier
-    return np.stack([run_step(head.step, {head.inputs[0]: head_mod.head_features(graph, im)}).reshape(-1)
-                     for im in images])
+def load_sibling(name: str):
+    """A module of this folder by file (``bench/`` is not a package, and importing this script
+    as a library must not depend on the working directory or ``sys.path``)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
 
 
 # -- the benchmark ------------------------------------------------------------------------------------------
@@ -389,9 +391,10 @@ def run_setup(spec: ModelSpec, cfg: Config, per_class: int, seed: int, fref, out
             "train_samples": len(task.train), "val_samples": len(task.val), "test_samples": len(task.test)}
     if fref is not None and cfg.compare_images:
         images = task.test.images[:: max(1, len(task.test) // cfg.compare_images)][: cfg.compare_images]
-        check = fref.compare_forward(graph, images, int8_logits(graph, images))
+        check = fref.compare_forward(graph, images)
         out["forward_checks"].append({**base, **check})
-        log(f"{tag} float vs int8 forward: argmax {check['argmax_agree']}/{check['images']}, "
+        log(f"{tag} float vs int8 forward: each layer within {check['max_layer_error_steps']:.2f} steps; "
+            f"end to end argmax {check['argmax_agree']}/{check['images']}, "
             f"mean |logit diff| {check['mean_abs_logit_diff']:.3f} (max {check['max_abs_logit_diff']:.3f})")
     orders = epoch_orders(len(task.train), cfg.epochs, seed)
     for scheme in cfg.schemes:
@@ -460,11 +463,13 @@ def run(cfg: Config) -> dict:
         log("PyTorch is not installed: no float reference column (pip install -e .[bench])")
     out: dict = {"benchmark": "accuracy", "settings": settings(cfg, fref), "models": {}, "runs": [], "skipped": [],
                  "forward_checks": []}
+    unknown = [m for m in cfg.models if m not in MODELS] + [s for s in cfg.schemes if s not in SCHEMES]
+    if unknown:
+        raise ValueError(f"unknown model or scheme {', '.join(unknown)}: models are {', '.join(MODELS)}, "
+                         f"schemes {', '.join(SCHEMES)}")
     t0 = time.perf_counter()
     for name in cfg.models:
-        spec = MODELS.get(name)
-        if spec is None:
-            raise SystemExit(f"unknown model {name!r}: choose from {', '.join(MODELS)}")
+        spec = MODELS[name]
         if not spec.tflite.is_file():
             log(f"[{name}] skipped: {spec.tflite} is absent")
             out["skipped"].append({"model": name, "reason": f"{spec.tflite} is absent"})
@@ -520,11 +525,12 @@ def _sweep_cell(rs: list[dict]) -> str:
     """``last / kept`` test accuracy; ``div@N`` where the guard stopped training, ``worse``
     where the last state tests below the start."""
     cell = f"{_pct(_acc(rs, 'int8', 'last'))} / {_pct(_acc(rs, 'int8', 'kept'))}"
-    if any(r["int8"]["diverged_at_step"] is not None for r in rs):
-        cell += " div@" + ",".join(str(r["int8"]["diverged_at_step"]) for r in rs
-                                   if r["int8"]["diverged_at_step"] is not None)
-    elif any(r["int8"]["last"]["test_accuracy"] < r["int8"]["before"]["test_accuracy"] for r in rs):
-        cell += " worse"
+    diverged = [str(r["int8"]["diverged_at_step"]) for r in rs if r["int8"]["diverged_at_step"] is not None]
+    worse = sum(r["int8"]["last"]["test_accuracy"] < r["int8"]["before"]["test_accuracy"] for r in rs)
+    if diverged:
+        cell += " div@" + ",".join(diverged)
+    if worse:
+        cell += " worse" + (f" in {worse}/{len(rs)} seeds" if len(rs) > 1 else "")
     return cell
 
 
@@ -556,9 +562,11 @@ def markdown(out: dict) -> str:
             checks = [c for c in out["forward_checks"] if c["model"] == model and c["per_class"] == per_class[0]]
             if checks:
                 c = checks[0]
-                lines += [f"Float forward vs int8 (seed {c['seed']}, {c['images']} test images): argmax agrees on "
-                          f"{c['argmax_agree']}/{c['images']}, mean |logit difference| {c['mean_abs_logit_diff']:.3f} "
-                          f"(max {c['max_abs_logit_diff']:.3f}; logit step {c['logit_scale']:.3f}).", ""]
+                lines += [f"Float forward vs int8 (seed {c['seed']}, {c['images']} test images): every layer fed the "
+                          f"int8 inputs within {c['max_layer_error_steps']:.2f} quantization steps of its int8 output; "
+                          f"end to end the argmax agrees on {c['argmax_agree']}/{c['images']}, mean |logit difference| "
+                          f"{c['mean_abs_logit_diff']:.3f} (max {c['max_abs_logit_diff']:.3f}; logit step "
+                          f"{c['logit_scale']:.3f}, logits spanning {c['int8_logit_span']:.1f}).", ""]
     for k in out["skipped"]:
         if "scheme" not in k:
             lines += [f"Model {k['model']} skipped: {k['reason']}.", ""]
@@ -648,9 +656,10 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     ap.add_argument("--out", type=Path, default=d.out, help="output folder")
     ap.add_argument("--quick", action="store_true", help="smoke run: demo model, 1 epoch, a few samples")
     args = ap.parse_args(argv)
-    unknown = [s for s in args.schemes if s not in SCHEMES]
-    if unknown:
-        ap.error(f"unknown scheme(s) {', '.join(unknown)}: choose from {', '.join(SCHEMES)}")
+    for given, known, what in ((args.models, MODELS, "model"), (args.schemes, SCHEMES, "scheme")):
+        unknown = [v for v in given if v not in known]
+        if unknown:
+            ap.error(f"unknown {what}(s) {', '.join(unknown)}: choose from {', '.join(known)}")
     if args.quick:
         return dataclasses.replace(QUICK, float_reference=args.float_reference, out=args.out)
     fields = {f.name for f in dataclasses.fields(Config)} - {"name"}
