@@ -130,8 +130,8 @@ class FloatNet:
         for layer in graph.layers:
             if layer.has_params:
                 self._add_params(layer, scheme)
-        trained = [layer.index for layer in graph.layers if layer.index in self._trained_layers]
-        self.cut = min(trained)  #: first layer with a trained parameter: everything before is frozen
+        #: the first layer with a trained parameter (layer indices are positions): all before is frozen
+        self.cut = min(i for i in self.weight if self.weight[i].requires_grad or self.bias[i].requires_grad)
 
     def _add_params(self, layer: Layer, scheme: Scheme) -> None:
         w, b = _real_weight(layer), _real_bias(self.graph, layer)
@@ -150,10 +150,6 @@ class FloatNet:
                 b.requires_grad_(True)
                 self.body.append(b)
         self.weight[layer.index], self.bias[layer.index] = w, b
-
-    @property
-    def _trained_layers(self) -> set[int]:
-        return {i for i in self.weight if self.weight[i].requires_grad or self.bias[i].requires_grad}
 
     def real_input(self, images: np.ndarray) -> torch.Tensor:
         """int8 NHWC images -> the real NCHW input."""
@@ -176,7 +172,7 @@ class FloatNet:
         elif layer.kind == "avgpool":
             y = _avgpool(x, g)
         elif layer.kind == "mean":
-            y = x.mean(dim=(2, 3), keepdim=True)
+            y = x.mean(dim=(2, 3), keepdim=len(self.graph.tensors[layer.output].shape) == 3)
         elif layer.kind == "pad":
             top, left, bottom, right = layer.step.pad
             y = F.pad(x, (left, right, top, bottom))
