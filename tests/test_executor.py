@@ -19,7 +19,7 @@ from tt_protocol import plan as P
 from tt_protocol.status import Status
 
 from tt_host import native
-from tt_host.compiler import PlanOptions, TrainParams, compile_model, import_model, load_scheme, serialize
+from tt_host.compiler import PlanOptions, TrainParams, compile_model, import_model, load_graph, load_scheme, serialize
 from tt_host.compiler import deltas as D
 from tt_host.compiler import simulate
 from tt_host.compiler.blob import package
@@ -55,7 +55,7 @@ def _scratch_mask(plan: bytes) -> np.ndarray:
 
 
 def _train_both(plan: bytes, weights: bytes, samples, labels_mod: int | None = None,
-                chunk: int | None = None) -> native.Executor:
+                chunk: int | None = None, lr_scales=None) -> native.Executor:
     ex = native.Executor(1 << 20)
     status, detail = ex.load(package(plan, weights))
     assert (status, detail) == (Status.OK, 0), f"load refused: {Status(status).name}, check {P.Check(detail).name}"
@@ -65,10 +65,15 @@ def _train_both(plan: bytes, weights: bytes, samples, labels_mod: int | None = N
     assert D.parameters_from_image(plan, ex.params()).keys() == ref.parameters().keys()
     for step, (x, label) in enumerate(samples):
         label = label % (labels_mod or h.n_classes)
-        status, got = ex.step(x, label, chunk=chunk)
-        want = ref.step(x, label)
-        assert status == Status.OK
-        assert (got.loss, got.predicted, got.correct) == (np.float32(want.loss), want.predicted, want.correct), step
+        scale = lr_scales[step % len(lr_scales)] if lr_scales else native.SCALE_ONE
+        status, got = ex.step(x, label, chunk=chunk, lr_scale=scale)
+        want = ref.step(x, label, lr_scale=scale)
+        assert status == want.status, step
+        if status == Status.DIVERGED:
+            assert ex.diverged and ref.diverged
+            continue
+        assert (got.loss, got.predicted, got.correct, got.skipped) == (np.float32(want.loss), want.predicted,
+                                                                       want.correct, want.skipped), step
         image = ex.params()
         assert D.image_prng_counter(image) == ref.rng.counter, step
         for key, values in ref.parameters().items():
@@ -176,6 +181,38 @@ def test_fused_stem_bit_exact(stem_graph, fuse, stream, chunk):
             assert compiled.schedule.buffers[x].nbytes < 16 * 16 * 3
         b = serialize(compiled.schedule, compiled.plan, TrainParams(lr=0.1, seed=9), "stem")
         _train_both(b.plan, b.weights, _images((16, 16, 3), 4), chunk=chunk)
+
+
+def test_step_bounds_head_rate_and_schedule_bit_exact():
+    """The recipe's arithmetic (a layer's step clamped to its bound, the classifier at its own
+    rate, each step's learning-rate scale, 0 included) is the same in C and numpy, and the bounds
+    bind: without them the same steps train other parameters."""
+    compiled = compile_model(DEMO, "full", options=PlanOptions.layer_by_layer())
+    samples = _images((32, 32, 3), 6)
+    scales = [native.SCALE_ONE, 40_000, 1, 0, 65_535, 12_345]
+    images = []
+    for train in (TrainParams(lr=0.2, head_lr=0.02, weight_step_max=0.25, bias_step_max=0.5, seed=3),
+                  TrainParams(lr=0.2, head_lr=0.02, weight_step_max=127, bias_step_max=30000, seed=3)):
+        b = serialize(compiled.schedule, compiled.plan, train, compiled.scheme.name)
+        images.append(_train_both(b.plan, b.weights, samples, lr_scales=scales).params())
+    assert images[0] != images[1], "the bounds changed nothing"
+
+
+def test_divergence_guard_bit_exact_and_partial_samples_refused():
+    """At a rate that collapses the demo's head (bounds lifted) both executors skip the same
+    saturated samples and stop training at the same step; a partly fed sample is refused."""
+    samples = _images((32, 32, 3), 40)
+    graph = load_graph(DEMO).with_classes(4, ("ankle_boot", "coat", "shirt", "sneaker"))
+    compiled = compile_model(graph, "full", options=PlanOptions.layer_by_layer())
+    train = TrainParams(lr=0.5, weight_step_max=127, bias_step_max=30000, diverge_after=3)
+    b = serialize(compiled.schedule, compiled.plan, train, compiled.scheme.name)
+    ex = _train_both(b.plan, b.weights, samples)
+    assert ex.diverged, "the collapse was not detected"
+    status, _ = ex.step(samples[0][0], 0, train=False)
+    assert status == Status.OK, "evaluation still runs"
+    assert ex.feed(samples[0][0][:1]) == Status.OK
+    assert ex.step(None, 0, train=False)[0] == Status.SAMPLE_SIZE
+    assert ex.load(package(b.plan, b.weights))[0] == Status.OK and not ex.diverged
 
 
 def test_deltas_from_the_device_image_equal_the_reference():

@@ -889,6 +889,7 @@ tt_status_t tt_executor_load_blobs(tt_executor_t *ex, const uint8_t *plan, uint3
     ex->head_sgd.lr_shift = h.head_lr_shift;
     ex->diverge_after = h.diverge_after;
     ex->same_run = 0;
+    ex->logits_varied = false;
     ex->diverged = false;
     ex->rng.seed = h.seed;
     ex->rng.counter = 0;
@@ -992,7 +993,9 @@ static uint32_t logits_hash(const int8_t *q, uint32_t n)
 }
 
 /* The divergence guard's record of one training step's logits: a run of identical logits
- * over samples of different labels means the output no longer depends on the input. */
+ * over samples of different labels, after they have varied once, means the output stopped
+ * depending on the input. (A zero-initialised head gives identical logits from the start:
+ * that is where training begins, not a collapse.) */
 static void watch_logits(tt_executor_t *ex, const int8_t *q, uint32_t n, uint32_t label)
 {
     const uint32_t h = logits_hash(q, n);
@@ -1000,12 +1003,13 @@ static void watch_logits(tt_executor_t *ex, const int8_t *q, uint32_t n, uint32_
         ex->same_run += ex->same_run < UINT16_MAX ? 1u : 0u;
         ex->run_mixed = ex->run_mixed || label != ex->run_label;
     } else {
+        ex->logits_varied = ex->logits_varied || ex->same_run > 0u;
         ex->run_hash = h;
         ex->run_label = label;
         ex->same_run = 1;
         ex->run_mixed = false;
     }
-    ex->diverged = ex->diverge_after != 0u && ex->run_mixed && ex->same_run >= ex->diverge_after;
+    ex->diverged = ex->diverge_after != 0u && ex->logits_varied && ex->run_mixed && ex->same_run >= ex->diverge_after;
 }
 
 tt_status_t tt_executor_step(tt_executor_t *ex, uint32_t label, bool train, uint32_t lr_scale_q16,

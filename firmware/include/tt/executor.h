@@ -76,6 +76,7 @@ typedef struct {
     uint32_t run_hash;       /**< ...their FNV-1a hash... */
     uint32_t run_label;      /**< ...the label of the run's first sample... */
     bool run_mixed;          /**< ...and whether the run's samples had different labels. */
+    bool logits_varied;      /**< A training step's logits have differed from the one before. */
     bool diverged;           /**< The guard has stopped training (until the next load). */
     tt_rng_t rng;            /**< PRNG of the stochastic rounding: part of the trained state. */
     uint32_t fed;            /**< Bytes of the current sample fed so far (tt_executor_feed()). */
@@ -151,9 +152,10 @@ uint32_t tt_executor_fed(const tt_executor_t *ex);
  * **Saturated logits.** A training step whose logits all sit at an int8 bound (-128 or 127)
  * runs no backward (result->skipped): the logits' clamp passes no gradient, so every update
  * would be zero.
- * **Divergence guard.** When the plan's diverge_after consecutive training steps produce
- * identical logits for samples of more than one label, the network's output no longer depends
- * on its input (the collapse that saturated logits lead to): the executor stops training,
+ * **Divergence guard.** When, after the logits of two training steps have differed once, the
+ * plan's diverge_after consecutive training steps produce identical logits for samples of more
+ * than one label, the network's output stopped depending on its input (the collapse that
+ * saturated logits lead to): the executor stops training,
  * and every later training step answers TT_STATUS_DIVERGED until the plan is loaded again
  * (evaluation still runs). That step itself was trained (or skipped) as usual.
  * @param lr_scale_q16 the schedule's factor for this step, at most TT_SGD_SCALE_ONE (ignored

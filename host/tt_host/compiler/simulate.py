@@ -230,6 +230,7 @@ class Machine:
     run_hash: int = 0  #: ...their hash, the first one's label, and whether the labels differed
     run_label: int = 0
     run_mixed: bool = False
+    logits_varied: bool = False  #: two training steps' logits have differed once
     diverged: bool = False  #: the guard stopped training
     result: StepResult | None = None
     trace: list | None = None  #: when a list, receives (op index, outputs) of every op
@@ -269,15 +270,17 @@ class Machine:
         return self.result
 
     def watch(self, logits: np.ndarray) -> None:
-        """The divergence guard (``tt_executor_step``): a run of ``diverge_after`` training steps
-        with identical logits over samples of more than one label stops training."""
+        """The divergence guard (``tt_executor_step``): once the logits have varied, a run of
+        ``diverge_after`` training steps with identical logits over samples of more than one
+        label stops training."""
         h = logits_hash(logits)
         if self.same_run and h == self.run_hash:
             self.same_run = min(self.same_run + 1, 0xFFFF)
             self.run_mixed = self.run_mixed or self.label != self.run_label
         else:
+            self.logits_varied = self.logits_varied or self.same_run > 0
             self.run_hash, self.run_label, self.same_run, self.run_mixed = h, self.label, 1, False
-        self.diverged = 0 < self.diverge_after <= self.same_run and self.run_mixed
+        self.diverged = 0 < self.diverge_after <= self.same_run and self.run_mixed and self.logits_varied
 
     def parameters(self) -> dict[tuple[int, str], np.ndarray]:
         """``(layer, "WEIGHTS"|"BIAS") -> values``: the trained slices and biases now."""
