@@ -279,6 +279,17 @@ tt_status_t tt_trainer_commit(tt_trainer_t *t, uint32_t *sequence, uint32_t *byt
     return store_status(r, &t->store, &w, detail);
 }
 
+/* Load the running package afresh: its LOAD ops (the factory parameters, PRNG counter at 0),
+ * then the store's newest record when it is this plan's, as at boot. */
+static tt_status_t reload(tt_trainer_t *t, uint32_t *detail)
+{
+    if (tt_trainer_load(t, t->package, t->package_len, NULL, detail) != TT_STATUS_OK) {
+        tt_trainer_unload(t); /* the package validated before; flash must have changed under us */
+        return TT_STATUS_INTERNAL;
+    }
+    return TT_STATUS_OK;
+}
+
 tt_status_t tt_trainer_rollback(tt_trainer_t *t, uint32_t *sequence, uint32_t *detail)
 {
     *detail = 0;
@@ -292,14 +303,8 @@ tt_status_t tt_trainer_rollback(tt_trainer_t *t, uint32_t *sequence, uint32_t *d
     if (status != TT_STATUS_OK) {
         return status;
     }
-    /* Loading afresh re-runs the LOAD ops: the factory parameters, PRNG counter at 0. The
-     * factory record just written means nothing is restored. */
-    const uint8_t *package = t->package;
-    if (tt_trainer_load(t, package, t->package_len, NULL, detail) != TT_STATUS_OK) {
-        tt_trainer_unload(t); /* the package validated before; flash must have changed under us */
-        return TT_STATUS_INTERNAL;
-    }
-    return TT_STATUS_OK;
+    /* The factory record just written means nothing is restored. */
+    return reload(t, detail);
 }
 
 tt_status_t tt_trainer_revert(tt_trainer_t *t, uint32_t *sequence, uint32_t *bytes, uint32_t *detail)
@@ -310,10 +315,9 @@ tt_status_t tt_trainer_revert(tt_trainer_t *t, uint32_t *sequence, uint32_t *byt
     if (t->package == NULL) {
         return TT_STATUS_NO_PLAN;
     }
-    const uint8_t *package = t->package;
-    if (tt_trainer_load(t, package, t->package_len, NULL, detail) != TT_STATUS_OK) {
-        tt_trainer_unload(t); /* the package validated before; flash must have changed under us */
-        return TT_STATUS_INTERNAL;
+    const tt_status_t status = reload(t, detail);
+    if (status != TT_STATUS_OK) {
+        return status;
     }
     *sequence = t->restored_sequence;
     *bytes = t->restored_bytes;

@@ -10,6 +10,7 @@ from, so later commands (``stream`` resuming, ``pull``, ``export``) find them by
       plans/<plan_hash>/weights.bin     its weight blob (the factory parameters)
       plans/<plan_hash>/report.json     the compile report
       plans/<plan_hash>/stream.json     the stream that trains it (see tt_host.stream)
+      lr-trial/<key>.json               a --lr auto trial's outcome (see tt_host.rate)
 
 Entries are checked against their hash when read: a damaged entry is reported missing, never
 used. Writes go to a temporary name first and are renamed into place, so an interrupted write
@@ -126,6 +127,18 @@ class Cache:
 
     def write_json(self, plan_hash: str, name: str, data: dict[str, Any]) -> None:
         _write_atomic(self.plan_file(plan_hash, name), (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
+
+    # -- results computed from inputs (e.g. the learning-rate trial) --------------------------
+
+    def read_result(self, kind: str, key: str) -> dict[str, Any] | None:
+        """What :meth:`write_result` kept under ``kind/key``, or None."""
+        try:
+            return json.loads((self.root / kind / f"{key}.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def write_result(self, kind: str, key: str, data: dict[str, Any]) -> None:
+        _write_atomic(self.root / kind / f"{key}.json", (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
 
 
 def load_plan_folder(folder: str | Path, plan_hash: str | None = None) -> CachedPlan | None:

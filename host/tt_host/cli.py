@@ -386,7 +386,7 @@ def compile_cmd(
     fuse_stem: Annotated[bool, typer.Option("--fuse-stem/--no-fuse-stem", help="Let a fused block's expansion be the stem convolution (its output never exists).")] = True,
     stream_input: Annotated[bool, typer.Option("--stream-input/--no-stream-input", help="Run the first fused block as the sample's rows arrive (the sample never sits in SRAM whole).")] = True,
     recompute_masks: Annotated[bool, typer.Option("--recompute-masks/--no-recompute-masks", help="Rebuild blocks' masks in the backward from the input it keeps, where the step's peak needs it (costs a second forward of those layers).")] = True,
-    lr: Annotated[float, typer.Option("--lr", help="SGD learning rate (the classifier's follows it).")] = recipe.LR,
+    lr: Annotated[str, typer.Option("--lr", help="SGD learning rate (the classifier's follows it), or auto: the best of a short trial of the plan on this computer (needs --samples; a fifth of them judge it).")] = "auto",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the stochastic rounding.")] = 0,
     as_json: JsonOpt = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="Draw the arena over the schedule to this PNG (matplotlib).")] = None,
@@ -433,7 +433,10 @@ def compile_cmd(
         log.info("auto (%s, %d samples): %d trainable parameters, %d candidates scheduled, %d placed",
                  sel.get("method"), sel.get("samples", 0), compiled.report["trainable_params"],
                  sel.get("candidates_scheduled", 0), sel.get("candidates_placed", 0))
-    report = write_outputs(compiled, out, TrainParams(lr=lr, seed=seed))
+    rate_value = _parse_lr(lr)
+    if rate_value == "auto":
+        rate_value = _auto_lr(compiled, fisher_samples, seed)
+    report = write_outputs(compiled, out, TrainParams(lr=rate_value, seed=seed))
     elapsed = time.perf_counter() - t0
     if plot is not None:
         report_mod.plot_timeline(report, plot)
@@ -445,6 +448,41 @@ def compile_cmd(
         for line in report_mod.summary_lines(report) + report_mod.timeline_text(report):
             console.print(line, markup=False)
     typer.echo(f"wrote {out}/plan.bin, weights.bin, report.json in {elapsed:.2f} s", err=True)
+
+
+def _parse_lr(value: str) -> float | str:
+    from .rate import parse
+
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _auto_lr(compiled, samples, seed: int) -> float:
+    """``tt-host compile --lr auto``: the trial of :mod:`tt_host.rate` on the ``--samples``
+    (a seeded fifth of them held out to judge it); the recipe's rate without samples."""
+    import numpy as np
+
+    from .compiler import TrainParams, serialize
+    from .rate import choose, describe
+
+    if samples is None:
+        log.info("--lr auto without --samples: the recipe's rate %g", recipe.LR)
+        return recipe.LR
+    images, labels = samples
+    order = np.random.default_rng(seed).permutation(len(labels))
+    held = order[: max(1, len(order) // 5)]
+    train = order[len(held):]
+    trainable = int(compiled.report["trainable_params"])
+
+    def blobs_at(lr: float):
+        b = serialize(compiled.schedule, compiled.plan, TrainParams(lr=lr, seed=seed), compiled.scheme.name, trainable)
+        return b.plan, b.weights
+
+    choice = choose(blobs_at, images[train], labels[train], (images[held], labels[held]), seed)
+    log.info("learning rate %s", describe(choice, choice.lr))
+    return choice.lr
 
 
 @app.command("export")
@@ -486,7 +524,7 @@ def stream(
     budget: Annotated[str | None, typer.Option("--budget", help="SRAM of a training step, e.g. 256K (default: what the device has).")] = None,
     macs_budget: Annotated[str | None, typer.Option("--macs-budget", help="With --scheme auto: most backward MACs per step, e.g. 5M.")] = None,
     init: Annotated[str, typer.Option("--init", help="A new head (labels the model does not have): imprint or zero.")] = "imprint",
-    lr: Annotated[float, typer.Option("--lr", help="SGD learning rate (the classifier's follows it).")] = recipe.LR,
+    lr: Annotated[str, typer.Option("--lr", help="SGD learning rate (the classifier's follows it), or auto: the best of a short trial of the plan on this computer, judged on the held-out samples.")] = "auto",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the split, the sample order and the stochastic rounding.")] = 0,
     replace_model: Annotated[bool, typer.Option("--replace-model", help="Allow a plan for another model than the device's.")] = False,
     keep_last: Annotated[bool, typer.Option("--keep-last", help="End with the last epoch's parameters even when an earlier state (or the start) scored better on the held-out samples.")] = False,

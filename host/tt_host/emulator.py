@@ -28,7 +28,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Literal, Self
@@ -131,34 +131,21 @@ class Emulator:
             raise ToolMissing("qemu-system-arm not found on PATH; install with: sudo apt-get install qemu-system-arm")
         if not self.target.qemu_machine:
             raise UsageError(f"board {self.target.name!r} has no [qemu] machine in its board.toml")
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            listener.bind(("127.0.0.1", 0))
-            listener.listen(1)
-            port = listener.getsockname()[1]
-            fd = listener.fileno()
-            # fd passing makes the port race-free; see the module docstring.
-            cmd = [
-                "qemu-system-arm",
-                "-machine", self.target.qemu_machine,
-                "-cpu", self.target.qemu_cpu,
-                "-nographic",
-                "-monitor", "none",
-                "-icount", "shift=0",  # deterministic guest time, independent of host load
-                "-semihosting-config", "enable=on,target=native",
-                "-kernel", str(elf),
-                "-chardev", f"socket,id=uart0,fd={fd},server=on,wait=off,nodelay=on",
-                "-serial", "chardev:uart0",
-                *self._flash_args(),
-                *self.extra_args,
-            ]  # fmt: skip
-            log.debug("$ %s", " ".join(cmd))
-            self.process = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, pass_fds=(fd,)
-            )
-        finally:
-            listener.close()  # QEMU holds its own copy
-        self.url = f"socket://127.0.0.1:{port}"
+        # fd passing makes the port race-free; see the module docstring.
+        self._spawn_on_socket(lambda fd: [
+            "qemu-system-arm",
+            "-machine", self.target.qemu_machine,
+            "-cpu", self.target.qemu_cpu,
+            "-nographic",
+            "-monitor", "none",
+            "-icount", "shift=0",  # deterministic guest time, independent of host load
+            "-semihosting-config", "enable=on,target=native",
+            "-kernel", str(elf),
+            "-chardev", f"socket,id=uart0,fd={fd},server=on,wait=off,nodelay=on",
+            "-serial", "chardev:uart0",
+            *self._flash_args(),
+            *self.extra_args,
+        ])  # fmt: skip
         try:
             self.process.wait(_QEMU_SETTLE_S)
         except subprocess.TimeoutExpired:
@@ -169,6 +156,23 @@ class Emulator:
             raise LinkError(
                 f"qemu-system-arm failed to start (exit code {self.process.returncode}):\n{self.log_tail()}"
             )
+
+    def _spawn_on_socket(self, command: Callable[[int], list[str]]) -> None:
+        """Start ``command(fd)``, the emulator listening on descriptor ``fd``: a socket this
+        process bound to a port the kernel picked (known before the child starts, and no other
+        program can take it in between); set :attr:`url`."""
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1)
+            port = listener.getsockname()[1]
+            cmd = command(listener.fileno())
+            log.debug("$ %s", " ".join(cmd))
+            self.process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+                                            pass_fds=(listener.fileno(),))
+        finally:
+            listener.close()  # the child holds its own copy
+        self.url = f"socket://127.0.0.1:{port}"
 
     def _flash_args(self) -> list[str]:
         """Back the board's emulated flash with ``flash_image`` so it outlives the emulator.
@@ -195,20 +199,7 @@ class Emulator:
         if self.flash_image is not None:
             self.flash_image.parent.mkdir(parents=True, exist_ok=True)
             flash = ["--flash", str(self.flash_image)]  # created, erased, by the twin when missing
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            listener.bind(("127.0.0.1", 0))
-            listener.listen(1)
-            port = listener.getsockname()[1]
-            fd = listener.fileno()
-            cmd = [str(exe), "--listen-fd", str(fd), *flash, *self.extra_args]
-            log.debug("$ %s", " ".join(cmd))
-            self.process = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, pass_fds=(fd,)
-            )
-        finally:
-            listener.close()  # the twin holds its own copy
-        self.url = f"socket://127.0.0.1:{port}"
+        self._spawn_on_socket(lambda fd: [str(exe), "--listen-fd", str(fd), *flash, *self.extra_args])
         try:
             self.process.wait(_NATIVE_SETTLE_S)
         except subprocess.TimeoutExpired:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from . import recipe
+from . import rate, recipe
 from .cache import Cache, CachedPlan
 from .errors import UsageError
 from .session import DeviceInfo
@@ -47,7 +47,9 @@ class TrainingSetup:
     budget: int | None = None  #: SRAM of a training step in bytes; None: what the device has
     macs_budget: int | None = None  #: with "auto": most backward MACs per step
     init: str = "imprint"  #: new head: "imprint" (from the training samples) or "zero"
-    lr: float = recipe.LR  #: SGD learning rate of the plan (the head's follows it: ``TrainParams``)
+    #: SGD learning rate of the plan (the head's follows it: ``TrainParams``), or "auto": chosen
+    #: by a short trial on this computer (:mod:`tt_host.rate`)
+    lr: float | str = "auto"
     weight_step_max: float = recipe.WEIGHT_STEP_MAX  #: ``TrainParams.weight_step_max``
     bias_step_max: float = recipe.BIAS_STEP_MAX  #: ``TrainParams.bias_step_max``
     seed: int = 0  #: stochastic-rounding seed (the plan's); also orders and splits the samples
@@ -55,6 +57,10 @@ class TrainingSetup:
     def __post_init__(self) -> None:
         if self.init not in INITS:
             raise UsageError(f"the head initialisation must be one of {', '.join(INITS)}, not {self.init!r}")
+        try:
+            object.__setattr__(self, "lr", rate.parse(self.lr))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,10 +137,13 @@ def compile_plan(
     labels: np.ndarray,
     setup: TrainingSetup,
     budget: int | None,
+    held_out: tuple[np.ndarray, np.ndarray] | None = None,
+    cache: Cache | None = None,
 ) -> tuple[bytes, bytes, dict[str, Any]]:
     """``(plan, weights, report)`` for ``model`` with ``head``, trained per ``setup``;
     ``images``/``labels`` (class indices of ``head.labels``) are the training samples, for
-    imprinting and the Fisher criterion."""
+    imprinting, the Fisher criterion and ``--lr auto``'s trial, which evaluates ``held_out``
+    (without held-out samples it uses ``recipe.LR``); ``cache`` keeps trials' outcomes."""
     from .compiler import TrainParams, compile_model, load_graph, serialize
     from .compiler import head as head_mod
 
@@ -151,22 +160,55 @@ def compile_plan(
         graph = dataclasses.replace(graph, labels=head.labels)
     compiled = compile_model(graph, setup.scheme, budget, samples=(images, labels),
                              macs_budget=setup.macs_budget)
-    train = TrainParams(lr=setup.lr, seed=setup.seed, weight_step_max=setup.weight_step_max,
-                        bias_step_max=setup.bias_step_max)
-    blobs = serialize(compiled.schedule, compiled.plan, train, compiled.scheme.name,
-                      int(compiled.report["trainable_params"]))
+    trainable = int(compiled.report["trainable_params"])
+
+    def train_at(lr: float) -> TrainParams:
+        return TrainParams(lr=lr, seed=setup.seed, weight_step_max=setup.weight_step_max,
+                           bias_step_max=setup.bias_step_max)
+
+    def blobs_at(lr: float):
+        return serialize(compiled.schedule, compiled.plan, train_at(lr), compiled.scheme.name, trainable)
+
+    choice = None
+    lr = setup.lr
+    if lr == "auto":
+        choice = _lr_trial(blobs_at, images, labels, held_out, setup.seed, cache)
+        lr = choice.lr if choice is not None else recipe.LR
+    train = train_at(lr)
+    blobs = blobs_at(lr)
     report = {**compiled.report, "plan_bytes": len(blobs.plan), "weights_bytes": len(blobs.weights),
               "plan_hash": blobs.plan_hash.hex(), "model_hash": graph.model_hash.hex(),
               "labels": list(graph.labels), "head_replaced": graph.head_replaced,
               "train": {"lr": train.lr, "head_lr": train.head_rate, "weight_step_max": train.weight_step_max,
-                        "bias_step_max": train.bias_step_max, "diverge_after": train.diverge_after, "seed": train.seed}}
+                        "bias_step_max": train.bias_step_max, "diverge_after": train.diverge_after, "seed": train.seed,
+                        "lr_auto": choice.to_dict() if choice is not None else None}}
     report.pop("timeline", None)
     return blobs.plan, blobs.weights, report
 
 
+def _lr_trial(blobs_at, images: np.ndarray, labels: np.ndarray, held_out: tuple[np.ndarray, np.ndarray] | None,
+              seed: int, cache: Cache | None) -> rate.Choice | None:
+    """``--lr auto``: the trial of :mod:`tt_host.rate`, or its cached outcome; None without
+    held-out samples to judge it by."""
+    if held_out is None or len(held_out[1]) == 0:
+        log.warning("--lr auto needs held-out samples to judge its trial: using %g", recipe.LR)
+        return None
+    base = blobs_at(recipe.LR)
+    key = rate.key(base.plan_hash, images, labels, held_out, seed)
+    found = cache.read_result("lr-trial", key) if cache is not None else None
+    if found is not None:
+        trials = tuple(rate.Trial(**t) for t in found["trials"])
+        return rate.Choice(found["lr"], found["start_loss"], trials)
+    choice = rate.choose(lambda lr: (lambda b: (b.plan, b.weights))(blobs_at(lr)), images, labels, held_out, seed)
+    if cache is not None:
+        cache.write_result("lr-trial", key, choice.to_dict())
+    return choice
+
+
 def prepare(cache: Cache, model: str | Path, head: HeadChoice, images: np.ndarray, labels: np.ndarray,
-            setup: TrainingSetup, budget: int | None) -> CachedPlan:
+            setup: TrainingSetup, budget: int | None,
+            held_out: tuple[np.ndarray, np.ndarray] | None = None) -> CachedPlan:
     """Compile the plan (see :func:`compile_plan`) and keep it and its model in ``cache``."""
     cache.add_model(model)
-    plan, weights, report = compile_plan(model, head, images, labels, setup, budget)
+    plan, weights, report = compile_plan(model, head, images, labels, setup, budget, held_out, cache)
     return cache.add_plan(plan, weights, report)

@@ -109,6 +109,8 @@ def run_rows(report: StreamReport) -> list[tuple[str, str]]:
                                               f"{_pct(report.train_correct / report.trained)}"))
     if report.kept:
         rows.append(("kept", f"{report.kept} ({report.kept_reason})"))
+    if report.learning_rate:
+        rows.append(("learning rate", report.learning_rate))
     if report.diverged_at is not None:
         rows.append(("diverged", f"the device stopped training at step {report.diverged_at} (identical logits "
                                  "for every sample: collapsed); the parameters kept are an earlier, evaluated state"))

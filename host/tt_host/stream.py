@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from tt_protocol.status import Status
 
-from . import provision
+from . import provision, rate
 from . import samples as samples_mod
 from .cache import Cache, CachedPlan
 from .errors import DeviceError, UsageError
@@ -118,8 +118,19 @@ def build_schedule(
 
 def training_arrays(schedule: Schedule, shape: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """The distinct training samples: ``(int8 images [N, H, W, C], class indices [N])``."""
-    images = np.stack([np.frombuffer(i.data, np.int8).reshape(tuple(shape)) for i in schedule.train])
-    return images, np.array([i.class_index for i in schedule.train], np.int64)
+    return _arrays(schedule.train, shape)
+
+
+def held_out_arrays(schedule: Schedule, shape: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The held-out samples, as :func:`training_arrays` gives the training ones."""
+    return _arrays(schedule.held_out, shape)
+
+
+def _arrays(items: Sequence[Item], shape: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    if not items:
+        return np.zeros((0, *shape), np.int8), np.zeros(0, np.int64)
+    images = np.stack([np.frombuffer(i.data, np.int8).reshape(tuple(shape)) for i in items])
+    return images, np.array([i.class_index for i in items], np.int64)
 
 
 # -- results -----------------------------------------------------------------------------------
@@ -194,6 +205,7 @@ class StreamReport:
     board: str = ""  #: the device's board name (INFO)
     core_clock_hz: int = 0
     keep_last: bool = False  #: ``--keep-last``: end with the last state, evaluated or not
+    learning_rate: str = ""  #: the plan's rate and, for ``--lr auto``, how it was chosen
     #: every evaluated state of the stream: ``(name, trained, evaluation, committed)``; name
     #: "start", "epoch N" or "diverged"
     epochs: list = dataclasses.field(default_factory=list)
@@ -232,6 +244,7 @@ class StreamReport:
             "evaluations": [{"name": name, "trained": trained, "committed": committed, **e.to_dict()}
                             for name, trained, e, committed in self.epochs],
             "kept": self.kept, "kept_reason": self.kept_reason, "keep_last": self.keep_last,
+            "learning_rate": self.learning_rate,
             "diverged_at": self.diverged_at, "skipped": self.skipped,
         }
 
@@ -379,6 +392,7 @@ def stream(
         head_replaced=bool(plan.report.get("head_replaced", False)), scheme=plan.scheme_name,
         trainable_params=int(plan.report.get("trainable_params", 0)), total=schedule.total, start=0,
         firmware_static=firmware_static, board=info.board, core_clock_hz=info.core_clock_hz, keep_last=keep_last,
+        learning_rate=_rate_text(plan.report.get("train", {})),
     )
     if info.plan_hash != plan.plan_hash:
         if info.model_hash not in (None, plan.model_hash) and not replace_model:
@@ -495,6 +509,14 @@ def commit_refusal(cache: Cache, plan_hash: str, trained: int, commit_sequence: 
             "not committed (--force stores them anyway)")
 
 
+def _rate_text(train: dict[str, Any]) -> str:
+    if "lr" not in train:
+        return ""
+    auto = train.get("lr_auto")
+    return rate.describe(rate.Choice(auto["lr"], auto["start_loss"], tuple(rate.Trial(**t) for t in auto["trials"]))
+                         if auto else None, train["lr"])
+
+
 def _epochs(journal: _Journal) -> list[tuple[str, int, Evaluation, bool]]:
     """``(name, trained, evaluation, committed)`` of every evaluated state, in order."""
     return [(s["name"], s["trained"], journal.evaluation(s), s["sequence"] is not None) for s in journal.states]
@@ -528,7 +550,7 @@ def stream_folder(
     firmware = firmware_footprint()
     budget = provision.effective_budget(setup.budget, provision.device_budget(info, firmware.sram))
     images, labels = training_arrays(schedule, shape)
-    plan = provision.prepare(cache, model_path, head, images, labels, setup, budget)
+    plan = provision.prepare(cache, model_path, head, images, labels, setup, budget, held_out_arrays(schedule, shape))
     log.info("plan %s: scheme %s, %d trainable parameters, %d-class head (%s)", plan.plan_hash[:16],
              plan.scheme_name, plan.report.get("trainable_params", 0), len(head.labels),
              "replaced" if head.replaced else "kept")
