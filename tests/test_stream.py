@@ -263,3 +263,51 @@ def test_stream_without_model_uses_the_devices_from_the_cache(folder: Path, cach
     assert report.start == report.total // 2 and not report.uploaded
     with pytest.raises(UsageError, match="has not seen"):
         S.stream_folder(_session(device), folder, Cache(cache.root.parent / "empty"), LAST_LAYER)
+
+
+# -- keeping the best evaluated state ----------------------------------------------------------
+
+
+class _CutAtEvaluation:
+    """A link that breaks at the first evaluation request after ``n`` training requests."""
+
+    def __init__(self, device: SimDevice, n: int) -> None:
+        self.device, self.n = device, n
+        self.decoder = FrameDecoder()
+
+    def __call__(self, data: bytes) -> bytes:
+        for e in self.decoder.feed(data):
+            if e.frame and e.frame[1] == Opcode.SAMPLE_RUN:
+                if _CutAfter._trains(e):
+                    self.n -= 1
+                elif self.n <= 0:
+                    raise LinkError("connection lost")
+        return self.device.feed(data)
+
+
+def test_every_epoch_is_evaluated_and_the_best_state_kept(folder: Path, cache: Cache) -> None:
+    device = SimDevice()
+    report = _stream(device, folder, cache, epochs=3)
+    names = [name for name, *_ in report.epochs]
+    assert names == ["start", "epoch 1", "epoch 2", "epoch 3"] and report.kept in names
+    evaluations = {name: e for name, _, e, _ in report.epochs}
+    kept = evaluations[report.kept]
+    assert all(not S.better(e, kept) for e in evaluations.values()), "a better state was not kept"
+    assert report.after.to_dict() == kept.to_dict()
+    kept_steps = next(t for name, t, _, _ in report.epochs if name == report.kept)
+    assert _session(device).stats().trained == kept_steps
+    committed = [name for name, _, _, c in report.epochs if c]
+    assert report.kept == "start" or committed[-1] == report.kept
+
+
+def test_a_stream_cut_before_its_last_evaluation_evaluates_it_when_run_again(folder: Path, cache: Cache) -> None:
+    device = SimDevice()
+    total = len(_schedule(folder).train)
+    session = DeviceSession(LoopbackTransport(_CutAtEvaluation(device, total)), timeout=1.0)
+    session.hello()
+    with pytest.raises(LinkError):
+        S.stream_folder(session, folder, cache, LAST_LAYER, model=DEMO, keep_last=True)
+    assert _session(device).stats().trained == total
+    report = _stream(device, folder, cache, keep_last=True)
+    assert report.trained == 0 and [name for name, *_ in report.epochs] == ["start", "epoch 1"]
+    assert report.kept == "epoch 1" and report.after.n == report.before.n

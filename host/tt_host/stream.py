@@ -440,10 +440,10 @@ def stream(
         report.stats = session.stats()
         return report
 
-    best = max((s for s in journal.states if s["sequence"] is not None or s is first), key=lambda s: (
-        journal.evaluation(s).correct, -(journal.evaluation(s).loss or 0.0)), default=first)
-    last = journal.find(f"epoch {start // len(schedule.train)}") if start and start % len(schedule.train) == 0 else None
-    last = last if last is not None and last["trained"] == start else first
+    # This run commits a state only when it beats every one before: the newest committed is the
+    # best; the device's own state is the newest evaluated at its step, if any.
+    best = next((s for s in reversed(journal.states) if s is not first and s["sequence"] is not None), first)
+    last = next((s for s in reversed(journal.states) if s["trained"] == start), None)
     n = len(schedule.train)
     try:
         for epoch in range(start // n, schedule.epochs):
@@ -461,6 +461,9 @@ def stream(
         report.diverged_at = exc.trained
         evaluation = evaluate(session, schedule.held_out, header_labels, "after divergence", progress)
         last = journal.add("diverged", exc.trained, evaluation, None)
+    if last is None:  # a run cut off after its last step, before evaluating it
+        name = f"epoch {start // n}" if start % n == 0 else f"step {start}"
+        last = journal.add(name, start, evaluate(session, schedule.held_out, header_labels, name, progress), None)
     report.epochs = _epochs(journal)
     report.stats = session.stats()  # what this run measured (a revert zeroes the counters)
     kept = last
