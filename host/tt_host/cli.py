@@ -231,14 +231,15 @@ def demo(
     ctx: typer.Context,
     board: BoardOpt = "f746",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for deltas.bin and adapted.tflite (default: $TT_HOME/demo).")] = None,
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Passes over the training samples.")] = 1,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Passes over the training samples.")] = 2,
     as_json: JsonOpt = False,
 ) -> None:
     """The whole loop on the emulated F746: train the demo model on new classes, pull the deltas.
 
     Boots the emulated board, uploads the demo model's plan for the labels of
     examples/camera_samples, evaluates the held-out samples, trains on the rest on the
-    device, evaluates again, pulls the deltas and merges them into an adapted .tflite.
+    device evaluating after every epoch, keeps the best state, pulls the deltas and merges
+    them into an adapted .tflite.
     """
     from . import demo as demo_mod
     from .cache import Cache

@@ -30,7 +30,7 @@ DEMO_SAMPLES = REPO_ROOT / "examples" / "camera_samples"
 #: Passes over the training samples. Measured in simulation (bit-exact with the device) on
 #: three splits: one pass at the default learning rate adds 5 points of held-out accuracy to
 #: the imprinted head on each; a second pass adds nothing on average and doubles the time.
-DEMO_EPOCHS = 1
+DEMO_EPOCHS = 2
 
 
 @dataclasses.dataclass
