@@ -12,7 +12,6 @@ import json
 import shutil
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +44,8 @@ from tt_host.recipe import LrSchedule
 from tt_host.session import DeviceSession
 from tt_host.transport import SerialTransport
 
+from emulated import connected, measured
+
 pytestmark = pytest.mark.qemu  # skipped, naming the tool, when one is missing (conftest.py)
 
 DEMO = REPO_ROOT / "examples" / "demo_model" / "fmnist6-demo-int8.tflite"
@@ -53,17 +54,6 @@ SHAPE = (32, 32, 3)
 BOARD = resolve("f746-qemu")
 
 
-def _measured(name: str, **values: object) -> None:
-    """Print what a test measured, one JSON line (visible with ``pytest -s``)."""
-    print(f"\nMEASURED {name}: {json.dumps(values, default=float)}")
-
-
-@contextmanager
-def _session(emulator: Emulator) -> Iterator[DeviceSession]:
-    with SerialTransport(emulator.url) as transport:
-        session = DeviceSession(transport, timeout=2.0, slow_timeout=30.0)
-        session.hello()
-        yield session
 
 
 def _subset(root: Path, per_label: int) -> Path:
@@ -145,13 +135,13 @@ def test_streaming_real_samples_trains_the_device(emulator: Emulator, cache: Cac
     """One pass over the 240 training samples with a zero-initialised head: held-out accuracy
     goes from chance to well above it (simulation of the same plan: 25.0% -> 78.3%)."""
     setup = provision.TrainingSetup(scheme="auto", init="zero", lr=0.01)
-    with _session(emulator) as session:
+    with connected(emulator) as session:
         t0 = time.perf_counter()
         report = S.stream_folder(session, CAMERA, cache, setup, model=DEMO, replace_model=True)
         wall = time.perf_counter() - t0
     before, after = report.before.accuracy, report.after.accuracy
     stats = report.stats
-    _measured("stream_zero_head", before=before, after=after, samples_per_s=report.samples_per_s,
+    measured("stream_zero_head", before=before, after=after, samples_per_s=report.samples_per_s,
               instructions_per_step=stats.instructions_per_step, device_ms_per_step=1e3 * stats.seconds_per_step,
               peak_sram=report.peak_sram, arena_used=stats.arena_used, stack_peak=stats.stack_peak,
               static=report.firmware_static, upload_s=report.upload_s, upload_bytes=report.upload_bytes,
@@ -164,7 +154,7 @@ def test_streaming_real_samples_trains_the_device(emulator: Emulator, cache: Cac
 
 def test_pulled_deltas_equal_the_reference_simulation_byte_for_byte(emulator: Emulator, cache: Cache,
                                                                     small: Prepared) -> None:
-    with _session(emulator) as session:
+    with connected(emulator) as session:
         report = S.stream(session, small.plan, small.schedule, cache, replace_model=True, keep_last=True)
         pulled = pull_deltas(session, cache)
     n = small.schedule.total
@@ -180,7 +170,7 @@ def test_a_stream_cut_off_resumes_where_the_device_stands(emulator: Emulator, ca
     """The link drops right after a training request reached the device (its answer never
     read); the same stream in a new connection continues after that step, and the result is
     bit-exact with training every step exactly once."""
-    with _session(emulator) as session:
+    with connected(emulator) as session:
         _fresh(session, small)
     transport = SerialTransport(emulator.url)
     session = DeviceSession(transport, timeout=2.0, slow_timeout=30.0)
@@ -198,7 +188,7 @@ def test_a_stream_cut_off_resumes_where_the_device_stands(emulator: Emulator, ca
 
     with pytest.raises(LinkError):
         S.stream(session, small.plan, small.schedule, cache, progress=cut, keep_last=True)
-    with _session(emulator) as session:
+    with connected(emulator) as session:
         report = S.stream(session, small.plan, small.schedule, cache, keep_last=True)
         pulled = pull_deltas(session, cache)
     assert not report.uploaded and report.start == 6 and report.trained == small.schedule.total - 6
@@ -208,7 +198,7 @@ def test_a_stream_cut_off_resumes_where_the_device_stands(emulator: Emulator, ca
 
 
 def test_evaluation_changes_nothing_and_predictions_match_the_reference(emulator: Emulator, small: Prepared) -> None:
-    with _session(emulator) as session:
+    with connected(emulator) as session:
         _fresh(session, small)
         image = session.pull()
         machine = simulate.planned(small.plan.plan, small.plan.weights)
@@ -226,7 +216,7 @@ def test_evaluation_changes_nothing_and_predictions_match_the_reference(emulator
 
 
 def test_a_commit_survives_a_reset(emulator: Emulator, small: Prepared) -> None:
-    with _session(emulator) as session:
+    with connected(emulator) as session:
         _fresh(session, small)
         _train_steps(session, small, 0, 5)
         trained = session.pull()
@@ -243,7 +233,7 @@ def test_a_commit_survives_a_reset(emulator: Emulator, small: Prepared) -> None:
 
 def test_rollback_restores_the_factory_model(emulator: Emulator, small: Prepared) -> None:
     factory = _image(simulate.planned(small.plan.plan, small.plan.weights))
-    with _session(emulator) as session:
+    with connected(emulator) as session:
         _fresh(session, small)
         _train_steps(session, small, 0, 4)
         session.commit()
@@ -268,7 +258,7 @@ def test_a_power_cut_during_a_commit_leaves_the_old_or_the_new_weights(small: Pr
     flash = tmp_path / "flash.img"
     emulator = _boot(flash, tmp_path / "boot0.log")
     try:
-        with _session(emulator) as session:
+        with connected(emulator) as session:
             session.upload(small.plan.package, replace_model=True)
             _train_steps(session, small, 0, 3)
             t0 = time.perf_counter()
@@ -286,7 +276,7 @@ def test_a_power_cut_during_a_commit_leaves_the_old_or_the_new_weights(small: Pr
     for i, delay in enumerate((None, *delays)):
         emulator = _boot(flash, tmp_path / f"boot{i + 1}.log")
         try:
-            with _session(emulator) as session:
+            with connected(emulator) as session:
                 state = session.pull(), session.stats().trained
                 assert state in ((old, 3), (new, 6)), f"after a cut {delay} s into a commit"
                 if delay is not None:
@@ -304,7 +294,7 @@ def test_a_power_cut_during_a_commit_leaves_the_old_or_the_new_weights(small: Pr
                 emulator.process.wait()
         finally:
             emulator.stop()
-    _measured("commit_power_cuts", commit_s=commit_s, trained_after_cut_at_s=outcomes)
+    measured("commit_power_cuts", commit_s=commit_s, trained_after_cut_at_s=outcomes)
 
 
 # -- bad input -------------------------------------------------------------------------------
@@ -319,7 +309,7 @@ def _refused(status: Status, call, *args, **kwargs) -> DeviceError:
 
 def test_bad_input_is_refused_with_a_status_and_nothing_is_applied(emulator: Emulator, cache: Cache,
                                                                    small: Prepared, tmp_path: Path) -> None:
-    with _session(emulator) as session:
+    with connected(emulator) as session:
         _fresh(session, small)
         _train_steps(session, small, 0, 2)
         before = session.pull()
@@ -397,7 +387,7 @@ def test_the_demo_runs_the_whole_loop(tmp_path: Path, monkeypatch: pytest.Monkey
     result = CliRunner().invoke(app, ["demo", "--epochs", "1", "--json", "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    _measured("demo_one_epoch", before=report["before"]["accuracy"], after=report["after"]["accuracy"],
+    measured("demo_one_epoch", before=report["before"]["accuracy"], after=report["after"]["accuracy"],
               samples_per_s=report["samples_per_s"], instructions_per_step=report["instructions_per_step"],
               peak_sram=report["peak_sram_bytes"], upload_s=report["upload_s"], total_s=report["total_s"])
     assert report["after"]["accuracy"] > report["before"]["accuracy"]

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +45,8 @@ from tt_protocol import vectors
 from tt_protocol.frame import MAX_PAYLOAD
 from tt_protocol.responder import BoardIdentity, Responder
 
+from emulated import connected, measured
+
 pytestmark = pytest.mark.skipif(
     not shutil.which("cmake") or not any(shutil.which(cc) for cc in ("cc", "gcc", "clang")),
     reason="needs cmake and a C compiler (scripts/setup.sh installs them)",
@@ -65,17 +66,6 @@ def _configured_arena_bytes() -> int:
     return int(re.search(r"set\(TT_ARENA_BYTES (\d+) CACHE", text).group(1))
 
 
-def _measured(name: str, **values: object) -> None:
-    """Print what a test measured, one JSON line (visible with ``pytest -s``)."""
-    print(f"\nMEASURED {name}: {json.dumps(values, default=float)}")
-
-
-@contextmanager
-def _session(emulator: Emulator) -> Iterator[DeviceSession]:
-    with SerialTransport(emulator.url) as transport:
-        session = DeviceSession(transport, timeout=2.0, slow_timeout=30.0)
-        session.hello()
-        yield session
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +95,7 @@ EVAL_SPLIT = 0.25
 def _stream(emulator: Emulator, folder: Path, cache: Cache) -> tuple[S.StreamReport, Pulled, float]:
     """Evaluate, train and evaluate ``folder`` on the device, as ``tt-host stream --keep-last``
     does (the device ends with every step applied); pull."""
-    with _session(emulator) as session:
+    with connected(emulator) as session:
         t0 = time.perf_counter()
         report = S.stream_folder(session, folder, cache, SETUP, model=DEMO, eval_split=EVAL_SPLIT,
                                  replace_model=True, keep_last=True)
@@ -126,7 +116,7 @@ def test_the_host_board_is_a_native_twin_of_the_f746() -> None:
 
 
 def test_hello_reports_the_host_board_with_the_f746_qemu_arena(twin: Emulator) -> None:
-    with _session(twin) as session:
+    with connected(twin) as session:
         info = session.hello()
     assert info.board == "host"
     assert (info.sram_bytes, info.flash_bytes) == (QEMU.sram_bytes, QEMU.flash_bytes)
@@ -137,7 +127,7 @@ def test_hello_reports_the_host_board_with_the_f746_qemu_arena(twin: Emulator) -
 @pytest.mark.parametrize("size_", [0, 1, 254, 255, 600, MAX_PAYLOAD])
 def test_ping_echoes_payloads_of_every_size(twin: Emulator, size_: int) -> None:
     payload = bytes(random.Random(size_).randrange(0, 4) for _ in range(size_))  # many zeros for COBS
-    with _session(twin) as session:
+    with connected(twin) as session:
         session.ping(payload)
 
 
@@ -195,7 +185,7 @@ def test_a_stream_commits_and_survives_a_killed_process(folder: Path, tmp_path: 
     flash = tmp_path / "flash.img"
     with Emulator(HOST, flash_image=flash, log_path=tmp_path / "boot1.log") as emulator:
         report, pulled, wall = _stream(emulator, folder, cache)
-        with _session(emulator) as session:
+        with connected(emulator) as session:
             sequence, _ = session.commit()
             committed = session.pull()
             session.reset()  # the process starts over; this client stays connected
@@ -204,7 +194,7 @@ def test_a_stream_commits_and_survives_a_killed_process(folder: Path, tmp_path: 
             assert session.pull() == committed and session.stats().trained == report.trained
         emulator.process.send_signal(signal.SIGKILL)  # a power cut: no chance to write anything
         emulator.process.wait()
-    _measured("host_twin_short_stream", steps=report.trained, wall_s=wall, samples_per_s=report.samples_per_s,
+    measured("host_twin_short_stream", steps=report.trained, wall_s=wall, samples_per_s=report.samples_per_s,
               device_ms_per_step=1e3 * report.stats.seconds_per_step, upload_s=report.upload_s)
     assert report.board == "host" and report.uploaded and report.trained == report.total == 12
     plan = cache.plan(report.plan_hash)
@@ -213,7 +203,7 @@ def test_a_stream_commits_and_survives_a_killed_process(folder: Path, tmp_path: 
     assert pulled.deltas == D.build(plan.plan, plan.weights, machine.parameters(), samples=report.trained)
 
     with Emulator(HOST, flash_image=flash, log_path=tmp_path / "boot2.log") as emulator:
-        with _session(emulator) as session:
+        with connected(emulator) as session:
             assert session.hello().plan_hash == report.plan_hash
             stats = session.stats()
             assert stats.trained == report.trained and stats.commit_sequence == sequence
@@ -265,12 +255,12 @@ def test_the_same_stream_on_qemu_and_on_the_host_twin_pulls_the_same_deltas(fold
     runs = {}
     for board in (QEMU, HOST):
         with Emulator(board, log_path=tmp_path / f"{board.name}.log") as emulator:
-            with _session(emulator) as session:
+            with connected(emulator) as session:
                 arena = session.hello().arena_bytes
             report, pulled, wall = _stream(emulator, folder, Cache(tmp_path / board.name))
         runs[board.name] = (arena, report, pulled, wall)
     (qemu_arena, qemu, qemu_pulled, qemu_s), (host_arena, host, host_pulled, host_s) = runs.values()
-    _measured("short_stream_qemu_vs_host", steps=host.trained, qemu_s=qemu_s, host_s=host_s,
+    measured("short_stream_qemu_vs_host", steps=host.trained, qemu_s=qemu_s, host_s=host_s,
               qemu_train_s=qemu.train_s, host_train_s=host.train_s, speedup=qemu_s / host_s)
     assert qemu_arena == host_arena == size.size_report(QEMU, QEMU.elf_path).arena_bytes == _configured_arena_bytes()
     assert qemu.plan_hash == host.plan_hash, "the same arena must give the same plan"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,9 +26,9 @@ from tt_host.emulator import Emulator
 from tt_host.paths import REPO_ROOT
 from tt_host.provision import TrainingSetup
 from tt_host.pull import pull_deltas
-from tt_host.session import DeviceSession
-from tt_host.transport import SerialTransport
 from tt_protocol import plan as P
+
+from emulated import connected
 
 pytestmark = pytest.mark.skipif(
     not shutil.which("cmake") or not any(shutil.which(cc) for cc in ("cc", "gcc", "clang")),
@@ -60,16 +59,9 @@ def twin(tmp_path: Path) -> Iterator[Emulator]:
         yield emulator
 
 
-@contextmanager
-def _session(emulator: Emulator) -> Iterator[DeviceSession]:
-    with SerialTransport(emulator.url) as transport:
-        session = DeviceSession(transport, timeout=2.0, slow_timeout=30.0)
-        session.hello()
-        yield session
-
 
 def _stream(emulator: Emulator, folder: Path, cache: Cache, setup: TrainingSetup, **kw) -> S.StreamReport:
-    with _session(emulator) as session:
+    with connected(emulator) as session:
         return S.stream_folder(session, folder, cache, setup, model=DEMO, **kw)
 
 
@@ -81,7 +73,7 @@ def test_a_collapsing_stream_is_stopped_by_the_device_and_the_start_is_kept(twin
     diverged = next(e for name, _, e, _ in report.epochs if name == "diverged")
     assert diverged.accuracy <= 0.3 < report.before.accuracy, "it had collapsed to one prediction"
     assert report.kept == "start" and report.after.to_dict() == report.before.to_dict()
-    with _session(twin) as session:
+    with connected(twin) as session:
         stats = session.stats()
         assert stats.trained == 0 and not stats.diverged, "reverted to the start, the guard cleared"
         deltas = P.parse_deltas(pull_deltas(session, cache).deltas)
@@ -96,7 +88,7 @@ def test_keep_last_ends_diverged_and_commit_refuses_it(twin: Emulator, folder: P
     monkeypatch.setenv("TT_HOME", str(tmp_path / "tt-home"))
     report = _stream(twin, folder, Cache(), COLLAPSING, epochs=2, keep_last=True)
     assert report.diverged_at is not None and report.kept == "diverged"
-    with _session(twin) as session:
+    with connected(twin) as session:
         assert session.stats().diverged
     runner = CliRunner()
     refused = runner.invoke(app, ["commit", "--port", twin.url])

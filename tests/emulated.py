@@ -1,0 +1,25 @@
+"""Helpers of the tests that talk to an emulated board (QEMU or the host twin) over its UART."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from tt_host.emulator import Emulator
+from tt_host.session import DeviceSession
+from tt_host.transport import SerialTransport
+
+
+@contextmanager
+def connected(emulator: Emulator) -> Iterator[DeviceSession]:
+    """A session with the emulated board, HELLO said (slow requests may take 30 s)."""
+    with SerialTransport(emulator.url) as transport:
+        session = DeviceSession(transport, timeout=2.0, slow_timeout=30.0)
+        session.hello()
+        yield session
+
+
+def measured(name: str, **values: object) -> None:
+    """Print what a test measured, one JSON line (visible with ``pytest -s``)."""
+    print(f"\nMEASURED {name}: {json.dumps(values, default=float)}")
