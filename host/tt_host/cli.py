@@ -376,7 +376,7 @@ def compile_cmd(
     model: Annotated[Path, typer.Argument(help="The int8 .tflite model to train.", exists=True, dir_okay=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for plan.bin, weights.bin and report.json.")],
     budget: Annotated[str | None, typer.Option("--budget", help="SRAM budget of a training step, e.g. 256K.")] = None,
-    scheme: Annotated[str, typer.Option("--scheme", help="last-layer, bias-only, full, auto, or a scheme JSON file.")] = "last-layer",
+    scheme: Annotated[str, typer.Option("--scheme", help="last-layer, bias-only, full, auto (under --budget, Fisher on --samples), paper (under --budget, the 256 KB paper's ranking), or a scheme JSON file.")] = "last-layer",
     macs_budget: Annotated[str | None, typer.Option("--macs-budget", help="With --scheme auto: most backward MACs per step, e.g. 5M.")] = None,
     classes: Annotated[int | None, typer.Option("--classes", min=1, help="Replace the classifier for N new classes.")] = None,
     samples: Annotated[Path | None, typer.Option("--samples", help="Folder of <label>/ image folders: new head for those labels (and, with --scheme auto, the Fisher criterion).")] = None,
@@ -405,10 +405,10 @@ def compile_cmd(
     from .compiler import head as head_mod
     from .compiler import report as report_mod
 
-    if scheme == "auto" and not budget:
-        raise UsageError("--scheme auto chooses what trains under a budget: give --budget (e.g. --budget 256K)")
-    if macs_budget is not None and scheme != "auto":
-        raise UsageError("--macs-budget applies to --scheme auto only")
+    if scheme in ("auto", "paper") and not budget:
+        raise UsageError(f"--scheme {scheme} chooses what trains under a budget: give --budget (e.g. --budget 256K)")
+    if macs_budget is not None and scheme not in ("auto", "paper"):
+        raise UsageError("--macs-budget applies to --scheme auto and paper only")
     if init not in ("imprint", "zero"):
         raise UsageError(f"--init must be imprint or zero, not {init!r}")
     t0 = time.perf_counter()
@@ -429,7 +429,7 @@ def compile_cmd(
                           stream_input=stream_input, recompute_masks=recompute_masks)
     compiled = compile_model(graph, scheme, parse_size(budget) if budget else None, options, samples=fisher_samples,
                              macs_budget=_parse_count(macs_budget) if macs_budget else None)
-    if scheme == "auto":
+    if scheme in ("auto", "paper"):
         sel = compiled.scheme.info
         log.info("auto (%s, %d samples): %d trainable parameters, %d candidates scheduled, %d placed",
                  sel.get("method"), sel.get("samples", 0), compiled.report["trainable_params"],
@@ -521,7 +521,7 @@ def stream(
     model: Annotated[Path | None, typer.Option("--model", help="The base int8 .tflite (default: the device's, from the cache).")] = None,
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="Passes over the training samples.")] = 1,
     eval_split: Annotated[float, typer.Option("--eval-split", help="Share of each label held out for evaluation.")] = 0.2,
-    scheme: Annotated[str, typer.Option("--scheme", help="auto (Fisher on the samples), last-layer, bias-only, full, or a scheme JSON file.")] = "auto",
+    scheme: Annotated[str, typer.Option("--scheme", help="auto (Fisher on the samples), paper (the 256 KB paper's ranking), last-layer, bias-only, full, or a scheme JSON file; auto and paper fill the budget.")] = "paper",
     budget: Annotated[str | None, typer.Option("--budget", help="SRAM of a training step, e.g. 256K (default: what the device has).")] = None,
     macs_budget: Annotated[str | None, typer.Option("--macs-budget", help="With --scheme auto: most backward MACs per step, e.g. 5M.")] = None,
     init: Annotated[str, typer.Option("--init", help="A new head (labels the model does not have): imprint or zero.")] = "imprint",

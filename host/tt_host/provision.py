@@ -43,9 +43,11 @@ INITS = ("imprint", "zero")
 class TrainingSetup:
     """How a stream's plan is compiled (everything but the model and the samples)."""
 
-    scheme: str = "auto"  #: a preset (last-layer, bias-only, full), "auto", or a scheme JSON file
+    #: a preset (last-layer, bias-only, full), "paper" or "auto" (chosen under the budget), or a
+    #: scheme JSON file; "paper" measured best (docs/LEARNING.md)
+    scheme: str = "paper"
     budget: int | None = None  #: SRAM of a training step in bytes; None: what the device has
-    macs_budget: int | None = None  #: with "auto": most backward MACs per step
+    macs_budget: int | None = None  #: with "paper" or "auto": most backward MACs per step
     init: str = "imprint"  #: new head: "imprint" (from the training samples) or "zero"
     #: SGD learning rate of the plan (the head's follows it: ``TrainParams``), or "auto": chosen
     #: by a short trial on this computer (:mod:`tt_host.rate`)
@@ -144,11 +146,11 @@ def compile_plan(
     ``images``/``labels`` (class indices of ``head.labels``) are the training samples, for
     imprinting, the Fisher criterion and ``--lr auto``'s trial, which evaluates ``held_out``
     (without held-out samples it uses ``recipe.LR``); ``cache`` keeps trials' outcomes."""
-    from .compiler import TrainParams, compile_model, load_graph, serialize
+    from .compiler import BUDGETED, TrainParams, compile_model, load_graph, serialize
     from .compiler import head as head_mod
 
-    if setup.scheme == "auto" and budget is None:
-        raise UsageError("--scheme auto chooses what trains under a budget: give --budget (e.g. --budget 256K)")
+    if setup.scheme in BUDGETED and budget is None:
+        raise UsageError(f"--scheme {setup.scheme} chooses what trains under a budget: give --budget (e.g. --budget 256K)")
     graph = load_graph(model)
     if head.replaced:
         if setup.init == "imprint":

@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 from tt_host.compiler import (
+    CompileError,
     PlanBudgetExceeded,
     PlanOptions,
     compile_model,
@@ -86,6 +87,18 @@ def test_auto_fits_and_beats_the_hand_scheme(demo, with_samples):
     assert c.scheme.info["peak_sram_bytes"] == c.peak_sram_bytes  # the selection's number is the planner's
     assert c.report["scheme"]["selection"]["method"] == ("fisher" if with_samples else "contribution")
     assert c.report["trainable_params"] >= hand.report["trainable_params"]
+
+
+def test_paper_ranks_by_contribution_whatever_the_samples(demo):
+    """``--scheme paper`` is the selection of ``auto`` without samples, samples or not."""
+    g, images, labels = demo
+    budget = 40 * 1024
+    paper = compile_model(g, "paper", budget, OPTS, firmware=FIRMWARE_MEASURED, samples=(images, labels))
+    blind = compile_model(g, "auto", budget, OPTS, firmware=FIRMWARE_MEASURED)
+    assert paper.scheme.name == "paper" and paper.report["scheme"]["selection"]["method"] == "contribution"
+    assert (paper.scheme.bias, paper.scheme.weights) == (blind.scheme.bias, blind.scheme.weights)
+    with pytest.raises(CompileError, match="budget"):
+        compile_model(g, "paper", None, OPTS)
 
 
 def test_auto_scheme_trains_bit_exactly(demo):

@@ -34,10 +34,16 @@ from tt_host.compiler.schedule import PlanOptions, Schedule, build_schedule
 from tt_host.compiler.scheme import PRESETS, Scheme, load_scheme
 
 __all__ = [
-    "PRESETS", "Blobs", "CompileError", "CompiledPlan", "Graph", "Plan", "PlanBudgetExceeded", "PlanError",
+    "BUDGETED", "PRESETS", "Blobs", "CompileError", "CompiledPlan", "Graph", "Plan", "PlanBudgetExceeded", "PlanError",
     "PlanOptions", "Schedule", "Scheme", "SchemeError", "TrainParams", "UnsupportedOperator", "compile_model",
     "import_model", "load_graph", "load_scheme", "serialize", "write_outputs",
 ]
+
+
+#: Schemes chosen under the SRAM budget (:mod:`.auto`): by the Fisher criterion on the samples,
+#: or by the paper's ranking of what contributes most (the first pointwise convolutions of the
+#: last blocks, biases from the output back), which needs no samples.
+BUDGETED = ("auto", "paper")
 
 
 @dataclass(frozen=True)
@@ -59,19 +65,21 @@ def compile_model(model: str | Path | Graph, scheme: str | Path | Mapping[str, A
                   budget: int | None = None, options: PlanOptions | None = None, classes: int | None = None,
                   firmware: FirmwareFootprint | None = None, samples: tuple[Any, Any] | None = None,
                   macs_budget: int | None = None) -> CompiledPlan:
-    """Compile ``model`` for ``scheme`` (a preset, ``"auto"``, a published-format file or dict,
-    or a :class:`Scheme`); ``classes`` replaces the classifier (zero-initialised) for that many
-    classes. ``"auto"`` chooses under ``budget`` (and ``macs_budget`` backward MACs), by the
-    Fisher criterion when ``samples`` (int8 images, class indices) are given (:mod:`.auto`).
+    """Compile ``model`` for ``scheme`` (a preset, ``"auto"``, ``"paper"``, a published-format
+    file or dict, or a :class:`Scheme`); ``classes`` replaces the classifier (zero-initialised)
+    for that many classes. ``"auto"`` chooses under ``budget`` (and ``macs_budget`` backward
+    MACs), by the Fisher criterion when ``samples`` (int8 images, class indices) are given
+    (:mod:`.auto`); ``"paper"`` by the 256 KB paper's contribution ranking whatever the samples.
     Raises :class:`PlanBudgetExceeded` when ``peak_sram_bytes`` is over ``budget``."""
     graph = model if isinstance(model, Graph) else load_graph(model)
     if classes is not None:
         graph = graph.with_classes(classes)
     fw = firmware or firmware_footprint()
-    if isinstance(scheme, str) and scheme == "auto":
+    if isinstance(scheme, str) and scheme in BUDGETED:
         from tt_host.compiler.auto import auto_scheme
 
-        resolved = auto_scheme(graph, budget, samples, macs_budget, options, fw)
+        ranked_by = samples if scheme == "auto" else None
+        resolved = auto_scheme(graph, budget, ranked_by, macs_budget, options, fw, name=scheme)
     else:
         resolved = scheme if isinstance(scheme, Scheme) else load_scheme(scheme, graph)
     options = options or PlanOptions()

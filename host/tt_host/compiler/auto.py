@@ -470,7 +470,7 @@ def select(graph: Graph, ranking: Ranking, budget: int, macs_budget: int | None 
 
 def auto_scheme(graph: Graph, budget: int, samples: tuple[np.ndarray, Sequence[int]] | None = None,
                 macs_budget: int | None = None, options: PlanOptions | None = None,
-                firmware: FirmwareFootprint | None = None) -> Scheme:
+                firmware: FirmwareFootprint | None = None, name: str = "auto") -> Scheme:
     """Choose a scheme for ``graph`` under ``budget`` bytes of SRAM (``peak_sram_bytes``) and,
     optionally, ``macs_budget`` backward MACs: by the Fisher criterion on ``samples``
     (``(images int8 [N, H, W, C], labels)``), else by the contribution ranking."""
@@ -491,5 +491,5 @@ def auto_scheme(graph: Graph, budget: int, samples: tuple[np.ndarray, Sequence[i
                 names = list(graph.labels) or [str(c) for c in range(graph.n_classes)]
                 probe = imprint(graph, images, labels, names)
         ranking = fisher_ranking(probe, fisher_information(probe, images, labels), options)
-    scheme = select(graph, ranking, budget, macs_budget, options, firmware)
+    scheme = select(graph, ranking, budget, macs_budget, options, firmware, name)
     return Scheme(scheme.name, scheme.bias, scheme.weights, {**scheme.info, "samples": n})
