@@ -22,7 +22,10 @@ Protocol:
   (``tt_host.compiler.head.imprint``).
 * **Schemes.** ``last-layer``, ``bias-only``, ``published`` (the model's ~100 KB scheme in
   ``../shared/schemes``), ``auto-64K`` / ``auto-128K`` / ``auto-256K`` (the Fisher
-  selection on the training images under that peak-SRAM budget) and ``full``. A scheme that
+  selection on the training images under that peak-SRAM budget), ``paper-64K`` / ``paper-128K`` /
+  ``paper-256K`` (the 256 KB paper's contribution ranking under that budget, ``tt-host stream``'s
+  default), ``auto-published`` / ``paper-published`` (either under the published scheme's own
+  peak: the same-budget comparison) and ``full``. A scheme that
   does not compile (over budget, no published scheme) or that the executor refuses is
   listed under ``skipped`` with the reason.
 * **Training.** The recipe (``tt_host.recipe``, ``TrainParams()``) with ``lr = recipe.LR x
@@ -89,7 +92,8 @@ from tt_host.samples import _pixels_to_input, scan
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEMO_SAMPLES = REPO_ROOT / "examples" / "camera_samples"
-SCHEMES = ("last-layer", "bias-only", "published", "auto-64K", "auto-128K", "auto-256K", "full")
+SCHEMES = ("last-layer", "bias-only", "published", "auto-64K", "auto-128K", "auto-256K", "paper-64K", "paper-128K",
+           "paper-256K", "auto-published", "paper-published", "full")
 #: ``stream``'s default held-out share, which the demo task's validation split is.
 DEMO_EVAL_SPLIT = 0.2
 
@@ -250,9 +254,13 @@ def compile_scheme(graph: Graph, spec: ModelSpec, scheme: str, train: Split) -> 
             if spec.published is None or not spec.published.is_file():
                 raise Skip(f"no published scheme for {spec.name}")
             return compile_model(graph, spec.published)
-        if scheme.startswith("auto-"):
-            return compile_model(graph, "auto", parse_size(scheme.removeprefix("auto-")),
-                                 samples=(train.images, train.labels))
+        method, _, budget = scheme.partition("-")
+        if method in ("auto", "paper"):
+            if budget == "published":  # the same peak SRAM as the published scheme
+                budget_bytes = compile_scheme(graph, spec, "published", train).peak_sram_bytes
+            else:
+                budget_bytes = parse_size(budget)
+            return compile_model(graph, method, budget_bytes, samples=(train.images, train.labels))
         return compile_model(graph, scheme)
     except (CompileError, PlanBudgetExceeded) as exc:
         raise Skip(f"does not compile: {exc}") from exc
