@@ -52,8 +52,7 @@ def test_the_trial_keeps_the_candidate_with_the_lowest_held_out_loss(task) -> No
 
     def blobs_at(lr: float):
         seen.append(lr)
-        b = serialize(compiled.schedule, compiled.plan, TrainParams(lr=lr), compiled.scheme.name)
-        return b.plan, b.weights
+        return serialize(compiled.schedule, compiled.plan, TrainParams(lr=lr), compiled.scheme.name)
 
     choice = rate.choose(blobs_at, images, labels, held_out, seed=0)
     assert seen == [recipe.LR * f for f in rate.CANDIDATES] == [t.lr for t in choice.trials]

@@ -478,8 +478,7 @@ def _auto_lr(compiled, samples, seed: int) -> float:
     trainable = int(compiled.report["trainable_params"])
 
     def blobs_at(lr: float):
-        b = serialize(compiled.schedule, compiled.plan, TrainParams(lr=lr, seed=seed), compiled.scheme.name, trainable)
-        return b.plan, b.weights
+        return serialize(compiled.schedule, compiled.plan, TrainParams(lr=lr, seed=seed), compiled.scheme.name, trainable)
 
     choice = choose(blobs_at, images[train], labels[train], (images[held], labels[held]), seed)
     log.info("learning rate %s", describe(choice, choice.lr))

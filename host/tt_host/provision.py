@@ -199,9 +199,8 @@ def _lr_trial(blobs_at, images: np.ndarray, labels: np.ndarray, held_out: tuple[
     key = rate.key(base.plan_hash, images, labels, held_out, seed)
     found = cache.read_result("lr-trial", key) if cache is not None else None
     if found is not None:
-        trials = tuple(rate.Trial(**t) for t in found["trials"])
-        return rate.Choice(found["lr"], found["start_loss"], trials)
-    choice = rate.choose(lambda lr: (lambda b: (b.plan, b.weights))(blobs_at(lr)), images, labels, held_out, seed)
+        return rate.Choice.from_dict(found)
+    choice = rate.choose(blobs_at, images, labels, held_out, seed)
     if cache is not None:
         cache.write_result("lr-trial", key, choice.to_dict())
     return choice

@@ -57,6 +57,10 @@ class Choice:
     def to_dict(self) -> dict[str, object]:
         return {"lr": self.lr, "start_loss": self.start_loss, "trials": [t.to_dict() for t in self.trials]}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Choice:
+        return cls(data["lr"], data["start_loss"], tuple(Trial(**t) for t in data["trials"]))
+
 
 def key(plan_hash: bytes, images: np.ndarray, labels: np.ndarray, held_out: tuple[np.ndarray, np.ndarray],
         seed: int) -> str:
@@ -71,9 +75,9 @@ def key(plan_hash: bytes, images: np.ndarray, labels: np.ndarray, held_out: tupl
 
 def choose(blobs_for, images: np.ndarray, labels: np.ndarray, held_out: tuple[np.ndarray, np.ndarray],
            seed: int) -> Choice:
-    """The rate for a plan: ``blobs_for(lr)`` gives ``(plan, weights)`` of the plan compiled at
-    rate ``lr``; ``images``/``labels`` are the training samples, ``held_out`` the evaluation
-    ones (see the module docstring)."""
+    """The rate for a plan: ``blobs_for(lr)`` gives the plan compiled at rate ``lr`` (an object
+    with ``.plan`` and ``.weights``: ``tt_host.compiler.Blobs``); ``images``/``labels`` are the
+    training samples, ``held_out`` the evaluation ones (see the module docstring)."""
     from . import native
     from .compiler.blob import package
 
@@ -82,9 +86,9 @@ def choose(blobs_for, images: np.ndarray, labels: np.ndarray, held_out: tuple[np
     start_loss, trials = None, []
     for factor in CANDIDATES:
         lr = recipe.LR * factor
-        plan, weights = blobs_for(lr)
-        ex = native.Executor(_arena_bytes(plan))
-        status, detail = ex.load(package(plan, weights))
+        blobs = blobs_for(lr)
+        ex = native.Executor(_arena_bytes(blobs.plan))
+        status, detail = ex.load(package(blobs.plan, blobs.weights))
         if status != Status.OK:
             raise TtError(f"the host executor refused the plan it was given (status {status}, check {detail})")
         if start_loss is None:

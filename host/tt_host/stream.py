@@ -516,8 +516,7 @@ def _rate_text(train: dict[str, Any]) -> str:
     if "lr" not in train:
         return ""
     auto = train.get("lr_auto")
-    return rate.describe(rate.Choice(auto["lr"], auto["start_loss"], tuple(rate.Trial(**t) for t in auto["trials"]))
-                         if auto else None, train["lr"])
+    return rate.describe(rate.Choice.from_dict(auto) if auto else None, train["lr"])
 
 
 def _epochs(journal: _Journal) -> list[tuple[str, int, Evaluation, bool]]:
