@@ -434,10 +434,12 @@ def compile_cmd(
         log.info("auto (%s, %d samples): %d trainable parameters, %d candidates scheduled, %d placed",
                  sel.get("method"), sel.get("samples", 0), compiled.report["trainable_params"],
                  sel.get("candidates_scheduled", 0), sel.get("candidates_placed", 0))
-    rate_value = _parse_lr(lr)
+    rate_value, choice = _parse_lr(lr), None
     if rate_value == "auto":
-        rate_value = _auto_lr(compiled, fisher_samples, seed)
-    report = write_outputs(compiled, out, TrainParams(lr=rate_value, seed=seed))
+        choice = _auto_lr(compiled, fisher_samples, seed)
+        rate_value = choice.lr if choice is not None else recipe.LR
+    report = write_outputs(compiled, out, TrainParams(lr=rate_value, seed=seed),
+                           choice.to_dict() if choice is not None else None)
     elapsed = time.perf_counter() - t0
     if plot is not None:
         report_mod.plot_timeline(report, plot)
@@ -460,9 +462,9 @@ def _parse_lr(value: str) -> float | str:
         raise UsageError(str(exc)) from None
 
 
-def _auto_lr(compiled, samples, seed: int) -> float:
-    """``tt-host compile --lr auto``: the trial of :mod:`tt_host.rate` on the ``--samples``
-    (a seeded fifth of them held out to judge it); the recipe's rate without samples."""
+def _auto_lr(compiled, samples, seed: int):
+    """``tt-host compile --lr auto``: the trial of :mod:`tt_host.rate` on the ``--samples`` (a
+    seeded fifth of them held out to judge it), a ``rate.Choice``; None without samples."""
     import numpy as np
 
     from .compiler import TrainParams, serialize
@@ -470,7 +472,7 @@ def _auto_lr(compiled, samples, seed: int) -> float:
 
     if samples is None:
         log.info("--lr auto without --samples: the recipe's rate %g", recipe.LR)
-        return recipe.LR
+        return None
     images, labels = samples
     order = np.random.default_rng(seed).permutation(len(labels))
     held = order[: max(1, len(order) // 5)]
@@ -482,7 +484,7 @@ def _auto_lr(compiled, samples, seed: int) -> float:
 
     choice = choose(blobs_at, images[train], labels[train], (images[held], labels[held]), seed)
     log.info("learning rate %s", describe(choice, choice.lr))
-    return choice.lr
+    return choice
 
 
 @app.command("export")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from tt_host import recipe
 from tt_host.cli import app
 from tt_host.compiler import deltas as D
 from tt_host.compiler import simulate as S
@@ -23,6 +24,7 @@ def test_compile_json_writes_deterministic_outputs(tmp_path):
     two = runner.invoke(app, [*args, "--out", str(tmp_path / "b")])
     assert one.exit_code == two.exit_code == 0, one.output
     report = json.loads(one.stdout)
+    assert report["train"]["lr"] == recipe.LR and report["train"]["lr_auto"] is None  # no samples: no trial
     for key in ("peak_sram_bytes", "arena_bytes", "flash_bytes", "macs_forward", "macs_backward",
                 "trainable_params", "scheme", "plan_bytes", "weights_bytes", "plan_hash"):
         assert key in report
@@ -61,7 +63,11 @@ def test_budget_too_small_names_the_smallest_feasible(tmp_path):
 def test_samples_replace_the_head_and_export_roundtrips(tmp_path):
     r = runner.invoke(app, ["compile", str(DEMO), "--samples", str(SAMPLES), "--out", str(tmp_path), "--json"])
     assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["labels"] == ["ankle_boot", "coat", "shirt", "sneaker"]
+    report = json.loads(r.stdout)
+    assert report["labels"] == ["ankle_boot", "coat", "shirt", "sneaker"]
+    # --lr auto (the default) chose the rate by its trial on the samples, and says how.
+    trial = report["train"]["lr_auto"]
+    assert len(trial["trials"]) == 4 and report["train"]["lr"] == trial["lr"] in [t["lr"] for t in trial["trials"]]
     plan, weights = (tmp_path / "plan.bin").read_bytes(), (tmp_path / "weights.bin").read_bytes()
     m = S.planned(plan, weights)
     m.step(np.zeros((32, 32, 3), np.int8), 1)

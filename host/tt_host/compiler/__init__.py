@@ -104,9 +104,11 @@ def compile_model(model: str | Path | Graph, scheme: str | Path | Mapping[str, A
     return compiled
 
 
-def write_outputs(compiled: CompiledPlan, out: str | Path, train: TrainParams | None = None) -> dict[str, Any]:
+def write_outputs(compiled: CompiledPlan, out: str | Path, train: TrainParams | None = None,
+                  lr_auto: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Write ``plan.bin``, ``weights.bin``, ``scheme.json`` and ``report.json`` into ``out``; return the report
-    with the blob sizes and the plan hash added (everything deterministic: no timestamps)."""
+    with the blob sizes and the plan hash added (everything deterministic: no timestamps); ``lr_auto``
+    is how ``--lr auto`` chose the rate (``tt_host.rate.Choice.to_dict()``)."""
     blobs = serialize(compiled.schedule, compiled.plan, train, compiled.scheme.name,
                       int(compiled.report["trainable_params"]))
     out = Path(out)
@@ -121,6 +123,7 @@ def write_outputs(compiled: CompiledPlan, out: str | Path, train: TrainParams | 
               "plan_hash": blobs.plan_hash.hex(), "model_hash": compiled.graph.model_hash.hex(),
               "labels": list(compiled.graph.labels), "head_replaced": compiled.graph.head_replaced,
               "train": {"lr": train.lr, "head_lr": train.head_rate, "weight_step_max": train.weight_step_max,
-                        "bias_step_max": train.bias_step_max, "diverge_after": train.diverge_after, "seed": train.seed}}
+                        "bias_step_max": train.bias_step_max, "diverge_after": train.diverge_after, "seed": train.seed,
+                        "lr_auto": dict(lr_auto) if lr_auto is not None else None}}
     (out / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
     return report
