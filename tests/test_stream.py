@@ -311,3 +311,17 @@ def test_a_stream_cut_before_its_last_evaluation_evaluates_it_when_run_again(fol
     report = _stream(device, folder, cache, keep_last=True)
     assert report.trained == 0 and [name for name, *_ in report.epochs] == ["start", "epoch 1"]
     assert report.kept == "epoch 1" and report.after.n == report.before.n
+
+
+def test_the_same_stream_compiles_its_plan_once(folder: Path, cache: Cache, monkeypatch: pytest.MonkeyPatch) -> None:
+    device = SimDevice()
+    first = _stream(device, folder, cache, setup=provision.TrainingSetup(scheme="last-layer"))
+
+    def no_compile(*args, **kwargs):
+        raise AssertionError("compiled again")
+
+    monkeypatch.setattr(provision, "compile_plan", no_compile)
+    again = _stream(device, folder, cache, setup=provision.TrainingSetup(scheme="last-layer"))
+    assert again.plan_hash == first.plan_hash and not again.uploaded
+    with pytest.raises(AssertionError, match="compiled again"):  # other settings, another plan
+        _stream(device, folder, cache, setup=provision.TrainingSetup(scheme="bias-only"))

@@ -20,6 +20,8 @@ own RAM: the compiler's ``peak_sram_bytes`` counts both).
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -209,7 +211,42 @@ def _lr_trial(blobs_at, images: np.ndarray, labels: np.ndarray, held_out: tuple[
 def prepare(cache: Cache, model: str | Path, head: HeadChoice, images: np.ndarray, labels: np.ndarray,
             setup: TrainingSetup, budget: int | None,
             held_out: tuple[np.ndarray, np.ndarray] | None = None) -> CachedPlan:
-    """Compile the plan (see :func:`compile_plan`) and keep it and its model in ``cache``."""
-    cache.add_model(model)
+    """Compile the plan (see :func:`compile_plan`) and keep it and its model in ``cache``; the
+    same inputs compiled by the same code find it there (compiling a 128x128 model's plan,
+    its imprinted head and its learning-rate trial take minutes; a resumed stream needs the
+    same plan again, not a new compile)."""
+    model_hash = cache.add_model(model)
+    key = _inputs_key(model_hash, head, images, labels, setup, budget, held_out)
+    found = cache.read_result("compiled", key)
+    cached = cache.plan(found["plan_hash"]) if found else None
+    if cached is not None:
+        log.info("plan %s found in the cache (same model, samples and settings)", cached.plan_hash[:16])
+        return cached
     plan, weights, report = compile_plan(model, head, images, labels, setup, budget, held_out, cache)
-    return cache.add_plan(plan, weights, report)
+    compiled = cache.add_plan(plan, weights, report)
+    cache.write_result("compiled", key, {"plan_hash": compiled.plan_hash})
+    return compiled
+
+
+def _inputs_key(model_hash: str, head: HeadChoice, images: np.ndarray, labels: np.ndarray, setup: TrainingSetup,
+                budget: int | None, held_out: tuple[np.ndarray, np.ndarray] | None) -> str:
+    """Everything a compiled plan depends on, the compiler's own code included, as a digest."""
+    h = hashlib.sha256(b"tt-compiled/1")
+    h.update(json.dumps({"model": model_hash, "head": [head.replaced, list(head.labels)], "budget": budget,
+                         "setup": dataclasses.asdict(setup)}, sort_keys=True).encode())
+    for a in (images, labels, *(held_out or ())):
+        h.update(np.ascontiguousarray(a).tobytes())
+    h.update(_code_digest().encode())
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """The host code a plan is compiled by (a new version of it compiles anew)."""
+    from tt_protocol import plan as plan_format
+
+    h = hashlib.sha256()
+    for root in (Path(__file__).parent, Path(plan_format.__file__).parent):
+        for path in sorted(root.rglob("*.py")):
+            h.update(path.read_bytes())
+    return h.hexdigest()
