@@ -71,7 +71,7 @@ from PIL import Image
 from tt_protocol.plan import PlanHeader
 from tt_protocol.status import Status
 
-from tt_host import native, recipe
+from tt_host import native, rate, recipe
 from tt_host.cli import parse_size
 from tt_host.compiler import (
     CompiledPlan,
@@ -290,14 +290,7 @@ def load_executor(compiled: CompiledPlan, params: TrainParams) -> tuple[native.E
 
 def evaluate(ex: native.Executor, split: Split) -> tuple[float, float]:
     """``(accuracy, mean loss)`` of the executor's current parameters (nothing trains)."""
-    hits, loss = 0, 0.0
-    for image, label in zip(split.images, split.labels):
-        status, r = ex.step(image, int(label), train=False)
-        if status != Status.OK:
-            raise RuntimeError(f"evaluation step answered {Status(status).name}")
-        hits += int(r.correct)
-        loss += r.loss
-    return hits / len(split), loss / len(split)
+    return rate.evaluate(ex, split.images, split.labels)
 
 
 def train_int8(compiled: CompiledPlan, task: Task, orders: list[list[int]], params: TrainParams) -> dict:

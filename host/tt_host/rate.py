@@ -92,14 +92,14 @@ def choose(blobs_for, images: np.ndarray, labels: np.ndarray, held_out: tuple[np
         if status != Status.OK:
             raise TtError(f"the host executor refused the plan it was given (status {status}, check {detail})")
         if start_loss is None:
-            start_loss, _ = _evaluate(ex, held_out)
+            _, start_loss = evaluate(ex, *held_out)
         diverged = False
         for step, i in enumerate(order):
             status, _ = ex.step(images[i], int(labels[i]), train=True, lr_scale=rates.scale_q16(step))
             if status == Status.DIVERGED:
                 diverged = True
                 break
-        loss, accuracy = _evaluate(ex, held_out)
+        accuracy, loss = evaluate(ex, *held_out)
         trials.append(Trial(lr, loss, accuracy, diverged))
         log.info("lr trial %.5g: held-out loss %.4f (start %.4f), accuracy %.1f%%%s", lr, loss, start_loss,
                  100 * accuracy, ", diverged" if diverged else "")
@@ -114,8 +114,9 @@ def _arena_bytes(plan: bytes) -> int:
     return P.PlanHeader.parse(plan).arena_bytes
 
 
-def _evaluate(ex, held_out: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
-    images, labels = held_out
+def evaluate(ex, images: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """``(accuracy, mean loss)`` of a host executor's current parameters on the samples
+    (nothing trains)."""
     losses, correct = [], 0
     for x, y in zip(images, labels):
         status, r = ex.step(x, int(y), train=False)
@@ -123,7 +124,7 @@ def _evaluate(ex, held_out: tuple[np.ndarray, np.ndarray]) -> tuple[float, float
             raise TtError(f"the host executor refused an evaluation (status {status})")
         losses.append(r.loss)
         correct += bool(r.correct)
-    return float(np.mean(losses)), correct / len(labels)
+    return correct / len(labels), float(np.mean(losses))
 
 
 def parse(value: str | float) -> float | str:
