@@ -50,6 +50,10 @@ factors) and ``<out>/accuracy.png`` (kept test accuracy against peak SRAM, with 
     python bench/accuracy.py                                  # the full table (hours)
     python bench/accuracy.py --per-class 10 --lr-factors 0.3,1,3,10 --schemes published,auto-128K
     python bench/accuracy.py --quick                          # smoke run, a few seconds
+    python bench/accuracy.py --merge --models mcunet --schemes published   # add rows to the table
+
+The outputs are rewritten after every run, so an interrupted table keeps what it measured;
+``--merge`` then measures the rest into the same files.
 """
 
 from __future__ import annotations
@@ -133,6 +137,7 @@ class Config:
     compare_images: int = 10  #: images per setup on which the float forward is checked
     out: Path = RESULTS
     name: str = "accuracy"  #: file stem of the outputs
+    merge: bool = False  #: add to the results already in ``out`` instead of replacing them
 
 
 #: ``--quick``: the demo model, one epoch, a few samples (a smoke run of every code path).
@@ -391,9 +396,11 @@ def _run_record(base: dict, compiled: CompiledPlan, params: TrainParams, factor:
             "peak_sram_bytes": int(compiled.report["peak_sram_bytes"]), "scheme_detail": scheme_summary(compiled)}
 
 
-def run_setup(spec: ModelSpec, cfg: Config, per_class: int, seed: int, fref, out: dict) -> None:
-    """Every scheme and learning-rate factor of one model, sample count and seed; appends to
-    ``out["runs"]``, ``out["skipped"]`` and ``out["forward_checks"]``."""
+def run_setup(spec: ModelSpec, cfg: Config, per_class: int, seed: int, fref, out: dict,
+              save: Callable[[], None]) -> None:
+    """Every scheme and learning-rate factor of one model, sample count and seed; records into
+    ``out["runs"]``, ``out["skipped"]`` and ``out["forward_checks"]`` and calls ``save`` after each
+    run (an hours-long table survives an interruption)."""
     base_graph = load_graph(spec.tflite)
     task = _task(spec, base_graph, cfg, per_class, seed)
     tag = f"[{spec.name} {per_class}/class seed {seed}]"
@@ -406,7 +413,7 @@ def run_setup(spec: ModelSpec, cfg: Config, per_class: int, seed: int, fref, out
     if fref is not None and cfg.compare_images:
         images = task.test.images[:: max(1, len(task.test) // cfg.compare_images)][: cfg.compare_images]
         check = fref.compare_forward(graph, images)
-        out["forward_checks"].append({**base, **check})
+        record(out["forward_checks"], {**base, **check})
         log(f"{tag} float vs int8 forward: each layer within {check['max_layer_error_steps']:.2f} steps; "
             f"end to end argmax {check['argmax_agree']}/{check['images']}, "
             f"mean |logit diff| {check['mean_abs_logit_diff']:.3f} (max {check['max_abs_logit_diff']:.3f})")
@@ -416,26 +423,27 @@ def run_setup(spec: ModelSpec, cfg: Config, per_class: int, seed: int, fref, out
         try:
             compiled = compile_scheme(graph, spec, scheme, task.train)
         except Skip as exc:
-            out["skipped"].append({**base, "scheme": scheme, "reason": str(exc)})
+            record(out["skipped"], {**base, "scheme": scheme, "reason": str(exc)})
             log(f"{tag} {scheme}: skipped, {exc}")
             continue
         compile_s = time.perf_counter() - t1
         for factor in cfg.lr_factors:
             params = TrainParams(lr=recipe.LR * factor, seed=seed)
-            record = {**_run_record({**base, "scheme": scheme}, compiled, params, factor), "compile_s": compile_s}
+            run = {**_run_record({**base, "scheme": scheme}, compiled, params, factor), "compile_s": compile_s}
             try:
-                record["int8"] = summarize(train_int8(compiled, task, orders, params))
+                run["int8"] = summarize(train_int8(compiled, task, orders, params))
             except Skip as exc:
-                out["skipped"].append({**base, "scheme": scheme, "lr_factor": factor, "reason": str(exc)})
+                record(out["skipped"], {**base, "scheme": scheme, "lr_factor": factor, "reason": str(exc)})
                 log(f"{tag} {scheme} x{factor:g}: skipped, {exc}")
                 continue
-            record["float"] = None
+            run["float"] = None
             if fref is not None:
                 eval_sets = {"val": (task.val.images, task.val.labels), "test": (task.test.images, task.test.labels)}
-                record["float"] = summarize(fref.train(graph, compiled.scheme, (task.train.images, task.train.labels),
+                run["float"] = summarize(fref.train(graph, compiled.scheme, (task.train.images, task.train.labels),
                                                        eval_sets, orders, params))
-            out["runs"].append(record)
-            log(f"{tag} {_run_line(record)}")
+            record(out["runs"], run)
+            log(f"{tag} {_run_line(run)}")
+            save()
 
 
 def _pct(x: float | None) -> str:
@@ -477,6 +485,8 @@ def run(cfg: Config) -> dict:
         log("PyTorch is not installed: no float reference column (pip install -e .[bench])")
     out: dict = {"benchmark": "accuracy", "settings": settings(cfg, fref), "models": {}, "runs": [], "skipped": [],
                  "forward_checks": []}
+    if cfg.merge:
+        out = merged_into(previous_results(cfg), out)
     unknown = [m for m in cfg.models if m not in MODELS] + [s for s in cfg.schemes if s not in SCHEMES]
     if unknown:
         raise ValueError(f"unknown model or scheme {', '.join(unknown)}: models are {', '.join(MODELS)}, "
@@ -493,10 +503,50 @@ def run(cfg: Config) -> dict:
         out["models"][name] = {"tflite": str(spec.tflite), "published_scheme": spec.published and str(spec.published)}
         for per_class in cfg.per_class:
             for seed in cfg.seeds:
-                run_setup(spec, cfg, per_class, seed, fref, out)
-    out["wall_s"] = time.perf_counter() - t0
+                run_setup(spec, cfg, per_class, seed, fref, out, save=lambda: write_outputs(out, cfg, quiet=True))
+    out["wall_s"] = out.get("wall_s", 0.0) + time.perf_counter() - t0
     write_outputs(out, cfg)
     return out
+
+
+#: The settings that make two runs comparable; ``--merge`` refuses results measured otherwise.
+PROTOCOL_SETTINGS = ("val_per_class", "test_per_class", "epochs", "recipe", "batch", "demo_eval_split")
+#: The settings that say what was measured; merged results list the union.
+COVERAGE_SETTINGS = ("models", "schemes", "per_class", "seeds", "lr_factors")
+
+
+def previous_results(cfg: Config) -> dict | None:
+    path = (cfg.out / cfg.name).with_suffix(".json")
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _run_key(entry: dict) -> tuple:
+    return tuple(entry.get(k) for k in ("model", "per_class", "seed", "scheme", "lr_factor"))
+
+
+def merged_into(previous: dict | None, out: dict) -> dict:
+    """``out`` (a run about to start) carrying ``previous``'s measurements, so that a long table is
+    measured in several sittings; what this run measures again replaces the earlier entry (see
+    ``record``). Results measured under another protocol (epochs, split sizes, recipe) are refused
+    rather than mixed into one table."""
+    if previous is None:
+        return out
+    new, old = out["settings"], previous["settings"]
+    differ = [k for k in PROTOCOL_SETTINGS if json.dumps(new.get(k)) != json.dumps(old.get(k))]
+    if differ:
+        raise ValueError(f"--merge: the results in {new['out']} were measured with other {', '.join(differ)} "
+                         f"({', '.join(f'{k}={old.get(k)}' for k in differ)}); use another --out or drop --merge")
+    for k in COVERAGE_SETTINGS:
+        new[k] = list(dict.fromkeys([*old[k], *new[k]]))
+    new["torch"] = new["torch"] or old.get("torch")
+    return {**out, "models": {**previous["models"]}, "runs": previous["runs"], "skipped": previous["skipped"],
+            "forward_checks": previous["forward_checks"], "wall_s": previous.get("wall_s", 0.0)}
+
+
+def record(entries: list[dict], entry: dict) -> None:
+    """Append ``entry`` to ``entries``, replacing an earlier measurement of the same model, sample
+    count, seed, scheme and learning-rate factor (a merged run measuring it again)."""
+    entries[:] = [e for e in entries if _run_key(e) != _run_key(entry)] + [entry]
 
 
 # -- outputs ---------------------------------------------------------------------------------------------------
@@ -642,7 +692,7 @@ def plot(out: dict, path: Path) -> bool:
     return True
 
 
-def write_outputs(out: dict, cfg: Config) -> None:
+def write_outputs(out: dict, cfg: Config, quiet: bool = False) -> None:
     cfg.out.mkdir(parents=True, exist_ok=True)
     stem = cfg.out / cfg.name
     stem.with_suffix(".json").write_text(json.dumps(out, indent=1) + "\n")
@@ -650,7 +700,8 @@ def write_outputs(out: dict, cfg: Config) -> None:
     written = [stem.with_suffix(".json"), stem.with_suffix(".md")]
     if plot(out, stem.with_suffix(".png")):
         written.append(stem.with_suffix(".png"))
-    log("wrote " + ", ".join(str(p) for p in written))
+    if not quiet:
+        log("wrote " + ", ".join(str(p) for p in written))
 
 
 # -- command line ------------------------------------------------------------------------------------------------
@@ -674,6 +725,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     ap.add_argument("--no-float", dest="float_reference", action="store_false", help="skip the float32 reference")
     ap.add_argument("--compare-images", type=int, default=d.compare_images)
     ap.add_argument("--out", type=Path, default=d.out, help="output folder")
+    ap.add_argument("--merge", action="store_true",
+                    help="add to the results already in --out (same epochs, splits and recipe) instead of replacing them")
     ap.add_argument("--quick", action="store_true", help="smoke run: demo model, 1 epoch, a few samples")
     args = ap.parse_args(argv)
     for given, known, what in ((args.models, MODELS, "model"), (args.schemes, SCHEMES, "scheme")):
@@ -683,7 +736,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     if any(not 0 < recipe.LR * f < 1 for f in args.lr_factors):
         ap.error(f"--lr-factors must keep recipe.LR x factor in (0, 1) (recipe.LR = {recipe.LR:g})")
     if args.quick:
-        return dataclasses.replace(QUICK, float_reference=args.float_reference, out=args.out)
+        return dataclasses.replace(QUICK, float_reference=args.float_reference, out=args.out, merge=args.merge)
     fields = {f.name for f in dataclasses.fields(Config)} - {"name"}
     return Config(**{k: v for k, v in vars(args).items() if k in fields})
 
