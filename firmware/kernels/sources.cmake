@@ -69,3 +69,5 @@ list(APPEND TT_RUNTIME_SOURCES
   kernels/tt_dw_conv2d_bwd_input_inplace_s16.c
   kernels/tt_irb_fwd_s8.c
 )
+# The layer wrappers (tt/kernels/layer.h): the one place that picks among the variants above.
+list(APPEND TT_RUNTIME_SOURCES kernels/tt_layer_wrappers.c)

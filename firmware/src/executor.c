@@ -3,12 +3,12 @@
  * protocol/tt_protocol/plan.py, reference implementation tt_host.compiler.simulate, which this
  * file matches bit for bit (tests/test_executor.py).
  *
- * Where the plan's buffers are not enough for a kernel (a partially trained layer whose input
- * gradient or depthwise forward needs the merged weight tensor (pointwise input gradients read
- * the two tensors where they lie instead), the compact input of a
- * depthwise weight gradient, the int32 bias gradient of a fused bias update, an identity
- * channel list for a compact slice) the executor takes it from the start of the op's own
- * scratch buffer, tt_executor_temp_size() bytes, and hands the kernel the rest: the compiler
+ * A layer's forward and input gradient go through its wrapper (tt/kernels/layer.h), which
+ * picks the kernel variant (plain, in place, overlay, merged) and sizes its scratch; the load
+ * check asks the same size function. Where the plan's buffers are not enough for an update op
+ * (the compact input of a depthwise weight gradient, the int32 bias gradient of a fused bias
+ * update, an identity channel list for a compact slice, gathered channels) the executor takes
+ * it from the start of the op's own scratch buffer, tt_executor_temp_size() bytes: the compiler
  * plans those bytes like any other scratch, so the plan's arena is all the executor uses. */
 #include "tt/executor.h"
 
@@ -155,15 +155,10 @@ typedef struct {
 static uint64_t temp_bytes(uint32_t k, uint32_t flags, uint32_t kind, const tt_conv_geom_t *g, int32_t n, int whole)
 {
     const uint64_t pixels = (uint64_t)(uint32_t)g->in_h * (uint32_t)g->in_w;
-    const uint64_t taps = (uint64_t)(uint32_t)g->kernel_h * (uint32_t)g->kernel_w;
-    const uint64_t weights = kind == TT_LAYER_DW_CONV2D ? taps * (uint32_t)g->out_c
-                                                        : taps * (uint32_t)g->out_c * (uint32_t)g->in_c;
     const uint64_t un = (uint32_t)n, identity = (2u * un + 3u) & ~(uint64_t)3;
     const int compact = (flags & TT_OP_FLAG_COMPACT_INPUT) != 0;
     uint64_t t = 0;
-    if (k == TT_PLAN_OP_DW_CONV2D || (is_bwd_input(k) && k != TT_PLAN_OP_PW_CONV2D_BWD_INPUT)) {
-        t = n > 0 && !whole ? weights : 0u; /* the merged weight tensor (the pointwise overlay needs none) */
-    } else if (k == TT_PLAN_OP_WEIGHT_GRAD && compact) {
+    if (k == TT_PLAN_OP_WEIGHT_GRAD && compact) {
         /* depthwise: the compact copy expanded to every channel; else the identity list */
         t = kind == TT_LAYER_DW_CONV2D ? pixels * (uint32_t)g->in_c : identity;
     } else if (k == TT_PLAN_OP_WEIGHT_UPDATE) {
@@ -198,6 +193,34 @@ static void fused_layers(const layout_t *L, uint32_t block, tt_plan_layer_t *pw1
     *residual = tt_pv_u32(p + TT_PLAN_FUSED_OFF_RESIDUAL_INPUT);
 }
 
+/* The weights a layer's forward or input-gradient op reads: the factory tensor, plus the
+ * trained slice when the op has one (slot 1; @p slice its bytes, NULL while only checking). */
+static tt_weights_view_t weights_view(const tt_plan_layer_t *l, int has_slice, const int8_t *slice)
+{
+    tt_weights_view_t w = {l->weights, slice, l->channels, 0, 0};
+    if (has_slice && l->n > 0) {
+        w.n_channels = l->n;
+        w.whole = tt_plan_slice_is_whole(l);
+    }
+    return w;
+}
+
+/* The layer wrapper's scratch for a forward or input-gradient op (tt/kernels/layer.h). */
+static uint32_t layer_scratch_size(uint32_t k, const tt_plan_layer_t *l, const tt_weights_view_t *w, int in_place)
+{
+    const tt_fc_geom_t fc = {l->geom.in_c, l->geom.out_c};
+    switch (k) {
+    case TT_PLAN_OP_CONV2D: return tt_conv2d_fwd_wrapper_s8_scratch_size(&l->geom, w, in_place);
+    case TT_PLAN_OP_PW_CONV2D: return tt_pw_conv2d_fwd_wrapper_s8_scratch_size(&l->geom, w, in_place);
+    case TT_PLAN_OP_DW_CONV2D: return tt_dw_conv2d_fwd_wrapper_s8_scratch_size(&l->geom, w, in_place);
+    case TT_PLAN_OP_FC: return tt_fc_fwd_wrapper_s8_scratch_size(&fc, w, in_place);
+    case TT_PLAN_OP_CONV2D_BWD_INPUT: return tt_conv2d_bwd_input_wrapper_s16_scratch_size(&l->geom, w, in_place);
+    case TT_PLAN_OP_PW_CONV2D_BWD_INPUT: return tt_pw_conv2d_bwd_input_wrapper_s16_scratch_size(&l->geom, w, in_place);
+    case TT_PLAN_OP_DW_CONV2D_BWD_INPUT: return tt_dw_conv2d_bwd_input_wrapper_s16_scratch_size(&l->geom, w, in_place);
+    default: return tt_fc_bwd_input_wrapper_s16_scratch_size(&fc, w, in_place); /* TT_PLAN_OP_FC_BWD_INPUT */
+    }
+}
+
 /* Checks of one step op beyond validate(). */
 static uint32_t check_op(const layout_t *L, const op_t *op)
 {
@@ -218,31 +241,30 @@ static uint32_t check_op(const layout_t *L, const op_t *op)
 
     tt_plan_layer_t l;
     memset(&l, 0, sizeof l);
-    int partial = 0, whole_slice = 0;
+    int whole_slice = 0;
     if (uses_layer(k)) {
         tt_plan_layer(plan, h, L->weights, op->params, &l);
         if (!layer_quant_ok(&l)) {
             return TT_PLAN_CHECK_BAD_PARAMS;
         }
-        if (l.n > 0) {
-            whole_slice = tt_plan_slice_is_whole(&l);
-            partial = !whole_slice;
-        }
+        whole_slice = l.n > 0 && tt_plan_slice_is_whole(&l);
     }
     const int has_w = op->slot[1] != TT_PLAN_NONE16;
     const int same_offset = op->slot[X] != TT_PLAN_NONE16 && op->slot[OUT] != TT_PLAN_NONE16 &&
                             buf_offset(plan, table, op->slot[OUT]) == buf_offset(plan, table, op->slot[X]);
 
-    /* Writing over an input: only where the kernel is built for it. */
-    int in_place_kernel = 0;
-    if (same_offset && k == TT_PLAN_OP_DW_CONV2D) {
-        in_place_kernel = tt_dw_conv2d_fwd_inplace_s8_supported(&l.geom);
-    } else if (same_offset && k == TT_PLAN_OP_PW_CONV2D) {
-        in_place_kernel = !(has_w && partial) && tt_pw_conv2d_fwd_inplace_s8_supported(&l.geom);
-    } else if (same_offset && k == TT_PLAN_OP_DW_CONV2D_BWD_INPUT) {
-        in_place_kernel = tt_dw_conv2d_bwd_input_inplace_s16_supported(&l.geom);
-    }
+    /* Writing over an input: only where a variant is built for it (the layer wrapper says). */
     uint32_t scratch = 0;
+    int in_place_kernel = 0;
+    if (is_fwd(k) || is_bwd_input(k)) {
+        const tt_weights_view_t w = weights_view(&l, has_w, 0);
+        const uint32_t aliased = same_offset ? layer_scratch_size(k, &l, &w, 1) : TT_SCRATCH_UNSUPPORTED;
+        in_place_kernel = aliased != TT_SCRATCH_UNSUPPORTED;
+        scratch = in_place_kernel ? aliased : layer_scratch_size(k, &l, &w, 0);
+        if (scratch == TT_SCRATCH_UNSUPPORTED) { /* a geometry whose scratch does not fit 32 bits */
+            return TT_PLAN_CHECK_BAD_SHAPE;
+        }
+    }
     if (k == TT_PLAN_OP_FUSED_BLOCK) {
         tt_plan_layer_t pw1, dw, pw2;
         int has_pw1;
@@ -310,35 +332,6 @@ static uint32_t check_op(const layout_t *L, const op_t *op)
         }
     }
 
-    const tt_fc_geom_t fc = {l.geom.in_c, l.geom.out_c};
-    switch (k) {
-    case TT_PLAN_OP_CONV2D:
-        scratch = has_w && partial ? tt_conv2d_fwd_overlay_s8_scratch_size(&l.geom) : tt_conv2d_fwd_s8_scratch_size(&l.geom);
-        break;
-    case TT_PLAN_OP_PW_CONV2D:
-        scratch = in_place_kernel ? tt_pw_conv2d_fwd_inplace_s8_scratch_size(&l.geom)
-                  : has_w && partial ? tt_conv2d_fwd_overlay_s8_scratch_size(&l.geom)
-                                     : tt_pw_conv2d_fwd_s8_scratch_size(&l.geom);
-        break;
-    case TT_PLAN_OP_DW_CONV2D:
-        scratch = in_place_kernel ? tt_dw_conv2d_fwd_inplace_s8_scratch_size(&l.geom)
-                                  : tt_dw_conv2d_fwd_s8_scratch_size(&l.geom);
-        break;
-    case TT_PLAN_OP_FC:
-        scratch = has_w && partial ? tt_fc_fwd_overlay_s8_scratch_size(&fc) : tt_fc_fwd_s8_scratch_size(&fc);
-        break;
-    case TT_PLAN_OP_CONV2D_BWD_INPUT: scratch = tt_conv2d_bwd_input_s16_scratch_size(&l.geom); break;
-    case TT_PLAN_OP_PW_CONV2D_BWD_INPUT:
-        scratch = has_w && partial ? tt_pw_conv2d_bwd_input_overlay_s16_scratch_size(&l.geom)
-                                   : tt_pw_conv2d_bwd_input_s16_scratch_size(&l.geom);
-        break;
-    case TT_PLAN_OP_DW_CONV2D_BWD_INPUT:
-        scratch = in_place_kernel ? tt_dw_conv2d_bwd_input_inplace_s16_scratch_size(&l.geom)
-                                  : tt_dw_conv2d_bwd_input_s16_scratch_size(&l.geom);
-        break;
-    case TT_PLAN_OP_FC_BWD_INPUT: scratch = tt_fc_bwd_input_s16_scratch_size(&fc); break;
-    default: break;
-    }
     /* The op's scratch buffer holds the executor's temporaries, then the kernel's scratch. */
     const uint64_t need = (uses_layer(k) ? temp_bytes(k, op->flags, l.kind, &l.geom, l.n, whole_slice) : 0u) + scratch;
     if (need > 0 && (op->scratch == TT_PLAN_NONE16 || buf_size(plan, table, op->scratch) < need)) {
@@ -362,11 +355,6 @@ static int32_t *exp_of(const tt_executor_t *ex, uint16_t id)
 }
 
 /* The executor's temporaries of an op: the start of its scratch buffer (see temp_bytes()). */
-static uint32_t op_temp(const op_t *op, const tt_plan_layer_t *l)
-{
-    return (uint32_t)temp_bytes(op->kind, op->flags, l->kind, &l->geom, l->n, tt_plan_slice_is_whole(l));
-}
-
 static uint8_t *temp_region(const tt_executor_t *ex, const op_t *op) { return buf(ex, op->scratch); }
 
 /* 0, 1, ..., n-1 at the start of the op's temporaries: the channel list of a compact input. */
@@ -393,37 +381,14 @@ static void layer_of(const tt_executor_t *ex, uint32_t block, tt_plan_layer_t *l
     tt_plan_layer(ex->plan, &h, ex->weights, block, l);
 }
 
-/* The layer's weights as the forward and input-gradient kernels need them: the factory tensor,
- * the arena slice when it is the whole tensor, else the two merged in the op's temporaries. */
-static const int8_t *current_weights(const tt_executor_t *ex, const op_t *op, const tt_plan_layer_t *l,
-                                     uint16_t slice_id)
-{
-    if (slice_id == TT_PLAN_NONE16) {
-        return l->weights;
-    }
-    const int8_t *slice = (const int8_t *)buf(ex, slice_id);
-    if (tt_plan_slice_is_whole(l)) {
-        return slice;
-    }
-    int8_t *merged = (int8_t *)temp_region(ex, op);
-    memcpy(merged, l->weights, tt_plan_weight_count(l));
-    const int32_t in_c = l->geom.in_c, n = l->n;
-    const int32_t rows = (l->kind == TT_LAYER_DW_CONV2D ? 1 : l->geom.out_c) * l->geom.kernel_h * l->geom.kernel_w;
-    for (int32_t r = 0; r < rows; r++) {
-        for (int32_t j = 0; j < n; j++) {
-            merged[r * in_c + l->channels[j]] = slice[r * n + j];
-        }
-    }
-    return merged;
-}
-
-/* The kernel's scratch: the op's scratch buffer after the executor's @p temp bytes. */
-static tt_kernel_ctx_t scratch_of(const tt_executor_t *ex, const op_t *op, uint32_t temp)
+/* The kernel's scratch: the op's whole scratch buffer (ops that call a kernel with scratch keep
+ * no executor temporaries). */
+static tt_kernel_ctx_t scratch_of(const tt_executor_t *ex, const op_t *op)
 {
     tt_kernel_ctx_t ctx = {0, 0};
     if (op->scratch != TT_PLAN_NONE16) {
-        ctx.buf = buf(ex, op->scratch) + temp;
-        ctx.size = size_of(ex, op->scratch) - temp;
+        ctx.buf = buf(ex, op->scratch);
+        ctx.size = size_of(ex, op->scratch);
     }
     return ctx;
 }
@@ -435,50 +400,25 @@ static void pack_mask(const tt_executor_t *ex, const op_t *op, uint32_t numel, i
     }
 }
 
+static tt_weights_view_t weights_of(const tt_executor_t *ex, const op_t *op, const tt_plan_layer_t *l)
+{
+    const int has_slice = op->slot[1] != TT_PLAN_NONE16;
+    return weights_view(l, has_slice, has_slice ? (const int8_t *)buf(ex, op->slot[1]) : 0);
+}
+
 static void layer_forward(const tt_executor_t *ex, const op_t *op, const tt_plan_layer_t *l)
 {
-    const tt_kernel_ctx_t ctx = scratch_of(ex, op, op_temp(op, l));
+    const tt_kernel_ctx_t ctx = scratch_of(ex, op);
     const int8_t *x = (const int8_t *)buf(ex, op->slot[0]);
     int8_t *y = (int8_t *)buf(ex, op->slot[4]);
     const int32_t *bias = op->slot[2] != TT_PLAN_NONE16 ? (const int32_t *)(void *)buf(ex, op->slot[2]) : l->bias;
-    const uint16_t w_id = op->slot[1];
-    const int overlay = w_id != TT_PLAN_NONE16 && !tt_plan_slice_is_whole(l);
-    const int in_place = (const void *)x == (const void *)y;
+    const tt_weights_view_t w = weights_of(ex, op, l);
     const tt_fc_geom_t fc = {l->geom.in_c, l->geom.out_c};
     switch (op->kind) {
-    case TT_PLAN_OP_CONV2D:
-        if (overlay) {
-            tt_conv2d_fwd_overlay_s8(&ctx, &l->geom, &l->quant, x, l->weights, l->channels, l->n,
-                                     (const int8_t *)buf(ex, w_id), bias, y);
-        } else {
-            tt_conv2d_fwd_s8(&ctx, &l->geom, &l->quant, x, current_weights(ex, op, l, w_id), bias, y);
-        }
-        break;
-    case TT_PLAN_OP_PW_CONV2D:
-        if (overlay) {
-            tt_conv2d_fwd_overlay_s8(&ctx, &l->geom, &l->quant, x, l->weights, l->channels, l->n,
-                                     (const int8_t *)buf(ex, w_id), bias, y);
-        } else if (in_place) {
-            tt_pw_conv2d_fwd_inplace_s8(&ctx, &l->geom, &l->quant, current_weights(ex, op, l, w_id), bias, y);
-        } else {
-            tt_pw_conv2d_fwd_s8(&ctx, &l->geom, &l->quant, x, current_weights(ex, op, l, w_id), bias, y);
-        }
-        break;
-    case TT_PLAN_OP_DW_CONV2D:
-        if (in_place) {
-            tt_dw_conv2d_fwd_inplace_s8(&ctx, &l->geom, &l->quant, current_weights(ex, op, l, w_id), bias, y);
-        } else {
-            tt_dw_conv2d_fwd_s8(&ctx, &l->geom, &l->quant, x, current_weights(ex, op, l, w_id), bias, y);
-        }
-        break;
-    default: /* TT_PLAN_OP_FC */
-        if (overlay) {
-            tt_fc_fwd_overlay_s8(&ctx, &fc, &l->quant, x, l->weights, l->channels, l->n, (const int8_t *)buf(ex, w_id),
-                                 bias, y);
-        } else {
-            tt_fc_fwd_s8(&ctx, &fc, &l->quant, x, current_weights(ex, op, l, w_id), bias, y);
-        }
-        break;
+    case TT_PLAN_OP_CONV2D: tt_conv2d_fwd_wrapper_s8(&ctx, &l->geom, &l->quant, x, &w, bias, y); break;
+    case TT_PLAN_OP_PW_CONV2D: tt_pw_conv2d_fwd_wrapper_s8(&ctx, &l->geom, &l->quant, x, &w, bias, y); break;
+    case TT_PLAN_OP_DW_CONV2D: tt_dw_conv2d_fwd_wrapper_s8(&ctx, &l->geom, &l->quant, x, &w, bias, y); break;
+    default: tt_fc_fwd_wrapper_s8(&ctx, &fc, &l->quant, x, &w, bias, y); break; /* TT_PLAN_OP_FC */
     }
     pack_mask(ex, op, size_of(ex, op->slot[4]), l->quant.act_min, l->quant.act_max);
 }
@@ -543,38 +483,29 @@ static void fused_block(const tt_executor_t *ex, const op_t *op)
     const tt_plan_info_t h = info_of(ex);
     fused_args_t a;
     fused_args(ex->plan, ex->weights, &h, op->params, &a);
-    const tt_kernel_ctx_t ctx = scratch_of(ex, op, 0);
+    const tt_kernel_ctx_t ctx = scratch_of(ex, op);
     tt_irb_fwd_s8(&ctx, &a.g, &a.q, (const int8_t *)buf(ex, op->slot[0]), &a.w, (int8_t *)buf(ex, op->slot[4]));
 }
 
 static void bwd_input(const tt_executor_t *ex, const op_t *op, const tt_plan_layer_t *l)
 {
-    const tt_kernel_ctx_t ctx = scratch_of(ex, op, op_temp(op, l));
+    const tt_kernel_ctx_t ctx = scratch_of(ex, op);
     const int16_t *dy = (const int16_t *)(void *)buf(ex, op->slot[0]);
     const int32_t dy_exp = *exp_of(ex, op->slot[0]);
     int16_t *dx = (int16_t *)(void *)buf(ex, op->slot[4]);
     int32_t *dx_exp = exp_of(ex, op->slot[4]);
-    if (op->kind == TT_PLAN_OP_PW_CONV2D_BWD_INPUT && op->slot[1] != TT_PLAN_NONE16 && !tt_plan_slice_is_whole(l)) {
-        /* A partially trained pointwise layer: frozen tensor and slice read where they lie. */
-        tt_pw_conv2d_bwd_input_overlay_s16(&ctx, &l->geom, &l->grad, dy, dy_exp, l->weights, l->channels, l->n,
-                                           (const int8_t *)buf(ex, op->slot[1]), dx, dx_exp);
-        return;
-    }
-    const int8_t *w = current_weights(ex, op, l, op->slot[1]);
+    const tt_weights_view_t w = weights_of(ex, op, l);
     const tt_fc_geom_t fc = {l->geom.in_c, l->geom.out_c};
+    const tt_grad_quant_t *q = &l->grad;
     switch (op->kind) {
-    case TT_PLAN_OP_CONV2D_BWD_INPUT: tt_conv2d_bwd_input_s16(&ctx, &l->geom, &l->grad, dy, dy_exp, w, dx, dx_exp); break;
+    case TT_PLAN_OP_CONV2D_BWD_INPUT: tt_conv2d_bwd_input_wrapper_s16(&ctx, &l->geom, q, dy, dy_exp, &w, dx, dx_exp); break;
     case TT_PLAN_OP_PW_CONV2D_BWD_INPUT:
-        tt_pw_conv2d_bwd_input_s16(&ctx, &l->geom, &l->grad, dy, dy_exp, w, dx, dx_exp);
+        tt_pw_conv2d_bwd_input_wrapper_s16(&ctx, &l->geom, q, dy, dy_exp, &w, dx, dx_exp);
         break;
     case TT_PLAN_OP_DW_CONV2D_BWD_INPUT:
-        if ((const void *)dy == (const void *)dx) { /* planned over dY: load checked the kernel supports it */
-            tt_dw_conv2d_bwd_input_inplace_s16(&ctx, &l->geom, &l->grad, dy_exp, w, dx, dx_exp);
-        } else {
-            tt_dw_conv2d_bwd_input_s16(&ctx, &l->geom, &l->grad, dy, dy_exp, w, dx, dx_exp);
-        }
+        tt_dw_conv2d_bwd_input_wrapper_s16(&ctx, &l->geom, q, dy, dy_exp, &w, dx, dx_exp);
         break;
-    default: tt_fc_bwd_input_s16(&ctx, &fc, &l->grad, dy, dy_exp, w, dx, dx_exp); break;
+    default: tt_fc_bwd_input_wrapper_s16(&ctx, &fc, q, dy, dy_exp, &w, dx, dx_exp); break; /* TT_PLAN_OP_FC_BWD_INPUT */
     }
 }
 
@@ -813,7 +744,7 @@ static void stream_rows(tt_executor_t *ex, int32_t avail)
     const tt_plan_info_t h = info_of(ex);
     fused_args_t a;
     fused_args(ex->plan, ex->weights, &h, op.params, &a);
-    const tt_kernel_ctx_t ctx = scratch_of(ex, &op, 0);
+    const tt_kernel_ctx_t ctx = scratch_of(ex, &op);
     int8_t *rows = (int8_t *)buf(ex, op.slot[0]);
     const int32_t first = ex->stream_first;
     const int32_t keep = tt_irb_fwd_s8_rows(&ctx, &a.g, &a.q, rows, first, avail > first ? avail : first, &a.w,

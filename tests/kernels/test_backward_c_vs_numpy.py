@@ -136,7 +136,7 @@ def test_dw_conv2d_bwd_input_inplace(native, g, seed):
 @SETTINGS
 @given(g=conv_geoms(max_hw=9, same_c=True, kernel=None))
 def test_dw_conv2d_bwd_input_inplace_supported(native, g):
-    """Supported exactly for stride 1 and dX shaped like dY (the C and the planner's fallback agree)."""
+    """Supported exactly for stride 1 and dX shaped like dY (the C and the numpy mirror agree)."""
     from tt_host.reference.fused import dw_bwd_input_inplace_supported
 
     ok = (g.stride_h, g.stride_w) == (1, 1) and (g.out_h, g.out_w) == (g.in_h, g.in_w)

@@ -13,20 +13,21 @@
  * It performs every check of tt_protocol.plan.validate(), in the same order (the device
  * reports the failing check as the detail of TT_STATUS_BAD_PLAN), then the checks only the
  * C side can make: each op's scratch buffer holds at least tt_executor_temp_size() plus what
- * its kernel's ..._scratch_size() asks for; an op writes over one of its inputs only where its
- * kernel allows it (the in-place depthwise/pointwise/fused-block kernels and the in-place
- * depthwise input gradient at the same offset, element-wise ops exactly in place); every gradient slot has an exponent; INPUT is the first
- * step op. It reads nothing outside
+ * its kernel asks for (a layer's forward and input gradient: its wrapper's
+ * ..._wrapper_..._scratch_size(), tt/kernels/layer.h); an op writes over one of its inputs only
+ * where a kernel is built for it (the layer wrapper's in-place variants and the fused block at
+ * the same offset, element-wise ops exactly in place); every gradient slot has an exponent;
+ * INPUT is the first step op. It reads nothing outside
  * [package, package + len) and writes nothing outside the arena, whatever the bytes. After a
  * successful load, tt_executor_step() trusts the plan: a switch over op kinds that calls the
  * kernels with buffers at arena + offset, no checks.
  *
  * **Arena.** [0, plan arena_bytes) is the plan's (buffers and the exponent table), and that is
- * all the executor uses: what the kernels cannot do with the plan's buffers alone (an
- * identity channel list, a merged weight tensor for the input gradient or depthwise forward
- * of a partially trained layer, the int32 bias gradient of a fused bias update, a sliced QAS
- * table, a depthwise layer's compact input expanded) lives at the start of that op's scratch
- * buffer (tt_executor_temp_size() bytes, the kernel's scratch after them), planned by the
+ * all the executor uses: what the update kernels cannot do with the plan's buffers alone (an
+ * identity channel list, the int32 bias gradient of a fused bias update, a sliced QAS table, a
+ * depthwise layer's compact input expanded) lives at the start of that op's scratch buffer
+ * (tt_executor_temp_size() bytes), and a layer wrapper's merged weight tensor at the start of
+ * its kernel's scratch; both are planned by the
  * compiler like any other buffer. tt_executor_arena_used() is the plan's arena_bytes.
  *
  * **Trained state.** The trained weight slices and biases (the outputs of the plan's
@@ -179,8 +180,7 @@ uint32_t tt_executor_arena_used(const tt_executor_t *ex);
 
 /**
  * Bytes the executor itself takes from the start of an op's scratch buffer, before the
- * kernel's scratch: the merged weight tensor of a partially trained layer (DW_CONV2D forward,
- * *_BWD_INPUT), the compact input expanded to every channel (WEIGHT_GRAD of a depthwise layer
+ * kernel's scratch: the compact input expanded to every channel (WEIGHT_GRAD of a depthwise layer
  * with TT_OP_FLAG_COMPACT_INPUT) or the identity channel list (other COMPACT_INPUT
  * WEIGHT_GRAD), the identity list and, for depthwise, the QAS factors of the listed channels
  * (WEIGHT_UPDATE), the trained channels gathered (WEIGHT_GRAD_UPDATE of a partial slice

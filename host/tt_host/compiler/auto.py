@@ -77,15 +77,11 @@ class Fisher:
 
 
 def _kernels():
-    """The C library when it is built (bit-exact with the numpy reference, faster), else numpy."""
-    from tt_host.compiler import scratch
+    """The C library (bit-exact with the numpy reference, faster; planning needs it anyway)."""
+    from tt_host import native
 
-    native = scratch._native()
-    if native is not None:
-        return native
-    from tt_host.reference import forward
-
-    return forward
+    native.load()
+    return native
 
 
 def forward_int8(graph: Graph, image: np.ndarray, kernels=None) -> dict[int, np.ndarray]:

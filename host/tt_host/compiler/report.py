@@ -174,7 +174,6 @@ def build_report(schedule: Schedule, plan: Plan, firmware: FirmwareFootprint | N
     layout = arena_layout(plan)
     quant_bytes = QUANT_BYTES_PER_CHANNEL * sum(layer.out_channels for layer in g.layers if layer.has_params)
     bwd = [op for op in schedule.ops if op.phase == "backward"]
-    approx = sorted({op.scratch.source for op in schedule.ops if op.scratch.nbytes and not op.scratch.exact})
     return {
         "model": g.name,
         "n_classes": g.n_classes,
@@ -198,7 +197,6 @@ def build_report(schedule: Schedule, plan: Plan, firmware: FirmwareFootprint | N
         "recomputed_blocks": [[g.layers[i].name for i in block.layers] for block in schedule.recomputed],
         "input": _input(schedule),
         "breakdown": breakdown(schedule, plan),
-        "scratch_formulas_todo": approx,
         "layers": layer_rows(schedule),
         "timeline": timeline_rows(schedule, plan),
     }
@@ -258,8 +256,6 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     if "plan_bytes" in report:
         lines.append(f"plan.bin {report['plan_bytes']:,} B, weights.bin {report['weights_bytes']:,} B, "
                      f"plan hash {report['plan_hash'][:16]}")
-    if report.get("scratch_formulas_todo"):
-        lines.append("scratch sizes from formulas (no C kernel yet): " + "; ".join(report["scratch_formulas_todo"]))
     return lines
 
 

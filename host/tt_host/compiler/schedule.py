@@ -27,7 +27,8 @@ From a graph and a scheme this derives (Lin et al. 2022, sections 3.3-3.4):
 * **in-place kernels** (optional): a frozen depthwise (multiplier 1) or a pointwise
   projection (``out_c <= in_c``, any stride) whose input dies there writes over it, and a
   depthwise input gradient (multiplier 1, stride 1) writes dX over a dY that dies there, where
-  the kernel's ``..._supported()`` allows, with the geometry's exact scratch.
+  the layer wrapper (``tt/kernels/layer.h``) has an in-place variant for that geometry and
+  slice, with that variant's exact scratch.
 
 Buffers are named (``act:<tensor>``, ``re:<tensor>`` (recomputed), ``g:<tensor>``, ``mask:<layer>``,
 ``saved:<layer>``, ``w:<layer>``, ``b:<layer>``, ``dw:<layer>``, ``db:<layer>``); ops list the buffers
@@ -37,7 +38,7 @@ overlap.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from tt_protocol.plan import LayerKind, OpFlag, OpKind
@@ -95,6 +96,9 @@ class Op:
     inplace: tuple[tuple[str, str], ...] = ()
     scratch: S.Scratch = field(default_factory=S.Scratch.none)
     macs: int = 0
+    #: an op planned in place: its scratch should it run out of place after all (the wrapper's
+    #: out-of-place variant, see ``_finalize_inplace``)
+    scratch_apart: S.Scratch | None = None
 
 
 @dataclass(frozen=True)
@@ -314,16 +318,39 @@ class _Builder:
         b = [self.buffer(f"b:{layer.index}", 4 * layer.out_channels, "param", layer.index, True)] if t.bias else []
         return w, b
 
-    def temp(self, layer: Layer, op_kind: OpKind, scratch: S.Scratch, compact: bool = False) -> S.Scratch:
-        """``scratch`` with the executor's temporaries of this op in front (``tt_executor_temp_size``:
-        a merged weight tensor, an identity channel list, ...): planned like any scratch."""
+    @staticmethod
+    def layer_geom(layer: Layer) -> ConvGeom:
+        """The geometry of the layer's LAYER block (FC as 1x1: ``in_c`` -> ``out_c``)."""
+        if layer.kind == "fc":
+            return ConvGeom(1, 1, layer.weight_in_channels, 1, 1, layer.out_channels, 1, 1)
+        return layer.step.geom
+
+    def trained_slice(self, layer: Layer) -> tuple[int, bool]:
+        """(trained input channels of the layer's weights, whether they are all of them in order)."""
         t = self.training.get(layer.index)
         channels = tuple(t.channels) if t is not None else ()
-        geom = (ConvGeom(1, 1, layer.weight_in_channels, 1, 1, layer.out_channels, 1, 1) if layer.kind == "fc"
-                else layer.step.geom)
+        return len(channels), bool(channels) and channels == tuple(range(layer.weight_in_channels))
+
+    def temp(self, layer: Layer, op_kind: OpKind, scratch: S.Scratch, compact: bool = False) -> S.Scratch:
+        """``scratch`` with the executor's temporaries of this op in front (``tt_executor_temp_size``:
+        an identity channel list, the int32 bias gradient, ...): planned like any scratch."""
+        n, whole = self.trained_slice(layer)
         temp = S.executor_temp(int(op_kind), int(OpFlag.COMPACT_INPUT) if compact else 0, int(_LAYER_KINDS[layer.kind]),
-                               geom, len(channels), channels == tuple(range(layer.weight_in_channels)))
+                               self.layer_geom(layer), n, whole)
         return S.with_temp(temp, scratch)
+
+    def layer_variant(self, layer: Layer, pass_: str, try_in_place: bool) -> tuple[S.Scratch, S.Scratch | None]:
+        """The scratch of the layer wrapper's variant for ``pass_`` (executor temporaries
+        included), in place when ``try_in_place`` and the wrapper has a variant for it: returns
+        (scratch, the out-of-place scratch if the op runs in place else None)."""
+        n, whole = self.trained_slice(layer)
+        geom = self.layer_geom(layer)
+        op_kind = (_FORWARD if pass_ == "fwd" else _BWD_INPUT)[layer.kind]
+        apart = self.temp(layer, op_kind, S.layer(layer.kind, pass_, geom, n, whole, in_place=False))
+        aliased = S.layer(layer.kind, pass_, geom, n, whole, in_place=True) if try_in_place else None
+        if aliased is None:
+            return apart, None
+        return self.temp(layer, op_kind, aliased), apart
 
     def saved_input(self, layer: Layer) -> str:
         """The buffer the weight gradient reads: the input itself when every channel trains."""
@@ -378,22 +405,19 @@ class _Builder:
         writes = [out]
         if mask:
             writes.append(self.buffer(f"mask:{layer.index}", -(-self.numel(layer.output) // 8), "mask", layer.index))
-        geom = layer.step.geom if layer.step is not None else None
-        fc_shape = (layer.weight_in_channels, layer.out_channels) if layer.kind == "fc" else None
-        scratch = S.forward(layer.kind, geom, fc_shape)
         inplace: tuple[tuple[str, str], ...] = ()
+        scratch, apart = S.Scratch.none(), None
         if layer.kind == "add":
             inplace = tuple((out, i) for i in ins)
-        elif (self.options.inplace_kernels and (kind, layer.index) not in self.out_of_place and not w
-              and _inplace_supported(layer.kind, geom)):
-            # Trained weights run the overlay kernel, which has no in-place variant (and only
-            # trained weights need executor temporaries: dropping this scratch drops none).
-            inplace = ((out, ins[0]),)
-            scratch = (S.inplace_depthwise(geom.in_h * geom.in_w, geom) if layer.kind == "dw_conv2d"
-                       else S.inplace_pointwise(geom.in_c, geom))
-        if layer.kind in _LAYER_KINDS:
-            scratch = self.temp(layer, _FORWARD[layer.kind], scratch)
-        self.emit(kind, phase, layer.index, ins + w + b, writes, inplace=inplace, scratch=scratch, macs=layer.macs)
+        elif layer.kind in _LAYER_KINDS:
+            # In place only with frozen weights: a layer whose weights train keeps the plans
+            # it had before the wrappers (the pointwise overlay has no in-place form anyway).
+            try_in_place = self.options.inplace_kernels and (kind, layer.index) not in self.out_of_place and not w
+            scratch, apart = self.layer_variant(layer, "fwd", try_in_place)
+            if apart is not None:
+                inplace = ((out, ins[0]),)
+        self.emit(kind, phase, layer.index, ins + w + b, writes, inplace=inplace, scratch=scratch, macs=layer.macs,
+                  scratch_apart=apart)
 
     def fused(self, block: Block) -> None:
         """The fused kernel (``tt_irb_fwd_s8``, row-streamed): block input to block output in
@@ -437,8 +461,7 @@ class _Builder:
     def backward(self) -> None:
         head = self.g.logits
         self.grad[head] = self.buffer(f"g:{head}", 2 * self.numel(head), "grad")
-        self.emit("loss", "backward", None, (self.act[head],), (self.grad[head],),
-                  scratch=S.loss(self.numel(head)))
+        self.emit("loss", "backward", None, (self.act[head],), (self.grad[head],))  # tt_softmax_xent_s8: no scratch
         for layer in reversed(self.g.layers):
             if layer.output not in self.need or layer.output not in self.grad:
                 continue
@@ -488,25 +511,18 @@ class _Builder:
     def param_backward(self, layer: Layer, g: str, ins_need: list[int]) -> None:
         w, b = self.params(layer)
         t = self.training.get(layer.index)
-        geom = layer.step.geom
 
         def input_grad(dy_dies: bool) -> None:
             if not ins_need:
                 return
-            fc_shape = (layer.weight_in_channels, layer.out_channels) if layer.kind == "fc" else None
-            overlay = t is not None and 0 < len(t.channels) < layer.weight_in_channels
-            kernel = S.backward_input(layer.kind, geom, layer.out_channels, fc_shape, overlay)
-            # dX has dY's shape and dY is read by nothing after this op: the depthwise kernel
-            # writes dX over it (the destination is always born here, see contribute()).
-            in_place = (dy_dies and self.options.inplace_kernels and ("bwd_input", layer.index) not in self.out_of_place
-                        and layer.kind == "dw_conv2d"
-                        and S.inplace_depthwise_bwd_input_supported(geom))
-            if in_place:
-                kernel = S.inplace_depthwise_bwd_input(geom)
-            sc = self.temp(layer, _BWD_INPUT[layer.kind], kernel)
+            # dY is read by nothing after this op: where the wrapper has a variant for it, dX is
+            # written over dY (the destination is always born here, see contribute()).
+            try_in_place = (dy_dies and self.options.inplace_kernels
+                            and ("bwd_input", layer.index) not in self.out_of_place)
+            sc, apart = self.layer_variant(layer, "bwd_input", try_in_place)
             self.contribute(ins_need[0], lambda dest: self.emit(
-                "bwd_input", "backward", layer.index, (g, *w), (dest,), inplace=((dest, g),) if in_place else (),
-                scratch=sc, macs=layer.macs))
+                "bwd_input", "backward", layer.index, (g, *w), (dest,), inplace=((dest, g),) if apart else (),
+                scratch=sc, macs=layer.macs, scratch_apart=apart))
 
         def updates() -> None:
             # The gradient kernels write int32 dW/db (tensor exponent) for exactly the trained
@@ -520,8 +536,8 @@ class _Builder:
                     self.emit("bias_grad_update", "backward", layer.index, (g, *b), tuple(b),
                               scratch=self.temp(layer, OpKind.BIAS_GRAD_UPDATE, S.Scratch.none()))
                 if t.channels:
-                    sc = self.temp(layer, OpKind.WEIGHT_GRAD_UPDATE,
-                                   S.streamed_weight_update(layer.kind, geom, len(t.channels)), compact)
+                    # The fused weight gradient + update kernels take no scratch of their own.
+                    sc = self.temp(layer, OpKind.WEIGHT_GRAD_UPDATE, S.Scratch.none(), compact)
                     self.emit("weight_grad_update", "backward", layer.index, (g, self.saved_input(layer), *w), tuple(w),
                               scratch=sc, macs=macs)
                 return
@@ -579,18 +595,6 @@ def _recomputable(block: Block, b: _Builder) -> bool:
     return b.needs_mask(L[block.pw1]) or b.needs_mask(L[block.dw])
 
 
-def _inplace_supported(kind: str, geom) -> bool:
-    """``tt_<kind>_fwd_inplace_s8_supported`` (from the C library when it is built)."""
-    if kind not in ("dw_conv2d", "pw_conv2d"):
-        return False
-    native = S._native()
-    if native is not None and hasattr(native, "inplace_supported"):
-        return native.inplace_supported(kind, geom)
-    from tt_host.reference.fused import dw_inplace_supported, pw_inplace_supported
-
-    return (dw_inplace_supported if kind == "dw_conv2d" else pw_inplace_supported)(geom)
-
-
 def _irb_args(graph: Graph, block: Block) -> tuple:
     """``(expand geometry or None, depthwise geometry, out_c, residual)`` of ``tt_irb_geom_t``."""
     L = graph.layers
@@ -640,10 +644,9 @@ def _finalize_inplace(ops: list[Op], buffers: dict[str, Buffer]) -> list[Op]:
                     and not buffers[r].persistent and not buffers[w].persistent):
                 keep.append((w, r))
         if tuple(keep) != op.inplace:
-            sc = op.scratch
-            if not keep and op.kind in ("fwd", "recompute") and sc.source.startswith(S.INPLACE_PREFIX):
-                sc = S.Scratch.none()  # an in-place kernel that cannot overwrite its input runs out of place
-            op = Op(op.index, op.kind, op.phase, op.layer, op.reads, op.writes, tuple(keep), sc, op.macs)
+            # An op that cannot overwrite its input after all runs the wrapper's out-of-place variant.
+            sc = op.scratch_apart if not keep and op.scratch_apart is not None else op.scratch
+            op = replace(op, inplace=tuple(keep), scratch=sc, scratch_apart=None if not keep else op.scratch_apart)
         out.append(op)
     return out
 

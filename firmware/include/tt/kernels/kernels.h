@@ -14,6 +14,7 @@
 #include "tt/kernels/gather.h"
 #include "tt/kernels/inplace.h"
 #include "tt/kernels/irb.h"
+#include "tt/kernels/layer.h"
 #include "tt/kernels/loss.h"
 #include "tt/kernels/mask.h"
 #include "tt/kernels/overlay.h"
