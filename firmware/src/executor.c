@@ -1,5 +1,5 @@
-/* The plan executor: load (validate once, run the LOAD ops) and step (a switch over op kinds
- * calling the kernels; no checks). Semantics of every op: SIGNATURES in
+/* The plan executor: load (validate once: plan_check.c, then executor_check.c; run the LOAD
+ * ops) and step (a switch over op kinds calling the kernels; no checks). Semantics of every op: SIGNATURES in
  * protocol/tt_protocol/plan.py, reference implementation tt_host.compiler.simulate, which this
  * file matches bit for bit (tests/test_executor.py).
  *
@@ -15,330 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "plan_view.h"
-#include "tt/kernels/kernels.h"
-
-typedef struct {
-    uint32_t kind;
-    uint32_t flags;
-    uint16_t scratch;
-    uint16_t slot[7]; /* ins 0..3, outs 4..6 */
-    uint32_t params;
-} op_t;
-
-enum { X = 0, OUT = 4 };
-
-static void read_op(const uint8_t *plan, uint32_t op_table, uint32_t i, op_t *op)
-{
-    const uint8_t *p = plan + op_table + i * TT_PLAN_OPREC_BYTES;
-    op->kind = p[TT_PLAN_OPREC_OFF_KIND];
-    op->flags = p[TT_PLAN_OPREC_OFF_FLAGS];
-    op->scratch = tt_pv_u16(p + TT_PLAN_OPREC_OFF_SCRATCH);
-    for (uint32_t s = 0; s < 7; s++) {
-        op->slot[s] = tt_pv_u16(p + (s < 4 ? TT_PLAN_OPREC_OFF_INS + 2u * s : TT_PLAN_OPREC_OFF_OUTS + 2u * (s - 4u)));
-    }
-    op->params = tt_pv_u32(p + TT_PLAN_OPREC_OFF_PARAMS);
-}
-
-static uint32_t buf_offset(const uint8_t *plan, uint32_t table, uint32_t id)
-{
-    return tt_pv_u32(plan + table + id * TT_PLAN_BUFFER_BYTES + TT_PLAN_BUFFER_OFF_OFFSET);
-}
-
-static uint32_t buf_size(const uint8_t *plan, uint32_t table, uint32_t id)
-{
-    return tt_pv_u32(plan + table + id * TT_PLAN_BUFFER_BYTES + TT_PLAN_BUFFER_OFF_SIZE);
-}
-
-/* -- load-time checks of what only the C side knows ---------------------------------------- */
-
-static int is_fwd(uint32_t k)
-{
-    return k == TT_PLAN_OP_CONV2D || k == TT_PLAN_OP_PW_CONV2D || k == TT_PLAN_OP_DW_CONV2D || k == TT_PLAN_OP_FC;
-}
-
-static int is_bwd_input(uint32_t k)
-{
-    return k == TT_PLAN_OP_CONV2D_BWD_INPUT || k == TT_PLAN_OP_PW_CONV2D_BWD_INPUT ||
-           k == TT_PLAN_OP_DW_CONV2D_BWD_INPUT || k == TT_PLAN_OP_FC_BWD_INPUT;
-}
-
-static int uses_layer(uint32_t k)
-{
-    return is_fwd(k) || is_bwd_input(k) || k == TT_PLAN_OP_LOAD_WEIGHTS || k == TT_PLAN_OP_LOAD_BIAS ||
-           k == TT_PLAN_OP_SAVE || (k >= TT_PLAN_OP_BIAS_GRAD && k <= TT_PLAN_OP_WEIGHT_GRAD_UPDATE);
-}
-
-/* Does slot s of this op carry a gradient exponent (read or written)? */
-static int has_exponent(uint32_t k, uint32_t s, uint8_t dtype)
-{
-    if (dtype == TT_DTYPE_INT16) {
-        return 1;
-    }
-    return (s == 4 && (k == TT_PLAN_OP_BIAS_GRAD || k == TT_PLAN_OP_WEIGHT_GRAD)) ||
-           (s == 0 && (k == TT_PLAN_OP_BIAS_UPDATE || k == TT_PLAN_OP_WEIGHT_UPDATE));
-}
-
-/* The input slot an op is required to update in place (same buffer id), or -1. */
-static int in_place_slot(uint32_t k)
-{
-    switch (k) {
-    case TT_PLAN_OP_MASK_BWD:
-    case TT_PLAN_OP_GRAD_ADD:
-    case TT_PLAN_OP_BIAS_UPDATE:
-    case TT_PLAN_OP_WEIGHT_UPDATE:
-    case TT_PLAN_OP_BIAS_GRAD_UPDATE: return 1;
-    case TT_PLAN_OP_WEIGHT_GRAD_UPDATE: return 2;
-    default: return -1;
-    }
-}
-
-static tt_irb_geom_t irb_geom(const tt_plan_layer_t *pw1, const tt_plan_layer_t *dw, const tt_plan_layer_t *pw2,
-                              int residual)
-{
-    tt_irb_geom_t g;
-    memset(&g, 0, sizeof g);
-    if (pw1 != 0) {
-        g.expand = pw1->geom;
-        g.has_expand = 1;
-    }
-    g.dw = dw->geom;
-    g.out_c = pw2->geom.out_c;
-    g.residual = residual;
-    return g;
-}
-
-/* Fixed-point parameters in the ranges the kernels' arithmetic is defined for (TFLite's normal
- * form, which the compiler emits): validate() leaves their values to the kernels. */
-static int multiplier_ok(int32_t m) { return m == 0 || m >= (1 << 30); }
-
-static int layer_quant_ok(const tt_plan_layer_t *l)
-{
-    const int32_t out_c = l->geom.out_c;
-    for (int32_t o = 0; o < out_c; o++) {
-        if (!multiplier_ok(l->quant.multiplier[o])) {
-            return 0;
-        }
-        if ((l->flags & TT_LAYER_FLAG_GRAD_QUANT) && !multiplier_ok(l->grad.multiplier[o])) {
-            return 0;
-        }
-        /* QAS exponents enter a sum of exponents in tt_sgd_step_q16(): keep it far from overflow. */
-        if (l->n > 0 && (l->qas_w.shift[o] < -64 || l->qas_w.shift[o] > 64)) {
-            return 0;
-        }
-        if ((l->flags & TT_LAYER_FLAG_BIAS_TRAINED) && (l->qas_b.shift[o] < -64 || l->qas_b.shift[o] > 64)) {
-            return 0;
-        }
-    }
-    return !(l->flags & TT_LAYER_FLAG_GRAD_QUANT) || l->grad.scale_multiplier >= (1 << 30);
-}
-
-/* TFLite's int8 ADD: inputs shifted left by 20, rescaled by factors below one, so every
- * intermediate stays inside int32. */
-static int add_quant_ok(const tt_add_quant_t *q)
-{
-    return q->left_shift >= 0 && q->left_shift <= 20 && multiplier_ok(q->input1_multiplier) &&
-           multiplier_ok(q->input2_multiplier) && multiplier_ok(q->output_multiplier) && q->input1_shift >= -31 &&
-           q->input1_shift <= 0 && q->input2_shift >= -31 && q->input2_shift <= 0 && q->output_shift >= -31 &&
-           q->output_shift <= 0;
-}
-
-static void read_add_quant(const uint8_t *p, tt_add_quant_t *q);
-
-typedef struct {
-    const uint8_t *plan;
-    const uint8_t *weights;
-    const tt_plan_info_t *info;
-} layout_t;
-
-/* tt_executor_temp_size() in 64 bits (a hostile geometry cannot wrap it into a small size). */
-static uint64_t temp_bytes(uint32_t k, uint32_t flags, uint32_t kind, const tt_conv_geom_t *g, int32_t n, int whole)
-{
-    const uint64_t pixels = (uint64_t)(uint32_t)g->in_h * (uint32_t)g->in_w;
-    const uint64_t un = (uint32_t)n, identity = (2u * un + 3u) & ~(uint64_t)3;
-    const int compact = (flags & TT_OP_FLAG_COMPACT_INPUT) != 0;
-    uint64_t t = 0;
-    if (k == TT_PLAN_OP_WEIGHT_GRAD && compact) {
-        /* depthwise: the compact copy expanded to every channel; else the identity list */
-        t = kind == TT_LAYER_DW_CONV2D ? pixels * (uint32_t)g->in_c : identity;
-    } else if (k == TT_PLAN_OP_WEIGHT_UPDATE) {
-        t = identity + (kind == TT_LAYER_DW_CONV2D ? 8u * un : 0u); /* + the sliced QAS table */
-    } else if (k == TT_PLAN_OP_WEIGHT_GRAD_UPDATE) {
-        t = !compact && !whole ? pixels * un : 0u; /* the trained channels gathered */
-    } else if (k == TT_PLAN_OP_BIAS_GRAD_UPDATE) {
-        t = 4u * (uint64_t)(uint32_t)g->out_c; /* the int32 bias gradient */
-    }
-    return (t + 3u) & ~(uint64_t)3;
-}
-
-uint32_t tt_executor_temp_size(uint32_t op_kind, uint32_t op_flags, uint32_t layer_kind, const tt_conv_geom_t *geom,
-                               int32_t n_channels, int32_t whole_slice)
-{
-    const uint64_t t = temp_bytes(op_kind, op_flags, layer_kind, geom, n_channels, whole_slice != 0);
-    return t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
-}
-
-static void fused_layers(const layout_t *L, uint32_t block, tt_plan_layer_t *pw1, tt_plan_layer_t *dw,
-                         tt_plan_layer_t *pw2, int *has_pw1, uint32_t *add, uint32_t *residual)
-{
-    const uint8_t *p = L->plan + L->info->pool + block;
-    const uint32_t pw1_at = tt_pv_u32(p + TT_PLAN_FUSED_OFF_PW1);
-    *has_pw1 = pw1_at != TT_PLAN_NONE32;
-    if (*has_pw1) {
-        tt_plan_layer(L->plan, L->info, L->weights, pw1_at, pw1);
-    }
-    tt_plan_layer(L->plan, L->info, L->weights, tt_pv_u32(p + TT_PLAN_FUSED_OFF_DW), dw);
-    tt_plan_layer(L->plan, L->info, L->weights, tt_pv_u32(p + TT_PLAN_FUSED_OFF_PW2), pw2);
-    *add = tt_pv_u32(p + TT_PLAN_FUSED_OFF_ADD);
-    *residual = tt_pv_u32(p + TT_PLAN_FUSED_OFF_RESIDUAL_INPUT);
-}
-
-/* The weights a layer's forward or input-gradient op reads: the factory tensor, plus the
- * trained slice when the op has one (slot 1; @p slice its bytes, NULL while only checking). */
-static tt_weights_view_t weights_view(const tt_plan_layer_t *l, int has_slice, const int8_t *slice)
-{
-    tt_weights_view_t w = {l->weights, slice, l->channels, 0, 0};
-    if (has_slice && l->n > 0) {
-        w.n_channels = l->n;
-        w.whole = tt_plan_slice_is_whole(l);
-    }
-    return w;
-}
-
-/* The layer wrapper's scratch for a forward or input-gradient op (tt/kernels/layer.h). */
-static uint32_t layer_scratch_size(uint32_t k, const tt_plan_layer_t *l, const tt_weights_view_t *w, int in_place)
-{
-    const tt_fc_geom_t fc = {l->geom.in_c, l->geom.out_c};
-    switch (k) {
-    case TT_PLAN_OP_CONV2D: return tt_conv2d_fwd_wrapper_s8_scratch_size(&l->geom, w, in_place);
-    case TT_PLAN_OP_PW_CONV2D: return tt_pw_conv2d_fwd_wrapper_s8_scratch_size(&l->geom, w, in_place);
-    case TT_PLAN_OP_DW_CONV2D: return tt_dw_conv2d_fwd_wrapper_s8_scratch_size(&l->geom, w, in_place);
-    case TT_PLAN_OP_FC: return tt_fc_fwd_wrapper_s8_scratch_size(&fc, w, in_place);
-    case TT_PLAN_OP_CONV2D_BWD_INPUT: return tt_conv2d_bwd_input_wrapper_s16_scratch_size(&l->geom, w, in_place);
-    case TT_PLAN_OP_PW_CONV2D_BWD_INPUT: return tt_pw_conv2d_bwd_input_wrapper_s16_scratch_size(&l->geom, w, in_place);
-    case TT_PLAN_OP_DW_CONV2D_BWD_INPUT: return tt_dw_conv2d_bwd_input_wrapper_s16_scratch_size(&l->geom, w, in_place);
-    default: return tt_fc_bwd_input_wrapper_s16_scratch_size(&fc, w, in_place); /* TT_PLAN_OP_FC_BWD_INPUT */
-    }
-}
-
-/* Checks of one step op beyond validate(). */
-static uint32_t check_op(const layout_t *L, const op_t *op)
-{
-    const uint8_t *plan = L->plan;
-    const tt_plan_info_t *h = L->info;
-    const uint32_t k = op->kind, table = h->buffer_table;
-    static const tt_plan_signature_t SIGNATURES[TT_PLAN_OP_KIND_MAX + 1] = TT_PLAN_SIGNATURES_INIT;
-    const tt_plan_signature_t *sig = &SIGNATURES[k];
-
-    /* Every gradient slot has an exponent slot (the exponent table is indexed by buffer id). */
-    for (uint32_t s = 0; s < 7; s++) {
-        const uint8_t role = s < 4 ? sig->ins[s] : sig->outs[s - 4];
-        if (role != 0 && op->slot[s] != TT_PLAN_NONE16 && has_exponent(k, s, role & 0x7Fu) &&
-            op->slot[s] >= h->n_exp_slots) {
-            return TT_PLAN_CHECK_BAD_SHAPE;
-        }
-    }
-
-    tt_plan_layer_t l;
-    memset(&l, 0, sizeof l);
-    int whole_slice = 0;
-    if (uses_layer(k)) {
-        tt_plan_layer(plan, h, L->weights, op->params, &l);
-        if (!layer_quant_ok(&l)) {
-            return TT_PLAN_CHECK_BAD_PARAMS;
-        }
-        whole_slice = l.n > 0 && tt_plan_slice_is_whole(&l);
-    }
-    const int has_w = op->slot[1] != TT_PLAN_NONE16;
-    const int same_offset = op->slot[X] != TT_PLAN_NONE16 && op->slot[OUT] != TT_PLAN_NONE16 &&
-                            buf_offset(plan, table, op->slot[OUT]) == buf_offset(plan, table, op->slot[X]);
-
-    /* Writing over an input: only where a variant is built for it (the layer wrapper says). */
-    uint32_t scratch = 0;
-    int in_place_kernel = 0;
-    if (is_fwd(k) || is_bwd_input(k)) {
-        const tt_weights_view_t w = weights_view(&l, has_w, 0);
-        const uint32_t aliased = same_offset ? layer_scratch_size(k, &l, &w, 1) : TT_SCRATCH_UNSUPPORTED;
-        in_place_kernel = aliased != TT_SCRATCH_UNSUPPORTED;
-        scratch = in_place_kernel ? aliased : layer_scratch_size(k, &l, &w, 0);
-        if (scratch == TT_SCRATCH_UNSUPPORTED) { /* a geometry whose scratch does not fit 32 bits */
-            return TT_PLAN_CHECK_BAD_SHAPE;
-        }
-    }
-    if (k == TT_PLAN_OP_FUSED_BLOCK) {
-        tt_plan_layer_t pw1, dw, pw2;
-        int has_pw1;
-        uint32_t add, residual;
-        fused_layers(L, op->params, &pw1, &dw, &pw2, &has_pw1, &add, &residual);
-        const tt_irb_geom_t g = irb_geom(has_pw1 ? &pw1 : 0, &dw, &pw2, add != TT_PLAN_NONE32);
-        const tt_conv_geom_t *p2 = &pw2.geom;
-        tt_add_quant_t q;
-        if (add != TT_PLAN_NONE32) {
-            read_add_quant(plan + h->pool + add, &q);
-        }
-        if ((has_pw1 && !layer_quant_ok(&pw1)) || !layer_quant_ok(&dw) || !layer_quant_ok(&pw2) ||
-            (add != TT_PLAN_NONE32 && !add_quant_ok(&q))) {
-            return TT_PLAN_CHECK_BAD_PARAMS;
-        }
-        if (!tt_irb_geom_check(&g) || p2->in_h != dw.geom.out_h || p2->in_w != dw.geom.out_w ||
-            p2->in_c != dw.geom.out_c || p2->out_h != p2->in_h || p2->out_w != p2->in_w) {
-            return TT_PLAN_CHECK_BAD_PARAMS;
-        }
-        in_place_kernel = same_offset && tt_irb_fwd_s8_can_alias(&g);
-        scratch = tt_irb_fwd_s8_scratch_size(&g);
-    }
-    if (k == TT_PLAN_OP_ADD) {
-        tt_add_quant_t q;
-        read_add_quant(plan + h->pool + op->params, &q);
-        if (!add_quant_ok(&q)) {
-            return TT_PLAN_CHECK_BAD_PARAMS;
-        }
-    }
-    const int elementwise = k == TT_PLAN_OP_ADD || k == TT_PLAN_OP_GRAD_ADD || k == TT_PLAN_OP_GRAD_COPY ||
-                            k == TT_PLAN_OP_MASK_BWD;
-    const int mandated = in_place_slot(k);
-    for (uint32_t o = 4; o < 7; o++) {
-        if (op->slot[o] == TT_PLAN_NONE16) {
-            continue;
-        }
-        const uint32_t oa = buf_offset(plan, table, op->slot[o]), on = buf_size(plan, table, op->slot[o]);
-        for (uint32_t s = 0; s < 8; s++) {
-            const uint16_t id = s < 7 ? op->slot[s] : op->scratch;
-            if (id == TT_PLAN_NONE16 || s == o) {
-                continue;
-            }
-            const uint32_t ia = buf_offset(plan, table, id), in = buf_size(plan, table, id);
-            if (ia >= oa + on || oa >= ia + in) {
-                continue;
-            }
-            const int exact = ia == oa && in == on;
-            if ((o == 4 && (int)s == mandated && id == op->slot[4]) || (s == X && o == 4 && in_place_kernel) ||
-                (s < 4 && o == 4 && elementwise && exact)) {
-                continue;
-            }
-            return TT_PLAN_CHECK_BAD_BUFFER_ID;
-        }
-    }
-    if (op->scratch != TT_PLAN_NONE16) { /* scratch vs inputs (outputs were checked above) */
-        const uint32_t sa = buf_offset(plan, table, op->scratch), sn = buf_size(plan, table, op->scratch);
-        for (uint32_t s = 0; s < 4; s++) {
-            if (op->slot[s] == TT_PLAN_NONE16) {
-                continue;
-            }
-            const uint32_t ia = buf_offset(plan, table, op->slot[s]), in = buf_size(plan, table, op->slot[s]);
-            if (!(ia >= sa + sn || sa >= ia + in)) {
-                return TT_PLAN_CHECK_BAD_BUFFER_ID;
-            }
-        }
-    }
-
-    /* The op's scratch buffer holds the executor's temporaries, then the kernel's scratch. */
-    const uint64_t need = (uses_layer(k) ? temp_bytes(k, op->flags, l.kind, &l.geom, l.n, whole_slice) : 0u) + scratch;
-    if (need > 0 && (op->scratch == TT_PLAN_NONE16 || buf_size(plan, table, op->scratch) < need)) {
-        return TT_PLAN_CHECK_BAD_SHAPE;
-    }
-    return TT_PLAN_CHECK_OK;
-}
+#include "executor_ops.h"
 
 /* -- step ------------------------------------------------------------------------------------- */
 
@@ -354,7 +31,7 @@ static int32_t *exp_of(const tt_executor_t *ex, uint16_t id)
     return (int32_t *)(void *)(ex->arena + ex->exp_table) + id;
 }
 
-/* The executor's temporaries of an op: the start of its scratch buffer (see temp_bytes()). */
+/* The executor's temporaries of an op: the start of its scratch buffer (tt_executor_temp_size()). */
 static uint8_t *temp_region(const tt_executor_t *ex, const op_t *op) { return buf(ex, op->scratch); }
 
 /* 0, 1, ..., n-1 at the start of the op's temporaries: the channel list of a compact input. */
@@ -423,66 +100,11 @@ static void layer_forward(const tt_executor_t *ex, const op_t *op, const tt_plan
     pack_mask(ex, op, size_of(ex, op->slot[4]), l->quant.act_min, l->quant.act_max);
 }
 
-static void read_add_quant(const uint8_t *p, tt_add_quant_t *q)
-{
-    q->input1_zp = tt_pv_i32(p + TT_PLAN_ADD_OFF_INPUT1_ZP);
-    q->input2_zp = tt_pv_i32(p + TT_PLAN_ADD_OFF_INPUT2_ZP);
-    q->output_zp = tt_pv_i32(p + TT_PLAN_ADD_OFF_OUTPUT_ZP);
-    q->left_shift = tt_pv_i32(p + TT_PLAN_ADD_OFF_LEFT_SHIFT);
-    q->input1_multiplier = tt_pv_i32(p + TT_PLAN_ADD_OFF_INPUT1_MULTIPLIER);
-    q->input1_shift = tt_pv_i32(p + TT_PLAN_ADD_OFF_INPUT1_SHIFT);
-    q->input2_multiplier = tt_pv_i32(p + TT_PLAN_ADD_OFF_INPUT2_MULTIPLIER);
-    q->input2_shift = tt_pv_i32(p + TT_PLAN_ADD_OFF_INPUT2_SHIFT);
-    q->output_multiplier = tt_pv_i32(p + TT_PLAN_ADD_OFF_OUTPUT_MULTIPLIER);
-    q->output_shift = tt_pv_i32(p + TT_PLAN_ADD_OFF_OUTPUT_SHIFT);
-    q->act_min = tt_pv_i32(p + TT_PLAN_ADD_OFF_ACT_MIN);
-    q->act_max = tt_pv_i32(p + TT_PLAN_ADD_OFF_ACT_MAX);
-}
-
-/* A FUSED_BLOCK op's kernel arguments, read from its parameter blocks. */
-typedef struct {
-    tt_irb_geom_t g;
-    tt_irb_quant_t q;
-    tt_irb_weights_t w;
-} fused_args_t;
-
-static void fused_args(const uint8_t *plan, const uint8_t *weights, const tt_plan_info_t *h, uint32_t params,
-                       fused_args_t *a)
-{
-    const layout_t L = {plan, weights, h};
-    tt_plan_layer_t pw1, dw, pw2;
-    int has_pw1;
-    uint32_t add, residual;
-    fused_layers(&L, params, &pw1, &dw, &pw2, &has_pw1, &add, &residual);
-    a->g = irb_geom(has_pw1 ? &pw1 : 0, &dw, &pw2, add != TT_PLAN_NONE32);
-    memset(&a->q, 0, sizeof a->q);
-    if (has_pw1) {
-        a->q.pw1 = pw1.quant;
-    }
-    a->q.dw = dw.quant;
-    a->q.pw2 = pw2.quant;
-    if (add != TT_PLAN_NONE32) {
-        read_add_quant(plan + h->pool + add, &a->q.add);
-        if (residual == 2) { /* the kernel's input1 is the block input: swap the two inputs' fields */
-            const tt_add_quant_t q = a->q.add;
-            a->q.add.input1_zp = q.input2_zp;
-            a->q.add.input2_zp = q.input1_zp;
-            a->q.add.input1_multiplier = q.input2_multiplier;
-            a->q.add.input2_multiplier = q.input1_multiplier;
-            a->q.add.input1_shift = q.input2_shift;
-            a->q.add.input2_shift = q.input1_shift;
-        }
-    }
-    const tt_irb_weights_t w = {has_pw1 ? pw1.weights : 0, has_pw1 ? pw1.bias : 0, dw.weights, dw.bias,
-                                pw2.weights, pw2.bias};
-    a->w = w;
-}
-
 static void fused_block(const tt_executor_t *ex, const op_t *op)
 {
     const tt_plan_info_t h = info_of(ex);
     fused_args_t a;
-    fused_args(ex->plan, ex->weights, &h, op->params, &a);
+    tt_ex_fused_args(ex->plan, ex->weights, &h, op->params, &a);
     const tt_kernel_ctx_t ctx = scratch_of(ex, op);
     tt_irb_fwd_s8(&ctx, &a.g, &a.q, (const int8_t *)buf(ex, op->slot[0]), &a.w, (int8_t *)buf(ex, op->slot[4]));
 }
@@ -634,7 +256,7 @@ static void run_op(tt_executor_t *ex, const op_t *op, uint32_t label, tt_step_re
     case TT_PLAN_OP_FC: layer_forward(ex, op, &l); break;
     case TT_PLAN_OP_ADD: {
         tt_add_quant_t q;
-        read_add_quant(block, &q);
+        tt_ex_read_add_quant(block, &q);
         const uint32_t numel = tt_pv_u32(block + TT_PLAN_ADD_OFF_NUMEL);
         tt_add_fwd_s8((int32_t)numel, &q, (const int8_t *)buf(ex, s[0]), (const int8_t *)buf(ex, s[1]),
                       (int8_t *)buf(ex, s[4]));
@@ -719,22 +341,6 @@ static void run_op(tt_executor_t *ex, const op_t *op, uint32_t label, tt_step_re
 /* A streamed INPUT (plan_check: the op after it is the FUSED_BLOCK reading its buffer, which
  * no other op reads): the buffer must hold the rows the block reads at once, and the block's
  * output must not overlap it (rows keep arriving there while the output grows). */
-static uint32_t check_streamed(const layout_t *L, uint32_t fused_index)
-{
-    op_t op;
-    read_op(L->plan, L->info->op_table, fused_index, &op);
-    fused_args_t a;
-    fused_args(L->plan, L->weights, L->info, op.params, &a);
-    const uint32_t table = L->info->buffer_table;
-    const uint32_t row = L->info->input_row;
-    const uint32_t ia = buf_offset(L->plan, table, op.slot[0]), in = buf_size(L->plan, table, op.slot[0]);
-    const uint32_t oa = buf_offset(L->plan, table, op.slot[4]), on = buf_size(L->plan, table, op.slot[4]);
-    if (in / row < (uint32_t)tt_irb_fwd_s8_rows_span(&a.g) || !(ia >= oa + on || oa >= ia + in)) {
-        return TT_PLAN_CHECK_BAD_SHAPE;
-    }
-    return TT_PLAN_CHECK_OK;
-}
-
 /* The fused block as the streamed sample's rows complete: rows [stream_first, avail) are in
  * the input buffer from its start; afterwards the rows no output row still reads are dropped. */
 static void stream_rows(tt_executor_t *ex, int32_t avail)
@@ -743,7 +349,7 @@ static void stream_rows(tt_executor_t *ex, int32_t avail)
     read_op(ex->plan, ex->op_table, ex->stream_op, &op);
     const tt_plan_info_t h = info_of(ex);
     fused_args_t a;
-    fused_args(ex->plan, ex->weights, &h, op.params, &a);
+    tt_ex_fused_args(ex->plan, ex->weights, &h, op.params, &a);
     const tt_kernel_ctx_t ctx = scratch_of(ex, &op);
     int8_t *rows = (int8_t *)buf(ex, op.slot[0]);
     const int32_t first = ex->stream_first;
@@ -769,23 +375,8 @@ tt_status_t tt_executor_load_blobs(tt_executor_t *ex, const uint8_t *plan, uint3
     }
     const layout_t L = {plan, weights, &h};
     uint32_t first_step = h.n_ops;
-    for (uint32_t i = 0; check == TT_PLAN_CHECK_OK && i < h.n_ops; i++) {
-        op_t op;
-        read_op(plan, h.op_table, i, &op);
-        if (op.kind == TT_PLAN_OP_LOAD_WEIGHTS || op.kind == TT_PLAN_OP_LOAD_BIAS) {
-            continue;
-        }
-        if (first_step == h.n_ops) {
-            first_step = i;
-            if (op.kind != TT_PLAN_OP_INPUT) { /* the sample must not be overwritten before it is read */
-                check = TT_PLAN_CHECK_BAD_OP_ORDER;
-                break;
-            }
-        }
-        check = check_op(&L, &op);
-        if (check == TT_PLAN_CHECK_OK && op.kind == TT_PLAN_OP_INPUT && (op.flags & TT_OP_FLAG_STREAMED)) {
-            check = check_streamed(&L, i + 1u);
-        }
+    if (check == TT_PLAN_CHECK_OK) {
+        check = tt_ex_check_ops(&L, &first_step);
     }
     *detail = check;
     if (check != TT_PLAN_CHECK_OK) {
