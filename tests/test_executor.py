@@ -26,6 +26,7 @@ from tt_host.compiler.blob import package
 from tt_host.compiler.memory import plan_schedule
 from tt_host.compiler.schedule import build_schedule
 from tt_host.paths import REPO_ROOT, SHARED_DIR
+from tt_host.reference.update import SCALE_ONE
 from tt_host.samples import load_input
 
 DEMO = REPO_ROOT / "examples" / "demo_model" / "fmnist6-demo-int8.tflite"
@@ -65,7 +66,7 @@ def _train_both(plan: bytes, weights: bytes, samples, labels_mod: int | None = N
     assert D.parameters_from_image(plan, ex.params()).keys() == ref.parameters().keys()
     for step, (x, label) in enumerate(samples):
         label = label % (labels_mod or h.n_classes)
-        scale = lr_scales[step % len(lr_scales)] if lr_scales else native.SCALE_ONE
+        scale = lr_scales[step % len(lr_scales)] if lr_scales else SCALE_ONE
         status, got = ex.step(x, label, chunk=chunk, lr_scale=scale)
         want = ref.step(x, label, lr_scale=scale)
         assert status == want.status, step
@@ -189,7 +190,7 @@ def test_step_bounds_head_rate_and_schedule_bit_exact():
     bind: without them the same steps train other parameters."""
     compiled = compile_model(DEMO, "full", options=PlanOptions.layer_by_layer())
     samples = _images((32, 32, 3), 6)
-    scales = [native.SCALE_ONE, 40_000, 1, 0, 65_535, 12_345]
+    scales = [SCALE_ONE, 40_000, 1, 0, 65_535, 12_345]
     images = []
     for train in (TrainParams(lr=0.2, head_lr=0.02, weight_step_max=0.25, bias_step_max=0.5, seed=3),
                   TrainParams(lr=0.2, head_lr=0.02, weight_step_max=127, bias_step_max=30000, seed=3)):

@@ -587,6 +587,8 @@ uint32_t tt_executor_classes(const tt_executor_t *ex) { return ex->loaded ? ex->
 
 uint32_t tt_executor_arena_used(const tt_executor_t *ex) { return ex->loaded ? ex->arena_used : 0u; }
 
+uint32_t tt_executor_state_bytes(void) { return (uint32_t)sizeof(tt_executor_t); }
+
 uint32_t tt_executor_params_bytes(const tt_executor_t *ex) { return ex->loaded ? ex->params_bytes : 0u; }
 
 void tt_executor_params_read(const tt_executor_t *ex, uint32_t offset, uint8_t *out, uint32_t len)

@@ -178,6 +178,9 @@ uint32_t tt_executor_classes(const tt_executor_t *ex);
 /** Arena bytes in use: the plan's arena_bytes, nothing above it (0 when none). */
 uint32_t tt_executor_arena_used(const tt_executor_t *ex);
 
+/** sizeof(tt_executor_t): what a binding that keeps the state opaque allocates. Pure. */
+uint32_t tt_executor_state_bytes(void);
+
 /**
  * Bytes the executor itself takes from the start of an op's scratch buffer, before the
  * kernel's scratch: the compact input expanded to every channel (WEIGHT_GRAD of a depthwise layer
