@@ -121,8 +121,8 @@ with open(os.environ["STUB_LOG"], "a") as log:
 if os.environ.get("STUB_FAIL"):
     print("firmware/src/main.c:1: error: expected ';'")
     sys.exit(2)
-if sys.argv[1] == "--build":
-    elf = Path("build") / sys.argv[3] / "boards" / sys.argv[3] / "tt-firmware.elf"
+if sys.argv[1] == "--build":  # cmake --build <build dir of the preset named like the board>
+    elf = Path(sys.argv[2]) / "boards" / Path(sys.argv[2]).name / "tt-firmware.elf"
     elf.parent.mkdir(parents=True, exist_ok=True)
     elf.write_bytes(b"\\x7fELF")
 """
@@ -145,7 +145,8 @@ def test_build_runs_the_presets_and_skips_when_up_to_date(fake_root: Path, stub_
     board = boards.resolve("f746-qemu")
     elf = build.build(board)
     assert elf == board.elf_path and elf.is_file()
-    assert stub_cmake.read_text().splitlines() == ["--preset f746-qemu", "--build --preset f746-qemu"]
+    build_dir = fake_root.resolve() / "build" / "f746-qemu"
+    assert stub_cmake.read_text().splitlines() == [f"--preset f746-qemu -B {build_dir}", f"--build {build_dir}"]
 
     assert build.build(board, if_needed=True) == elf
     assert len(stub_cmake.read_text().splitlines()) == 2  # nothing ran

@@ -49,14 +49,18 @@ class Board:
 
     @property
     def root(self) -> Path:
-        """The repository this board belongs to."""
+        """The SDK this board belongs to (the checkout, or the one inside the installed package)."""
         return self.path.parents[1]
 
     @property
+    def build_dir(self) -> Path:
+        """Where its CMake preset builds (``tt_host.paths.build_dir``)."""
+        return paths.build_dir(self.cmake_preset, self.root)
+
+    @property
     def elf_path(self) -> Path:
-        """Where ``cmake --build --preset <cmake_preset>`` writes the firmware image (a host
-        twin's: its executable)."""
-        return self.root / "build" / self.cmake_preset / "boards" / self.name / self.image
+        """Where the build writes the firmware image (a host twin's: its executable)."""
+        return self.build_dir / "boards" / self.name / self.image
 
     @classmethod
     def from_toml(cls, path: Path) -> Board:

@@ -87,8 +87,9 @@ def build(board: Board, *, verbose: bool = False, if_needed: bool = False) -> Pa
         return board.elf_path
     check_tools(board)
     target = ["--target", board.cmake_target] if board.cmake_target else []
-    _run(["cmake", "--preset", board.cmake_preset], board.root, verbose)
-    _run(["cmake", "--build", "--preset", board.cmake_preset, *target], board.root, verbose)
+    # The build folder is named on the command line: an installed SDK builds outside itself.
+    _run(["cmake", "--preset", board.cmake_preset, "-B", str(board.build_dir)], board.root, verbose)
+    _run(["cmake", "--build", str(board.build_dir), *target], board.root, verbose)
     if not board.elf_path.is_file():
         raise BuildError(f"the build succeeded but did not produce {board.elf_path}")
     return board.elf_path

@@ -15,13 +15,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from tt_host.errors import BuildError, ToolMissing
-from tt_host.paths import REPO_ROOT
+from tt_host.paths import REPO_ROOT, build_dir
 
 #: C function name -> (restype, argtypes); filled by the modules that wrap the functions.
 PROTOTYPES: dict[str, tuple] = {}
 
 
-BUILD_DIR = REPO_ROOT / "build" / "host"
+BUILD_DIR = build_dir("host")
 LIBRARY = BUILD_DIR / "firmware" / "libtt.so"
 
 
@@ -37,7 +37,8 @@ def build() -> Path:
     """Configure and build the ``host`` preset (incremental); return the library path."""
     if shutil.which("cmake") is None:
         raise ToolMissing("cmake is needed to build the host runtime (apt-get install cmake gcc)")
-    for cmd in (["cmake", "--preset", "host"], ["cmake", "--build", "--preset", "host", "-j2", "--target", "tt"]):
+    for cmd in (["cmake", "--preset", "host", "-B", str(BUILD_DIR)],
+                ["cmake", "--build", str(BUILD_DIR), "-j2", "--target", "tt"]):
         proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise BuildError(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
