@@ -104,3 +104,19 @@ def test_status_exit_codes_are_distinct_and_documented_range():
     assert exit_code(Status.OK) == 0
     assert len(set(codes)) == len(codes)
     assert all(64 <= c < 128 for c in codes if c)
+
+
+def test_protocol_errors_join_the_one_tree_with_their_exit_codes() -> None:
+    """A malformed frame or COBS stream exits 9 (as ProtocolError), an invalid plan file 2 (as
+    UsageError), a planner bug 1: the CLI's ``except TtError`` reports each with its code."""
+    from tt_host.compiler import PlanError
+    from tt_host.errors import ProtocolError, TtError, UsageError
+    from tt_protocol import cobs, frame
+    from tt_protocol import plan as P
+
+    for error, code in ((cobs.CobsError("x"), ProtocolError.exit_code), (frame.FrameError(1, "x"), ProtocolError.exit_code),
+                        (P.PlanInvalid(P.Check.BAD_MAGIC, "x"), UsageError.exit_code), (PlanError("x"), 1)):
+        assert isinstance(error, TtError) and error.exit_code == code, type(error).__name__
+    assert isinstance(cobs.CobsError("x"), ValueError)  # callers catching ValueError still do
+    with pytest.raises(P.PlanInvalid):
+        P.validate(b"not a plan")

@@ -8,8 +8,12 @@ tell "no board plugged in" from "the device rejected the request" without parsin
 exit code  exception                 meaning
 =========  ========================  ====================================================
 0          --                        success
-1          --                        unexpected error (a bug: please report it with -vv)
-2          :class:`UsageError`       bad command line: unknown board, bad option value
+1          --                        unexpected error (a bug: please report it with -vv),
+                                     also :class:`~tt_host.compiler.PlanError` (the
+                                     planner broke its own invariant)
+2          :class:`UsageError`       bad command line: unknown board, bad option value;
+                                     also ``tt_protocol.plan.PlanInvalid`` (a plan file a
+                                     loader must refuse)
 3          :class:`LinkError`        cannot open the port, connection lost, probe or
                                      emulator failed
 4          :class:`DeviceTimeout`    no valid answer from the device after all retries
@@ -18,7 +22,8 @@ exit code  exception                 meaning
                                      arm-none-eabi-gcc, qemu-system-arm, pyocd/openocd)
 7          :class:`BuildError`       the firmware build failed
 8          :class:`BudgetExceeded`   the image does not fit the board's SRAM or flash
-9          :class:`ProtocolError`    the device answered something malformed or unexpected
+9          :class:`ProtocolError`    the device answered something malformed or unexpected;
+                                     also ``tt_protocol``'s ``FrameError`` and ``CobsError``
 10         :class:`WorseParameters`  ``tt-host commit`` without ``--force``: the device's
                                      parameters scored worse on the held-out samples than
                                      the committed ones
@@ -31,15 +36,11 @@ exit code  exception                 meaning
 
 from __future__ import annotations
 
+# The root of the tree, shared with tt_protocol (whose CobsError / FrameError exit 9 and
+# PlanInvalid exits 2): every error either package raises on purpose is a TtError.
+from tt_protocol.errors import TtError  # noqa: F401  (re-exported)
 from tt_protocol.frame import Opcode
 from tt_protocol.status import Status, exit_code
-
-
-class TtError(Exception):
-    """Base of every error ``tt_host`` raises on purpose."""
-
-    #: Exit code of ``tt-host`` when this error ends the command.
-    exit_code: int = 1
 
 
 class UsageError(TtError):

@@ -11,10 +11,12 @@ is implied. A block of 254 bytes (code 0xFF) implies no zero.
 
 from __future__ import annotations
 
+from tt_protocol.errors import MalformedBytes
+
 MAX_BLOCK = 254
 
 
-class CobsError(ValueError):
+class CobsError(MalformedBytes):
     """The bytes are not a valid COBS encoding."""
 
 

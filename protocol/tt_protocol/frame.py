@@ -35,6 +35,7 @@ from construct import (
 )
 
 from . import cobs
+from .errors import MalformedBytes
 from .status import Status
 
 #: The protocol version this package speaks; a header with another version is refused.
@@ -333,7 +334,7 @@ PAYLOAD_LAYOUTS = {
 }
 
 
-class FrameError(ValueError):
+class FrameError(MalformedBytes):
     """Bytes that do not form a valid frame; ``status`` says which check failed."""
 
     def __init__(self, status: int, message: str) -> None:

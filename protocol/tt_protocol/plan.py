@@ -53,6 +53,7 @@ from construct import (
     Struct,
 )
 
+from .errors import MalformedInput
 from .frame import crc32
 
 # -- limits and constants ---------------------------------------------------------------------
@@ -228,7 +229,7 @@ class Check(enum.IntEnum):
     BAD_OPTIMIZER = 17  #: learning rate or momentum outside what the executor supports
 
 
-class PlanInvalid(ValueError):
+class PlanInvalid(MalformedInput):
     """A blob that a loader must refuse; ``check`` says which rule it broke."""
 
     def __init__(self, check: Check, message: str) -> None:

@@ -1,7 +1,8 @@
 """The compiler's branch of the ``tt_host`` exception tree.
 
-Every error is a :class:`~tt_host.errors.UsageError` (exit code 2): the model or scheme the
-user passed cannot be compiled as given, and the message says which part and why. A plan that
+Every error about the input is a :class:`~tt_host.errors.UsageError` (exit code 2): the model
+or scheme the user passed cannot be compiled as given, and the message says which part and why;
+:class:`PlanError`, a broken invariant of the planner's own output, is a bug (exit code 1). A plan that
 does not fit the memory budget is a :class:`~tt_host.errors.BudgetExceeded` (exit code 8),
 like an image that does not fit the board.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tt_host.errors import BudgetExceeded, UsageError
+from tt_host.errors import BudgetExceeded, TtError, UsageError
 
 
 class CompileError(UsageError):
@@ -35,8 +36,9 @@ class SchemeError(CompileError):
     """A sparse-update scheme that does not fit the model (bad index, ratio, channel)."""
 
 
-class PlanError(CompileError):
-    """The memory plan breaks its own invariant (overlap, misalignment): a planner bug."""
+class PlanError(TtError):
+    """The memory plan breaks its own invariant (overlap, misalignment): a planner bug, not the
+    user's input (exit code 1, "unexpected error: please report it")."""
 
 
 class PlanBudgetExceeded(BudgetExceeded):
