@@ -39,6 +39,7 @@ cmake_preset = "f746-disco"
 [memory]
 sram_bytes = 327680
 flash_bytes = 1048576
+arena_bytes = 229376
 flash_base = 0x08000000
 sram_base = 0x20000000
 [uart]
@@ -58,6 +59,7 @@ cmake_preset = "f746-qemu"
 [memory]
 sram_bytes = 327680
 flash_bytes = 1048576
+arena_bytes = 229376
 flash_base = 0x00000000
 sram_base = 0x20000000
 [uart]

@@ -11,7 +11,6 @@ covers the committed corpus, fuzzing and restore under the sanitizers.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +18,7 @@ from tt_protocol import plan as P
 from tt_protocol.status import Status
 
 from tt_host import native
+from tt_host.boards import resolve as resolve_board
 from tt_host.compiler import PlanOptions, TrainParams, compile_model, import_model, load_graph, load_scheme, serialize
 from tt_host.compiler import deltas as D
 from tt_host.compiler import simulate
@@ -368,8 +368,8 @@ def test_unsupported_inplace_depthwise_input_gradient_is_refused():
         assert ex.load(package(b.plan, b.weights)) == want
 
 
-#: The f746 boards' training arena (224 KB).
-BOARD_ARENA = 229_376
+#: The f746 boards' training arena (224 KB, their board.toml).
+BOARD_ARENA = resolve_board("f746-disco").arena_bytes
 
 
 @pytest.mark.parametrize("name", list(SHARED_100KB))

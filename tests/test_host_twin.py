@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import subprocess
@@ -60,10 +59,9 @@ SHAPE = (32, 32, 3)
 
 
 def _configured_arena_bytes() -> int:
-    """The arena every image of the project gets: ``TT_ARENA_BYTES`` in firmware/CMakeLists.txt,
-    read by the f746-qemu build and the host build alike."""
-    text = (REPO_ROOT / "firmware" / "CMakeLists.txt").read_text()
-    return int(re.search(r"set\(TT_ARENA_BYTES (\d+) CACHE", text).group(1))
+    """The arena the twin's image gets: ``arena_bytes`` in its board.toml (the f746 boards' too)."""
+    assert HOST.arena_bytes == QEMU.arena_bytes
+    return HOST.arena_bytes
 
 
 

@@ -32,6 +32,7 @@ class Board:
     cmake_preset: str
     sram_bytes: int
     flash_bytes: int
+    arena_bytes: int  #: the static training arena (CMake sizes the image's from this)
     flash_base: int
     sram_base: int
     baud: int
@@ -77,6 +78,7 @@ class Board:
                 cmake_preset=data.get("cmake_preset", data["name"]),
                 sram_bytes=int(memory["sram_bytes"]),
                 flash_bytes=int(memory["flash_bytes"]),
+                arena_bytes=int(memory["arena_bytes"]),
                 flash_base=int(memory.get("flash_base", DEFAULT_FLASH_BASE)),
                 sram_base=int(memory.get("sram_base", DEFAULT_SRAM_BASE)),
                 baud=int(data.get("uart", {}).get("baud", 115200)),
