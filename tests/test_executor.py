@@ -156,7 +156,7 @@ def test_recomputed_masks_bit_exact(tiny_graph, inplace):
 def test_inplace_depthwise_input_gradient_bit_exact(tiny_graph, scheme, options):
     """dX written over dY (tt_dw_conv2d_bwd_input_inplace_s16) where dY dies at the input
     gradient: frozen depthwise weights, and trained ones updated first (exact_gradients off:
-    the merged weights then sit in the op's temporaries, before the kernel's ring)."""
+    the layer wrapper's merged weights then sit at the start of its scratch, before the kernel's ring)."""
     graph = tiny_graph.with_classes(4, ("a", "b", "c", "d"))
     compiled = compile_model(graph, scheme, options=options)
     dw = next(layer.index for layer in graph.layers if layer.kind == "dw_conv2d")

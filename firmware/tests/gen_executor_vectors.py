@@ -7,10 +7,10 @@ convolutions, half the input channels of a pointwise and a depthwise layer, stre
 updates); the frozen first block runs fused with the first conv as its expansion (a CONV2D
 expansion in a FUSED block) as the sample streams in, and in-place kernels are on. The corpus is ``tt_protocol.plan.corruptions()`` of that plan, stored as
 byte patches against the valid blobs (plus truncated lengths), each with the Check the C
-loader must report. The header is a snapshot of plan format version 1: it stays valid when
-the compiler changes; tests/test_executor.py runs the current compiler's corpus too.
+loader must report. tests/test_generated.py keeps it equal to what the current compiler
+writes; tests/test_executor.py runs the current compiler's corpus through the C too.
 
-    python firmware/tests/gen_executor_vectors.py
+    python3 scripts/regenerate.py     (regenerates this file with every other generated one)
 """
 
 from __future__ import annotations

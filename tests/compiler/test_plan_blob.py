@@ -6,7 +6,6 @@ import pytest
 from tt_host.compiler import PlanOptions, compile_model
 from tt_host.compiler.blob import serialize
 from tt_host.paths import REPO_ROOT
-from tt_protocol import codegen
 from tt_protocol import plan as P
 
 from .conftest import SCHEME_100KB, model_path
@@ -82,11 +81,6 @@ def test_weights_blob_lists_every_parameter_tensor():
     assert h.n_tensors == 2 * len(layers)
     assert {r.tflite_tensor for r in records} == {t for la in layers for t in (la.weight_tensor, la.bias_tensor)}
     assert len(b.weights) - h.data_offset >= c.graph.param_bytes
-
-
-def test_plan_header_is_generated():
-    path = codegen.PLAN_HEADER_PATH
-    assert path.read_text() == codegen.render_plan_header(), "run python -m tt_protocol.codegen"
 
 
 @pytest.mark.models
