@@ -409,8 +409,8 @@ def compile_cmd(
         raise UsageError(f"--scheme {scheme} chooses what trains under a budget: give --budget (e.g. --budget 256K)")
     if macs_budget is not None and scheme not in ("auto", "paper"):
         raise UsageError("--macs-budget applies to --scheme auto and paper only")
-    if init not in ("imprint", "zero"):
-        raise UsageError(f"--init must be imprint or zero, not {init!r}")
+    if init not in head_mod.INITS:
+        raise UsageError(f"--init must be one of {', '.join(head_mod.INITS)}, not {init!r}")
     t0 = time.perf_counter()
     graph = load_graph(model)
     fisher_samples = None
@@ -419,12 +419,12 @@ def compile_cmd(
         fisher_samples = (images, labels)
         if classes is not None and classes != len(names):
             raise UsageError(f"--classes {classes} but {samples} has {len(names)} label folders")
-        graph = head_mod.imprint(graph, images, labels, names) if init == "imprint" else graph.with_classes(len(names), names)
+        graph = head_mod.replace_head(graph, len(names), names, init, fisher_samples)
         log.info("new %d-class head (%s) from %d samples", len(names), init, len(images))
     elif classes is not None:
         if init == "imprint":
             log.info("no --samples: the new head is zero-initialised")
-        graph = graph.with_classes(classes)
+        graph = head_mod.replace_head(graph, classes, init=init)
     options = PlanOptions(fuse_blocks=fuse_blocks, inplace_kernels=inplace, streamed_updates=streamed, fuse_stem=fuse_stem,
                           stream_input=stream_input, recompute_masks=recompute_masks)
     compiled = compile_model(graph, scheme, parse_size(budget) if budget else None, options, samples=fisher_samples,

@@ -31,14 +31,13 @@ from typing import Any
 import numpy as np
 
 from . import rate, recipe
+from .recipe import HEAD_INITS as INITS
 from .cache import Cache, CachedPlan
 from .errors import UsageError
 from .session import DeviceInfo
 
 log = logging.getLogger(__name__)
 
-#: Head initialisations for new labels.
-INITS = ("imprint", "zero")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,10 +154,7 @@ def compile_plan(
         raise UsageError(f"--scheme {setup.scheme} chooses what trains under a budget: give --budget (e.g. --budget 256K)")
     graph = load_graph(model)
     if head.replaced:
-        if setup.init == "imprint":
-            graph = head_mod.imprint(graph, images, labels, list(head.labels))
-        else:
-            graph = graph.with_classes(len(head.labels), head.labels)
+        graph = head_mod.replace_head(graph, len(head.labels), head.labels, setup.init, (images, labels))
         log.info("new %d-class head (%s) for %s", len(head.labels), setup.init, ", ".join(head.labels))
     else:
         graph = dataclasses.replace(graph, labels=head.labels)

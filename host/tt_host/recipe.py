@@ -16,6 +16,8 @@ measured against.
   quantization step, stochastically rounded) passes unchanged.
 * **Schedule.** Linear warm-up over the first :data:`WARMUP_FRACTION` of the stream's steps
   (at most :data:`WARMUP_MAX_STEPS`), then cosine decay to :data:`FINAL_SCALE` of the rate.
+* **New head.** A classifier for new labels starts imprinted from the training samples
+  (:data:`HEAD_INITS`: "imprint", or "zero").
 * **Divergence guard.** The device stops training after :data:`DIVERGE_AFTER` consecutive
   samples of more than one label with identical logits (the output no longer depends on the
   input: the collapse), and skips the update of a sample whose logits all sit at an int8 bound
@@ -37,6 +39,7 @@ DIVERGE_AFTER = 8
 WARMUP_FRACTION = 0.05
 WARMUP_MAX_STEPS = 100
 FINAL_SCALE = 0.1
+HEAD_INITS = ("imprint", "zero")  #: the first is the default
 
 
 @dataclass(frozen=True)

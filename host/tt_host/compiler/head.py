@@ -14,11 +14,12 @@ shared by every class does not change the softmax). Each class gets its own weig
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from tt_host import samples
+from tt_host import recipe, samples
 from tt_host.compiler.errors import CompileError
 from tt_host.compiler.ir import Graph
 from tt_host.compiler.lowering import pool_params
@@ -27,6 +28,23 @@ from tt_host.reference.graph import run_step
 
 #: Weight scale = max|W_c| / HEADROOM_STEPS.
 HEADROOM_STEPS = 100
+#: How a new head starts: imprinted from the training samples, or zero.
+INITS = recipe.HEAD_INITS
+
+
+def replace_head(graph: Graph, n_classes: int, labels: Sequence[str] = (), init: str = "imprint",
+                 samples: tuple[np.ndarray, np.ndarray] | None = None) -> Graph:
+    """``graph`` with its classifier replaced for ``n_classes`` (named ``labels``): imprinted from
+    ``samples`` (int8 images, class indices) when ``init`` is "imprint" and samples are given,
+    zero-initialised otherwise. The one preparation ``tt-host compile`` and ``stream`` share."""
+    if init not in INITS:
+        raise CompileError(f"the head initialisation must be one of {', '.join(INITS)}, not {init!r}")
+    if labels and len(labels) != n_classes:
+        raise CompileError(f"{n_classes} classes but {len(labels)} label names")
+    if init == "imprint" and samples is not None and len(samples[0]):
+        images, classes = samples
+        return imprint(graph, images, classes, list(labels) or [str(c) for c in range(n_classes)])
+    return graph.with_classes(n_classes, tuple(labels))
 
 
 def load_samples(folder: str | Path, shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, list[str]]:
