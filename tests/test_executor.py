@@ -300,11 +300,11 @@ def test_streamed_input_buffer_the_block_cannot_run_in_is_refused(stem_graph):
     assert 1 < rows < h.input_h
     ex = native.Executor(1 << 18)
     assert ex.load(package(b.plan, b.weights)) == (Status.OK, 0)
-    one_row = P._patch(b.plan, rec + 4, row)
+    one_row = P.patch(b.plan, rec + 4, row)
     P.validate(one_row)  # whole rows: the format is fine
     assert ex.load(package(one_row, b.weights)) == (Status.BAD_PLAN, P.Check.BAD_SHAPE)
     fused = next(op for op in v.ops if op.kind == P.OpKind.FUSED_BLOCK)
-    under_output = P._patch(b.plan, rec, v.buffers[fused.outs[0]].offset)
+    under_output = P.patch(b.plan, rec, v.buffers[fused.outs[0]].offset)
     assert ex.load(package(under_output, b.weights)) == (Status.BAD_PLAN, P.Check.BAD_SHAPE)
 
 

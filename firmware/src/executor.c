@@ -1,6 +1,6 @@
 /* The plan executor: load (validate once: plan_check.c, then executor_check.c; run the LOAD
  * ops) and step (a switch over op kinds calling the kernels; no checks). Semantics of every op: SIGNATURES in
- * protocol/tt_protocol/plan.py, reference implementation tt_host.compiler.simulate, which this
+ * protocol/tt_protocol/plan/format.py, reference implementation tt_host.compiler.simulate, which this
  * file matches bit for bit (tests/test_executor.py).
  *
  * A layer's forward and input gradient go through its wrapper (tt/kernels/layer.h), which

@@ -1,5 +1,5 @@
 /* Internal to the executor (plan_check.c, executor.c): little-endian field access to the plan
- * and weight blobs (protocol/tt_protocol/plan.py, layouts in tt/plan_gen.h) and the decoded
+ * and weight blobs (protocol/tt_protocol/plan/, layouts in tt/plan_gen.h) and the decoded
  * view of a LAYER parameter block. Nothing here checks anything: plan_check.c validates a
  * blob once, after which executor.c reads it through these helpers without re-checking. */
 #ifndef TT_PLAN_VIEW_H

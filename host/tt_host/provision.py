@@ -239,10 +239,10 @@ def _inputs_key(model_hash: str, head: HeadChoice, images: np.ndarray, labels: n
 @functools.lru_cache(maxsize=1)
 def _code_digest() -> str:
     """The host code a plan is compiled by (a new version of it compiles anew)."""
-    from tt_protocol import plan as plan_format
+    import tt_protocol
 
     h = hashlib.sha256()
-    for root in (Path(__file__).parent, Path(plan_format.__file__).parent):
+    for root in (Path(__file__).parent, Path(tt_protocol.__file__).parent):
         for path in sorted(root.rglob("*.py")):
             h.update(path.read_bytes())
     return h.hexdigest()

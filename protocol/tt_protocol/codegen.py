@@ -148,7 +148,7 @@ def render_plan_header() -> str:
         "#ifndef TT_PLAN_GEN_H",
         "#define TT_PLAN_GEN_H",
         "",
-        "/* Plan blob, weight blob and deltas file (see protocol/tt_protocol/plan.py): little-endian,",
+        "/* Plan blob, weight blob and deltas file (see protocol/tt_protocol/plan/): little-endian,",
         " * every table and array aligned to TT_PLAN_ALIGN, offsets instead of pointers. */",
         "",
         f"#define TT_PLAN_MAGIC 0x{int.from_bytes(P.PLAN_MAGIC, 'little'):08X}u /* \"{P.PLAN_MAGIC.decode()}\" */",
@@ -171,7 +171,7 @@ def render_plan_header() -> str:
     out += _enum("TT_PHASE", P.Phase, "Op phases (Phase).")
     out += _enum("TT_DTYPE", P.DType, "Buffer element types (DType).")
     out += _enum("TT_BUFKIND", P.BufferKind, "Buffer kinds (BufferKind).")
-    out += _enum("TT_PLAN_OP", P.OpKind, "Op kinds (OpKind); slots and semantics: SIGNATURES in plan.py.")
+    out += _enum("TT_PLAN_OP", P.OpKind, "Op kinds (OpKind); slots and semantics: SIGNATURES in tt_protocol/plan/format.py.")
     out += _enum("TT_PARAM", P.ParamType, "Parameter-pool block types (ParamType).")
     out += _enum("TT_LAYER", P.LayerKind, "Layer kinds of LAYER blocks (LayerKind).")
     out += _enum("TT_LAYER_FLAG", P.LayerFlag, "LAYER block flags (LayerFlag).")

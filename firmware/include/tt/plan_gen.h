@@ -3,7 +3,7 @@
 #ifndef TT_PLAN_GEN_H
 #define TT_PLAN_GEN_H
 
-/* Plan blob, weight blob and deltas file (see protocol/tt_protocol/plan.py): little-endian,
+/* Plan blob, weight blob and deltas file (see protocol/tt_protocol/plan/): little-endian,
  * every table and array aligned to TT_PLAN_ALIGN, offsets instead of pointers. */
 
 #define TT_PLAN_MAGIC 0x4C505454u /* "TTPL" */
@@ -45,7 +45,7 @@
 #define TT_BUFKIND_PARAM 7u
 #define TT_BUFKIND_SCRATCH 8u
 
-/* Op kinds (OpKind); slots and semantics: SIGNATURES in plan.py. */
+/* Op kinds (OpKind); slots and semantics: SIGNATURES in tt_protocol/plan/format.py. */
 #define TT_PLAN_OP_LOAD_WEIGHTS 1u
 #define TT_PLAN_OP_LOAD_BIAS 2u
 #define TT_PLAN_OP_INPUT 3u
