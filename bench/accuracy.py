@@ -75,8 +75,10 @@ from PIL import Image
 from tt_protocol.plan import PlanHeader
 from tt_protocol.status import Status
 
-from tt_host import native, rate, recipe
-from tt_host.cli import parse_size
+from tt_host import native, recipe
+
+from tt_host.workflows import rate
+from tt_host.cli.app import parse_size
 from tt_host.compiler import (
     CompiledPlan,
     CompileError,
@@ -92,7 +94,7 @@ from tt_host.compiler.blob import package
 from tt_host.datasets import FASHION_MNIST_CLASSES, fashion_mnist
 from tt_host.paths import REPO_ROOT, SHARED_DIR
 from tt_host.recipe import LrSchedule
-from tt_host.samples import _pixels_to_input, scan
+from tt_host.workflows.samples import _pixels_to_input, scan
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEMO_SAMPLES = REPO_ROOT / "examples" / "camera_samples"

@@ -51,7 +51,7 @@ from tt_host.reference import backward_int as I  # noqa: E402
 from tt_host.reference import forward, graph  # noqa: E402
 from tt_host.reference import loss as L  # noqa: E402
 from tt_host.reference import update as U  # noqa: E402
-from tt_host.reference.params import ConvGeom, ConvQuant, GradQuant  # noqa: E402
+from tt_host.reference.params import ConvQuant, GradQuant  # noqa: E402
 from tt_host.tflite import load  # noqa: E402
 
 DATA = Path("/usr/share/datasets/fashion-mnist")

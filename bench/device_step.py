@@ -22,13 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from tt_host import boards, build, size
+from tt_host.tooling import boards, build, size
 from tt_host.compiler import blob
-from tt_host.emulator import Emulator
+from tt_host.tooling.emulator import Emulator
 from tt_host.paths import REPO_ROOT, SHARED_DIR
-from tt_host.samples import load_input, scan
-from tt_host.session import DeviceSession
-from tt_host.transport import open_transport
+from tt_host.workflows.samples import load_input, scan
+from tt_host.link.session import DeviceSession
+from tt_host.link.transport import open_transport
 from tt_protocol.plan import PlanHeader
 
 SAMPLES = REPO_ROOT / "examples" / "camera_samples"

@@ -32,9 +32,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tt_host.boards import resolve
-from tt_host.build import check_tools
-from tt_host.emulator import Emulator
+from tt_host.tooling.boards import resolve
+from tt_host.tooling.build import check_tools
+from tt_host.tooling.emulator import Emulator
 from tt_host.errors import BuildError, TtError
 from tt_host.paths import REPO_ROOT
 

@@ -6,9 +6,9 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tt_host.emulator import Emulator
-from tt_host.session import DeviceSession
-from tt_host.transport import SerialTransport
+from tt_host.tooling.emulator import Emulator
+from tt_host.link.session import DeviceSession
+from tt_host.link.transport import SerialTransport
 
 
 @contextmanager

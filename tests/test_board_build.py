@@ -7,10 +7,10 @@ import subprocess
 
 import pytest
 
-from tt_host.boards import resolve
-from tt_host.build import build
+from tt_host.tooling.boards import resolve
+from tt_host.tooling.build import build
 from tt_host.paths import REPO_ROOT
-from tt_host.size import size_report
+from tt_host.tooling.size import size_report
 
 pytestmark = pytest.mark.arm  # skipped, naming the tool, when one is missing (conftest.py)
 

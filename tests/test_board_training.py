@@ -15,15 +15,15 @@ import struct
 import numpy as np
 import pytest
 
-from tt_host.boards import resolve
+from tt_host.tooling.boards import resolve
 from tt_host.compiler import TrainParams, compile_model, serialize, simulate
 from tt_host.compiler.blob import package as make_package
-from tt_host.emulator import Emulator
+from tt_host.tooling.emulator import Emulator
 from tt_host.errors import DeviceError
 from tt_host.paths import REPO_ROOT
-from tt_host.samples import load_input
-from tt_host.session import DeviceSession
-from tt_host.transport import SerialTransport
+from tt_host.workflows.samples import load_input
+from tt_host.link.session import DeviceSession
+from tt_host.link.transport import SerialTransport
 from tt_protocol import plan as P
 from tt_protocol.frame import (
     LOAD_CHUNK_MAX_DATA,

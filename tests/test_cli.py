@@ -17,8 +17,12 @@ import pytest
 from serial.tools.list_ports_common import ListPortInfo
 from typer.testing import CliRunner
 
-from tt_host import __version__, boards, build, emulator, flashing, ports
-from tt_host.cli import app
+from tt_host import __version__
+
+from tt_host.tooling import boards, build, emulator, flashing
+
+from tt_host.link import ports
+from tt_host.cli.app import app
 from tt_host.errors import (
     BuildError,
     DeviceTimeout,
@@ -28,7 +32,7 @@ from tt_host.errors import (
     UsageError,
 )
 from tt_host.paths import REPO_ROOT
-from tt_host.transport import LoopbackTransport, SerialTransport
+from tt_host.link.transport import LoopbackTransport, SerialTransport
 from tt_protocol.responder import BoardIdentity, Responder
 
 runner = CliRunner()
@@ -330,7 +334,7 @@ def device(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         opened.append(url)
         return LoopbackTransport(Responder(BOARD).feed)
 
-    monkeypatch.setattr("tt_host.cli.open_transport", open_loopback)
+    monkeypatch.setattr("tt_host.cli.app.open_transport", open_loopback)
     return opened
 
 
@@ -362,7 +366,7 @@ def test_ping(device: list[str]) -> None:
 
 
 def test_silent_device_exits_4_with_traceback_only_at_vv(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("tt_host.cli.open_transport", lambda url, baud=0: LoopbackTransport(lambda b: b""))
+    monkeypatch.setattr("tt_host.cli.app.open_transport", lambda url, baud=0: LoopbackTransport(lambda b: b""))
     result = runner.invoke(app, ["info", "--port", "x", "--timeout", "0.01"])
     assert result.exit_code == DeviceTimeout.exit_code
     assert "no valid answer to HELLO" in result.stderr and "Traceback" not in result.stderr

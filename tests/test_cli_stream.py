@@ -12,9 +12,9 @@ from tt_protocol import plan as P
 from tt_protocol.status import Status, exit_code
 from typer.testing import CliRunner
 
-from tt_host.cli import app
+from tt_host.cli.app import app
 from tt_host.paths import REPO_ROOT
-from tt_host.transport import LoopbackTransport
+from tt_host.link.transport import LoopbackTransport
 
 DEMO = REPO_ROOT / "examples" / "demo_model" / "fmnist6-demo-int8.tflite"
 CAMERA = REPO_ROOT / "examples" / "camera_samples"
@@ -36,7 +36,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def device(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> SimDevice:
     """One simulated board behind every --port; the cache in a temporary $TT_HOME."""
     board = SimDevice()
-    monkeypatch.setattr("tt_host.cli.open_transport", lambda url, baud=0: LoopbackTransport(board.feed))
+    monkeypatch.setattr("tt_host.cli.app.open_transport", lambda url, baud=0: LoopbackTransport(board.feed))
     monkeypatch.setenv("TT_HOME", str(tmp_path / "tt-home"))
     return board
 
@@ -140,7 +140,7 @@ def test_a_lost_connection_tells_how_to_resume(monkeypatch: pytest.MonkeyPatch, 
         calls.append(data)
         return board.feed(data) if len(calls) < 40 else b""
 
-    monkeypatch.setattr("tt_host.cli.open_transport", lambda url, baud=0: LoopbackTransport(flaky))
+    monkeypatch.setattr("tt_host.cli.app.open_transport", lambda url, baud=0: LoopbackTransport(flaky))
     monkeypatch.setenv("TT_HOME", str(tmp_path / "tt-home"))
     result = _run(*STREAM, str(folder), "--model", str(DEMO), "--timeout", "0.01", "--step-timeout", "0.01")
     assert result.exit_code == 4 and "run the same command again to resume" in result.stderr

@@ -11,11 +11,11 @@ import random
 
 import pytest
 
-from tt_host.boards import resolve
-from tt_host.emulator import Emulator
+from tt_host.tooling.boards import resolve
+from tt_host.tooling.emulator import Emulator
 from tt_host.errors import DeviceError
-from tt_host.session import DeviceSession
-from tt_host.transport import SerialTransport
+from tt_host.link.session import DeviceSession
+from tt_host.link.transport import SerialTransport
 from tt_protocol import vectors
 from tt_protocol.frame import MAX_PAYLOAD
 from tt_protocol.responder import BoardIdentity, Responder

@@ -18,7 +18,7 @@ from tt_protocol import plan as P
 from tt_protocol.status import Status
 
 from tt_host import native
-from tt_host.boards import resolve as resolve_board
+from tt_host.tooling.boards import resolve as resolve_board
 from tt_host.compiler import PlanOptions, TrainParams, compile_model, import_model, load_graph, load_scheme, serialize
 from tt_host.compiler import deltas as D
 from tt_host.compiler import simulate
@@ -27,7 +27,7 @@ from tt_host.compiler.memory import plan_schedule
 from tt_host.compiler.schedule import build_schedule
 from tt_host.paths import REPO_ROOT, SHARED_DIR
 from tt_host.reference.update import SCALE_ONE
-from tt_host.samples import load_input
+from tt_host.workflows.samples import load_input
 
 DEMO = REPO_ROOT / "examples" / "demo_model" / "fmnist6-demo-int8.tflite"
 SAMPLES = REPO_ROOT / "examples" / "camera_samples"

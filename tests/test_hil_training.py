@@ -30,19 +30,19 @@ from tt_protocol.frame import (
 )
 from tt_protocol.status import Status
 
-from tt_host import provision, samples
-from tt_host import stream as S
-from tt_host.boards import resolve
-from tt_host.cache import Cache, CachedPlan
+from tt_host.workflows import provision, samples
+from tt_host.workflows import stream as S
+from tt_host.tooling.boards import resolve
+from tt_host.workflows.cache import Cache, CachedPlan
 from tt_host.compiler import deltas as D
 from tt_host.compiler import simulate
-from tt_host.emulator import Emulator
+from tt_host.tooling.emulator import Emulator
 from tt_host.errors import DeviceError, LinkError
 from tt_host.paths import REPO_ROOT
-from tt_host.pull import pull_deltas
+from tt_host.workflows.pull import pull_deltas
 from tt_host.recipe import LrSchedule
-from tt_host.session import DeviceSession
-from tt_host.transport import SerialTransport
+from tt_host.link.session import DeviceSession
+from tt_host.link.transport import SerialTransport
 
 from emulated import connected, measured
 
@@ -381,7 +381,7 @@ def test_the_demo_runs_the_whole_loop(tmp_path: Path, monkeypatch: pytest.Monkey
     predicts the held-out samples exactly as the trained device did."""
     from typer.testing import CliRunner
 
-    from tt_host.cli import app
+    from tt_host.cli.app import app
 
     monkeypatch.setenv("TT_HOME", str(tmp_path / "tt-home"))
     result = CliRunner().invoke(app, ["demo", "--epochs", "1", "--json", "--out", str(tmp_path / "out")])

@@ -25,21 +25,23 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tt_host import samples, size
-from tt_host import stream as S
-from tt_host.boards import emulated_twin, resolve
-from tt_host.cache import Cache
-from tt_host.cli import app
+from tt_host.workflows import samples
+
+from tt_host.tooling import size
+from tt_host.workflows import stream as S
+from tt_host.tooling.boards import emulated_twin, resolve
+from tt_host.workflows.cache import Cache
+from tt_host.cli.app import app
 from tt_host.compiler import deltas as D
 from tt_host.compiler import simulate
-from tt_host.emulator import Emulator
+from tt_host.tooling.emulator import Emulator
 from tt_host.errors import LinkError, UsageError
 from tt_host.paths import REPO_ROOT
-from tt_host.provision import TrainingSetup
-from tt_host.pull import Pulled, pull_deltas
+from tt_host.workflows.provision import TrainingSetup
+from tt_host.workflows.pull import Pulled, pull_deltas
 from tt_host.recipe import LrSchedule
-from tt_host.session import DeviceSession
-from tt_host.transport import SerialTransport
+from tt_host.link.session import DeviceSession
+from tt_host.link.transport import SerialTransport
 from tt_protocol import vectors
 from tt_protocol.frame import MAX_PAYLOAD
 from tt_protocol.responder import BoardIdentity, Responder

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from tt_host.boards import resolve
-from tt_host.build import build
-from tt_host.emulator import Emulator
+from tt_host.tooling.boards import resolve
+from tt_host.tooling.build import build
+from tt_host.tooling.emulator import Emulator
 from tt_host.paths import REPO_ROOT
 
 pytestmark = pytest.mark.qemu  # skipped, naming the tool, when one is missing (conftest.py)

@@ -1,4 +1,4 @@
-"""``--lr auto`` (``tt_host.rate``): the trial of each candidate rate on the host executor, the
+"""``--lr auto`` (``tt_host.workflows.rate``): the trial of each candidate rate on the host executor, the
 choice it makes, and its determinism (the same inputs compile the same plan, from the cache)."""
 
 from __future__ import annotations
@@ -8,8 +8,10 @@ import shutil
 import numpy as np
 import pytest
 
-from tt_host import provision, rate, recipe
-from tt_host.cache import Cache
+from tt_host.workflows import provision, rate
+
+from tt_host import recipe
+from tt_host.workflows.cache import Cache
 from tt_host.compiler import TrainParams, compile_model, load_graph, serialize
 from tt_host.compiler import head as head_mod
 from tt_host.errors import UsageError

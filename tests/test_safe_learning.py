@@ -21,15 +21,15 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from tt_host import stream as S
-from tt_host.boards import resolve
-from tt_host.cache import Cache
-from tt_host.cli import app
+from tt_host.workflows import stream as S
+from tt_host.tooling.boards import resolve
+from tt_host.workflows.cache import Cache
+from tt_host.cli.app import app
 from tt_host.datasets import FASHION_MNIST_CLASSES, fashion_mnist, fashion_mnist_available
-from tt_host.emulator import Emulator
+from tt_host.tooling.emulator import Emulator
 from tt_host.paths import REPO_ROOT, SHARED_DIR
-from tt_host.provision import TrainingSetup
-from tt_host.pull import pull_deltas
+from tt_host.workflows.provision import TrainingSetup
+from tt_host.workflows.pull import pull_deltas
 from tt_protocol import plan as P
 
 from emulated import connected

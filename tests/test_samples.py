@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from tt_host.paths import REPO_ROOT
-from tt_host.samples import SampleError, load_input, scan
+from tt_host.workflows.samples import SampleError, load_input, scan
 
 
 def _png(path, array):

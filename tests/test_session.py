@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tt_host.errors import DeviceError, DeviceTimeout, ProtocolError
-from tt_host.session import DeviceInfo, DeviceSession
-from tt_host.transport import LoopbackTransport
+from tt_host.link.session import DeviceInfo, DeviceSession
+from tt_host.link.transport import LoopbackTransport
 from tt_protocol.frame import (
     MAX_PAYLOAD,
     PROTOCOL_VERSION,

@@ -12,8 +12,8 @@ from tt_host.compiler import TrainParams, compile_model, serialize
 from tt_host.compiler.blob import package
 from tt_host.errors import DeviceError, ProtocolError
 from tt_host.paths import REPO_ROOT
-from tt_host.session import DeviceSession, DeviceStats, package_model_hash
-from tt_host.transport import LoopbackTransport
+from tt_host.link.session import DeviceSession, DeviceStats, package_model_hash
+from tt_host.link.transport import LoopbackTransport
 
 DEMO = REPO_ROOT / "examples" / "demo_model" / "fmnist6-demo-int8.tflite"
 

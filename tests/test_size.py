@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tt_host.boards import resolve
-from tt_host.cli import app
+from tt_host.tooling.boards import resolve
+from tt_host.cli.app import app
 from tt_host.errors import BudgetExceeded, UsageError
-from tt_host.size import Region, Section, classify, read_sections, size_report
+from tt_host.tooling.size import Region, Section, classify, read_sections, size_report
 
 FLASH = Region("flash", 0x08000000, 1024 * 1024)
 SRAM = Region("sram", 0x20000000, 320 * 1024)

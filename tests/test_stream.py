@@ -13,17 +13,17 @@ from tt_protocol import plan as P
 from tt_protocol.frame import HEADER_BYTES, Opcode, SampleFlag, SampleRunPayload
 from tt_protocol.stream import FrameDecoder
 
-from tt_host import provision, samples
-from tt_host import stream as S
+from tt_host.workflows import provision, samples
+from tt_host.workflows import stream as S
 from tt_host.recipe import LrSchedule
-from tt_host.cache import Cache, load_plan_folder
+from tt_host.workflows.cache import Cache, load_plan_folder
 from tt_host.compiler import deltas as D
 from tt_host.compiler import simulate
 from tt_host.errors import LinkError, UsageError
 from tt_host.paths import REPO_ROOT
-from tt_host.pull import pull_deltas
-from tt_host.session import DeviceSession
-from tt_host.transport import LoopbackTransport
+from tt_host.workflows.pull import pull_deltas
+from tt_host.link.session import DeviceSession
+from tt_host.link.transport import LoopbackTransport
 
 DEMO = REPO_ROOT / "examples" / "demo_model" / "fmnist6-demo-int8.tflite"
 CAMERA = REPO_ROOT / "examples" / "camera_samples"

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from tt_host.errors import LinkError
-from tt_host.transport import LoopbackTransport, SerialTransport, Transport, open_transport
+from tt_host.link.transport import LoopbackTransport, SerialTransport, Transport, open_transport
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """``python -m tt_host``: the same as the ``tt-host`` command."""
 
-from .cli import main
+from tt_host.cli.app import main
 
 main()

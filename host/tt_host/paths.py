@@ -41,7 +41,7 @@ def build_root(sdk: Path | None = None) -> Path:
     sdk = sdk or REPO_ROOT
     if sdk.resolve() != PACKAGED_SDK:
         return sdk / "build"
-    from tt_host.cache import default_root
+    from tt_host.workflows.cache import default_root
 
     return default_root() / "build" / __version__
 

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 from tt_host import recipe
-from tt_host.cli import app
+from tt_host.cli.app import app
 from tt_host.compiler import deltas as D
 from tt_host.compiler import simulate as S
 from tt_host.paths import REPO_ROOT

@@ -108,7 +108,7 @@ def write_outputs(compiled: CompiledPlan, out: str | Path, train: TrainParams | 
                   lr_auto: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Write ``plan.bin``, ``weights.bin``, ``scheme.json`` and ``report.json`` into ``out``; return the report
     with the blob sizes and the plan hash added (everything deterministic: no timestamps); ``lr_auto``
-    is how ``--lr auto`` chose the rate (``tt_host.rate.Choice.to_dict()``)."""
+    is how ``--lr auto`` chose the rate (``tt_host.workflows.rate.Choice.to_dict()``)."""
     blobs = serialize(compiled.schedule, compiled.plan, train, compiled.scheme.name,
                       int(compiled.report["trainable_params"]))
     out = Path(out)

@@ -1,6 +1,6 @@
 """Replacing the classifier for new classes: zero-initialised, or imprinted from samples.
 
-Samples come from a sample folder (:mod:`tt_host.samples`: one subfolder per label, converted
+Samples come from a sample folder (:mod:`tt_host.workflows.samples`: one subfolder per label, converted
 to the model's int8 input exactly as ``tt-host stream`` converts them); the labels are the
 sorted subfolder names and travel in the plan, so the device's predictions print as names.
 
@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tt_host import recipe, samples
+from tt_host import recipe
+
+from tt_host.workflows import samples
 from tt_host.compiler.errors import CompileError
 from tt_host.compiler.ir import Graph
 from tt_host.compiler.lowering import pool_params

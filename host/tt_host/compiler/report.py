@@ -44,7 +44,7 @@ QUANT_BYTES_PER_CHANNEL = 8
 def firmware_footprint(board: str = "f746-qemu") -> FirmwareFootprint:
     """Measure the built firmware image of ``board``, or fall back to the constants."""
     try:
-        from tt_host import boards, size
+        from tt_host.tooling import boards, size
 
         target = boards.resolve(board)
         elf = target.elf_path

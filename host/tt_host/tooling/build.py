@@ -14,8 +14,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from .boards import Board
-from .errors import BuildError, ToolMissing
+from tt_host.tooling.boards import Board
+from tt_host.errors import BuildError, ToolMissing
 
 log = logging.getLogger(__name__)
 

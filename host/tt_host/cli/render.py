@@ -9,15 +9,15 @@ from rich.console import Console, Group
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .session import DeviceStats
-from .stream import Evaluation, StreamReport, Tick
+from tt_host.link.session import DeviceStats
+from tt_host.workflows.stream import Evaluation, StreamReport, Tick
 
 _PHASES = {"upload": "upload plan", "before": "evaluate (before)", "train": "train", "after": "evaluate (after)",
            "after divergence": "evaluate (diverged)"}
 
 
 class StreamProgress:
-    """A :data:`tt_host.stream.Progress` callback drawing one rich bar per phase."""
+    """A :data:`tt_host.workflows.stream.Progress` callback drawing one rich bar per phase."""
 
     def __init__(self, console: Console) -> None:
         self._progress = Progress(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from serial.tools import list_ports
 from serial.tools.list_ports_common import ListPortInfo
 
-from .errors import PortSelectionError
+from tt_host.errors import PortSelectionError
 
 #: STMicroelectronics' USB vendor id, used by every ST-LINK's virtual COM port.
 STLINK_VID = 0x0483

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from tt_protocol import plan as P
 
-from .cache import Cache, CachedPlan, load_plan_folder
-from .compiler import deltas as deltas_mod
-from .errors import ProtocolError, UsageError
-from .session import DeviceSession
+from tt_host.workflows.cache import Cache, CachedPlan, load_plan_folder
+from tt_host.compiler import deltas as deltas_mod
+from tt_host.errors import ProtocolError, UsageError
+from tt_host.link.session import DeviceSession
 
 
 @dataclasses.dataclass(frozen=True)

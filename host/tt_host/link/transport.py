@@ -1,7 +1,7 @@
 """Byte transports between the host and a device.
 
 A :class:`Transport` moves raw bytes; framing, sequence numbers and retries live one
-layer up, in :mod:`tt_host.session`. Semantics shared by every transport:
+layer up, in :mod:`tt_host.link.session`. Semantics shared by every transport:
 
 - :meth:`Transport.write` hands all of ``data`` to the link before returning.
 - :meth:`Transport.read_available` waits at most ``timeout`` seconds for the first byte,
@@ -28,7 +28,7 @@ from typing import Self
 
 import serial
 
-from .errors import LinkError
+from tt_host.errors import LinkError
 
 DEFAULT_BAUD = 115200
 

@@ -29,12 +29,12 @@ from typing import Any
 import numpy as np
 from tt_protocol.status import Status
 
-from . import provision, rate
-from . import samples as samples_mod
-from .cache import Cache, CachedPlan
-from .errors import DeviceError, UsageError
-from .recipe import LrSchedule
-from .session import DeviceSession, DeviceStats
+from tt_host.workflows import provision, rate
+from tt_host.workflows import samples as samples_mod
+from tt_host.workflows.cache import Cache, CachedPlan
+from tt_host.errors import DeviceError, UsageError
+from tt_host.recipe import LrSchedule
+from tt_host.link.session import DeviceSession, DeviceStats
 
 log = logging.getLogger(__name__)
 
@@ -538,8 +538,8 @@ def stream_folder(
 ) -> StreamReport:
     """``tt-host stream``: the plan for ``folder`` on the device's model (or ``model``),
     compiled (or found: same inputs, same plan) and streamed as :func:`stream` does."""
-    from .compiler import load_graph
-    from .compiler.report import firmware_footprint
+    from tt_host.compiler import load_graph
+    from tt_host.compiler.report import firmware_footprint
 
     setup = setup or provision.TrainingSetup()
     info = session.info or session.hello()

@@ -30,11 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from . import rate, recipe
-from .recipe import HEAD_INITS as INITS
-from .cache import Cache, CachedPlan
-from .errors import UsageError
-from .session import DeviceInfo
+from tt_host.workflows import rate
+
+from tt_host import recipe
+from tt_host.recipe import HEAD_INITS as INITS
+from tt_host.workflows.cache import Cache, CachedPlan
+from tt_host.errors import UsageError
+from tt_host.link.session import DeviceInfo
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ class TrainingSetup:
     macs_budget: int | None = None  #: with "paper" or "auto": most backward MACs per step
     init: str = "imprint"  #: new head: "imprint" (from the training samples) or "zero"
     #: SGD learning rate of the plan (the head's follows it: ``TrainParams``), or "auto": chosen
-    #: by a short trial on this computer (:mod:`tt_host.rate`)
+    #: by a short trial on this computer (:mod:`tt_host.workflows.rate`)
     lr: float | str = "auto"
     weight_step_max: float = recipe.WEIGHT_STEP_MAX  #: ``TrainParams.weight_step_max``
     bias_step_max: float = recipe.BIAS_STEP_MAX  #: ``TrainParams.bias_step_max``
@@ -147,8 +149,8 @@ def compile_plan(
     ``images``/``labels`` (class indices of ``head.labels``) are the training samples, for
     imprinting, the Fisher criterion and ``--lr auto``'s trial, which evaluates ``held_out``
     (without held-out samples it uses ``recipe.LR``); ``cache`` keeps trials' outcomes."""
-    from .compiler import BUDGETED, TrainParams, compile_model, load_graph, serialize
-    from .compiler import head as head_mod
+    from tt_host.compiler import BUDGETED, TrainParams, compile_model, load_graph, serialize
+    from tt_host.compiler import head as head_mod
 
     if setup.scheme in BUDGETED and budget is None:
         raise UsageError(f"--scheme {setup.scheme} chooses what trains under a budget: give --budget (e.g. --budget 256K)")
@@ -188,7 +190,7 @@ def compile_plan(
 
 def _lr_trial(blobs_at, images: np.ndarray, labels: np.ndarray, held_out: tuple[np.ndarray, np.ndarray] | None,
               seed: int, cache: Cache | None) -> rate.Choice | None:
-    """``--lr auto``: the trial of :mod:`tt_host.rate`, or its cached outcome; None without
+    """``--lr auto``: the trial of :mod:`tt_host.workflows.rate`, or its cached outcome; None without
     held-out samples to judge it by."""
     if held_out is None or len(held_out[1]) == 0:
         log.warning("--lr auto needs held-out samples to judge its trial: using %g", recipe.LR)
@@ -241,8 +243,10 @@ def _code_digest() -> str:
     """The host code a plan is compiled by (a new version of it compiles anew)."""
     import tt_protocol
 
+    import tt_host
+
     h = hashlib.sha256()
-    for root in (Path(__file__).parent, Path(tt_protocol.__file__).parent):
+    for root in (Path(tt_host.__file__).parent, Path(tt_protocol.__file__).parent):
         for path in sorted(root.rglob("*.py")):
             h.update(path.read_bytes())
     return h.hexdigest()

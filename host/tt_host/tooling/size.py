@@ -21,8 +21,8 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
-from .boards import Board
-from .errors import BudgetExceeded, UsageError
+from tt_host.tooling.boards import Board
+from tt_host.errors import BudgetExceeded, UsageError
 
 
 @dataclasses.dataclass(frozen=True)

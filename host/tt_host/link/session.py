@@ -1,4 +1,4 @@
-"""Request/response sessions with a device over any :class:`~tt_host.transport.Transport`.
+"""Request/response sessions with a device over any :class:`~tt_host.link.transport.Transport`.
 
 The device answers every frame it decodes with exactly one frame, in order. The host
 keeps one request in flight and recovers from a lossy line by retransmitting it
@@ -64,8 +64,8 @@ from tt_protocol.frame import (
 from tt_protocol.status import FRAMING_STATUSES, Status
 from tt_protocol.stream import FrameDecoder
 
-from .errors import DeviceError, DeviceTimeout, ProtocolError
-from .transport import Transport
+from tt_host.errors import DeviceError, DeviceTimeout, ProtocolError
+from tt_host.link.transport import Transport
 
 log = logging.getLogger(__name__)
 

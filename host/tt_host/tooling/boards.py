@@ -14,8 +14,8 @@ import dataclasses
 import tomllib
 from pathlib import Path
 
-from . import paths
-from .errors import UsageError
+from tt_host import paths
+from tt_host.errors import UsageError
 
 #: Region bases used when ``board.toml`` does not give them (the STM32F7 memory map).
 DEFAULT_FLASH_BASE = 0x08000000

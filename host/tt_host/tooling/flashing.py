@@ -12,8 +12,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .boards import Board
-from .errors import LinkError, ToolMissing, UsageError
+from tt_host.tooling.boards import Board
+from tt_host.errors import LinkError, ToolMissing, UsageError
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from tt_protocol import plan as P
 
-from . import samples as samples_mod
-from .cache import Cache
-from .errors import UsageError
-from .session import DeviceSession
+from tt_host.workflows import samples as samples_mod
+from tt_host.workflows.cache import Cache
+from tt_host.errors import UsageError
+from tt_host.link.session import DeviceSession
 
 
 @dataclasses.dataclass(frozen=True)

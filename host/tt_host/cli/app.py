@@ -25,14 +25,18 @@ from rich.logging import RichHandler
 from rich.table import Table
 from typer.core import TyperGroup
 
-from . import __version__, flashing, ports, recipe
-from . import boards as boards_mod
-from . import build as build_mod
-from . import size as size_mod
-from .emulator import Emulator
-from .errors import DeviceTimeout, LinkError, TtError, UsageError
-from .session import DeviceInfo, DeviceSession
-from .transport import DEFAULT_BAUD, open_transport
+from tt_host import __version__, recipe
+
+from tt_host.tooling import flashing
+
+from tt_host.link import ports
+from tt_host.tooling import boards as boards_mod
+from tt_host.tooling import build as build_mod
+from tt_host.tooling import size as size_mod
+from tt_host.tooling.emulator import Emulator
+from tt_host.errors import DeviceTimeout, LinkError, TtError, UsageError
+from tt_host.link.session import DeviceInfo, DeviceSession
+from tt_host.link.transport import DEFAULT_BAUD, open_transport
 
 log = logging.getLogger("tt_host")
 
@@ -241,9 +245,9 @@ def demo(
     device evaluating after every epoch, keeps the best state, pulls the deltas and merges
     them into an adapted .tflite.
     """
-    from . import demo as demo_mod
-    from .cache import Cache
-    from .render import StreamProgress, stream_table
+    from tt_host.workflows import demo as demo_mod
+    from tt_host.workflows.cache import Cache
+    from tt_host.cli.render import StreamProgress, stream_table
 
     target = boards_mod.resolve(board)
     _build(ctx, boards_mod.emulated_twin(target), if_needed=True)
@@ -395,15 +399,15 @@ def compile_cmd(
     """Compile a model and a sparse-update scheme into a training plan for the device."""
     import time
 
-    from .compiler import (
+    from tt_host.compiler import (
         PlanOptions,
         TrainParams,
         compile_model,
         load_graph,
         write_outputs,
     )
-    from .compiler import head as head_mod
-    from .compiler import report as report_mod
+    from tt_host.compiler import head as head_mod
+    from tt_host.compiler import report as report_mod
 
     if scheme in ("auto", "paper") and not budget:
         raise UsageError(f"--scheme {scheme} chooses what trains under a budget: give --budget (e.g. --budget 256K)")
@@ -454,7 +458,7 @@ def compile_cmd(
 
 
 def _parse_lr(value: str) -> float | str:
-    from .rate import parse
+    from tt_host.workflows.rate import parse
 
     try:
         return parse(value)
@@ -463,12 +467,12 @@ def _parse_lr(value: str) -> float | str:
 
 
 def _auto_lr(compiled, samples, seed: int):
-    """``tt-host compile --lr auto``: the trial of :mod:`tt_host.rate` on the ``--samples`` (a
+    """``tt-host compile --lr auto``: the trial of :mod:`tt_host.workflows.rate` on the ``--samples`` (a
     seeded fifth of them held out to judge it), a ``rate.Choice``; None without samples."""
     import numpy as np
 
-    from .compiler import TrainParams, serialize
-    from .rate import choose, describe
+    from tt_host.compiler import TrainParams, serialize
+    from tt_host.workflows.rate import choose, describe
 
     if samples is None:
         log.info("--lr auto without --samples: the recipe's rate %g", recipe.LR)
@@ -494,7 +498,7 @@ def export_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="The adapted .tflite to write.")],
 ) -> None:
     """Merge trained deltas into the base model: a standard int8 .tflite for the fleet."""
-    from .tflite.export import export_file
+    from tt_host.tflite.export import export_file
 
     typer.echo(export_file(base, deltas, out))
 
@@ -534,10 +538,10 @@ def stream(
 ) -> None:
     """Train the device on a sample folder: evaluate, train epoch by epoch evaluating each, and
     end with the best evaluated parameters (never worse than the start); resumable."""
-    from .cache import Cache
-    from .provision import TrainingSetup
-    from .render import StreamProgress, stream_table
-    from .stream import stream_folder
+    from tt_host.workflows.cache import Cache
+    from tt_host.workflows.provision import TrainingSetup
+    from tt_host.cli.render import StreamProgress, stream_table
+    from tt_host.workflows.stream import stream_folder
 
     setup = TrainingSetup(scheme=scheme, budget=parse_size(budget) if budget else None,
                           macs_budget=_parse_count(macs_budget) if macs_budget else None, init=init, lr=lr, seed=seed)
@@ -565,8 +569,8 @@ def pull(
     as_json: JsonOpt = False,
 ) -> None:
     """Write the device's trained parameters as deltas against its factory model."""
-    from .cache import Cache
-    from .pull import pull_deltas
+    from tt_host.workflows.cache import Cache
+    from tt_host.workflows.pull import pull_deltas
 
     with _connected(port, baud, timeout) as session:
         pulled = pull_deltas(session, Cache(), plan)
@@ -590,8 +594,8 @@ def predict(
     as_json: JsonOpt = False,
 ) -> None:
     """Show what the device predicts for samples, by label name (nothing is trained)."""
-    from .cache import Cache
-    from .predict import predict as run_predictions
+    from tt_host.workflows.cache import Cache
+    from tt_host.workflows.predict import predict as run_predictions
 
     with _connected(port, baud, timeout, step_timeout) as session:
         results = run_predictions(session, Cache(), paths)
@@ -614,9 +618,9 @@ def commit(
 ) -> None:
     """Persist the trained parameters in the device's flash (they survive a reset); refused
     when the last evaluation found them worse than the committed ones (exit code 10)."""
-    from .cache import Cache
-    from .errors import WorseParameters
-    from .stream import commit_refusal
+    from tt_host.workflows.cache import Cache
+    from tt_host.errors import WorseParameters
+    from tt_host.workflows.stream import commit_refusal
 
     with _connected(port, baud, timeout, step_timeout) as session:
         info = session.hello()
@@ -645,7 +649,7 @@ def stats(
     port: PortOpt = None, baud: BaudOpt = DEFAULT_BAUD, timeout: TimeoutOpt = 1.0, as_json: JsonOpt = False
 ) -> None:
     """Show the device's training counters, timing and memory use."""
-    from .render import stats_table
+    from tt_host.cli.render import stats_table
 
     with _connected(port, baud, timeout) as session:
         device = session.hello()

@@ -33,9 +33,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Literal, Self
 
-from .boards import Board, emulated_twin, resolve
-from .build import build
-from .errors import LinkError, ToolMissing, UsageError
+from tt_host.tooling.boards import Board, emulated_twin, resolve
+from tt_host.tooling.build import build
+from tt_host.errors import LinkError, ToolMissing, UsageError
 
 log = logging.getLogger(__name__)
 

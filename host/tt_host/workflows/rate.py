@@ -24,8 +24,8 @@ import logging
 import numpy as np
 from tt_protocol.status import Status
 
-from . import recipe
-from .errors import TtError
+from tt_host import recipe
+from tt_host.errors import TtError
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,8 @@ def choose(blobs_for, images: np.ndarray, labels: np.ndarray, held_out: tuple[np
     """The rate for a plan: ``blobs_for(lr)`` gives the plan compiled at rate ``lr`` (an object
     with ``.plan`` and ``.weights``: ``tt_host.compiler.Blobs``); ``images``/``labels`` are the
     training samples, ``held_out`` the evaluation ones (see the module docstring)."""
-    from . import native
-    from .compiler.blob import package
+    from tt_host import native
+    from tt_host.compiler.blob import package
 
     order = np.random.default_rng(seed).permutation(len(labels))[:TRIAL_STEPS]
     rates = recipe.LrSchedule.for_steps(len(labels))

@@ -14,15 +14,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .boards import Board
-from .cache import Cache
-from .emulator import Emulator
-from .paths import REPO_ROOT
-from .provision import TrainingSetup
-from .pull import Pulled, pull_deltas
-from .session import DeviceInfo, DeviceSession
-from .stream import Progress, StreamReport, Tick, stream_folder
-from .transport import open_transport
+from tt_host.tooling.boards import Board
+from tt_host.workflows.cache import Cache
+from tt_host.tooling.emulator import Emulator
+from tt_host.paths import REPO_ROOT
+from tt_host.workflows.provision import TrainingSetup
+from tt_host.workflows.pull import Pulled, pull_deltas
+from tt_host.link.session import DeviceInfo, DeviceSession
+from tt_host.workflows.stream import Progress, StreamReport, Tick, stream_folder
+from tt_host.link.transport import open_transport
 
 DEMO_MODEL = REPO_ROOT / "examples" / "demo_model" / "fmnist6-demo-int8.tflite"
 DEMO_SAMPLES = REPO_ROOT / "examples" / "camera_samples"
@@ -57,7 +57,7 @@ def run_demo(
 ) -> DemoResult:
     """Run the loop on ``board``'s emulated twin (built already); write ``deltas.bin`` and
     ``adapted.tflite`` into ``out_dir``."""
-    from .tflite.export import export_file
+    from tt_host.tflite.export import export_file
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -9,9 +9,9 @@ from, so later commands (``stream`` resuming, ``pull``, ``export``) find them by
       plans/<plan_hash>/plan.bin        the plan blob
       plans/<plan_hash>/weights.bin     its weight blob (the factory parameters)
       plans/<plan_hash>/report.json     the compile report
-      plans/<plan_hash>/stream.json     the stream that trains it (see tt_host.stream)
-      lr-trial/<key>.json               a --lr auto trial's outcome (see tt_host.rate)
-      compiled/<key>.json               the plan compiled from a set of inputs (tt_host.provision)
+      plans/<plan_hash>/stream.json     the stream that trains it (see tt_host.workflows.stream)
+      lr-trial/<key>.json               a --lr auto trial's outcome (see tt_host.workflows.rate)
+      compiled/<key>.json               the plan compiled from a set of inputs (tt_host.workflows.provision)
 
 Entries are checked against their hash when read: a damaged entry is reported missing, never
 used. Writes go to a temporary name first and are renamed into place, so an interrupted write

@@ -1,0 +1,1 @@
+"""The ``tt-host`` command line (:mod:`.app`) and its rich output (:mod:`.render`)."""

@@ -1,0 +1,2 @@
+"""The device link: byte transports (serial, TCP, loopback), the framed request/answer session
+with its retries, and the serial-port discovery."""
