@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "tt/kernels/conv2d.h"
+#include "tt/kernels/dcheck.h"
 #include "tt/kernels/dw_conv2d.h"
 #include "tt/kernels/fc.h"
 #include "tt/kernels/inplace.h"
@@ -74,6 +75,7 @@ uint32_t tt_conv2d_fwd_wrapper_s8_scratch_size(const tt_conv_geom_t *geom, const
 void tt_conv2d_fwd_wrapper_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom, const tt_conv_quant_t *quant,
                               const int8_t *input, const tt_weights_view_t *w, const int32_t *bias, int8_t *output)
 {
+    TT_DCHECK(ctx->size >= tt_conv2d_fwd_wrapper_s8_scratch_size(geom, w, (const void *)input == (const void *)output));
     if (partial(w)) {
         tt_conv2d_fwd_overlay_s8(ctx, geom, quant, input, w->frozen, w->channels, w->n_channels, w->trained, bias,
                                  output);
@@ -86,8 +88,8 @@ uint32_t tt_pw_conv2d_fwd_wrapper_s8_scratch_size(const tt_conv_geom_t *geom, co
                                                   int in_place)
 {
     if (in_place) { /* the overlay kernel has no in-place form */
-        return !partial(w) && tt_pw_conv2d_fwd_inplace_s8_supported(geom) ? tt_pw_conv2d_fwd_inplace_s8_scratch_size(geom)
-                                                                          : UNSUPPORTED;
+        const int served = !partial(w) && tt_pw_conv2d_fwd_inplace_s8_supported(geom);
+        return served ? tt_pw_conv2d_fwd_inplace_s8_scratch_size(geom) : UNSUPPORTED;
     }
     return partial(w) ? tt_conv2d_fwd_overlay_s8_scratch_size(geom) : tt_pw_conv2d_fwd_s8_scratch_size(geom);
 }
@@ -95,10 +97,12 @@ uint32_t tt_pw_conv2d_fwd_wrapper_s8_scratch_size(const tt_conv_geom_t *geom, co
 void tt_pw_conv2d_fwd_wrapper_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom, const tt_conv_quant_t *quant,
                                  const int8_t *input, const tt_weights_view_t *w, const int32_t *bias, int8_t *output)
 {
+    const int in_place = (const void *)input == (const void *)output;
+    TT_DCHECK(ctx->size >= tt_pw_conv2d_fwd_wrapper_s8_scratch_size(geom, w, in_place));
     if (partial(w)) {
         tt_conv2d_fwd_overlay_s8(ctx, geom, quant, input, w->frozen, w->channels, w->n_channels, w->trained, bias,
                                  output);
-    } else if ((const void *)input == (const void *)output) {
+    } else if (in_place) {
         tt_pw_conv2d_fwd_inplace_s8(ctx, geom, quant, plain_weights(w), bias, output);
     } else {
         tt_pw_conv2d_fwd_s8(ctx, geom, quant, input, plain_weights(w), bias, output);
@@ -123,10 +127,12 @@ uint32_t tt_dw_conv2d_fwd_wrapper_s8_scratch_size(const tt_conv_geom_t *geom, co
 void tt_dw_conv2d_fwd_wrapper_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom, const tt_conv_quant_t *quant,
                                  const int8_t *input, const tt_weights_view_t *w, const int32_t *bias, int8_t *output)
 {
+    const int in_place = (const void *)input == (const void *)output;
+    TT_DCHECK(ctx->size >= tt_dw_conv2d_fwd_wrapper_s8_scratch_size(geom, w, in_place));
     tt_kernel_ctx_t rest = *ctx;
     const int8_t *weights = partial(w) ? merge(ctx, w, geom->kernel_h * geom->kernel_w, geom->in_c, &rest)
                                        : plain_weights(w);
-    if ((const void *)input == (const void *)output) {
+    if (in_place) {
         tt_dw_conv2d_fwd_inplace_s8(&rest, geom, quant, weights, bias, output);
     } else {
         tt_dw_conv2d_fwd_s8(&rest, geom, quant, input, weights, bias, output);
@@ -144,6 +150,7 @@ uint32_t tt_fc_fwd_wrapper_s8_scratch_size(const tt_fc_geom_t *geom, const tt_we
 void tt_fc_fwd_wrapper_s8(const tt_kernel_ctx_t *ctx, const tt_fc_geom_t *geom, const tt_conv_quant_t *quant,
                           const int8_t *input, const tt_weights_view_t *w, const int32_t *bias, int8_t *output)
 {
+    TT_DCHECK(ctx->size >= tt_fc_fwd_wrapper_s8_scratch_size(geom, w, (const void *)input == (const void *)output));
     if (partial(w)) {
         tt_fc_fwd_overlay_s8(ctx, geom, quant, input, w->frozen, w->channels, w->n_channels, w->trained, bias, output);
     } else {
@@ -167,6 +174,8 @@ void tt_conv2d_bwd_input_wrapper_s16(const tt_kernel_ctx_t *ctx, const tt_conv_g
                                      const tt_grad_quant_t *quant, const int16_t *grad_output, int32_t grad_output_exp,
                                      const tt_weights_view_t *w, int16_t *grad_input, int32_t *grad_input_exp)
 {
+    TT_DCHECK(ctx->size >= tt_conv2d_bwd_input_wrapper_s16_scratch_size(geom, w,
+                                                            (const void *)grad_output == (const void *)grad_input));
     tt_kernel_ctx_t rest = *ctx;
     const int8_t *weights = partial(w) ? merge(ctx, w, geom->out_c * geom->kernel_h * geom->kernel_w, geom->in_c, &rest)
                                        : plain_weights(w);
@@ -188,6 +197,8 @@ void tt_pw_conv2d_bwd_input_wrapper_s16(const tt_kernel_ctx_t *ctx, const tt_con
                                         int32_t grad_output_exp, const tt_weights_view_t *w, int16_t *grad_input,
                                         int32_t *grad_input_exp)
 {
+    TT_DCHECK(ctx->size >= tt_pw_conv2d_bwd_input_wrapper_s16_scratch_size(geom, w,
+                                                            (const void *)grad_output == (const void *)grad_input));
     if (partial(w)) {
         tt_pw_conv2d_bwd_input_overlay_s16(ctx, geom, quant, grad_output, grad_output_exp, w->frozen, w->channels,
                                            w->n_channels, w->trained, grad_input, grad_input_exp);
@@ -217,10 +228,12 @@ void tt_dw_conv2d_bwd_input_wrapper_s16(const tt_kernel_ctx_t *ctx, const tt_con
                                         int32_t grad_output_exp, const tt_weights_view_t *w, int16_t *grad_input,
                                         int32_t *grad_input_exp)
 {
+    const int in_place = (const void *)grad_output == (const void *)grad_input;
+    TT_DCHECK(ctx->size >= tt_dw_conv2d_bwd_input_wrapper_s16_scratch_size(geom, w, in_place));
     tt_kernel_ctx_t rest = *ctx;
     const int8_t *weights = partial(w) ? merge(ctx, w, geom->kernel_h * geom->kernel_w, geom->in_c, &rest)
                                        : plain_weights(w);
-    if ((const void *)grad_output == (const void *)grad_input) {
+    if (in_place) {
         tt_dw_conv2d_bwd_input_inplace_s16(&rest, geom, quant, grad_output_exp, weights, grad_input, grad_input_exp);
     } else {
         tt_dw_conv2d_bwd_input_s16(&rest, geom, quant, grad_output, grad_output_exp, weights, grad_input,
@@ -241,6 +254,8 @@ void tt_fc_bwd_input_wrapper_s16(const tt_kernel_ctx_t *ctx, const tt_fc_geom_t 
                                  const int16_t *grad_output, int32_t grad_output_exp, const tt_weights_view_t *w,
                                  int16_t *grad_input, int32_t *grad_input_exp)
 {
+    TT_DCHECK(ctx->size >= tt_fc_bwd_input_wrapper_s16_scratch_size(geom, w,
+                                                            (const void *)grad_output == (const void *)grad_input));
     tt_kernel_ctx_t rest = *ctx;
     const int8_t *weights = partial(w) ? merge(ctx, w, geom->out_c, geom->in_c, &rest) : plain_weights(w);
     tt_fc_bwd_input_s16(&rest, geom, quant, grad_output, grad_output_exp, weights, grad_input, grad_input_exp);

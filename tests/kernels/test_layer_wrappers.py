@@ -138,3 +138,33 @@ def test_merged_variants_put_the_tensor_before_the_kernel_scratch(native, kind):
                 else merged + plain_bwd)
     assert native.layer_scratch_size(kind, "fwd", g, 3, False) == want_fwd
     assert native.layer_scratch_size(kind, "bwd_input", g, 3, False) == want_bwd
+
+
+def test_short_scratch_stops_the_host_build(native):
+    """The host library is built with TT_DCHECKS: a wrapper handed less scratch than its size
+    function declares aborts with the place, instead of writing past the buffer."""
+    import subprocess
+    import sys
+
+    script = """
+import ctypes as C
+from tt_host import native
+from tt_host.reference.params import ConvGeom
+g = ConvGeom.explicit(8, 8, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1)
+assert native.layer_scratch_size("dw_conv2d", "fwd", g) > 0
+lib = native.load()
+x = (C.c_int8 * (8 * 8 * 16))()
+y = (C.c_int8 * (8 * 8 * 16))()
+w = (C.c_int8 * (9 * 16))()
+mult = (C.c_int32 * 16)(*([1 << 30] * 16))
+shift = (C.c_int32 * 16)()
+q = native.CConvQuant(0, 0, C.cast(mult, C.POINTER(C.c_int32)), C.cast(shift, C.POINTER(C.c_int32)), -128, 127)
+view = native.CWeightsView(C.cast(w, C.POINTER(C.c_int8)), None, None, 0, 0)
+ctx = native.KernelCtx(None, 0)
+lib.tt_dw_conv2d_fwd_wrapper_s8(C.byref(ctx), C.byref(native.CConvGeom.of(g)), C.byref(q),
+                                C.cast(x, C.POINTER(C.c_int8)), C.byref(view), None, C.cast(y, C.POINTER(C.c_int8)))
+print("returned")
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "returned" not in proc.stdout, proc.stdout + proc.stderr
+    assert "debug check failed" in proc.stderr and "tt_layer_wrappers.c" in proc.stderr, proc.stderr
