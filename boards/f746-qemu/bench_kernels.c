@@ -39,8 +39,8 @@ typedef void (*inplace_kernel_t)(const tt_kernel_ctx_t *, const tt_conv_geom_t *
                                  const int8_t *, const int32_t *, int8_t *);
 typedef void (*bwd_input_kernel_t)(const tt_kernel_ctx_t *, const tt_conv_geom_t *, const tt_grad_quant_t *,
                                    const int16_t *, int32_t, const int8_t *, int16_t *, int32_t *);
-typedef void (*bwd_weight_kernel_t)(const tt_conv_geom_t *, int32_t, const int16_t *, int32_t, const int8_t *,
-                                    const int16_t *, int32_t, int32_t *, int32_t *);
+typedef void (*bwd_weight_kernel_t)(const tt_conv_geom_t *, const tt_bwd_weight_params_t *, const int8_t *,
+                                    const tt_grad_s16_t *, int32_t *, int32_t *);
 
 struct bench_row {
     const char *op;     /* the kernel's name without tt_ and the dtype: pw_conv2d_fwd, ... */
@@ -225,7 +225,9 @@ static uint32_t run_bwd_weight(const bench_row_t *row, uint32_t *macs)
     int32_t *grad_weights = take((uint32_t)weights * 4u);
     int32_t exp;
     uint32_t ticks;
-    TIMED(ticks, row->bwd_weight(g, -3, channels, n_channels, input, grad_output, -12, grad_weights, &exp));
+    const tt_bwd_weight_params_t params = {-3, {channels, n_channels}};
+    const tt_grad_s16_t dy = {grad_output, -12};
+    TIMED(ticks, row->bwd_weight(g, &params, input, &dy, grad_weights, &exp));
     *macs = (uint32_t)(g->out_h * g->out_w * (row->depthwise ? weights : per_out * g->out_c));
     return ticks;
 }

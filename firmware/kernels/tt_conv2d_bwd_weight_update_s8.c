@@ -2,11 +2,17 @@
 
 #include "tt_wupdate.h"
 
-void tt_conv2d_bwd_weight_update_s8(const tt_conv_geom_t *geom, int32_t input_zp, int32_t n_channels,
-                                    const int8_t *input, const int16_t *grad_output, int32_t grad_output_exp,
-                                    const tt_sgd_t *sgd, const tt_qas_t *qas, tt_rng_t *rng, int32_t *velocity,
-                                    int8_t *weights)
+void tt_conv2d_bwd_weight_update_s8(const tt_conv_geom_t *geom, const tt_bwd_weight_params_t *params,
+                                    const int8_t *input, const tt_grad_s16_t *grad_output_s16,
+                                    const tt_update_t *update, int8_t *weights)
 {
+    const int32_t input_zp = params->input_zp, n_channels = params->channels.n;
+    const int16_t *grad_output = grad_output_s16->values;
+    const int32_t grad_output_exp = grad_output_s16->exp;
+    const tt_sgd_t *sgd = update->sgd;
+    const tt_qas_t *qas = update->qas;
+    tt_rng_t *rng = update->rng;
+    int32_t *velocity = update->velocity;
     const int32_t in_w = geom->in_w, n = n_channels, out_c = geom->out_c;
     const int32_t kh = geom->kernel_h, kw = geom->kernel_w;
     const int32_t positions = geom->out_h * geom->out_w;

@@ -2,10 +2,13 @@
 
 #include "tt_grad.h"
 
-void tt_dw_conv2d_bwd_weight_s16(const tt_conv_geom_t *geom, int32_t input_zp, const int16_t *channels,
-                                 int32_t n_channels, const int8_t *input, const int16_t *grad_output,
-                                 int32_t grad_output_exp, int32_t *grad_weights, int32_t *grad_weights_exp)
+void tt_dw_conv2d_bwd_weight_s16(const tt_conv_geom_t *geom, const tt_bwd_weight_params_t *params, const int8_t *input,
+                                 const tt_grad_s16_t *grad_output_s16, int32_t *grad_weights, int32_t *grad_weights_exp)
 {
+    const int32_t input_zp = params->input_zp, n_channels = params->channels.n;
+    const int16_t *channels = params->channels.list;
+    const int16_t *grad_output = grad_output_s16->values;
+    const int32_t grad_output_exp = grad_output_s16->exp;
     const int32_t in_w = geom->in_w, c = geom->in_c;
     const int32_t kh = geom->kernel_h, kw = geom->kernel_w;
     const int32_t positions = geom->out_h * geom->out_w;

@@ -1,9 +1,12 @@
 #include "tt/kernels/fc.h"
 
-void tt_fc_bwd_weight_s16(const tt_fc_geom_t *geom, int32_t input_zp, const int16_t *channels, int32_t n_channels,
-                          const int8_t *input, const int16_t *grad_output, int32_t grad_output_exp,
-                          int32_t *grad_weights, int32_t *grad_weights_exp)
+void tt_fc_bwd_weight_s16(const tt_fc_geom_t *geom, const tt_bwd_weight_params_t *params, const int8_t *input,
+                          const tt_grad_s16_t *grad_output_s16, int32_t *grad_weights, int32_t *grad_weights_exp)
 {
+    const int32_t input_zp = params->input_zp, n_channels = params->channels.n;
+    const int16_t *channels = params->channels.list;
+    const int16_t *grad_output = grad_output_s16->values;
+    const int32_t grad_output_exp = grad_output_s16->exp;
     /* One product per element: |dY * (x - zp)| < 2^24, always exact. */
     for (int32_t oc = 0; oc < geom->out_c; oc++) {
         for (int32_t j = 0; j < n_channels; j++) {

@@ -18,10 +18,13 @@ static void store(void *sink, int32_t oc, int32_t j, int32_t acc)
 }
 #endif
 
-void tt_pw_conv2d_bwd_weight_s16(const tt_conv_geom_t *geom, int32_t input_zp, const int16_t *channels,
-                                 int32_t n_channels, const int8_t *input, const int16_t *grad_output,
-                                 int32_t grad_output_exp, int32_t *grad_weights, int32_t *grad_weights_exp)
+void tt_pw_conv2d_bwd_weight_s16(const tt_conv_geom_t *geom, const tt_bwd_weight_params_t *params, const int8_t *input,
+                                 const tt_grad_s16_t *grad_output_s16, int32_t *grad_weights, int32_t *grad_weights_exp)
 {
+    const int32_t input_zp = params->input_zp, n_channels = params->channels.n;
+    const int16_t *channels = params->channels.list;
+    const int16_t *grad_output = grad_output_s16->values;
+    const int32_t grad_output_exp = grad_output_s16->exp;
     const int32_t in_c = geom->in_c, out_c = geom->out_c;
     const int32_t positions = geom->out_h * geom->out_w;
     const int64_t bound = (int64_t)tt_max_abs_s16(grad_output, positions * out_c) *

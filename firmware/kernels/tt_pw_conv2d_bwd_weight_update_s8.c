@@ -16,11 +16,11 @@ typedef struct {
     int32_t n_channels, r, grad_exp;
     int32_t *velocity;
     int8_t *weights;
-} update_t;
+} element_sink_t;
 
-static void update(void *sink, int32_t oc, int32_t j, int32_t acc)
+static void update_element(void *sink, int32_t oc, int32_t j, int32_t acc)
 {
-    update_t *u = (update_t *)sink;
+    element_sink_t *u = (element_sink_t *)sink;
     const int32_t i = oc * u->n_channels + j;
     u->rng.counter = u->counter0 + (uint32_t)i;
     u->weights[i] = tt_wupdate_s8(u->sgd, u->qas, oc, acc, u->r, u->grad_exp, &u->rng,
@@ -28,19 +28,25 @@ static void update(void *sink, int32_t oc, int32_t j, int32_t acc)
 }
 #endif
 
-void tt_pw_conv2d_bwd_weight_update_s8(const tt_conv_geom_t *geom, int32_t input_zp, int32_t n_channels,
-                                       const int8_t *input, const int16_t *grad_output, int32_t grad_output_exp,
-                                       const tt_sgd_t *sgd, const tt_qas_t *qas, tt_rng_t *rng, int32_t *velocity,
-                                       int8_t *weights)
+void tt_pw_conv2d_bwd_weight_update_s8(const tt_conv_geom_t *geom, const tt_bwd_weight_params_t *params,
+                                       const int8_t *input, const tt_grad_s16_t *grad_output_s16,
+                                       const tt_update_t *update, int8_t *weights)
 {
+    const int32_t input_zp = params->input_zp, n_channels = params->channels.n;
+    const int16_t *grad_output = grad_output_s16->values;
+    const int32_t grad_output_exp = grad_output_s16->exp;
+    const tt_sgd_t *sgd = update->sgd;
+    const tt_qas_t *qas = update->qas;
+    tt_rng_t *rng = update->rng;
+    int32_t *velocity = update->velocity;
     const int32_t n = n_channels, out_c = geom->out_c;
     const int32_t positions = geom->out_h * geom->out_w;
     const int32_t r = tt_wgrad_shift(grad_output, positions * out_c, input_zp, positions);
     const int32_t grad_exp = grad_output_exp + r;
 #if TT_DSP
     if (positions <= TT_PW_BWD_WEIGHT_DSP_POSITIONS) {
-        update_t u = {sgd, qas, *rng, rng->counter, n, r, grad_exp, velocity, weights};
-        tt_pw_bwd_weight_dsp(geom, input_zp, 0, n, n, input, grad_output, update, &u);
+        element_sink_t u = {sgd, qas, *rng, rng->counter, n, r, grad_exp, velocity, weights};
+        tt_pw_bwd_weight_dsp(geom, input_zp, 0, n, n, input, grad_output, update_element, &u);
         rng->counter += (uint32_t)(out_c * n);
         return;
     }

@@ -131,41 +131,46 @@ static void bwd_input(const tt_executor_t *ex, const op_t *op, const tt_plan_lay
     }
 }
 
+/* dY of a backward op: its slot 0 and that slot's exponent. */
+static tt_grad_s16_t grad_of(const tt_executor_t *ex, const op_t *op)
+{
+    const tt_grad_s16_t dy = {(const int16_t *)(void *)buf(ex, op->slot[0]), *exp_of(ex, op->slot[0])};
+    return dy;
+}
+
 static void weight_grad(const tt_executor_t *ex, const op_t *op, const tt_plan_layer_t *l)
 {
-    const int16_t *dy = (const int16_t *)(void *)buf(ex, op->slot[0]);
-    const int32_t dy_exp = *exp_of(ex, op->slot[0]);
+    const tt_grad_s16_t dy = grad_of(ex, op);
     const int8_t *x = (const int8_t *)buf(ex, op->slot[1]);
     int32_t *dw = (int32_t *)(void *)buf(ex, op->slot[4]);
     int32_t *dw_exp = exp_of(ex, op->slot[4]);
-    const int32_t zp = l->quant.input_zp;
     tt_conv_geom_t g = l->geom;
-    const int16_t *channels = l->channels;
+    tt_bwd_weight_params_t params = {l->quant.input_zp, {l->channels, l->n}};
     if (op->flags & TT_OP_FLAG_COMPACT_INPUT) {
         if (l->kind == TT_LAYER_DW_CONV2D) {
             /* The depthwise kernel indexes its input with dY's channel stride: expand the compact
              * copy (unlisted channels hold the zero point, which it never reads). */
             const int32_t pixels = g.in_h * g.in_w;
             int8_t *full = (int8_t *)temp_region(ex, op);
-            memset(full, (int)(int8_t)zp, (size_t)(pixels * g.in_c));
+            memset(full, (int)(int8_t)params.input_zp, (size_t)(pixels * g.in_c));
             for (int32_t p = 0; p < pixels; p++) {
                 for (int32_t j = 0; j < l->n; j++) {
-                    full[p * g.in_c + channels[j]] = x[p * l->n + j];
+                    full[p * g.in_c + l->channels[j]] = x[p * l->n + j];
                 }
             }
             x = full;
         } else { /* the compact copy is an input of n channels listed in order */
             g.in_c = l->n;
-            channels = identity_list(ex, op, l->n);
+            params.channels.list = identity_list(ex, op, l->n);
         }
     }
     switch (l->kind) {
-    case TT_LAYER_CONV2D: tt_conv2d_bwd_weight_s16(&g, zp, channels, l->n, x, dy, dy_exp, dw, dw_exp); break;
-    case TT_LAYER_PW_CONV2D: tt_pw_conv2d_bwd_weight_s16(&g, zp, channels, l->n, x, dy, dy_exp, dw, dw_exp); break;
-    case TT_LAYER_DW_CONV2D: tt_dw_conv2d_bwd_weight_s16(&g, zp, channels, l->n, x, dy, dy_exp, dw, dw_exp); break;
+    case TT_LAYER_CONV2D: tt_conv2d_bwd_weight_s16(&g, &params, x, &dy, dw, dw_exp); break;
+    case TT_LAYER_PW_CONV2D: tt_pw_conv2d_bwd_weight_s16(&g, &params, x, &dy, dw, dw_exp); break;
+    case TT_LAYER_DW_CONV2D: tt_dw_conv2d_bwd_weight_s16(&g, &params, x, &dy, dw, dw_exp); break;
     default: {
         const tt_fc_geom_t fc = {g.in_c, g.out_c};
-        tt_fc_bwd_weight_s16(&fc, zp, channels, l->n, x, dy, dy_exp, dw, dw_exp);
+        tt_fc_bwd_weight_s16(&fc, &params, x, &dy, dw, dw_exp);
         break;
     }
     }
@@ -203,31 +208,24 @@ static void weight_update(tt_executor_t *ex, const op_t *op, const tt_plan_layer
 
 static void weight_grad_update(tt_executor_t *ex, const op_t *op, const tt_plan_layer_t *l)
 {
-    const int16_t *dy = (const int16_t *)(void *)buf(ex, op->slot[0]);
-    const int32_t dy_exp = *exp_of(ex, op->slot[0]);
+    const tt_grad_s16_t dy = grad_of(ex, op);
     const int8_t *x = (const int8_t *)buf(ex, op->slot[1]);
     int8_t *w = (int8_t *)buf(ex, op->slot[4]);
-    const int32_t zp = l->quant.input_zp;
+    const tt_bwd_weight_params_t params = {l->quant.input_zp, {l->channels, l->n}};
     const tt_sgd_t sgd = sgd_of(ex, l, 0);
+    const tt_update_t update = {&sgd, &l->qas_w, &ex->rng, 0};
     if (!(op->flags & TT_OP_FLAG_COMPACT_INPUT) && !tt_plan_slice_is_whole(l)) {
         int8_t *kept = (int8_t *)temp_region(ex, op);
         tt_gather_channels_s8(l->geom.in_h * l->geom.in_w, l->geom.in_c, l->channels, l->n, x, kept);
         x = kept;
     }
     switch (l->kind) {
-    case TT_LAYER_CONV2D:
-        tt_conv2d_bwd_weight_update_s8(&l->geom, zp, l->n, x, dy, dy_exp, &sgd, &l->qas_w, &ex->rng, 0, w);
-        break;
-    case TT_LAYER_PW_CONV2D:
-        tt_pw_conv2d_bwd_weight_update_s8(&l->geom, zp, l->n, x, dy, dy_exp, &sgd, &l->qas_w, &ex->rng, 0, w);
-        break;
-    case TT_LAYER_DW_CONV2D:
-        tt_dw_conv2d_bwd_weight_update_s8(&l->geom, zp, l->channels, l->n, x, dy, dy_exp, &sgd, &l->qas_w,
-                                          &ex->rng, 0, w);
-        break;
+    case TT_LAYER_CONV2D: tt_conv2d_bwd_weight_update_s8(&l->geom, &params, x, &dy, &update, w); break;
+    case TT_LAYER_PW_CONV2D: tt_pw_conv2d_bwd_weight_update_s8(&l->geom, &params, x, &dy, &update, w); break;
+    case TT_LAYER_DW_CONV2D: tt_dw_conv2d_bwd_weight_update_s8(&l->geom, &params, x, &dy, &update, w); break;
     default: {
         const tt_fc_geom_t fc = {l->geom.in_c, l->geom.out_c};
-        tt_fc_bwd_weight_update_s8(&fc, zp, l->n, x, dy, dy_exp, &sgd, &l->qas_w, &ex->rng, 0, w);
+        tt_fc_bwd_weight_update_s8(&fc, &params, x, &dy, &update, w);
         break;
     }
     }

@@ -398,8 +398,11 @@ static void pw_bwd_sparse(int i, const tt_conv_geom_t *g, const tt_grad_quant_t 
     const tt_sgd_t sgd = {(int32_t)(0x40000000u | (rng() >> 2)), -uniform(0, 12), 0, (i % 2) ? (int64_t)1 << 15 : 0};
     tt_rng_t r_dsp = {rng(), rng() % 1000u}, r_ref = r_dsp;
     memcpy(slice_ref, slice_dsp, (size_t)n_w);
-    tt_pw_conv2d_bwd_weight_update_s8(g, zp, n_ch, in_b, g16, dy_exp, &sgd, &qas, &r_dsp, 0, slice_dsp);
-    ref_pw_conv2d_bwd_weight_update_s8(g, zp, n_ch, in_b, g16, dy_exp, &sgd, &qas, &r_ref, 0, slice_ref);
+    const tt_bwd_weight_params_t params = {zp, {0, n_ch}}; /* the input is compact: only the count is read */
+    const tt_grad_s16_t dy = {g16, dy_exp};
+    const tt_update_t u_dsp = {&sgd, &qas, &r_dsp, 0}, u_ref = {&sgd, &qas, &r_ref, 0};
+    tt_pw_conv2d_bwd_weight_update_s8(g, &params, in_b, &dy, &u_dsp, slice_dsp);
+    ref_pw_conv2d_bwd_weight_update_s8(g, &params, in_b, &dy, &u_ref, slice_ref);
     CHECK(r_dsp.counter == r_ref.counter, "pw_bwd_weight_update case %d: PRNG counter %lu, portable %lu", i,
           (unsigned long)r_dsp.counter, (unsigned long)r_ref.counter);
     tt_test_checks++;
@@ -463,8 +466,10 @@ static void test_pw_bwd(int cases)
         fill_s8(in_a, n_in);
         int32_t e_dsp = 99, e_ref = 98;
         const int32_t zp = uniform(-128, 127), dy_exp = uniform(-20, 0);
-        tt_pw_conv2d_bwd_weight_s16(&g, zp, channels, n_ch, in_a, g16, dy_exp, gw_dsp, &e_dsp);
-        ref_pw_conv2d_bwd_weight_s16(&g, zp, channels, n_ch, in_a, g16, dy_exp, gw_ref, &e_ref);
+        const tt_bwd_weight_params_t params = {zp, {channels, n_ch}};
+        const tt_grad_s16_t dy = {g16, dy_exp};
+        tt_pw_conv2d_bwd_weight_s16(&g, &params, in_a, &dy, gw_dsp, &e_dsp);
+        ref_pw_conv2d_bwd_weight_s16(&g, &params, in_a, &dy, gw_ref, &e_ref);
         CHECK(e_dsp == e_ref, "pw_bwd_weight case %d: exponent %ld, portable %ld", i, (long)e_dsp, (long)e_ref);
         tt_test_checks++;
         if (!report_s32("pw_bwd_weight", i, gw_dsp, gw_ref, n_ch * g.out_c)) {

@@ -73,15 +73,18 @@ static void run_weight_updates(void)
         }
         tt_conv_geom_t compact = *g;
         compact.in_c = n;
+        const tt_grad_s16_t dy = {c->dy, c->dy_exp};
+        const tt_bwd_weight_params_t on_compact = {c->input_zp, {ident, n}};
+        const tt_bwd_weight_params_t on_listed = {c->input_zp, {c->channels, n}};
         if (c->kind == TT_FV_FC) {
             const tt_fc_geom_t fg = {n, g->out_c};
-            tt_fc_bwd_weight_s16(&fg, c->input_zp, ident, n, c->input_kept, c->dy, c->dy_exp, dw, &e);
+            tt_fc_bwd_weight_s16(&fg, &on_compact, c->input_kept, &dy, dw, &e);
         } else if (c->kind == TT_FV_DW_CONV2D) {
-            tt_dw_conv2d_bwd_weight_s16(g, c->input_zp, c->channels, n, c->input, c->dy, c->dy_exp, dw, &e);
+            tt_dw_conv2d_bwd_weight_s16(g, &on_listed, c->input, &dy, dw, &e);
         } else if (c->kind == TT_FV_PW_CONV2D) {
-            tt_pw_conv2d_bwd_weight_s16(&compact, c->input_zp, ident, n, c->input_kept, c->dy, c->dy_exp, dw, &e);
+            tt_pw_conv2d_bwd_weight_s16(&compact, &on_compact, c->input_kept, &dy, dw, &e);
         } else {
-            tt_conv2d_bwd_weight_s16(&compact, c->input_zp, ident, n, c->input_kept, c->dy, c->dy_exp, dw, &e);
+            tt_conv2d_bwd_weight_s16(&compact, &on_compact, c->input_kept, &dy, dw, &e);
         }
         CHECK(e == c->dw_exp, "%s: dW exponent %ld, want %ld", c->name, (long)e, (long)c->dw_exp);
         CHECK(compare_s32(c->name, "unfused dW", dw, c->dw, c->dw_len), "%s: unfused dW mismatch", c->name);
@@ -93,24 +96,14 @@ static void run_weight_updates(void)
         if (c->velocity_before != 0) {
             memcpy(v, c->velocity_before, (size_t)c->dw_len * sizeof v[0]);
         }
-        int32_t *vel = c->velocity_before != 0 ? v : 0;
+        const tt_update_t update = {&c->sgd, &qas, &rng, c->velocity_before != 0 ? v : 0};
         switch (c->kind) {
-        case TT_FV_CONV2D:
-            tt_conv2d_bwd_weight_update_s8(g, c->input_zp, n, c->input_kept, c->dy, c->dy_exp, &c->sgd, &qas, &rng,
-                                           vel, w);
-            break;
-        case TT_FV_PW_CONV2D:
-            tt_pw_conv2d_bwd_weight_update_s8(g, c->input_zp, n, c->input_kept, c->dy, c->dy_exp, &c->sgd, &qas, &rng,
-                                              vel, w);
-            break;
-        case TT_FV_DW_CONV2D:
-            tt_dw_conv2d_bwd_weight_update_s8(g, c->input_zp, c->channels, n, c->input_kept, c->dy, c->dy_exp, &c->sgd,
-                                              &qas, &rng, vel, w);
-            break;
+        case TT_FV_CONV2D: tt_conv2d_bwd_weight_update_s8(g, &on_listed, c->input_kept, &dy, &update, w); break;
+        case TT_FV_PW_CONV2D: tt_pw_conv2d_bwd_weight_update_s8(g, &on_listed, c->input_kept, &dy, &update, w); break;
+        case TT_FV_DW_CONV2D: tt_dw_conv2d_bwd_weight_update_s8(g, &on_listed, c->input_kept, &dy, &update, w); break;
         case TT_FV_FC: {
             const tt_fc_geom_t fg = {g->in_c, g->out_c};
-            tt_fc_bwd_weight_update_s8(&fg, c->input_zp, n, c->input_kept, c->dy, c->dy_exp, &c->sgd, &qas, &rng, vel,
-                                       w);
+            tt_fc_bwd_weight_update_s8(&fg, &on_listed, c->input_kept, &dy, &update, w);
             break;
         }
         }

@@ -216,21 +216,13 @@ static void run_bwd_vectors(void)
         /* 4. dW for the channel subset, and db */
         memset(g32, 0x5A, sizeof g32);
         e = -999;
+        const tt_bwd_weight_params_t params = {c->input_zp, {v->channels, v->n_channels}};
+        const tt_grad_s16_t dy_masked = {v->dy_masked, v->dy_exp};
         switch (c->kind) {
-        case TT_VEC_CONV2D:
-            tt_conv2d_bwd_weight_s16(g, c->input_zp, v->channels, v->n_channels, c->input, v->dy_masked, v->dy_exp, g32, &e);
-            break;
-        case TT_VEC_PW_CONV2D:
-            tt_pw_conv2d_bwd_weight_s16(g, c->input_zp, v->channels, v->n_channels, c->input, v->dy_masked, v->dy_exp, g32,
-                                        &e);
-            break;
-        case TT_VEC_DW_CONV2D:
-            tt_dw_conv2d_bwd_weight_s16(g, c->input_zp, v->channels, v->n_channels, c->input, v->dy_masked, v->dy_exp, g32,
-                                        &e);
-            break;
-        case TT_VEC_FC:
-            tt_fc_bwd_weight_s16(&fg, c->input_zp, v->channels, v->n_channels, c->input, v->dy_masked, v->dy_exp, g32, &e);
-            break;
+        case TT_VEC_CONV2D: tt_conv2d_bwd_weight_s16(g, &params, c->input, &dy_masked, g32, &e); break;
+        case TT_VEC_PW_CONV2D: tt_pw_conv2d_bwd_weight_s16(g, &params, c->input, &dy_masked, g32, &e); break;
+        case TT_VEC_DW_CONV2D: tt_dw_conv2d_bwd_weight_s16(g, &params, c->input, &dy_masked, g32, &e); break;
+        case TT_VEC_FC: tt_fc_bwd_weight_s16(&fg, &params, c->input, &dy_masked, g32, &e); break;
         }
         CHECK(e == v->dw_exp, "%s: dW exponent %ld, want %ld", c->name, (long)e, (long)v->dw_exp);
         CHECK(compare_s32(c->name, "dW", g32, v->dw, v->dw_len), "%s: dW mismatch", c->name);

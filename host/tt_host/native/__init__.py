@@ -38,6 +38,10 @@ from tt_host.native.abi import (  # noqa: F401 (re-exported)
     CWeightsView,
     ABI_MIRRORS,
     c_sizeof,
+    CGradS16,
+    CChannels,
+    CBwdWeightParams,
+    CUpdate,
 )
 from tt_host.native.kernels import (  # noqa: F401 (re-exported)
     conv_geom_check,
@@ -68,6 +72,8 @@ from tt_host.native.kernels import (  # noqa: F401 (re-exported)
     sgd_update_s8,
     sgd_update_s32,
     sgd_scaled,
+    bwd_weight_params,
+    grad_s16,
 )
 from tt_host.native.sparse import (  # noqa: F401 (re-exported)
     gather_channels_s8,

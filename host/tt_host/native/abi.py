@@ -210,6 +210,30 @@ class CWeightsView(C.Structure):
     _fields_ = [("frozen", _p8), ("trained", _p8), ("channels", _p16), ("n_channels", _i32), ("whole", _i32)]
 
 
+class CGradS16(C.Structure):
+    """``tt_grad_s16_t``."""
+
+    _fields_ = [("values", _p16), ("exp", _i32)]
+
+
+class CChannels(C.Structure):
+    """``tt_channels_t``."""
+
+    _fields_ = [("list", _p16), ("n", _i32)]
+
+
+class CBwdWeightParams(C.Structure):
+    """``tt_bwd_weight_params_t``."""
+
+    _fields_ = [("input_zp", _i32), ("channels", CChannels)]
+
+
+class CUpdate(C.Structure):
+    """``tt_update_t``."""
+
+    _fields_ = [("sgd", C.POINTER(CSgd)), ("qas", C.POINTER(CQas)), ("rng", C.POINTER(CRng)), ("velocity", _p32)]
+
+
 #: Every ctypes mirror of a runtime struct and the C type it mirrors (sizes checked against
 #: ``tt_abi_sizeof`` in tests/test_native_abi.py; add a new mirror here).
 ABI_MIRRORS = {
@@ -218,7 +242,8 @@ ABI_MIRRORS = {
     CGradQuant: "tt_grad_quant_t", CLogitQuant: "tt_logit_quant_t", CRng: "tt_rng_t", CSgd: "tt_sgd_t",
     CQas: "tt_qas_t", CWeightSlice: "tt_weight_slice_t", CWeightsView: "tt_weights_view_t",
     CIrbGeom: "tt_irb_geom_t", CIrbQuant: "tt_irb_quant_t", CIrbProgress: "tt_irb_progress_t",
-    CIrbWeights: "tt_irb_weights_t", CStepResult: "tt_step_result_t",
+    CIrbWeights: "tt_irb_weights_t", CStepResult: "tt_step_result_t", CGradS16: "tt_grad_s16_t",
+    CChannels: "tt_channels_t", CBwdWeightParams: "tt_bwd_weight_params_t", CUpdate: "tt_update_t",
 }
 
 

@@ -12,10 +12,13 @@ import numpy as np
 
 from tt_host.native.abi import (
     CAddQuant,
+    CBwdWeightParams,
+    CChannels,
     CConvGeom,
     CConvQuant,
     CFcGeom,
     CGradQuant,
+    CGradS16,
     CLogitQuant,
     CPoolQuant,
     CQas,
@@ -39,7 +42,7 @@ _CONV_FWD = [C.POINTER(KernelCtx), C.POINTER(CConvGeom), C.POINTER(CConvQuant), 
 _CONV_BWD_IN = [C.POINTER(KernelCtx), C.POINTER(CConvGeom), C.POINTER(CGradQuant), _p16, _i32, _p8, _p16, _p32]
 
 
-_CONV_BWD_W = [C.POINTER(CConvGeom), _i32, _p16, _i32, _p8, _p16, _i32, _p32, _p32]
+_CONV_BWD_W = [C.POINTER(CConvGeom), C.POINTER(CBwdWeightParams), _p8, C.POINTER(CGradS16), _p32, _p32]
 
 
 PROTOTYPES.update({
@@ -254,14 +257,24 @@ def add_bwd_input_s16(dy: Grad, dother: Grad) -> Grad:
     return Grad(out, e.value)
 
 
+def bwd_weight_params(input_zp: int, channels: np.ndarray) -> CBwdWeightParams:
+    """``tt_bwd_weight_params_t`` for int16 ``channels`` (kept alive by the caller)."""
+    return CBwdWeightParams(input_zp, CChannels(_ptr16(channels) if channels.size else None, channels.size))
+
+
+def grad_s16(values: np.ndarray, exp: int) -> CGradS16:
+    """``tt_grad_s16_t`` over contiguous int16 ``values`` (kept alive by the caller)."""
+    return CGradS16(_ptr16(values), exp)
+
+
 def _conv_bwd_weight(name: str, geom: ConvGeom, input_zp: int, channels, x, dy: Grad, shape) -> Grad:
     ch = np.ascontiguousarray(channels, dtype=np.int16)
     xv = np.ascontiguousarray(x, dtype=np.int8)
     v = _in16(dy.values)
     out = np.full(shape, 0x5A5A5A5A, dtype=np.int32)
     e = C.c_int32(-999)
-    getattr(load(), f"tt_{name}")(C.byref(CConvGeom.of(geom)), input_zp, _ptr16(ch), ch.size, _ptr8(xv), _ptr16(v),
-                                  dy.exp, out.ctypes.data_as(_p32), C.byref(e))
+    getattr(load(), f"tt_{name}")(C.byref(CConvGeom.of(geom)), C.byref(bwd_weight_params(input_zp, ch)), _ptr8(xv),
+                                  C.byref(grad_s16(v, dy.exp)), out.ctypes.data_as(_p32), C.byref(e))
     return Grad(out, e.value)
 
 
@@ -286,8 +299,8 @@ def fc_bwd_weight_s16(input_zp: int, channels, x, dy: Grad) -> Grad:
     v = _in16(dy.values).ravel()
     out = np.full((v.size, ch.size), 0x5A5A5A5A, dtype=np.int32)
     e = C.c_int32(-999)
-    load().tt_fc_bwd_weight_s16(C.byref(CFcGeom(xv.size, v.size)), input_zp, _ptr16(ch), ch.size, _ptr8(xv),
-                                _ptr16(v), dy.exp, out.ctypes.data_as(_p32), C.byref(e))
+    load().tt_fc_bwd_weight_s16(C.byref(CFcGeom(xv.size, v.size)), C.byref(bwd_weight_params(input_zp, ch)), _ptr8(xv),
+                                C.byref(grad_s16(v, dy.exp)), out.ctypes.data_as(_p32), C.byref(e))
     return Grad(out, e.value)
 
 

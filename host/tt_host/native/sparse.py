@@ -9,9 +9,12 @@ import ctypes as C
 import numpy as np
 
 from tt_host.native.abi import (
+    CBwdWeightParams,
+    CChannels,
     CConvGeom,
     CConvQuant,
     CFcGeom,
+    CGradS16,
     CGradQuant,
     CIrbGeom,
     CIrbProgress,
@@ -20,21 +23,21 @@ from tt_host.native.abi import (
     CQas,
     CRng,
     CSgd,
+    CUpdate,
     KernelCtx,
     _i32,
     _p16,
     _p32,
     _p8,
 )
-from tt_host.native.kernels import _in8, _in16, _ptr8, _ptr16, _ptr32, _Scratch
+from tt_host.native.kernels import _in8, _in16, _ptr8, _ptr16, _ptr32, _Scratch, bwd_weight_params, grad_s16
 from tt_host.native.library import PROTOTYPES, load
 from tt_host.reference.backward_int import Grad
 from tt_host.reference.params import ConvGeom, ConvQuant, GradQuant
 from tt_host.reference.update import Qas, Rng, Sgd
 
 
-_WUPDATE = [C.POINTER(CConvGeom), _i32, _i32, _p8, _p16, _i32, C.POINTER(CSgd), C.POINTER(CQas), C.POINTER(CRng),
-            _p32, _p8]
+_WUPDATE = [C.POINTER(CConvGeom), C.POINTER(CBwdWeightParams), _p8, C.POINTER(CGradS16), C.POINTER(CUpdate), _p8]
 
 
 _OVERLAY_TAIL = [_p8, _p8, _p16, _i32, _p8, _p32, _p8]
@@ -44,8 +47,7 @@ PROTOTYPES.update({
     "tt_gather_channels_s8": (None, [_i32, _i32, _p16, _i32, _p8, _p8]),
     "tt_conv2d_bwd_weight_update_s8": (None, _WUPDATE),
     "tt_pw_conv2d_bwd_weight_update_s8": (None, _WUPDATE),
-    "tt_dw_conv2d_bwd_weight_update_s8": (None, [C.POINTER(CConvGeom), _i32, _p16, _i32, _p8, _p16, _i32,
-                                                 C.POINTER(CSgd), C.POINTER(CQas), C.POINTER(CRng), _p32, _p8]),
+    "tt_dw_conv2d_bwd_weight_update_s8": (None, _WUPDATE),
     "tt_fc_bwd_weight_update_s8": (None, [C.POINTER(CFcGeom)] + _WUPDATE[1:]),
     "tt_conv2d_fwd_overlay_s8_scratch_size": (C.c_uint32, [C.POINTER(CConvGeom)]),
     "tt_conv2d_fwd_overlay_s8": (None, [C.POINTER(KernelCtx), C.POINTER(CConvGeom), C.POINTER(CConvQuant)] + _OVERLAY_TAIL),
@@ -103,11 +105,15 @@ def gather_channels_s8(x, channels) -> np.ndarray:
     return out
 
 
-def _wupdate_args(sgd: Sgd, qas: Qas, rng: Rng, slice_w, velocity):
+def _wupdate_args(sgd: Sgd, qas: Qas, rng: Rng, slice_w, velocity) -> tuple[np.ndarray, CRng, CUpdate]:
+    """(the slice to update, the PRNG state, the ``tt_update_t`` pointing at both)."""
     w = np.array(slice_w, dtype=np.int8, copy=True, order="C")
     c = CRng(rng.seed & 0xFFFFFFFF, rng.counter)
-    vel = None if velocity is None else velocity.ctypes.data_as(_p32)
-    return w, c, vel, C.byref(CSgd.of(sgd)), C.byref(CQas.of(qas))
+    cs, cq = CSgd.of(sgd), CQas.of(qas)
+    update = CUpdate(C.pointer(cs), C.pointer(cq), C.pointer(c),
+                     None if velocity is None else velocity.ctypes.data_as(_p32))
+    update._keep = (cs, cq, c, velocity)
+    return w, c, update
 
 
 def conv2d_bwd_weight_update_s8(geom: ConvGeom, input_zp: int, x_kept, dy: Grad, sgd: Sgd, qas: Qas, rng: Rng,
@@ -115,9 +121,10 @@ def conv2d_bwd_weight_update_s8(geom: ConvGeom, input_zp: int, x_kept, dy: Grad,
     """``tt_<kernel>_bwd_weight_update_s8`` (conv2d or pw_conv2d); returns the updated slice."""
     xk = np.ascontiguousarray(x_kept, dtype=np.int8)
     v = _in16(dy.values)
-    w, c, vel, s, q = _wupdate_args(sgd, qas, rng, slice_w, velocity)
-    getattr(load(), f"tt_{kernel}_bwd_weight_update_s8")(C.byref(CConvGeom.of(geom)), input_zp, xk.shape[-1], _ptr8(xk),
-                                                          _ptr16(v), dy.exp, s, q, C.byref(c), vel, _ptr8(w))
+    w, c, update = _wupdate_args(sgd, qas, rng, slice_w, velocity)
+    params = CBwdWeightParams(input_zp, CChannels(None, xk.shape[-1]))  # a compact input: only the count is read
+    getattr(load(), f"tt_{kernel}_bwd_weight_update_s8")(C.byref(CConvGeom.of(geom)), C.byref(params), _ptr8(xk),
+                                                          C.byref(grad_s16(v, dy.exp)), C.byref(update), _ptr8(w))
     rng.counter = c.counter
     return w
 
@@ -132,9 +139,9 @@ def dw_conv2d_bwd_weight_update_s8(geom: ConvGeom, input_zp: int, channels, x_ke
     ch = np.ascontiguousarray(channels, dtype=np.int16)
     xk = np.ascontiguousarray(x_kept, dtype=np.int8)
     v = _in16(dy.values)
-    w, c, vel, s, q = _wupdate_args(sgd, qas, rng, slice_w, velocity)
-    load().tt_dw_conv2d_bwd_weight_update_s8(C.byref(CConvGeom.of(geom)), input_zp, _ptr16(ch), ch.size, _ptr8(xk),
-                                             _ptr16(v), dy.exp, s, q, C.byref(c), vel, _ptr8(w))
+    w, c, update = _wupdate_args(sgd, qas, rng, slice_w, velocity)
+    load().tt_dw_conv2d_bwd_weight_update_s8(C.byref(CConvGeom.of(geom)), C.byref(bwd_weight_params(input_zp, ch)),
+                                             _ptr8(xk), C.byref(grad_s16(v, dy.exp)), C.byref(update), _ptr8(w))
     rng.counter = c.counter
     return w
 
@@ -143,9 +150,10 @@ def fc_bwd_weight_update_s8(input_zp: int, x_kept, dy: Grad, sgd: Sgd, qas: Qas,
                             velocity: np.ndarray | None = None) -> np.ndarray:
     xk = np.ascontiguousarray(x_kept, dtype=np.int8).ravel()
     v = _in16(dy.values).ravel()
-    w, c, vel, s, q = _wupdate_args(sgd, qas, rng, slice_w, velocity)
-    load().tt_fc_bwd_weight_update_s8(C.byref(CFcGeom(in_c or xk.size, v.size)), input_zp, xk.size, _ptr8(xk),
-                                      _ptr16(v), dy.exp, s, q, C.byref(c), vel, _ptr8(w))
+    w, c, update = _wupdate_args(sgd, qas, rng, slice_w, velocity)
+    params = CBwdWeightParams(input_zp, CChannels(None, xk.size))  # a compact input: only the count is read
+    load().tt_fc_bwd_weight_update_s8(C.byref(CFcGeom(in_c or xk.size, v.size)), C.byref(params), _ptr8(xk),
+                                      C.byref(grad_s16(v, dy.exp)), C.byref(update), _ptr8(w))
     rng.counter = c.counter
     return w
 

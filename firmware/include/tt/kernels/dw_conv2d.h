@@ -60,17 +60,14 @@ void tt_dw_conv2d_bwd_input_s16(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t
  * the input scale (folded into the QAS factor by the update). The exponent is dY's unless
  * max|dY| * (128 + |zp|) * out_h * out_w exceeds int32 (outputs larger than about 16x16). Depth multiplier 1.
  * @param geom             the forward op's geometry
- * @param input_zp         zero point of the saved forward input
- * @param channels         the trained input channels (distinct, any order), n_channels entries
- * @param n_channels       1 .. in_c
+ * @param params           the saved input's zero point and the trained input channels K
  * @param input            the saved forward input (all in_c channels)
- * @param grad_output      dY (masked), int16, exponent grad_output_exp
- * @param grad_weights     [kernel_h][kernel_w][n_channels] (1HWC order)
+ * @param grad_output      dY (masked), int16, with its exponent
+ * @param grad_weights     [kernel_h][kernel_w][|K|] (1HWC order)
  * @param grad_weights_exp receives the exponent of dW
  */
-void tt_dw_conv2d_bwd_weight_s16(const tt_conv_geom_t *geom, int32_t input_zp, const int16_t *channels,
-                                 int32_t n_channels, const int8_t *input, const int16_t *grad_output,
-                                 int32_t grad_output_exp, int32_t *grad_weights, int32_t *grad_weights_exp);
+void tt_dw_conv2d_bwd_weight_s16(const tt_conv_geom_t *geom, const tt_bwd_weight_params_t *params, const int8_t *input,
+                                 const tt_grad_s16_t *grad_output, int32_t *grad_weights, int32_t *grad_weights_exp);
 
 #ifdef __cplusplus
 }

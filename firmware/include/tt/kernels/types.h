@@ -103,6 +103,24 @@ typedef struct {
     int32_t scale_shift;       /**< Exponent of S, in [-31, 30]. */
 } tt_grad_quant_t;
 
+/** An int16 gradient tensor with its power-of-two exponent: real value = values * 2^exp. */
+typedef struct {
+    const int16_t *values; /**< The tensor, shaped like the activation it is the gradient of. */
+    int32_t exp;           /**< Its exponent. */
+} tt_grad_s16_t;
+
+/** A list of input channels (the trained ones of a sparse update): distinct, any order. */
+typedef struct {
+    const int16_t *list; /**< n channel indices (may be NULL where only n is read). */
+    int32_t n;           /**< How many: 1 .. in_c. */
+} tt_channels_t;
+
+/** What a weight gradient needs besides its tensors. */
+typedef struct {
+    int32_t input_zp;       /**< Zero point of the saved forward input. */
+    tt_channels_t channels; /**< The trained input channels (the gradient's last axis). */
+} tt_bwd_weight_params_t;
+
 /**
  * Check a sliding-window geometry (the rule in tt_conv_geom_t's comment).
  * @return 1 when consistent, 0 otherwise. Pure; used by the plan validator and the tests.

@@ -36,60 +36,61 @@
 extern "C" {
 #endif
 
+/** One SGD/QAS step of a trainable slice: the rate, the factors, the PRNG, the momentum state. */
+typedef struct {
+    const tt_sgd_t *sgd; /**< Learning rate (and its step bound) and momentum. */
+    const tt_qas_t *qas; /**< Per-output-channel factors s_x / s_W[o] (depthwise: per channel). */
+    tt_rng_t *rng;       /**< PRNG state, advanced by the slice's element count. */
+    int32_t *velocity;   /**< Momentum state in the slice's layout, or NULL when momentum is 0. */
+} tt_update_t;
+
 /**
  * Fused weight gradient + SGD/QAS step of a general convolution (see the file comment).
- * @param geom            the forward op's geometry (geom->in_c is the full input's; unused)
- * @param input_zp        zero point of the saved forward input
- * @param n_channels      |K|, 1 .. in_c
- * @param input           the compact saved input [in_h][in_w][n_channels]
- * @param grad_output     dY (masked), [out_h][out_w][out_c], exponent grad_output_exp
- * @param grad_output_exp exponent of dY
- * @param sgd             learning rate and momentum
- * @param qas             per-output-channel factors s_x / s_W[o] (out_c entries)
- * @param rng             PRNG state, advanced by out_c * kernel_h * kernel_w * n_channels
- * @param velocity        momentum state in the slice's layout, or NULL when momentum is 0
- * @param weights         the trainable slice [out_c][kernel_h][kernel_w][n_channels], updated
- *                        in place and saturated to [-127, 127]
+ * @param geom        the forward op's geometry (geom->in_c is the full input's; unused)
+ * @param params      the saved input's zero point and the trained channels K (only K's count
+ *                    is read: the input is compact)
+ * @param input       the compact saved input [in_h][in_w][|K|]
+ * @param grad_output dY (masked), [out_h][out_w][out_c], with its exponent
+ * @param update      rate, QAS factors (out_c entries), PRNG (advanced by out_c * kernel_h *
+ *                    kernel_w * |K|) and momentum state
+ * @param weights     the trainable slice [out_c][kernel_h][kernel_w][|K|], updated in place and
+ *                    saturated to [-127, 127]
  */
-void tt_conv2d_bwd_weight_update_s8(const tt_conv_geom_t *geom, int32_t input_zp, int32_t n_channels,
-                                    const int8_t *input, const int16_t *grad_output, int32_t grad_output_exp,
-                                    const tt_sgd_t *sgd, const tt_qas_t *qas, tt_rng_t *rng, int32_t *velocity,
+void tt_conv2d_bwd_weight_update_s8(const tt_conv_geom_t *geom, const tt_bwd_weight_params_t *params,
+                                    const int8_t *input, const tt_grad_s16_t *grad_output, const tt_update_t *update,
                                     int8_t *weights);
 
 /** As tt_conv2d_bwd_weight_update_s8() for a pointwise convolution (1x1, no padding, any
- *  stride); slice [out_c][n_channels]. */
-void tt_pw_conv2d_bwd_weight_update_s8(const tt_conv_geom_t *geom, int32_t input_zp, int32_t n_channels,
-                                       const int8_t *input, const int16_t *grad_output, int32_t grad_output_exp,
-                                       const tt_sgd_t *sgd, const tt_qas_t *qas, tt_rng_t *rng, int32_t *velocity,
-                                       int8_t *weights);
+ *  stride); slice [out_c][|K|]. */
+void tt_pw_conv2d_bwd_weight_update_s8(const tt_conv_geom_t *geom, const tt_bwd_weight_params_t *params,
+                                       const int8_t *input, const tt_grad_s16_t *grad_output,
+                                       const tt_update_t *update, int8_t *weights);
 
 /**
  * Fused weight gradient + SGD/QAS step of a depthwise convolution (multiplier 1).
- * @param geom       the forward op's geometry (in_c == out_c: dY's channel count)
- * @param channels   K: the trained channels (they index dY and the QAS factors), n_channels entries
- * @param input      the compact saved input [in_h][in_w][n_channels] (channel j is channels[j])
- * @param qas        per-channel factors s_x / s_W[c] (in_c entries), indexed by channels[j]
- * @param rng        advanced by kernel_h * kernel_w * n_channels
- * @param weights    the trainable slice [kernel_h][kernel_w][n_channels]
+ * @param geom    the forward op's geometry (in_c == out_c: dY's channel count)
+ * @param params  K is read: the trained channels index dY and the QAS factors
+ * @param input   the compact saved input [in_h][in_w][|K|] (channel j is K[j])
+ * @param update  QAS factors per channel (in_c entries, indexed by K[j]); PRNG advanced by
+ *                kernel_h * kernel_w * |K|
+ * @param weights the trainable slice [kernel_h][kernel_w][|K|]
  * Other parameters as tt_conv2d_bwd_weight_update_s8().
  */
-void tt_dw_conv2d_bwd_weight_update_s8(const tt_conv_geom_t *geom, int32_t input_zp, const int16_t *channels,
-                                       int32_t n_channels, const int8_t *input, const int16_t *grad_output,
-                                       int32_t grad_output_exp, const tt_sgd_t *sgd, const tt_qas_t *qas,
-                                       tt_rng_t *rng, int32_t *velocity, int8_t *weights);
+void tt_dw_conv2d_bwd_weight_update_s8(const tt_conv_geom_t *geom, const tt_bwd_weight_params_t *params,
+                                       const int8_t *input, const tt_grad_s16_t *grad_output,
+                                       const tt_update_t *update, int8_t *weights);
 
 /**
  * Fused weight gradient + SGD/QAS step of a fully connected layer.
- * @param geom       in_c (full, unused) and out_c
- * @param input      the compact saved input [n_channels]
+ * @param geom        in_c (full, unused) and out_c
+ * @param input       the compact saved input [|K|]
  * @param grad_output dY [out_c]
- * @param rng        advanced by out_c * n_channels
- * @param weights    the trainable slice [out_c][n_channels]
+ * @param update      PRNG advanced by out_c * |K|
+ * @param weights     the trainable slice [out_c][|K|]
  * Other parameters as tt_conv2d_bwd_weight_update_s8().
  */
-void tt_fc_bwd_weight_update_s8(const tt_fc_geom_t *geom, int32_t input_zp, int32_t n_channels, const int8_t *input,
-                                const int16_t *grad_output, int32_t grad_output_exp, const tt_sgd_t *sgd,
-                                const tt_qas_t *qas, tt_rng_t *rng, int32_t *velocity, int8_t *weights);
+void tt_fc_bwd_weight_update_s8(const tt_fc_geom_t *geom, const tt_bwd_weight_params_t *params, const int8_t *input,
+                                const tt_grad_s16_t *grad_output, const tt_update_t *update, int8_t *weights);
 
 #ifdef __cplusplus
 }
