@@ -1,6 +1,6 @@
 #include <string.h>
 
-#include "tt/kernels/overlay.h"
+#include "tt/kernels/conv2d.h"
 
 #include "tt_fixedpoint.h"
 

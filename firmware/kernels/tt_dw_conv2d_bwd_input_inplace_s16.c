@@ -1,4 +1,4 @@
-#include "tt/kernels/inplace.h"
+#include "tt/kernels/dw_conv2d.h"
 
 #include <string.h>
 

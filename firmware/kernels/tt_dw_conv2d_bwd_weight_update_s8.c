@@ -1,4 +1,4 @@
-#include "tt/kernels/weight_update.h"
+#include "tt/kernels/dw_conv2d.h"
 
 #include "tt_wupdate.h"
 

@@ -1,4 +1,3 @@
-#include "tt/kernels/inplace.h"
 
 #include "tt/kernels/dw_conv2d.h"
 #include "tt_dw_fwd.h"

@@ -1,4 +1,4 @@
-#include "tt/kernels/weight_update.h"
+#include "tt/kernels/fc.h"
 
 #include "tt_wupdate.h"
 

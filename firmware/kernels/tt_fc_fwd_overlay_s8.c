@@ -1,4 +1,5 @@
-#include "tt/kernels/overlay.h"
+#include "tt/kernels/conv2d.h"
+#include "tt/kernels/fc.h"
 
 uint32_t tt_fc_fwd_overlay_s8_scratch_size(const tt_fc_geom_t *geom)
 {

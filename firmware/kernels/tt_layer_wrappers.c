@@ -6,9 +6,7 @@
 #include "tt/kernels/dcheck.h"
 #include "tt/kernels/dw_conv2d.h"
 #include "tt/kernels/fc.h"
-#include "tt/kernels/inplace.h"
 #include "tt/kernels/layer.h"
-#include "tt/kernels/overlay.h"
 #include "tt/kernels/pw_conv2d.h"
 
 #define UNSUPPORTED TT_SCRATCH_UNSUPPORTED

@@ -1,6 +1,5 @@
 #include <string.h>
 
-#include "tt/kernels/overlay.h"
 #include "tt/kernels/pw_conv2d.h"
 
 #include "tt_dsp.h"

@@ -1,4 +1,3 @@
-#include "tt/kernels/overlay.h"
 #include "tt/kernels/pw_conv2d.h"
 
 uint32_t tt_pw_conv2d_bwd_input_s16_scratch_size(const tt_conv_geom_t *geom)

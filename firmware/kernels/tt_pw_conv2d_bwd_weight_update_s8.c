@@ -1,4 +1,4 @@
-#include "tt/kernels/weight_update.h"
+#include "tt/kernels/pw_conv2d.h"
 
 #include "tt_pw_bwd_weight.h"
 #include "tt_wupdate.h"

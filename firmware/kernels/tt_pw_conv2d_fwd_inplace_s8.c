@@ -1,6 +1,5 @@
 #include <string.h>
 
-#include "tt/kernels/inplace.h"
 #include "tt/kernels/pw_conv2d.h"
 
 /* The geometry tt_pw_conv2d_fwd_s8() sees for a run of n consecutive pixels (copied, or in

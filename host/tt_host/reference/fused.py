@@ -3,14 +3,14 @@
 * ``gather_channels_s8``: the compact saved input of a layer trained on a channel list K
   (``tt_gather_channels_s8``).
 * ``<op>_bwd_weight_update_s8``: weight gradient and SGD+QAS step fused element by element on
-  the trainable slice (``tt/kernels/weight_update.h``). Defined here as exactly the unfused
+  the trainable slice (``tt_<op>_bwd_weight_update_s8`` in ``tt/kernels/<op>.h``; docs/KERNELS.md). Defined here as exactly the unfused
   sequence (``backward_int.<op>_bwd_weight_s16`` then ``update``'s step), which is what the C
   must reproduce; tests also check it against ``update.sgd_update_s8`` on the full tensor.
 * ``conv2d_fwd_overlay_s8`` / ``fc_fwd_overlay_s8``: forward with the trained channels'
-  weights taken from the slice (``tt/kernels/overlay.h``).
+  weights taken from the slice (the overlay kernels; docs/KERNELS.md).
 * ``irb_fwd_s8``: a frozen inverted bottleneck, defined as the unfused sequence pw1 ->
   depthwise -> pw2 [-> add] (``tt/kernels/irb.h``); ``irb_trace`` returns its intermediates.
-* The in-place kernels (``tt/kernels/inplace.h``) compute exactly ``forward.dw_conv2d_fwd_s8``,
+* The in-place kernels (``tt_<op>_..._inplace_*`` in ``tt/kernels/<op>.h``) compute exactly ``forward.dw_conv2d_fwd_s8``,
   ``forward.pw_conv2d_fwd_s8`` and ``backward_int.dw_conv2d_bwd_input_s16``;
   ``dw_inplace_supported`` / ``pw_inplace_supported`` / ``dw_bwd_input_inplace_supported``
   state when they apply.

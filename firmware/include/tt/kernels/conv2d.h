@@ -2,10 +2,15 @@
  * @file conv2d.h
  * @brief General int8 convolution (any kernel, stride, asymmetric padding), e.g. the 3x3
  *        stride-2 stem on a 3-channel image.
+ *
+ * Every pass and variant of the op, in one header:
+ * forward, its overlay for a partially trained layer, input and weight gradients, the fused update
+ * (the variants: docs/KERNELS.md; which one runs: tt/kernels/layer.h).
  */
 #ifndef TT_KERNELS_CONV2D_H
 #define TT_KERNELS_CONV2D_H
 
+#include "tt/kernels/sgd.h"
 #include "tt/kernels/types.h"
 
 #ifdef __cplusplus
@@ -75,6 +80,49 @@ void tt_conv2d_bwd_input_s16(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *g
  */
 void tt_conv2d_bwd_weight_s16(const tt_conv_geom_t *geom, const tt_bwd_weight_params_t *params, const int8_t *input,
                               const tt_grad_s16_t *grad_output, int32_t *grad_weights, int32_t *grad_weights_exp);
+
+/* -- overlay: a partially trained layer (docs/KERNELS.md) ------------------------------------------ */
+
+/** Scratch bytes tt_conv2d_fwd_overlay_s8() needs: kernel_h * kernel_w * in_c (one merged
+ *  weight row), rounded up to 4. Pure. */
+uint32_t tt_conv2d_fwd_overlay_s8_scratch_size(const tt_conv_geom_t *geom);
+
+/**
+ * Forward convolution (general or pointwise) with a trainable overlay.
+ * @param ctx        scratch of tt_conv2d_fwd_overlay_s8_scratch_size() bytes
+ * @param geom       shapes, stride and padding (valid per tt_conv_geom_check())
+ * @param quant      per-output-channel requantization (out_c entries)
+ * @param input      [in_h][in_w][in_c]
+ * @param weights    the frozen tensor [out_c][kernel_h][kernel_w][in_c] (flash); its values at
+ *                   the channels of K are ignored
+ * @param channels   K: the trained input channels (distinct, any order), n_channels entries
+ * @param n_channels 0 .. in_c (0: plain forward)
+ * @param trained    the slice [out_c][kernel_h][kernel_w][n_channels]
+ * @param bias       [out_c] int32, or NULL
+ * @param output     [out_h][out_w][out_c]; must not overlap the input
+ */
+void tt_conv2d_fwd_overlay_s8(const tt_kernel_ctx_t *ctx, const tt_conv_geom_t *geom, const tt_conv_quant_t *quant,
+                              const int8_t *input, const int8_t *weights, const int16_t *channels, int32_t n_channels,
+                              const int8_t *trained, const int32_t *bias, int8_t *output);
+
+/* -- fused weight gradient + update (docs/KERNELS.md) ---------------------------------------------- */
+
+/**
+ * Fused weight gradient + SGD/QAS step of a general convolution (docs/KERNELS.md: the gradient
+ * never exists; bit-identical to tt_conv2d_bwd_weight_s16() then tt_sgd_update_s8()).
+ * @param geom        the forward op's geometry (geom->in_c is the full input's; unused)
+ * @param params      the saved input's zero point and the trained channels K (only K's count
+ *                    is read: the input is compact)
+ * @param input       the compact saved input [in_h][in_w][|K|]
+ * @param grad_output dY (masked), [out_h][out_w][out_c], with its exponent
+ * @param update      rate, QAS factors (out_c entries), PRNG (advanced by out_c * kernel_h *
+ *                    kernel_w * |K|) and momentum state
+ * @param weights     the trainable slice [out_c][kernel_h][kernel_w][|K|], updated in place and
+ *                    saturated to [-127, 127]
+ */
+void tt_conv2d_bwd_weight_update_s8(const tt_conv_geom_t *geom, const tt_bwd_weight_params_t *params,
+                                    const int8_t *input, const tt_grad_s16_t *grad_output, const tt_update_t *update,
+                                    int8_t *weights);
 
 #ifdef __cplusplus
 }

@@ -2,10 +2,15 @@
  * @file fc.h
  * @brief Int8 fully connected layer with per-output-channel weight scales (TFLite Micro's
  *        per-channel FULLY_CONNECTED, double rounding).
+ *
+ * Every pass and variant of the op, in one header:
+ * forward and its overlay, input and weight gradients, the fused update
+ * (the variants: docs/KERNELS.md; which one runs: tt/kernels/layer.h).
  */
 #ifndef TT_KERNELS_FC_H
 #define TT_KERNELS_FC_H
 
+#include "tt/kernels/sgd.h"
 #include "tt/kernels/types.h"
 
 #ifdef __cplusplus
@@ -66,6 +71,34 @@ void tt_fc_bwd_input_s16(const tt_kernel_ctx_t *ctx, const tt_fc_geom_t *geom, c
  */
 void tt_fc_bwd_weight_s16(const tt_fc_geom_t *geom, const tt_bwd_weight_params_t *params, const int8_t *input,
                           const tt_grad_s16_t *grad_output, int32_t *grad_weights, int32_t *grad_weights_exp);
+
+/* -- overlay: a partially trained layer (docs/KERNELS.md) ------------------------------------------ */
+
+/** Scratch bytes tt_fc_fwd_overlay_s8() needs: in_c (one merged row), rounded up to 4. Pure. */
+uint32_t tt_fc_fwd_overlay_s8_scratch_size(const tt_fc_geom_t *geom);
+
+/**
+ * Forward fully connected layer with a trainable overlay (as tt_conv2d_fwd_overlay_s8()).
+ * @param weights  the frozen tensor [out_c][in_c]
+ * @param trained  the slice [out_c][n_channels]
+ */
+void tt_fc_fwd_overlay_s8(const tt_kernel_ctx_t *ctx, const tt_fc_geom_t *geom, const tt_conv_quant_t *quant,
+                          const int8_t *input, const int8_t *weights, const int16_t *channels, int32_t n_channels,
+                          const int8_t *trained, const int32_t *bias, int8_t *output);
+
+/* -- fused weight gradient + update (docs/KERNELS.md) ---------------------------------------------- */
+
+/**
+ * Fused weight gradient + SGD/QAS step of a fully connected layer.
+ * @param geom        in_c (full, unused) and out_c
+ * @param input       the compact saved input [|K|]
+ * @param grad_output dY [out_c]
+ * @param update      PRNG advanced by out_c * |K|
+ * @param weights     the trainable slice [out_c][|K|]
+ * Other parameters as tt_conv2d_bwd_weight_update_s8().
+ */
+void tt_fc_bwd_weight_update_s8(const tt_fc_geom_t *geom, const tt_bwd_weight_params_t *params, const int8_t *input,
+                                const tt_grad_s16_t *grad_output, const tt_update_t *update, int8_t *weights);
 
 #ifdef __cplusplus
 }

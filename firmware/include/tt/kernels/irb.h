@@ -4,7 +4,7 @@
  *        pw2 project [-> residual add]) that never materialises the expanded tensors.
  *
  * Layer by layer, an inverted bottleneck holds its expanded tensors (6x the block's input
- * channels, at the input's resolution) in SRAM: 131-246 KB at the peak of the shared models.
+ * channels, at the input's resolution) in SRAM, the largest tensors of the step.
  * Where nothing inside the block is saved for backward, the plan runs it with this kernel,
  * **row-streamed**: for each output row it slides a window of expanded rows (the expansion
  * layer applied to the input rows the depthwise window newly reaches, each computed once), runs
@@ -15,15 +15,8 @@
  * may be any convolution, so the stem of the shared models fuses with their first block
  * (which has no pw1): the 64x64x16 stem output never exists either.
  *
- * Measured on the 51 blocks of the three shared models at 128x128 (block input + output, or
- * the larger of the two when tt_irb_fwd_s8_can_alias(), + scratch; tests/kernels/test_irb_models.py):
- * the worst block needs 54,976 B fused (stem + first block: 48 KB input + 5.7 KB scratch,
- * written in place) against 131-246 KB layer by layer. The channel-streamed alternative (for
- * each expanded channel: expanded plane -> depthwise plane -> accumulate pw2 into an int32
- * out_h * out_w * out_c accumulator) needs in_h*in_w + out_h*out_w + 4*out_h*out_w*out_c bytes of
- * scratch: 139 KB on that block (its accumulator alone is 4x the block's output), a worst block
- * of 188 KB; it is smaller only on 8x8 and 4x4 blocks (by at most 9 KB), far below the peak,
- * so only the row-streamed variant is implemented.
+ * Its memory against layer-by-layer and a channel-streamed alternative, measured on the
+ * shared models: docs/KERNELS.md.
  *
  * Bit-exact with the unfused sequence tt_pw_conv2d_fwd_s8() -> tt_dw_conv2d_fwd_s8() ->
  * tt_pw_conv2d_fwd_s8() [-> tt_add_fwd_s8()]: the kernel calls exactly those kernels on

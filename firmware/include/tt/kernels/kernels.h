@@ -12,15 +12,12 @@
 #include "tt/kernels/dw_conv2d.h"
 #include "tt/kernels/fc.h"
 #include "tt/kernels/gather.h"
-#include "tt/kernels/inplace.h"
 #include "tt/kernels/irb.h"
 #include "tt/kernels/layer.h"
 #include "tt/kernels/loss.h"
 #include "tt/kernels/mask.h"
-#include "tt/kernels/overlay.h"
 #include "tt/kernels/pw_conv2d.h"
 #include "tt/kernels/sgd.h"
 #include "tt/kernels/types.h"
-#include "tt/kernels/weight_update.h"
 
 #endif /* TT_KERNELS_H */

@@ -106,6 +106,14 @@ void tt_sgd_update_s8(const tt_weight_slice_t *slice, const tt_sgd_t *sgd, const
 void tt_sgd_update_s32(int32_t n, const tt_sgd_t *sgd, const tt_qas_t *qas, const int32_t *grad, int32_t grad_exp,
                        tt_rng_t *rng, int32_t *velocity, int32_t *bias);
 
+/** One SGD/QAS step of a trainable slice (the fused tt_<op>_bwd_weight_update_s8() kernels). */
+typedef struct {
+    const tt_sgd_t *sgd; /**< Learning rate (and its step bound) and momentum. */
+    const tt_qas_t *qas; /**< Per-output-channel factors s_x / s_W[o] (depthwise: per channel). */
+    tt_rng_t *rng;       /**< PRNG state, advanced by the slice's element count. */
+    int32_t *velocity;   /**< Momentum state in the slice's layout, or NULL when momentum is 0. */
+} tt_update_t;
+
 #ifdef __cplusplus
 }
 #endif
