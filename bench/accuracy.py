@@ -44,7 +44,8 @@ Protocol:
 
 Writes ``<out>/accuracy.json`` (every run, its curves and the settings),
 ``<out>/accuracy.md`` (a table per model, plus the learning-rate sweep when there are several
-factors) and ``<out>/accuracy.png`` (kept test accuracy against peak SRAM, with matplotlib);
+factors) and ``<out>/accuracy.png`` (kept test accuracy against peak SRAM, with matplotlib), both
+drawn by ``bench/accuracy_report.py`` from the JSON;
 ``--quick`` (demo model, 1 epoch, a few samples) writes ``accuracy-quick.*`` instead.
 
     python bench/accuracy.py                                  # the full table (hours)
@@ -63,7 +64,6 @@ import dataclasses
 import importlib.util
 import json
 import random
-import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -448,20 +448,17 @@ def run_setup(spec: ModelSpec, cfg: Config, per_class: int, seed: int, fref, out
             save()
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f}"
-
-
 def _run_line(r: dict) -> str:
+    pct = report().pct
     i8 = r["int8"]
     line = (f"{r['scheme']} x{r['lr_factor']:g}: {r['trainable_params']:,} params, {r['peak_sram_bytes']:,} B; "
-            f"test {_pct(i8['before']['test_accuracy'])} -> kept {_pct(i8['kept']['test_accuracy'])} "
-            f"(epoch {i8['kept']['epoch']}), last {_pct(i8['last']['test_accuracy'])}")
+            f"test {pct(i8['before']['test_accuracy'])} -> kept {pct(i8['kept']['test_accuracy'])} "
+            f"(epoch {i8['kept']['epoch']}), last {pct(i8['last']['test_accuracy'])}")
     if i8["diverged_at_step"] is not None:
         line += f", DIVERGED at step {i8['diverged_at_step']}"
     line += f"; {1e3 * i8['s_per_train_step']:.1f} ms/step, {i8['wall_s']['total']:.0f} s"
     if r["float"]:
-        line += f"; float kept {_pct(r['float']['kept']['test_accuracy'])} ({r['float']['wall_s']['total']:.0f} s)"
+        line += f"; float kept {pct(r['float']['kept']['test_accuracy'])} ({r['float']['wall_s']['total']:.0f} s)"
     return line
 
 
@@ -551,156 +548,18 @@ def record(entries: list[dict], entry: dict) -> None:
     entries[:] = [e for e in entries if _run_key(e) != _run_key(entry)] + [entry]
 
 
-# -- outputs ---------------------------------------------------------------------------------------------------
-
-
-def _group(runs: list[dict], key: Callable[[dict], tuple]) -> dict[tuple, list[dict]]:
-    groups: dict[tuple, list[dict]] = {}
-    for r in runs:
-        groups.setdefault(key(r), []).append(r)
-    return groups
-
-
-def _mean(values: list[float | None]) -> float | None:
-    values = [v for v in values if v is not None]
-    return statistics.fmean(values) if values else None
-
-
-def _acc(runs: list[dict], part: str, state: str) -> float | None:
-    return _mean([r[part][state]["test_accuracy"] if r.get(part) else None for r in runs])
-
-
-def _model_table(runs: list[dict], skipped: list[dict]) -> list[str]:
-    columns = ("scheme", "lr x", "trainable params", "peak SRAM", "test before", "kept (epoch)", "last", "float kept",
-               "notes")
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for (scheme, factor), rs in _group(runs, lambda r: (r["scheme"], r["lr_factor"])).items():
-        epochs = ",".join(str(r["int8"]["kept"]["epoch"]) for r in rs)
-        notes = [f"diverged at step {r['int8']['diverged_at_step']} (seed {r['seed']})"
-                 for r in rs if r["int8"]["diverged_at_step"] is not None]
-        skips = sum(r["int8"]["skipped_steps"] for r in rs)
-        if skips:
-            notes.append(f"{skips} skipped steps")
-        sram_kb = rs[0]["peak_sram_bytes"] / 1024
-        lines.append(f"| {scheme} | {factor:g} | {rs[0]['trainable_params']:,} | {sram_kb:,.1f} KB "
-                     f"| {_pct(_acc(rs, 'int8', 'before'))} | {_pct(_acc(rs, 'int8', 'kept'))} ({epochs}) "
-                     f"| {_pct(_acc(rs, 'int8', 'last'))} | {_pct(_acc(rs, 'float', 'kept'))} | {'; '.join(notes)} |")
-    for s in skipped:
-        lines.append(f"| {s.get('scheme', '-')} | {s.get('lr_factor', '')} | | | | | | | skipped: "
-                     f"{s['reason'].splitlines()[0][:160]} |")
-    return lines
-
-
-def _sweep_cell(rs: list[dict]) -> str:
-    """``last / kept`` test accuracy; ``div@N`` where the guard stopped training, ``worse``
-    where the last state tests below the start."""
-    cell = f"{_pct(_acc(rs, 'int8', 'last'))} / {_pct(_acc(rs, 'int8', 'kept'))}"
-    diverged = [str(r["int8"]["diverged_at_step"]) for r in rs if r["int8"]["diverged_at_step"] is not None]
-    worse = sum(r["int8"]["last"]["test_accuracy"] < r["int8"]["before"]["test_accuracy"] for r in rs)
-    if diverged:
-        cell += " div@" + ",".join(diverged)
-    if worse:
-        cell += " worse" + (f" in {worse}/{len(rs)} seeds" if len(rs) > 1 else "")
-    return cell
-
-
-def _sweep_table(runs: list[dict], factors: Sequence[float]) -> list[str]:
-    lines = ["| model | per class | scheme | " + " | ".join(f"lr x{f:g}" for f in factors) + " |",
-             "|---|---|---|" + "---|" * len(factors)]
-    for (model, per_class, scheme), rs in _group(runs, lambda r: (r["model"], r["per_class"], r["scheme"])).items():
-        by_factor = _group(rs, lambda r: (r["lr_factor"],))
-        cells = [_sweep_cell(by_factor[(f,)]) if (f,) in by_factor else "" for f in factors]
-        lines.append(f"| {model} | {per_class} | {scheme} | " + " | ".join(cells) + " |")
-    return lines
-
-
-def markdown(out: dict) -> str:
-    s = out["settings"]
-    epochs = f"{s['epochs']} epoch" + "s" * (s["epochs"] != 1)
-    lines = ["# Accuracy of on-device training (device arithmetic)", "",
-             f"Generated by `bench/accuracy.py`: {epochs}, batch 1, recipe lr {s['recipe']['lr']:g} x "
-             f"factor, seeds {', '.join(map(str, s['seeds']))} (mean over seeds), {s['val_per_class']} validation and "
-             f"{s['test_per_class']} test images per class. Test accuracy in %; *kept* = the state with the best "
-             "validation accuracy (what `tt-host stream` keeps), its epoch in parentheses (0 = the imprinted "
-             "head). *float kept*: the float32 twin, same scheme, samples, order and schedule, plain SGD"
-             + ("" if s["torch"] else " (not run: PyTorch missing)") + ".", ""]
-    for model in out["models"]:
-        of_model = [r for r in out["runs"] if r["model"] == model]
-        for per_class, rs in _group(of_model, lambda r: (r["per_class"],)).items():
-            lines += [f"## {model}, {per_class[0]} training images per class", "", f"Task: {rs[0]['task']}.", ""]
-            skipped = [k for k in out["skipped"] if k["model"] == model and k.get("per_class") == per_class[0]
-                       and k.get("seed") == rs[0]["seed"]]
-            lines += _model_table(rs, skipped) + [""]
-            checks = [c for c in out["forward_checks"] if c["model"] == model and c["per_class"] == per_class[0]]
-            if checks:
-                c = checks[0]
-                lines += [f"Float forward vs int8 (seed {c['seed']}, {c['images']} test images): every layer fed the "
-                          f"int8 inputs within {c['max_layer_error_steps']:.2f} quantization steps of its int8 output; "
-                          f"end to end the argmax agrees on {c['argmax_agree']}/{c['images']}, mean |logit difference| "
-                          f"{c['mean_abs_logit_diff']:.3f} (max {c['max_abs_logit_diff']:.3f}; logit step "
-                          f"{c['logit_scale']:.3f}, logits spanning {c['int8_logit_span']:.1f}).", ""]
-    for k in out["skipped"]:
-        if "scheme" not in k:
-            lines += [f"Model {k['model']} skipped: {k['reason']}.", ""]
-    if len(s["lr_factors"]) > 1:
-        lines += ["## Learning-rate sweep", "",
-                  "Test accuracy, last / kept. `div@N`: the device's guard stopped training at step N; "
-                  "`worse`: the last state tests below the imprinted start (training did harm; the kept state is "
-                  "the start or an earlier epoch).", ""]
-        lines += _sweep_table(out["runs"], s["lr_factors"]) + [""]
-    return "\n".join(lines)
-
-
-def plot(out: dict, path: Path) -> bool:
-    """Kept test accuracy against peak SRAM, one panel per model (the lr factor nearest 1)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        import matplotlib.ticker
-    except ImportError:
-        return False
-    models = [m for m in out["models"] if any(r["model"] == m for r in out["runs"])]
-    if not models:
-        return False
-    factor = min(out["settings"]["lr_factors"], key=lambda f: abs(np.log(f)))
-    fig, axes = plt.subplots(1, len(models), figsize=(4.5 * len(models), 4), squeeze=False)
-    for ax, model in zip(axes[0], models):
-        runs = [r for r in out["runs"] if r["model"] == model and r["lr_factor"] == factor]
-        for (per_class,), rs in _group(runs, lambda r: (r["per_class"],)).items():
-            points = sorted(_group(rs, lambda r: (r["scheme"],)).items(), key=lambda kv: kv[1][0]["peak_sram_bytes"])
-            x = [v[0]["peak_sram_bytes"] / 1024 for _, v in points]
-            kept = [100 * _acc(v, "int8", "kept") for _, v in points]
-            dots = ax.plot(x, kept, "o-", label=f"int8, {per_class}/class")
-            floats = [_acc(v, "float", "kept") for _, v in points]
-            if any(f is not None for f in floats):
-                ax.plot(x, [None if f is None else 100 * f for f in floats], "s--", mfc="none",
-                        color=dots[0].get_color(), label=f"float32, {per_class}/class")
-            for ((scheme,), _), xy in zip(points, zip(x, kept)):
-                ax.annotate(scheme, xy, fontsize=7, xytext=(3, -9), textcoords="offset points")
-        ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.set_title(model)
-        ax.set_xlabel("peak SRAM of a training step (KB)")
-        ax.set_ylabel("kept test accuracy (%)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle(f"accuracy vs memory (lr x{factor:g}, {out['settings']['epochs']} epochs)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return True
+def report():
+    """``bench/accuracy_report.py``: the markdown and the plot."""
+    return load_sibling("accuracy_report")
 
 
 def write_outputs(out: dict, cfg: Config, quiet: bool = False) -> None:
     cfg.out.mkdir(parents=True, exist_ok=True)
     stem = cfg.out / cfg.name
     stem.with_suffix(".json").write_text(json.dumps(out, indent=1) + "\n")
-    stem.with_suffix(".md").write_text(markdown(out) + "\n")
+    stem.with_suffix(".md").write_text(report().markdown(out) + "\n")
     written = [stem.with_suffix(".json"), stem.with_suffix(".md")]
-    if plot(out, stem.with_suffix(".png")):
+    if report().plot(out, stem.with_suffix(".png")):
         written.append(stem.with_suffix(".png"))
     if not quiet:
         log("wrote " + ", ".join(str(p) for p in written))
@@ -745,7 +604,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
 
 def main(argv: Sequence[str] | None = None) -> int:
     out = run(parse_args(argv))
-    print(markdown(out))
+    print(report().markdown(out))
     return 0
 
 
