@@ -33,8 +33,8 @@ Op semantics (what each kind reads and writes) are in :data:`SIGNATURES`; the nu
 
 One module per job, each beside the C it mirrors: :mod:`.format` (constants, enums, structs,
 signatures; ``tt/plan_gen.h``), :mod:`.validate` (``firmware/src/plan_check.c``, same checks in
-the same order), :mod:`.corpus` (the corruption corpus), :mod:`.deltas` (the deltas file).
-Everything is re-exported here: ``from tt_protocol import plan as P; P.validate(...)``.
+the same order) and :mod:`.blocks` (the parameter pool; ``plan_check_blocks.c``), :mod:`.corpus`
+(the corruption corpus), :mod:`.deltas` (the deltas file). Everything is re-exported here: ``from tt_protocol import plan as P; P.validate(...)``.
 """
 
 from __future__ import annotations
@@ -98,13 +98,15 @@ from .format import (  # noqa: F401 (re-exported)
     build_labels,
     parse_labels,
 )
-from .validate import (  # noqa: F401 (re-exported)
-    validate_weights,
-    Validated,
+from .blocks import (  # noqa: F401 (re-exported)
     geometry_problem,
     weight_in_channels,
     weight_count,
     slice_count,
+)
+from .validate import (  # noqa: F401 (re-exported)
+    validate_weights,
+    Validated,
     validate,
 )
 from .corpus import (  # noqa: F401 (re-exported)

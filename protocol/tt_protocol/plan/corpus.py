@@ -31,7 +31,8 @@ from .format import (
     PlanHeader,
     seal,
 )
-from .validate import _u32, validate
+from .blocks import _u32
+from .validate import validate
 
 
 # -- corruption corpus --------------------------------------------------------------------------

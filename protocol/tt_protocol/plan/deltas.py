@@ -35,7 +35,8 @@ from .format import (
     parse_labels,
     seal,
 )
-from .validate import _check_header, _region
+from .blocks import _region
+from .validate import _check_header
 
 
 # -- deltas file ------------------------------------------------------------------------------
