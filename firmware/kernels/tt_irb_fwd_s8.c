@@ -192,9 +192,11 @@ int32_t tt_irb_fwd_s8_rows_span(const tt_irb_geom_t *geom)
 }
 
 int32_t tt_irb_fwd_s8_rows(const tt_kernel_ctx_t *ctx, const tt_irb_geom_t *geom, const tt_irb_quant_t *quant,
-                           const int8_t *input, int32_t first, int32_t avail, const tt_irb_weights_t *weights,
-                           int8_t *output, tt_irb_progress_t *progress)
+                           const tt_irb_rows_t *rows, const tt_irb_weights_t *weights, int8_t *output,
+                           tt_irb_progress_t *progress)
 {
+    const int8_t *input = rows->data;
+    const int32_t first = rows->first, avail = rows->avail;
     const tt_conv_geom_t *d = &geom->dw, *xg = &geom->expand;
     const int32_t in_row = block_in_w(geom) * block_in_c(geom), out_row = d->out_w * geom->out_c;
     const int32_t x_row = d->in_w * d->in_c; /* one expanded row */
@@ -255,5 +257,6 @@ void tt_irb_fwd_s8(const tt_kernel_ctx_t *ctx, const tt_irb_geom_t *geom, const 
                    const int8_t *input, const tt_irb_weights_t *weights, int8_t *output)
 {
     tt_irb_progress_t progress = {0, 0, 0};
-    (void)tt_irb_fwd_s8_rows(ctx, geom, quant, input, 0, block_in_h(geom), weights, output, &progress);
+    const tt_irb_rows_t all = {input, 0, block_in_h(geom)};
+    (void)tt_irb_fwd_s8_rows(ctx, geom, quant, &all, weights, output, &progress);
 }

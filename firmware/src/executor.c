@@ -351,8 +351,9 @@ static void stream_rows(tt_executor_t *ex, int32_t avail)
     const tt_kernel_ctx_t ctx = scratch_of(ex, &op);
     int8_t *rows = (int8_t *)buf(ex, op.slot[0]);
     const int32_t first = ex->stream_first;
-    const int32_t keep = tt_irb_fwd_s8_rows(&ctx, &a.g, &a.q, rows, first, avail > first ? avail : first, &a.w,
-                                            (int8_t *)buf(ex, op.slot[4]), &ex->stream_progress);
+    const tt_irb_rows_t piece = {rows, first, avail > first ? avail : first};
+    const int32_t keep = tt_irb_fwd_s8_rows(&ctx, &a.g, &a.q, &piece, &a.w, (int8_t *)buf(ex, op.slot[4]),
+                                            &ex->stream_progress);
     if (keep > first) {
         const int32_t held = avail > keep ? avail - keep : 0;
         memmove(rows, rows + (uint32_t)(keep - first) * ex->stream_row, (size_t)held * ex->stream_row);

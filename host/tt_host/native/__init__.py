@@ -42,6 +42,7 @@ from tt_host.native.abi import (  # noqa: F401 (re-exported)
     CChannels,
     CBwdWeightParams,
     CUpdate,
+    CIrbRows,
 )
 from tt_host.native.kernels import (  # noqa: F401 (re-exported)
     conv_geom_check,

@@ -210,6 +210,12 @@ class CWeightsView(C.Structure):
     _fields_ = [("frozen", _p8), ("trained", _p8), ("channels", _p16), ("n_channels", _i32), ("whole", _i32)]
 
 
+class CIrbRows(C.Structure):
+    """``tt_irb_rows_t``."""
+
+    _fields_ = [("data", _p8), ("first", _i32), ("avail", _i32)]
+
+
 class CGradS16(C.Structure):
     """``tt_grad_s16_t``."""
 
@@ -244,6 +250,7 @@ ABI_MIRRORS = {
     CIrbGeom: "tt_irb_geom_t", CIrbQuant: "tt_irb_quant_t", CIrbProgress: "tt_irb_progress_t",
     CIrbWeights: "tt_irb_weights_t", CStepResult: "tt_step_result_t", CGradS16: "tt_grad_s16_t",
     CChannels: "tt_channels_t", CBwdWeightParams: "tt_bwd_weight_params_t", CUpdate: "tt_update_t",
+    CIrbRows: "tt_irb_rows_t",
 }
 
 

@@ -19,6 +19,7 @@ from tt_host.native.abi import (
     CIrbGeom,
     CIrbProgress,
     CIrbQuant,
+    CIrbRows,
     CIrbWeights,
     CQas,
     CRng,
@@ -74,7 +75,7 @@ PROTOTYPES.update({
     "tt_irb_fwd_s8": (None, [C.POINTER(KernelCtx), C.POINTER(CIrbGeom), C.POINTER(CIrbQuant), _p8,
                              C.POINTER(CIrbWeights), _p8]),
     "tt_irb_fwd_s8_rows_span": (_i32, [C.POINTER(CIrbGeom)]),
-    "tt_irb_fwd_s8_rows": (_i32, [C.POINTER(KernelCtx), C.POINTER(CIrbGeom), C.POINTER(CIrbQuant), _p8, _i32, _i32,
+    "tt_irb_fwd_s8_rows": (_i32, [C.POINTER(KernelCtx), C.POINTER(CIrbGeom), C.POINTER(CIrbQuant), C.POINTER(CIrbRows),
                                   C.POINTER(CIrbWeights), _p8, C.POINTER(CIrbProgress)]),
 })
 
@@ -302,9 +303,9 @@ def irb_fwd_s8_streamed(geom, quant, x, weights, chunks) -> np.ndarray:
                     raise AssertionError(f"row {r} does not fit {span} rows from row {first}")
                 staging[(r - first) * row + at % row] = x[at]
             if at % row == row - 1:  # row r complete: run what it allows, drop what is done
-                keep = lib.tt_irb_fwd_s8_rows(C.byref(scratch.ctx), C.byref(cg), C.byref(cq),
-                                              _ptr8(staging), first, max(first, r + 1), C.byref(cw),
-                                              _ptr8(out), C.byref(progress))
+                held = CIrbRows(_ptr8(staging), first, max(first, r + 1))
+                keep = lib.tt_irb_fwd_s8_rows(C.byref(scratch.ctx), C.byref(cg), C.byref(cq), C.byref(held),
+                                              C.byref(cw), _ptr8(out), C.byref(progress))
                 if keep > first:
                     held = max(0, r + 1 - keep)
                     staging[: held * row] = staging[(keep - first) * row:(keep - first + held) * row].copy()

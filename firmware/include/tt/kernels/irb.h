@@ -94,6 +94,13 @@ int tt_irb_fwd_s8_can_alias(const tt_irb_geom_t *geom);
 void tt_irb_fwd_s8(const tt_kernel_ctx_t *ctx, const tt_irb_geom_t *geom, const tt_irb_quant_t *quant,
                    const int8_t *input, const tt_irb_weights_t *weights, int8_t *output);
 
+/** The input rows a piece of tt_irb_fwd_s8_rows() has: [first, avail). */
+typedef struct {
+    const int8_t *data; /**< row r at data + (r - first) * in_w * in_c */
+    int32_t first;      /**< the first row held; at most what the previous piece returned (0 first) */
+    int32_t avail;      /**< one past the last complete row held, first <= avail <= in_h */
+} tt_irb_rows_t;
+
 /** How far tt_irb_fwd_s8_rows() has got; zero-initialise before the first piece. */
 typedef struct {
     int32_t next_out; /**< next output row to compute */
@@ -116,17 +123,15 @@ int32_t tt_irb_fwd_s8_rows_span(const tt_irb_geom_t *geom);
  * between calls; each expanded row is still computed once. Successive pieces give exactly
  * tt_irb_fwd_s8()'s bits (which is this function over all rows at once).
  * @param ctx      scratch of tt_irb_fwd_s8_scratch_size() bytes, the same for every piece
- * @param input    input rows [first, avail): row r at input + (r - first) * in_w * in_c
- * @param first    the first row held; at most the value the previous piece returned (0 first)
- * @param avail    one past the last complete row held, first <= avail <= in_h
+ * @param rows     the input rows held
  * @param output   [out_h][out_w][out_c]; must not overlap the input rows
  * @param progress updated to the next output row to compute
  * @return the first input row the remaining output rows read (in_h when all are done): the
  *         caller may drop the rows below it
  */
 int32_t tt_irb_fwd_s8_rows(const tt_kernel_ctx_t *ctx, const tt_irb_geom_t *geom, const tt_irb_quant_t *quant,
-                           const int8_t *input, int32_t first, int32_t avail, const tt_irb_weights_t *weights,
-                           int8_t *output, tt_irb_progress_t *progress);
+                           const tt_irb_rows_t *rows, const tt_irb_weights_t *weights, int8_t *output,
+                           tt_irb_progress_t *progress);
 
 #ifdef __cplusplus
 }
