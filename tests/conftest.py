@@ -28,55 +28,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 break
 
 
-_BOARDS = {
-    "f746-disco": """
-name = "f746-disco"
-description = "STM32F746G Discovery"
-mcu = "STM32F746NG"
-aliases = ["f746"]
-emulated = false
-cmake_preset = "f746-disco"
-[memory]
-sram_bytes = 327680
-flash_bytes = 1048576
-arena_bytes = 229376
-flash_base = 0x08000000
-sram_base = 0x20000000
-[uart]
-baud = 115200
-[flash]
-pyocd_target = "stm32f746xx"
-openocd_config = "board/stm32f7discovery.cfg"
-""",
-    "f746-qemu": """
-name = "f746-qemu"
-description = "The F746 Discovery's memory sizes on QEMU's mps2-an500"
-mcu = "STM32F746NG"
-aliases = []
-emulated = true
-emulator_of = "f746-disco"
-cmake_preset = "f746-qemu"
-[memory]
-sram_bytes = 327680
-flash_bytes = 1048576
-arena_bytes = 229376
-flash_base = 0x00000000
-sram_base = 0x20000000
-[uart]
-baud = 115200
-[qemu]
-machine = "mps2-an500"
-""",
-}
+#: The boards a fake checkout gets: the real board.toml files, copied.
+FAKE_BOARDS = ("f746-disco", "f746-qemu")
 
 
 @pytest.fixture
 def fake_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A checkout with the two F746 boards and nothing else, made the current one."""
+    from tt_host.paths import REPO_ROOT
+
     root = tmp_path / "repo"
-    for name, text in _BOARDS.items():
+    for name in FAKE_BOARDS:
         (root / "boards" / name).mkdir(parents=True)
-        (root / "boards" / name / "board.toml").write_text(text)
+        shutil.copyfile(REPO_ROOT / "boards" / name / "board.toml", root / "boards" / name / "board.toml")
     monkeypatch.setattr("tt_host.paths.REPO_ROOT", root)
     monkeypatch.setenv("TT_ROOT", str(root))  # for child processes
     return root

@@ -36,6 +36,14 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: int = 900) -> 
     return proc
 
 
+def _has_setuptools(major: int) -> bool:
+    try:
+        import setuptools
+    except ImportError:
+        return False
+    return int(setuptools.__version__.split(".")[0]) >= major
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], Path]:
     """(the venv's bin folder, the environment to run it in, an unrelated working folder)."""
@@ -49,13 +57,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
             shutil.copy2(REPO_ROOT / name, src / name)
     env = {k: v for k, v in os.environ.items() if k not in ("TT_ROOT", "TT_BUILD", "TT_LIBTT", "PYTHONPATH")}
     dist = tmp / "dist"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", str(src), "-w", str(dist)],
-         tmp, env)
-    # The dependencies come from this interpreter's site-packages; tt-host itself only from the wheel.
-    venv.create(tmp / "venv", system_site_packages=True, with_pip=True)
+    # This interpreter's setuptools builds it when it has one recent enough; else pip fetches one.
+    isolation = ["--no-build-isolation"] if _has_setuptools(68) else []
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "-q", str(src), "-w", str(dist)], tmp, env)
+    # The dependencies come from this interpreter's site-packages; tt-host itself only from the wheel,
+    # installed by this interpreter's pip into the venv (no ensurepip needed there).
+    venv.create(tmp / "venv", system_site_packages=True, with_pip=False)
     bin_dir = tmp / "venv" / "bin"
-    _run([str(bin_dir / "python"), "-m", "pip", "install", "--no-deps", "--no-index", "-q", *map(str, dist.glob("*.whl"))],
-         tmp, env)
+    _run([sys.executable, "-m", "pip", "--python", str(bin_dir / "python"), "install", "--no-deps", "--no-index", "-q",
+          *map(str, dist.glob("*.whl"))], tmp, env)
     elsewhere = tmp / "elsewhere"
     elsewhere.mkdir()
     env = {**env, "TT_HOME": str(tmp / "home"), "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"}
