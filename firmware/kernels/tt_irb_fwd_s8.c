@@ -2,6 +2,7 @@
 
 #include "tt/kernels/add.h"
 #include "tt/kernels/conv2d.h"
+#include "tt/kernels/dcheck.h"
 #include "tt/kernels/dw_conv2d.h"
 #include "tt/kernels/irb.h"
 #include "tt/kernels/pw_conv2d.h"
@@ -195,6 +196,7 @@ int32_t tt_irb_fwd_s8_rows(const tt_kernel_ctx_t *ctx, const tt_irb_geom_t *geom
                            const tt_irb_rows_t *rows, const tt_irb_weights_t *weights, int8_t *output,
                            tt_irb_progress_t *progress)
 {
+    TT_DCHECK(ctx->size >= tt_irb_fwd_s8_scratch_size(geom));
     const int8_t *input = rows->data;
     const int32_t first = rows->first, avail = rows->avail;
     const tt_conv_geom_t *d = &geom->dw, *xg = &geom->expand;
