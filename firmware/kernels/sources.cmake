@@ -5,6 +5,7 @@ list(APPEND TT_RUNTIME_SOURCES
   kernels/tt_conv2d_fwd_s8.c
   kernels/tt_pw_conv2d_fwd_s8.c
   kernels/tt_dw_conv2d_fwd_s8.c
+  kernels/tt_dw_conv2d_fwd_planar_s8.c
   kernels/tt_fc_fwd_s8.c
   kernels/tt_add_fwd_s8.c
   kernels/tt_avgpool_fwd_s8.c
@@ -37,6 +38,7 @@ set_source_files_properties(
   ${CMAKE_CURRENT_LIST_DIR}/tt_conv2d_fwd_s8.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_pw_conv2d_fwd_s8.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_dw_conv2d_fwd_s8.c
+  ${CMAKE_CURRENT_LIST_DIR}/tt_dw_conv2d_fwd_planar_s8.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_fc_fwd_s8.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_add_fwd_s8.c
   ${CMAKE_CURRENT_LIST_DIR}/tt_pw_conv2d_bwd_input_overlay_s16.c

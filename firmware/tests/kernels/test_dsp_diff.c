@@ -49,6 +49,7 @@ void tt_pw_conv2d_bwd_input_overlay_s16(const tt_kernel_ctx_t *ctx, const tt_con
 #include "../../kernels/tt_add_fwd_s8.c"
 #include "../../kernels/tt_conv2d_fwd_s8.c"
 #include "../../kernels/tt_dw_conv2d_bwd_input_s16.c"
+#include "../../kernels/tt_dw_conv2d_fwd_planar_s8.c"
 #include "../../kernels/tt_dw_conv2d_fwd_s8.c"
 #include "../../kernels/tt_fc_fwd_s8.c"
 #include "../../kernels/tt_pw_conv2d_bwd_input_overlay_s16.c"
