@@ -16,8 +16,11 @@ from tt_protocol.responder import BoardIdentity, Responder, split_package
 from tt_protocol.status import Status
 
 from tt_host.compiler import simulate
+from tt_host.tooling.boards import resolve
 
-BOARD = BoardIdentity("f746-sim", 327680, 1048576, 229376, 216_000_000)
+_F746 = resolve("f746-qemu")
+#: A simulated F746: the memory of the f746-qemu board.toml.
+BOARD = BoardIdentity("f746-sim", _F746.sram_bytes, _F746.flash_bytes, _F746.arena_bytes, 216_000_000)
 
 
 class PlannedExecutor:

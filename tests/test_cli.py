@@ -322,7 +322,8 @@ def test_emulate_command_prints_the_url_first(stub_qemu: Path, monkeypatch: pyte
 
 # --- device commands against the Python device model -------------------------------
 
-BOARD = BoardIdentity("f746-qemu", 327680, 1048576, 229376, 216000000)
+_QEMU = boards.resolve("f746-qemu")
+BOARD = BoardIdentity("f746-qemu", _QEMU.sram_bytes, _QEMU.flash_bytes, _QEMU.arena_bytes, 216000000)
 
 
 @pytest.fixture
@@ -344,7 +345,7 @@ def test_info_json(device: list[str]) -> None:
     info = json.loads(result.stdout)
     assert device == ["socket://127.0.0.1:5555"]
     assert info["board"] == "f746-qemu" and info["plan_hash"] is None
-    assert info["sram_bytes"] == 327680 and info["arena_bytes"] == 229376
+    assert info["sram_bytes"] == _QEMU.sram_bytes and info["arena_bytes"] == _QEMU.arena_bytes
     assert {"flash_bytes", "firmware_version", "protocol_version", "core_clock_hz", "max_payload"} <= set(info)
 
 

@@ -35,8 +35,9 @@ def _newest_source() -> float:
 
 def build() -> Path:
     """Configure and build the ``host`` preset (incremental); return the library path."""
-    if shutil.which("cmake") is None:
-        raise ToolMissing("cmake is needed to build the host runtime (apt-get install cmake gcc)")
+    if shutil.which("cmake") is None or not any(shutil.which(cc) for cc in ("cc", "gcc", "clang")):
+        raise ToolMissing("cmake and a C compiler are needed to build the host runtime, which plans and checks "
+                          "training steps (apt-get install cmake gcc)")
     for cmd in (["cmake", "--preset", "host", "-B", str(BUILD_DIR)],
                 ["cmake", "--build", str(BUILD_DIR), "-j2", "--target", "tt"]):
         proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
