@@ -29,12 +29,16 @@ from tt_host.tflite import load
 CORPUS = REPO_ROOT / "examples" / "models"
 INDEX = json.loads((CORPUS / "models.json").read_text())
 #: Models that compile into a plan with every option at its default; the others are refused, for
-#: now (MAX_POOL_2D, the SHAPE / STRIDED_SLICE / PACK chain of Keras' Flatten, HARD_SWISH, and a
-#: MEAN that requantizes: Keras' GlobalAveragePooling2D).
-COMPILES = {"fully_connected"}
+#: now: MAX_POOL_2D, HARD_SWISH, a MEAN that requantizes (Keras' GlobalAveragePooling2D), a 1x1
+#: convolution as the classifier (Keras' MobileNet top).
+COMPILES = {"fully_connected", "ds_cnn", "ds_cnn-float", "resnet_small"}
 #: The models the tflite-micro wheel's interpreter loads: it aborts the process (no message) on
 #: the five MobileNet conversions of TF 2.16 whatever the arena size; the cause is not found yet.
 TFLM_RUNS = {"cnn", "cnn-float", "ds_cnn", "ds_cnn-float", "fully_connected", "imu_1d", "resnet_small"}
+#: Compiled models whose random weights still give the classifier features to learn from: the
+#: DS-CNN's calibration leaves its pooled features at a scale of 8e-8 (all but zero), so its
+#: logits cannot move; a trained DS-CNN belongs in the corpus for that check.
+LEARNS = {"fully_connected", "resnet_small"}
 
 tflm = pytest.importorskip("tflite_micro", reason="needs the tflite-micro wheel (pip install tflite-micro)").runtime
 
@@ -49,7 +53,7 @@ def _input(entry: dict, seed: int = 0) -> np.ndarray:
 
 def test_the_index_lists_every_file():
     assert {e["file"] for e in INDEX.values()} == {p.name for p in CORPUS.glob("*.tflite")}
-    assert COMPILES <= set(INDEX) and TFLM_RUNS <= set(INDEX)
+    assert COMPILES <= set(INDEX) and TFLM_RUNS <= set(INDEX) and LEARNS <= COMPILES
 
 
 @pytest.mark.parametrize("name", sorted(INDEX))
@@ -76,7 +80,7 @@ def test_default_compile_compiles_or_refuses_clearly(name):
         blobs = serialize(compiled.schedule, compiled.plan, TrainParams(), "corpus")
     except TtError as exc:
         assert name not in COMPILES, f"{name} stopped compiling: {exc}"
-        assert exc.exit_code == 2 and re.search(r"\b(MAX_POOL_2D|SHAPE|HARD_SWISH|MEAN)\b", str(exc)), str(exc)
+        assert exc.exit_code == 2 and re.search(r"\b(MAX_POOL_2D|HARD_SWISH|MEAN|classifier)\b", str(exc)), str(exc)
         return
     assert name in COMPILES, f"{name} compiles now: add it to COMPILES"
     assert P.validate(blobs.plan, blobs.weights)
@@ -105,7 +109,7 @@ def test_compiled_models_match_tflm_on_every_tensor(name, native_lib):
             assert bad.size == 0, f"{name}, {kernels_name}: tensor {i} differs from TFLM at {len(bad)} elements"
 
 
-@pytest.mark.parametrize("name", sorted(n for n in COMPILES if INDEX[n]["input_dtype"] == "int8"))
+@pytest.mark.parametrize("name", sorted(LEARNS))
 def test_compiled_models_learn_a_two_class_task(name, native_lib):
     """Two classes of constant inputs (low, high), 40 steps of the recipe on the host executor:
     every step is OK with a finite loss, and the loss of the last ten is below the first ten's."""
@@ -132,3 +136,27 @@ def test_compiled_models_learn_a_two_class_task(name, native_lib):
 def native_lib():
     native.load()
     return native
+
+
+@pytest.mark.parametrize("name", sorted(n for n in COMPILES if INDEX[n]["input_dtype"] == "int8"))
+def test_compiled_plans_run_bit_exact_on_the_c_executor(name, native_lib):
+    """Default options (fused blocks included: the DS-CNN's dw -> pw pairs), the paper's scheme at
+    64 KB: the C executor's steps equal the numpy reference executor's, loss and parameters."""
+    from tt_host.compiler import deltas as D
+    from tt_host.compiler import simulate
+
+    compiled = compile_model(load_graph(CORPUS / INDEX[name]["file"]), "paper", 64 * 1024, classes=3)
+    blobs = serialize(compiled.schedule, compiled.plan, TrainParams(seed=2), "corpus")
+    ex = native.Executor(1 << 21)
+    assert ex.load(package(blobs.plan, blobs.weights)) == (Status.OK, 0)
+    ref = simulate.planned(blobs.plan, blobs.weights)
+    entry = INDEX[name]
+    for step in range(3):
+        x = _input(entry, seed=10 + step)[0]
+        status, got = ex.step(x, step % 3)
+        want = ref.step(x, step % 3)
+        assert status == want.status == Status.OK
+        assert (got.loss, got.predicted) == (np.float32(want.loss), want.predicted), step
+        image = D.parameters_from_image(blobs.plan, ex.params())
+        for key, values in ref.parameters().items():
+            np.testing.assert_array_equal(image[key], values, err_msg=f"{name} {key} step {step}")

@@ -8,7 +8,9 @@ PAD folded into its convolution) and adds what training needs on top:
   DEQUANTIZE right before the output, do not run on the device (the device receives int8
   images and the loss computes its own softmax). ``Graph.input`` and ``Graph.logits`` are the
   int8 tensors the step starts from and the loss attaches to;
-* RESHAPE is a view (no kernel, no memory), MEAN over H and W is a global average pool;
+* RESHAPE is a view (no kernel, no memory), MEAN over H and W is a global average pool; the
+  run-time shape computation Keras emits for Flatten / Reshape (SHAPE -> STRIDED_SLICE -> PACK
+  into a RESHAPE) is folded away when every shape is static (:func:`static_shape_ops`);
 * every layer knows whether its int8 output **clamps** (so backprop needs its 1-bit mask) and
   whether that clamp is a ReLU (lower bound at real 0);
 * convolutions get their **scheme index**, the numbering of the published sparse-update
@@ -284,14 +286,47 @@ def _mean_axes(model: Model, step: Step) -> None:
         raise UnsupportedOperator("MEAN", op.index, SUPPORTED_OPS, "only the mean over H and W of an NHWC tensor")
 
 
+#: Operators that only compute a shape at run time (Keras' Flatten / Reshape: SHAPE ->
+#: STRIDED_SLICE -> PACK -> the new-shape input of a RESHAPE).
+SHAPE_OPS = ("SHAPE", "STRIDED_SLICE", "PACK")
+
+
+def static_shape_ops(model: Model) -> frozenset[int]:
+    """The SHAPE / STRIDED_SLICE / PACK operators whose results only ever become the new-shape
+    input of RESHAPEs with a fully static output shape: with every shape known at compile time
+    they compute nothing the device needs (the RESHAPE is a view of known shape), so the import
+    folds them away. Any other use of their results keeps them, and they are then refused."""
+    consumers: dict[int, list] = {}
+    for op in model.operators:
+        for k, t in enumerate(op.inputs):
+            consumers.setdefault(t, []).append((op, k))
+    candidates = {op.index for op in model.operators if op.op in SHAPE_OPS}
+
+    def fine(op, k) -> bool:
+        if op.index in candidates:
+            return True
+        static = all(d > 0 for d in model.tensors[op.outputs[0]].shape)
+        return op.op == "RESHAPE" and k == 1 and static
+
+    changed = True
+    while changed:
+        changed = False
+        for op in model.operators:
+            if op.index in candidates and not all(fine(c, k) for o in op.outputs for c, k in consumers.get(o, [])):
+                candidates.discard(op.index)
+                changed = True
+    return frozenset(candidates)
+
+
 def import_model(model: Model, name: str = "model", model_hash: bytes = bytes(32)) -> Graph:
     """Build the IR of a parsed model (see the module docstring for what changes)."""
+    folded = static_shape_ops(model)
     for op in model.operators:
-        if op.op not in SUPPORTED_OPS:
+        if op.op not in SUPPORTED_OPS and op.index not in folded:
             raise UnsupportedOperator(op.op, op.index, SUPPORTED_OPS)
     image, logits, dropped, stripped = _strip_edges(model)
     try:
-        steps = lower(model, fold_pad=True, passthrough=COMPILER_OPS)
+        steps = lower(model, fold_pad=True, passthrough=COMPILER_OPS, skip=folded)
     except ValueError as exc:  # the reference's own limits (dilation, broadcasting, ...)
         raise CompileError(f"{name}: {exc}") from exc
 

@@ -240,10 +240,13 @@ def _needs_grad(graph: Graph, training: dict[int, Training]) -> frozenset[int]:
 
 def find_blocks(graph: Graph, expand_conv: bool = False) -> list[Block]:
     """Every ``[pw1] -> depthwise -> pw2 [-> ADD(block input)]`` chain the fused kernel covers;
-    with ``expand_conv`` the expansion may also be a general convolution (``conv2d``)."""
+    with ``expand_conv`` the expansion may also be a general convolution (``conv2d``). Blocks
+    never share a layer: in a depthwise-separable stack (DS-CNN, MobileNetV1: dw -> pw -> dw ->
+    pw ...) a block's projection is not also the next block's expansion, which then has none."""
     expand_kinds = ("pw_conv2d", "conv2d") if expand_conv else ("pw_conv2d",)
     by_out = {layer.output: layer for layer in graph.layers}
     blocks = []
+    taken: set[int] = set()
     for dw in graph.layers:
         if dw.kind != "dw_conv2d" or dw.step.geom.out_c != dw.step.geom.in_c:
             continue
@@ -253,14 +256,17 @@ def find_blocks(graph: Graph, expand_conv: bool = False) -> list[Block]:
         pw2 = users[0]
         pw1 = by_out.get(dw.inputs[0])
         if pw1 is not None and (pw1.kind not in expand_kinds or pw1.is_classifier
-                                or len(graph.consumers(pw1.output)) != 1):
+                                or len(graph.consumers(pw1.output)) != 1 or pw1.index in taken):
             pw1 = None
         block_in = pw1.inputs[0] if pw1 is not None else dw.inputs[0]
         add = None
         after = graph.consumers(pw2.output)
         if len(after) == 1 and after[0].kind == "add" and set(after[0].inputs) == {block_in, pw2.output}:
             add = after[0]
-        blocks.append(Block(pw1.index if pw1 else None, dw.index, pw2.index, add.index if add else None))
+        block = Block(pw1.index if pw1 else None, dw.index, pw2.index, add.index if add else None)
+        if taken.isdisjoint(block.layers):
+            blocks.append(block)
+            taken.update(block.layers)
     return blocks
 
 

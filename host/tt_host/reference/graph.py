@@ -50,12 +50,14 @@ def _qparams(model: Model, index: int) -> tuple[float, int]:
     return float(q.scale[0]), int(q.zero_point[0])
 
 
-def lower(model: Model, fold_pad: bool = True, passthrough: Collection[str] = ()) -> list[Step]:
+def lower(model: Model, fold_pad: bool = True, passthrough: Collection[str] = (),
+          skip: Collection[int] = ()) -> list[Step]:
     """The kernel steps of ``model`` in execution order.
 
     Operators named in ``passthrough`` (e.g. ``"RESHAPE"``, ``"MEAN"``, which the training
     compiler handles itself) become parameterless steps of kind ``op.lower()`` whose inputs are
-    the operator's non-constant tensors; ``run`` does not execute them.
+    the operator's non-constant tensors (a RESHAPE's: its data only, the new shape is metadata);
+    ``run`` does not execute them. Operators whose index is in ``skip`` are left out.
     """
     consumers: dict[int, list[int]] = {}
     for op in model.operators:
@@ -65,8 +67,12 @@ def lower(model: Model, fold_pad: bool = True, passthrough: Collection[str] = ()
     folded: dict[int, tuple[int, tuple[int, int, int, int]]] = {}  # pad output -> (pad input, pads)
     steps: list[Step] = []
     for op in model.operators:
+        if op.index in skip:
+            continue
         if op.op in passthrough:
             acts = tuple(t for t in op.inputs if t >= 0 and model.tensors[t].data is None)
+            if op.op == "RESHAPE":
+                acts = acts[:1]
             steps.append(Step(op.op.lower(), op.index, acts, op.outputs[0]))
             continue
         if op.op not in SUPPORTED:
