@@ -278,12 +278,22 @@ def _strip_edges(model: Model) -> tuple[int, int, set[int], tuple[str, ...]]:
     return image, logits, dropped, tuple(names)
 
 
-def _mean_axes(model: Model, step: Step) -> None:
+def _check_mean(model: Model, step: Step) -> None:
+    """A MEAN the compiler runs as a global average pool: over H and W of an NHWC tensor, with
+    the same quantization in and out (a requantizing one, as Keras' GlobalAveragePooling2D
+    converts, has no kernel yet: refused here, at import, with its index and tensor)."""
     op = model.operators[step.op_index]
     axes = model.tensors[op.inputs[1]].data
-    in_shape = model.tensors[op.inputs[0]].shape
+    src, out = model.tensors[op.inputs[0]], model.tensors[op.outputs[0]]
+    in_shape = src.shape
     if axes is None or sorted(int(a) % len(in_shape) for a in axes.ravel()) != [1, 2] or len(in_shape) != 4:
         raise UnsupportedOperator("MEAN", op.index, SUPPORTED_OPS, "only the mean over H and W of an NHWC tensor")
+    q_in = (float(src.quant.scale[0]), int(src.quant.zero_point[0])) if src.quant is not None else None
+    q_out = (float(out.quant.scale[0]), int(out.quant.zero_point[0])) if out.quant is not None else None
+    if q_in != q_out:
+        raise UnsupportedOperator("MEAN", op.index, SUPPORTED_OPS,
+                                  f"{out.name} requantizes: only a mean with the same quantization in and out "
+                                  "has a kernel yet")
 
 
 #: Operators that only compute a shape at run time (Keras' Flatten / Reshape: SHAPE ->
@@ -336,7 +346,7 @@ def import_model(model: Model, name: str = "model", model_hash: bytes = bytes(32
         if step.op_index in dropped:
             continue
         if step.kind == "mean":
-            _mean_axes(model, step)
+            _check_mean(model, step)
         tensors[step.output] = _activation(model, step.output)
         for t in step.inputs:
             if t not in tensors:
