@@ -29,9 +29,9 @@ from tt_host.tflite import load
 CORPUS = REPO_ROOT / "examples" / "models"
 INDEX = json.loads((CORPUS / "models.json").read_text())
 #: Models that compile into a plan with every option at its default; the others are refused, for
-#: now: MAX_POOL_2D, HARD_SWISH, a MEAN that requantizes (Keras' GlobalAveragePooling2D), a 1x1
-#: convolution as the classifier (Keras' MobileNet top).
-COMPILES = {"fully_connected", "ds_cnn", "ds_cnn-float", "resnet_small"}
+#: now: MAX_POOL_2D, HARD_SWISH, a MEAN that requantizes (Keras' GlobalAveragePooling2D).
+COMPILES = {"fully_connected", "ds_cnn", "ds_cnn-float", "resnet_small", "mobilenet_v1_025_96",
+            "mobilenet_v1_025_128"}
 #: The models the tflite-micro wheel's interpreter loads: it aborts the process (no message) on
 #: the five MobileNet conversions of TF 2.16 whatever the arena size; the cause is not found yet.
 TFLM_RUNS = {"cnn", "cnn-float", "ds_cnn", "ds_cnn-float", "fully_connected", "imu_1d", "resnet_small"}
@@ -80,7 +80,7 @@ def test_default_compile_compiles_or_refuses_clearly(name):
         blobs = serialize(compiled.schedule, compiled.plan, TrainParams(), "corpus")
     except TtError as exc:
         assert name not in COMPILES, f"{name} stopped compiling: {exc}"
-        assert exc.exit_code == 2 and re.search(r"\b(MAX_POOL_2D|HARD_SWISH|MEAN|classifier)\b", str(exc)), str(exc)
+        assert exc.exit_code == 2 and re.search(r"operator \d+ is (MAX_POOL_2D|HARD_SWISH|MEAN)\b", str(exc)), str(exc)
         return
     assert name in COMPILES, f"{name} compiles now: add it to COMPILES"
     assert P.validate(blobs.plan, blobs.weights)
@@ -141,11 +141,11 @@ def native_lib():
 @pytest.mark.parametrize("name", sorted(n for n in COMPILES if INDEX[n]["input_dtype"] == "int8"))
 def test_compiled_plans_run_bit_exact_on_the_c_executor(name, native_lib):
     """Default options (fused blocks included: the DS-CNN's dw -> pw pairs), the paper's scheme at
-    64 KB: the C executor's steps equal the numpy reference executor's, loss and parameters."""
+    160 KB: the C executor's steps equal the numpy reference executor's, loss and parameters."""
     from tt_host.compiler import deltas as D
     from tt_host.compiler import simulate
 
-    compiled = compile_model(load_graph(CORPUS / INDEX[name]["file"]), "paper", 64 * 1024, classes=3)
+    compiled = compile_model(load_graph(CORPUS / INDEX[name]["file"]), "paper", 160 * 1024, classes=3)
     blobs = serialize(compiled.schedule, compiled.plan, TrainParams(seed=2), "corpus")
     ex = native.Executor(1 << 21)
     assert ex.load(package(blobs.plan, blobs.weights)) == (Status.OK, 0)

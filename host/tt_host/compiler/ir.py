@@ -196,8 +196,15 @@ class Graph:
         if labels and len(labels) != n_classes:
             raise CompileError(f"{len(labels)} label names for {n_classes} classes")
         head = self.classifier
+        g = head.step.geom if head.step is not None else None
+        if head.kind == "pw_conv2d" and (g.in_h, g.in_w, g.out_h, g.out_w) == (1, 1, 1, 1):
+            # A 1x1 convolution of a 1x1 feature map (Keras' MobileNet top) is a fully connected
+            # layer: the new head is one, reading the same C features.
+            w = head.step.weights.reshape(g.out_c, g.in_c)
+            head = replace(head, kind="fc", step=replace(head.step, kind="fc", geom=None, weights=w))
         if head.kind != "fc":
-            raise CompileError(f"replacing a {head.kind} classifier is not supported yet (only fully connected)")
+            raise CompileError(f"replacing a {head.kind} classifier is not supported yet (only a fully connected "
+                               "layer, or a 1x1 convolution of a 1x1 feature map)")
         in_c = head.weight_in_channels
         if weights.shape != (n_classes, in_c) or weights.dtype != np.int8 or bias.shape != (n_classes,):
             raise CompileError(f"a new head needs int8 weights ({n_classes}, {in_c}) and {n_classes} int32 biases")
