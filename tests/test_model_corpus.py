@@ -40,7 +40,9 @@ TFLM_RUNS = {"cnn", "cnn-float", "ds_cnn", "ds_cnn-float", "fully_connected", "i
 #: logits cannot move; a trained DS-CNN belongs in the corpus for that check.
 LEARNS = {"fully_connected", "resnet_small"}
 
-tflm = pytest.importorskip("tflite_micro", reason="needs the tflite-micro wheel (pip install tflite-micro)").runtime
+@pytest.fixture(scope="module")
+def tflm():
+    return pytest.importorskip("tflite_micro", reason="needs the tflite-micro wheel (pip install tflite-micro)").runtime
 
 
 def _input(entry: dict, seed: int = 0) -> np.ndarray:
@@ -63,7 +65,7 @@ def test_our_reader_loads_it(name):
 
 
 @pytest.mark.parametrize("name", sorted(TFLM_RUNS))
-def test_runs_in_tflm(name):
+def test_runs_in_tflm(name, tflm):
     entry = INDEX[name]
     interp = tflm.Interpreter.from_bytes((CORPUS / entry["file"]).read_bytes())
     interp.set_input(_input(entry), 0)
@@ -87,7 +89,7 @@ def test_default_compile_compiles_or_refuses_clearly(name):
 
 
 @pytest.mark.parametrize("name", sorted(n for n in COMPILES & TFLM_RUNS if INDEX[n]["input_dtype"] == "int8"))
-def test_compiled_models_match_tflm_on_every_tensor(name, native_lib):
+def test_compiled_models_match_tflm_on_every_tensor(name, native_lib, tflm):
     """The compiler's graph of the model (what the plan computes, MEAN as its average pool) run
     layer by layer with the numpy reference and the C kernels: every activation equals TFLM's."""
     from tt_host.compiler.auto import forward_int8
