@@ -56,8 +56,8 @@ def test_npy_samples(tmp_path):
 @pytest.mark.parametrize(
     "make, needle",
     [
-        (lambda d: np.save(d / "x.npy", np.zeros((5, 4, 3), np.int8)), "expected (4, 4, 3)"),
-        (lambda d: np.save(d / "x.npy", np.zeros((4, 4, 3), np.float32)), "expected int8"),
+        (lambda d: np.save(d / "x.npy", np.zeros((5, 4, 3), np.int8)), "expected the model's input shape (4, 4, 3)"),
+        (lambda d: np.save(d / "x.npy", np.zeros((4, 4, 3), np.float32)), "needs the model input's quantization"),
         (lambda d: (d / "x.png").write_bytes(b"not a png"), "not a readable image"),
     ],
 )
@@ -75,3 +75,37 @@ def test_empty_or_missing_folders_are_refused(tmp_path):
     (tmp_path / "empty_label").mkdir()
     with pytest.raises(SampleError, match="no samples"):
         scan(tmp_path)
+
+
+def test_sensor_arrays_become_the_input_whatever_their_unit_axes(tmp_path: Path) -> None:
+    """MFCC matrices, IMU windows, feature vectors: float arrays are quantized with the input's
+    scale and zero point; an array matching the input up to axes of length 1 is reshaped."""
+    rng = np.random.default_rng(0)
+    mfcc = rng.normal(0, 2, (49, 10)).astype(np.float32)
+    np.save(tmp_path / "mfcc.npy", mfcc)
+    x = load_input(tmp_path / "mfcc.npy", (49, 10, 1), (0.05, -3))
+    assert x.shape == (49, 10, 1) and x.dtype == np.int8
+    np.testing.assert_array_equal(x[..., 0], np.clip(np.round(mfcc / 0.05) - 3, -128, 127).astype(np.int8))
+    imu = rng.integers(-128, 128, (128, 6)).astype(np.int8)
+    np.save(tmp_path / "imu.npy", imu)
+    np.testing.assert_array_equal(load_input(tmp_path / "imu.npy", (128, 1, 6)), imu.reshape(128, 1, 6))
+    np.save(tmp_path / "features.npy", np.linspace(-1, 1, 64))
+    assert load_input(tmp_path / "features.npy", (64,), (1 / 127, 0)).tolist()[::63] == [-127, 127]
+
+
+@pytest.mark.parametrize("array, shape, quant, message", [
+    (np.zeros((50, 10), np.float32), (49, 10, 1), (0.1, 0), r"shape \(50, 10\), expected the model's input shape \(49, 10, 1\)"),
+    (np.zeros((49, 10), np.float32), (49, 10, 1), None, "needs the model input's quantization"),
+    (np.full((49, 10), np.nan, np.float32), (49, 10, 1), (0.1, 0), "NaN or infinite"),
+    (np.zeros((49, 10), np.int32), (49, 10, 1), (0.1, 0), "dtype int32"),
+])
+def test_bad_sensor_arrays_are_refused_with_what_was_expected(tmp_path: Path, array, shape, quant, message) -> None:
+    np.save(tmp_path / "s.npy", array)
+    with pytest.raises(SampleError, match=message):
+        load_input(tmp_path / "s.npy", shape, quant)
+
+
+def test_an_image_for_a_sensor_model_is_refused(tmp_path: Path) -> None:
+    path = _png(tmp_path / "a.png", np.zeros((8, 8), np.uint8))
+    with pytest.raises(SampleError, match=r"input of shape \(128, 1, 6\).*\.npy"):
+        load_input(path, (128, 1, 6))

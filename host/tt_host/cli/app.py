@@ -419,7 +419,8 @@ def compile_cmd(
     graph = load_graph(model)
     fisher_samples = None
     if samples is not None:
-        images, labels, names = head_mod.load_samples(samples, graph.tensors[graph.input].shape)
+        sample = graph.tensors[graph.input]
+        images, labels, names = head_mod.load_samples(samples, sample.shape, (sample.scale, sample.zero_point))
         fisher_samples = (images, labels)
         if classes is not None and classes != len(names):
             raise UsageError(f"--classes {classes} but {samples} has {len(names)} label folders")

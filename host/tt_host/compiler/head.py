@@ -49,10 +49,12 @@ def replace_head(graph: Graph, n_classes: int, labels: Sequence[str] = (), init:
     return graph.with_classes(n_classes, tuple(labels))
 
 
-def load_samples(folder: str | Path, shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """``(images int8 [N, H, W, C], labels [N], label names)`` of a sample folder."""
+def load_samples(folder: str | Path, shape: Sequence[int],
+                 quant: tuple[float, int] | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``(inputs int8 [N, *shape], labels [N], label names)`` of a sample folder (``quant``: the
+    input's scale and zero point, for float sensor arrays)."""
     found = samples.scan(folder)
-    images = np.stack([samples.load_input(s.path, shape) for s in found.samples])
+    images = np.stack([samples.load_input(s.path, shape, quant) for s in found.samples])
     labels = np.array([found.label_index(s.label) for s in found.samples], np.int64)
     return images, labels, list(found.labels)
 

@@ -62,7 +62,8 @@ def predict(session: DeviceSession, cache: Cache, paths: Iterable[str | Path]) -
     out = []
     for path in files_of(paths):
         expected = path.parent.name if path.parent.name in labels else None
-        session.send_sample(samples_mod.load_input(path, (h.input_h, h.input_w, h.input_c)).tobytes())
+        sample = samples_mod.load_input(path, (h.input_h, h.input_w, h.input_c), (h.input_scale, h.input_zp))
+        session.send_sample(sample.tobytes())
         r = session.run_sample(labels.index(expected) if expected else 0, train=False)
         out.append(Prediction(path, labels[r.predicted], expected, r.loss if expected else None))
     return out

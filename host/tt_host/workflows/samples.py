@@ -12,6 +12,12 @@ Pillow) or ``.npy`` arrays. Every sample becomes the model's int8 input tensor:
   on ``p / 255`` (scale 1/255, zero point -128). A ``.npy`` sample that is already int8 of
   the input's shape is taken as it is; a uint8 one is treated like pixels.
 
+**Sensor samples** (``.npy``, any input rank: MFCC matrices for a keyword spotter, IMU windows
+for a 1-D net, feature vectors) are taken as the model's input when their shape matches it up
+to axes of length 1 (``49 x 10`` for ``49 x 10 x 1``, ``128 x 6`` for ``128 x 1 x 6``). Float
+arrays hold real values and are quantized with the input tensor's scale and zero point, as the
+converter's QUANTIZE would on the board; int8 arrays are already the quantized input.
+
 Anything that cannot become the input raises :class:`SampleError` naming the file and what
 was expected, before a single byte is sent to the device.
 """
@@ -90,13 +96,17 @@ def scan(root: str | Path) -> SampleFolder:
     return SampleFolder(root, tuple(labels), tuple(samples))
 
 
-def load_input(path: Path, shape: Sequence[int]) -> np.ndarray:
-    """The int8 ``(h, w, c)`` model input made from the file at ``path``."""
-    h, w, c = (int(d) for d in shape)
-    if c not in (1, 3):
-        raise SampleError(f"{path}: the model takes {c} input channels; images convert only to 1 or 3")
+def load_input(path: Path, shape: Sequence[int], quant: tuple[float, int] | None = None) -> np.ndarray:
+    """The int8 model input of ``shape`` made from the file at ``path``; ``quant``, the input
+    tensor's ``(scale, zero point)``, quantizes a float ``.npy`` sample."""
+    shape = tuple(int(d) for d in shape)
+    path = Path(path)
     if path.suffix.lower() in ARRAY_SUFFIXES:
-        return _from_array(path, (h, w, c))
+        return _from_array(path, shape, quant)
+    if len(shape) != 3 or shape[2] not in (1, 3):
+        raise SampleError(f"{path}: the model takes an input of shape {shape}; an image converts only to "
+                          "(height, width, 1 or 3 channels): give .npy arrays of that shape")
+    h, w, c = shape
     try:
         with Image.open(path) as image:
             image = image.convert("L" if c == 1 else "RGB")
@@ -108,20 +118,32 @@ def load_input(path: Path, shape: Sequence[int]) -> np.ndarray:
     return _pixels_to_input(pixels.reshape(h, w, c))
 
 
-def _from_array(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
+def _squeezed(shape: Sequence[int]) -> tuple[int, ...]:
+    return tuple(d for d in shape if d != 1)
+
+
+def _from_array(path: Path, shape: tuple[int, ...], quant: tuple[float, int] | None) -> np.ndarray:
     try:
         array = np.load(path, allow_pickle=False)
     except (ValueError, OSError) as exc:
         raise SampleError(f"{path}: not a readable .npy array ({exc})") from exc
-    if array.shape == shape[:2] and shape[2] == 1:
-        array = array[..., None]
     if array.shape != shape:
-        raise SampleError(f"{path}: array of shape {array.shape}, expected {shape} (height, width, channels)")
+        if _squeezed(array.shape) != _squeezed(shape):
+            raise SampleError(f"{path}: array of shape {array.shape}, expected the model's input shape {shape}")
+        array = array.reshape(shape)  # the same values, axes of length 1 added or dropped
     if array.dtype == np.int8:
         return array
     if array.dtype == np.uint8:
         return _pixels_to_input(array)
-    raise SampleError(f"{path}: array of dtype {array.dtype}, expected int8 (model input) or uint8 (pixels)")
+    if np.issubdtype(array.dtype, np.floating):
+        if quant is None:
+            raise SampleError(f"{path}: a float array needs the model input's quantization to become int8")
+        if not np.all(np.isfinite(array)):
+            raise SampleError(f"{path}: the array holds NaN or infinite values")
+        scale, zero_point = quant
+        return np.clip(np.round(array / scale) + zero_point, -128, 127).astype(np.int8)
+    raise SampleError(f"{path}: array of dtype {array.dtype}, expected float (real values), int8 (the quantized "
+                      "input) or uint8 (pixels)")
 
 
 def _pixels_to_input(pixels: np.ndarray) -> np.ndarray:

@@ -100,9 +100,11 @@ def build_schedule(
     eval_split: float = 0.2,
     epochs: int = 1,
     seed: int = 0,
+    quant: tuple[float, int] | None = None,
 ) -> Schedule:
-    """Load and convert every sample of ``folder`` for an input of ``shape`` (h, w, c),
-    split off ``eval_split`` of each label, and order ``epochs`` passes over the rest."""
+    """Load and convert every sample of ``folder`` for an input of ``shape`` (quantization
+    ``quant``: scale, zero point, for float sensor arrays), split off ``eval_split`` of each
+    label, and order ``epochs`` passes over the rest."""
     if epochs < 1:
         raise UsageError(f"--epochs must be at least 1, not {epochs}")
     train, held_out = folder.split(eval_split, seed)
@@ -110,7 +112,7 @@ def build_schedule(
         raise samples_mod.SampleError(f"{folder.root}: no samples left to train on after the {eval_split:g} split")
 
     def items(chosen: list[samples_mod.Sample]) -> tuple[Item, ...]:
-        return tuple(Item(s.path, s.label, class_of(s.label), samples_mod.load_input(s.path, shape).tobytes())
+        return tuple(Item(s.path, s.label, class_of(s.label), samples_mod.load_input(s.path, shape, quant).tobytes())
                      for s in chosen)
 
     return Schedule(items(train), items(held_out), epochs, seed)
@@ -546,9 +548,11 @@ def stream_folder(
     model_path = provision.find_model(cache, info, model)
     found = samples_mod.scan(folder)
     graph = load_graph(model_path)
-    shape = graph.tensors[graph.input].shape
+    sample = graph.tensors[graph.input]
+    shape = sample.shape
     head = provision.choose_head(provision.model_labels(model_path), graph.n_classes, found.labels)
-    schedule = build_schedule(found, head.class_of, shape, eval_split, epochs, setup.seed)
+    schedule = build_schedule(found, head.class_of, shape, eval_split, epochs, setup.seed,
+                              (sample.scale, sample.zero_point))
     firmware = firmware_footprint()
     budget = provision.effective_budget(setup.budget, provision.device_budget(info, firmware.sram))
     images, labels = training_arrays(schedule, shape)
