@@ -416,8 +416,8 @@ class _Builder:
         if layer.kind == "add":
             inplace = tuple((out, i) for i in ins)
         elif layer.kind in _LAYER_KINDS:
-            # In place only with frozen weights: a layer whose weights train keeps the plans
-            # it had before the wrappers (the pointwise overlay has no in-place form anyway).
+            # Only frozen layers are tried in place: the pointwise overlay has no in-place form,
+            # and a merged depthwise in place (legal) has not been measured against out of place.
             try_in_place = self.options.inplace_kernels and (kind, layer.index) not in self.out_of_place and not w
             scratch, apart = self.layer_variant(layer, "fwd", try_in_place)
             if apart is not None:
