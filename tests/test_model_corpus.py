@@ -4,9 +4,9 @@ the int8 models users already have.
 Every model loads in our reader; the default compile never crashes: a model either compiles or
 is refused with exit code 2 naming the operator and its index. The models that compile today
 (:data:`COMPILES`) train: a few steps on the host executor make the loss fall on a learnable
-two-class task; those TFLite Micro's Python interpreter loads (:data:`TFLM_RUNS`) match it on
-every tensor (numpy reference and C kernels). The bring-your-own-model work moves models from
-refused to :data:`COMPILES`.
+two-class task, and their forward matches TFLite Micro on every tensor (numpy reference and C
+kernels). Every model runs in TFLite Micro's Python interpreter. The bring-your-own-model work
+moves models from refused to :data:`COMPILES`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 from tt_protocol import plan as P
 from tt_protocol.status import Status
 
-from tt_host import native, recipe
+from tt_host import native
 from tt_host.compiler import TrainParams, compile_model, load_graph, serialize
 from tt_host.compiler.blob import package
 from tt_host.errors import TtError
@@ -29,16 +29,9 @@ from tt_host.tflite import load
 CORPUS = REPO_ROOT / "examples" / "models"
 INDEX = json.loads((CORPUS / "models.json").read_text())
 #: Models that compile into a plan with every option at its default; the others are refused, for
-#: now: MAX_POOL_2D, HARD_SWISH, a MEAN that requantizes (Keras' GlobalAveragePooling2D).
+#: now: MAX_POOL_2D (the CNN), HARD_SWISH (MobileNetV3-Small).
 COMPILES = {"fully_connected", "ds_cnn", "ds_cnn-float", "resnet_small", "mobilenet_v1_025_96",
-            "mobilenet_v1_025_128"}
-#: The models the tflite-micro wheel's interpreter loads: it aborts the process (no message) on
-#: the five MobileNet conversions of TF 2.16 whatever the arena size; the cause is not found yet.
-TFLM_RUNS = {"cnn", "cnn-float", "ds_cnn", "ds_cnn-float", "fully_connected", "imu_1d", "resnet_small"}
-#: Compiled models whose random weights still give the classifier features to learn from: the
-#: DS-CNN's calibration leaves its pooled features at a scale of 8e-8 (all but zero), so its
-#: logits cannot move; a trained DS-CNN belongs in the corpus for that check.
-LEARNS = {"fully_connected", "resnet_small"}
+            "mobilenet_v1_025_128", "mobilenet_v2_035_96", "mobilenet_v3_small_minimalistic", "imu_1d"}
 
 @pytest.fixture(scope="module")
 def tflm():
@@ -55,7 +48,7 @@ def _input(entry: dict, seed: int = 0) -> np.ndarray:
 
 def test_the_index_lists_every_file():
     assert {e["file"] for e in INDEX.values()} == {p.name for p in CORPUS.glob("*.tflite")}
-    assert COMPILES <= set(INDEX) and TFLM_RUNS <= set(INDEX) and LEARNS <= COMPILES
+    assert COMPILES <= set(INDEX)
 
 
 @pytest.mark.parametrize("name", sorted(INDEX))
@@ -64,7 +57,7 @@ def test_our_reader_loads_it(name):
     assert model.operators
 
 
-@pytest.mark.parametrize("name", sorted(TFLM_RUNS))
+@pytest.mark.parametrize("name", sorted(INDEX))
 def test_runs_in_tflm(name, tflm):
     entry = INDEX[name]
     interp = tflm.Interpreter.from_bytes((CORPUS / entry["file"]).read_bytes())
@@ -82,15 +75,15 @@ def test_default_compile_compiles_or_refuses_clearly(name):
         blobs = serialize(compiled.schedule, compiled.plan, TrainParams(), "corpus")
     except TtError as exc:
         assert name not in COMPILES, f"{name} stopped compiling: {exc}"
-        assert exc.exit_code == 2 and re.search(r"operator \d+ is (MAX_POOL_2D|HARD_SWISH|MEAN)\b", str(exc)), str(exc)
+        assert exc.exit_code == 2 and re.search(r"operator \d+ is (MAX_POOL_2D|HARD_SWISH)\b", str(exc)), str(exc)
         return
     assert name in COMPILES, f"{name} compiles now: add it to COMPILES"
     assert P.validate(blobs.plan, blobs.weights)
 
 
-@pytest.mark.parametrize("name", sorted(n for n in COMPILES & TFLM_RUNS if INDEX[n]["input_dtype"] == "int8"))
+@pytest.mark.parametrize("name", sorted(n for n in COMPILES if INDEX[n]["input_dtype"] == "int8"))
 def test_compiled_models_match_tflm_on_every_tensor(name, native_lib, tflm):
-    """The compiler's graph of the model (what the plan computes, MEAN as its average pool) run
+    """The compiler's graph of the model (what the plan computes) run
     layer by layer with the numpy reference and the C kernels: every activation equals TFLM's."""
     from tt_host.compiler.auto import forward_int8
     from tt_host.reference import forward
@@ -111,12 +104,14 @@ def test_compiled_models_match_tflm_on_every_tensor(name, native_lib, tflm):
             assert bad.size == 0, f"{name}, {kernels_name}: tensor {i} differs from TFLM at {len(bad)} elements"
 
 
-@pytest.mark.parametrize("name", sorted(LEARNS))
+@pytest.mark.parametrize("name", sorted(COMPILES))
 def test_compiled_models_learn_a_two_class_task(name, native_lib):
-    """Two classes of constant inputs (low, high), 40 steps of the recipe on the host executor:
-    every step is OK with a finite loss, and the loss of the last ten is below the first ten's."""
+    """Two classes of constant inputs (low, high) plus noise, 40 steps of the recipe at its default
+    rate on the host executor: every step is OK with a finite loss, and the loss of the last ten
+    is below the first ten's. (At 10x the rate the bounded head steps of a random network's
+    nearly identical features oscillate instead.)"""
     compiled = compile_model(load_graph(CORPUS / INDEX[name]["file"]), "last-layer", classes=2)
-    blobs = serialize(compiled.schedule, compiled.plan, TrainParams(lr=recipe.LR * 10, seed=1), "corpus")
+    blobs = serialize(compiled.schedule, compiled.plan, TrainParams(seed=1), "corpus")
     ex = native.Executor(1 << 21)
     assert ex.load(package(blobs.plan, blobs.weights)) == (Status.OK, 0)
     h = P.validate(blobs.plan).header

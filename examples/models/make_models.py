@@ -5,9 +5,12 @@ TensorFlow to use them).
     pip install -e '.[convert]'          # TensorFlow (CPU), an optional extra
     python3 examples/models/make_models.py [--only NAME,...] [--out DIR]
 
-Each model is built in Keras with random weights (seeded), exported as a SavedModel and
-converted with full-integer post-training quantization from a representative dataset (seeded
-uniform noise over the input's range): ``int8`` inputs and outputs, and for a few the
+Each model is built in Keras with random weights (seeded), its BatchNormalization statistics
+set from the representative data (so activations neither vanish nor explode through a deep
+random network, as a trained one's do not: without it MobileNet's logits span 1e-6 and their
+int8 scale is too small for TFLite Micro's softmax), exported as a SavedModel and converted
+with full-integer post-training quantization from a representative dataset (seeded uniform
+noise over the input's range): ``int8`` inputs and outputs, and for a few the
 ``float`` variant whose converter adds QUANTIZE / DEQUANTIZE at the ends. The shapes, operators
 and converter idioms are what matters here (Keras' Flatten/Reshape chains, a MEAN that
 requantizes, hard-swish and squeeze-excite, non-square kernels and strides, 1-D convolutions
@@ -162,17 +165,32 @@ SPECS = {s.name: s for s in (
 )}
 
 
+def representative_batch(model) -> np.ndarray:
+    shape = tuple(model.input.shape[1:])
+    return np.random.default_rng(SEED).uniform(-1, 1, (REPRESENTATIVE_SAMPLES, *shape)).astype(np.float32)
+
+
+def calibrate_batchnorm(model) -> None:
+    """Every BatchNormalization's moving mean and variance := its batch statistics on the
+    representative data (one training-mode pass with momentum 0): what training would converge
+    to, so each normalised activation has zero mean and unit variance."""
+    keras = _keras()
+    norms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in norms:
+        layer.momentum = 0.0
+    model(representative_batch(model), training=True)
+
+
 def convert(model, integer_io: bool) -> bytes:
     """Full-integer post-training quantization through a SavedModel (the Keras-model path of
     TF 2.16's converter fails on Keras 3 models)."""
     import tensorflow as tf
 
-    shape = tuple(model.input.shape[1:])
-    rng = np.random.default_rng(SEED)
+    batch = representative_batch(model)
 
     def representative():
-        for _ in range(REPRESENTATIVE_SAMPLES):
-            yield [rng.uniform(-1, 1, (1, *shape)).astype(np.float32)]
+        for sample in batch:
+            yield [sample[None]]
 
     with tempfile.TemporaryDirectory() as tmp:
         model.export(tmp, verbose=False)
@@ -214,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         spec = SPECS[name]
         model = spec.build()
+        calibrate_batchnorm(model)
         for integer_io in (True, False) if spec.float_io else (True,):
             stem = name if integer_io else f"{name}-float"
             path = args.out / f"{stem}.tflite"

@@ -269,6 +269,17 @@ static void run_op(tt_executor_t *ex, const op_t *op, uint32_t label, tt_step_re
         pack_mask(ex, op, size_of(ex, s[4]), q.act_min, q.act_max);
         break;
     }
+    case TT_PLAN_OP_MEAN: {
+        tt_conv_geom_t g;
+        memcpy(&g, block + TT_PLAN_POOL_OFF_GEOM, sizeof g);
+        const tt_mean_quant_t q = {
+            tt_pv_i32(block + TT_PLAN_POOL_OFF_INPUT_ZP),   tt_pv_i32(block + TT_PLAN_POOL_OFF_OUTPUT_ZP),
+            tt_pv_i32(block + TT_PLAN_POOL_OFF_MULTIPLIER), tt_pv_i32(block + TT_PLAN_POOL_OFF_SHIFT),
+            tt_pv_i32(block + TT_PLAN_POOL_OFF_ACT_MIN),    tt_pv_i32(block + TT_PLAN_POOL_OFF_ACT_MAX)};
+        tt_mean_fwd_s8(&g, &q, (const int8_t *)buf(ex, s[0]), (int8_t *)buf(ex, s[4]));
+        pack_mask(ex, op, size_of(ex, s[4]), q.act_min, q.act_max);
+        break;
+    }
     case TT_PLAN_OP_SAVE:
         tt_gather_channels_s8(l.geom.in_h * l.geom.in_w, l.geom.in_c, l.channels, l.n, (const int8_t *)buf(ex, s[0]),
                               (int8_t *)buf(ex, s[4]));

@@ -133,9 +133,12 @@ static uint32_t slot_sizes(uint32_t k, const block_t *p, uint32_t flags, uint64_
         }
         return OK;
     }
-    if (k == TT_PLAN_OP_AVGPOOL || k == TT_PLAN_OP_AVGPOOL_BWD_INPUT) {
+    if (k == TT_PLAN_OP_AVGPOOL || k == TT_PLAN_OP_MEAN || k == TT_PLAN_OP_AVGPOOL_BWD_INPUT) {
+        if ((k == TT_PLAN_OP_AVGPOOL && p->kind != TT_POOL_AVERAGE) || (k == TT_PLAN_OP_MEAN && p->kind != TT_POOL_MEAN)) {
+            return TT_PLAN_CHECK_BAD_PARAMS;
+        }
         const uint64_t x = in_numel(p->g), y = out_numel(p->g);
-        if (k == TT_PLAN_OP_AVGPOOL) {
+        if (k != TT_PLAN_OP_AVGPOOL_BWD_INPUT) {
             want[0] = x; want[4] = y; want[5] = (y + 7u) / 8u;
         } else {
             want[0] = 2u * y; want[4] = 2u * x;

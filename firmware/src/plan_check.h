@@ -22,7 +22,7 @@ typedef struct {
 
 /* A parameter block that passed its checks, decoded just enough for the shape checks. */
 typedef struct {
-    uint32_t kind; /* LayerKind (LAYER blocks) */
+    uint32_t kind; /* LayerKind (LAYER blocks), PoolKind (POOL blocks) */
     uint32_t flags;
     uint32_t n;
     int64_t g[14]; /* in_h in_w in_c out_h out_w out_c kh kw sh sw pt pl pb pr */

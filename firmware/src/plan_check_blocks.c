@@ -43,6 +43,22 @@ static int clamp_ok(const uint8_t *p)
     return -128 <= lo && lo <= hi && hi <= 127;
 }
 
+/* _Pool._pool_kind(): an average pool has no requantization; a mean covers the whole input. */
+static int pool_kind_ok(const uint8_t *p, uint32_t kind, const int64_t *g)
+{
+    const int32_t in_zp = tt_pv_i32(p + TT_PLAN_POOL_OFF_INPUT_ZP), out_zp = tt_pv_i32(p + TT_PLAN_POOL_OFF_OUTPUT_ZP);
+    const int32_t multiplier = tt_pv_i32(p + TT_PLAN_POOL_OFF_MULTIPLIER), shift = tt_pv_i32(p + TT_PLAN_POOL_OFF_SHIFT);
+    if (kind == TT_POOL_AVERAGE) {
+        return in_zp == 0 && out_zp == 0 && multiplier == 0 && shift == 0;
+    }
+    if (kind != TT_POOL_MEAN) {
+        return 0;
+    }
+    return g[KH] == g[IN_H] && g[KW] == g[IN_W] && g[OUT_H] == 1 && g[OUT_W] == 1 && g[SH] == 1 && g[SW] == 1 &&
+           g[PT] == 0 && g[PL] == 0 && g[PB] == 0 && g[PR] == 0 && in_zp >= -128 && in_zp <= 127 && out_zp >= -128 &&
+           out_zp <= 127 && multiplier >= 0 && shift >= -31 && shift <= 30;
+}
+
 static uint64_t layer_block_bytes(uint64_t out_c, uint64_t n, uint32_t flags)
 {
     uint64_t arrays = 2;
@@ -182,8 +198,9 @@ uint32_t tt_pc_check_block(const ctx_t *c, uint32_t offset, uint32_t want, block
         return check_layer(c, base, bytes, b);
     case TT_PARAM_POOL:
         read_geom(p + TT_PLAN_POOL_OFF_GEOM, b->g);
+        b->kind = tt_pv_u16(p + TT_PLAN_BLOCK_OFF_KIND);
         if (!geom_ok(b->g) || !clamp_ok(p + TT_PLAN_POOL_OFF_ACT_MIN) || b->g[OUT_C] != b->g[IN_C] ||
-            bytes != TT_PLAN_POOL_BYTES) {
+            bytes != TT_PLAN_POOL_BYTES || !pool_kind_ok(p, b->kind, b->g)) {
             return TT_PLAN_CHECK_BAD_PARAMS;
         }
         return OK;

@@ -20,15 +20,15 @@ typedef struct {
     const tt_ev_patch_t *patches;
 } tt_ev_case_t;
 
-static const uint8_t tt_ev_plan[4380] = {
-    0x54, 0x54, 0x50, 0x4c, 0x02, 0x00, 0x0c, 0x01, 0x1c, 0x11, 0x00, 0x00, 0xb7, 0x7f, 0xe8, 0x0c,
+static const uint8_t tt_ev_plan[4396] = {
+    0x54, 0x54, 0x50, 0x4c, 0x03, 0x00, 0x0c, 0x01, 0x2c, 0x11, 0x00, 0x00, 0xba, 0x5b, 0xa4, 0x90,
     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x1f, 0xd1, 0xfa, 0x80, 0xd2, 0xaa, 0x34, 0xe3, 0x51, 0x5c, 0x6c, 0x5c, 0x04, 0xbf, 0x9f, 0x84,
-    0x65, 0x79, 0x54, 0xe5, 0x55, 0x90, 0x87, 0xf4, 0x3f, 0x59, 0x36, 0x14, 0x45, 0xc1, 0xd0, 0x73,
+    0x71, 0xaf, 0x97, 0xb9, 0x92, 0x78, 0xa9, 0x65, 0x27, 0x8b, 0x4e, 0x30, 0xca, 0x26, 0xd2, 0x52,
+    0xeb, 0xc9, 0xc1, 0x51, 0xfe, 0x39, 0x13, 0x43, 0xb0, 0xb1, 0xd1, 0x58, 0x3e, 0xdf, 0x2e, 0x75,
     0xd8, 0x06, 0x00, 0x00, 0x33, 0xe1, 0xa6, 0xd7, 0x28, 0x1f, 0x00, 0x00, 0x10, 0x1f, 0x00, 0x00,
     0x05, 0x00, 0x24, 0x00, 0x20, 0x00, 0x03, 0x00, 0x03, 0x00, 0x05, 0x00, 0x0c, 0x01, 0x00, 0x00,
-    0xbc, 0x02, 0x00, 0x00, 0x3c, 0x06, 0x00, 0x00, 0xc4, 0x0a, 0x00, 0x00, 0x00, 0x11, 0x00, 0x00,
+    0xbc, 0x02, 0x00, 0x00, 0x3c, 0x06, 0x00, 0x00, 0xd4, 0x0a, 0x00, 0x00, 0x10, 0x11, 0x00, 0x00,
     0x1c, 0x00, 0x00, 0x00, 0x10, 0x00, 0x10, 0x00, 0x03, 0x00, 0x18, 0x00, 0x81, 0x80, 0x00, 0x3c,
     0x00, 0x00, 0x00, 0x00, 0xd2, 0x04, 0x00, 0x00, 0x66, 0x66, 0x66, 0x66, 0xfc, 0xff, 0xff, 0xff,
     0x00, 0x00, 0x00, 0x00, 0xcd, 0xcc, 0x4c, 0x3d, 0x00, 0x00, 0x00, 0x00, 0x76, 0x65, 0x63, 0x74,
@@ -94,7 +94,7 @@ static const uint8_t tt_ev_plan[4380] = {
     0x13, 0x01, 0x00, 0x00, 0x09, 0x00, 0xff, 0xff, 0x17, 0x00, 0x0b, 0x00, 0x08, 0x00, 0xff, 0xff,
     0x18, 0x00, 0x19, 0x00, 0xff, 0xff, 0x00, 0x00, 0xe0, 0x06, 0x00, 0x00, 0x20, 0x02, 0x00, 0x00,
     0xff, 0xff, 0xff, 0xff, 0x18, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0xff, 0xff,
-    0xff, 0xff, 0x00, 0x00, 0xb0, 0x0a, 0x00, 0x00, 0x21, 0x02, 0x00, 0x00, 0x09, 0x00, 0xff, 0xff,
+    0xff, 0xff, 0x00, 0x00, 0xc0, 0x0a, 0x00, 0x00, 0x21, 0x02, 0x00, 0x00, 0x09, 0x00, 0xff, 0xff,
     0x19, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00,
     0xff, 0xff, 0xff, 0xff, 0x25, 0x02, 0x00, 0x00, 0x09, 0x00, 0x1e, 0x00, 0x00, 0x00, 0x0b, 0x00,
     0xff, 0xff, 0xff, 0xff, 0x01, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0xe0, 0x06, 0x00, 0x00,
@@ -287,18 +287,19 @@ static const uint8_t tt_ev_plan[4380] = {
     0x00, 0x02, 0x00, 0x00, 0xea, 0xff, 0xff, 0xff, 0x95, 0xff, 0xff, 0xff, 0xfb, 0xff, 0xff, 0xff,
     0x14, 0x00, 0x00, 0x00, 0x8e, 0xe1, 0x23, 0x43, 0xfe, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x40,
     0x00, 0x00, 0x00, 0x00, 0x51, 0x1f, 0x93, 0x5e, 0xed, 0xff, 0xff, 0xff, 0x80, 0xff, 0xff, 0xff,
-    0x7f, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x48, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00,
+    0x7f, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x58, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00,
     0x08, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
     0x08, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
     0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0x80, 0xff, 0xff, 0xff, 0x7f, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x80, 0xff, 0xff, 0xff, 0x7f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00,
     0x14, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0xae, 0x6e, 0xb9, 0x3f, 0xeb, 0xff, 0xff, 0xff,
     0x00, 0x00, 0x03, 0x00, 0x03, 0x00, 0x03, 0x00, 0x06, 0x00, 0x07, 0x00, 0x63, 0x61, 0x74, 0x64,
     0x6f, 0x67, 0xc3, 0xa9, 0x63, 0x6c, 0x61, 0x69, 0x72, 0x00, 0x00, 0x00
 };
 
 static const uint8_t tt_ev_weights[1752] = {
-    0x54, 0x54, 0x57, 0x42, 0x02, 0x00, 0x48, 0x00, 0xd8, 0x06, 0x00, 0x00, 0x33, 0xe1, 0xa6, 0xd7,
+    0x54, 0x54, 0x57, 0x42, 0x03, 0x00, 0x48, 0x00, 0xd8, 0x06, 0x00, 0x00, 0x33, 0xe1, 0xa6, 0xd7,
     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
     0x0f, 0x00, 0x00, 0x00, 0x48, 0x00, 0x00, 0x00, 0xb0, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
@@ -417,23 +418,23 @@ static const uint8_t tt_ev_1_0[2] = {
 
 static const tt_ev_patch_t tt_ev_1_patches[] = {{0, 0u, 2u, tt_ev_1_0}};
 static const uint8_t tt_ev_2_0[1] = {
-    0x03
+    0x04
 };
 
 static const tt_ev_patch_t tt_ev_2_patches[] = {{0, 4u, 1u, tt_ev_2_0}};
 static const tt_ev_patch_t tt_ev_3_patches[] = {{0, 0u, 0u, 0}};
 static const uint8_t tt_ev_4_0[1] = {
-    0x20
+    0x30
 };
 
 static const tt_ev_patch_t tt_ev_4_patches[] = {{0, 8u, 1u, tt_ev_4_0}};
 static const uint8_t tt_ev_5_0[1] = {
-    0xbf
+    0xe7
 };
 
-static const tt_ev_patch_t tt_ev_5_patches[] = {{0, 2190u, 1u, tt_ev_5_0}};
+static const tt_ev_patch_t tt_ev_5_patches[] = {{0, 2198u, 1u, tt_ev_5_0}};
 static const uint8_t tt_ev_6_0[4] = {
-    0xc3, 0x63, 0xb0, 0xf0
+    0x4c, 0xa7, 0x12, 0x0e
 };
 
 static const uint8_t tt_ev_6_1[2] = {
@@ -442,7 +443,7 @@ static const uint8_t tt_ev_6_1[2] = {
 
 static const tt_ev_patch_t tt_ev_6_patches[] = {{0, 12u, 4u, tt_ev_6_0}, {0, 98u, 2u, tt_ev_6_1}};
 static const uint8_t tt_ev_7_0[4] = {
-    0xdd, 0x6c, 0xb9, 0x80
+    0x20, 0x2f, 0x9d, 0x88
 };
 
 static const uint8_t tt_ev_7_1[1] = {
@@ -451,16 +452,16 @@ static const uint8_t tt_ev_7_1[1] = {
 
 static const tt_ev_patch_t tt_ev_7_patches[] = {{0, 12u, 4u, tt_ev_7_0}, {0, 104u, 1u, tt_ev_7_1}};
 static const uint8_t tt_ev_8_0[4] = {
-    0xe3, 0x55, 0x99, 0x42
+    0x99, 0x82, 0x5f, 0xf3
 };
 
 static const uint8_t tt_ev_8_1[2] = {
-    0x14, 0x11
+    0x24, 0x11
 };
 
 static const tt_ev_patch_t tt_ev_8_patches[] = {{0, 12u, 4u, tt_ev_8_0}, {0, 112u, 2u, tt_ev_8_1}};
 static const uint8_t tt_ev_9_0[4] = {
-    0xb2, 0x4d, 0x33, 0x78
+    0x6c, 0x9f, 0xd1, 0x1f
 };
 
 static const uint8_t tt_ev_9_1[1] = {
@@ -470,7 +471,7 @@ static const uint8_t tt_ev_9_1[1] = {
 static const tt_ev_patch_t tt_ev_9_patches[] = {{0, 12u, 4u, tt_ev_9_0}, {0, 116u, 1u, tt_ev_9_1}};
 static const tt_ev_patch_t tt_ev_10_patches[] = {{0, 0u, 0u, 0}};
 static const uint8_t tt_ev_11_0[4] = {
-    0x86, 0xbd, 0xa8, 0xc9
+    0xc1, 0x45, 0x5f, 0xa2
 };
 
 static const uint8_t tt_ev_11_1[1] = {
@@ -479,7 +480,7 @@ static const uint8_t tt_ev_11_1[1] = {
 
 static const tt_ev_patch_t tt_ev_11_patches[] = {{0, 12u, 4u, tt_ev_11_0}, {0, 92u, 1u, tt_ev_11_1}};
 static const uint8_t tt_ev_12_0[4] = {
-    0xd6, 0xaa, 0xac, 0x19
+    0x8d, 0x80, 0x29, 0x05
 };
 
 static const uint8_t tt_ev_12_1[2] = {
@@ -488,7 +489,7 @@ static const uint8_t tt_ev_12_1[2] = {
 
 static const tt_ev_patch_t tt_ev_12_patches[] = {{0, 12u, 4u, tt_ev_12_0}, {0, 160u, 2u, tt_ev_12_1}};
 static const uint8_t tt_ev_13_0[4] = {
-    0x19, 0x93, 0x4f, 0x23
+    0x1e, 0x84, 0x7c, 0x0d
 };
 
 static const uint8_t tt_ev_13_1[4] = {
@@ -502,7 +503,7 @@ static const uint8_t tt_ev_14_0[5] = {
 
 static const tt_ev_patch_t tt_ev_14_patches[] = {{1, 12u, 5u, tt_ev_14_0}};
 static const uint8_t tt_ev_15_0[4] = {
-    0xfb, 0x55, 0x3f, 0xaf
+    0x93, 0xb1, 0x59, 0x99
 };
 
 static const uint8_t tt_ev_15_1[2] = {
@@ -511,7 +512,7 @@ static const uint8_t tt_ev_15_1[2] = {
 
 static const tt_ev_patch_t tt_ev_15_patches[] = {{0, 12u, 4u, tt_ev_15_0}, {0, 688u, 2u, tt_ev_15_1}};
 static const uint8_t tt_ev_16_0[4] = {
-    0x9c, 0xc6, 0x84, 0xaf
+    0x57, 0x51, 0xe4, 0x21
 };
 
 static const uint8_t tt_ev_16_1[1] = {
@@ -520,7 +521,7 @@ static const uint8_t tt_ev_16_1[1] = {
 
 static const tt_ev_patch_t tt_ev_16_patches[] = {{0, 12u, 4u, tt_ev_16_0}, {0, 688u, 1u, tt_ev_16_1}};
 static const uint8_t tt_ev_17_0[4] = {
-    0xc4, 0xe9, 0xa8, 0x95
+    0x83, 0x99, 0x54, 0x9c
 };
 
 static const uint8_t tt_ev_17_1[1] = {
@@ -529,7 +530,7 @@ static const uint8_t tt_ev_17_1[1] = {
 
 static const tt_ev_patch_t tt_ev_17_patches[] = {{0, 12u, 4u, tt_ev_17_0}, {0, 696u, 1u, tt_ev_17_1}};
 static const uint8_t tt_ev_18_0[4] = {
-    0x86, 0x17, 0xe6, 0x2f
+    0x17, 0x74, 0x4c, 0x87
 };
 
 static const uint8_t tt_ev_18_1[1] = {
@@ -538,7 +539,7 @@ static const uint8_t tt_ev_18_1[1] = {
 
 static const tt_ev_patch_t tt_ev_18_patches[] = {{0, 12u, 4u, tt_ev_18_0}, {0, 952u, 1u, tt_ev_18_1}};
 static const uint8_t tt_ev_19_0[4] = {
-    0xd0, 0x14, 0xe4, 0x14
+    0xcf, 0x29, 0x27, 0x0c
 };
 
 static const uint8_t tt_ev_19_1[1] = {
@@ -547,7 +548,7 @@ static const uint8_t tt_ev_19_1[1] = {
 
 static const tt_ev_patch_t tt_ev_19_patches[] = {{0, 12u, 4u, tt_ev_19_0}, {0, 1149u, 1u, tt_ev_19_1}};
 static const uint8_t tt_ev_20_0[4] = {
-    0x83, 0xf6, 0x1c, 0x82
+    0x11, 0x4f, 0x44, 0xa7
 };
 
 static const uint8_t tt_ev_20_1[1] = {
@@ -556,7 +557,7 @@ static const uint8_t tt_ev_20_1[1] = {
 
 static const tt_ev_patch_t tt_ev_20_patches[] = {{0, 12u, 4u, tt_ev_20_0}, {0, 954u, 1u, tt_ev_20_1}};
 static const uint8_t tt_ev_21_0[4] = {
-    0xc2, 0xb8, 0xf6, 0x73
+    0x34, 0x71, 0x4b, 0x1a
 };
 
 static const uint8_t tt_ev_21_1[1] = {
@@ -565,7 +566,7 @@ static const uint8_t tt_ev_21_1[1] = {
 
 static const tt_ev_patch_t tt_ev_21_patches[] = {{0, 12u, 4u, tt_ev_21_0}, {0, 1150u, 1u, tt_ev_21_1}};
 static const uint8_t tt_ev_22_0[4] = {
-    0x83, 0x7d, 0x67, 0x2f
+    0x60, 0x9f, 0x58, 0xc6
 };
 
 static const uint8_t tt_ev_22_1[1] = {
@@ -574,7 +575,7 @@ static const uint8_t tt_ev_22_1[1] = {
 
 static const tt_ev_patch_t tt_ev_22_patches[] = {{0, 12u, 4u, tt_ev_22_0}, {0, 960u, 1u, tt_ev_22_1}};
 static const uint8_t tt_ev_23_0[4] = {
-    0x2a, 0x9d, 0xb5, 0x21
+    0x0d, 0x5e, 0xa8, 0xe3
 };
 
 static const uint8_t tt_ev_23_1[2] = {
@@ -583,25 +584,25 @@ static const uint8_t tt_ev_23_1[2] = {
 
 static const tt_ev_patch_t tt_ev_23_patches[] = {{0, 12u, 4u, tt_ev_23_0}, {0, 960u, 2u, tt_ev_23_1}};
 static const uint8_t tt_ev_24_0[4] = {
-    0x99, 0x94, 0xd1, 0xa6
+    0x8d, 0x75, 0xb6, 0xfb
 };
 
 static const uint8_t tt_ev_24_1[2] = {
-    0xc4, 0x0a
+    0xd4, 0x0a
 };
 
 static const tt_ev_patch_t tt_ev_24_patches[] = {{0, 12u, 4u, tt_ev_24_0}, {0, 976u, 2u, tt_ev_24_1}};
 static const uint8_t tt_ev_25_0[4] = {
-    0x42, 0xd9, 0xb7, 0x2b
+    0x97, 0xf4, 0x71, 0xea
 };
 
 static const uint8_t tt_ev_25_1[2] = {
-    0xb0, 0x0a
+    0xc0, 0x0a
 };
 
 static const tt_ev_patch_t tt_ev_25_patches[] = {{0, 12u, 4u, tt_ev_25_0}, {0, 976u, 2u, tt_ev_25_1}};
 static const uint8_t tt_ev_26_0[4] = {
-    0x51, 0xd2, 0x38, 0xcd
+    0x42, 0xa7, 0xcc, 0xf8
 };
 
 static const uint8_t tt_ev_26_1[1] = {
@@ -610,7 +611,7 @@ static const uint8_t tt_ev_26_1[1] = {
 
 static const tt_ev_patch_t tt_ev_26_patches[] = {{0, 12u, 4u, tt_ev_26_0}, {0, 968u, 1u, tt_ev_26_1}};
 static const uint8_t tt_ev_27_0[4] = {
-    0x16, 0x1e, 0x80, 0x20
+    0xb8, 0xa1, 0x8b, 0x18
 };
 
 static const uint8_t tt_ev_27_1[1] = {
@@ -619,7 +620,7 @@ static const uint8_t tt_ev_27_1[1] = {
 
 static const tt_ev_patch_t tt_ev_27_patches[] = {{0, 12u, 4u, tt_ev_27_0}, {0, 1616u, 1u, tt_ev_27_1}};
 static const uint8_t tt_ev_28_0[4] = {
-    0x0b, 0x34, 0xd9, 0x09
+    0x37, 0xeb, 0x9a, 0xa5
 };
 
 static const uint8_t tt_ev_28_1[2] = {
@@ -628,7 +629,7 @@ static const uint8_t tt_ev_28_1[2] = {
 
 static const tt_ev_patch_t tt_ev_28_patches[] = {{0, 12u, 4u, tt_ev_28_0}, {0, 1684u, 2u, tt_ev_28_1}};
 static const uint8_t tt_ev_29_0[4] = {
-    0xc7, 0xb7, 0x48, 0xfe
+    0x00, 0xd4, 0xe2, 0x30
 };
 
 static const uint8_t tt_ev_29_1[1] = {
@@ -637,7 +638,7 @@ static const uint8_t tt_ev_29_1[1] = {
 
 static const tt_ev_patch_t tt_ev_29_patches[] = {{0, 12u, 4u, tt_ev_29_0}, {0, 1718u, 1u, tt_ev_29_1}};
 static const uint8_t tt_ev_30_0[4] = {
-    0xa1, 0x2f, 0x20, 0x7d
+    0xd6, 0x4b, 0x7a, 0x3d
 };
 
 static const uint8_t tt_ev_30_1[2] = {
@@ -646,7 +647,7 @@ static const uint8_t tt_ev_30_1[2] = {
 
 static const tt_ev_patch_t tt_ev_30_patches[] = {{0, 12u, 4u, tt_ev_30_0}, {0, 4180u, 2u, tt_ev_30_1}};
 static const uint8_t tt_ev_31_0[4] = {
-    0x2d, 0x9f, 0xdf, 0xde
+    0xfd, 0xce, 0xd3, 0xd5
 };
 
 static const uint8_t tt_ev_31_1[1] = {
@@ -655,7 +656,7 @@ static const uint8_t tt_ev_31_1[1] = {
 
 static const tt_ev_patch_t tt_ev_31_patches[] = {{0, 12u, 4u, tt_ev_31_0}, {0, 1150u, 1u, tt_ev_31_1}};
 static const uint8_t tt_ev_32_0[4] = {
-    0x0f, 0x65, 0xd8, 0x82
+    0xa8, 0xe3, 0x65, 0x9c
 };
 
 static const uint8_t tt_ev_32_1[1] = {
@@ -664,50 +665,50 @@ static const uint8_t tt_ev_32_1[1] = {
 
 static const tt_ev_patch_t tt_ev_32_patches[] = {{0, 12u, 4u, tt_ev_32_0}, {0, 332u, 1u, tt_ev_32_1}};
 static const uint8_t tt_ev_33_0[4] = {
-    0xfb, 0x53, 0x78, 0xdd
+    0xf6, 0x77, 0x34, 0x41
 };
 
 static const uint8_t tt_ev_33_1[1] = {
     0x41
 };
 
-static const tt_ev_patch_t tt_ev_33_patches[] = {{0, 12u, 4u, tt_ev_33_0}, {0, 4354u, 1u, tt_ev_33_1}};
+static const tt_ev_patch_t tt_ev_33_patches[] = {{0, 12u, 4u, tt_ev_33_0}, {0, 4370u, 1u, tt_ev_33_1}};
 
 static const tt_ev_case_t tt_ev_cases[] = {
     {"truncated_header", 1u, 0u, 267u, 1752u, 0u, tt_ev_0_patches},
-    {"bad_magic", 2u, 0u, 4380u, 1752u, 1u, tt_ev_1_patches},
-    {"bad_version", 3u, 0u, 4380u, 1752u, 1u, tt_ev_2_patches},
-    {"truncated_body", 4u, 0u, 4376u, 1752u, 0u, tt_ev_3_patches},
-    {"bad_total_length", 4u, 0u, 4380u, 1752u, 1u, tt_ev_4_patches},
-    {"flipped_bit", 5u, 0u, 4380u, 1752u, 1u, tt_ev_5_patches},
-    {"too_many_buffers", 6u, 0u, 4380u, 1752u, 2u, tt_ev_6_patches},
-    {"labels_not_classes", 6u, 0u, 4380u, 1752u, 2u, tt_ev_7_patches},
-    {"op_table_outside_blob", 7u, 0u, 4380u, 1752u, 2u, tt_ev_8_patches},
-    {"pool_misaligned", 7u, 0u, 4380u, 1752u, 2u, tt_ev_9_patches},
-    {"arena_too_small", 8u, 7972u, 4380u, 1752u, 0u, tt_ev_10_patches},
-    {"exp_table_outside_arena", 9u, 0u, 4380u, 1752u, 2u, tt_ev_11_patches},
-    {"momentum", 17u, 0u, 4380u, 1752u, 2u, tt_ev_12_patches},
-    {"head_rate_not_normal", 17u, 0u, 4380u, 1752u, 2u, tt_ev_13_patches},
-    {"weights_of_other_model", 10u, 0u, 4380u, 1752u, 1u, tt_ev_14_patches},
-    {"buffer_outside_arena", 9u, 0u, 4380u, 1752u, 2u, tt_ev_15_patches},
-    {"buffer_misaligned", 9u, 0u, 4380u, 1752u, 2u, tt_ev_16_patches},
-    {"buffer_unknown_dtype", 9u, 0u, 4380u, 1752u, 2u, tt_ev_17_patches},
-    {"unknown_op_kind", 12u, 0u, 4380u, 1752u, 2u, tt_ev_18_patches},
-    {"op_in_wrong_phase", 13u, 0u, 4380u, 1752u, 2u, tt_ev_19_patches},
-    {"recompute_in_forward", 13u, 0u, 4380u, 1752u, 2u, tt_ev_20_patches},
-    {"recompute_of_loss", 12u, 0u, 4380u, 1752u, 2u, tt_ev_21_patches},
-    {"buffer_id_out_of_range", 14u, 0u, 4380u, 1752u, 2u, tt_ev_22_patches},
-    {"required_slot_missing", 14u, 0u, 4380u, 1752u, 2u, tt_ev_23_patches},
-    {"params_outside_pool", 11u, 0u, 4380u, 1752u, 2u, tt_ev_24_patches},
-    {"params_of_wrong_type", 11u, 0u, 4380u, 1752u, 2u, tt_ev_25_patches},
-    {"output_wrong_size", 15u, 0u, 4380u, 1752u, 2u, tt_ev_26_patches},
-    {"geometry_inconsistent", 11u, 0u, 4380u, 1752u, 2u, tt_ev_27_patches},
-    {"weights_ref_outside_blob", 10u, 0u, 4380u, 1752u, 2u, tt_ev_28_patches},
-    {"weight_step_bound_mismatch", 11u, 0u, 4380u, 1752u, 2u, tt_ev_29_patches},
-    {"fused_expansion_not_a_conv", 11u, 0u, 4380u, 1752u, 2u, tt_ev_30_patches},
-    {"streamed_flag_not_on_input", 12u, 0u, 4380u, 1752u, 2u, tt_ev_31_patches},
-    {"streamed_input_partial_row", 15u, 0u, 4380u, 1752u, 2u, tt_ev_32_patches},
-    {"label_too_long", 16u, 0u, 4380u, 1752u, 2u, tt_ev_33_patches},
+    {"bad_magic", 2u, 0u, 4396u, 1752u, 1u, tt_ev_1_patches},
+    {"bad_version", 3u, 0u, 4396u, 1752u, 1u, tt_ev_2_patches},
+    {"truncated_body", 4u, 0u, 4392u, 1752u, 0u, tt_ev_3_patches},
+    {"bad_total_length", 4u, 0u, 4396u, 1752u, 1u, tt_ev_4_patches},
+    {"flipped_bit", 5u, 0u, 4396u, 1752u, 1u, tt_ev_5_patches},
+    {"too_many_buffers", 6u, 0u, 4396u, 1752u, 2u, tt_ev_6_patches},
+    {"labels_not_classes", 6u, 0u, 4396u, 1752u, 2u, tt_ev_7_patches},
+    {"op_table_outside_blob", 7u, 0u, 4396u, 1752u, 2u, tt_ev_8_patches},
+    {"pool_misaligned", 7u, 0u, 4396u, 1752u, 2u, tt_ev_9_patches},
+    {"arena_too_small", 8u, 7972u, 4396u, 1752u, 0u, tt_ev_10_patches},
+    {"exp_table_outside_arena", 9u, 0u, 4396u, 1752u, 2u, tt_ev_11_patches},
+    {"momentum", 17u, 0u, 4396u, 1752u, 2u, tt_ev_12_patches},
+    {"head_rate_not_normal", 17u, 0u, 4396u, 1752u, 2u, tt_ev_13_patches},
+    {"weights_of_other_model", 10u, 0u, 4396u, 1752u, 1u, tt_ev_14_patches},
+    {"buffer_outside_arena", 9u, 0u, 4396u, 1752u, 2u, tt_ev_15_patches},
+    {"buffer_misaligned", 9u, 0u, 4396u, 1752u, 2u, tt_ev_16_patches},
+    {"buffer_unknown_dtype", 9u, 0u, 4396u, 1752u, 2u, tt_ev_17_patches},
+    {"unknown_op_kind", 12u, 0u, 4396u, 1752u, 2u, tt_ev_18_patches},
+    {"op_in_wrong_phase", 13u, 0u, 4396u, 1752u, 2u, tt_ev_19_patches},
+    {"recompute_in_forward", 13u, 0u, 4396u, 1752u, 2u, tt_ev_20_patches},
+    {"recompute_of_loss", 12u, 0u, 4396u, 1752u, 2u, tt_ev_21_patches},
+    {"buffer_id_out_of_range", 14u, 0u, 4396u, 1752u, 2u, tt_ev_22_patches},
+    {"required_slot_missing", 14u, 0u, 4396u, 1752u, 2u, tt_ev_23_patches},
+    {"params_outside_pool", 11u, 0u, 4396u, 1752u, 2u, tt_ev_24_patches},
+    {"params_of_wrong_type", 11u, 0u, 4396u, 1752u, 2u, tt_ev_25_patches},
+    {"output_wrong_size", 15u, 0u, 4396u, 1752u, 2u, tt_ev_26_patches},
+    {"geometry_inconsistent", 11u, 0u, 4396u, 1752u, 2u, tt_ev_27_patches},
+    {"weights_ref_outside_blob", 10u, 0u, 4396u, 1752u, 2u, tt_ev_28_patches},
+    {"weight_step_bound_mismatch", 11u, 0u, 4396u, 1752u, 2u, tt_ev_29_patches},
+    {"fused_expansion_not_a_conv", 11u, 0u, 4396u, 1752u, 2u, tt_ev_30_patches},
+    {"streamed_flag_not_on_input", 12u, 0u, 4396u, 1752u, 2u, tt_ev_31_patches},
+    {"streamed_input_partial_row", 15u, 0u, 4396u, 1752u, 2u, tt_ev_32_patches},
+    {"label_too_long", 16u, 0u, 4396u, 1752u, 2u, tt_ev_33_patches},
 };
 
 #endif /* TT_EXECUTOR_VECTORS_H */

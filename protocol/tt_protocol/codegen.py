@@ -174,6 +174,7 @@ def render_plan_header() -> str:
     out += _enum("TT_PLAN_OP", P.OpKind, "Op kinds (OpKind); slots and semantics: SIGNATURES in tt_protocol/plan/format.py.")
     out += _enum("TT_PARAM", P.ParamType, "Parameter-pool block types (ParamType).")
     out += _enum("TT_LAYER", P.LayerKind, "Layer kinds of LAYER blocks (LayerKind).")
+    out += _enum("TT_POOL", P.PoolKind, "Pool kinds of POOL blocks (PoolKind).")
     out += _enum("TT_LAYER_FLAG", P.LayerFlag, "LAYER block flags (LayerFlag).")
     out += _enum("TT_OP_FLAG", P.OpFlag, "Op record flags (OpFlag).")
     out += _enum("TT_TENSOR", P.TensorKind, "Weight-blob tensors and deltas records (TensorKind).")

@@ -3,7 +3,7 @@
 The models use the same op set and conventions as the shared models (per-channel symmetric
 weights, int32 biases, PAD before a VALID convolution) but also what those models do not
 exercise: SAME with stride 2, fused RELU/RELU6, depth multiplier 2, arbitrary asymmetric PAD
-amounts, non-global pooling with padding, multipliers above one.
+amounts, non-global pooling with padding, multipliers above one, a requantizing MEAN.
 """
 
 from __future__ import annotations
@@ -116,6 +116,17 @@ class ModelBuilder:
         self.op(S.BuiltinOperator.AVERAGE_POOL_2D, [x], [y], S.BuiltinOptions.Pool2DOptions, opt)
         return y
 
+    def mean(self, x, keep_dims: bool) -> int:
+        """MEAN over H and W into its own (random) quantization, as Keras' GlobalAveragePooling2D."""
+        c = self.shapes[x][3]
+        scale = np.float32(self.scales[x] * self.rng.uniform(0.1, 2.0))
+        y = self.activation((1, 1, 1, c) if keep_dims else (1, c), scale, int(self.rng.integers(-128, 128)))
+        axes = self.tensor((2,), _INT32, data=np.array([1, 2], np.int32))
+        opt = S.ReducerOptionsT()
+        opt.keepDims = keep_dims
+        self.op(S.BuiltinOperator.MEAN, [x, axes], [y], S.BuiltinOptions.ReducerOptions, opt)
+        return y
+
     def fc(self, x, out_c) -> int:
         in_c = int(np.prod(self.shapes[x][1:]))
         wdata = self.rng.integers(-127, 128, (out_c, in_c), dtype=np.int8)
@@ -134,7 +145,8 @@ class ModelBuilder:
 
 
 def random_model(seed: int) -> tuple[bytes, tuple[int, ...]]:
-    """A random small CNN using every supported op; returns (flatbuffer, input shape)."""
+    """A random small CNN using every supported op (every third seed pools with a MEAN instead of
+    an AVERAGE_POOL_2D); returns (flatbuffer, input shape)."""
     rng = np.random.default_rng(seed)
     mb = ModelBuilder(rng)
     pick = lambda seq: seq[int(rng.integers(len(seq)))]
@@ -152,8 +164,11 @@ def random_model(seed: int) -> tuple[bytes, tuple[int, ...]]:
     a = mb.conv(y, c2, 1, 1, "VALID")
     b = mb.conv(y, c2, 1, 1, "VALID", pick(["NONE", "RELU6"]))
     y = mb.add(a, b, pick(["NONE", "NONE", "RELU"]))
-    hp, wp = mb.shapes[y][1:3]
-    kp = int(rng.integers(1, min(hp, wp) + 1))
-    y = mb.avgpool(y, kp, pick([1, 2]), pick(["SAME", "VALID"]))
+    if seed % 3 == 2:  # global average pooling as Keras converts it: a requantizing MEAN
+        y = mb.mean(y, keep_dims=bool(rng.integers(2)))
+    else:
+        hp, wp = mb.shapes[y][1:3]
+        kp = int(rng.integers(1, min(hp, wp) + 1))
+        y = mb.avgpool(y, kp, pick([1, 2]), pick(["SAME", "VALID"]))
     y = mb.fc(y, int(rng.integers(2, 12)))
     return mb.finish([inp], [y]), mb.shapes[inp]

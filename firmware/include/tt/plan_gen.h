@@ -9,7 +9,7 @@
 #define TT_PLAN_MAGIC 0x4C505454u /* "TTPL" */
 #define TT_WEIGHTS_MAGIC 0x42575454u /* "TTWB" */
 #define TT_DELTAS_MAGIC 0x4C445454u /* "TTDL" */
-#define TT_PLAN_FORMAT_VERSION 2u
+#define TT_PLAN_FORMAT_VERSION 3u
 #define TT_PLAN_ALIGN 4u
 #define TT_PLAN_CRC_START 16u /* the CRC-32 covers [CRC_START, total_bytes) */
 #define TT_PLAN_NONE16 0xFFFFu
@@ -57,6 +57,7 @@
 #define TT_PLAN_OP_AVGPOOL 21u
 #define TT_PLAN_OP_SAVE 22u
 #define TT_PLAN_OP_FUSED_BLOCK 23u
+#define TT_PLAN_OP_MEAN 24u
 #define TT_PLAN_OP_LOSS 32u
 #define TT_PLAN_OP_MASK_BWD 33u
 #define TT_PLAN_OP_CONV2D_BWD_INPUT 34u
@@ -85,6 +86,10 @@
 #define TT_LAYER_PW_CONV2D 2u
 #define TT_LAYER_DW_CONV2D 3u
 #define TT_LAYER_FC 4u
+
+/* Pool kinds of POOL blocks (PoolKind). */
+#define TT_POOL_AVERAGE 0u
+#define TT_POOL_MEAN 1u
 
 /* LAYER block flags (LayerFlag). */
 #define TT_LAYER_FLAG_BIAS_TRAINED 1u
@@ -249,7 +254,11 @@
 #define TT_PLAN_POOL_OFF_GEOM 8u
 #define TT_PLAN_POOL_OFF_ACT_MIN 64u
 #define TT_PLAN_POOL_OFF_ACT_MAX 68u
-#define TT_PLAN_POOL_BYTES 72u
+#define TT_PLAN_POOL_OFF_INPUT_ZP 72u
+#define TT_PLAN_POOL_OFF_OUTPUT_ZP 76u
+#define TT_PLAN_POOL_OFF_MULTIPLIER 80u
+#define TT_PLAN_POOL_OFF_SHIFT 84u
+#define TT_PLAN_POOL_BYTES 88u
 
 #define TT_PLAN_FUSED_OFF_HEADER 0u
 #define TT_PLAN_FUSED_OFF_PW1 8u
@@ -338,6 +347,7 @@ typedef struct {
     [TT_PLAN_OP_FC] = {1u, 1u, {1u, 129u, 131u, 0u}, {1u, 132u, 0u}}, \
     [TT_PLAN_OP_ADD] = {1u, 2u, {1u, 1u, 0u, 0u}, {1u, 132u, 0u}}, \
     [TT_PLAN_OP_AVGPOOL] = {1u, 3u, {1u, 0u, 0u, 0u}, {1u, 132u, 0u}}, \
+    [TT_PLAN_OP_MEAN] = {1u, 3u, {1u, 0u, 0u, 0u}, {1u, 132u, 0u}}, \
     [TT_PLAN_OP_SAVE] = {1u, 1u, {1u, 0u, 0u, 0u}, {1u, 0u, 0u}}, \
     [TT_PLAN_OP_FUSED_BLOCK] = {1u, 4u, {1u, 0u, 0u, 0u}, {1u, 0u, 0u}}, \
     [TT_PLAN_OP_LOSS] = {2u, 5u, {1u, 0u, 0u, 0u}, {2u, 0u, 0u}}, \

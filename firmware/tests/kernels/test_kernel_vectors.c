@@ -120,6 +120,18 @@ static void run_pool_vectors(void)
     }
 }
 
+static void run_mean_vectors(void)
+{
+    static int8_t out[MAX_OUT];
+    for (size_t i = 0; i < sizeof tt_mean_vectors / sizeof tt_mean_vectors[0]; i++) {
+        const tt_mean_vector_t *v = &tt_mean_vectors[i];
+        memset(out, 0x5A, sizeof out);
+        CHECK(tt_conv_geom_check(&v->geom), "%s: geometry rejected", v->name);
+        tt_mean_fwd_s8(&v->geom, &v->quant, v->input, out);
+        CHECK(compare(v->name, out, v->expected, v->geom.out_c), "%s: output mismatch", v->name);
+    }
+}
+
 static int32_t volume(const tt_conv_geom_t *g, int out)
 {
     return out ? g->out_h * g->out_w * g->out_c : g->in_h * g->in_w * g->in_c;
@@ -292,6 +304,7 @@ int main(void)
     run_conv_vectors();
     run_add_vectors();
     run_pool_vectors();
+    run_mean_vectors();
     run_bwd_vectors();
     run_loss_vectors();
     run_pool_add_bwd_vectors();

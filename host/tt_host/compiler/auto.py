@@ -86,7 +86,6 @@ def _kernels():
 
 def forward_int8(graph: Graph, image: np.ndarray, kernels=None) -> dict[int, np.ndarray]:
     """Every activation of one sample (int8, shaped as the graph's tensors)."""
-    from tt_host.compiler.lowering import pool_params
     from tt_host.reference.graph import run_step
 
     kernels = kernels or _kernels()
@@ -95,9 +94,6 @@ def forward_int8(graph: Graph, image: np.ndarray, kernels=None) -> dict[int, np.
         shape = graph.tensors[layer.output].shape
         if layer.kind == "reshape":
             y = tensors[layer.inputs[0]]
-        elif layer.kind == "mean":
-            p = pool_params(graph, layer)
-            y = kernels.avgpool_fwd_s8(p.geom, p.quant, tensors[layer.inputs[0]])
         else:
             y = run_step(layer.step, tensors, kernels)
         tensors[layer.output] = np.asarray(y, np.int8).reshape(shape)
@@ -123,7 +119,6 @@ def _backward(graph: Graph, t: dict[int, np.ndarray], label: int, weights: dict[
               act: dict[int, np.ndarray], bias: dict[int, np.ndarray]) -> None:
     """One float backward; adds each tensor's ``(sum_d a g)^2`` to ``act`` and each layer's
     ``(sum_d g')^2`` to ``bias``."""
-    from tt_host.compiler.lowering import pool_params
     from tt_host.reference import backward as B
     from tt_host.reference.loss import softmax_xent_f32
 
@@ -163,7 +158,7 @@ def _backward(graph: Graph, t: dict[int, np.ndarray], label: int, weights: dict[
             for x in layer.inputs:
                 give(x, dy)
         elif layer.kind in ("avgpool", "mean"):
-            geom = layer.step.geom if layer.kind == "avgpool" else pool_params(graph, layer).geom
+            geom = layer.step.geom
             give(layer.inputs[0], B.avgpool_bwd_input_f32(geom, dy.reshape(geom.out_shape)))
         elif layer.kind in ("conv2d", "pw_conv2d"):
             give(layer.inputs[0], B.conv2d_bwd_input_f32(layer.step.geom, weights[layer.index], dy))

@@ -29,6 +29,7 @@ from tt_host.compiler.lowering import (
 from tt_host.compiler.memory import ALIGN as PLAN_ALIGN
 from tt_host.compiler.memory import Plan, arena_layout
 from tt_host.compiler.schedule import Schedule
+from tt_host.reference.params import MeanQuant
 
 _DTYPE = {"input": P.DType.INT8, "activation": P.DType.INT8, "accumulator": P.DType.INT32, "saved": P.DType.INT8,
           "mask": P.DType.MASK, "grad": P.DType.INT16, "param_grad": P.DType.INT32, "scratch": P.DType.BYTES}
@@ -162,8 +163,14 @@ def _add_block(p: AddParams) -> bytes:
 
 
 def _pool_block(p: PoolParams) -> bytes:
-    return P.PoolBlock.build(dict(header=dict(type=P.ParamType.POOL, kind=0, bytes=P.PoolBlock.sizeof()),
-                                  geom=_geom(p.geom), act_min=p.quant.act_min, act_max=p.quant.act_max))
+    q = p.quant
+    if isinstance(q, MeanQuant):
+        kind, requant = P.PoolKind.MEAN, dict(input_zp=q.input_zp, output_zp=q.output_zp, multiplier=q.multiplier,
+                                              shift=q.shift)
+    else:
+        kind, requant = P.PoolKind.AVERAGE, dict(input_zp=0, output_zp=0, multiplier=0, shift=0)
+    return P.PoolBlock.build(dict(header=dict(type=P.ParamType.POOL, kind=kind, bytes=P.PoolBlock.sizeof()),
+                                  geom=_geom(p.geom), act_min=q.act_min, act_max=q.act_max, **requant))
 
 
 def _loss_block(p: LossParams) -> bytes:

@@ -24,8 +24,6 @@ from tt_host import recipe
 from tt_host.workflows import samples
 from tt_host.compiler.errors import CompileError
 from tt_host.compiler.ir import Graph
-from tt_host.compiler.lowering import pool_params
-from tt_host.reference import forward
 from tt_host.reference.graph import run_step
 
 #: Weight scale = max|W_c| / HEADROOM_STEPS.
@@ -68,9 +66,6 @@ def head_features(graph: Graph, image: np.ndarray) -> np.ndarray:
             break
         if layer.kind == "reshape":
             tensors[layer.output] = tensors[layer.inputs[0]].reshape(graph.tensors[layer.output].shape)
-        elif layer.kind == "mean":
-            p = pool_params(graph, layer)
-            tensors[layer.output] = forward.avgpool_fwd_s8(p.geom, p.quant, tensors[layer.inputs[0]])
         else:
             tensors[layer.output] = run_step(layer.step, tensors).reshape(graph.tensors[layer.output].shape)
     return tensors[head.inputs[0]].reshape(-1)

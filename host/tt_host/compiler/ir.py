@@ -8,9 +8,9 @@ PAD folded into its convolution) and adds what training needs on top:
   DEQUANTIZE right before the output, do not run on the device (the device receives int8
   images and the loss computes its own softmax). ``Graph.input`` and ``Graph.logits`` are the
   int8 tensors the step starts from and the loss attaches to;
-* RESHAPE is a view (no kernel, no memory), MEAN over H and W is a global average pool; the
-  run-time shape computation Keras emits for Flatten / Reshape (SHAPE -> STRIDED_SLICE -> PACK
-  into a RESHAPE) is folded away when every shape is static (:func:`static_shape_ops`);
+* RESHAPE is a view (no kernel, no memory); the run-time shape computation Keras emits for
+  Flatten / Reshape (SHAPE -> STRIDED_SLICE -> PACK into a RESHAPE) is folded away when every
+  shape is static (:func:`static_shape_ops`);
 * every layer knows whether its int8 output **clamps** (so backprop needs its 1-bit mask) and
   whether that clamp is a ReLU (lower bound at real 0);
 * convolutions get their **scheme index**, the numbering of the published sparse-update
@@ -32,12 +32,12 @@ import numpy as np
 
 from tt_host.compiler.errors import CompileError, UnsupportedOperator
 from tt_host.reference.graph import SUPPORTED as KERNEL_OPS
-from tt_host.reference.graph import Step, lower
+from tt_host.reference.graph import Step, is_spatial_mean, lower
 from tt_host.reference.params import INT8_MAX, INT8_MIN, ConvQuant
 from tt_host.tflite import Model, load
 
 #: Operators the compiler handles itself (no reference kernel step).
-COMPILER_OPS = ("MEAN", "RESHAPE", "SOFTMAX", "QUANTIZE", "DEQUANTIZE")
+COMPILER_OPS = ("RESHAPE", "SOFTMAX", "QUANTIZE", "DEQUANTIZE")
 #: Every operator a model may contain.
 SUPPORTED_OPS = (*KERNEL_OPS, *COMPILER_OPS)
 
@@ -285,22 +285,11 @@ def _strip_edges(model: Model) -> tuple[int, int, set[int], tuple[str, ...]]:
     return image, logits, dropped, tuple(names)
 
 
-def _check_mean(model: Model, step: Step) -> None:
-    """A MEAN the compiler runs as a global average pool: over H and W of an NHWC tensor, with
-    the same quantization in and out (a requantizing one, as Keras' GlobalAveragePooling2D
-    converts, has no kernel yet: refused here, at import, with its index and tensor)."""
-    op = model.operators[step.op_index]
-    axes = model.tensors[op.inputs[1]].data
-    src, out = model.tensors[op.inputs[0]], model.tensors[op.outputs[0]]
-    in_shape = src.shape
-    if axes is None or sorted(int(a) % len(in_shape) for a in axes.ravel()) != [1, 2] or len(in_shape) != 4:
-        raise UnsupportedOperator("MEAN", op.index, SUPPORTED_OPS, "only the mean over H and W of an NHWC tensor")
-    q_in = (float(src.quant.scale[0]), int(src.quant.zero_point[0])) if src.quant is not None else None
-    q_out = (float(out.quant.scale[0]), int(out.quant.zero_point[0])) if out.quant is not None else None
-    if q_in != q_out:
-        raise UnsupportedOperator("MEAN", op.index, SUPPORTED_OPS,
-                                  f"{out.name} requantizes: only a mean with the same quantization in and out "
-                                  "has a kernel yet")
+def _check_means(model: Model) -> None:
+    """Refuse, at import and with its index, a MEAN over anything but H and W."""
+    for op in model.operators:
+        if op.op == "MEAN" and not is_spatial_mean(model, op):
+            raise UnsupportedOperator("MEAN", op.index, SUPPORTED_OPS, "only the mean over H and W of an NHWC tensor")
 
 
 #: Operators that only compute a shape at run time (Keras' Flatten / Reshape: SHAPE ->
@@ -341,6 +330,7 @@ def import_model(model: Model, name: str = "model", model_hash: bytes = bytes(32
     for op in model.operators:
         if op.op not in SUPPORTED_OPS and op.index not in folded:
             raise UnsupportedOperator(op.op, op.index, SUPPORTED_OPS)
+    _check_means(model)
     image, logits, dropped, stripped = _strip_edges(model)
     try:
         steps = lower(model, fold_pad=True, passthrough=COMPILER_OPS, skip=folded)
@@ -352,8 +342,6 @@ def import_model(model: Model, name: str = "model", model_hash: bytes = bytes(32
     for step in steps:
         if step.op_index in dropped:
             continue
-        if step.kind == "mean":
-            _check_mean(model, step)
         tensors[step.output] = _activation(model, step.output)
         for t in step.inputs:
             if t not in tensors:
@@ -369,7 +357,7 @@ def import_model(model: Model, name: str = "model", model_hash: bytes = bytes(32
             q = step.quant
             clamps = q is not None and (q.act_min > INT8_MIN or q.act_max < INT8_MAX)
             relu = clamps
-        else:  # mean: requantizes when its input and output quantization differ
+        else:  # mean: can saturate only when it requantizes
             src = tensors[step.inputs[0]]
             clamps = (src.scale, src.zero_point) != (out.scale, out.zero_point)
             relu = False
@@ -381,7 +369,7 @@ def import_model(model: Model, name: str = "model", model_hash: bytes = bytes(32
             kw = dict(weight_tensor=op.inputs[1], bias_tensor=op.inputs[2] if len(op.inputs) > 2 else -1,
                       weight_scales=np.broadcast_to(w_t.quant.scale.astype(np.float32), (out_c,)).copy())
         layers.append(Layer(len(layers), step.kind, step.op_index, out.name, step.inputs, step.output,
-                            step if step.kind in (*PARAM_KINDS, "add", "avgpool", "pad") else None,
+                            step if step.kind != "reshape" else None,
                             clamps=clamps, relu=relu, macs=_macs(step), **kw))
 
     by_output = {layer.output: layer for layer in layers}

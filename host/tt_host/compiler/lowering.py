@@ -23,7 +23,7 @@ from tt_host import recipe
 from tt_host.compiler.errors import CompileError
 from tt_host.compiler.ir import Graph, Layer
 from tt_host.compiler.schedule import Block, Schedule
-from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, GradQuant, PoolQuant
+from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, GradQuant, MeanQuant, PoolQuant
 from tt_host.reference.update import Qas, Sgd
 
 LAYER_KINDS = {"conv2d": LK.CONV2D, "pw_conv2d": LK.PW_CONV2D, "dw_conv2d": LK.DW_CONV2D, "fc": LK.FC}
@@ -118,7 +118,7 @@ class LayerParams:
 @dataclass(frozen=True)
 class PoolParams:
     geom: ConvGeom
-    quant: PoolQuant
+    quant: PoolQuant | MeanQuant  #: an average pool's clamp, or a mean's requantization
 
 
 @dataclass(frozen=True)
@@ -185,16 +185,9 @@ def layer_params(graph: Graph, schedule: Schedule, layer: Layer, grad_layers: se
         bias_step_max=train.bias_bound(s_y, s_x, s_w) if bias_trained else 0)
 
 
-def pool_params(graph: Graph, layer: Layer) -> PoolParams:
-    if layer.kind == "avgpool":
+def pool_params(layer: Layer) -> PoolParams:
+    if layer.kind in ("avgpool", "mean"):
         return PoolParams(layer.step.geom, layer.step.quant)
-    if layer.kind == "mean":
-        src, out = graph.tensors[layer.inputs[0]], graph.tensors[layer.output]
-        if (src.scale, src.zero_point) != (out.scale, out.zero_point) or len(src.shape) != 3:
-            raise CompileError(f"{layer.name}: a MEAN that requantizes has no kernel yet (only a global average "
-                               "pool with unchanged quantization)")
-        h, w, c = src.shape
-        return PoolParams(ConvGeom(h, w, c, 1, 1, c, h, w), PoolQuant())
     raise CompileError(f"{layer.name}: a {layer.kind} layer has no kernel in the plan executor "
                        "(a PAD that cannot be folded into its convolution)")
 
@@ -224,7 +217,7 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
     def pp(i: int) -> tuple:
         key = ("pool", i)
         if key not in params:
-            params[key] = pool_params(g, L[i])
+            params[key] = pool_params(L[i])
         return key
 
     def ap(i: int) -> tuple:
@@ -274,7 +267,7 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
             elif layer.kind == "add":
                 emit(OpKind.ADD, r[:2], (w[0], mask), ap(layer.index), flags)
             else:
-                emit(OpKind.AVGPOOL, r[:1], (w[0], mask), pp(layer.index))
+                emit(OpKind.MEAN if layer.kind == "mean" else OpKind.AVGPOOL, r[:1], (w[0], mask), pp(layer.index))
         elif k == "save":
             emit(OpKind.SAVE, r, w, lp(op.layer))
         elif k == "fused_block":

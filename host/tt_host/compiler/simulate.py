@@ -41,7 +41,7 @@ from tt_host.reference import forward as F
 from tt_host.reference import loss as LOSS
 from tt_host.reference import update as U
 from tt_host.reference.backward_int import Grad
-from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, GradQuant, PoolQuant
+from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, GradQuant, MeanQuant, PoolQuant
 
 _NP = {P.DType.INT8: np.int8, P.DType.INT16: np.int16, P.DType.INT32: np.int32, P.DType.MASK: np.uint8,
        P.DType.BYTES: np.uint8}
@@ -329,8 +329,9 @@ class Machine:
             writes.append((op.outs[0], y, None))
             if op.outs[1] is not None:
                 writes.append((op.outs[1], _mask(y, p.quant.act_min, p.quant.act_max), None))
-        elif k == OpKind.AVGPOOL:
-            y = F.avgpool_fwd_s8(p.geom, p.quant, s.get(ins[0]).reshape(p.geom.in_shape))
+        elif k in (OpKind.AVGPOOL, OpKind.MEAN):
+            pool = F.mean_fwd_s8 if k == OpKind.MEAN else F.avgpool_fwd_s8
+            y = pool(p.geom, p.quant, s.get(ins[0]).reshape(p.geom.in_shape))
             writes.append((op.outs[0], y, None))
             if op.outs[1] is not None:
                 writes.append((op.outs[1], _mask(y, p.quant.act_min, p.quant.act_max), None))
@@ -478,7 +479,9 @@ def decode(plan: bytes, weights: bytes) -> Decoded:
             params[key] = add(off)
         elif kind == P.ParamType.POOL:
             b = P.PoolBlock.parse(plan[pool_at + off:])
-            params[key] = PoolParams(_geom(b.geom), PoolQuant(b.act_min, b.act_max))
+            quant = (MeanQuant(b.input_zp, b.output_zp, b.multiplier, b.shift, b.act_min, b.act_max)
+                     if b.header.kind == P.PoolKind.MEAN else PoolQuant(b.act_min, b.act_max))
+            params[key] = PoolParams(_geom(b.geom), quant)
         elif kind == P.ParamType.LOSS:
             b = P.LossBlock.parse(plan[pool_at + off:])
             params[key] = LossParams(b.n_classes, b.scale, b.zero_point)

@@ -43,6 +43,7 @@ from tt_host.native.abi import (  # noqa: F401 (re-exported)
     CBwdWeightParams,
     CUpdate,
     CIrbRows,
+    CMeanQuant,
 )
 from tt_host.native.kernels import (  # noqa: F401 (re-exported)
     conv_geom_check,
@@ -53,6 +54,7 @@ from tt_host.native.kernels import (  # noqa: F401 (re-exported)
     fc_fwd_s8,
     add_fwd_s8,
     avgpool_fwd_s8,
+    mean_fwd_s8,
     mask_pack_s8,
     mask_bwd_s16,
     conv2d_bwd_input_s16,

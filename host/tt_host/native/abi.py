@@ -80,6 +80,16 @@ class CPoolQuant(C.Structure):
     _fields_ = [("act_min", _i32), ("act_max", _i32)]
 
 
+class CMeanQuant(C.Structure):
+    """``tt_mean_quant_t``."""
+
+    _fields_ = [(n, _i32) for n in ("input_zp", "output_zp", "multiplier", "shift", "act_min", "act_max")]
+
+    @classmethod
+    def of(cls, q) -> CMeanQuant:
+        return cls(q.input_zp, q.output_zp, q.multiplier, q.shift, q.act_min, q.act_max)
+
+
 class CGradQuant(C.Structure):
     """``tt_grad_quant_t`` (keeps its arrays alive)."""
 
@@ -250,7 +260,7 @@ ABI_MIRRORS = {
     CIrbGeom: "tt_irb_geom_t", CIrbQuant: "tt_irb_quant_t", CIrbProgress: "tt_irb_progress_t",
     CIrbWeights: "tt_irb_weights_t", CStepResult: "tt_step_result_t", CGradS16: "tt_grad_s16_t",
     CChannels: "tt_channels_t", CBwdWeightParams: "tt_bwd_weight_params_t", CUpdate: "tt_update_t",
-    CIrbRows: "tt_irb_rows_t",
+    CIrbRows: "tt_irb_rows_t", CMeanQuant: "tt_mean_quant_t",
 }
 
 

@@ -20,6 +20,7 @@ from tt_host.native.abi import (
     CGradQuant,
     CGradS16,
     CLogitQuant,
+    CMeanQuant,
     CPoolQuant,
     CQas,
     CRng,
@@ -34,7 +35,7 @@ from tt_host.native.abi import (
 )
 from tt_host.native.library import PROTOTYPES, load
 from tt_host.reference.backward_int import Grad
-from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, GradQuant, PoolQuant
+from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, GradQuant, MeanQuant, PoolQuant
 from tt_host.reference.update import Qas, Rng, Sgd, WeightSlice
 
 
@@ -57,6 +58,7 @@ PROTOTYPES.update({
     "tt_fc_fwd_s8": (None, [C.POINTER(KernelCtx), C.POINTER(CFcGeom), C.POINTER(CConvQuant), _p8, _p8, _p32, _p8]),
     "tt_add_fwd_s8": (None, [_i32, C.POINTER(CAddQuant), _p8, _p8, _p8]),
     "tt_avgpool_fwd_s8": (None, [C.POINTER(CConvGeom), C.POINTER(CPoolQuant), _p8, _p8]),
+    "tt_mean_fwd_s8": (None, [C.POINTER(CConvGeom), C.POINTER(CMeanQuant), _p8, _p8]),
     "tt_mask_pack_s8": (None, [_i32, _i32, _i32, _p8, _pu8]),
     "tt_mask_bwd_s16": (None, [_i32, _pu8, _p16, _p16]),
     "tt_conv2d_bwd_input_s16_scratch_size": (C.c_uint32, [C.POINTER(CConvGeom)]),
@@ -173,6 +175,13 @@ def avgpool_fwd_s8(geom: ConvGeom, quant: PoolQuant, x) -> np.ndarray:
     x = _in8(x, geom.in_shape)
     out = np.empty(geom.out_shape, dtype=np.int8)
     load().tt_avgpool_fwd_s8(C.byref(CConvGeom.of(geom)), C.byref(CPoolQuant(quant.act_min, quant.act_max)), _ptr8(x), _ptr8(out))
+    return out
+
+
+def mean_fwd_s8(geom: ConvGeom, quant: MeanQuant, x) -> np.ndarray:
+    x = _in8(x, geom.in_shape)
+    out = np.empty(geom.out_shape, dtype=np.int8)
+    load().tt_mean_fwd_s8(C.byref(CConvGeom.of(geom)), C.byref(CMeanQuant.of(quant)), _ptr8(x), _ptr8(out))
     return out
 
 

@@ -16,14 +16,16 @@ from tt_host.reference.forward import (
     conv2d_fwd_s8,
     dw_conv2d_fwd_s8,
     fc_fwd_s8,
+    mean_fwd_s8,
     pw_conv2d_fwd_s8,
 )
-from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, PoolQuant, activation_range
+from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, MeanQuant, PoolQuant, activation_range
 
 __all__ = [
     "AddQuant",
     "ConvGeom",
     "ConvQuant",
+    "MeanQuant",
     "PoolQuant",
     "activation_range",
     "add_fwd_s8",
@@ -31,5 +33,6 @@ __all__ = [
     "conv2d_fwd_s8",
     "dw_conv2d_fwd_s8",
     "fc_fwd_s8",
+    "mean_fwd_s8",
     "pw_conv2d_fwd_s8",
 ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from tt_host.reference.fixedpoint import multiply_by_quantized_multiplier, wrap_int32
-from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, PoolQuant
+from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, MeanQuant, PoolQuant
 
 
 def _check(arr: np.ndarray, shape: tuple, dtype, what: str) -> np.ndarray:
@@ -146,3 +146,15 @@ def avgpool_fwd_s8(geom: ConvGeom, quant: PoolQuant, x) -> np.ndarray:
     avg = np.where(acc > 0, acc + half, acc - half)
     avg = np.where(avg >= 0, avg // count, -((-avg) // count))  # C division truncates
     return np.clip(avg, quant.act_min, quant.act_max).astype(np.int8)
+
+
+def mean_fwd_s8(geom: ConvGeom, quant: MeanQuant, x) -> np.ndarray:
+    """``tt_mean_fwd_s8``: TFLite's MEAN over H and W (one output per channel, ``geom`` is the
+    global window), requantized as :class:`MeanQuant` describes."""
+    if geom.out_c != geom.in_c or geom.out_shape[:2] != (1, 1) or geom.kernel_h != geom.in_h or geom.kernel_w != geom.in_w:
+        raise ValueError("a mean covers the whole input, per channel")
+    x = _check(x, geom.in_shape, np.int8, "input").astype(np.int64)
+    count = geom.in_h * geom.in_w
+    acc = wrap_int32(x.sum(axis=(0, 1)) - count * quant.input_zp)
+    y = multiply_by_quantized_multiplier(acc, quant.multiplier, quant.shift) + quant.output_zp
+    return np.clip(y, quant.act_min, quant.act_max).astype(np.int8).reshape(geom.out_shape)

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tt_host.reference import forward
-from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, PoolQuant, activation_range
+from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, MeanQuant, PoolQuant, activation_range
 from tt_host.tflite import Model
 
-SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "AVERAGE_POOL_2D", "PAD")
+SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "AVERAGE_POOL_2D", "MEAN", "PAD")
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def lower(model: Model, fold_pad: bool = True, passthrough: Collection[str] = ()
           skip: Collection[int] = ()) -> list[Step]:
     """The kernel steps of ``model`` in execution order.
 
-    Operators named in ``passthrough`` (e.g. ``"RESHAPE"``, ``"MEAN"``, which the training
+    Operators named in ``passthrough`` (e.g. ``"RESHAPE"``, which the training
     compiler handles itself) become parameterless steps of kind ``op.lower()`` whose inputs are
     the operator's non-constant tensors (a RESHAPE's: its data only, the new shape is metadata);
     ``run`` does not execute them. Operators whose index is in ``skip`` are left out.
@@ -163,7 +163,25 @@ def lower(model: Model, fold_pad: bool = True, passthrough: Collection[str] = ()
             if _qparams(model, x_idx) != (out_scale, out_zp):
                 raise ValueError(f"AVERAGE_POOL_2D {op.index}: input and output quantization differ")
             steps.append(Step("avgpool", op.index, (x_idx,), o, geom, PoolQuant(act_min, act_max)))
+        elif op.op == "MEAN":
+            x_idx = op.inputs[0]
+            if not is_spatial_mean(model, op):
+                raise ValueError(f"MEAN {op.index}: only the mean over H and W of an NHWC tensor is supported")
+            in_h, in_w, in_c = _hwc(model.tensors[x_idx].shape)
+            x_scale, x_zp = _qparams(model, x_idx)
+            geom = ConvGeom.explicit(in_h, in_w, in_c, in_c, in_h, in_w)
+            quant = MeanQuant.from_scales(x_scale, x_zp, out_scale, out_zp, in_h * in_w)
+            steps.append(Step("mean", op.index, (x_idx,), o, geom, quant))
     return steps
+
+
+def is_spatial_mean(model: Model, op) -> bool:
+    """A MEAN over H and W (axes 1 and 2, in any order or negative) of a 4-D tensor: the only
+    reduction the kernels have (Keras' GlobalAveragePooling2D)."""
+    axes = model.tensors[op.inputs[1]].data
+    shape = model.tensors[op.inputs[0]].shape
+    return (axes is not None and len(shape) == 4
+            and sorted(int(a) % 4 for a in np.asarray(axes).ravel()) == [1, 2])
 
 
 def run_step(step: Step, tensors: dict[int, np.ndarray], kernels=forward) -> np.ndarray:
@@ -185,6 +203,8 @@ def run_step(step: Step, tensors: dict[int, np.ndarray], kernels=forward) -> np.
         return kernels.add_fwd_s8(step.quant, x, tensors[step.inputs[1]])
     if step.kind == "avgpool":
         return kernels.avgpool_fwd_s8(step.geom, step.quant, x)
+    if step.kind == "mean":
+        return kernels.mean_fwd_s8(step.geom, step.quant, x)
     if step.kind == "pad":
         t, l, b, r = step.pad
         return np.pad(x, ((t, b), (l, r), (0, 0)), constant_values=step.pad_value)

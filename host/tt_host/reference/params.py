@@ -154,6 +154,30 @@ class PoolQuant:
     act_max: int = INT8_MAX
 
 
+@dataclass(frozen=True)
+class MeanQuant:
+    """``tt_mean_quant_t``: TFLite's int8 MEAN over a window of ``count`` elements
+    (``QuantizedMeanOrSum``): ``(sum - count * input_zp)`` requantized by ``multiplier`` and
+    ``shift``, which fold ``s_in / s_out`` and ``1 / count`` into one fixed-point factor as TFLM
+    folds them, plus ``output_zp``, clamped. The same arithmetic runs whether or not the scales
+    differ (TFLM has no separate path for an unchanged quantization)."""
+
+    input_zp: int
+    output_zp: int
+    multiplier: int
+    shift: int
+    act_min: int = INT8_MIN
+    act_max: int = INT8_MAX
+
+    @classmethod
+    def from_scales(cls, in_scale: float, in_zp: int, out_scale: float, out_zp: int, count: int) -> MeanQuant:
+        multiplier, shift = quantize_multiplier(float(np.float32(in_scale)) / float(np.float32(out_scale)))
+        # TFLM: fold 1/count as a left shift by floor(log2(count)) (at most 32, and never past a
+        # right shift of 31 in the result) followed by an integer division.
+        fold = min(count.bit_length() - 1, 32, 31 + shift)
+        return cls(int(in_zp), int(out_zp), (multiplier << fold) // count, shift - fold)
+
+
 def activation_range(activation: str, scale: float, zero_point: int) -> tuple[int, int]:
     """TFLite ``CalculateActivationRangeQuantized`` for int8 outputs."""
     lo, hi = INT8_MIN, INT8_MAX

@@ -5,7 +5,7 @@
 (the Python test suite runs that check). Cases are deterministic (fixed seeds) and small;
 they cover every forward kernel on the shapes the shared models use, scaled down: the 3x3
 stride-2 stem with PAD-folded asymmetric padding, depthwise 3x3/5x5/7x7 at stride 1 and 2,
-pointwise, per-channel fully connected, residual add and the global average pool.
+pointwise, per-channel fully connected, residual add, the global average pool and the mean.
 
 Backward vectors carry every intermediate of one training step of each convolution-like case
 (the forward output, its packed clamp mask, dY before and after the mask, dX, dW for a
@@ -29,7 +29,7 @@ from tt_host.reference import forward
 from tt_host.reference import loss as L
 from tt_host.reference import update as U
 from tt_host.reference.fixedpoint import quantize_multiplier
-from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, GradQuant, PoolQuant
+from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, GradQuant, MeanQuant, PoolQuant
 
 HEADER = REPO_ROOT / "firmware" / "tests" / "kernels" / "kernel_vectors.h"
 
@@ -117,6 +117,27 @@ def pool_cases() -> list[tuple[str, ConvGeom, PoolQuant, np.ndarray, np.ndarray]
     ]:
         x = rng.integers(-128, 128, g.in_shape, dtype=np.int8)
         out.append((name, g, q, x, forward.avgpool_fwd_s8(g, q, x)))
+    return out
+
+
+def mean_cases() -> list[tuple[str, ConvGeom, MeanQuant, np.ndarray, np.ndarray]]:
+    """TFLite MEAN over H and W: unchanged quantization, requantized finer and coarser, a huge
+    scale ratio (saturating), a tiny one (TFLM limits the 1/count fold by the shift), a single
+    position."""
+    rng = np.random.default_rng(17)
+    out = []
+    for name, (h, w, c), scales in [
+        ("3x3x40 same quantization", (3, 3, 40), (0.05, -3, 0.05, -3)),
+        ("7x5x12 requantized, finer output", (7, 5, 12), (0.04, 10, 0.013, -20)),
+        ("24x24x9 coarser output", (24, 24, 9), (0.02, -128, 0.11, 5)),
+        ("6x6x8 scale ratio 2^20, saturating", (6, 6, 8), (1.0, 0, 2.0 ** -20, 0)),
+        ("6x6x8 scale ratio 2^-28: the 1/count fold limited by the shift", (6, 6, 8), (2.0 ** -28, 0, 1.0, 0)),
+        ("1x1x16 one position", (1, 1, 16), (0.1, 4, 0.07, -7)),
+    ]:
+        g = ConvGeom.explicit(h, w, c, c, h, w)
+        q = MeanQuant.from_scales(*scales, h * w)
+        x = rng.integers(-128, 128, g.in_shape, dtype=np.int8)
+        out.append((name, g, q, x, forward.mean_fwd_s8(g, q, x)))
     return out
 
 
@@ -252,6 +273,10 @@ def render() -> str:
             "typedef struct {\n    const char *name;\n    tt_conv_geom_t geom;\n    tt_pool_quant_t quant;\n"
             "    const int8_t *input;\n    const int8_t *expected;\n    int32_t expected_len;\n} tt_pool_vector_t;\n"
         ),
+        (
+            "typedef struct {\n    const char *name;\n    tt_conv_geom_t geom;\n    tt_mean_quant_t quant;\n"
+            "    const int8_t *input;\n    const int8_t *expected;\n} tt_mean_vector_t;\n"
+        ),
     ]
 
     def geom_init(g: ConvGeom) -> str:
@@ -296,6 +321,15 @@ def render() -> str:
         parts += [_array("int8_t", f"{p}_input", x), _array("int8_t", f"{p}_expected", y)]
         rows.append(f'    {{"{name}", {geom_init(g)}, {{{q.act_min}, {q.act_max}}}, {p}_input, {p}_expected, {y.size}}},')
     parts.append("static const tt_pool_vector_t tt_pool_vectors[] = {\n" + "\n".join(rows) + "\n};\n")
+
+    rows = []
+    for i, (name, g, q, x, y) in enumerate(mean_cases()):
+        p = f"mean{i}"
+        parts.append(f"/* {name} */\n")
+        parts += [_array("int8_t", f"{p}_input", x), _array("int8_t", f"{p}_expected", y)]
+        qi = ", ".join(str(v) for v in (q.input_zp, q.output_zp, q.multiplier, q.shift, q.act_min, q.act_max))
+        rows.append(f'    {{"{name}", {geom_init(g)}, {{{qi}}}, {p}_input, {p}_expected}},')
+    parts.append("static const tt_mean_vector_t tt_mean_vectors[] = {\n" + "\n".join(rows) + "\n};\n")
     parts += _render_backward(geom_init)
     parts.append("#endif /* TT_KERNEL_VECTORS_H */\n")
     return "\n".join(parts)

@@ -63,6 +63,7 @@ from .format import (  # noqa: F401 (re-exported)
     OpKind,
     ParamType,
     LayerKind,
+    PoolKind,
     LayerFlag,
     OpFlag,
     TensorKind,

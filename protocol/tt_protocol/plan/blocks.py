@@ -17,6 +17,7 @@ from .format import (
     LAYER_FIXED_BYTES,
     LayerFlag,
     LayerKind,
+    PoolKind,
     MAX_CHANNELS,
     MAX_CLASSES,
     NONE32,
@@ -67,6 +68,7 @@ class _Pool:
             self._clamp(b, offset)
             if b.geom.out_c != b.geom.in_c or head.bytes != st.sizeof():
                 raise PlanInvalid(Check.BAD_PARAMS, f"pool block at {offset}: channels or size")
+            self._pool_kind(b, offset)
         elif want == ParamType.ADD:
             self._clamp(b, offset)
             if not 1 <= b.numel <= MAX_CHANNELS ** 2 or head.bytes != st.sizeof():
@@ -105,6 +107,22 @@ class _Pool:
         vals = [g[k] for k in ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c")]
         if max(vals) > MAX_CHANNELS or geometry_problem(g):
             raise PlanInvalid(Check.BAD_PARAMS, f"block at {offset}: inconsistent geometry ({geometry_problem(g) or 'too large'})")
+
+    @staticmethod
+    def _pool_kind(b, offset: int) -> None:
+        g, requant = b.geom, (b.input_zp, b.output_zp, b.multiplier, b.shift)
+        if b.header.kind == PoolKind.AVERAGE:
+            ok = requant == (0, 0, 0, 0)
+        elif b.header.kind == PoolKind.MEAN:
+            ok = ((g.kernel_h, g.kernel_w, g.out_h, g.out_w) == (g.in_h, g.in_w, 1, 1)
+                  and (g.stride_h, g.stride_w, g.pad_top, g.pad_left, g.pad_bottom, g.pad_right) == (1, 1, 0, 0, 0, 0)
+                  and -128 <= b.input_zp <= 127 and -128 <= b.output_zp <= 127 and b.multiplier >= 0
+                  and -31 <= b.shift <= 30)
+        else:
+            ok = False
+        if not ok:
+            raise PlanInvalid(Check.BAD_PARAMS, f"pool block at {offset}: kind {b.header.kind} with its geometry "
+                                                "or requantization")
 
     @staticmethod
     def _clamp(b, offset: int) -> None:

@@ -31,8 +31,9 @@ PLAN_MAGIC = b"TTPL"
 WEIGHTS_MAGIC = b"TTWB"
 DELTAS_MAGIC = b"TTDL"
 #: Format version of all three blobs; a loader refuses any other. Version 2: the classifier's
-#: own learning rate, per-layer bounds on a step's update, the divergence guard.
-FORMAT_VERSION = 2
+#: own learning rate, per-layer bounds on a step's update, the divergence guard. Version 3:
+#: POOL blocks carry their kind and a mean's requantization (the MEAN op).
+FORMAT_VERSION = 3
 #: Alignment of every table, array, tensor and arena buffer.
 ALIGN = 4
 #: "No buffer" in a 16-bit buffer slot; "no block" in a 32-bit offset.
@@ -107,6 +108,7 @@ class OpKind(enum.IntEnum):
     AVGPOOL = 0x15
     SAVE = 0x16  #: gather the trained input channels of an activation for a weight gradient
     FUSED_BLOCK = 0x17  #: frozen inverted bottleneck in one kernel (tt_irb_fwd_s8)
+    MEAN = 0x18  #: TFLite MEAN over H and W, requantizing (its backward is AVGPOOL_BWD_INPUT)
     LOSS = 0x20  #: softmax cross-entropy against the sample's label
     MASK_BWD = 0x21
     CONV2D_BWD_INPUT = 0x22
@@ -141,6 +143,13 @@ class LayerKind(enum.IntEnum):
     PW_CONV2D = 2
     DW_CONV2D = 3
     FC = 4
+
+
+class PoolKind(enum.IntEnum):
+    """The arithmetic of a POOL block (its header's ``kind``)."""
+
+    AVERAGE = 0  #: AVERAGE_POOL_2D: same quantization in and out, requantization fields 0
+    MEAN = 1  #: MEAN over H and W: a global window and a requantization
 
 
 class LayerFlag(enum.IntFlag):
@@ -291,7 +300,7 @@ LabelRecord = Struct(
 #: Common head of every parameter-pool block.
 BlockHeader = Struct(
     "type" / Int16ul,  #: ParamType
-    "kind" / Int16ul,  #: LayerKind for LAYER blocks, else 0
+    "kind" / Int16ul,  #: LayerKind for LAYER blocks, PoolKind for POOL blocks, else 0
     "bytes" / Int32ul,  #: the whole block, header and arrays included, ALIGN-aligned
 )
 
@@ -342,9 +351,11 @@ AddBlock = Struct(
 
 PoolBlock = Struct(
     "header" / BlockHeader,
-    "geom" / Geometry,  #: out_c == in_c
+    "geom" / Geometry,  #: out_c == in_c; for MEAN the whole input (kernel = in_h x in_w, out 1 x 1)
     "act_min" / Int32sl,
     "act_max" / Int32sl,
+    #: tt_mean_quant_t for PoolKind.MEAN (1/count folded into the multiplier); 0 for AVERAGE
+    *(name / Int32sl for name in ("input_zp", "output_zp", "multiplier", "shift")),
 )
 
 FusedBlock = Struct(
@@ -439,7 +450,9 @@ SIGNATURES: dict[OpKind, Signature] = {
     OpKind.ADD: _sig(Phase.FORWARD, ("a:INT8", "b:INT8"), ("y:INT8", "mask?:MASK"), ParamType.ADD,
                      "y = tt_add_fwd_s8(a, b); mask as for convolutions"),
     OpKind.AVGPOOL: _sig(Phase.FORWARD, ("x:INT8",), ("y:INT8", "mask?:MASK"), ParamType.POOL,
-                         "y = tt_avgpool_fwd_s8(x)"),
+                         "y = tt_avgpool_fwd_s8(x) (a PoolKind.AVERAGE block)"),
+    OpKind.MEAN: _sig(Phase.FORWARD, ("x:INT8",), ("y:INT8", "mask?:MASK"), ParamType.POOL,
+                      "y = tt_mean_fwd_s8(x) (a PoolKind.MEAN block)"),
     OpKind.SAVE: _sig(Phase.FORWARD, ("x:INT8",), ("saved:INT8",), ParamType.LAYER,
                       "saved[p][j] = x[p][channels[j]] (the layer's input, trained channels only)"),
     OpKind.FUSED_BLOCK: _sig(Phase.FORWARD, ("x:INT8",), ("y:INT8",), ParamType.FUSED,
@@ -456,7 +469,7 @@ SIGNATURES: dict[OpKind, Signature] = {
                                      "tt_dw_conv2d_bwd_input_inplace_s16_supported (written over dy)"),
     OpKind.FC_BWD_INPUT: _sig(Phase.BACKWARD, ("dy:INT16", "w?:INT8"), ("dx:INT16",), ParamType.LAYER, _BWD_DOC),
     OpKind.AVGPOOL_BWD_INPUT: _sig(Phase.BACKWARD, ("dy:INT16",), ("dx:INT16",), ParamType.POOL,
-                                   "dx = tt_avgpool_bwd_input_s16(dy)"),
+                                   "dx = tt_avgpool_bwd_input_s16(dy) (an average pool's or a mean's)"),
     OpKind.GRAD_ADD: _sig(Phase.BACKWARD, ("other:INT16", "grad:INT16"), ("grad:INT16",), None,
                           "grad = tt_add_bwd_input_s16(grad, other) in place"),
     OpKind.GRAD_COPY: _sig(Phase.BACKWARD, ("src:INT16",), ("dst:INT16",), None, "dst = src, exponent too"),

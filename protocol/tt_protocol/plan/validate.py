@@ -28,6 +28,7 @@ from .format import (
     FORWARD_OF,
     LayerFlag,
     LayerKind,
+    PoolKind,
     MAX_BUFFERS,
     MAX_CLASSES,
     MAX_OPS,
@@ -117,7 +118,10 @@ def _sizes(kind: OpKind, p, flags: int) -> dict[str, int]:
         return dict(x=x, saved=g.in_h * g.in_w * n, w=slice_count(lk, g, n), b=4 * g.out_c, y=_out_numel(g),
                     mask=-(-_out_numel(g) // 8), dy=2 * _out_numel(g), dx=2 * _in_numel(g), db=4 * g.out_c,
                     dw=4 * slice_count(lk, g, n))
-    if kind in (OpKind.AVGPOOL, OpKind.AVGPOOL_BWD_INPUT):
+    if kind in (OpKind.AVGPOOL, OpKind.MEAN, OpKind.AVGPOOL_BWD_INPUT):
+        want_kind = {OpKind.AVGPOOL: PoolKind.AVERAGE, OpKind.MEAN: PoolKind.MEAN}.get(kind)
+        if want_kind is not None and p.header.kind != want_kind:
+            raise PlanInvalid(Check.BAD_PARAMS, f"{kind.name} with a {PoolKind(p.header.kind).name} pool block")
         g = p.geom
         return dict(x=_in_numel(g), y=_out_numel(g), mask=-(-_out_numel(g) // 8), dy=2 * _out_numel(g), dx=2 * _in_numel(g))
     if kind == OpKind.ADD:

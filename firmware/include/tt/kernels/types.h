@@ -90,6 +90,18 @@ typedef struct {
 } tt_pool_quant_t;
 
 /**
+ * TFLite's int8 MEAN over count = in_h * in_w elements (QuantizedMeanOrSum):
+ * y = clamp(MultiplyByQuantizedMultiplier(sum - count * input_zp, multiplier, shift) + output_zp),
+ * where multiplier and shift fold s_in / s_out and 1 / count as TFLM folds them.
+ */
+typedef struct {
+    int32_t input_zp, output_zp; /**< Zero points, [-128, 127]. */
+    int32_t multiplier;          /**< Q31 significand, [0, 2^31) (below 2^30 once 1/count is folded in). */
+    int32_t shift;               /**< Exponent, [-31, 30]. */
+    int32_t act_min, act_max;    /**< Output clamp. */
+} tt_mean_quant_t;
+
+/**
  * Weight scales folded into a backward-input kernel (conv, pointwise, depthwise, FC):
  * s_W[o] = S * ratio[o], S = max_o s_W[o] = scale_multiplier * 2^(scale_shift - 31),
  * ratio[o] = multiplier[o] * 2^(shift[o] - 31) in (0, 1]. Gradients are int16 values with a
