@@ -269,6 +269,14 @@ static void run_op(tt_executor_t *ex, const op_t *op, uint32_t label, tt_step_re
         pack_mask(ex, op, size_of(ex, s[4]), q.act_min, q.act_max);
         break;
     }
+    case TT_PLAN_OP_MAXPOOL: {
+        tt_conv_geom_t g;
+        memcpy(&g, block + TT_PLAN_POOL_OFF_GEOM, sizeof g);
+        const tt_pool_quant_t q = {tt_pv_i32(block + TT_PLAN_POOL_OFF_ACT_MIN), tt_pv_i32(block + TT_PLAN_POOL_OFF_ACT_MAX)};
+        tt_maxpool_fwd_s8(&g, &q, (const int8_t *)buf(ex, s[0]), (int8_t *)buf(ex, s[4]));
+        pack_mask(ex, op, size_of(ex, s[4]), q.act_min, q.act_max);
+        break;
+    }
     case TT_PLAN_OP_MEAN: {
         tt_conv_geom_t g;
         memcpy(&g, block + TT_PLAN_POOL_OFF_GEOM, sizeof g);
@@ -310,6 +318,13 @@ static void run_op(tt_executor_t *ex, const op_t *op, uint32_t label, tt_step_re
         memcpy(&g, block + TT_PLAN_POOL_OFF_GEOM, sizeof g);
         tt_avgpool_bwd_input_s16(&g, (const int16_t *)(void *)buf(ex, s[0]), *exp_of(ex, s[0]),
                                  (int16_t *)(void *)buf(ex, s[4]), exp_of(ex, s[4]));
+        break;
+    }
+    case TT_PLAN_OP_MAXPOOL_BWD_INPUT: {
+        tt_conv_geom_t g;
+        memcpy(&g, block + TT_PLAN_POOL_OFF_GEOM, sizeof g);
+        tt_maxpool_bwd_input_s16(&g, (const int8_t *)buf(ex, s[1]), (const int16_t *)(void *)buf(ex, s[0]),
+                                 *exp_of(ex, s[0]), (int16_t *)(void *)buf(ex, s[4]), exp_of(ex, s[4]));
         break;
     }
     case TT_PLAN_OP_GRAD_ADD: /* grad (slot 1) += other (slot 0) */

@@ -75,6 +75,17 @@ static int is_bwd_input(uint32_t k)
            k == TT_PLAN_OP_DW_CONV2D_BWD_INPUT || k == TT_PLAN_OP_FC_BWD_INPUT;
 }
 
+/* The pool block kinds each pooling op runs on (POOL_KIND_OF). */
+static int pool_kind_fits(uint32_t k, uint32_t pool_kind)
+{
+    switch (k) {
+    case TT_PLAN_OP_AVGPOOL: return pool_kind == TT_POOL_AVERAGE;
+    case TT_PLAN_OP_MEAN: return pool_kind == TT_POOL_MEAN;
+    case TT_PLAN_OP_AVGPOOL_BWD_INPUT: return pool_kind == TT_POOL_AVERAGE || pool_kind == TT_POOL_MEAN;
+    default: return pool_kind == TT_POOL_MAX; /* MAXPOOL, MAXPOOL_BWD_INPUT */
+    }
+}
+
 /* Expected byte size of each slot, by slot position (ins 0..3, outs 4..6); UINT64_MAX = any.
  * Port of _sizes(); returns a Check when the op and its block disagree. */
 #define ANY UINT64_MAX
@@ -133,15 +144,19 @@ static uint32_t slot_sizes(uint32_t k, const block_t *p, uint32_t flags, uint64_
         }
         return OK;
     }
-    if (k == TT_PLAN_OP_AVGPOOL || k == TT_PLAN_OP_MEAN || k == TT_PLAN_OP_AVGPOOL_BWD_INPUT) {
-        if ((k == TT_PLAN_OP_AVGPOOL && p->kind != TT_POOL_AVERAGE) || (k == TT_PLAN_OP_MEAN && p->kind != TT_POOL_MEAN)) {
+    if (k == TT_PLAN_OP_AVGPOOL || k == TT_PLAN_OP_MEAN || k == TT_PLAN_OP_MAXPOOL || k == TT_PLAN_OP_AVGPOOL_BWD_INPUT ||
+        k == TT_PLAN_OP_MAXPOOL_BWD_INPUT) {
+        if (!pool_kind_fits(k, p->kind)) {
             return TT_PLAN_CHECK_BAD_PARAMS;
         }
         const uint64_t x = in_numel(p->g), y = out_numel(p->g);
-        if (k != TT_PLAN_OP_AVGPOOL_BWD_INPUT) {
-            want[0] = x; want[4] = y; want[5] = (y + 7u) / 8u;
-        } else {
+        if (k == TT_PLAN_OP_AVGPOOL_BWD_INPUT || k == TT_PLAN_OP_MAXPOOL_BWD_INPUT) {
             want[0] = 2u * y; want[4] = 2u * x;
+            if (k == TT_PLAN_OP_MAXPOOL_BWD_INPUT) {
+                want[1] = x;
+            }
+        } else {
+            want[0] = x; want[4] = y; want[5] = (y + 7u) / 8u;
         }
     } else if (k == TT_PLAN_OP_ADD) {
         want[0] = want[1] = want[4] = p->numel;

@@ -43,12 +43,12 @@ static int clamp_ok(const uint8_t *p)
     return -128 <= lo && lo <= hi && hi <= 127;
 }
 
-/* _Pool._pool_kind(): an average pool has no requantization; a mean covers the whole input. */
+/* _Pool._pool_kind(): average and max pools have no requantization; a mean covers the whole input. */
 static int pool_kind_ok(const uint8_t *p, uint32_t kind, const int64_t *g)
 {
     const int32_t in_zp = tt_pv_i32(p + TT_PLAN_POOL_OFF_INPUT_ZP), out_zp = tt_pv_i32(p + TT_PLAN_POOL_OFF_OUTPUT_ZP);
     const int32_t multiplier = tt_pv_i32(p + TT_PLAN_POOL_OFF_MULTIPLIER), shift = tt_pv_i32(p + TT_PLAN_POOL_OFF_SHIFT);
-    if (kind == TT_POOL_AVERAGE) {
+    if (kind == TT_POOL_AVERAGE || kind == TT_POOL_MAX) {
         return in_zp == 0 && out_zp == 0 && multiplier == 0 && shift == 0;
     }
     if (kind != TT_POOL_MEAN) {

@@ -86,7 +86,7 @@ def inverted_bottleneck_model(seed: int = 0, edges: bool = True, pool: str = "av
     d = mb.conv(e, 0, 3, 1, "SAME", "RELU6", depthwise=True)
     p = mb.conv(d, 8, 1, 1, "VALID")
     r = mb.add(c0, p)
-    g = _mean(mb, r) if pool == "mean" else mb.avgpool(r, mb.shapes[r][1], 1, "VALID")
+    g = _mean(mb, r) if pool == "mean" else mb.pool(r, mb.shapes[r][1], 1, "VALID")
     flat = _reshape(mb, g, (1, 8))
     logits = mb.fc(flat, classes)
     out = logits
@@ -100,7 +100,7 @@ def softmax_inside_model(seed: int = 0) -> bytes:
     mb = ModelBuilder(np.random.default_rng(seed))
     x = mb.activation((1, 8, 8, 3), 1 / 127.5, 0)
     c = mb.conv(x, 4, 3, 1, "SAME", "RELU")
-    pooled = mb.avgpool(c, 8, 1, "VALID")
+    pooled = mb.pool(c, 8, 1, "VALID")
     flat = _reshape(mb, pooled, (1, 4))
     s = _softmax(mb, flat)
     logits = mb.fc(s, 3)

@@ -1,7 +1,7 @@
 """Numpy reference and C kernels against TFLite Micro on randomly generated small models
 (every tensor), covering what the shared models do not: SAME with stride 2, fused
 RELU/RELU6, depth multiplier 2, arbitrary asymmetric PAD folded into a VALID depthwise,
-padded non-global pooling, multipliers above one, a requantizing MEAN."""
+padded non-global pooling, multipliers above one, a requantizing MEAN, max pooling."""
 
 from __future__ import annotations
 

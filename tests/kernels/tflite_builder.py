@@ -3,7 +3,7 @@
 The models use the same op set and conventions as the shared models (per-channel symmetric
 weights, int32 biases, PAD before a VALID convolution) but also what those models do not
 exercise: SAME with stride 2, fused RELU/RELU6, depth multiplier 2, arbitrary asymmetric PAD
-amounts, non-global pooling with padding, multipliers above one, a requantizing MEAN.
+amounts, non-global pooling with padding, multipliers above one, a requantizing MEAN, max pooling.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ class ModelBuilder:
         self.op(S.BuiltinOperator.ADD, [a, b], [y], S.BuiltinOptions.AddOptions, opt)
         return y
 
-    def avgpool(self, x, k, stride, padding) -> int:
+    def pool(self, x, k, stride, padding, op=S.BuiltinOperator.AVERAGE_POOL_2D) -> int:
         h, w, c = self.shapes[x][1:]
         if padding == "VALID" and min(h, w) < k:
             padding = "SAME"
@@ -113,7 +113,7 @@ class ModelBuilder:
         y = self.activation((1, oh, ow, c), q.scale[0], q.zeroPoint[0])
         opt = S.Pool2DOptionsT()
         opt.padding, opt.strideH, opt.strideW, opt.filterHeight, opt.filterWidth = _PAD[padding], stride, stride, k, k
-        self.op(S.BuiltinOperator.AVERAGE_POOL_2D, [x], [y], S.BuiltinOptions.Pool2DOptions, opt)
+        self.op(op, [x], [y], S.BuiltinOptions.Pool2DOptions, opt)
         return y
 
     def mean(self, x, keep_dims: bool) -> int:
@@ -145,8 +145,9 @@ class ModelBuilder:
 
 
 def random_model(seed: int) -> tuple[bytes, tuple[int, ...]]:
-    """A random small CNN using every supported op (every third seed pools with a MEAN instead of
-    an AVERAGE_POOL_2D); returns (flatbuffer, input shape)."""
+    """A random small CNN using every supported op (odd seeds max-pool after the residual ADD,
+    every third seed averages with a MEAN instead of an AVERAGE_POOL_2D); returns (flatbuffer,
+    input shape)."""
     rng = np.random.default_rng(seed)
     mb = ModelBuilder(rng)
     pick = lambda seq: seq[int(rng.integers(len(seq)))]
@@ -164,11 +165,14 @@ def random_model(seed: int) -> tuple[bytes, tuple[int, ...]]:
     a = mb.conv(y, c2, 1, 1, "VALID")
     b = mb.conv(y, c2, 1, 1, "VALID", pick(["NONE", "RELU6"]))
     y = mb.add(a, b, pick(["NONE", "NONE", "RELU"]))
+    if seed % 2:  # a max pool as Keras' MaxPooling2D converts it (2x2 stride 2) or overlapping
+        k, s = pick([(2, 2), (3, 2), (3, 1)])
+        y = mb.pool(y, min(k, *mb.shapes[y][1:3]), s, pick(["SAME", "VALID"]), S.BuiltinOperator.MAX_POOL_2D)
     if seed % 3 == 2:  # global average pooling as Keras converts it: a requantizing MEAN
         y = mb.mean(y, keep_dims=bool(rng.integers(2)))
     else:
         hp, wp = mb.shapes[y][1:3]
         kp = int(rng.integers(1, min(hp, wp) + 1))
-        y = mb.avgpool(y, kp, pick([1, 2]), pick(["SAME", "VALID"]))
+        y = mb.pool(y, kp, pick([1, 2]), pick(["SAME", "VALID"]))
     y = mb.fc(y, int(rng.integers(2, 12)))
     return mb.finish([inp], [y]), mb.shapes[inp]

@@ -58,6 +58,7 @@
 #define TT_PLAN_OP_SAVE 22u
 #define TT_PLAN_OP_FUSED_BLOCK 23u
 #define TT_PLAN_OP_MEAN 24u
+#define TT_PLAN_OP_MAXPOOL 25u
 #define TT_PLAN_OP_LOSS 32u
 #define TT_PLAN_OP_MASK_BWD 33u
 #define TT_PLAN_OP_CONV2D_BWD_INPUT 34u
@@ -67,6 +68,7 @@
 #define TT_PLAN_OP_AVGPOOL_BWD_INPUT 38u
 #define TT_PLAN_OP_GRAD_ADD 39u
 #define TT_PLAN_OP_GRAD_COPY 40u
+#define TT_PLAN_OP_MAXPOOL_BWD_INPUT 41u
 #define TT_PLAN_OP_BIAS_GRAD 48u
 #define TT_PLAN_OP_BIAS_UPDATE 49u
 #define TT_PLAN_OP_WEIGHT_GRAD 50u
@@ -90,6 +92,7 @@
 /* Pool kinds of POOL blocks (PoolKind). */
 #define TT_POOL_AVERAGE 0u
 #define TT_POOL_MEAN 1u
+#define TT_POOL_MAX 2u
 
 /* LAYER block flags (LayerFlag). */
 #define TT_LAYER_FLAG_BIAS_TRAINED 1u
@@ -348,6 +351,7 @@ typedef struct {
     [TT_PLAN_OP_ADD] = {1u, 2u, {1u, 1u, 0u, 0u}, {1u, 132u, 0u}}, \
     [TT_PLAN_OP_AVGPOOL] = {1u, 3u, {1u, 0u, 0u, 0u}, {1u, 132u, 0u}}, \
     [TT_PLAN_OP_MEAN] = {1u, 3u, {1u, 0u, 0u, 0u}, {1u, 132u, 0u}}, \
+    [TT_PLAN_OP_MAXPOOL] = {1u, 3u, {1u, 0u, 0u, 0u}, {1u, 132u, 0u}}, \
     [TT_PLAN_OP_SAVE] = {1u, 1u, {1u, 0u, 0u, 0u}, {1u, 0u, 0u}}, \
     [TT_PLAN_OP_FUSED_BLOCK] = {1u, 4u, {1u, 0u, 0u, 0u}, {1u, 0u, 0u}}, \
     [TT_PLAN_OP_LOSS] = {2u, 5u, {1u, 0u, 0u, 0u}, {2u, 0u, 0u}}, \
@@ -357,6 +361,7 @@ typedef struct {
     [TT_PLAN_OP_DW_CONV2D_BWD_INPUT] = {2u, 1u, {2u, 129u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_FC_BWD_INPUT] = {2u, 1u, {2u, 129u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_AVGPOOL_BWD_INPUT] = {2u, 3u, {2u, 0u, 0u, 0u}, {2u, 0u, 0u}}, \
+    [TT_PLAN_OP_MAXPOOL_BWD_INPUT] = {2u, 3u, {2u, 1u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_GRAD_ADD] = {2u, 0u, {2u, 2u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_GRAD_COPY] = {2u, 0u, {2u, 0u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_BIAS_GRAD] = {2u, 1u, {2u, 0u, 0u, 0u}, {3u, 0u, 0u}}, \

@@ -120,6 +120,26 @@ static void run_pool_vectors(void)
     }
 }
 
+static void run_maxpool_vectors(void)
+{
+    static int8_t out[MAX_OUT];
+    static int16_t dx[MAX_OUT];
+    for (size_t i = 0; i < sizeof tt_maxpool_vectors / sizeof tt_maxpool_vectors[0]; i++) {
+        const tt_pool_vector_t *v = &tt_maxpool_vectors[i];
+        const tt_maxpool_bwd_vector_t *b = &tt_maxpool_bwd_vectors[i];
+        memset(out, 0x5A, sizeof out);
+        CHECK(tt_conv_geom_check(&v->geom), "%s: geometry rejected", v->name);
+        tt_maxpool_fwd_s8(&v->geom, &v->quant, v->input, out);
+        CHECK(compare(v->name, out, v->expected, v->expected_len), "%s: output mismatch", v->name);
+        int32_t e = -999;
+        memset(dx, 0x5A, sizeof dx);
+        tt_maxpool_bwd_input_s16(&v->geom, v->input, b->dy, b->dy_exp, dx, &e);
+        CHECK(e == b->dx_exp, "%s: dX exponent %ld, want %ld", v->name, (long)e, (long)b->dx_exp);
+        CHECK(compare_s16(v->name, "max pool dX", dx, b->dx, v->geom.in_h * v->geom.in_w * v->geom.in_c),
+              "%s: dX mismatch", v->name);
+    }
+}
+
 static void run_mean_vectors(void)
 {
     static int8_t out[MAX_OUT];
@@ -304,6 +324,7 @@ int main(void)
     run_conv_vectors();
     run_add_vectors();
     run_pool_vectors();
+    run_maxpool_vectors();
     run_mean_vectors();
     run_bwd_vectors();
     run_loss_vectors();

@@ -160,6 +160,9 @@ def _backward(graph: Graph, t: dict[int, np.ndarray], label: int, weights: dict[
         elif layer.kind in ("avgpool", "mean"):
             geom = layer.step.geom
             give(layer.inputs[0], B.avgpool_bwd_input_f32(geom, dy.reshape(geom.out_shape)))
+        elif layer.kind == "maxpool":
+            geom = layer.step.geom
+            give(layer.inputs[0], B.maxpool_bwd_input_f32(geom, t[layer.inputs[0]], dy.reshape(geom.out_shape)))
         elif layer.kind in ("conv2d", "pw_conv2d"):
             give(layer.inputs[0], B.conv2d_bwd_input_f32(layer.step.geom, weights[layer.index], dy))
         elif layer.kind == "dw_conv2d":

@@ -164,12 +164,10 @@ def _add_block(p: AddParams) -> bytes:
 
 def _pool_block(p: PoolParams) -> bytes:
     q = p.quant
+    requant = dict(input_zp=0, output_zp=0, multiplier=0, shift=0)
     if isinstance(q, MeanQuant):
-        kind, requant = P.PoolKind.MEAN, dict(input_zp=q.input_zp, output_zp=q.output_zp, multiplier=q.multiplier,
-                                              shift=q.shift)
-    else:
-        kind, requant = P.PoolKind.AVERAGE, dict(input_zp=0, output_zp=0, multiplier=0, shift=0)
-    return P.PoolBlock.build(dict(header=dict(type=P.ParamType.POOL, kind=kind, bytes=P.PoolBlock.sizeof()),
+        requant = dict(input_zp=q.input_zp, output_zp=q.output_zp, multiplier=q.multiplier, shift=q.shift)
+    return P.PoolBlock.build(dict(header=dict(type=P.ParamType.POOL, kind=p.kind, bytes=P.PoolBlock.sizeof()),
                                   geom=_geom(p.geom), act_min=q.act_min, act_max=q.act_max, **requant))
 
 

@@ -76,7 +76,7 @@ class Layer:
     """One node of the IR: a kernel invocation or a view."""
 
     index: int  #: position in ``Graph.layers`` (topological = execution order)
-    kind: str  #: conv2d, pw_conv2d, dw_conv2d, fc, add, avgpool, mean, reshape, pad
+    kind: str  #: conv2d, pw_conv2d, dw_conv2d, fc, add, avgpool, maxpool, mean, reshape, pad
     op_index: int  #: the TFLite operator it comes from
     name: str  #: the output tensor's name (the layer names of the shared models)
     inputs: tuple[int, ...]  #: activation tensor indices read
@@ -351,8 +351,8 @@ def import_model(model: Model, name: str = "model", model_hash: bytes = bytes(32
             clamps = True  # requantized to int8: saturation is always possible
             lo = step.quant.act_min
             relu = lo > INT8_MIN or out.zero_point == INT8_MIN
-        elif step.kind in ("avgpool", "pad", "reshape"):
-            # Same quantization in and out: an average or a copy of int8 values cannot
+        elif step.kind in ("avgpool", "maxpool", "pad", "reshape"):
+            # Same quantization in and out: an average, a maximum or a copy of int8 values cannot
             # leave the int8 range, so only a fused activation clamps.
             q = step.quant
             clamps = q is not None and (q.act_min > INT8_MIN or q.act_max < INT8_MAX)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from tt_protocol.plan import LayerKind as LK
-from tt_protocol.plan import OpFlag, OpKind, Phase
+from tt_protocol.plan import OpFlag, OpKind, Phase, PoolKind
 
 from tt_host import recipe
 from tt_host.compiler.errors import CompileError
@@ -30,6 +30,11 @@ LAYER_KINDS = {"conv2d": LK.CONV2D, "pw_conv2d": LK.PW_CONV2D, "dw_conv2d": LK.D
 FORWARD = {"conv2d": OpKind.CONV2D, "pw_conv2d": OpKind.PW_CONV2D, "dw_conv2d": OpKind.DW_CONV2D, "fc": OpKind.FC}
 BWD_INPUT = {"conv2d": OpKind.CONV2D_BWD_INPUT, "pw_conv2d": OpKind.PW_CONV2D_BWD_INPUT,
              "dw_conv2d": OpKind.DW_CONV2D_BWD_INPUT, "fc": OpKind.FC_BWD_INPUT}
+#: Pooling layers: forward op, input-gradient op (the max pool's also reads the forward input)
+#: and the POOL block's kind.
+POOL_OPS = {"avgpool": (OpKind.AVGPOOL, OpKind.AVGPOOL_BWD_INPUT, PoolKind.AVERAGE),
+            "mean": (OpKind.MEAN, OpKind.AVGPOOL_BWD_INPUT, PoolKind.MEAN),
+            "maxpool": (OpKind.MAXPOOL, OpKind.MAXPOOL_BWD_INPUT, PoolKind.MAX)}
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,8 @@ class LayerParams:
 @dataclass(frozen=True)
 class PoolParams:
     geom: ConvGeom
-    quant: PoolQuant | MeanQuant  #: an average pool's clamp, or a mean's requantization
+    quant: PoolQuant | MeanQuant  #: a pool's clamp, or a mean's requantization
+    kind: PoolKind
 
 
 @dataclass(frozen=True)
@@ -186,8 +192,8 @@ def layer_params(graph: Graph, schedule: Schedule, layer: Layer, grad_layers: se
 
 
 def pool_params(layer: Layer) -> PoolParams:
-    if layer.kind in ("avgpool", "mean"):
-        return PoolParams(layer.step.geom, layer.step.quant)
+    if layer.kind in POOL_OPS:
+        return PoolParams(layer.step.geom, layer.step.quant, POOL_OPS[layer.kind][2])
     raise CompileError(f"{layer.name}: a {layer.kind} layer has no kernel in the plan executor "
                        "(a PAD that cannot be folded into its convolution)")
 
@@ -267,7 +273,8 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
             elif layer.kind == "add":
                 emit(OpKind.ADD, r[:2], (w[0], mask), ap(layer.index), flags)
             else:
-                emit(OpKind.MEAN if layer.kind == "mean" else OpKind.AVGPOOL, r[:1], (w[0], mask), pp(layer.index))
+                key = pp(layer.index)  # refuses a layer without a kernel (an unfolded PAD)
+                emit(POOL_OPS[layer.kind][0], r[:1], (w[0], mask), key)
         elif k == "save":
             emit(OpKind.SAVE, r, w, lp(op.layer))
         elif k == "fused_block":
@@ -283,7 +290,8 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
             if layer.kind in BWD_INPUT:
                 emit(BWD_INPUT[layer.kind], (r[0], find(r[1:], "w:")), w, lp(layer.index))
             else:
-                emit(OpKind.AVGPOOL_BWD_INPUT, r[:1], w, pp(layer.index))
+                key = pp(layer.index)
+                emit(POOL_OPS[layer.kind][1], r, w, key)
         elif k == "grad_add":
             emit(OpKind.GRAD_ADD, r, w)
         elif k == "grad_copy":

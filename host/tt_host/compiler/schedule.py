@@ -491,9 +491,12 @@ class _Builder:
                 continue
             if layer.kind in PARAM_KINDS:
                 self.param_backward(layer, g, ins_need)
-            elif ins_need:  # avgpool, mean, pad: route the gradient back to the window
+            elif ins_need:  # pooling, pad: route the gradient back to the window
                 x = ins_need[0]
-                self.contribute(x, lambda dest, i=layer.index, g=g: self.emit("bwd_input", "backward", i, (g,), (dest,)))
+                # A max pool's gradient goes to each window's maximum: it reads the forward input.
+                reads = (g, self.act[x]) if layer.kind == "maxpool" else (g,)
+                self.contribute(x, lambda dest, i=layer.index, reads=reads: self.emit("bwd_input", "backward", i, reads,
+                                                                                      (dest,)))
 
     def rebuilds_mask(self, layer: Layer) -> bool:
         """The backward recomputes this layer's mask: the expansion's or the depthwise's of a

@@ -43,6 +43,8 @@ from tt_host.reference import update as U
 from tt_host.reference.backward_int import Grad
 from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, GradQuant, MeanQuant, PoolQuant
 
+#: The forward kernel of each pooling op.
+POOL_FORWARD = {OpKind.AVGPOOL: F.avgpool_fwd_s8, OpKind.MEAN: F.mean_fwd_s8, OpKind.MAXPOOL: F.maxpool_fwd_s8}
 _NP = {P.DType.INT8: np.int8, P.DType.INT16: np.int16, P.DType.INT32: np.int32, P.DType.MASK: np.uint8,
        P.DType.BYTES: np.uint8}
 
@@ -329,8 +331,8 @@ class Machine:
             writes.append((op.outs[0], y, None))
             if op.outs[1] is not None:
                 writes.append((op.outs[1], _mask(y, p.quant.act_min, p.quant.act_max), None))
-        elif k in (OpKind.AVGPOOL, OpKind.MEAN):
-            pool = F.mean_fwd_s8 if k == OpKind.MEAN else F.avgpool_fwd_s8
+        elif k in POOL_FORWARD:
+            pool = POOL_FORWARD[k]
             y = pool(p.geom, p.quant, s.get(ins[0]).reshape(p.geom.in_shape))
             writes.append((op.outs[0], y, None))
             if op.outs[1] is not None:
@@ -363,6 +365,11 @@ class Machine:
         elif k == OpKind.AVGPOOL_BWD_INPUT:
             dy = grad(ins[0])
             r = B.avgpool_bwd_input_s16(p.geom, Grad(dy.values.reshape(p.geom.out_shape), dy.exp))
+            writes.append((op.outs[0], r.values, r.exp))
+        elif k == OpKind.MAXPOOL_BWD_INPUT:
+            dy = grad(ins[0])
+            x = s.get(ins[1]).reshape(p.geom.in_shape)
+            r = B.maxpool_bwd_input_s16(p.geom, x, Grad(dy.values.reshape(p.geom.out_shape), dy.exp))
             writes.append((op.outs[0], r.values, r.exp))
         elif k == OpKind.GRAD_ADD:
             r = B.add_bwd_input_s16(grad(ins[1]), grad(ins[0]))
@@ -481,7 +488,7 @@ def decode(plan: bytes, weights: bytes) -> Decoded:
             b = P.PoolBlock.parse(plan[pool_at + off:])
             quant = (MeanQuant(b.input_zp, b.output_zp, b.multiplier, b.shift, b.act_min, b.act_max)
                      if b.header.kind == P.PoolKind.MEAN else PoolQuant(b.act_min, b.act_max))
-            params[key] = PoolParams(_geom(b.geom), quant)
+            params[key] = PoolParams(_geom(b.geom), quant, P.PoolKind(b.header.kind))
         elif kind == P.ParamType.LOSS:
             b = P.LossBlock.parse(plan[pool_at + off:])
             params[key] = LossParams(b.n_classes, b.scale, b.zero_point)

@@ -59,6 +59,7 @@ PROTOTYPES.update({
     "tt_add_fwd_s8": (None, [_i32, C.POINTER(CAddQuant), _p8, _p8, _p8]),
     "tt_avgpool_fwd_s8": (None, [C.POINTER(CConvGeom), C.POINTER(CPoolQuant), _p8, _p8]),
     "tt_mean_fwd_s8": (None, [C.POINTER(CConvGeom), C.POINTER(CMeanQuant), _p8, _p8]),
+    "tt_maxpool_fwd_s8": (None, [C.POINTER(CConvGeom), C.POINTER(CPoolQuant), _p8, _p8]),
     "tt_mask_pack_s8": (None, [_i32, _i32, _i32, _p8, _pu8]),
     "tt_mask_bwd_s16": (None, [_i32, _pu8, _p16, _p16]),
     "tt_conv2d_bwd_input_s16_scratch_size": (C.c_uint32, [C.POINTER(CConvGeom)]),
@@ -71,6 +72,7 @@ PROTOTYPES.update({
     "tt_fc_bwd_input_s16": (None, [C.POINTER(KernelCtx), C.POINTER(CFcGeom), C.POINTER(CGradQuant), _p16, _i32, _p8,
                                    _p16, _p32]),
     "tt_avgpool_bwd_input_s16": (None, [C.POINTER(CConvGeom), _p16, _i32, _p16, _p32]),
+    "tt_maxpool_bwd_input_s16": (None, [C.POINTER(CConvGeom), _p8, _p16, _i32, _p16, _p32]),
     "tt_add_bwd_input_s16": (None, [_i32, _p16, _i32, _p16, _i32, _p16, _p32]),
     "tt_conv2d_bwd_weight_s16": (None, _CONV_BWD_W),
     "tt_pw_conv2d_bwd_weight_s16": (None, _CONV_BWD_W),
@@ -178,6 +180,13 @@ def avgpool_fwd_s8(geom: ConvGeom, quant: PoolQuant, x) -> np.ndarray:
     return out
 
 
+def maxpool_fwd_s8(geom: ConvGeom, quant: PoolQuant, x) -> np.ndarray:
+    x = _in8(x, geom.in_shape)
+    out = np.empty(geom.out_shape, dtype=np.int8)
+    load().tt_maxpool_fwd_s8(C.byref(CConvGeom.of(geom)), C.byref(CPoolQuant(quant.act_min, quant.act_max)), _ptr8(x), _ptr8(out))
+    return out
+
+
 def mean_fwd_s8(geom: ConvGeom, quant: MeanQuant, x) -> np.ndarray:
     x = _in8(x, geom.in_shape)
     out = np.empty(geom.out_shape, dtype=np.int8)
@@ -254,6 +263,15 @@ def avgpool_bwd_input_s16(geom: ConvGeom, dy: Grad) -> Grad:
     out = np.full(geom.in_shape, 0x5A5A, dtype=np.int16)
     e = C.c_int32(-999)
     load().tt_avgpool_bwd_input_s16(C.byref(CConvGeom.of(geom)), _ptr16(v), dy.exp, _ptr16(out), C.byref(e))
+    return Grad(out, e.value)
+
+
+def maxpool_bwd_input_s16(geom: ConvGeom, x, dy: Grad) -> Grad:
+    x = _in8(x, geom.in_shape)
+    v = _in16(dy.values)
+    out = np.full(geom.in_shape, 0x5A5A, dtype=np.int16)
+    e = C.c_int32(-999)
+    load().tt_maxpool_bwd_input_s16(C.byref(CConvGeom.of(geom)), _ptr8(x), _ptr16(v), dy.exp, _ptr16(out), C.byref(e))
     return Grad(out, e.value)
 
 

@@ -16,6 +16,7 @@ from tt_host.reference.forward import (
     conv2d_fwd_s8,
     dw_conv2d_fwd_s8,
     fc_fwd_s8,
+    maxpool_fwd_s8,
     mean_fwd_s8,
     pw_conv2d_fwd_s8,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "conv2d_fwd_s8",
     "dw_conv2d_fwd_s8",
     "fc_fwd_s8",
+    "maxpool_fwd_s8",
     "mean_fwd_s8",
     "pw_conv2d_fwd_s8",
 ]

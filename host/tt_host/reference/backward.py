@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tt_host.reference.forward import taps
+from tt_host.reference.forward import maxpool_winners, taps
 from tt_host.reference.params import ConvGeom
 
 
@@ -133,6 +133,16 @@ def avgpool_bwd_input_f32(geom: ConvGeom, dy):
     dxp = np.zeros(ones.shape[:2] + (geom.in_c,), dtype=dy.dtype)
     for _, _, (sy, sx) in _tap_slices(geom):
         dxp[sy, sx] += share
+    return _crop(geom, dxp)
+
+
+def maxpool_bwd_input_f32(geom: ConvGeom, x, dy):
+    """Each window's dY goes to its first maximum (:func:`forward.maxpool_winners`)."""
+    winner = maxpool_winners(geom, x)
+    dxp = np.zeros((geom.in_h + geom.pad_top + geom.pad_bottom, geom.in_w + geom.pad_left + geom.pad_right,
+                    geom.in_c), dtype=dy.dtype)
+    for ky, kx, (sy, sx) in _tap_slices(geom):
+        dxp[sy, sx] += np.where(winner == ky * geom.kernel_w + kx, dy, 0)
     return _crop(geom, dxp)
 
 

@@ -200,8 +200,7 @@ def avgpool_bwd_input_s16(geom: ConvGeom, dy: Grad) -> Grad:
     cnt = avgpool_counts(geom)
     recip = ((1 << 30) + cnt // 2) // cnt
     dyv = np.asarray(dy.values).reshape(geom.out_shape).astype(np.int64)
-    nwin = min(-(-geom.kernel_h // geom.stride_h), geom.out_h) * min(-(-geom.kernel_w // geom.stride_w), geom.out_w)
-    bound = _max_abs(dyv) * nwin * int(recip.max())
+    bound = _max_abs(dyv) * windows_per_element(geom) * int(recip.max())
     r = max(0, _bitlen(bound) - GRAD_BITS)
     share = dyv * recip[:, :, None]
     dxp = np.zeros((geom.in_h + geom.pad_top + geom.pad_bottom, geom.in_w + geom.pad_left + geom.pad_right, geom.in_c),
@@ -210,6 +209,27 @@ def avgpool_bwd_input_s16(geom: ConvGeom, dy: Grad) -> Grad:
         dxp[sy, sx] += share
     acc = F._crop(geom, dxp)
     return Grad(_sat16(_rdbp(acc, r)), dy.exp - 30 + r)
+
+
+def windows_per_element(geom: ConvGeom) -> int:
+    """The most windows of a pooling geometry one input element lies in."""
+    return (min(-(-geom.kernel_h // geom.stride_h), geom.out_h) *
+            min(-(-geom.kernel_w // geom.stride_w), geom.out_w))
+
+
+def maxpool_bwd_input_s16(geom: ConvGeom, x: np.ndarray, dy: Grad) -> Grad:
+    """``tt_maxpool_bwd_input_s16``: each window's dY goes to its first maximum in the forward
+    input ``x`` (row-major window order; padding never wins). The sums of overlapping windows
+    are rounded once, by the shift that keeps ``max|dY| * windows-per-element`` in 15 bits (0
+    for non-overlapping pools: dX is dY moved)."""
+    winner = F.maxpool_winners(geom, x)
+    dyv = np.asarray(dy.values).reshape(geom.out_shape).astype(np.int64)
+    r = max(0, _bitlen(_max_abs(dyv) * windows_per_element(geom)) - GRAD_BITS)
+    dxp = np.zeros((geom.in_h + geom.pad_top + geom.pad_bottom, geom.in_w + geom.pad_left + geom.pad_right, geom.in_c),
+                   np.int64)
+    for ky, kx, (sy, sx) in F._tap_slices(geom):
+        dxp[sy, sx] += np.where(winner == ky * geom.kernel_w + kx, dyv, 0)
+    return Grad(_sat16(_rdbp(F._crop(geom, dxp), r)), dy.exp + r)
 
 
 def mask_bwd_s16(packed_mask: np.ndarray, dy: Grad) -> Grad:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from tt_host.reference.fixedpoint import multiply_by_quantized_multiplier, wrap_int32
-from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, MeanQuant, PoolQuant
+from tt_host.reference.params import INT8_MIN, AddQuant, ConvGeom, ConvQuant, MeanQuant, PoolQuant
 
 
 def _check(arr: np.ndarray, shape: tuple, dtype, what: str) -> np.ndarray:
@@ -158,3 +158,34 @@ def mean_fwd_s8(geom: ConvGeom, quant: MeanQuant, x) -> np.ndarray:
     acc = wrap_int32(x.sum(axis=(0, 1)) - count * quant.input_zp)
     y = multiply_by_quantized_multiplier(acc, quant.multiplier, quant.shift) + quant.output_zp
     return np.clip(y, quant.act_min, quant.act_max).astype(np.int8).reshape(geom.out_shape)
+
+
+def _padded_below_int8(geom: ConvGeom, x: np.ndarray) -> np.ndarray:
+    """``x`` as int16 with ``geom``'s padding filled with -129: a padded position never wins a max."""
+    return np.pad(x.astype(np.int16), ((geom.pad_top, geom.pad_bottom), (geom.pad_left, geom.pad_right), (0, 0)),
+                  constant_values=INT8_MIN - 1)
+
+
+def maxpool_winners(geom: ConvGeom, x) -> np.ndarray:
+    """For every output element, the tap ``ky * kernel_w + kx`` of the window's first maximum in
+    row-major window order: the element a max pool's gradient goes to (ties: the first)."""
+    xp = _padded_below_int8(geom, _check(x, geom.in_shape, np.int8, "input"))
+    best = np.full(geom.out_shape, INT8_MIN - 1, np.int16)
+    winner = np.zeros(geom.out_shape, np.int64)
+    for ky, kx, view in taps(geom, xp):
+        better = view > best
+        best = np.where(better, view, best)
+        winner = np.where(better, ky * geom.kernel_w + kx, winner)
+    return winner
+
+
+def maxpool_fwd_s8(geom: ConvGeom, quant: PoolQuant, x) -> np.ndarray:
+    """``tt_maxpool_fwd_s8``: the largest in-bounds element of each window (padding never
+    counts, as in TFLite), clamped; input and output share one quantization."""
+    if geom.out_c != geom.in_c:
+        raise ValueError("max pooling keeps the channel count")
+    xp = _padded_below_int8(geom, _check(x, geom.in_shape, np.int8, "input"))
+    y = np.full(geom.out_shape, INT8_MIN - 1, np.int16)
+    for _, _, view in taps(geom, xp):
+        y = np.maximum(y, view)
+    return np.clip(y, quant.act_min, quant.act_max).astype(np.int8)

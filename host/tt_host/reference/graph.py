@@ -18,7 +18,8 @@ from tt_host.reference import forward
 from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, MeanQuant, PoolQuant, activation_range
 from tt_host.tflite import Model
 
-SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "AVERAGE_POOL_2D", "MEAN", "PAD")
+SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "AVERAGE_POOL_2D", "MAX_POOL_2D", "MEAN",
+             "PAD")
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def lower(model: Model, fold_pad: bool = True, passthrough: Collection[str] = ()
             s2, z2 = _qparams(model, b)
             steps.append(Step("add", op.index, (a, b), o,
                               quant=AddQuant.from_scales(s1, z1, s2, z2, out_scale, out_zp, act_min, act_max)))
-        elif op.op == "AVERAGE_POOL_2D":
+        elif op.op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
             x_idx = op.inputs[0]
             in_h, in_w, in_c = _hwc(model.tensors[x_idx].shape)
             kh, kw = op.options["filter_height"], op.options["filter_width"]
@@ -160,9 +161,12 @@ def lower(model: Model, fold_pad: bool = True, passthrough: Collection[str] = ()
                 geom = ConvGeom.same(in_h, in_w, in_c, in_c, kh, kw, sh, sw)
             else:
                 geom = ConvGeom.explicit(in_h, in_w, in_c, in_c, kh, kw, sh, sw)
+            if geom.out_shape != _hwc(model.tensors[o].shape):
+                raise ValueError(f"operator {op.index}: computed output {geom.out_shape} != {model.tensors[o].shape}")
             if _qparams(model, x_idx) != (out_scale, out_zp):
-                raise ValueError(f"AVERAGE_POOL_2D {op.index}: input and output quantization differ")
-            steps.append(Step("avgpool", op.index, (x_idx,), o, geom, PoolQuant(act_min, act_max)))
+                raise ValueError(f"{op.op} {op.index}: input and output quantization differ")
+            kind = "avgpool" if op.op == "AVERAGE_POOL_2D" else "maxpool"
+            steps.append(Step(kind, op.index, (x_idx,), o, geom, PoolQuant(act_min, act_max)))
         elif op.op == "MEAN":
             x_idx = op.inputs[0]
             if not is_spatial_mean(model, op):
@@ -203,6 +207,8 @@ def run_step(step: Step, tensors: dict[int, np.ndarray], kernels=forward) -> np.
         return kernels.add_fwd_s8(step.quant, x, tensors[step.inputs[1]])
     if step.kind == "avgpool":
         return kernels.avgpool_fwd_s8(step.geom, step.quant, x)
+    if step.kind == "maxpool":
+        return kernels.maxpool_fwd_s8(step.geom, step.quant, x)
     if step.kind == "mean":
         return kernels.mean_fwd_s8(step.geom, step.quant, x)
     if step.kind == "pad":

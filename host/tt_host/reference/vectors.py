@@ -11,7 +11,7 @@ Backward vectors carry every intermediate of one training step of each convoluti
 (the forward output, its packed clamp mask, dY before and after the mask, dX, dW for a
 shuffled channel subset, db, and the weights and biases after one SGD+QAS step with
 stochastic rounding), so a failing C test names the stage that broke. Loss, average-pool and
-residual-add backward vectors complete the set.
+residual-add backward vectors complete the set, with the max pool's forward and backward.
 """
 
 from __future__ import annotations
@@ -117,6 +117,22 @@ def pool_cases() -> list[tuple[str, ConvGeom, PoolQuant, np.ndarray, np.ndarray]
     ]:
         x = rng.integers(-128, 128, g.in_shape, dtype=np.int8)
         out.append((name, g, q, x, forward.avgpool_fwd_s8(g, q, x)))
+    return out
+
+
+def maxpool_cases() -> list[tuple[str, ConvGeom, PoolQuant, np.ndarray, np.ndarray]]:
+    """MAX_POOL_2D: Keras' 2x2 stride 2, overlapping 3x3 stride 2 SAME (padding never wins), a
+    fused ReLU clamp; small value ranges so windows tie (the gradient goes to the first)."""
+    rng = np.random.default_rng(19)
+    E, SAME = ConvGeom.explicit, ConvGeom.same
+    out = []
+    for name, g, q, lo in [
+        ("2x2 s2", E(6, 8, 5, 5, 2, 2, 2, 2), PoolQuant(), -128),
+        ("3x3 s2 SAME, ties", SAME(7, 5, 4, 4, 3, 3, 2, 2), PoolQuant(), -3),
+        ("3x3 s1 SAME, relu clamp", SAME(4, 4, 3, 3, 3, 3, 1, 1), PoolQuant(-20, 127), -60),
+    ]:
+        x = rng.integers(lo, -lo if lo > -128 else 128, g.in_shape, dtype=np.int8)
+        out.append((name, g, q, x, forward.maxpool_fwd_s8(g, q, x)))
     return out
 
 
@@ -232,6 +248,17 @@ def pool_bwd_cases() -> list[tuple[str, ConvGeom, I.Grad, I.Grad]]:
     return out
 
 
+def maxpool_bwd_cases() -> list[tuple[str, ConvGeom, I.Grad, I.Grad]]:
+    """The input gradient of every :func:`maxpool_cases` case (same input), at full-range dY
+    (the overlapping case halves)."""
+    rng = np.random.default_rng(23)
+    out = []
+    for name, g, _, x, _ in maxpool_cases():
+        dy = I.Grad(rng.integers(-32768, 32768, g.out_shape).astype(np.int16), -13)
+        out.append((name, g, dy, I.maxpool_bwd_input_s16(g, x, dy)))
+    return out
+
+
 def add_bwd_cases() -> list[tuple[str, I.Grad, I.Grad, I.Grad]]:
     rng = np.random.default_rng(13)
     out = []
@@ -323,6 +350,14 @@ def render() -> str:
     parts.append("static const tt_pool_vector_t tt_pool_vectors[] = {\n" + "\n".join(rows) + "\n};\n")
 
     rows = []
+    for i, (name, g, q, x, y) in enumerate(maxpool_cases()):
+        p = f"maxpool{i}"
+        parts.append(f"/* {name} */\n")
+        parts += [_array("int8_t", f"{p}_input", x), _array("int8_t", f"{p}_expected", y)]
+        rows.append(f'    {{"{name}", {geom_init(g)}, {{{q.act_min}, {q.act_max}}}, {p}_input, {p}_expected, {y.size}}},')
+    parts.append("static const tt_pool_vector_t tt_maxpool_vectors[] = {\n" + "\n".join(rows) + "\n};\n")
+
+    rows = []
     for i, (name, g, q, x, y) in enumerate(mean_cases()):
         p = f"mean{i}"
         parts.append(f"/* {name} */\n")
@@ -357,6 +392,9 @@ def _render_backward(geom_init) -> list[str]:
             "typedef struct {\n    const char *name;\n    tt_conv_geom_t geom;\n    const int16_t *dy;\n    int32_t dy_exp;\n"
             "    const int16_t *dx;\n    int32_t dx_exp;\n} tt_pool_bwd_vector_t;\n"
         ),
+        "/* The input gradient of tt_maxpool_vectors[i] (same geometry and forward input). */\n"
+        "typedef struct {\n    const int16_t *dy;\n    int32_t dy_exp;\n    const int16_t *dx;\n    int32_t dx_exp;\n"
+        "} tt_maxpool_bwd_vector_t;\n",
         (
             "typedef struct {\n    const char *name;\n    int32_t size;\n    const int16_t *a;\n    int32_t a_exp;\n"
             "    const int16_t *b;\n    int32_t b_exp;\n    const int16_t *sum;\n    int32_t sum_exp;\n} tt_add_bwd_vector_t;\n"
@@ -402,6 +440,13 @@ def _render_backward(geom_init) -> list[str]:
         parts += [_array("int16_t", f"{p}_dy", dy.values), _array("int16_t", f"{p}_dx", dx.values)]
         rows.append(f'    {{"{name}", {geom_init(g)}, {p}_dy, {dy.exp}, {p}_dx, {dx.exp}}},')
     parts.append("static const tt_pool_bwd_vector_t tt_pool_bwd_vectors[] = {\n" + "\n".join(rows) + "\n};\n")
+
+    rows = []
+    for k, (name, g, dy, dx) in enumerate(maxpool_bwd_cases()):
+        p = f"maxpoolb{k}"
+        parts += [_array("int16_t", f"{p}_dy", dy.values), _array("int16_t", f"{p}_dx", dx.values)]
+        rows.append(f"    {{{p}_dy, {dy.exp}, {p}_dx, {dx.exp}}}, /* {name} */")
+    parts.append("static const tt_maxpool_bwd_vector_t tt_maxpool_bwd_vectors[] = {\n" + "\n".join(rows) + "\n};\n")
 
     rows = []
     for k, (name, a, b, sm) in enumerate(add_bwd_cases()):

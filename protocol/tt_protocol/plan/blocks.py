@@ -111,7 +111,7 @@ class _Pool:
     @staticmethod
     def _pool_kind(b, offset: int) -> None:
         g, requant = b.geom, (b.input_zp, b.output_zp, b.multiplier, b.shift)
-        if b.header.kind == PoolKind.AVERAGE:
+        if b.header.kind in (PoolKind.AVERAGE, PoolKind.MAX):
             ok = requant == (0, 0, 0, 0)
         elif b.header.kind == PoolKind.MEAN:
             ok = ((g.kernel_h, g.kernel_w, g.out_h, g.out_w) == (g.in_h, g.in_w, 1, 1)

@@ -32,7 +32,7 @@ WEIGHTS_MAGIC = b"TTWB"
 DELTAS_MAGIC = b"TTDL"
 #: Format version of all three blobs; a loader refuses any other. Version 2: the classifier's
 #: own learning rate, per-layer bounds on a step's update, the divergence guard. Version 3:
-#: POOL blocks carry their kind and a mean's requantization (the MEAN op).
+#: POOL blocks carry their kind and a mean's requantization (the MEAN and MAXPOOL ops).
 FORMAT_VERSION = 3
 #: Alignment of every table, array, tensor and arena buffer.
 ALIGN = 4
@@ -109,6 +109,7 @@ class OpKind(enum.IntEnum):
     SAVE = 0x16  #: gather the trained input channels of an activation for a weight gradient
     FUSED_BLOCK = 0x17  #: frozen inverted bottleneck in one kernel (tt_irb_fwd_s8)
     MEAN = 0x18  #: TFLite MEAN over H and W, requantizing (its backward is AVGPOOL_BWD_INPUT)
+    MAXPOOL = 0x19
     LOSS = 0x20  #: softmax cross-entropy against the sample's label
     MASK_BWD = 0x21
     CONV2D_BWD_INPUT = 0x22
@@ -118,6 +119,7 @@ class OpKind(enum.IntEnum):
     AVGPOOL_BWD_INPUT = 0x26
     GRAD_ADD = 0x27  #: grad += other (``tt_add_bwd_input_s16``)
     GRAD_COPY = 0x28
+    MAXPOOL_BWD_INPUT = 0x29  #: reads the forward input: the gradient goes to each window's maximum
     BIAS_GRAD = 0x30
     BIAS_UPDATE = 0x31
     WEIGHT_GRAD = 0x32
@@ -150,6 +152,7 @@ class PoolKind(enum.IntEnum):
 
     AVERAGE = 0  #: AVERAGE_POOL_2D: same quantization in and out, requantization fields 0
     MEAN = 1  #: MEAN over H and W: a global window and a requantization
+    MAX = 2  #: MAX_POOL_2D: same quantization in and out, requantization fields 0
 
 
 class LayerFlag(enum.IntFlag):
@@ -453,6 +456,8 @@ SIGNATURES: dict[OpKind, Signature] = {
                          "y = tt_avgpool_fwd_s8(x) (a PoolKind.AVERAGE block)"),
     OpKind.MEAN: _sig(Phase.FORWARD, ("x:INT8",), ("y:INT8", "mask?:MASK"), ParamType.POOL,
                       "y = tt_mean_fwd_s8(x) (a PoolKind.MEAN block)"),
+    OpKind.MAXPOOL: _sig(Phase.FORWARD, ("x:INT8",), ("y:INT8", "mask?:MASK"), ParamType.POOL,
+                         "y = tt_maxpool_fwd_s8(x) (a PoolKind.MAX block)"),
     OpKind.SAVE: _sig(Phase.FORWARD, ("x:INT8",), ("saved:INT8",), ParamType.LAYER,
                       "saved[p][j] = x[p][channels[j]] (the layer's input, trained channels only)"),
     OpKind.FUSED_BLOCK: _sig(Phase.FORWARD, ("x:INT8",), ("y:INT8",), ParamType.FUSED,
@@ -470,6 +475,8 @@ SIGNATURES: dict[OpKind, Signature] = {
     OpKind.FC_BWD_INPUT: _sig(Phase.BACKWARD, ("dy:INT16", "w?:INT8"), ("dx:INT16",), ParamType.LAYER, _BWD_DOC),
     OpKind.AVGPOOL_BWD_INPUT: _sig(Phase.BACKWARD, ("dy:INT16",), ("dx:INT16",), ParamType.POOL,
                                    "dx = tt_avgpool_bwd_input_s16(dy) (an average pool's or a mean's)"),
+    OpKind.MAXPOOL_BWD_INPUT: _sig(Phase.BACKWARD, ("dy:INT16", "x:INT8"), ("dx:INT16",), ParamType.POOL,
+                                   "dx = tt_maxpool_bwd_input_s16(x, dy): x is the forward input"),
     OpKind.GRAD_ADD: _sig(Phase.BACKWARD, ("other:INT16", "grad:INT16"), ("grad:INT16",), None,
                           "grad = tt_add_bwd_input_s16(grad, other) in place"),
     OpKind.GRAD_COPY: _sig(Phase.BACKWARD, ("src:INT16",), ("dst:INT16",), None, "dst = src, exponent too"),

@@ -95,6 +95,13 @@ class Validated:
     labels: list[str]
 
 
+#: The pool block kinds each pooling op runs on.
+POOL_KIND_OF = {
+    OpKind.AVGPOOL: (PoolKind.AVERAGE,), OpKind.MEAN: (PoolKind.MEAN,), OpKind.MAXPOOL: (PoolKind.MAX,),
+    OpKind.AVGPOOL_BWD_INPUT: (PoolKind.AVERAGE, PoolKind.MEAN), OpKind.MAXPOOL_BWD_INPUT: (PoolKind.MAX,),
+}
+
+
 def _sizes(kind: OpKind, p, flags: int) -> dict[str, int]:
     """Expected byte size of each slot of an op, from its parameter block."""
     if kind in (OpKind.CONV2D, OpKind.PW_CONV2D, OpKind.DW_CONV2D, OpKind.FC, OpKind.LOAD_WEIGHTS, OpKind.LOAD_BIAS,
@@ -118,9 +125,8 @@ def _sizes(kind: OpKind, p, flags: int) -> dict[str, int]:
         return dict(x=x, saved=g.in_h * g.in_w * n, w=slice_count(lk, g, n), b=4 * g.out_c, y=_out_numel(g),
                     mask=-(-_out_numel(g) // 8), dy=2 * _out_numel(g), dx=2 * _in_numel(g), db=4 * g.out_c,
                     dw=4 * slice_count(lk, g, n))
-    if kind in (OpKind.AVGPOOL, OpKind.MEAN, OpKind.AVGPOOL_BWD_INPUT):
-        want_kind = {OpKind.AVGPOOL: PoolKind.AVERAGE, OpKind.MEAN: PoolKind.MEAN}.get(kind)
-        if want_kind is not None and p.header.kind != want_kind:
+    if kind in POOL_KIND_OF:
+        if p.header.kind not in POOL_KIND_OF[kind]:
             raise PlanInvalid(Check.BAD_PARAMS, f"{kind.name} with a {PoolKind(p.header.kind).name} pool block")
         g = p.geom
         return dict(x=_in_numel(g), y=_out_numel(g), mask=-(-_out_numel(g) // 8), dy=2 * _out_numel(g), dx=2 * _in_numel(g))

@@ -16,6 +16,7 @@
 #include "tt/kernels/layer.h"
 #include "tt/kernels/loss.h"
 #include "tt/kernels/mask.h"
+#include "tt/kernels/maxpool.h"
 #include "tt/kernels/mean.h"
 #include "tt/kernels/pw_conv2d.h"
 #include "tt/kernels/sgd.h"
