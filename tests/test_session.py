@@ -369,6 +369,7 @@ def test_upload_refuses_a_package_larger_than_the_model_area():
     with pytest.raises(DeviceError) as err:
         DeviceSession(LoopbackTransport(device.feed), timeout=1.0).upload(_package(4097))
     assert err.value.status == Status.NO_SPACE and err.value.detail == 4096
+    assert "is 4,097 B and the device's model area holds 4,096 B" in str(err.value)
 
 
 def test_upload_reports_a_package_corrupted_in_storage():

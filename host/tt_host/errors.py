@@ -105,16 +105,17 @@ class DeviceError(TtError):
 
     ``status`` is a :class:`Status`, or the raw byte when this host does not know it
     (a newer firmware); ``detail`` is the status-specific number from ``ErrorPayload``
-    and ``opcode`` the request it refused.
+    and ``opcode`` the request it refused; ``meaning`` says what that was, where the caller
+    knows.
     """
 
-    def __init__(self, status: Status | int, detail: int = 0, opcode: int = 0) -> None:
+    def __init__(self, status: Status | int, detail: int = 0, opcode: int = 0, meaning: str = "") -> None:
         self.status = status
         self.detail = detail
         self.opcode = opcode
         name = status.name if isinstance(status, Status) else f"unknown status 0x{status:02X}"
         request = Opcode(opcode).name if opcode in set(Opcode) else f"opcode 0x{opcode:02X}"
-        super().__init__(f"device answered {name} to {request} (detail {detail})")
+        super().__init__(f"device answered {name} to {request} (detail {detail})" + (f": {meaning}" if meaning else ""))
         # Per instance, not per class: each status has its own exit code. A status this
         # host does not know still lands in the device range (64..127).
         self.exit_code = exit_code(status) if isinstance(status, Status) else min(64 + status, 127)

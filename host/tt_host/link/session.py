@@ -315,7 +315,14 @@ class DeviceSession:
             total_bytes=len(package), crc32=crc, flags=LoadFlag.REPLACE_MODEL if replace_model else 0,
             model_hash=package_model_hash(package),
         ))
-        received = LoadProgressPayload.parse(self.request(Opcode.LOAD_BEGIN, begin)[1]).received
+        try:
+            received = LoadProgressPayload.parse(self.request(Opcode.LOAD_BEGIN, begin)[1]).received
+        except DeviceError as exc:
+            if exc.status != Status.NO_SPACE:
+                raise
+            raise DeviceError(exc.status, exc.detail, exc.opcode,
+                              f"the package (plan and weights) is {len(package):,} B and the device's model area "
+                              f"holds {exc.detail:,} B; use a smaller model") from exc
         while received < len(package):
             data = package[received : received + LOAD_CHUNK_MAX_DATA]
             try:
