@@ -124,6 +124,16 @@ def test_hello_reports_the_host_board_with_the_f746_qemu_arena(twin: Emulator) -
     assert info.max_payload == MAX_PAYLOAD and info.firmware_version == "0.1.0"
 
 
+def test_the_model_area_is_the_one_board_toml_states(twin: Emulator) -> None:
+    """``model_area_bytes`` in board.toml (what ``tt-host check`` measures packages against) is
+    the flash the firmware's layout gives an uploaded package: one byte more is refused."""
+    from tt_host.errors import DeviceError
+
+    with connected(twin) as session, pytest.raises(DeviceError) as err:
+        session.upload(bytes(HOST.model_area_bytes + 1))
+    assert err.value.detail == HOST.model_area_bytes == QEMU.model_area_bytes == resolve("f746").model_area_bytes
+
+
 @pytest.mark.parametrize("size_", [0, 1, 254, 255, 600, MAX_PAYLOAD])
 def test_ping_echoes_payloads_of_every_size(twin: Emulator, size_: int) -> None:
     payload = bytes(random.Random(size_).randrange(0, 4) for _ in range(size_))  # many zeros for COBS

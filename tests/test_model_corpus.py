@@ -186,3 +186,13 @@ def test_training_runs_through_max_pooling(native_lib):
         for key, values in planned.parameters().items():
             np.testing.assert_array_equal(image[key], values, err_msg=f"{key} step {step}")
             np.testing.assert_array_equal(unplanned.parameters()[key], values, err_msg=f"{key} step {step}")
+
+
+@pytest.mark.parametrize("name", sorted(COMPILES))
+def test_check_passes(name, tflm):
+    """``tt-host check``'s verdict on every compiling model (its per-board memory rows aside:
+    ``tests/test_check.py``): supported, every tensor equal to TFLM's, a training step."""
+    from tt_host.workflows.check import check_model
+
+    report = check_model(CORPUS / INDEX[name]["file"], classes=3, boards=[])
+    assert report.ok and all(v.ok for v in report.verdicts), report.verdicts

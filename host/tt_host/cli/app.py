@@ -492,6 +492,31 @@ def _auto_lr(compiled, samples, seed: int):
     return choice
 
 
+@app.command("check")
+def check_cmd(
+    model: Annotated[Path, typer.Argument(help="The int8 .tflite model to check.", exists=True, dir_okay=False)],
+    classes: Annotated[int | None, typer.Option("--classes", min=1, help="Train a new classifier for N classes.")] = None,
+    board: Annotated[str | None, typer.Option("--board", "-b", help="Also require that it trains on this board (exit 8 if not); default: report every board.")] = None,
+    inputs: Annotated[int, typer.Option("--inputs", min=1, help="Seeded inputs the forward is compared on.")] = 3,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a model before anything else: its operators, its forward against TFLite Micro, a
+    training step, and what it needs on each board (exit 0 only when it is supported, bit-exact
+    and trains)."""
+    from tt_host.cli import render
+    from tt_host.workflows import check as check_mod
+
+    target = boards_mod.resolve(board) if board else None
+    report = check_mod.check_model(model, classes, inputs, [target] if target else None)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=1))
+    else:
+        console = _stdout()
+        for table in render.check_tables(report):
+            console.print(table)
+    check_mod.raise_for(report, target.name if target else None)
+
+
 @app.command("export")
 def export_cmd(
     base: Annotated[Path, typer.Argument(help="The base .tflite the plan was compiled from.", exists=True, dir_okay=False)],

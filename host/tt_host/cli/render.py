@@ -155,3 +155,39 @@ def stats_table(stats: DeviceStats, board: str = "", clock_hz: int = 0) -> Table
     for name, value in _stats_rows(stats, board, clock_hz):
         table.add_row(name, value)
     return table
+
+
+def check_tables(report) -> list[Table]:
+    """``tt-host check``'s output: operators by kind and status, the verdicts, the memory rows."""
+    from collections import defaultdict
+
+    ops = Table(title=f"{report.model}: operators")
+    for column in ("operator", "count", "status", "indices"):
+        ops.add_column(column, justify="right" if column == "count" else "left")
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for index, op, status in report.operators:
+        groups[(op, status)].append(index)
+    for (op, status), indices in groups.items():
+        shown = ", ".join(map(str, indices[:8])) + (" ..." if len(indices) > 8 else "")
+        colour = "red" if status.startswith("unsupported") else "default"
+        ops.add_row(op, str(len(indices)), f"[{colour}]{status}[/{colour}]", shown)
+    verdicts = Table(title="checks")
+    for column in ("check", "result", "detail"):
+        verdicts.add_column(column)
+    marks = {True: "[green]pass[/green]", False: "[red]FAIL[/red]", None: "[yellow]not run[/yellow]"}
+    for v in report.verdicts:
+        verdicts.add_row(v.name, marks[v.ok], v.detail)
+    tables = [ops, verdicts]
+    if report.schemes:
+        memory = Table(title="what training needs (arena and package against each board's)")
+        for column in ("board", "scheme", "trainable", "peak SRAM", "arena", "package", "fits"):
+            memory.add_column(column, justify="left" if column in ("board", "scheme", "fits") else "right")
+        for r in report.schemes:
+            if r.error:
+                memory.add_row(r.board, r.scheme, "", "", "", "", f"[red]no[/red]: {r.error}")
+                continue
+            why = [] if r.fits else ["arena"] * (not r.fits_arena) + ["model area"] * (not r.fits_model_area)
+            memory.add_row(r.board, r.scheme, f"{r.trainable_params:,}", f"{r.peak_sram_bytes:,}", f"{r.arena_bytes:,}",
+                           f"{r.package_bytes:,}", "yes" if r.fits else f"[red]no[/red] ({', '.join(why)})")
+        tables.append(memory)
+    return tables

@@ -255,10 +255,9 @@ def _macs(step: Step) -> int:
     return 0  # add, pooling and views are not counted as MACs (the README's convention)
 
 
-def _strip_edges(model: Model) -> tuple[int, int, set[int], tuple[str, ...]]:
-    """Find the int8 input/logits tensors; return them, the dropped op indices and names."""
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise CompileError(f"the model must have one input and one output, it has {len(model.inputs)} and {len(model.outputs)}")
+def _edges(model: Model) -> tuple[int, int, set[int], tuple[str, ...]]:
+    """The input and logits tensors once QUANTIZE (after the input) and SOFTMAX / DEQUANTIZE
+    (before the output) are dropped; the dropped op indices and names."""
     producer = {o: op for op in model.operators for o in op.outputs}
     dropped: set[int] = set()
     names: list[str] = []
@@ -276,13 +275,48 @@ def _strip_edges(model: Model) -> tuple[int, int, set[int], tuple[str, ...]]:
             names.append(op.op)
             image = op.outputs[0]
             break
+    return image, logits, dropped, tuple(names)
+
+
+def _strip_edges(model: Model) -> tuple[int, int, set[int], tuple[str, ...]]:
+    """Find the int8 input/logits tensors; return them, the dropped op indices and names."""
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise CompileError(f"the model must have one input and one output, it has {len(model.inputs)} and {len(model.outputs)}")
+    image, logits, dropped, names = _edges(model)
     for op in model.operators:
         if op.op in ("QUANTIZE", "DEQUANTIZE", "SOFTMAX") and op.index not in dropped:
             raise UnsupportedOperator(op.op, op.index, SUPPORTED_OPS,
                                       "only at the edges: QUANTIZE on the input, SOFTMAX/DEQUANTIZE on the output")
     if model.tensors[image].dtype != np.int8 or model.tensors[logits].dtype != np.int8:
         raise CompileError("the model's input and logits (after stripping QUANTIZE/SOFTMAX/DEQUANTIZE) must be int8")
-    return image, logits, dropped, tuple(names)
+    return image, logits, dropped, names
+
+
+def operator_support(model: Model) -> list[tuple[int, str, str]]:
+    """``(index, operator, status)`` for every operator, status one of ``runs`` (a kernel or a
+    view on the device), ``folded`` (a static shape computation, gone at compile time),
+    ``edge`` (QUANTIZE / SOFTMAX / DEQUANTIZE at the ends: the host quantizes, the loss has its
+    own softmax) or ``unsupported: <why>``. Never raises: it is what ``tt-host check`` lists."""
+    folded = static_shape_ops(model)
+    dropped = _edges(model)[2] if len(model.inputs) == len(model.outputs) == 1 else set()
+    rows = []
+    for op in model.operators:
+        if op.index in dropped:
+            status = "edge"
+        elif op.index in folded:
+            status = "folded"
+        elif op.op in ("QUANTIZE", "DEQUANTIZE", "SOFTMAX"):
+            status = "unsupported: only at the edges (QUANTIZE on the input, SOFTMAX/DEQUANTIZE on the output)"
+        elif op.op == "MEAN" and not is_spatial_mean(model, op):
+            status = "unsupported: only the mean over H and W of an NHWC tensor"
+        elif op.op in SHAPE_OPS:
+            status = "unsupported: a shape computed at run time (only static RESHAPE chains fold)"
+        elif op.op in SUPPORTED_OPS:
+            status = "runs"
+        else:
+            status = "unsupported: no kernel"
+        rows.append((op.index, op.op, status))
+    return rows
 
 
 def _check_means(model: Model) -> None:
