@@ -10,6 +10,8 @@ list(APPEND TT_RUNTIME_SOURCES
   kernels/tt_add_fwd_s8.c
   kernels/tt_avgpool_fwd_s8.c
   kernels/tt_maxpool_fwd_s8.c
+  kernels/tt_mul_fwd_s8.c
+  kernels/tt_hard_swish_fwd_s8.c
   kernels/tt_mean_fwd_s8.c
   kernels/tt_mask_pack_s8.c
   kernels/tt_mask_bwd_s16.c
@@ -19,6 +21,8 @@ list(APPEND TT_RUNTIME_SOURCES
   kernels/tt_fc_bwd_input_s16.c
   kernels/tt_avgpool_bwd_input_s16.c
   kernels/tt_maxpool_bwd_input_s16.c
+  kernels/tt_mul_bwd_s16.c
+  kernels/tt_hard_swish_bwd_input_s16.c
   kernels/tt_add_bwd_input_s16.c
   kernels/tt_conv2d_bwd_weight_s16.c
   kernels/tt_pw_conv2d_bwd_weight_s16.c

@@ -269,6 +269,27 @@ static void run_op(tt_executor_t *ex, const op_t *op, uint32_t label, tt_step_re
         pack_mask(ex, op, size_of(ex, s[4]), q.act_min, q.act_max);
         break;
     }
+    case TT_PLAN_OP_MUL: {
+        tt_mul_quant_t q;
+        tt_mul_grad_t unused;
+        tt_ex_read_mul(block, &q, &unused);
+        const int8_t constant = (int8_t)tt_pv_i32(block + TT_PLAN_MUL_OFF_CONSTANT);
+        const int8_t *b = s[1] == TT_PLAN_NONE16 ? &constant : (const int8_t *)buf(ex, s[1]);
+        const uint32_t numel = tt_pv_u32(block + TT_PLAN_MUL_OFF_NUMEL);
+        tt_mul_fwd_s8((int32_t)numel, &q, (const int8_t *)buf(ex, s[0]), b,
+                      (int32_t)tt_pv_u32(block + TT_PLAN_MUL_OFF_B_NUMEL), (int8_t *)buf(ex, s[4]));
+        pack_mask(ex, op, numel, q.act_min, q.act_max);
+        break;
+    }
+    case TT_PLAN_OP_HARD_SWISH: {
+        tt_hard_swish_quant_t q;
+        tt_hard_swish_grad_t unused;
+        tt_ex_read_hard_swish(block, &q, &unused);
+        const uint32_t numel = tt_pv_u32(block + TT_PLAN_HARD_SWISH_OFF_NUMEL);
+        tt_hard_swish_fwd_s8((int32_t)numel, &q, (const int8_t *)buf(ex, s[0]), (int8_t *)buf(ex, s[4]));
+        pack_mask(ex, op, numel, INT8_MIN, INT8_MAX);
+        break;
+    }
     case TT_PLAN_OP_MAXPOOL: {
         tt_conv_geom_t g;
         memcpy(&g, block + TT_PLAN_POOL_OFF_GEOM, sizeof g);
@@ -325,6 +346,34 @@ static void run_op(tt_executor_t *ex, const op_t *op, uint32_t label, tt_step_re
         memcpy(&g, block + TT_PLAN_POOL_OFF_GEOM, sizeof g);
         tt_maxpool_bwd_input_s16(&g, (const int8_t *)buf(ex, s[1]), (const int16_t *)(void *)buf(ex, s[0]),
                                  *exp_of(ex, s[0]), (int16_t *)(void *)buf(ex, s[4]), exp_of(ex, s[4]));
+        break;
+    }
+    case TT_PLAN_OP_MUL_BWD_A:
+    case TT_PLAN_OP_MUL_BWD_B: {
+        tt_mul_quant_t q;
+        tt_mul_grad_t g;
+        tt_ex_read_mul(block, &q, &g);
+        const int32_t numel = (int32_t)tt_pv_u32(block + TT_PLAN_MUL_OFF_NUMEL);
+        const int32_t b_numel = (int32_t)tt_pv_u32(block + TT_PLAN_MUL_OFF_B_NUMEL);
+        const int16_t *dy = (const int16_t *)(void *)buf(ex, s[0]);
+        if (op->kind == TT_PLAN_OP_MUL_BWD_A) {
+            const int8_t constant = (int8_t)tt_pv_i32(block + TT_PLAN_MUL_OFF_CONSTANT);
+            const int8_t *b = s[1] == TT_PLAN_NONE16 ? &constant : (const int8_t *)buf(ex, s[1]);
+            tt_mul_bwd_a_s16(numel, &q, &g, b, b_numel, dy, *exp_of(ex, s[0]), (int16_t *)(void *)buf(ex, s[4]),
+                             exp_of(ex, s[4]));
+        } else {
+            tt_mul_bwd_b_s16(numel, &q, &g, (const int8_t *)buf(ex, s[1]), b_numel, dy, *exp_of(ex, s[0]),
+                             (int16_t *)(void *)buf(ex, s[4]), exp_of(ex, s[4]));
+        }
+        break;
+    }
+    case TT_PLAN_OP_HARD_SWISH_BWD_INPUT: {
+        tt_hard_swish_quant_t q;
+        tt_hard_swish_grad_t g;
+        tt_ex_read_hard_swish(block, &q, &g);
+        tt_hard_swish_bwd_input_s16((int32_t)tt_pv_u32(block + TT_PLAN_HARD_SWISH_OFF_NUMEL), &g,
+                                    (const int8_t *)buf(ex, s[1]), (const int16_t *)(void *)buf(ex, s[0]),
+                                    *exp_of(ex, s[0]), (int16_t *)(void *)buf(ex, s[4]), exp_of(ex, s[4]));
         break;
     }
     case TT_PLAN_OP_GRAD_ADD: /* grad (slot 1) += other (slot 0) */

@@ -35,6 +35,36 @@ void tt_ex_read_add_quant(const uint8_t *p, tt_add_quant_t *q)
     q->act_max = tt_pv_i32(p + TT_PLAN_ADD_OFF_ACT_MAX);
 }
 
+void tt_ex_read_mul(const uint8_t *p, tt_mul_quant_t *q, tt_mul_grad_t *g)
+{
+    q->input1_zp = tt_pv_i32(p + TT_PLAN_MUL_OFF_INPUT1_ZP);
+    q->input2_zp = tt_pv_i32(p + TT_PLAN_MUL_OFF_INPUT2_ZP);
+    q->output_zp = tt_pv_i32(p + TT_PLAN_MUL_OFF_OUTPUT_ZP);
+    q->multiplier = tt_pv_i32(p + TT_PLAN_MUL_OFF_MULTIPLIER);
+    q->shift = tt_pv_i32(p + TT_PLAN_MUL_OFF_SHIFT);
+    q->act_min = tt_pv_i32(p + TT_PLAN_MUL_OFF_ACT_MIN);
+    q->act_max = tt_pv_i32(p + TT_PLAN_MUL_OFF_ACT_MAX);
+    g->a_multiplier = tt_pv_i32(p + TT_PLAN_MUL_OFF_A_MULTIPLIER);
+    g->a_shift = tt_pv_i32(p + TT_PLAN_MUL_OFF_A_SHIFT);
+    g->b_multiplier = tt_pv_i32(p + TT_PLAN_MUL_OFF_B_MULTIPLIER);
+    g->b_shift = tt_pv_i32(p + TT_PLAN_MUL_OFF_B_SHIFT);
+}
+
+void tt_ex_read_hard_swish(const uint8_t *p, tt_hard_swish_quant_t *q, tt_hard_swish_grad_t *g)
+{
+    q->input_zp = tt_pv_i32(p + TT_PLAN_HARD_SWISH_OFF_INPUT_ZP);
+    q->output_zp = tt_pv_i32(p + TT_PLAN_HARD_SWISH_OFF_OUTPUT_ZP);
+    q->output_multiplier = tt_pv_i32(p + TT_PLAN_HARD_SWISH_OFF_OUTPUT_MULTIPLIER);
+    q->output_exponent = tt_pv_i32(p + TT_PLAN_HARD_SWISH_OFF_OUTPUT_EXPONENT);
+    q->reluish_multiplier = tt_pv_i32(p + TT_PLAN_HARD_SWISH_OFF_RELUISH_MULTIPLIER);
+    q->reluish_exponent = tt_pv_i32(p + TT_PLAN_HARD_SWISH_OFF_RELUISH_EXPONENT);
+    g->input_zp = q->input_zp;
+    g->multiplier = tt_pv_i32(p + TT_PLAN_HARD_SWISH_OFF_GRAD_MULTIPLIER);
+    g->shift = tt_pv_i32(p + TT_PLAN_HARD_SWISH_OFF_GRAD_SHIFT);
+    g->lo = tt_pv_i32(p + TT_PLAN_HARD_SWISH_OFF_GRAD_LO);
+    g->hi = tt_pv_i32(p + TT_PLAN_HARD_SWISH_OFF_GRAD_HI);
+}
+
 void tt_ex_fused_args(const uint8_t *plan, const uint8_t *weights, const tt_plan_info_t *h, uint32_t params,
                       fused_args_t *a)
 {

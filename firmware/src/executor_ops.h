@@ -95,6 +95,10 @@ void tt_ex_fused_layers(const layout_t *L, uint32_t block, tt_plan_layer_t *pw1,
 
 /* An ADD parameter block. */
 void tt_ex_read_add_quant(const uint8_t *p, tt_add_quant_t *q);
+/* A MUL block's requantization and gradient scales. */
+void tt_ex_read_mul(const uint8_t *p, tt_mul_quant_t *q, tt_mul_grad_t *g);
+/* A HARD_SWISH block's requantization and derivative parameters. */
+void tt_ex_read_hard_swish(const uint8_t *p, tt_hard_swish_quant_t *q, tt_hard_swish_grad_t *g);
 
 /* A FUSED_BLOCK op's kernel arguments, read from its parameter blocks. */
 typedef struct {

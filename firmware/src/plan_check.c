@@ -161,6 +161,23 @@ static uint32_t slot_sizes(uint32_t k, const block_t *p, uint32_t flags, uint64_
     } else if (k == TT_PLAN_OP_ADD) {
         want[0] = want[1] = want[4] = p->numel;
         want[5] = (p->numel + 7u) / 8u;
+    } else if (k == TT_PLAN_OP_MUL) { /* a, b -> y, mask */
+        want[0] = want[4] = p->numel;
+        want[1] = p->b_numel;
+        want[5] = (p->numel + 7u) / 8u;
+    } else if (k == TT_PLAN_OP_MUL_BWD_A) { /* dy, b -> da */
+        want[0] = want[4] = 2u * (uint64_t)p->numel;
+        want[1] = p->b_numel;
+    } else if (k == TT_PLAN_OP_MUL_BWD_B) { /* dy, a -> db */
+        want[0] = 2u * (uint64_t)p->numel;
+        want[1] = p->numel;
+        want[4] = 2u * (uint64_t)p->b_numel;
+    } else if (k == TT_PLAN_OP_HARD_SWISH) {
+        want[0] = want[4] = p->numel;
+        want[5] = (p->numel + 7u) / 8u;
+    } else if (k == TT_PLAN_OP_HARD_SWISH_BWD_INPUT) { /* dy, x -> dx */
+        want[0] = want[4] = 2u * (uint64_t)p->numel;
+        want[1] = p->numel;
     } else if (k == TT_PLAN_OP_LOSS) {
         want[0] = p->n_classes;
         want[4] = 2u * (uint64_t)p->n_classes;
@@ -236,6 +253,11 @@ static uint32_t check_shapes(const ctx_t *c, uint32_t k, const uint8_t *op, cons
         if (is_layer_fwd(k) && (slot[2] != TT_PLAN_NONE16) != ((p->flags & TT_LAYER_FLAG_BIAS_TRAINED) != 0)) {
             return TT_PLAN_CHECK_BAD_BUFFER_ID;
         }
+    }
+    /* b is either a buffer (the block's constant then 0) or the block's scalar constant. */
+    if ((k == TT_PLAN_OP_MUL || k == TT_PLAN_OP_MUL_BWD_A) &&
+        (slot[1] == TT_PLAN_NONE16 ? p->b_numel != 1 : p->constant != 0)) {
+        return TT_PLAN_CHECK_BAD_BUFFER_ID;
     }
     if (streamed_reader) {
         if (p->fused_x != c->input_bytes) {

@@ -26,7 +26,9 @@ typedef struct {
     uint32_t flags;
     uint32_t n;
     int64_t g[14]; /* in_h in_w in_c out_h out_w out_c kh kw sh sw pt pl pb pr */
-    uint32_t numel;     /* ADD */
+    uint32_t numel;     /* ADD, MUL, HARD_SWISH */
+    uint32_t b_numel;   /* MUL */
+    int32_t constant;   /* MUL */
     uint32_t n_classes; /* LOSS */
     uint64_t fused_x, fused_y;
 } block_t;

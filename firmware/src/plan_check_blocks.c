@@ -59,6 +59,42 @@ static int pool_kind_ok(const uint8_t *p, uint32_t kind, const int64_t *g)
            out_zp <= 127 && multiplier >= 0 && shift >= -31 && shift <= 30;
 }
 
+static int in_range(int32_t v, int32_t lo, int32_t hi) { return lo <= v && v <= hi; }
+
+/* _Pool.block() for MUL blocks. */
+static int mul_ok(const uint8_t *p, const block_t *b)
+{
+    const uint64_t max_numel = (uint64_t)TT_PLAN_MAX_CHANNELS * TT_PLAN_MAX_CHANNELS;
+    if (b->numel < 1 || b->numel > max_numel || b->b_numel < 1 || b->b_numel > b->numel || b->numel % b->b_numel ||
+        !in_range(b->constant, -128, 127) || !clamp_ok(p + TT_PLAN_MUL_OFF_ACT_MIN)) {
+        return 0;
+    }
+    static const uint32_t zps[] = {TT_PLAN_MUL_OFF_INPUT1_ZP, TT_PLAN_MUL_OFF_INPUT2_ZP, TT_PLAN_MUL_OFF_OUTPUT_ZP};
+    static const uint32_t multipliers[][2] = {{TT_PLAN_MUL_OFF_MULTIPLIER, TT_PLAN_MUL_OFF_SHIFT},
+                                              {TT_PLAN_MUL_OFF_A_MULTIPLIER, TT_PLAN_MUL_OFF_A_SHIFT},
+                                              {TT_PLAN_MUL_OFF_B_MULTIPLIER, TT_PLAN_MUL_OFF_B_SHIFT}};
+    for (int i = 0; i < 3; i++) {
+        if (!in_range(tt_pv_i32(p + zps[i]), -128, 127) || tt_pv_i32(p + multipliers[i][0]) < 0 ||
+            !in_range(tt_pv_i32(p + multipliers[i][1]), -31, 30)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* _Pool.block() for HARD_SWISH blocks. */
+static int hard_swish_ok(const uint8_t *p, uint32_t numel)
+{
+#define HS(field) tt_pv_i32(p + TT_PLAN_HARD_SWISH_OFF_##field)
+    return numel >= 1 && (uint64_t)numel <= (uint64_t)TT_PLAN_MAX_CHANNELS * TT_PLAN_MAX_CHANNELS &&
+           in_range(HS(INPUT_ZP), -128, 127) && in_range(HS(OUTPUT_ZP), -128, 127) &&
+           in_range(HS(OUTPUT_MULTIPLIER), 0, 32767) && in_range(HS(OUTPUT_EXPONENT), -31, 0) &&
+           in_range(HS(RELUISH_MULTIPLIER), 0, 32767) && in_range(HS(RELUISH_EXPONENT), -31, 30) &&
+           HS(GRAD_MULTIPLIER) >= 0 && in_range(HS(GRAD_SHIFT), -31, 30) && HS(GRAD_LO) >= -128 &&
+           HS(GRAD_LO) <= HS(GRAD_HI) + 1 && HS(GRAD_HI) + 1 <= 128;
+#undef HS
+}
+
 static uint64_t layer_block_bytes(uint64_t out_c, uint64_t n, uint32_t flags)
 {
     uint64_t arrays = 2;
@@ -189,7 +225,7 @@ uint32_t tt_pc_check_block(const ctx_t *c, uint32_t offset, uint32_t want, block
         return TT_PLAN_CHECK_BAD_PARAMS;
     }
     static const uint32_t fixed[] = {0, TT_PLAN_LAYER_BYTES, TT_PLAN_ADD_BYTES, TT_PLAN_POOL_BYTES, TT_PLAN_FUSED_BYTES,
-                                     TT_PLAN_LOSS_BYTES};
+                                     TT_PLAN_LOSS_BYTES, TT_PLAN_MUL_BYTES, TT_PLAN_HARD_SWISH_BYTES};
     if (bytes < fixed[want]) {
         return TT_PLAN_CHECK_BAD_PARAMS;
     }
@@ -211,6 +247,14 @@ uint32_t tt_pc_check_block(const ctx_t *c, uint32_t offset, uint32_t want, block
             return TT_PLAN_CHECK_BAD_PARAMS;
         }
         return OK;
+    case TT_PARAM_MUL:
+        b->numel = tt_pv_u32(p + TT_PLAN_MUL_OFF_NUMEL);
+        b->b_numel = tt_pv_u32(p + TT_PLAN_MUL_OFF_B_NUMEL);
+        b->constant = tt_pv_i32(p + TT_PLAN_MUL_OFF_CONSTANT);
+        return bytes == TT_PLAN_MUL_BYTES && mul_ok(p, b) ? OK : TT_PLAN_CHECK_BAD_PARAMS;
+    case TT_PARAM_HARD_SWISH:
+        b->numel = tt_pv_u32(p + TT_PLAN_HARD_SWISH_OFF_NUMEL);
+        return bytes == TT_PLAN_HARD_SWISH_BYTES && hard_swish_ok(p, b->numel) ? OK : TT_PLAN_CHECK_BAD_PARAMS;
     case TT_PARAM_LOSS: {
         b->n_classes = tt_pv_u32(p + TT_PLAN_LOSS_OFF_N_CLASSES);
         float scale;

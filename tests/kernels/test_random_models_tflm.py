@@ -1,7 +1,8 @@
 """Numpy reference and C kernels against TFLite Micro on randomly generated small models
 (every tensor), covering what the shared models do not: SAME with stride 2, fused
 RELU/RELU6, depth multiplier 2, arbitrary asymmetric PAD folded into a VALID depthwise,
-padded non-global pooling, multipliers above one, a requantizing MEAN, max pooling."""
+padded non-global pooling, multipliers above one, a requantizing MEAN, max pooling, hard swish
+and squeeze-excite MULs."""
 
 from __future__ import annotations
 

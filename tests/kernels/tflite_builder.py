@@ -3,7 +3,7 @@
 The models use the same op set and conventions as the shared models (per-channel symmetric
 weights, int32 biases, PAD before a VALID convolution) but also what those models do not
 exercise: SAME with stride 2, fused RELU/RELU6, depth multiplier 2, arbitrary asymmetric PAD
-amounts, non-global pooling with padding, multipliers above one, a requantizing MEAN, max pooling.
+amounts, non-global pooling with padding, multipliers above one, a requantizing MEAN, max pooling, hard swish and squeeze-excite MULs.
 """
 
 from __future__ import annotations
@@ -127,6 +127,25 @@ class ModelBuilder:
         self.op(S.BuiltinOperator.MEAN, [x, axes], [y], S.BuiltinOptions.ReducerOptions, opt)
         return y
 
+    def hard_swish(self, x) -> int:
+        """HARD_SWISH into a scale ~ the input's (its output spans about the input's positive range)."""
+        y = self.activation(self.shapes[x], np.float32(self.scales[x] * self.rng.uniform(0.4, 1.2)),
+                            int(self.rng.integers(-128, -90)))
+        self.op(S.BuiltinOperator.HARD_SWISH, [x], [y])
+        return y
+
+    def mul(self, a, b=None, constant: int | None = None) -> int:
+        """MUL by another activation (broadcast as given) or by a constant int8 scalar."""
+        if b is None:
+            b = self.tensor((), _INT8, np.float32(self.rng.uniform(0.002, 0.02)), int(self.rng.integers(-20, 20)),
+                            np.array(constant, np.int8))
+        scale = np.float32(self.scales[a] * self.scales[b] * 127 * self.rng.uniform(0.3, 1.0))
+        shape = max(self.shapes[a], self.shapes[b], key=lambda s: int(np.prod(s)))  # the broadcast shape
+        y = self.activation(shape, scale, int(self.rng.integers(-128, 128)))
+        opt = S.MulOptionsT()
+        self.op(S.BuiltinOperator.MUL, [a, b], [y], S.BuiltinOptions.MulOptions, opt)
+        return y
+
     def fc(self, x, out_c) -> int:
         in_c = int(np.prod(self.shapes[x][1:]))
         wdata = self.rng.integers(-127, 128, (out_c, in_c), dtype=np.int8)
@@ -145,9 +164,10 @@ class ModelBuilder:
 
 
 def random_model(seed: int) -> tuple[bytes, tuple[int, ...]]:
-    """A random small CNN using every supported op (odd seeds max-pool after the residual ADD,
-    every third seed averages with a MEAN instead of an AVERAGE_POOL_2D); returns (flatbuffer,
-    input shape)."""
+    """A random small CNN using every supported op (after the residual ADD: a hard swish for
+    seeds 1 mod 4, a squeeze-excite gate with MULs for 3 mod 4, a max pool for odd seeds; every
+    third seed averages with a MEAN instead of an AVERAGE_POOL_2D); returns (flatbuffer, input
+    shape)."""
     rng = np.random.default_rng(seed)
     mb = ModelBuilder(rng)
     pick = lambda seq: seq[int(rng.integers(len(seq)))]
@@ -165,6 +185,11 @@ def random_model(seed: int) -> tuple[bytes, tuple[int, ...]]:
     a = mb.conv(y, c2, 1, 1, "VALID")
     b = mb.conv(y, c2, 1, 1, "VALID", pick(["NONE", "RELU6"]))
     y = mb.add(a, b, pick(["NONE", "NONE", "RELU"]))
+    if seed % 4 == 1:
+        y = mb.hard_swish(y)
+    if seed % 4 == 3:  # a squeeze-excite gate: pool, 1x1 conv, a scalar factor, then MUL (either order)
+        gate = mb.mul(mb.conv(mb.mean(y, keep_dims=True), c2, 1, 1, "VALID", "RELU6"), constant=int(rng.integers(20, 127)))
+        y = mb.mul(y, gate) if rng.integers(2) else mb.mul(gate, y)
     if seed % 2:  # a max pool as Keras' MaxPooling2D converts it (2x2 stride 2) or overlapping
         k, s = pick([(2, 2), (3, 2), (3, 1)])
         y = mb.pool(y, min(k, *mb.shapes[y][1:3]), s, pick(["SAME", "VALID"]), S.BuiltinOperator.MAX_POOL_2D)

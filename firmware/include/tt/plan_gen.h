@@ -59,6 +59,8 @@
 #define TT_PLAN_OP_FUSED_BLOCK 23u
 #define TT_PLAN_OP_MEAN 24u
 #define TT_PLAN_OP_MAXPOOL 25u
+#define TT_PLAN_OP_MUL 26u
+#define TT_PLAN_OP_HARD_SWISH 27u
 #define TT_PLAN_OP_LOSS 32u
 #define TT_PLAN_OP_MASK_BWD 33u
 #define TT_PLAN_OP_CONV2D_BWD_INPUT 34u
@@ -69,6 +71,9 @@
 #define TT_PLAN_OP_GRAD_ADD 39u
 #define TT_PLAN_OP_GRAD_COPY 40u
 #define TT_PLAN_OP_MAXPOOL_BWD_INPUT 41u
+#define TT_PLAN_OP_MUL_BWD_A 42u
+#define TT_PLAN_OP_MUL_BWD_B 43u
+#define TT_PLAN_OP_HARD_SWISH_BWD_INPUT 44u
 #define TT_PLAN_OP_BIAS_GRAD 48u
 #define TT_PLAN_OP_BIAS_UPDATE 49u
 #define TT_PLAN_OP_WEIGHT_GRAD 50u
@@ -82,6 +87,8 @@
 #define TT_PARAM_POOL 3u
 #define TT_PARAM_FUSED 4u
 #define TT_PARAM_LOSS 5u
+#define TT_PARAM_MUL 6u
+#define TT_PARAM_HARD_SWISH 7u
 
 /* Layer kinds of LAYER blocks (LayerKind). */
 #define TT_LAYER_CONV2D 1u
@@ -277,6 +284,37 @@
 #define TT_PLAN_LOSS_OFF_ZERO_POINT 16u
 #define TT_PLAN_LOSS_BYTES 20u
 
+#define TT_PLAN_MUL_OFF_HEADER 0u
+#define TT_PLAN_MUL_OFF_NUMEL 8u
+#define TT_PLAN_MUL_OFF_B_NUMEL 12u
+#define TT_PLAN_MUL_OFF_CONSTANT 16u
+#define TT_PLAN_MUL_OFF_INPUT1_ZP 20u
+#define TT_PLAN_MUL_OFF_INPUT2_ZP 24u
+#define TT_PLAN_MUL_OFF_OUTPUT_ZP 28u
+#define TT_PLAN_MUL_OFF_MULTIPLIER 32u
+#define TT_PLAN_MUL_OFF_SHIFT 36u
+#define TT_PLAN_MUL_OFF_ACT_MIN 40u
+#define TT_PLAN_MUL_OFF_ACT_MAX 44u
+#define TT_PLAN_MUL_OFF_A_MULTIPLIER 48u
+#define TT_PLAN_MUL_OFF_A_SHIFT 52u
+#define TT_PLAN_MUL_OFF_B_MULTIPLIER 56u
+#define TT_PLAN_MUL_OFF_B_SHIFT 60u
+#define TT_PLAN_MUL_BYTES 64u
+
+#define TT_PLAN_HARD_SWISH_OFF_HEADER 0u
+#define TT_PLAN_HARD_SWISH_OFF_NUMEL 8u
+#define TT_PLAN_HARD_SWISH_OFF_INPUT_ZP 12u
+#define TT_PLAN_HARD_SWISH_OFF_OUTPUT_ZP 16u
+#define TT_PLAN_HARD_SWISH_OFF_OUTPUT_MULTIPLIER 20u
+#define TT_PLAN_HARD_SWISH_OFF_OUTPUT_EXPONENT 24u
+#define TT_PLAN_HARD_SWISH_OFF_RELUISH_MULTIPLIER 28u
+#define TT_PLAN_HARD_SWISH_OFF_RELUISH_EXPONENT 32u
+#define TT_PLAN_HARD_SWISH_OFF_GRAD_MULTIPLIER 36u
+#define TT_PLAN_HARD_SWISH_OFF_GRAD_SHIFT 40u
+#define TT_PLAN_HARD_SWISH_OFF_GRAD_LO 44u
+#define TT_PLAN_HARD_SWISH_OFF_GRAD_HI 48u
+#define TT_PLAN_HARD_SWISH_BYTES 52u
+
 #define TT_WEIGHTS_HEADER_OFF_MAGIC 0u
 #define TT_WEIGHTS_HEADER_OFF_VERSION 4u
 #define TT_WEIGHTS_HEADER_OFF_HEADER_BYTES 6u
@@ -352,6 +390,8 @@ typedef struct {
     [TT_PLAN_OP_AVGPOOL] = {1u, 3u, {1u, 0u, 0u, 0u}, {1u, 132u, 0u}}, \
     [TT_PLAN_OP_MEAN] = {1u, 3u, {1u, 0u, 0u, 0u}, {1u, 132u, 0u}}, \
     [TT_PLAN_OP_MAXPOOL] = {1u, 3u, {1u, 0u, 0u, 0u}, {1u, 132u, 0u}}, \
+    [TT_PLAN_OP_MUL] = {1u, 6u, {1u, 129u, 0u, 0u}, {1u, 132u, 0u}}, \
+    [TT_PLAN_OP_HARD_SWISH] = {1u, 7u, {1u, 0u, 0u, 0u}, {1u, 132u, 0u}}, \
     [TT_PLAN_OP_SAVE] = {1u, 1u, {1u, 0u, 0u, 0u}, {1u, 0u, 0u}}, \
     [TT_PLAN_OP_FUSED_BLOCK] = {1u, 4u, {1u, 0u, 0u, 0u}, {1u, 0u, 0u}}, \
     [TT_PLAN_OP_LOSS] = {2u, 5u, {1u, 0u, 0u, 0u}, {2u, 0u, 0u}}, \
@@ -362,6 +402,9 @@ typedef struct {
     [TT_PLAN_OP_FC_BWD_INPUT] = {2u, 1u, {2u, 129u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_AVGPOOL_BWD_INPUT] = {2u, 3u, {2u, 0u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_MAXPOOL_BWD_INPUT] = {2u, 3u, {2u, 1u, 0u, 0u}, {2u, 0u, 0u}}, \
+    [TT_PLAN_OP_MUL_BWD_A] = {2u, 6u, {2u, 129u, 0u, 0u}, {2u, 0u, 0u}}, \
+    [TT_PLAN_OP_MUL_BWD_B] = {2u, 6u, {2u, 1u, 0u, 0u}, {2u, 0u, 0u}}, \
+    [TT_PLAN_OP_HARD_SWISH_BWD_INPUT] = {2u, 7u, {2u, 1u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_GRAD_ADD] = {2u, 0u, {2u, 2u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_GRAD_COPY] = {2u, 0u, {2u, 0u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_BIAS_GRAD] = {2u, 1u, {2u, 0u, 0u, 0u}, {3u, 0u, 0u}}, \

@@ -140,6 +140,38 @@ static void run_maxpool_vectors(void)
     }
 }
 
+static void run_mul_vectors(void)
+{
+    static int8_t out[MAX_OUT];
+    static int16_t grad[MAX_OUT];
+    for (size_t i = 0; i < sizeof tt_mul_vectors / sizeof tt_mul_vectors[0]; i++) {
+        const tt_mul_vector_t *v = &tt_mul_vectors[i];
+        memset(out, 0x5A, sizeof out);
+        tt_mul_fwd_s8(v->n, &v->quant, v->a, v->b, v->b_numel, out);
+        CHECK(compare(v->name, out, v->expected, v->n), "%s: output mismatch", v->name);
+        int32_t e = -999;
+        tt_mul_bwd_a_s16(v->n, &v->quant, &v->grad, v->b, v->b_numel, v->dy, v->dy_exp, grad, &e);
+        CHECK(e == v->da_exp && compare_s16(v->name, "dA", grad, v->da, v->n), "%s: dA mismatch", v->name);
+        tt_mul_bwd_b_s16(v->n, &v->quant, &v->grad, v->a, v->b_numel, v->dy, v->dy_exp, grad, &e);
+        CHECK(e == v->db_exp && compare_s16(v->name, "dB", grad, v->db, v->b_numel), "%s: dB mismatch", v->name);
+    }
+}
+
+static void run_hard_swish_vectors(void)
+{
+    static int8_t out[MAX_OUT];
+    static int16_t grad[MAX_OUT];
+    for (size_t i = 0; i < sizeof tt_hard_swish_vectors / sizeof tt_hard_swish_vectors[0]; i++) {
+        const tt_hard_swish_vector_t *v = &tt_hard_swish_vectors[i];
+        memset(out, 0x5A, sizeof out);
+        tt_hard_swish_fwd_s8(v->n, &v->quant, v->x, out);
+        CHECK(compare(v->name, out, v->expected, v->n), "%s: output mismatch", v->name);
+        int32_t e = -999;
+        tt_hard_swish_bwd_input_s16(v->n, &v->grad, v->x, v->dy, v->dy_exp, grad, &e);
+        CHECK(e == v->dx_exp && compare_s16(v->name, "dX", grad, v->dx, v->n), "%s: dX mismatch", v->name);
+    }
+}
+
 static void run_mean_vectors(void)
 {
     static int8_t out[MAX_OUT];
@@ -325,6 +357,8 @@ int main(void)
     run_add_vectors();
     run_pool_vectors();
     run_maxpool_vectors();
+    run_mul_vectors();
+    run_hard_swish_vectors();
     run_mean_vectors();
     run_bwd_vectors();
     run_loss_vectors();

@@ -163,6 +163,16 @@ def _backward(graph: Graph, t: dict[int, np.ndarray], label: int, weights: dict[
         elif layer.kind == "maxpool":
             geom = layer.step.geom
             give(layer.inputs[0], B.maxpool_bwd_input_f32(geom, t[layer.inputs[0]], dy.reshape(geom.out_shape)))
+        elif layer.kind == "hard_swish":
+            give(layer.inputs[0], B.hard_swish_bwd_input_f32(real(layer.inputs[0]), dy))
+        elif layer.kind == "mul":
+            a, b = layer.inputs[0], layer.inputs[1] if len(layer.inputs) > 1 else None
+            q = layer.step.quant
+            b_real = real(b) if b is not None else np.float32(layer.step.constant_scale * (layer.step.constant - q.input2_zp))
+            da, db = B.mul_bwd_f32(real(a), b_real, dy)
+            give(a, da)
+            if b is not None:
+                give(b, db)
         elif layer.kind in ("conv2d", "pw_conv2d"):
             give(layer.inputs[0], B.conv2d_bwd_input_f32(layer.step.geom, weights[layer.index], dy))
         elif layer.kind == "dw_conv2d":

@@ -10,7 +10,7 @@ same model, scheme and options always give the same bytes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from tt_protocol import plan as P
@@ -19,9 +19,11 @@ from tt_host.compiler.errors import CompileError
 from tt_host.compiler.lowering import (
     AddParams,
     FusedParams,
+    HardSwishParams,
     LayerParams,
     LossParams,
     Lowered,
+    MulParams,
     PoolParams,
     TrainParams,
     lower,
@@ -171,6 +173,22 @@ def _pool_block(p: PoolParams) -> bytes:
                                   geom=_geom(p.geom), act_min=q.act_min, act_max=q.act_max, **requant))
 
 
+def _mul_block(p: MulParams) -> bytes:
+    fields = {**asdict(p.quant), **asdict(p.grad)}
+    return P.MulBlock.build(dict(header=dict(type=P.ParamType.MUL, kind=0, bytes=P.MulBlock.sizeof()), numel=p.numel,
+                                 b_numel=p.b_numel, constant=p.constant or 0, **fields))
+
+
+def _hard_swish_block(p: HardSwishParams) -> bytes:
+    q, g = p.quant, p.grad
+    return P.HardSwishBlock.build(dict(
+        header=dict(type=P.ParamType.HARD_SWISH, kind=0, bytes=P.HardSwishBlock.sizeof()), numel=p.numel,
+        input_zp=q.input_zp, output_zp=q.output_zp, output_multiplier=q.output_multiplier,
+        output_exponent=q.output_exponent, reluish_multiplier=q.reluish_multiplier,
+        reluish_exponent=q.reluish_exponent, grad_multiplier=g.multiplier, grad_shift=g.shift, grad_lo=g.lo,
+        grad_hi=g.hi))
+
+
 def _loss_block(p: LossParams) -> bytes:
     return P.LossBlock.build(dict(header=dict(type=P.ParamType.LOSS, kind=0, bytes=P.LossBlock.sizeof()),
                                   n_classes=p.n_classes, scale=p.scale, zero_point=p.zero_point))
@@ -222,6 +240,10 @@ def serialize(schedule: Schedule, plan: Plan, train: TrainParams | None = None, 
             raw = _add_block(obj)
         elif isinstance(obj, PoolParams):
             raw = _pool_block(obj)
+        elif isinstance(obj, MulParams):
+            raw = _mul_block(obj)
+        elif isinstance(obj, HardSwishParams):
+            raw = _hard_swish_block(obj)
         else:
             raw = _loss_block(obj)
         offsets[key] = len(pool)

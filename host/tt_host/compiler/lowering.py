@@ -23,7 +23,18 @@ from tt_host import recipe
 from tt_host.compiler.errors import CompileError
 from tt_host.compiler.ir import Graph, Layer
 from tt_host.compiler.schedule import Block, Schedule
-from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, GradQuant, MeanQuant, PoolQuant
+from tt_host.reference.params import (
+    AddQuant,
+    ConvGeom,
+    ConvQuant,
+    GradQuant,
+    HardSwishGrad,
+    HardSwishQuant,
+    MeanQuant,
+    MulGrad,
+    MulQuant,
+    PoolQuant,
+)
 from tt_host.reference.update import Qas, Sgd
 
 LAYER_KINDS = {"conv2d": LK.CONV2D, "pw_conv2d": LK.PW_CONV2D, "dw_conv2d": LK.DW_CONV2D, "fc": LK.FC}
@@ -134,6 +145,22 @@ class AddParams:
 
 
 @dataclass(frozen=True)
+class MulParams:
+    quant: MulQuant
+    grad: MulGrad
+    numel: int
+    b_numel: int
+    constant: int | None  #: b when it is a constant scalar
+
+
+@dataclass(frozen=True)
+class HardSwishParams:
+    quant: HardSwishQuant
+    grad: HardSwishGrad
+    numel: int
+
+
+@dataclass(frozen=True)
 class FusedParams:
     pw1: LayerParams | None
     dw: LayerParams
@@ -232,6 +259,21 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
             params[key] = AddParams(L[i].step.quant, g.tensors[L[i].output].numel)
         return key
 
+    def ep(i: int) -> tuple:
+        """The parameter block of an elementwise MUL / HARD_SWISH layer."""
+        key = (L[i].kind, i)
+        if key not in params:
+            step, src = L[i].step, g.tensors[L[i].inputs[0]]
+            if L[i].kind == "mul":
+                b_numel = g.tensors[L[i].inputs[1]].numel if len(L[i].inputs) > 1 else 1
+                s_b = g.tensors[L[i].inputs[1]].scale if len(L[i].inputs) > 1 else step.constant_scale
+                params[key] = MulParams(step.quant, MulGrad.from_scales(src.scale, s_b), src.numel, b_numel,
+                                        step.constant)
+            else:
+                params[key] = HardSwishParams(step.quant, HardSwishGrad.from_scale(src.scale, src.zero_point),
+                                              src.numel)
+        return key
+
     blocks: dict[int, Block] = {b.layers[0]: b for b in schedule.blocks}
 
     def fp(block: Block) -> tuple:
@@ -272,6 +314,10 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
                      flags)
             elif layer.kind == "add":
                 emit(OpKind.ADD, r[:2], (w[0], mask), ap(layer.index), flags)
+            elif layer.kind == "mul":
+                emit(OpKind.MUL, (r[0], r[1] if len(r) > 1 else None), (w[0], mask), ep(layer.index), flags)
+            elif layer.kind == "hard_swish":
+                emit(OpKind.HARD_SWISH, r[:1], (w[0], mask), ep(layer.index), flags)
             else:
                 key = pp(layer.index)  # refuses a layer without a kernel (an unfolded PAD)
                 emit(POOL_OPS[layer.kind][0], r[:1], (w[0], mask), key)
@@ -286,8 +332,14 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
             emit(OpKind.LOSS, r, w, key)
         elif k == "mask_bwd":
             emit(OpKind.MASK_BWD, r, w)
+        elif k == "bwd_input_b":  # a MUL's second operand
+            emit(OpKind.MUL_BWD_B, r, w, ep(layer.index))
         elif k == "bwd_input":
-            if layer.kind in BWD_INPUT:
+            if layer.kind == "mul":
+                emit(OpKind.MUL_BWD_A, (r[0], r[1] if len(r) > 1 else None), w, ep(layer.index))
+            elif layer.kind == "hard_swish":
+                emit(OpKind.HARD_SWISH_BWD_INPUT, r, w, ep(layer.index))
+            elif layer.kind in BWD_INPUT:
                 emit(BWD_INPUT[layer.kind], (r[0], find(r[1:], "w:")), w, lp(layer.index))
             else:
                 key = pp(layer.index)

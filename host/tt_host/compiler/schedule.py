@@ -415,6 +415,8 @@ class _Builder:
         scratch, apart = S.Scratch.none(), None
         if layer.kind == "add":
             inplace = tuple((out, i) for i in ins)
+        elif layer.kind in ("mul", "hard_swish"):  # elementwise over the first input
+            inplace = ((out, ins[0]),)
         elif layer.kind in _LAYER_KINDS:
             # Only frozen layers are tried in place: the pointwise overlay has no in-place form,
             # and a merged depthwise in place (legal) has not been measured against out of place.
@@ -491,12 +493,25 @@ class _Builder:
                 continue
             if layer.kind in PARAM_KINDS:
                 self.param_backward(layer, g, ins_need)
+            elif layer.kind == "mul":
+                self.mul_backward(layer, g, ins_need)
             elif ins_need:  # pooling, pad: route the gradient back to the window
                 x = ins_need[0]
-                # A max pool's gradient goes to each window's maximum: it reads the forward input.
-                reads = (g, self.act[x]) if layer.kind == "maxpool" else (g,)
+                # A max pool's gradient goes to each window's maximum, hard swish's derivative
+                # depends on the point: they read the forward input.
+                reads = (g, self.act[x]) if layer.kind in ("maxpool", "hard_swish") else (g,)
                 self.contribute(x, lambda dest, i=layer.index, reads=reads: self.emit("bwd_input", "backward", i, reads,
                                                                                       (dest,)))
+
+    def mul_backward(self, layer: Layer, g: str, ins_need: list[int]) -> None:
+        """y = a * b: dA = dY * b reads b (nothing for a constant b), dB = dY * a summed over
+        where b was broadcast reads a."""
+        a, b = layer.inputs[0], layer.inputs[1] if len(layer.inputs) > 1 else None
+        if a in ins_need:
+            reads = (g, self.act[b]) if b is not None else (g,)
+            self.contribute(a, lambda dest: self.emit("bwd_input", "backward", layer.index, reads, (dest,)))
+        if b is not None and b in ins_need:
+            self.contribute(b, lambda dest: self.emit("bwd_input_b", "backward", layer.index, (g, self.act[a]), (dest,)))
 
     def rebuilds_mask(self, layer: Layer) -> bool:
         """The backward recomputes this layer's mask: the expansion's or the depthwise's of a

@@ -29,10 +29,12 @@ from tt_protocol.status import Status
 from tt_host.compiler.lowering import (
     AddParams,
     FusedParams,
+    HardSwishParams,
     LayerParams,
     LossParams,
     Lowered,
     LoweredOp,
+    MulParams,
     PoolParams,
     TrainParams,
 )
@@ -41,7 +43,18 @@ from tt_host.reference import forward as F
 from tt_host.reference import loss as LOSS
 from tt_host.reference import update as U
 from tt_host.reference.backward_int import Grad
-from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, GradQuant, MeanQuant, PoolQuant
+from tt_host.reference.params import (
+    AddQuant,
+    ConvGeom,
+    ConvQuant,
+    GradQuant,
+    HardSwishGrad,
+    HardSwishQuant,
+    MeanQuant,
+    MulGrad,
+    MulQuant,
+    PoolQuant,
+)
 
 #: The forward kernel of each pooling op.
 POOL_FORWARD = {OpKind.AVGPOOL: F.avgpool_fwd_s8, OpKind.MEAN: F.mean_fwd_s8, OpKind.MAXPOOL: F.maxpool_fwd_s8}
@@ -337,6 +350,17 @@ class Machine:
             writes.append((op.outs[0], y, None))
             if op.outs[1] is not None:
                 writes.append((op.outs[1], _mask(y, p.quant.act_min, p.quant.act_max), None))
+        elif k == OpKind.MUL:
+            b = s.get(ins[1]) if opt(ins[1]) is not None else np.int8(p.constant)
+            y = F.mul_fwd_s8(p.quant, s.get(ins[0]), b)
+            writes.append((op.outs[0], y, None))
+            if op.outs[1] is not None:
+                writes.append((op.outs[1], _mask(y, p.quant.act_min, p.quant.act_max), None))
+        elif k == OpKind.HARD_SWISH:
+            y = F.hard_swish_fwd_s8(p.quant, s.get(ins[0]))
+            writes.append((op.outs[0], y, None))
+            if op.outs[1] is not None:
+                writes.append((op.outs[1], _mask(y, -128, 127), None))
         elif k == OpKind.SAVE:
             g = p.geom
             x = s.get(ins[0]).reshape(g.in_h * g.in_w, g.in_c)
@@ -365,6 +389,16 @@ class Machine:
         elif k == OpKind.AVGPOOL_BWD_INPUT:
             dy = grad(ins[0])
             r = B.avgpool_bwd_input_s16(p.geom, Grad(dy.values.reshape(p.geom.out_shape), dy.exp))
+            writes.append((op.outs[0], r.values, r.exp))
+        elif k == OpKind.MUL_BWD_A:
+            b = s.get(ins[1]) if opt(ins[1]) is not None else np.int8(p.constant)
+            r = B.mul_bwd_a_s16(p.quant, p.grad, b, grad(ins[0]).flat())
+            writes.append((op.outs[0], r.values, r.exp))
+        elif k == OpKind.MUL_BWD_B:
+            r = B.mul_bwd_b_s16(p.quant, p.grad, s.get(ins[1]), grad(ins[0]).flat(), p.b_numel)
+            writes.append((op.outs[0], r.values, r.exp))
+        elif k == OpKind.HARD_SWISH_BWD_INPUT:
+            r = B.hard_swish_bwd_input_s16(p.grad, s.get(ins[1]), grad(ins[0]).flat())
             writes.append((op.outs[0], r.values, r.exp))
         elif k == OpKind.MAXPOOL_BWD_INPUT:
             dy = grad(ins[0])
@@ -484,6 +518,17 @@ def decode(plan: bytes, weights: bytes) -> Decoded:
             params[key] = layer(off)
         elif kind == P.ParamType.ADD:
             params[key] = add(off)
+        elif kind == P.ParamType.MUL:
+            b = P.MulBlock.parse(plan[pool_at + off:])
+            quant = MulQuant(b.input1_zp, b.input2_zp, b.output_zp, b.multiplier, b.shift, b.act_min, b.act_max)
+            grad = MulGrad(b.a_multiplier, b.a_shift, b.b_multiplier, b.b_shift)
+            params[key] = MulParams(quant, grad, b.numel, b.b_numel, b.constant)
+        elif kind == P.ParamType.HARD_SWISH:
+            b = P.HardSwishBlock.parse(plan[pool_at + off:])
+            quant = HardSwishQuant(b.input_zp, b.output_zp, b.output_multiplier, b.output_exponent,
+                                   b.reluish_multiplier, b.reluish_exponent)
+            params[key] = HardSwishParams(quant, HardSwishGrad(b.input_zp, b.grad_multiplier, b.grad_shift, b.grad_lo,
+                                                               b.grad_hi), b.numel)
         elif kind == P.ParamType.POOL:
             b = P.PoolBlock.parse(plan[pool_at + off:])
             quant = (MeanQuant(b.input_zp, b.output_zp, b.multiplier, b.shift, b.act_min, b.act_max)

@@ -90,6 +90,30 @@ class CMeanQuant(C.Structure):
         return cls(q.input_zp, q.output_zp, q.multiplier, q.shift, q.act_min, q.act_max)
 
 
+def _i32_struct(c_name: str, fields: tuple[str, ...]) -> type:
+    """A ctypes mirror of a C struct of int32 fields, built from the reference dataclass of the
+    same fields (``of``)."""
+
+    class Mirror(C.Structure):
+        _fields_ = [(n, _i32) for n in fields]
+
+        @classmethod
+        def of(cls, q):
+            return cls(*(getattr(q, n) for n in fields))
+
+    Mirror.__name__ = Mirror.__qualname__ = "C" + "".join(w.title() for w in c_name[3:-2].split("_"))
+    Mirror.__doc__ = f"``{c_name}``."
+    return Mirror
+
+
+CMulQuant = _i32_struct("tt_mul_quant_t", ("input1_zp", "input2_zp", "output_zp", "multiplier", "shift", "act_min",
+                                          "act_max"))
+CMulGrad = _i32_struct("tt_mul_grad_t", ("a_multiplier", "a_shift", "b_multiplier", "b_shift"))
+CHardSwishQuant = _i32_struct("tt_hard_swish_quant_t", ("input_zp", "output_zp", "output_multiplier",
+                                                        "output_exponent", "reluish_multiplier", "reluish_exponent"))
+CHardSwishGrad = _i32_struct("tt_hard_swish_grad_t", ("input_zp", "multiplier", "shift", "lo", "hi"))
+
+
 class CGradQuant(C.Structure):
     """``tt_grad_quant_t`` (keeps its arrays alive)."""
 
@@ -260,7 +284,8 @@ ABI_MIRRORS = {
     CIrbGeom: "tt_irb_geom_t", CIrbQuant: "tt_irb_quant_t", CIrbProgress: "tt_irb_progress_t",
     CIrbWeights: "tt_irb_weights_t", CStepResult: "tt_step_result_t", CGradS16: "tt_grad_s16_t",
     CChannels: "tt_channels_t", CBwdWeightParams: "tt_bwd_weight_params_t", CUpdate: "tt_update_t",
-    CIrbRows: "tt_irb_rows_t", CMeanQuant: "tt_mean_quant_t",
+    CIrbRows: "tt_irb_rows_t", CMeanQuant: "tt_mean_quant_t", CMulQuant: "tt_mul_quant_t", CMulGrad: "tt_mul_grad_t",
+    CHardSwishQuant: "tt_hard_swish_quant_t", CHardSwishGrad: "tt_hard_swish_grad_t",
 }
 
 

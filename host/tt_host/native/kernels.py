@@ -20,7 +20,11 @@ from tt_host.native.abi import (
     CGradQuant,
     CGradS16,
     CLogitQuant,
+    CHardSwishGrad,
+    CHardSwishQuant,
     CMeanQuant,
+    CMulGrad,
+    CMulQuant,
     CPoolQuant,
     CQas,
     CRng,
@@ -35,7 +39,18 @@ from tt_host.native.abi import (
 )
 from tt_host.native.library import PROTOTYPES, load
 from tt_host.reference.backward_int import Grad
-from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, GradQuant, MeanQuant, PoolQuant
+from tt_host.reference.params import (
+    AddQuant,
+    ConvGeom,
+    ConvQuant,
+    GradQuant,
+    HardSwishGrad,
+    HardSwishQuant,
+    MeanQuant,
+    MulGrad,
+    MulQuant,
+    PoolQuant,
+)
 from tt_host.reference.update import Qas, Rng, Sgd, WeightSlice
 
 
@@ -59,6 +74,8 @@ PROTOTYPES.update({
     "tt_add_fwd_s8": (None, [_i32, C.POINTER(CAddQuant), _p8, _p8, _p8]),
     "tt_avgpool_fwd_s8": (None, [C.POINTER(CConvGeom), C.POINTER(CPoolQuant), _p8, _p8]),
     "tt_mean_fwd_s8": (None, [C.POINTER(CConvGeom), C.POINTER(CMeanQuant), _p8, _p8]),
+    "tt_mul_fwd_s8": (None, [_i32, C.POINTER(CMulQuant), _p8, _p8, _i32, _p8]),
+    "tt_hard_swish_fwd_s8": (None, [_i32, C.POINTER(CHardSwishQuant), _p8, _p8]),
     "tt_maxpool_fwd_s8": (None, [C.POINTER(CConvGeom), C.POINTER(CPoolQuant), _p8, _p8]),
     "tt_mask_pack_s8": (None, [_i32, _i32, _i32, _p8, _pu8]),
     "tt_mask_bwd_s16": (None, [_i32, _pu8, _p16, _p16]),
@@ -72,6 +89,9 @@ PROTOTYPES.update({
     "tt_fc_bwd_input_s16": (None, [C.POINTER(KernelCtx), C.POINTER(CFcGeom), C.POINTER(CGradQuant), _p16, _i32, _p8,
                                    _p16, _p32]),
     "tt_avgpool_bwd_input_s16": (None, [C.POINTER(CConvGeom), _p16, _i32, _p16, _p32]),
+    "tt_mul_bwd_a_s16": (None, [_i32, C.POINTER(CMulQuant), C.POINTER(CMulGrad), _p8, _i32, _p16, _i32, _p16, _p32]),
+    "tt_mul_bwd_b_s16": (None, [_i32, C.POINTER(CMulQuant), C.POINTER(CMulGrad), _p8, _i32, _p16, _i32, _p16, _p32]),
+    "tt_hard_swish_bwd_input_s16": (None, [_i32, C.POINTER(CHardSwishGrad), _p8, _p16, _i32, _p16, _p32]),
     "tt_maxpool_bwd_input_s16": (None, [C.POINTER(CConvGeom), _p8, _p16, _i32, _p16, _p32]),
     "tt_add_bwd_input_s16": (None, [_i32, _p16, _i32, _p16, _i32, _p16, _p32]),
     "tt_conv2d_bwd_weight_s16": (None, _CONV_BWD_W),
@@ -194,6 +214,21 @@ def mean_fwd_s8(geom: ConvGeom, quant: MeanQuant, x) -> np.ndarray:
     return out
 
 
+def mul_fwd_s8(quant: MulQuant, a, b) -> np.ndarray:
+    a8 = np.ascontiguousarray(a, dtype=np.int8)
+    b8 = np.ascontiguousarray(b, dtype=np.int8).ravel()
+    out = np.empty(a8.shape, dtype=np.int8)
+    load().tt_mul_fwd_s8(a8.size, C.byref(CMulQuant.of(quant)), _ptr8(a8), _ptr8(b8), b8.size, _ptr8(out))
+    return out
+
+
+def hard_swish_fwd_s8(quant: HardSwishQuant, x) -> np.ndarray:
+    x8 = np.ascontiguousarray(x, dtype=np.int8)
+    out = np.empty(x8.shape, dtype=np.int8)
+    load().tt_hard_swish_fwd_s8(x8.size, C.byref(CHardSwishQuant.of(quant)), _ptr8(x8), _ptr8(out))
+    return out
+
+
 def _in16(a) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.int16)
 
@@ -272,6 +307,36 @@ def maxpool_bwd_input_s16(geom: ConvGeom, x, dy: Grad) -> Grad:
     out = np.full(geom.in_shape, 0x5A5A, dtype=np.int16)
     e = C.c_int32(-999)
     load().tt_maxpool_bwd_input_s16(C.byref(CConvGeom.of(geom)), _ptr8(x), _ptr16(v), dy.exp, _ptr16(out), C.byref(e))
+    return Grad(out, e.value)
+
+
+def mul_bwd_a_s16(quant: MulQuant, grad: MulGrad, b, dy: Grad) -> Grad:
+    b8 = np.ascontiguousarray(b, dtype=np.int8).ravel()
+    v = _in16(dy.values)
+    out = np.full(v.shape, 0x5A5A, dtype=np.int16)
+    e = C.c_int32(-999)
+    load().tt_mul_bwd_a_s16(v.size, C.byref(CMulQuant.of(quant)), C.byref(CMulGrad.of(grad)), _ptr8(b8), b8.size,
+                            _ptr16(v), dy.exp, _ptr16(out), C.byref(e))
+    return Grad(out, e.value)
+
+
+def mul_bwd_b_s16(quant: MulQuant, grad: MulGrad, a, dy: Grad, b_numel: int) -> Grad:
+    a8 = np.ascontiguousarray(a, dtype=np.int8)
+    v = _in16(dy.values)
+    out = np.full(b_numel, 0x5A5A, dtype=np.int16)
+    e = C.c_int32(-999)
+    load().tt_mul_bwd_b_s16(v.size, C.byref(CMulQuant.of(quant)), C.byref(CMulGrad.of(grad)), _ptr8(a8), b_numel,
+                            _ptr16(v), dy.exp, _ptr16(out), C.byref(e))
+    return Grad(out, e.value)
+
+
+def hard_swish_bwd_input_s16(grad: HardSwishGrad, x, dy: Grad) -> Grad:
+    x8 = np.ascontiguousarray(x, dtype=np.int8)
+    v = _in16(dy.values)
+    out = np.full(v.shape, 0x5A5A, dtype=np.int16)
+    e = C.c_int32(-999)
+    load().tt_hard_swish_bwd_input_s16(v.size, C.byref(CHardSwishGrad.of(grad)), _ptr8(x8), _ptr16(v), dy.exp,
+                                       _ptr16(out), C.byref(e))
     return Grad(out, e.value)
 
 

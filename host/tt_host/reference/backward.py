@@ -146,6 +146,21 @@ def maxpool_bwd_input_f32(geom: ConvGeom, x, dy):
     return _crop(geom, dxp)
 
 
+def hard_swish_bwd_input_f32(x, dy):
+    """dX = dY * h'(x) for real x: 0 below -3, x / 3 + 1/2 up to +3, 1 above."""
+    x = np.asarray(x, dtype=dy.dtype)
+    return dy * np.where(x < -3, 0, np.where(x <= 3, x / 3 + 0.5, 1))
+
+
+def mul_bwd_f32(a, b, dy):
+    """``(dA, dB)`` of y = a * b for real a, b, where b broadcasts over a as the MUL kernel
+    broadcasts it (memory order, :func:`forward.broadcast_operand`): dB sums over the copies."""
+    a = np.asarray(a, dtype=dy.dtype)
+    b_flat = np.asarray(b, dtype=dy.dtype).ravel()
+    b_full = np.tile(b_flat, a.size // b_flat.size).reshape(a.shape)
+    return dy * b_full, (dy * a).reshape(-1, b_flat.size).sum(axis=0)
+
+
 def add_bwd_input_f32(dy):
     """Both addends receive the output gradient unchanged."""
     return dy, dy

@@ -58,12 +58,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from tt_host.reference import backward as F
+from tt_host.reference.forward import broadcast_operand
 from tt_host.reference.fixedpoint import (
     multiply_by_quantized_multiplier,
     rounding_divide_by_pot,
     saturating_rounding_doubling_high_mul,
 )
-from tt_host.reference.params import ConvGeom, GradQuant
+from tt_host.reference.params import ConvGeom, GradQuant, HardSwishGrad, MulGrad, MulQuant
 
 INT16_MIN, INT16_MAX = -32768, 32767
 INT32_MAX = 2**31 - 1
@@ -230,6 +231,54 @@ def maxpool_bwd_input_s16(geom: ConvGeom, x: np.ndarray, dy: Grad) -> Grad:
     for ky, kx, (sy, sx) in F._tap_slices(geom):
         dxp[sy, sx] += np.where(winner == ky * geom.kernel_w + kx, dyv, 0)
     return Grad(_sat16(_rdbp(F._crop(geom, dxp), r)), dy.exp + r)
+
+
+#: Bound of hard swish's derivative in Q14 (1.5 at real +3, plus the multiplier's rounding).
+HARD_SWISH_SLOPE_BOUND = 3 * (1 << 13) + 1
+
+
+def hard_swish_derivative_q14(g: HardSwishGrad, x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.int64)
+    linear = (1 << 13) + multiply_by_quantized_multiplier(x - g.input_zp, g.multiplier, g.shift)
+    return np.where(x < g.lo, 0, np.where(x > g.hi, 1 << 14, linear))
+
+
+def hard_swish_bwd_input_s16(g: HardSwishGrad, x: np.ndarray, dy: Grad) -> Grad:
+    """``tt_hard_swish_bwd_input_s16``: dX = dY * h'(x) with h' in Q14 from the forward input,
+    rounded once by the shift that keeps max|dY| * 1.5 within 15 bits."""
+    dyv = np.asarray(dy.values).astype(np.int64)
+    r = max(0, _bitlen(_max_abs(dyv) * HARD_SWISH_SLOPE_BOUND) - GRAD_BITS)
+    acc = dyv * hard_swish_derivative_q14(g, np.asarray(x).reshape(dyv.shape))
+    return Grad(_sat16(_rdbp(acc, r)), dy.exp - 14 + r)
+
+
+def _scaled(acc: np.ndarray, bound: int, multiplier: int, shift: int, exp_base: int) -> Grad:
+    """int16 values of ``acc * s * 2**exp_base`` (``|acc| <= bound < 2**31``, ``s`` the scale
+    ``multiplier``/``shift`` stand for), by :func:`choose_shift`."""
+    q, e = choose_shift(bound, multiplier, shift, exp_base)
+    if bound == 0:
+        return Grad(np.zeros(acc.shape, np.int16), e)
+    return Grad(_sat16(multiply_by_quantized_multiplier(acc, multiplier, q)), e)
+
+
+def mul_bwd_a_s16(quant: MulQuant, g: MulGrad, b, dy: Grad) -> Grad:
+    """``tt_mul_bwd_a_s16``: dA = dY * s_b (b - zp_b), ``b`` broadcast to dY's shape (the same
+    shape, one value per channel, or a scalar)."""
+    dyv = np.asarray(dy.values).astype(np.int64)
+    bc = broadcast_operand(b, dyv.shape) - quant.input2_zp
+    return _scaled(dyv * bc, _max_abs(dyv) * _max_abs(bc), g.b_multiplier, g.b_shift, dy.exp)
+
+
+def mul_bwd_b_s16(quant: MulQuant, g: MulGrad, a, dy: Grad, b_numel: int) -> Grad:
+    """``tt_mul_bwd_b_s16``: dB = dY * s_a (a - zp_a) summed over the positions ``b`` was
+    broadcast to (``b_numel`` = a's size: none; = channels: a squeeze-excite gate). The sums are
+    exact in int64, brought under 2**31 by one rounding shift, then scaled once."""
+    dyv = np.asarray(dy.values).astype(np.int64).reshape(-1, b_numel)
+    ac = np.asarray(a, np.int64).reshape(dyv.shape) - quant.input1_zp
+    acc = (dyv * ac).sum(axis=0)
+    bound = _max_abs(dyv) * _max_abs(ac) * dyv.shape[0]
+    r = max(0, _bitlen(bound) - 31)
+    return _scaled(_rdbp(acc, r), (bound + (1 << r) - 1) >> r, g.a_multiplier, g.a_shift, dy.exp + r)
 
 
 def mask_bwd_s16(packed_mask: np.ndarray, dy: Grad) -> Grad:

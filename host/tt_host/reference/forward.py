@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tt_host.reference.fixedpoint import multiply_by_quantized_multiplier, wrap_int32
-from tt_host.reference.params import INT8_MIN, AddQuant, ConvGeom, ConvQuant, MeanQuant, PoolQuant
+from tt_host.reference.fixedpoint import multiply_by_quantized_multiplier, rounding_divide_by_pot, wrap_int32
+from tt_host.reference.params import INT8_MIN, AddQuant, ConvGeom, ConvQuant, HardSwishQuant, MeanQuant, MulQuant, PoolQuant
 
 
 def _check(arr: np.ndarray, shape: tuple, dtype, what: str) -> np.ndarray:
@@ -188,4 +188,59 @@ def maxpool_fwd_s8(geom: ConvGeom, quant: PoolQuant, x) -> np.ndarray:
     y = np.full(geom.out_shape, INT8_MIN - 1, np.int16)
     for _, _, view in taps(geom, xp):
         y = np.maximum(y, view)
+    return np.clip(y, quant.act_min, quant.act_max).astype(np.int8)
+
+
+def _srdhm16(a: np.ndarray, b) -> np.ndarray:
+    """gemmlowp ``SaturatingRoundingDoublingHighMul`` on int16: high half of 2ab, rounded."""
+    a, b = np.asarray(a, np.int32), np.asarray(b, np.int32)
+    ab = a * b
+    high = np.where(ab >= 0, ab + (1 << 14), ab + 1 - (1 << 14))
+    high = np.where(high >= 0, high >> 15, -((-high) >> 15))  # C division truncates
+    return np.where((a == b) & (a == -32768), 32767, high)
+
+
+def _sat_left_shift16(a: np.ndarray, amount: int) -> np.ndarray:
+    return np.clip(np.asarray(a, np.int64) << amount, -32768, 32767)
+
+
+def hard_swish_fwd_s8(quant: HardSwishQuant, x) -> np.ndarray:
+    """``tt_hard_swish_fwd_s8``: TFLite's int8 HARD_SWISH, x * relu6(x + 3) / 6, in its 16-bit
+    fixed point step by step (the "relu-ish" factor rounded down by a truncating doubling
+    high multiply, as TFLM does to cancel the rounding bias)."""
+    q = quant
+    x = np.asarray(x)
+    hires = (x.astype(np.int32) - q.input_zp) * 128
+    preshift = _srdhm16(hires, q.output_multiplier)
+    reluish = hires
+    if q.reluish_exponent > 0:
+        reluish = _sat_left_shift16(reluish, q.reluish_exponent - 1)
+    reluish = _srdhm16(reluish, q.reluish_multiplier)
+    if q.reluish_exponent > 0:
+        reluish = _sat_left_shift16(reluish, 1)
+    if q.reluish_exponent < 0:
+        reluish = rounding_divide_by_pot(reluish, -q.reluish_exponent)
+    reluish = (np.asarray(reluish, np.int32) + (1 << 15)) >> 1
+    product = reluish.astype(np.int32) * np.asarray(preshift, np.int32)
+    out = np.where(product >= 0, product >> 15, -((-product) >> 15))  # truncating doubling high multiply
+    out = np.where((reluish == -32768) & (preshift == -32768), 32767, out)
+    y = rounding_divide_by_pot(out, -q.output_exponent) + q.output_zp
+    return np.clip(y, -128, 127).astype(np.int8)
+
+
+def broadcast_operand(b, shape: tuple) -> np.ndarray:
+    """A MUL's second operand as the kernels see it: element i of the first meets
+    ``b[i % b.size]`` in memory order (the same shape, one value per channel of an HWC tensor,
+    or a scalar), whatever shapes the arrays carry."""
+    flat = np.asarray(b, np.int64).ravel()
+    return np.tile(flat, int(np.prod(shape)) // flat.size).reshape(shape)
+
+
+def mul_fwd_s8(quant: MulQuant, a, b) -> np.ndarray:
+    """``tt_mul_fwd_s8``: TFLite's int8 MUL; ``b`` broadcasts against ``a`` (same shape, one value
+    per channel as a squeeze-excite gate, or a scalar)."""
+    a = np.asarray(a, np.int64)
+    b = broadcast_operand(b, a.shape)
+    prod = wrap_int32((a - quant.input1_zp) * (b - quant.input2_zp))
+    y = multiply_by_quantized_multiplier(prod, quant.multiplier, quant.shift) + quant.output_zp
     return np.clip(y, quant.act_min, quant.act_max).astype(np.int8)

@@ -15,11 +15,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tt_host.reference import forward
-from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, MeanQuant, PoolQuant, activation_range
+from tt_host.reference.params import (
+    AddQuant,
+    ConvGeom,
+    ConvQuant,
+    HardSwishQuant,
+    MeanQuant,
+    MulQuant,
+    PoolQuant,
+    activation_range,
+)
 from tt_host.tflite import Model
 
 SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "AVERAGE_POOL_2D", "MAX_POOL_2D", "MEAN",
-             "PAD")
+             "PAD", "MUL", "HARD_SWISH")
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,8 @@ class Step:
     bias: np.ndarray | None = field(default=None, repr=False)
     pad: tuple[int, int, int, int] = (0, 0, 0, 0)  #: for ``kind == "pad"``: top, left, bottom, right
     pad_value: int = 0  #: for ``kind == "pad"``: the fill (the tensor's zero point)
+    constant: int | None = None  #: for ``kind == "mul"``: a constant scalar second operand
+    constant_scale: float = 0.0  #: its scale (the gradient of the other operand needs it)
 
 
 def _hwc(shape: tuple[int, ...]) -> tuple[int, int, int]:
@@ -167,6 +178,13 @@ def lower(model: Model, fold_pad: bool = True, passthrough: Collection[str] = ()
                 raise ValueError(f"{op.op} {op.index}: input and output quantization differ")
             kind = "avgpool" if op.op == "AVERAGE_POOL_2D" else "maxpool"
             steps.append(Step(kind, op.index, (x_idx,), o, geom, PoolQuant(act_min, act_max)))
+        elif op.op == "MUL":
+            steps.append(_mul_step(model, op, o, out_scale, out_zp, act_min, act_max))
+        elif op.op == "HARD_SWISH":
+            x_idx = op.inputs[0]
+            x_scale, x_zp = _qparams(model, x_idx)
+            steps.append(Step("hard_swish", op.index, (x_idx,), o,
+                              quant=HardSwishQuant.from_scales(x_scale, x_zp, out_scale, out_zp)))
         elif op.op == "MEAN":
             x_idx = op.inputs[0]
             if not is_spatial_mean(model, op):
@@ -177,6 +195,31 @@ def lower(model: Model, fold_pad: bool = True, passthrough: Collection[str] = ()
             quant = MeanQuant.from_scales(x_scale, x_zp, out_scale, out_zp, in_h * in_w)
             steps.append(Step("mean", op.index, (x_idx,), o, geom, quant))
     return steps
+
+
+def _mul_step(model: Model, op, out: int, out_scale: float, out_zp: int, act_min: int, act_max: int) -> Step:
+    """A MUL with its larger operand first (MUL commutes): the second is the same shape, one
+    value per channel (a squeeze-excite gate) or a constant scalar."""
+    a, b = op.inputs
+    size = lambda t: int(np.prod(model.tensors[t].shape))  # noqa: E731
+    if model.tensors[a].data is not None or size(a) < size(b):
+        a, b = b, a
+    n, nb, channels = size(a), size(b), model.tensors[a].shape[-1]
+    if model.tensors[a].data is not None:
+        raise ValueError(f"MUL {op.index}: both operands are constants")
+    constant = model.tensors[b].data
+    shape_b = model.tensors[b].shape
+    broadcast_ok = nb == n and shape_b == model.tensors[a].shape or nb == 1 or (
+        nb == channels and shape_b[-1:] == (channels,))
+    if not broadcast_ok or (constant is not None and nb != 1):
+        raise ValueError(f"MUL {op.index}: {model.tensors[b].shape} against {model.tensors[a].shape}: only the same "
+                         "shape, one value per channel or a scalar (constants: scalars only) broadcast")
+    (s1, z1), (s2, z2) = _qparams(model, a), _qparams(model, b)
+    quant = MulQuant.from_scales(s1, z1, s2, z2, out_scale, out_zp, act_min, act_max)
+    if constant is not None:
+        return Step("mul", op.index, (a,), out, quant=quant, constant=int(np.asarray(constant).ravel()[0]),
+                    constant_scale=s2)
+    return Step("mul", op.index, (a, b), out, quant=quant)
 
 
 def is_spatial_mean(model: Model, op) -> bool:
@@ -207,6 +250,11 @@ def run_step(step: Step, tensors: dict[int, np.ndarray], kernels=forward) -> np.
         return kernels.add_fwd_s8(step.quant, x, tensors[step.inputs[1]])
     if step.kind == "avgpool":
         return kernels.avgpool_fwd_s8(step.geom, step.quant, x)
+    if step.kind == "mul":
+        b = tensors[step.inputs[1]] if len(step.inputs) > 1 else np.int8(step.constant)
+        return kernels.mul_fwd_s8(step.quant, x, b)
+    if step.kind == "hard_swish":
+        return kernels.hard_swish_fwd_s8(step.quant, x)
     if step.kind == "maxpool":
         return kernels.maxpool_fwd_s8(step.geom, step.quant, x)
     if step.kind == "mean":

@@ -178,6 +178,95 @@ class MeanQuant:
         return cls(int(in_zp), int(out_zp), (multiplier << fold) // count, shift - fold)
 
 
+@dataclass(frozen=True)
+class MulQuant:
+    """``tt_mul_quant_t``: TFLite's int8 MUL, ``(a - zp_a)(b - zp_b)`` requantized by
+    s_a s_b / s_out (computed in double, as TFLM's ``CalculateOpDataMul``) plus ``output_zp``."""
+
+    input1_zp: int
+    input2_zp: int
+    output_zp: int
+    multiplier: int
+    shift: int
+    act_min: int = INT8_MIN
+    act_max: int = INT8_MAX
+
+    @classmethod
+    def from_scales(cls, s1: float, zp1: int, s2: float, zp2: int, s_out: float, zp_out: int,
+                    act_min: int = INT8_MIN, act_max: int = INT8_MAX) -> MulQuant:
+        m, shift = quantize_multiplier(float(np.float32(s1)) * float(np.float32(s2)) / float(np.float32(s_out)))
+        return cls(int(zp1), int(zp2), int(zp_out), m, shift, int(act_min), int(act_max))
+
+
+@dataclass(frozen=True)
+class MulGrad:
+    """``tt_mul_grad_t``: the scales a MUL's input gradients multiply by (dA = dY * s_b (b - zp_b),
+    dB = dY * s_a (a - zp_a)), as Q31 multipliers and shifts."""
+
+    a_multiplier: int
+    a_shift: int
+    b_multiplier: int
+    b_shift: int
+
+    @classmethod
+    def from_scales(cls, s_a: float, s_b: float) -> MulGrad:
+        return cls(*quantize_multiplier(float(np.float32(s_a))), *quantize_multiplier(float(np.float32(s_b))))
+
+
+@dataclass(frozen=True)
+class HardSwishGrad:
+    """``tt_hard_swish_grad_t``: hard swish's derivative at an int8 input in Q14: 0 below
+    real -3, 1 above +3, x / 3 + 1/2 from -3 to +3 (PyTorch's choice at the kinks);
+    ``multiplier``/``shift`` take ``x - input_zp`` to Q14 of x_real / 3, and [lo, hi] are the
+    int8 inputs whose real value lies in [-3, 3]."""
+
+    input_zp: int
+    multiplier: int
+    shift: int
+    lo: int
+    hi: int
+
+    @classmethod
+    def from_scale(cls, scale: float, zero_point: int) -> HardSwishGrad:
+        s = float(np.float32(scale))
+        multiplier, shift = quantize_multiplier(s / 3.0 * (1 << 14))
+        real = s * (np.arange(INT8_MIN, INT8_MAX + 1) - zero_point)
+        lo = INT8_MIN + int(np.count_nonzero(real < -3.0))
+        hi = INT8_MAX - int(np.count_nonzero(real > 3.0))
+        return cls(int(zero_point), multiplier, shift, lo, hi)
+
+
+def _int16_multiplier(multiplier_q31: int) -> int:
+    """TFLite ``DownScaleInt32ToInt16Multiplier``: a Q31 significand rounded to Q15."""
+    if multiplier_q31 >= (1 << 31) - 1 - (1 << 15):
+        return (1 << 15) - 1
+    return (multiplier_q31 + (1 << 15)) >> 16
+
+
+@dataclass(frozen=True)
+class HardSwishQuant:
+    """``tt_hard_swish_quant_t``: TFLite's int8 HARD_SWISH (``HardSwishParams``), derived in
+    float32 as TFLM derives it: the input on a "high resolution" scale s_in / 128, a Q15
+    multiplier to the output scale and one to the scale where 3.0 is 32768 (the "relu-ish"
+    factor in [0, 1])."""
+
+    input_zp: int
+    output_zp: int
+    output_multiplier: int  #: Q15
+    output_exponent: int  #: <= 0
+    reluish_multiplier: int  #: Q15
+    reluish_exponent: int
+
+    @classmethod
+    def from_scales(cls, in_scale: float, in_zp: int, out_scale: float, out_zp: int) -> HardSwishQuant:
+        hires = np.float32(1.0 / 128.0) * np.float32(in_scale)
+        out_m, out_e = quantize_multiplier(float(hires / np.float32(out_scale)))
+        relu_m, relu_e = quantize_multiplier(float(hires / (np.float32(3.0) / np.float32(32768.0))))
+        if out_e > 0:
+            raise ValueError("HARD_SWISH: the output scale must be at least the input scale / 128")
+        return cls(int(in_zp), int(out_zp), _int16_multiplier(out_m), out_e, _int16_multiplier(relu_m), relu_e)
+
+
 def activation_range(activation: str, scale: float, zero_point: int) -> tuple[int, int]:
     """TFLite ``CalculateActivationRangeQuantized`` for int8 outputs."""
     lo, hi = INT8_MIN, INT8_MAX

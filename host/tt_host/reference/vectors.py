@@ -5,7 +5,8 @@
 (the Python test suite runs that check). Cases are deterministic (fixed seeds) and small;
 they cover every forward kernel on the shapes the shared models use, scaled down: the 3x3
 stride-2 stem with PAD-folded asymmetric padding, depthwise 3x3/5x5/7x7 at stride 1 and 2,
-pointwise, per-channel fully connected, residual add, the global average pool and the mean.
+pointwise, per-channel fully connected, residual add, the global average pool, the mean, MUL and
+hard swish (with their input gradients).
 
 Backward vectors carry every intermediate of one training step of each convolution-like case
 (the forward output, its packed clamp mask, dY before and after the mask, dX, dW for a
@@ -29,7 +30,18 @@ from tt_host.reference import forward
 from tt_host.reference import loss as L
 from tt_host.reference import update as U
 from tt_host.reference.fixedpoint import quantize_multiplier
-from tt_host.reference.params import AddQuant, ConvGeom, ConvQuant, GradQuant, MeanQuant, PoolQuant
+from tt_host.reference.params import (
+    AddQuant,
+    ConvGeom,
+    ConvQuant,
+    GradQuant,
+    HardSwishGrad,
+    HardSwishQuant,
+    MeanQuant,
+    MulGrad,
+    MulQuant,
+    PoolQuant,
+)
 
 HEADER = REPO_ROOT / "firmware" / "tests" / "kernels" / "kernel_vectors.h"
 
@@ -133,6 +145,36 @@ def maxpool_cases() -> list[tuple[str, ConvGeom, PoolQuant, np.ndarray, np.ndarr
     ]:
         x = rng.integers(lo, -lo if lo > -128 else 128, g.in_shape, dtype=np.int8)
         out.append((name, g, q, x, forward.maxpool_fwd_s8(g, q, x)))
+    return out
+
+
+def mul_cases() -> list[tuple]:
+    """MUL forward and both input gradients: the same shape, a squeeze-excite gate (one value per
+    channel, summed over 12 positions for dB), a constant scalar (dA only)."""
+    rng = np.random.default_rng(29)
+    out = []
+    for name, n, b_numel in [("same shape", 40, 40), ("per-channel gate 4x3x8", 96, 8), ("scalar", 30, 1)]:
+        q = MulQuant.from_scales(0.04, 5, 0.02, -7, 0.05, -3)
+        g = MulGrad.from_scales(0.04, 0.02)
+        a = rng.integers(-128, 128, n).astype(np.int8)
+        b = rng.integers(-128, 128, b_numel).astype(np.int8)
+        dy = I.Grad(rng.integers(-30000, 30000, n).astype(np.int16), -12)
+        out.append((name, q, g, a, b, forward.mul_fwd_s8(q, a, b), dy, I.mul_bwd_a_s16(q, g, b, dy),
+                    I.mul_bwd_b_s16(q, g, a, dy, b_numel)))
+    return out
+
+
+def hard_swish_cases() -> list[tuple]:
+    """HARD_SWISH over every int8 input, forward and input gradient, at a right-shifting and a
+    left-shifting "relu-ish" exponent."""
+    rng = np.random.default_rng(31)
+    out = []
+    for name, (s_in, zp, s_out, zp_out) in [("fine input scale", (0.01, -20, 0.008, -100)),
+                                           ("coarse input scale", (0.2, 10, 0.15, -110))]:
+        q, g = HardSwishQuant.from_scales(s_in, zp, s_out, zp_out), HardSwishGrad.from_scale(s_in, zp)
+        x = np.arange(-128, 128, dtype=np.int8)
+        dy = I.Grad(rng.integers(-32768, 32768, x.size).astype(np.int16), -9)
+        out.append((name, q, g, x, forward.hard_swish_fwd_s8(q, x), dy, I.hard_swish_bwd_input_s16(g, x, dy)))
     return out
 
 
@@ -301,6 +343,16 @@ def render() -> str:
             "    const int8_t *input;\n    const int8_t *expected;\n    int32_t expected_len;\n} tt_pool_vector_t;\n"
         ),
         (
+            "typedef struct {\n    const char *name;\n    tt_mul_quant_t quant;\n    tt_mul_grad_t grad;\n"
+            "    int32_t n, b_numel;\n    const int8_t *a, *b, *expected;\n    const int16_t *dy;\n    int32_t dy_exp;\n"
+            "    const int16_t *da;\n    int32_t da_exp;\n    const int16_t *db;\n    int32_t db_exp;\n} tt_mul_vector_t;\n"
+        ),
+        (
+            "typedef struct {\n    const char *name;\n    tt_hard_swish_quant_t quant;\n    tt_hard_swish_grad_t grad;\n"
+            "    int32_t n;\n    const int8_t *x, *expected;\n    const int16_t *dy;\n    int32_t dy_exp;\n"
+            "    const int16_t *dx;\n    int32_t dx_exp;\n} tt_hard_swish_vector_t;\n"
+        ),
+        (
             "typedef struct {\n    const char *name;\n    tt_conv_geom_t geom;\n    tt_mean_quant_t quant;\n"
             "    const int8_t *input;\n    const int8_t *expected;\n} tt_mean_vector_t;\n"
         ),
@@ -356,6 +408,32 @@ def render() -> str:
         parts += [_array("int8_t", f"{p}_input", x), _array("int8_t", f"{p}_expected", y)]
         rows.append(f'    {{"{name}", {geom_init(g)}, {{{q.act_min}, {q.act_max}}}, {p}_input, {p}_expected, {y.size}}},')
     parts.append("static const tt_pool_vector_t tt_maxpool_vectors[] = {\n" + "\n".join(rows) + "\n};\n")
+
+    rows = []
+    for i, (name, q, g, a, b, y, dy, da, db) in enumerate(mul_cases()):
+        p = f"mul{i}"
+        parts.append(f"/* {name} */\n")
+        parts += [_array("int8_t", f"{p}_a", a), _array("int8_t", f"{p}_b", b), _array("int8_t", f"{p}_expected", y),
+                  _array("int16_t", f"{p}_dy", dy.values), _array("int16_t", f"{p}_da", da.values),
+                  _array("int16_t", f"{p}_db", db.values)]
+        qi = ", ".join(str(v) for v in (q.input1_zp, q.input2_zp, q.output_zp, q.multiplier, q.shift, q.act_min, q.act_max))
+        gi = ", ".join(str(v) for v in (g.a_multiplier, g.a_shift, g.b_multiplier, g.b_shift))
+        rows.append(f'    {{"{name}", {{{qi}}}, {{{gi}}}, {a.size}, {b.size}, {p}_a, {p}_b, {p}_expected, {p}_dy, {dy.exp}, '
+                    f"{p}_da, {da.exp}, {p}_db, {db.exp}}},")
+    parts.append("static const tt_mul_vector_t tt_mul_vectors[] = {\n" + "\n".join(rows) + "\n};\n")
+
+    rows = []
+    for i, (name, q, g, x, y, dy, dx) in enumerate(hard_swish_cases()):
+        p = f"hswish{i}"
+        parts.append(f"/* {name} */\n")
+        parts += [_array("int8_t", f"{p}_x", x), _array("int8_t", f"{p}_expected", y),
+                  _array("int16_t", f"{p}_dy", dy.values), _array("int16_t", f"{p}_dx", dx.values)]
+        qi = ", ".join(str(v) for v in (q.input_zp, q.output_zp, q.output_multiplier, q.output_exponent,
+                                         q.reluish_multiplier, q.reluish_exponent))
+        gi = ", ".join(str(v) for v in (g.input_zp, g.multiplier, g.shift, g.lo, g.hi))
+        rows.append(f'    {{"{name}", {{{qi}}}, {{{gi}}}, {x.size}, {p}_x, {p}_expected, {p}_dy, {dy.exp}, {p}_dx, '
+                    f"{dx.exp}}},")
+    parts.append("static const tt_hard_swish_vector_t tt_hard_swish_vectors[] = {\n" + "\n".join(rows) + "\n};\n")
 
     rows = []
     for i, (name, g, q, x, y) in enumerate(mean_cases()):

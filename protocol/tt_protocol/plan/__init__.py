@@ -80,6 +80,8 @@ from .format import (  # noqa: F401 (re-exported)
     LAYER_FIXED_BYTES,
     AddBlock,
     PoolBlock,
+    MulBlock,
+    HardSwishBlock,
     FusedBlock,
     LossBlock,
     BLOCKS,

@@ -73,6 +73,24 @@ class _Pool:
             self._clamp(b, offset)
             if not 1 <= b.numel <= MAX_CHANNELS ** 2 or head.bytes != st.sizeof():
                 raise PlanInvalid(Check.BAD_PARAMS, f"add block at {offset}: numel or size")
+        elif want == ParamType.MUL:
+            self._clamp(b, offset)
+            ok = (head.bytes == st.sizeof() and 1 <= b.numel <= MAX_CHANNELS ** 2 and 1 <= b.b_numel <= b.numel
+                  and b.numel % b.b_numel == 0 and -128 <= b.constant <= 127
+                  and all(-128 <= z <= 127 for z in (b.input1_zp, b.input2_zp, b.output_zp))
+                  and all(m >= 0 for m in (b.multiplier, b.a_multiplier, b.b_multiplier))
+                  and all(-31 <= e <= 30 for e in (b.shift, b.a_shift, b.b_shift)))
+            if not ok:
+                raise PlanInvalid(Check.BAD_PARAMS, f"mul block at {offset}: sizes or requantization")
+        elif want == ParamType.HARD_SWISH:
+            ok = (head.bytes == st.sizeof() and 1 <= b.numel <= MAX_CHANNELS ** 2
+                  and -128 <= b.input_zp <= 127 and -128 <= b.output_zp <= 127
+                  and 0 <= b.output_multiplier <= 32767 and -31 <= b.output_exponent <= 0
+                  and 0 <= b.reluish_multiplier <= 32767 and -31 <= b.reluish_exponent <= 30
+                  and b.grad_multiplier >= 0 and -31 <= b.grad_shift <= 30
+                  and -128 <= b.grad_lo <= b.grad_hi + 1 <= 128)
+            if not ok:
+                raise PlanInvalid(Check.BAD_PARAMS, f"hard swish block at {offset}: size or parameters")
         elif want == ParamType.LOSS:
             if head.bytes != st.sizeof() or not 1 <= b.n_classes <= MAX_CLASSES or not b.scale > 0:
                 raise PlanInvalid(Check.BAD_PARAMS, f"loss block at {offset}")

@@ -32,7 +32,8 @@ WEIGHTS_MAGIC = b"TTWB"
 DELTAS_MAGIC = b"TTDL"
 #: Format version of all three blobs; a loader refuses any other. Version 2: the classifier's
 #: own learning rate, per-layer bounds on a step's update, the divergence guard. Version 3:
-#: POOL blocks carry their kind and a mean's requantization (the MEAN and MAXPOOL ops).
+#: POOL blocks carry their kind and a mean's requantization (the MEAN and MAXPOOL ops); MUL and
+#: HARD_SWISH.
 FORMAT_VERSION = 3
 #: Alignment of every table, array, tensor and arena buffer.
 ALIGN = 4
@@ -110,6 +111,8 @@ class OpKind(enum.IntEnum):
     FUSED_BLOCK = 0x17  #: frozen inverted bottleneck in one kernel (tt_irb_fwd_s8)
     MEAN = 0x18  #: TFLite MEAN over H and W, requantizing (its backward is AVGPOOL_BWD_INPUT)
     MAXPOOL = 0x19
+    MUL = 0x1A  #: b broadcasts over a (MulBlock.b_numel); without a b buffer, b is the block's constant
+    HARD_SWISH = 0x1B
     LOSS = 0x20  #: softmax cross-entropy against the sample's label
     MASK_BWD = 0x21
     CONV2D_BWD_INPUT = 0x22
@@ -120,6 +123,9 @@ class OpKind(enum.IntEnum):
     GRAD_ADD = 0x27  #: grad += other (``tt_add_bwd_input_s16``)
     GRAD_COPY = 0x28
     MAXPOOL_BWD_INPUT = 0x29  #: reads the forward input: the gradient goes to each window's maximum
+    MUL_BWD_A = 0x2A  #: dA = dY * b
+    MUL_BWD_B = 0x2B  #: dB = dY * a, summed over where b was broadcast
+    HARD_SWISH_BWD_INPUT = 0x2C  #: reads the forward input: dX = dY * h'(x)
     BIAS_GRAD = 0x30
     BIAS_UPDATE = 0x31
     WEIGHT_GRAD = 0x32
@@ -136,6 +142,8 @@ class ParamType(enum.IntEnum):
     POOL = 3
     FUSED = 4
     LOSS = 5
+    MUL = 6
+    HARD_SWISH = 7
 
 
 class LayerKind(enum.IntEnum):
@@ -379,8 +387,27 @@ LossBlock = Struct(
     "zero_point" / Int32sl,
 )
 
+MulBlock = Struct(
+    "header" / BlockHeader,
+    "numel" / Int32ul,  #: elements of a and of the output
+    "b_numel" / Int32ul,  #: elements of b: numel (same shape), the channels (a gate), or 1
+    "constant" / Int32sl,  #: b when it is a constant scalar (the op has no b buffer), else 0
+    #: tt_mul_quant_t, then tt_mul_grad_t
+    *(name / Int32sl for name in ("input1_zp", "input2_zp", "output_zp", "multiplier", "shift", "act_min", "act_max",
+                                  "a_multiplier", "a_shift", "b_multiplier", "b_shift")),
+)
+
+HardSwishBlock = Struct(
+    "header" / BlockHeader,
+    "numel" / Int32ul,
+    #: tt_hard_swish_quant_t, then tt_hard_swish_grad_t
+    *(name / Int32sl for name in ("input_zp", "output_zp", "output_multiplier", "output_exponent", "reluish_multiplier",
+                                  "reluish_exponent", "grad_multiplier", "grad_shift", "grad_lo", "grad_hi")),
+)
+
 BLOCKS = {ParamType.LAYER: LayerBlock, ParamType.ADD: AddBlock, ParamType.POOL: PoolBlock,
-          ParamType.FUSED: FusedBlock, ParamType.LOSS: LossBlock}
+          ParamType.FUSED: FusedBlock, ParamType.LOSS: LossBlock, ParamType.MUL: MulBlock,
+          ParamType.HARD_SWISH: HardSwishBlock}
 
 
 def layer_array_counts(kind: int, out_c: int, n_channels: int, flags: int) -> list[tuple[str, int, int]]:
@@ -458,6 +485,10 @@ SIGNATURES: dict[OpKind, Signature] = {
                       "y = tt_mean_fwd_s8(x) (a PoolKind.MEAN block)"),
     OpKind.MAXPOOL: _sig(Phase.FORWARD, ("x:INT8",), ("y:INT8", "mask?:MASK"), ParamType.POOL,
                          "y = tt_maxpool_fwd_s8(x) (a PoolKind.MAX block)"),
+    OpKind.MUL: _sig(Phase.FORWARD, ("a:INT8", "b?:INT8"), ("y:INT8", "mask?:MASK"), ParamType.MUL,
+                     "y = tt_mul_fwd_s8(a, b or the block's constant); y may be a's buffer"),
+    OpKind.HARD_SWISH: _sig(Phase.FORWARD, ("x:INT8",), ("y:INT8", "mask?:MASK"), ParamType.HARD_SWISH,
+                            "y = tt_hard_swish_fwd_s8(x); y may be x's buffer"),
     OpKind.SAVE: _sig(Phase.FORWARD, ("x:INT8",), ("saved:INT8",), ParamType.LAYER,
                       "saved[p][j] = x[p][channels[j]] (the layer's input, trained channels only)"),
     OpKind.FUSED_BLOCK: _sig(Phase.FORWARD, ("x:INT8",), ("y:INT8",), ParamType.FUSED,
@@ -477,6 +508,12 @@ SIGNATURES: dict[OpKind, Signature] = {
                                    "dx = tt_avgpool_bwd_input_s16(dy) (an average pool's or a mean's)"),
     OpKind.MAXPOOL_BWD_INPUT: _sig(Phase.BACKWARD, ("dy:INT16", "x:INT8"), ("dx:INT16",), ParamType.POOL,
                                    "dx = tt_maxpool_bwd_input_s16(x, dy): x is the forward input"),
+    OpKind.MUL_BWD_A: _sig(Phase.BACKWARD, ("dy:INT16", "b?:INT8"), ("da:INT16",), ParamType.MUL,
+                           "da = tt_mul_bwd_a_s16(dy, b or the constant)"),
+    OpKind.MUL_BWD_B: _sig(Phase.BACKWARD, ("dy:INT16", "a:INT8"), ("db:INT16",), ParamType.MUL,
+                           "db = tt_mul_bwd_b_s16(dy, a)"),
+    OpKind.HARD_SWISH_BWD_INPUT: _sig(Phase.BACKWARD, ("dy:INT16", "x:INT8"), ("dx:INT16",), ParamType.HARD_SWISH,
+                                      "dx = tt_hard_swish_bwd_input_s16(x, dy): x is the forward input"),
     OpKind.GRAD_ADD: _sig(Phase.BACKWARD, ("other:INT16", "grad:INT16"), ("grad:INT16",), None,
                           "grad = tt_add_bwd_input_s16(grad, other) in place"),
     OpKind.GRAD_COPY: _sig(Phase.BACKWARD, ("src:INT16",), ("dst:INT16",), None, "dst = src, exponent too"),

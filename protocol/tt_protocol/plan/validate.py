@@ -132,6 +132,11 @@ def _sizes(kind: OpKind, p, flags: int) -> dict[str, int]:
         return dict(x=_in_numel(g), y=_out_numel(g), mask=-(-_out_numel(g) // 8), dy=2 * _out_numel(g), dx=2 * _in_numel(g))
     if kind == OpKind.ADD:
         return dict(a=p.numel, b=p.numel, y=p.numel, mask=-(-p.numel // 8))
+    if kind in (OpKind.MUL, OpKind.MUL_BWD_A, OpKind.MUL_BWD_B):
+        return dict(a=p.numel, b=p.b_numel, y=p.numel, mask=-(-p.numel // 8), dy=2 * p.numel, da=2 * p.numel,
+                    db=2 * p.b_numel)
+    if kind in (OpKind.HARD_SWISH, OpKind.HARD_SWISH_BWD_INPUT):
+        return dict(x=p.numel, y=p.numel, mask=-(-p.numel // 8), dy=2 * p.numel, dx=2 * p.numel)
     if kind == OpKind.LOSS:
         return dict(logits=p.n_classes, grad=2 * p.n_classes)
     if kind == OpKind.FUSED_BLOCK:
@@ -275,6 +280,10 @@ def _check_shapes(i: int, kind: OpKind, op, sig: Signature, params, buffers: lis
             raise PlanInvalid(Check.BAD_BUFFER_ID, f"op {i} ({kind.name}): weight slice given iff weights train")
         if kind in FORWARD_OF.values() and (op.ins[2] != NONE16) != bool(params.flags & LayerFlag.BIAS_TRAINED):
             raise PlanInvalid(Check.BAD_BUFFER_ID, f"op {i} ({kind.name}): arena bias given iff the bias trains")
+    # b is either a buffer (the block's constant then 0) or the block's scalar constant.
+    if kind in (OpKind.MUL, OpKind.MUL_BWD_A) and (
+            params.b_numel != 1 if op.ins[1] == NONE16 else params.constant != 0):
+        raise PlanInvalid(Check.BAD_BUFFER_ID, f"op {i} ({kind.name}): b is a buffer, or a scalar constant in the block")
     in_place = {OpKind.MASK_BWD: (1, 0), OpKind.GRAD_ADD: (1, 0), OpKind.BIAS_UPDATE: (1, 0),
                 OpKind.WEIGHT_UPDATE: (1, 0), OpKind.BIAS_GRAD_UPDATE: (1, 0), OpKind.WEIGHT_GRAD_UPDATE: (2, 0)}
     if kind in in_place:

@@ -101,6 +101,35 @@ typedef struct {
     int32_t act_min, act_max;    /**< Output clamp. */
 } tt_mean_quant_t;
 
+/** TFLite's int8 MUL: y = clamp(MultiplyByQuantizedMultiplier((a - input1_zp)(b - input2_zp)) + output_zp). */
+typedef struct {
+    int32_t input1_zp, input2_zp, output_zp;
+    int32_t multiplier, shift; /**< s_a s_b / s_out */
+    int32_t act_min, act_max;
+} tt_mul_quant_t;
+
+/** The scales a MUL's input gradients multiply by: s_a (for dB) and s_b (for dA), Q31 + shift. */
+typedef struct {
+    int32_t a_multiplier, a_shift;
+    int32_t b_multiplier, b_shift;
+} tt_mul_grad_t;
+
+/** TFLite's int8 HARD_SWISH (HardSwishParams): Q15 multipliers to the output scale and to the
+ * scale where real 3.0 is 32768, and their exponents. */
+typedef struct {
+    int32_t input_zp, output_zp;
+    int32_t output_multiplier, output_exponent; /**< Q15, exponent <= 0 */
+    int32_t reluish_multiplier, reluish_exponent; /**< Q15 */
+} tt_hard_swish_quant_t;
+
+/** Hard swish's derivative at an int8 input x, Q14: 0 for x < lo, 1 for x > hi, else
+ * 1/2 + MultiplyByQuantizedMultiplier(x - input_zp, multiplier, shift) (= x_real / 3). */
+typedef struct {
+    int32_t input_zp;
+    int32_t multiplier, shift;
+    int32_t lo, hi;
+} tt_hard_swish_grad_t;
+
 /**
  * Weight scales folded into a backward-input kernel (conv, pointwise, depthwise, FC):
  * s_W[o] = S * ratio[o], S = max_o s_W[o] = scale_multiplier * 2^(scale_shift - 31),
