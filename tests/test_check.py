@@ -1,9 +1,9 @@
 """``tt-host check``: the command a user runs first on their own model (tt_host.workflows.check).
 
 Corpus models as a user has them: a classic CNN (int8 in and out) and a DS-CNN with float input
-pass every check and report what they need on the F746; MobileNetV3-Small is refused with its
-unsupported operators named (exit 2); a model too large for the board is exit 8 with
-``--board``; a forward that stops matching TFLite Micro fails the check (exit 1).
+pass every check and report what they need on the F746; a model with unsupported operators is
+refused with them named (exit 2); a model too large for the board is exit 8 with ``--board``; a
+forward that stops matching TFLite Micro fails the check (exit 1).
 """
 
 from __future__ import annotations
@@ -47,10 +47,23 @@ def test_a_supported_model_passes_every_check(name):
     assert rows["last-layer"]["trainable_params"] < rows["paper"]["trainable_params"]
 
 
-def test_a_model_with_unsupported_operators_is_refused_naming_them():
-    result = runner.invoke(app, ["check", str(CORPUS / "mobilenet_v3_small.tflite")])
+def test_a_model_with_unsupported_operators_is_refused_naming_them(tmp_path):
+    """A TANH (no kernel) and a depthwise convolution with depth multiplier 2 (a supported
+    operator used beyond its kernel): both named with their indices, exit 2."""
+    from kernels.tflite_builder import ModelBuilder
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as S
+
+    mb = ModelBuilder(np.random.default_rng(0))
+    x = mb.activation((1, 8, 8, 3), np.float32(0.02), 0)
+    y = mb.conv(x, 0, 3, 1, "SAME", depthwise=True, mult=2)
+    t = mb.activation(mb.shapes[y], np.float32(1 / 128), 0)
+    mb.op(S.BuiltinOperator.TANH, [y], [t])
+    path = tmp_path / "tanh.tflite"
+    path.write_bytes(mb.finish([x], [mb.fc(t, 3)]))
+    result = runner.invoke(app, ["check", str(path)])
     assert result.exit_code == 2
-    assert "HARD_SWISH x18 (operators 1, 19," in " ".join(result.output.split())
+    text = " ".join(result.output.split())
+    assert "DEPTHWISE_CONV_2D x1 (operator 0): depth multiplier 2" in text and "TANH x1 (operator 1): no kernel" in text
 
 
 def test_a_model_too_large_for_the_board_is_exit_8(tmp_path):

@@ -281,6 +281,16 @@ static void run_op(tt_executor_t *ex, const op_t *op, uint32_t label, tt_step_re
         pack_mask(ex, op, numel, q.act_min, q.act_max);
         break;
     }
+    case TT_PLAN_OP_REQUANTIZE: {
+        const tt_requantize_quant_t q = {
+            tt_pv_i32(block + TT_PLAN_REQUANTIZE_OFF_INPUT_ZP),   tt_pv_i32(block + TT_PLAN_REQUANTIZE_OFF_OUTPUT_ZP),
+            tt_pv_i32(block + TT_PLAN_REQUANTIZE_OFF_MULTIPLIER), tt_pv_i32(block + TT_PLAN_REQUANTIZE_OFF_SHIFT),
+            tt_pv_i32(block + TT_PLAN_REQUANTIZE_OFF_ACT_MIN),    tt_pv_i32(block + TT_PLAN_REQUANTIZE_OFF_ACT_MAX)};
+        const uint32_t numel = tt_pv_u32(block + TT_PLAN_REQUANTIZE_OFF_NUMEL);
+        tt_requantize_s8((int32_t)numel, &q, (const int8_t *)buf(ex, s[0]), (int8_t *)buf(ex, s[4]));
+        pack_mask(ex, op, numel, q.act_min, q.act_max);
+        break;
+    }
     case TT_PLAN_OP_HARD_SWISH: {
         tt_hard_swish_quant_t q;
         tt_hard_swish_grad_t unused;

@@ -225,7 +225,8 @@ uint32_t tt_pc_check_block(const ctx_t *c, uint32_t offset, uint32_t want, block
         return TT_PLAN_CHECK_BAD_PARAMS;
     }
     static const uint32_t fixed[] = {0, TT_PLAN_LAYER_BYTES, TT_PLAN_ADD_BYTES, TT_PLAN_POOL_BYTES, TT_PLAN_FUSED_BYTES,
-                                     TT_PLAN_LOSS_BYTES, TT_PLAN_MUL_BYTES, TT_PLAN_HARD_SWISH_BYTES};
+                                     TT_PLAN_LOSS_BYTES, TT_PLAN_MUL_BYTES, TT_PLAN_HARD_SWISH_BYTES,
+                                     TT_PLAN_REQUANTIZE_BYTES};
     if (bytes < fixed[want]) {
         return TT_PLAN_CHECK_BAD_PARAMS;
     }
@@ -255,6 +256,17 @@ uint32_t tt_pc_check_block(const ctx_t *c, uint32_t offset, uint32_t want, block
     case TT_PARAM_HARD_SWISH:
         b->numel = tt_pv_u32(p + TT_PLAN_HARD_SWISH_OFF_NUMEL);
         return bytes == TT_PLAN_HARD_SWISH_BYTES && hard_swish_ok(p, b->numel) ? OK : TT_PLAN_CHECK_BAD_PARAMS;
+    case TT_PARAM_REQUANTIZE: {
+        b->numel = tt_pv_u32(p + TT_PLAN_REQUANTIZE_OFF_NUMEL);
+        const int ok = bytes == TT_PLAN_REQUANTIZE_BYTES && b->numel >= 1 &&
+                       (uint64_t)b->numel <= (uint64_t)TT_PLAN_MAX_CHANNELS * TT_PLAN_MAX_CHANNELS &&
+                       in_range(tt_pv_i32(p + TT_PLAN_REQUANTIZE_OFF_INPUT_ZP), -128, 127) &&
+                       in_range(tt_pv_i32(p + TT_PLAN_REQUANTIZE_OFF_OUTPUT_ZP), -128, 127) &&
+                       tt_pv_i32(p + TT_PLAN_REQUANTIZE_OFF_MULTIPLIER) >= 0 &&
+                       in_range(tt_pv_i32(p + TT_PLAN_REQUANTIZE_OFF_SHIFT), -31, 30) &&
+                       clamp_ok(p + TT_PLAN_REQUANTIZE_OFF_ACT_MIN);
+        return ok ? OK : TT_PLAN_CHECK_BAD_PARAMS;
+    }
     case TT_PARAM_LOSS: {
         b->n_classes = tt_pv_u32(p + TT_PLAN_LOSS_OFF_N_CLASSES);
         float scale;

@@ -1,4 +1,5 @@
-"""The pooling and elementwise operators of Keras models (max pool, mean, MUL, hard swish):
+"""The pooling and elementwise operators of Keras models (max pool, mean, MUL, hard swish,
+standalone RELU / RELU6 / QUANTIZE):
 C kernels equal the numpy reference bit for bit (forward and input gradients, ties and
 saturation included), and the integer gradients are close to the float derivative. Their
 forward against TFLite Micro: test_random_models_tflm.py and the model corpus."""
@@ -12,7 +13,16 @@ from hypothesis import strategies as st
 from tt_host.reference import backward as F
 from tt_host.reference import backward_int as I
 from tt_host.reference import forward
-from tt_host.reference.params import ConvGeom, HardSwishGrad, HardSwishQuant, MeanQuant, MulGrad, MulQuant, PoolQuant
+from tt_host.reference.params import (
+    ConvGeom,
+    HardSwishGrad,
+    HardSwishQuant,
+    MeanQuant,
+    MulGrad,
+    MulQuant,
+    PoolQuant,
+    RequantizeQuant,
+)
 
 from .strategies import conv_geoms, seeds
 
@@ -107,3 +117,19 @@ def test_mul(native, b_shape, seed):
     # rounds its exact sum once to fit 31 bits, before the scale.
     assert np.all(np.abs(da.to_float() - want_a) <= 2.0**da.exp + 1e-8 * np.abs(want_a).max() + 1e-300)
     assert np.all(np.abs(db.to_float().ravel() - want_b) <= 2.0 * 2.0**db.exp + 1e-8 * np.abs(want_b).max() + 1e-300)
+
+
+@SETTINGS
+@given(seed=seeds, n=st.integers(1, 300), op=st.sampled_from(["RELU", "RELU6", "QUANTIZE"]))
+def test_requantize(native, seed, n, op):
+    rng = np.random.default_rng(seed)
+    s_in, zp_in = float(rng.uniform(0.002, 0.3)), int(rng.integers(-128, 128))
+    s_out, zp_out = s_in * rng.uniform(0.1, 4), int(rng.integers(-128, 128))
+    q = (RequantizeQuant.requantize(s_in, zp_in, s_out, zp_out) if op == "QUANTIZE"
+         else RequantizeQuant.relu(op, s_in, zp_in, s_out, zp_out))
+    x = rng.integers(-128, 128, n).astype(np.int8)
+    y = forward.requantize_s8(q, x)
+    np.testing.assert_array_equal(native.requantize_s8(q, x), y)
+    if op == "RELU6":  # a clamp at the input's real 0 and 6, nothing else
+        six = np.clip(np.round(6 / np.float32(s_in)) + zp_in, -128, 127)
+        np.testing.assert_array_equal(y, np.clip(x, zp_in, six))

@@ -2,7 +2,7 @@
 (every tensor), covering what the shared models do not: SAME with stride 2, fused
 RELU/RELU6, depth multiplier 2, arbitrary asymmetric PAD folded into a VALID depthwise,
 padded non-global pooling, multipliers above one, a requantizing MEAN, max pooling, hard swish
-and squeeze-excite MULs."""
+and squeeze-excite MULs, standalone RELU / RELU6 and int8 -> int8 QUANTIZE."""
 
 from __future__ import annotations
 

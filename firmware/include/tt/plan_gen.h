@@ -61,6 +61,7 @@
 #define TT_PLAN_OP_MAXPOOL 25u
 #define TT_PLAN_OP_MUL 26u
 #define TT_PLAN_OP_HARD_SWISH 27u
+#define TT_PLAN_OP_REQUANTIZE 28u
 #define TT_PLAN_OP_LOSS 32u
 #define TT_PLAN_OP_MASK_BWD 33u
 #define TT_PLAN_OP_CONV2D_BWD_INPUT 34u
@@ -89,6 +90,7 @@
 #define TT_PARAM_LOSS 5u
 #define TT_PARAM_MUL 6u
 #define TT_PARAM_HARD_SWISH 7u
+#define TT_PARAM_REQUANTIZE 8u
 
 /* Layer kinds of LAYER blocks (LayerKind). */
 #define TT_LAYER_CONV2D 1u
@@ -315,6 +317,16 @@
 #define TT_PLAN_HARD_SWISH_OFF_GRAD_HI 48u
 #define TT_PLAN_HARD_SWISH_BYTES 52u
 
+#define TT_PLAN_REQUANTIZE_OFF_HEADER 0u
+#define TT_PLAN_REQUANTIZE_OFF_NUMEL 8u
+#define TT_PLAN_REQUANTIZE_OFF_INPUT_ZP 12u
+#define TT_PLAN_REQUANTIZE_OFF_OUTPUT_ZP 16u
+#define TT_PLAN_REQUANTIZE_OFF_MULTIPLIER 20u
+#define TT_PLAN_REQUANTIZE_OFF_SHIFT 24u
+#define TT_PLAN_REQUANTIZE_OFF_ACT_MIN 28u
+#define TT_PLAN_REQUANTIZE_OFF_ACT_MAX 32u
+#define TT_PLAN_REQUANTIZE_BYTES 36u
+
 #define TT_WEIGHTS_HEADER_OFF_MAGIC 0u
 #define TT_WEIGHTS_HEADER_OFF_VERSION 4u
 #define TT_WEIGHTS_HEADER_OFF_HEADER_BYTES 6u
@@ -392,6 +404,7 @@ typedef struct {
     [TT_PLAN_OP_MAXPOOL] = {1u, 3u, {1u, 0u, 0u, 0u}, {1u, 132u, 0u}}, \
     [TT_PLAN_OP_MUL] = {1u, 6u, {1u, 129u, 0u, 0u}, {1u, 132u, 0u}}, \
     [TT_PLAN_OP_HARD_SWISH] = {1u, 7u, {1u, 0u, 0u, 0u}, {1u, 132u, 0u}}, \
+    [TT_PLAN_OP_REQUANTIZE] = {1u, 8u, {1u, 0u, 0u, 0u}, {1u, 132u, 0u}}, \
     [TT_PLAN_OP_SAVE] = {1u, 1u, {1u, 0u, 0u, 0u}, {1u, 0u, 0u}}, \
     [TT_PLAN_OP_FUSED_BLOCK] = {1u, 4u, {1u, 0u, 0u, 0u}, {1u, 0u, 0u}}, \
     [TT_PLAN_OP_LOSS] = {2u, 5u, {1u, 0u, 0u, 0u}, {2u, 0u, 0u}}, \

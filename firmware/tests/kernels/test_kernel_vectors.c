@@ -140,6 +140,17 @@ static void run_maxpool_vectors(void)
     }
 }
 
+static void run_requantize_vectors(void)
+{
+    static int8_t out[MAX_OUT];
+    for (size_t i = 0; i < sizeof tt_requantize_vectors / sizeof tt_requantize_vectors[0]; i++) {
+        const tt_requantize_vector_t *v = &tt_requantize_vectors[i];
+        memset(out, 0x5A, sizeof out);
+        tt_requantize_s8(v->n, &v->quant, v->x, out);
+        CHECK(compare(v->name, out, v->expected, v->n), "%s: output mismatch", v->name);
+    }
+}
+
 static void run_mul_vectors(void)
 {
     static int8_t out[MAX_OUT];
@@ -357,6 +368,7 @@ int main(void)
     run_add_vectors();
     run_pool_vectors();
     run_maxpool_vectors();
+    run_requantize_vectors();
     run_mul_vectors();
     run_hard_swish_vectors();
     run_mean_vectors();

@@ -25,6 +25,7 @@ from tt_host.compiler.lowering import (
     Lowered,
     MulParams,
     PoolParams,
+    RequantizeParams,
     TrainParams,
     lower,
 )
@@ -244,6 +245,10 @@ def serialize(schedule: Schedule, plan: Plan, train: TrainParams | None = None, 
             raw = _mul_block(obj)
         elif isinstance(obj, HardSwishParams):
             raw = _hard_swish_block(obj)
+        elif isinstance(obj, RequantizeParams):
+            raw = P.RequantizeBlock.build(dict(header=dict(type=P.ParamType.REQUANTIZE, kind=0,
+                                                           bytes=P.RequantizeBlock.sizeof()),
+                                               numel=obj.numel, **asdict(obj.quant)))
         else:
             raw = _loss_block(obj)
         offsets[key] = len(pool)

@@ -37,7 +37,7 @@ from tt_host.reference.params import INT8_MAX, INT8_MIN, ConvQuant
 from tt_host.tflite import Model, load
 
 #: Operators the compiler handles itself (no reference kernel step).
-COMPILER_OPS = ("RESHAPE", "SOFTMAX", "QUANTIZE", "DEQUANTIZE")
+COMPILER_OPS = ("RESHAPE", "SOFTMAX", "DEQUANTIZE")
 #: Every operator a model may contain.
 SUPPORTED_OPS = (*KERNEL_OPS, *COMPILER_OPS)
 
@@ -76,7 +76,8 @@ class Layer:
     """One node of the IR: a kernel invocation or a view."""
 
     index: int  #: position in ``Graph.layers`` (topological = execution order)
-    kind: str  #: conv2d, pw_conv2d, dw_conv2d, fc, add, mul, hard_swish, avgpool, maxpool, mean, reshape, pad
+    kind: str  #: conv2d, pw_conv2d, dw_conv2d, fc, add, mul, hard_swish, requantize, avgpool, maxpool, mean,
+    #: reshape, pad
     op_index: int  #: the TFLite operator it comes from
     name: str  #: the output tensor's name (the layer names of the shared models)
     inputs: tuple[int, ...]  #: activation tensor indices read
@@ -284,12 +285,23 @@ def _strip_edges(model: Model) -> tuple[int, int, set[int], tuple[str, ...]]:
         raise CompileError(f"the model must have one input and one output, it has {len(model.inputs)} and {len(model.outputs)}")
     image, logits, dropped, names = _edges(model)
     for op in model.operators:
-        if op.op in ("QUANTIZE", "DEQUANTIZE", "SOFTMAX") and op.index not in dropped:
-            raise UnsupportedOperator(op.op, op.index, SUPPORTED_OPS,
-                                      "only at the edges: QUANTIZE on the input, SOFTMAX/DEQUANTIZE on the output")
+        if op.index not in dropped and _edge_only(model, op):
+            raise UnsupportedOperator(op.op, op.index, SUPPORTED_OPS, EDGE_ONLY)
     if model.tensors[image].dtype != np.int8 or model.tensors[logits].dtype != np.int8:
         raise CompileError("the model's input and logits (after stripping QUANTIZE/SOFTMAX/DEQUANTIZE) must be int8")
     return image, logits, dropped, names
+
+
+#: Why an edge operator elsewhere is refused.
+EDGE_ONLY = ("only at the edges: QUANTIZE from float on the input, SOFTMAX/DEQUANTIZE on the output "
+             "(an int8 -> int8 QUANTIZE runs anywhere)")
+
+
+def _edge_only(model: Model, op) -> bool:
+    """SOFTMAX, DEQUANTIZE and a QUANTIZE from float run on the host's side of the device only."""
+    if op.op == "QUANTIZE":
+        return model.tensors[op.inputs[0]].dtype != np.int8
+    return op.op in ("DEQUANTIZE", "SOFTMAX")
 
 
 def operator_support(model: Model) -> list[tuple[int, str, str]]:
@@ -305,10 +317,10 @@ def operator_support(model: Model) -> list[tuple[int, str, str]]:
             status = "edge"
         elif op.index in folded:
             status = "folded"
-        elif op.op in ("QUANTIZE", "DEQUANTIZE", "SOFTMAX"):
-            status = "unsupported: only at the edges (QUANTIZE on the input, SOFTMAX/DEQUANTIZE on the output)"
-        elif op.op == "MEAN" and not is_spatial_mean(model, op):
-            status = "unsupported: only the mean over H and W of an NHWC tensor"
+        elif _edge_only(model, op):
+            status = f"unsupported: {EDGE_ONLY}"
+        elif _limit(model, op) is not None:
+            status = f"unsupported: {_limit(model, op)}"
         elif op.op in SHAPE_OPS:
             status = "unsupported: a shape computed at run time (only static RESHAPE chains fold)"
         elif op.op in SUPPORTED_OPS:
@@ -319,11 +331,22 @@ def operator_support(model: Model) -> list[tuple[int, str, str]]:
     return rows
 
 
-def _check_means(model: Model) -> None:
-    """Refuse, at import and with its index, a MEAN over anything but H and W."""
+def _limit(model: Model, op) -> str | None:
+    """Why a supported operator's particular use has no kernel, or None."""
+    if op.op == "MEAN" and not is_spatial_mean(model, op):
+        return "only the mean over H and W of an NHWC tensor"
+    if op.op == "DEPTHWISE_CONV_2D" and op.options.get("depth_multiplier", 1) not in (0, 1):
+        mult = op.options["depth_multiplier"]
+        return f"depth multiplier {mult}: only 1 (one filter per channel)"
+    return None
+
+
+def _check_limits(model: Model) -> None:
+    """Refuse, at import and with its index, an operator used beyond what its kernels do."""
     for op in model.operators:
-        if op.op == "MEAN" and not is_spatial_mean(model, op):
-            raise UnsupportedOperator("MEAN", op.index, SUPPORTED_OPS, "only the mean over H and W of an NHWC tensor")
+        why = _limit(model, op)
+        if why is not None:
+            raise UnsupportedOperator(op.op, op.index, SUPPORTED_OPS, why)
 
 
 #: Operators that only compute a shape at run time (Keras' Flatten / Reshape: SHAPE ->
@@ -364,24 +387,22 @@ def import_model(model: Model, name: str = "model", model_hash: bytes = bytes(32
     for op in model.operators:
         if op.op not in SUPPORTED_OPS and op.index not in folded:
             raise UnsupportedOperator(op.op, op.index, SUPPORTED_OPS)
-    _check_means(model)
+    _check_limits(model)
     image, logits, dropped, stripped = _strip_edges(model)
     try:
-        steps = lower(model, fold_pad=True, passthrough=COMPILER_OPS, skip=folded)
+        steps = lower(model, fold_pad=True, passthrough=COMPILER_OPS, skip=folded | dropped)
     except ValueError as exc:  # the reference's own limits (dilation, broadcasting, ...)
         raise CompileError(f"{name}: {exc}") from exc
 
     tensors: dict[int, Activation] = {image: _activation(model, image)}
     layers: list[Layer] = []
     for step in steps:
-        if step.op_index in dropped:
-            continue
         tensors[step.output] = _activation(model, step.output)
         for t in step.inputs:
             if t not in tensors:
                 raise CompileError(f"operator {step.op_index} reads tensor {t} before anything computes it")
         out = tensors[step.output]
-        if step.kind in (*PARAM_KINDS, "add", "mul"):
+        if step.kind in (*PARAM_KINDS, "add", "mul", "requantize"):
             clamps = True  # requantized to int8: saturation is always possible
             lo = step.quant.act_min
             relu = lo > INT8_MIN or out.zero_point == INT8_MIN

@@ -34,6 +34,7 @@ from tt_host.reference.params import (
     MulGrad,
     MulQuant,
     PoolQuant,
+    RequantizeQuant,
 )
 from tt_host.reference.update import Qas, Sgd
 
@@ -154,6 +155,12 @@ class MulParams:
 
 
 @dataclass(frozen=True)
+class RequantizeParams:
+    quant: RequantizeQuant
+    numel: int
+
+
+@dataclass(frozen=True)
 class HardSwishParams:
     quant: HardSwishQuant
     grad: HardSwishGrad
@@ -260,11 +267,13 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
         return key
 
     def ep(i: int) -> tuple:
-        """The parameter block of an elementwise MUL / HARD_SWISH layer."""
+        """The parameter block of an elementwise MUL / HARD_SWISH / REQUANTIZE layer."""
         key = (L[i].kind, i)
         if key not in params:
             step, src = L[i].step, g.tensors[L[i].inputs[0]]
-            if L[i].kind == "mul":
+            if L[i].kind == "requantize":
+                params[key] = RequantizeParams(step.quant, src.numel)
+            elif L[i].kind == "mul":
                 b_numel = g.tensors[L[i].inputs[1]].numel if len(L[i].inputs) > 1 else 1
                 s_b = g.tensors[L[i].inputs[1]].scale if len(L[i].inputs) > 1 else step.constant_scale
                 params[key] = MulParams(step.quant, MulGrad.from_scales(src.scale, s_b), src.numel, b_numel,
@@ -318,6 +327,8 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
                 emit(OpKind.MUL, (r[0], r[1] if len(r) > 1 else None), (w[0], mask), ep(layer.index), flags)
             elif layer.kind == "hard_swish":
                 emit(OpKind.HARD_SWISH, r[:1], (w[0], mask), ep(layer.index), flags)
+            elif layer.kind == "requantize":
+                emit(OpKind.REQUANTIZE, r[:1], (w[0], mask), ep(layer.index), flags)
             else:
                 key = pp(layer.index)  # refuses a layer without a kernel (an unfolded PAD)
                 emit(POOL_OPS[layer.kind][0], r[:1], (w[0], mask), key)

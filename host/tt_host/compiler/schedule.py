@@ -415,7 +415,7 @@ class _Builder:
         scratch, apart = S.Scratch.none(), None
         if layer.kind == "add":
             inplace = tuple((out, i) for i in ins)
-        elif layer.kind in ("mul", "hard_swish"):  # elementwise over the first input
+        elif layer.kind in ("mul", "hard_swish", "requantize"):  # elementwise over the first input
             inplace = ((out, ins[0]),)
         elif layer.kind in _LAYER_KINDS:
             # Only frozen layers are tried in place: the pointwise overlay has no in-place form,
@@ -495,6 +495,9 @@ class _Builder:
                 self.param_backward(layer, g, ins_need)
             elif layer.kind == "mul":
                 self.mul_backward(layer, g, ins_need)
+            elif layer.kind == "requantize":  # real units: past its clamp's mask, dX is dY
+                for t in ins_need:
+                    self.alias(t, g)
             elif ins_need:  # pooling, pad: route the gradient back to the window
                 x = ins_need[0]
                 # A max pool's gradient goes to each window's maximum, hard swish's derivative

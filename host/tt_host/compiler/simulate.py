@@ -36,6 +36,7 @@ from tt_host.compiler.lowering import (
     LoweredOp,
     MulParams,
     PoolParams,
+    RequantizeParams,
     TrainParams,
 )
 from tt_host.reference import backward_int as B
@@ -54,6 +55,7 @@ from tt_host.reference.params import (
     MulGrad,
     MulQuant,
     PoolQuant,
+    RequantizeQuant,
 )
 
 #: The forward kernel of each pooling op.
@@ -356,6 +358,11 @@ class Machine:
             writes.append((op.outs[0], y, None))
             if op.outs[1] is not None:
                 writes.append((op.outs[1], _mask(y, p.quant.act_min, p.quant.act_max), None))
+        elif k == OpKind.REQUANTIZE:
+            y = F.requantize_s8(p.quant, s.get(ins[0]))
+            writes.append((op.outs[0], y, None))
+            if op.outs[1] is not None:
+                writes.append((op.outs[1], _mask(y, p.quant.act_min, p.quant.act_max), None))
         elif k == OpKind.HARD_SWISH:
             y = F.hard_swish_fwd_s8(p.quant, s.get(ins[0]))
             writes.append((op.outs[0], y, None))
@@ -523,6 +530,10 @@ def decode(plan: bytes, weights: bytes) -> Decoded:
             quant = MulQuant(b.input1_zp, b.input2_zp, b.output_zp, b.multiplier, b.shift, b.act_min, b.act_max)
             grad = MulGrad(b.a_multiplier, b.a_shift, b.b_multiplier, b.b_shift)
             params[key] = MulParams(quant, grad, b.numel, b.b_numel, b.constant)
+        elif kind == P.ParamType.REQUANTIZE:
+            b = P.RequantizeBlock.parse(plan[pool_at + off:])
+            params[key] = RequantizeParams(RequantizeQuant(b.input_zp, b.output_zp, b.multiplier, b.shift, b.act_min,
+                                                           b.act_max), b.numel)
         elif kind == P.ParamType.HARD_SWISH:
             b = P.HardSwishBlock.parse(plan[pool_at + off:])
             quant = HardSwishQuant(b.input_zp, b.output_zp, b.output_multiplier, b.output_exponent,

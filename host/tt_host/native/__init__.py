@@ -48,6 +48,7 @@ from tt_host.native.abi import (  # noqa: F401 (re-exported)
     CMulGrad,
     CHardSwishQuant,
     CHardSwishGrad,
+    CRequantizeQuant,
 )
 from tt_host.native.kernels import (  # noqa: F401 (re-exported)
     conv_geom_check,
@@ -62,6 +63,7 @@ from tt_host.native.kernels import (  # noqa: F401 (re-exported)
     mean_fwd_s8,
     mul_fwd_s8,
     hard_swish_fwd_s8,
+    requantize_s8,
     mask_pack_s8,
     mask_bwd_s16,
     conv2d_bwd_input_s16,

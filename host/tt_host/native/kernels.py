@@ -26,6 +26,7 @@ from tt_host.native.abi import (
     CMulGrad,
     CMulQuant,
     CPoolQuant,
+    CRequantizeQuant,
     CQas,
     CRng,
     CSgd,
@@ -50,6 +51,7 @@ from tt_host.reference.params import (
     MulGrad,
     MulQuant,
     PoolQuant,
+    RequantizeQuant,
 )
 from tt_host.reference.update import Qas, Rng, Sgd, WeightSlice
 
@@ -75,6 +77,7 @@ PROTOTYPES.update({
     "tt_avgpool_fwd_s8": (None, [C.POINTER(CConvGeom), C.POINTER(CPoolQuant), _p8, _p8]),
     "tt_mean_fwd_s8": (None, [C.POINTER(CConvGeom), C.POINTER(CMeanQuant), _p8, _p8]),
     "tt_mul_fwd_s8": (None, [_i32, C.POINTER(CMulQuant), _p8, _p8, _i32, _p8]),
+    "tt_requantize_s8": (None, [_i32, C.POINTER(CRequantizeQuant), _p8, _p8]),
     "tt_hard_swish_fwd_s8": (None, [_i32, C.POINTER(CHardSwishQuant), _p8, _p8]),
     "tt_maxpool_fwd_s8": (None, [C.POINTER(CConvGeom), C.POINTER(CPoolQuant), _p8, _p8]),
     "tt_mask_pack_s8": (None, [_i32, _i32, _i32, _p8, _pu8]),
@@ -219,6 +222,13 @@ def mul_fwd_s8(quant: MulQuant, a, b) -> np.ndarray:
     b8 = np.ascontiguousarray(b, dtype=np.int8).ravel()
     out = np.empty(a8.shape, dtype=np.int8)
     load().tt_mul_fwd_s8(a8.size, C.byref(CMulQuant.of(quant)), _ptr8(a8), _ptr8(b8), b8.size, _ptr8(out))
+    return out
+
+
+def requantize_s8(quant: RequantizeQuant, x) -> np.ndarray:
+    x8 = np.ascontiguousarray(x, dtype=np.int8)
+    out = np.empty(x8.shape, dtype=np.int8)
+    load().tt_requantize_s8(x8.size, C.byref(CRequantizeQuant.of(quant)), _ptr8(x8), _ptr8(out))
     return out
 
 

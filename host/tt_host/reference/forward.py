@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from tt_host.reference.fixedpoint import multiply_by_quantized_multiplier, rounding_divide_by_pot, wrap_int32
-from tt_host.reference.params import INT8_MIN, AddQuant, ConvGeom, ConvQuant, HardSwishQuant, MeanQuant, MulQuant, PoolQuant
+from tt_host.reference.params import INT8_MIN, AddQuant, ConvGeom, ConvQuant, HardSwishQuant, MeanQuant, MulQuant, PoolQuant, RequantizeQuant
 
 
 def _check(arr: np.ndarray, shape: tuple, dtype, what: str) -> np.ndarray:
@@ -243,4 +243,11 @@ def mul_fwd_s8(quant: MulQuant, a, b) -> np.ndarray:
     b = broadcast_operand(b, a.shape)
     prod = wrap_int32((a - quant.input1_zp) * (b - quant.input2_zp))
     y = multiply_by_quantized_multiplier(prod, quant.multiplier, quant.shift) + quant.output_zp
+    return np.clip(y, quant.act_min, quant.act_max).astype(np.int8)
+
+
+def requantize_s8(quant: RequantizeQuant, x) -> np.ndarray:
+    """``tt_requantize_s8``: x to the output's quantization, clamped (:class:`RequantizeQuant`)."""
+    x = np.asarray(x, np.int64)
+    y = multiply_by_quantized_multiplier(x - quant.input_zp, quant.multiplier, quant.shift) + quant.output_zp
     return np.clip(y, quant.act_min, quant.act_max).astype(np.int8)

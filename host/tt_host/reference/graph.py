@@ -23,12 +23,13 @@ from tt_host.reference.params import (
     MeanQuant,
     MulQuant,
     PoolQuant,
+    RequantizeQuant,
     activation_range,
 )
 from tt_host.tflite import Model
 
 SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "AVERAGE_POOL_2D", "MAX_POOL_2D", "MEAN",
-             "PAD", "MUL", "HARD_SWISH")
+             "PAD", "MUL", "HARD_SWISH", "RELU", "RELU6", "QUANTIZE")
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,15 @@ def lower(model: Model, fold_pad: bool = True, passthrough: Collection[str] = ()
             steps.append(Step(kind, op.index, (x_idx,), o, geom, PoolQuant(act_min, act_max)))
         elif op.op == "MUL":
             steps.append(_mul_step(model, op, o, out_scale, out_zp, act_min, act_max))
+        elif op.op in ("RELU", "RELU6", "QUANTIZE"):
+            x_idx = op.inputs[0]
+            if model.tensors[x_idx].dtype != np.int8:
+                raise ValueError(f"QUANTIZE {op.index}: from {model.tensors[x_idx].dtype}, only int8 -> int8 (a "
+                                 "float input is quantized by the host, at the model's input only)")
+            x_scale, x_zp = _qparams(model, x_idx)
+            quant = (RequantizeQuant.requantize(x_scale, x_zp, out_scale, out_zp) if op.op == "QUANTIZE"
+                     else RequantizeQuant.relu(op.op, x_scale, x_zp, out_scale, out_zp))
+            steps.append(Step("requantize", op.index, (x_idx,), o, quant=quant))
         elif op.op == "HARD_SWISH":
             x_idx = op.inputs[0]
             x_scale, x_zp = _qparams(model, x_idx)
@@ -253,6 +263,8 @@ def run_step(step: Step, tensors: dict[int, np.ndarray], kernels=forward) -> np.
     if step.kind == "mul":
         b = tensors[step.inputs[1]] if len(step.inputs) > 1 else np.int8(step.constant)
         return kernels.mul_fwd_s8(step.quant, x, b)
+    if step.kind == "requantize":
+        return kernels.requantize_s8(step.quant, x)
     if step.kind == "hard_swish":
         return kernels.hard_swish_fwd_s8(step.quant, x)
     if step.kind == "maxpool":

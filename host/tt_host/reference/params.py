@@ -8,6 +8,7 @@ the reference is bit-identical to TFLite Micro.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -176,6 +177,43 @@ class MeanQuant:
         # right shift of 31 in the result) followed by an integer division.
         fold = min(count.bit_length() - 1, 32, 31 + shift)
         return cls(int(in_zp), int(out_zp), (multiplier << fold) // count, shift - fold)
+
+
+@dataclass(frozen=True)
+class RequantizeQuant:
+    """``tt_requantize_quant_t``: y = clamp(MultiplyByQuantizedMultiplier(x - input_zp) + output_zp)
+    elementwise: TFLite's standalone RELU / RELU_N1_TO_1 / RELU_0_TO_1 (a requantization to the
+    output's scale, clamped at the activation's range there), RELU6 (a clamp in the input's
+    quantization: identity multiplier) and an int8 -> int8 QUANTIZE (a requantization). (TFLite
+    Micro registers no RELU_N1_TO_1 or RELU_0_TO_1.)"""
+
+    input_zp: int
+    output_zp: int
+    multiplier: int
+    shift: int
+    act_min: int = INT8_MIN
+    act_max: int = INT8_MAX
+
+    #: ``MultiplyByQuantizedMultiplier(x, IDENTITY)`` is x exactly.
+    IDENTITY: ClassVar[tuple[int, int]] = (1 << 30, 1)
+
+    @classmethod
+    def relu(cls, op: str, s_in: float, zp_in: int, s_out: float, zp_out: int) -> RequantizeQuant:
+        """TFLM's ``CalculateReluOpData`` (RELU) and ``Relu6Prepare`` (RELU6)."""
+        s_in, s_out = np.float32(s_in), np.float32(s_out)
+        if op == "RELU6":  # a clamp of the input at its own 0 and 6: the output shares its quantization
+            six = int(np.clip(np.round(np.float32(6.0) / s_in) + zp_in, INT8_MIN, INT8_MAX))
+            return cls(int(zp_in), int(zp_in), *cls.IDENTITY, int(zp_in), six)
+        if op != "RELU":
+            raise ValueError(f"{op} has no kernel")
+        multiplier, shift = quantize_multiplier(float(s_in / s_out))  # the quotient in float, as TFLM
+        return cls(int(zp_in), int(zp_out), multiplier, shift, max(INT8_MIN, int(zp_out)), INT8_MAX)
+
+    @classmethod
+    def requantize(cls, s_in: float, zp_in: int, s_out: float, zp_out: int) -> RequantizeQuant:
+        """TFLM's int8 -> int8 QUANTIZE (``Requantize``)."""
+        multiplier, shift = quantize_multiplier(float(np.float32(s_in)) / float(np.float32(s_out)))
+        return cls(int(zp_in), int(zp_out), multiplier, shift)
 
 
 @dataclass(frozen=True)

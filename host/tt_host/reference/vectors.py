@@ -6,7 +6,7 @@
 they cover every forward kernel on the shapes the shared models use, scaled down: the 3x3
 stride-2 stem with PAD-folded asymmetric padding, depthwise 3x3/5x5/7x7 at stride 1 and 2,
 pointwise, per-channel fully connected, residual add, the global average pool, the mean, MUL and
-hard swish (with their input gradients).
+hard swish (with their input gradients), standalone RELU / RELU6 / QUANTIZE.
 
 Backward vectors carry every intermediate of one training step of each convolution-like case
 (the forward output, its packed clamp mask, dY before and after the mask, dX, dW for a
@@ -41,6 +41,7 @@ from tt_host.reference.params import (
     MulGrad,
     MulQuant,
     PoolQuant,
+    RequantizeQuant,
 )
 
 HEADER = REPO_ROOT / "firmware" / "tests" / "kernels" / "kernel_vectors.h"
@@ -175,6 +176,18 @@ def hard_swish_cases() -> list[tuple]:
         x = np.arange(-128, 128, dtype=np.int8)
         dy = I.Grad(rng.integers(-32768, 32768, x.size).astype(np.int16), -9)
         out.append((name, q, g, x, forward.hard_swish_fwd_s8(q, x), dy, I.hard_swish_bwd_input_s16(g, x, dy)))
+    return out
+
+
+def requantize_cases() -> list[tuple]:
+    """Standalone RELU (to a new scale), RELU6 (a clamp in place), int8 -> int8 QUANTIZE, over
+    every int8 input."""
+    x = np.arange(-128, 128, dtype=np.int8)
+    out = []
+    for name, q in [("relu", RequantizeQuant.relu("RELU", 0.05, -10, 0.03, -128)),
+                    ("relu6", RequantizeQuant.relu("RELU6", 0.03, -40, 0.03, -40)),
+                    ("quantize", RequantizeQuant.requantize(0.02, 7, 0.09, -3))]:
+        out.append((name, q, x, forward.requantize_s8(q, x)))
     return out
 
 
@@ -343,6 +356,10 @@ def render() -> str:
             "    const int8_t *input;\n    const int8_t *expected;\n    int32_t expected_len;\n} tt_pool_vector_t;\n"
         ),
         (
+            "typedef struct {\n    const char *name;\n    tt_requantize_quant_t quant;\n    int32_t n;\n"
+            "    const int8_t *x, *expected;\n} tt_requantize_vector_t;\n"
+        ),
+        (
             "typedef struct {\n    const char *name;\n    tt_mul_quant_t quant;\n    tt_mul_grad_t grad;\n"
             "    int32_t n, b_numel;\n    const int8_t *a, *b, *expected;\n    const int16_t *dy;\n    int32_t dy_exp;\n"
             "    const int16_t *da;\n    int32_t da_exp;\n    const int16_t *db;\n    int32_t db_exp;\n} tt_mul_vector_t;\n"
@@ -408,6 +425,14 @@ def render() -> str:
         parts += [_array("int8_t", f"{p}_input", x), _array("int8_t", f"{p}_expected", y)]
         rows.append(f'    {{"{name}", {geom_init(g)}, {{{q.act_min}, {q.act_max}}}, {p}_input, {p}_expected, {y.size}}},')
     parts.append("static const tt_pool_vector_t tt_maxpool_vectors[] = {\n" + "\n".join(rows) + "\n};\n")
+
+    rows = []
+    for i, (name, q, x, y) in enumerate(requantize_cases()):
+        p = f"requant{i}"
+        parts += [_array("int8_t", f"{p}_x", x), _array("int8_t", f"{p}_expected", y)]
+        qi = ", ".join(str(v) for v in (q.input_zp, q.output_zp, q.multiplier, q.shift, q.act_min, q.act_max))
+        rows.append(f'    {{"{name}", {{{qi}}}, {x.size}, {p}_x, {p}_expected}},')
+    parts.append("static const tt_requantize_vector_t tt_requantize_vectors[] = {\n" + "\n".join(rows) + "\n};\n")
 
     rows = []
     for i, (name, q, g, a, b, y, dy, da, db) in enumerate(mul_cases()):

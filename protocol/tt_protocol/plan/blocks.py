@@ -91,6 +91,11 @@ class _Pool:
                   and -128 <= b.grad_lo <= b.grad_hi + 1 <= 128)
             if not ok:
                 raise PlanInvalid(Check.BAD_PARAMS, f"hard swish block at {offset}: size or parameters")
+        elif want == ParamType.REQUANTIZE:
+            self._clamp(b, offset)
+            if not (head.bytes == st.sizeof() and 1 <= b.numel <= MAX_CHANNELS ** 2 and -128 <= b.input_zp <= 127
+                    and -128 <= b.output_zp <= 127 and b.multiplier >= 0 and -31 <= b.shift <= 30):
+                raise PlanInvalid(Check.BAD_PARAMS, f"requantize block at {offset}: size or parameters")
         elif want == ParamType.LOSS:
             if head.bytes != st.sizeof() or not 1 <= b.n_classes <= MAX_CLASSES or not b.scale > 0:
                 raise PlanInvalid(Check.BAD_PARAMS, f"loss block at {offset}")

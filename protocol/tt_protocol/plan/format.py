@@ -32,8 +32,8 @@ WEIGHTS_MAGIC = b"TTWB"
 DELTAS_MAGIC = b"TTDL"
 #: Format version of all three blobs; a loader refuses any other. Version 2: the classifier's
 #: own learning rate, per-layer bounds on a step's update, the divergence guard. Version 3:
-#: POOL blocks carry their kind and a mean's requantization (the MEAN and MAXPOOL ops); MUL and
-#: HARD_SWISH.
+#: POOL blocks carry their kind and a mean's requantization (the MEAN and MAXPOOL ops); MUL,
+#: HARD_SWISH and REQUANTIZE.
 FORMAT_VERSION = 3
 #: Alignment of every table, array, tensor and arena buffer.
 ALIGN = 4
@@ -113,6 +113,7 @@ class OpKind(enum.IntEnum):
     MAXPOOL = 0x19
     MUL = 0x1A  #: b broadcasts over a (MulBlock.b_numel); without a b buffer, b is the block's constant
     HARD_SWISH = 0x1B
+    REQUANTIZE = 0x1C  #: standalone RELU / RELU6, an int8 -> int8 QUANTIZE (its backward: the mask only)
     LOSS = 0x20  #: softmax cross-entropy against the sample's label
     MASK_BWD = 0x21
     CONV2D_BWD_INPUT = 0x22
@@ -144,6 +145,7 @@ class ParamType(enum.IntEnum):
     LOSS = 5
     MUL = 6
     HARD_SWISH = 7
+    REQUANTIZE = 8
 
 
 class LayerKind(enum.IntEnum):
@@ -405,9 +407,16 @@ HardSwishBlock = Struct(
                                   "reluish_exponent", "grad_multiplier", "grad_shift", "grad_lo", "grad_hi")),
 )
 
+RequantizeBlock = Struct(
+    "header" / BlockHeader,
+    "numel" / Int32ul,
+    #: tt_requantize_quant_t
+    *(name / Int32sl for name in ("input_zp", "output_zp", "multiplier", "shift", "act_min", "act_max")),
+)
+
 BLOCKS = {ParamType.LAYER: LayerBlock, ParamType.ADD: AddBlock, ParamType.POOL: PoolBlock,
           ParamType.FUSED: FusedBlock, ParamType.LOSS: LossBlock, ParamType.MUL: MulBlock,
-          ParamType.HARD_SWISH: HardSwishBlock}
+          ParamType.HARD_SWISH: HardSwishBlock, ParamType.REQUANTIZE: RequantizeBlock}
 
 
 def layer_array_counts(kind: int, out_c: int, n_channels: int, flags: int) -> list[tuple[str, int, int]]:
@@ -489,6 +498,8 @@ SIGNATURES: dict[OpKind, Signature] = {
                      "y = tt_mul_fwd_s8(a, b or the block's constant); y may be a's buffer"),
     OpKind.HARD_SWISH: _sig(Phase.FORWARD, ("x:INT8",), ("y:INT8", "mask?:MASK"), ParamType.HARD_SWISH,
                             "y = tt_hard_swish_fwd_s8(x); y may be x's buffer"),
+    OpKind.REQUANTIZE: _sig(Phase.FORWARD, ("x:INT8",), ("y:INT8", "mask?:MASK"), ParamType.REQUANTIZE,
+                            "y = tt_requantize_s8(x); y may be x's buffer"),
     OpKind.SAVE: _sig(Phase.FORWARD, ("x:INT8",), ("saved:INT8",), ParamType.LAYER,
                       "saved[p][j] = x[p][channels[j]] (the layer's input, trained channels only)"),
     OpKind.FUSED_BLOCK: _sig(Phase.FORWARD, ("x:INT8",), ("y:INT8",), ParamType.FUSED,

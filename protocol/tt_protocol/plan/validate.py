@@ -135,7 +135,7 @@ def _sizes(kind: OpKind, p, flags: int) -> dict[str, int]:
     if kind in (OpKind.MUL, OpKind.MUL_BWD_A, OpKind.MUL_BWD_B):
         return dict(a=p.numel, b=p.b_numel, y=p.numel, mask=-(-p.numel // 8), dy=2 * p.numel, da=2 * p.numel,
                     db=2 * p.b_numel)
-    if kind in (OpKind.HARD_SWISH, OpKind.HARD_SWISH_BWD_INPUT):
+    if kind in (OpKind.HARD_SWISH, OpKind.HARD_SWISH_BWD_INPUT, OpKind.REQUANTIZE):
         return dict(x=p.numel, y=p.numel, mask=-(-p.numel // 8), dy=2 * p.numel, dx=2 * p.numel)
     if kind == OpKind.LOSS:
         return dict(logits=p.n_classes, grad=2 * p.n_classes)

@@ -21,6 +21,7 @@
 #include "tt/kernels/mean.h"
 #include "tt/kernels/mul.h"
 #include "tt/kernels/pw_conv2d.h"
+#include "tt/kernels/requantize.h"
 #include "tt/kernels/sgd.h"
 #include "tt/kernels/types.h"
 

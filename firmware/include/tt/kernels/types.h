@@ -101,6 +101,14 @@ typedef struct {
     int32_t act_min, act_max;    /**< Output clamp. */
 } tt_mean_quant_t;
 
+/** An elementwise requantization with a clamp: y = clamp(MultiplyByQuantizedMultiplier(x - input_zp) +
+ * output_zp, act_min, act_max) (TFLite's standalone RELU / RELU6, an int8 -> int8 QUANTIZE). */
+typedef struct {
+    int32_t input_zp, output_zp;
+    int32_t multiplier, shift;
+    int32_t act_min, act_max;
+} tt_requantize_quant_t;
+
 /** TFLite's int8 MUL: y = clamp(MultiplyByQuantizedMultiplier((a - input1_zp)(b - input2_zp)) + output_zp). */
 typedef struct {
     int32_t input1_zp, input2_zp, output_zp;
