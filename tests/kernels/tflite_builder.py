@@ -4,7 +4,8 @@ The models use the same op set and conventions as the shared models (per-channel
 weights, int32 biases, PAD before a VALID convolution) but also what those models do not
 exercise: SAME with stride 2, fused RELU/RELU6, depth multiplier 2, arbitrary asymmetric PAD
 amounts, non-global pooling with padding, multipliers above one, a requantizing MEAN, max pooling,
-hard swish and squeeze-excite MULs, standalone RELU / RELU6 and int8 -> int8 QUANTIZE.
+hard swish and squeeze-excite MULs, standalone RELU / RELU6 and int8 -> int8 QUANTIZE, PADV2,
+SQUEEZE.
 """
 
 from __future__ import annotations
@@ -86,12 +87,26 @@ class ModelBuilder:
         self.op(code, [x, wt, bt], [y], otype, opt)
         return y
 
-    def pad(self, x, top, left, bottom, right) -> int:
+    def pad(self, x, top, left, bottom, right, v2: bool = False) -> int:
+        """PAD, or PADV2 with an explicit fill of the zero point (what a converter writes for it)."""
         h, w, c = self.shapes[x][1:]
         pt = self.tensor((4, 2), _INT32, data=np.array([[0, 0], [top, bottom], [left, right], [0, 0]], np.int32))
         q = self.tensors[x].quantization
         y = self.activation((1, h + top + bottom, w + left + right, c), q.scale[0], q.zeroPoint[0])
-        self.op(S.BuiltinOperator.PAD, [x, pt], [y], S.BuiltinOptions.PadOptions, S.PadOptionsT())
+        if v2:
+            fill = self.tensor((), _INT8, q.scale[0], q.zeroPoint[0], np.array(q.zeroPoint[0], np.int8))
+            self.op(S.BuiltinOperator.PADV2, [x, pt, fill], [y], S.BuiltinOptions.PadV2Options, S.PadV2OptionsT())
+        else:
+            self.op(S.BuiltinOperator.PAD, [x, pt], [y], S.BuiltinOptions.PadOptions, S.PadOptionsT())
+        return y
+
+    def squeeze(self, x) -> int:
+        """SQUEEZE the unit axes of a (1, 1, 1, C) tensor to (1, C)."""
+        q = self.tensors[x].quantization
+        y = self.activation((1, self.shapes[x][-1]), q.scale[0], q.zeroPoint[0])
+        opt = S.SqueezeOptionsT()
+        opt.squeezeDims = [1, 2]
+        self.op(S.BuiltinOperator.SQUEEZE, [x], [y], S.BuiltinOptions.SqueezeOptions, opt)
         return y
 
     def add(self, a, b, act="NONE") -> int:
@@ -180,8 +195,8 @@ def random_model(seed: int) -> tuple[bytes, tuple[int, ...]]:
     """A random small CNN using every supported op (after the first convolution: a standalone
     RELU, RELU6 or int8 QUANTIZE for seeds 2, 3, 4 mod 5; after the residual ADD: a hard swish for
     seeds 1 mod 4, a squeeze-excite gate with MULs for 3 mod 4, a max pool for odd seeds; every
-    third seed averages with a MEAN instead of an AVERAGE_POOL_2D); returns (flatbuffer, input
-    shape)."""
+    third seed averages with a MEAN instead of an AVERAGE_POOL_2D; even seeds pad with PADV2, and
+    every third seed SQUEEZEs a 1x1 map before the classifier); returns (flatbuffer, input shape)."""
     rng = np.random.default_rng(seed)
     mb = ModelBuilder(rng)
     pick = lambda seq: seq[int(rng.integers(len(seq)))]
@@ -196,7 +211,7 @@ def random_model(seed: int) -> tuple[bytes, tuple[int, ...]]:
     pads = [int(rng.integers(0, k)) for _ in range(4)]
     hh, ww = mb.shapes[y][1] + pads[0] + pads[2], mb.shapes[y][2] + pads[1] + pads[3]
     if hh >= k and ww >= k:
-        y = mb.conv(mb.pad(y, *pads), 0, k, pick([1, 2]), "VALID", "RELU6", depthwise=True)
+        y = mb.conv(mb.pad(y, *pads, v2=seed % 2 == 0), 0, k, pick([1, 2]), "VALID", "RELU6", depthwise=True)
     c2 = int(rng.integers(2, 9))
     a = mb.conv(y, c2, 1, 1, "VALID")
     b = mb.conv(y, c2, 1, 1, "VALID", pick(["NONE", "RELU6"]))
@@ -215,5 +230,7 @@ def random_model(seed: int) -> tuple[bytes, tuple[int, ...]]:
         hp, wp = mb.shapes[y][1:3]
         kp = int(rng.integers(1, min(hp, wp) + 1))
         y = mb.pool(y, kp, pick([1, 2]), pick(["SAME", "VALID"]))
+    if mb.shapes[y][1:3] == (1, 1) and seed % 3 == 0:
+        y = mb.squeeze(y)
     y = mb.fc(y, int(rng.integers(2, 12)))
     return mb.finish([inp], [y]), mb.shapes[inp]

@@ -8,9 +8,9 @@ PAD folded into its convolution) and adds what training needs on top:
   DEQUANTIZE right before the output, do not run on the device (the device receives int8
   images and the loss computes its own softmax). ``Graph.input`` and ``Graph.logits`` are the
   int8 tensors the step starts from and the loss attaches to;
-* RESHAPE is a view (no kernel, no memory); the run-time shape computation Keras emits for
-  Flatten / Reshape (SHAPE -> STRIDED_SLICE -> PACK into a RESHAPE) is folded away when every
-  shape is static (:func:`static_shape_ops`);
+* RESHAPE and SQUEEZE are views (no kernel, no memory); the run-time shape computation Keras
+  emits for Flatten / Reshape (SHAPE -> STRIDED_SLICE -> PACK into a RESHAPE) is folded away when
+  every shape is static (:func:`static_shape_ops`);
 * every layer knows whether its int8 output **clamps** (so backprop needs its 1-bit mask) and
   whether that clamp is a ReLU (lower bound at real 0);
 * convolutions get their **scheme index**, the numbering of the published sparse-update
@@ -37,7 +37,7 @@ from tt_host.reference.params import INT8_MAX, INT8_MIN, ConvQuant
 from tt_host.tflite import Model, load
 
 #: Operators the compiler handles itself (no reference kernel step).
-COMPILER_OPS = ("RESHAPE", "SOFTMAX", "DEQUANTIZE")
+COMPILER_OPS = ("RESHAPE", "SQUEEZE", "SOFTMAX", "DEQUANTIZE")
 #: Every operator a model may contain.
 SUPPORTED_OPS = (*KERNEL_OPS, *COMPILER_OPS)
 

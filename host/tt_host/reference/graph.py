@@ -29,7 +29,9 @@ from tt_host.reference.params import (
 from tt_host.tflite import Model
 
 SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "AVERAGE_POOL_2D", "MAX_POOL_2D", "MEAN",
-             "PAD", "MUL", "HARD_SWISH", "RELU", "RELU6", "QUANTIZE")
+             "PAD", "PADV2", "MUL", "HARD_SWISH", "RELU", "RELU6", "QUANTIZE")
+#: Operators that only change a tensor's shape (the compiler's views).
+VIEWS = ("RESHAPE", "SQUEEZE")
 
 
 @dataclass(frozen=True)
@@ -67,10 +69,10 @@ def lower(model: Model, fold_pad: bool = True, passthrough: Collection[str] = ()
           skip: Collection[int] = ()) -> list[Step]:
     """The kernel steps of ``model`` in execution order.
 
-    Operators named in ``passthrough`` (e.g. ``"RESHAPE"``, which the training
-    compiler handles itself) become parameterless steps of kind ``op.lower()`` whose inputs are
-    the operator's non-constant tensors (a RESHAPE's: its data only, the new shape is metadata);
-    ``run`` does not execute them. Operators whose index is in ``skip`` are left out.
+    RESHAPE and SQUEEZE become ``"reshape"`` steps (views: ``run`` reshapes), and operators named
+    in ``passthrough`` (which the training compiler handles itself) parameterless steps of kind
+    ``op.lower()`` whose inputs are the operator's non-constant tensors, which ``run`` does not
+    execute. Operators whose index is in ``skip`` are left out.
     """
     consumers: dict[int, list[int]] = {}
     for op in model.operators:
@@ -82,11 +84,11 @@ def lower(model: Model, fold_pad: bool = True, passthrough: Collection[str] = ()
     for op in model.operators:
         if op.index in skip:
             continue
-        if op.op in passthrough:
+        if op.op in passthrough or op.op in VIEWS:
             acts = tuple(t for t in op.inputs if t >= 0 and model.tensors[t].data is None)
-            if op.op == "RESHAPE":
+            if op.op in VIEWS:
                 acts = acts[:1]
-            steps.append(Step(op.op.lower(), op.index, acts, op.outputs[0]))
+            steps.append(Step("reshape" if op.op in VIEWS else op.op.lower(), op.index, acts, op.outputs[0]))
             continue
         if op.op not in SUPPORTED:
             raise ValueError(f"operator {op.index}: {op.op} is not supported")
@@ -95,14 +97,18 @@ def lower(model: Model, fold_pad: bool = True, passthrough: Collection[str] = ()
         act = op.options.get("fused_activation_function", "NONE")
         act_min, act_max = activation_range(act, out_scale, out_zp)
 
-        if op.op == "PAD":
+        if op.op in ("PAD", "PADV2"):
             src = op.inputs[0]
             p = model.tensors[op.inputs[1]].data
             if p is None or p.shape != (4, 2) or p[0].any() or p[3].any():
-                raise ValueError(f"PAD {op.index}: only spatial constant padding is supported")
+                raise ValueError(f"{op.op} {op.index}: only spatial constant padding is supported")
+            if op.op == "PADV2":
+                fill = model.tensors[op.inputs[2]].data if len(op.inputs) > 2 else None
+                if fill is None or int(np.asarray(fill).ravel()[0]) != out_zp:
+                    raise ValueError(f"PADV2 {op.index}: only a fill of the zero point (real 0) is supported")
             pads = (int(p[1, 0]), int(p[2, 0]), int(p[1, 1]), int(p[2, 1]))
             if _qparams(model, src) != (out_scale, out_zp):
-                raise ValueError(f"PAD {op.index}: input and output quantization differ")
+                raise ValueError(f"{op.op} {op.index}: input and output quantization differ")
             users = consumers.get(o, [])
             foldable = (
                 fold_pad and len(users) == 1 and o not in model.outputs
@@ -290,5 +296,8 @@ def run(model: Model, x: np.ndarray, fold_pad: bool = True, steps: list[Step] | 
         raise ValueError(f"input must be int8 of shape {model.tensors[inp].shape}")
     live = {inp: x.reshape(model.tensors[inp].shape[1:])}
     for step in steps:
-        live[step.output] = run_step(step, live, kernels)
+        if step.kind == "reshape":
+            live[step.output] = live[step.inputs[0]].reshape(model.tensors[step.output].shape[1:])
+        else:
+            live[step.output] = run_step(step, live, kernels)
     return {i: v.reshape(model.tensors[i].shape) for i, v in live.items()}
