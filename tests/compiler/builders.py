@@ -56,10 +56,9 @@ def _dequantize(mb: ModelBuilder, x: int) -> int:
     return y
 
 
-def _mul(mb: ModelBuilder, a: int, b: int) -> int:
-    q = mb.tensors[a].quantization
-    y = mb.activation(mb.shapes[a], q.scale[0], q.zeroPoint[0])
-    mb.op(S.BuiltinOperator.MUL, [a, b], [y], S.BuiltinOptions.MulOptions, S.MulOptionsT())
+def _tanh(mb: ModelBuilder, x: int) -> int:
+    y = mb.activation(mb.shapes[x], 1 / 128, 0)
+    mb.op(S.BuiltinOperator.TANH, [x], [y])
     return y
 
 
@@ -78,8 +77,8 @@ def inverted_bottleneck_model(seed: int = 0, edges: bool = True, pool: str = "av
     else:
         inp = x = mb.activation((1, size, size, 3), 1 / 127.5, 0)
     c0 = mb.conv(x, 8, 3, 2, "SAME", "RELU")
-    if extra_op == "MUL":
-        c0 = _mul(mb, c0, c0)
+    if extra_op == "TANH":
+        c0 = _tanh(mb, c0)
     if stem_block:
         c0 = mb.conv(mb.conv(c0, 0, 3, 1, "SAME", "RELU", depthwise=True), 8, 1, 1, "VALID")
     e = mb.conv(c0, 24, 1, 1, "VALID", "RELU6")
