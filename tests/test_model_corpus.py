@@ -146,10 +146,12 @@ def test_compiled_plans_run_bit_exact_on_the_c_executor(name, native_lib):
 @pytest.mark.parametrize("name, kinds", [
     ("cnn", {P.OpKind.MAXPOOL_BWD_INPUT: 2}),
     ("mobilenet_v3_small", {P.OpKind.HARD_SWISH_BWD_INPUT: 18, P.OpKind.MUL_BWD_A: 18, P.OpKind.MUL_BWD_B: 9}),
+    ("squeezenet", {P.OpKind.GRAD_SLICE: 6, P.OpKind.REQUANTIZE: 3, P.OpKind.MAXPOOL_BWD_INPUT: 2}),
 ])
 def test_training_runs_through_every_operator(name, kinds, native_lib):
-    """Every layer trained, so the backward crosses every max pool, hard swish and MUL (the plan
-    has their input-gradient ops; a MUL by a constant has no gradient for it): the C executor,
+    """Every layer trained, so the backward crosses every max pool, hard swish, MUL, concatenation
+    and standalone RELU (the plan has their input-gradient ops, or the RELU's forward whose mask
+    its gradient passes; a MUL by a constant has no gradient for it): the C executor,
     the numpy executor of the packed plan and the numpy executor of the unplanned ops (separate
     arrays: no buffer sharing) agree on loss and parameters after every step."""
     from tt_host.compiler import deltas as D

@@ -14,7 +14,8 @@ noise over the input's range): ``int8`` inputs and outputs, and for a few the
 ``float`` variant whose converter adds QUANTIZE / DEQUANTIZE at the ends. The shapes, operators
 and converter idioms are what matters here (Keras' Flatten/Reshape chains, a MEAN that
 requantizes, hard-swish and squeeze-excite, non-square kernels and strides, 1-D convolutions
-on an ``N x 1 x C`` input, residual ADDs with strided shortcuts), not the accuracy.
+on an ``N x 1 x C`` input, residual ADDs with strided shortcuts, concatenated branches), not the
+accuracy.
 
 ``models.json`` lists every file with its input shape, classes, operators and size.
 """
@@ -141,6 +142,27 @@ def resnet_small():
     return keras.Model(inp, L.Dense(10, activation="softmax")(x))
 
 
+def squeezenet():
+    """SqueezeNet's fire modules on a 64x64 RGB input: 1x1 squeeze, then 1x1 and 3x3 expand branches
+    concatenated and a ReLU after the concatenation (a standalone RELU: nothing to fuse it into),
+    max pooling between, global average pooling into the classifier."""
+    keras = _keras()
+    L = keras.layers
+
+    def fire(x, squeeze: int, expand: int):
+        s = L.Conv2D(squeeze, 1, activation="relu")(x)
+        return L.ReLU()(L.Concatenate()([L.Conv2D(expand, 1)(s), L.Conv2D(expand, 3, padding="same")(s)]))
+
+    x = inp = keras.Input((64, 64, 3))
+    x = L.Conv2D(32, 3, strides=2, padding="same", activation="relu")(x)
+    x = L.MaxPooling2D(3, strides=2, padding="same")(x)
+    x = fire(fire(x, 8, 16), 8, 16)
+    x = L.MaxPooling2D(3, strides=2, padding="same")(x)
+    x = fire(x, 16, 32)
+    x = L.GlobalAveragePooling2D()(x)
+    return keras.Model(inp, L.Dense(5, activation="softmax")(L.Dropout(0.2)(x)))
+
+
 def fully_connected():
     """Dense layers only, on a flat feature vector (e.g. an anomaly detector's input)."""
     keras = _keras()
@@ -162,6 +184,7 @@ SPECS = {s.name: s for s in (
     Spec("imu_1d", imu_1d, note="1-D convolutions on a 128x1x6 IMU window"),
     Spec("resnet_small", resnet_small, note="ResNet-8 shape: residual ADDs, strided 1x1 shortcuts"),
     Spec("fully_connected", fully_connected, note="Dense layers only, 64 features"),
+    Spec("squeezenet", squeezenet, note="fire modules: CONCATENATION, a standalone RELU, max pooling"),
 )}
 
 

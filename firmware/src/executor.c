@@ -281,6 +281,18 @@ static void run_op(tt_executor_t *ex, const op_t *op, uint32_t label, tt_step_re
         pack_mask(ex, op, numel, q.act_min, q.act_max);
         break;
     }
+    case TT_PLAN_OP_CONCAT: {
+        const int8_t *inputs[4] = {0, 0, 0, 0};
+        int32_t inners[4];
+        const uint32_t n = tt_pv_u32(block + TT_PLAN_CONCAT_OFF_N_INPUTS);
+        for (uint32_t k = 0; k < n; k++) {
+            inputs[k] = (const int8_t *)buf(ex, s[k]);
+            inners[k] = (int32_t)tt_pv_u32(block + TT_PLAN_CONCAT_OFF_INNERS + 4u * k);
+        }
+        tt_concat_s8((int32_t)tt_pv_u32(block + TT_PLAN_CONCAT_OFF_OUTER), (int32_t)n, inners, inputs,
+                     (int8_t *)buf(ex, s[4]));
+        break;
+    }
     case TT_PLAN_OP_REQUANTIZE: {
         const tt_requantize_quant_t q = {
             tt_pv_i32(block + TT_PLAN_REQUANTIZE_OFF_INPUT_ZP),   tt_pv_i32(block + TT_PLAN_REQUANTIZE_OFF_OUTPUT_ZP),
@@ -377,6 +389,12 @@ static void run_op(tt_executor_t *ex, const op_t *op, uint32_t label, tt_step_re
         }
         break;
     }
+    case TT_PLAN_OP_GRAD_SLICE:
+        tt_slice_s16((int32_t)tt_pv_u32(block + TT_PLAN_SLICE_OFF_OUTER), (int32_t)tt_pv_u32(block + TT_PLAN_SLICE_OFF_TOTAL),
+                     (int32_t)tt_pv_u32(block + TT_PLAN_SLICE_OFF_OFFSET), (int32_t)tt_pv_u32(block + TT_PLAN_SLICE_OFF_INNER),
+                     (const int16_t *)(void *)buf(ex, s[0]), (int16_t *)(void *)buf(ex, s[4]));
+        *exp_of(ex, s[4]) = *exp_of(ex, s[0]);
+        break;
     case TT_PLAN_OP_HARD_SWISH_BWD_INPUT: {
         tt_hard_swish_quant_t q;
         tt_hard_swish_grad_t g;

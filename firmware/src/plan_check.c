@@ -172,6 +172,16 @@ static uint32_t slot_sizes(uint32_t k, const block_t *p, uint32_t flags, uint64_
         want[0] = 2u * (uint64_t)p->numel;
         want[1] = p->numel;
         want[4] = 2u * (uint64_t)p->b_numel;
+    } else if (k == TT_PLAN_OP_CONCAT) { /* a, b, c, d -> y */
+        uint64_t total = 0;
+        for (uint32_t i = 0; i < p->n_inputs; i++) {
+            want[i] = (uint64_t)p->outer * p->inners[i];
+            total += want[i];
+        }
+        want[4] = total;
+    } else if (k == TT_PLAN_OP_GRAD_SLICE) { /* dy -> dx */
+        want[0] = 2u * (uint64_t)p->outer * p->total;
+        want[4] = 2u * (uint64_t)p->outer * p->inner;
     } else if (k == TT_PLAN_OP_HARD_SWISH || k == TT_PLAN_OP_REQUANTIZE) {
         want[0] = want[4] = p->numel;
         want[5] = (p->numel + 7u) / 8u;
@@ -252,6 +262,13 @@ static uint32_t check_shapes(const ctx_t *c, uint32_t k, const uint8_t *op, cons
         }
         if (is_layer_fwd(k) && (slot[2] != TT_PLAN_NONE16) != ((p->flags & TT_LAYER_FLAG_BIAS_TRAINED) != 0)) {
             return TT_PLAN_CHECK_BAD_BUFFER_ID;
+        }
+    }
+    if (k == TT_PLAN_OP_CONCAT) { /* inputs given iff below n_inputs */
+        for (uint32_t i = 0; i < 4; i++) {
+            if ((slot[i] != TT_PLAN_NONE16) != (i < p->n_inputs)) {
+                return TT_PLAN_CHECK_BAD_BUFFER_ID;
+            }
         }
     }
     /* b is either a buffer (the block's constant then 0) or the block's scalar constant. */

@@ -29,6 +29,8 @@ typedef struct {
     uint32_t numel;     /* ADD, MUL, HARD_SWISH */
     uint32_t b_numel;   /* MUL */
     int32_t constant;   /* MUL */
+    uint32_t outer, n_inputs, inners[4]; /* CONCAT */
+    uint32_t total, offset, inner;       /* SLICE (outer too) */
     uint32_t n_classes; /* LOSS */
     uint64_t fused_x, fused_y;
 } block_t;

@@ -226,7 +226,7 @@ uint32_t tt_pc_check_block(const ctx_t *c, uint32_t offset, uint32_t want, block
     }
     static const uint32_t fixed[] = {0, TT_PLAN_LAYER_BYTES, TT_PLAN_ADD_BYTES, TT_PLAN_POOL_BYTES, TT_PLAN_FUSED_BYTES,
                                      TT_PLAN_LOSS_BYTES, TT_PLAN_MUL_BYTES, TT_PLAN_HARD_SWISH_BYTES,
-                                     TT_PLAN_REQUANTIZE_BYTES};
+                                     TT_PLAN_REQUANTIZE_BYTES, TT_PLAN_CONCAT_BYTES, TT_PLAN_SLICE_BYTES};
     if (bytes < fixed[want]) {
         return TT_PLAN_CHECK_BAD_PARAMS;
     }
@@ -267,6 +267,29 @@ uint32_t tt_pc_check_block(const ctx_t *c, uint32_t offset, uint32_t want, block
                        clamp_ok(p + TT_PLAN_REQUANTIZE_OFF_ACT_MIN);
         return ok ? OK : TT_PLAN_CHECK_BAD_PARAMS;
     }
+    case TT_PARAM_CONCAT: {
+        const uint64_t max_numel = (uint64_t)TT_PLAN_MAX_CHANNELS * TT_PLAN_MAX_CHANNELS;
+        b->outer = tt_pv_u32(p + TT_PLAN_CONCAT_OFF_OUTER);
+        b->n_inputs = tt_pv_u32(p + TT_PLAN_CONCAT_OFF_N_INPUTS);
+        uint64_t total = 0;
+        int ok = bytes == TT_PLAN_CONCAT_BYTES && b->n_inputs >= 1 && b->n_inputs <= 4 && b->outer >= 1;
+        for (uint32_t k = 0; k < 4; k++) {
+            b->inners[k] = tt_pv_u32(p + TT_PLAN_CONCAT_OFF_INNERS + 4u * k);
+            ok = ok && (k < b->n_inputs ? b->inners[k] >= 1 : b->inners[k] == 0);
+            total += b->inners[k];
+        }
+        return ok && (uint64_t)b->outer * total <= max_numel ? OK : TT_PLAN_CHECK_BAD_PARAMS;
+    }
+    case TT_PARAM_SLICE:
+        b->outer = tt_pv_u32(p + TT_PLAN_SLICE_OFF_OUTER);
+        b->total = tt_pv_u32(p + TT_PLAN_SLICE_OFF_TOTAL);
+        b->offset = tt_pv_u32(p + TT_PLAN_SLICE_OFF_OFFSET);
+        b->inner = tt_pv_u32(p + TT_PLAN_SLICE_OFF_INNER);
+        return bytes == TT_PLAN_SLICE_BYTES && b->outer >= 1 && b->inner >= 1 &&
+                       (uint64_t)b->offset + b->inner <= b->total &&
+                       (uint64_t)b->outer * b->total <= (uint64_t)TT_PLAN_MAX_CHANNELS * TT_PLAN_MAX_CHANNELS
+                   ? OK
+                   : TT_PLAN_CHECK_BAD_PARAMS;
     case TT_PARAM_LOSS: {
         b->n_classes = tt_pv_u32(p + TT_PLAN_LOSS_OFF_N_CLASSES);
         float scale;

@@ -187,6 +187,7 @@ def render_plan_header() -> str:
                        ("TT_PLAN_LAYER", P.LayerBlock), ("TT_PLAN_ADD", P.AddBlock), ("TT_PLAN_POOL", P.PoolBlock),
                        ("TT_PLAN_FUSED", P.FusedBlock), ("TT_PLAN_LOSS", P.LossBlock), ("TT_PLAN_MUL", P.MulBlock),
                        ("TT_PLAN_HARD_SWISH", P.HardSwishBlock), ("TT_PLAN_REQUANTIZE", P.RequantizeBlock),
+                       ("TT_PLAN_CONCAT", P.ConcatBlock), ("TT_PLAN_SLICE", P.SliceBlock),
                        ("TT_WEIGHTS_HEADER", P.WeightsHeader), ("TT_WEIGHTS_TENSOR", P.TensorRecord),
                        ("TT_DELTAS_HEADER", P.DeltasHeader), ("TT_DELTAS_HEAD", P.HeadRecord),
                        ("TT_DELTAS_RECORD", P.DeltaRecord)):

@@ -5,7 +5,7 @@ weights, int32 biases, PAD before a VALID convolution) but also what those model
 exercise: SAME with stride 2, fused RELU/RELU6, depth multiplier 2, arbitrary asymmetric PAD
 amounts, non-global pooling with padding, multipliers above one, a requantizing MEAN, max pooling,
 hard swish and squeeze-excite MULs, standalone RELU / RELU6 and int8 -> int8 QUANTIZE, PADV2,
-SQUEEZE.
+SQUEEZE, CONCATENATION.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ class ModelBuilder:
         out_scale = self.scales[x] * 0.01 * np.sqrt(k_elems) * 40 * self.rng.uniform(0.3, 3.0)
         return np.float32(out_scale), int(self.rng.integers(-128, 128))
 
-    def conv(self, x, out_c, k, stride, padding, act="NONE", depthwise=False, mult=1) -> int:
+    def conv(self, x, out_c, k, stride, padding, act="NONE", depthwise=False, mult=1, like: int | None = None) -> int:
+        """A convolution; ``like``: quantize its output as that tensor (a concatenation's inputs)."""
         h, w, c = self.shapes[x][1:]
         if padding == "VALID" and min(h, w) < k:
             padding = "SAME"
@@ -73,6 +74,8 @@ class ModelBuilder:
         scale, zp = self._out_quant(x, k_elems)
         if act != "NONE":
             zp = -128
+        if like is not None:
+            scale, zp = self.tensors[like].quantization.scale[0], self.tensors[like].quantization.zeroPoint[0]
         y = self.activation((1, oh, ow, oc), scale, zp)
         if depthwise:
             opt = S.DepthwiseConv2DOptionsT()
@@ -98,6 +101,17 @@ class ModelBuilder:
             self.op(S.BuiltinOperator.PADV2, [x, pt, fill], [y], S.BuiltinOptions.PadV2Options, S.PadV2OptionsT())
         else:
             self.op(S.BuiltinOperator.PAD, [x, pt], [y], S.BuiltinOptions.PadOptions, S.PadOptionsT())
+        return y
+
+    def concat(self, inputs, axis: int = 3) -> int:
+        """CONCATENATION of inputs quantized alike (as the converter leaves them)."""
+        shape = list(self.shapes[inputs[0]])
+        shape[axis] = sum(self.shapes[t][axis] for t in inputs)
+        q = self.tensors[inputs[0]].quantization
+        y = self.activation(tuple(shape), q.scale[0], q.zeroPoint[0])
+        opt = S.ConcatenationOptionsT()
+        opt.axis = axis
+        self.op(S.BuiltinOperator.CONCATENATION, list(inputs), [y], S.BuiltinOptions.ConcatenationOptions, opt)
         return y
 
     def squeeze(self, x) -> int:
@@ -192,7 +206,8 @@ class ModelBuilder:
 
 
 def random_model(seed: int) -> tuple[bytes, tuple[int, ...]]:
-    """A random small CNN using every supported op (after the first convolution: a standalone
+    """A random small CNN using every supported op (seeds 5 mod 6 concatenate two or three
+    branches instead of the residual ADD; after the first convolution: a standalone
     RELU, RELU6 or int8 QUANTIZE for seeds 2, 3, 4 mod 5; after the residual ADD: a hard swish for
     seeds 1 mod 4, a squeeze-excite gate with MULs for 3 mod 4, a max pool for odd seeds; every
     third seed averages with a MEAN instead of an AVERAGE_POOL_2D; even seeds pad with PADV2, and
@@ -214,12 +229,18 @@ def random_model(seed: int) -> tuple[bytes, tuple[int, ...]]:
         y = mb.conv(mb.pad(y, *pads, v2=seed % 2 == 0), 0, k, pick([1, 2]), "VALID", "RELU6", depthwise=True)
     c2 = int(rng.integers(2, 9))
     a = mb.conv(y, c2, 1, 1, "VALID")
-    b = mb.conv(y, c2, 1, 1, "VALID", pick(["NONE", "RELU6"]))
-    y = mb.add(a, b, pick(["NONE", "NONE", "RELU"]))
+    if seed % 6 == 5:  # a fire module's expand: 1x1 and 3x3 branches concatenated (on channels or, rarely, width)
+        axis = pick([3, 3, 2])
+        b = mb.conv(y, int(rng.integers(1, 6)) if axis == 3 else c2, 3, 1, "SAME", like=a)
+        y = mb.concat([a, b, a][:int(rng.integers(2, 4))], axis=axis)
+    else:
+        b = mb.conv(y, c2, 1, 1, "VALID", pick(["NONE", "RELU6"]))
+        y = mb.add(a, b, pick(["NONE", "NONE", "RELU"]))
     if seed % 4 == 1:
         y = mb.hard_swish(y)
     if seed % 4 == 3:  # a squeeze-excite gate: pool, 1x1 conv, a scalar factor, then MUL (either order)
-        gate = mb.mul(mb.conv(mb.mean(y, keep_dims=True), c2, 1, 1, "VALID", "RELU6"), constant=int(rng.integers(20, 127)))
+        gate = mb.conv(mb.mean(y, keep_dims=True), mb.shapes[y][-1], 1, 1, "VALID", "RELU6")
+        gate = mb.mul(gate, constant=int(rng.integers(20, 127)))
         y = mb.mul(y, gate) if rng.integers(2) else mb.mul(gate, y)
     if seed % 2:  # a max pool as Keras' MaxPooling2D converts it (2x2 stride 2) or overlapping
         k, s = pick([(2, 2), (3, 2), (3, 1)])

@@ -62,6 +62,7 @@
 #define TT_PLAN_OP_MUL 26u
 #define TT_PLAN_OP_HARD_SWISH 27u
 #define TT_PLAN_OP_REQUANTIZE 28u
+#define TT_PLAN_OP_CONCAT 29u
 #define TT_PLAN_OP_LOSS 32u
 #define TT_PLAN_OP_MASK_BWD 33u
 #define TT_PLAN_OP_CONV2D_BWD_INPUT 34u
@@ -75,6 +76,7 @@
 #define TT_PLAN_OP_MUL_BWD_A 42u
 #define TT_PLAN_OP_MUL_BWD_B 43u
 #define TT_PLAN_OP_HARD_SWISH_BWD_INPUT 44u
+#define TT_PLAN_OP_GRAD_SLICE 45u
 #define TT_PLAN_OP_BIAS_GRAD 48u
 #define TT_PLAN_OP_BIAS_UPDATE 49u
 #define TT_PLAN_OP_WEIGHT_GRAD 50u
@@ -91,6 +93,8 @@
 #define TT_PARAM_MUL 6u
 #define TT_PARAM_HARD_SWISH 7u
 #define TT_PARAM_REQUANTIZE 8u
+#define TT_PARAM_CONCAT 9u
+#define TT_PARAM_SLICE 10u
 
 /* Layer kinds of LAYER blocks (LayerKind). */
 #define TT_LAYER_CONV2D 1u
@@ -327,6 +331,19 @@
 #define TT_PLAN_REQUANTIZE_OFF_ACT_MAX 32u
 #define TT_PLAN_REQUANTIZE_BYTES 36u
 
+#define TT_PLAN_CONCAT_OFF_HEADER 0u
+#define TT_PLAN_CONCAT_OFF_OUTER 8u
+#define TT_PLAN_CONCAT_OFF_N_INPUTS 12u
+#define TT_PLAN_CONCAT_OFF_INNERS 16u
+#define TT_PLAN_CONCAT_BYTES 32u
+
+#define TT_PLAN_SLICE_OFF_HEADER 0u
+#define TT_PLAN_SLICE_OFF_OUTER 8u
+#define TT_PLAN_SLICE_OFF_TOTAL 12u
+#define TT_PLAN_SLICE_OFF_OFFSET 16u
+#define TT_PLAN_SLICE_OFF_INNER 20u
+#define TT_PLAN_SLICE_BYTES 24u
+
 #define TT_WEIGHTS_HEADER_OFF_MAGIC 0u
 #define TT_WEIGHTS_HEADER_OFF_VERSION 4u
 #define TT_WEIGHTS_HEADER_OFF_HEADER_BYTES 6u
@@ -405,6 +422,7 @@ typedef struct {
     [TT_PLAN_OP_MUL] = {1u, 6u, {1u, 129u, 0u, 0u}, {1u, 132u, 0u}}, \
     [TT_PLAN_OP_HARD_SWISH] = {1u, 7u, {1u, 0u, 0u, 0u}, {1u, 132u, 0u}}, \
     [TT_PLAN_OP_REQUANTIZE] = {1u, 8u, {1u, 0u, 0u, 0u}, {1u, 132u, 0u}}, \
+    [TT_PLAN_OP_CONCAT] = {1u, 9u, {1u, 129u, 129u, 129u}, {1u, 0u, 0u}}, \
     [TT_PLAN_OP_SAVE] = {1u, 1u, {1u, 0u, 0u, 0u}, {1u, 0u, 0u}}, \
     [TT_PLAN_OP_FUSED_BLOCK] = {1u, 4u, {1u, 0u, 0u, 0u}, {1u, 0u, 0u}}, \
     [TT_PLAN_OP_LOSS] = {2u, 5u, {1u, 0u, 0u, 0u}, {2u, 0u, 0u}}, \
@@ -418,6 +436,7 @@ typedef struct {
     [TT_PLAN_OP_MUL_BWD_A] = {2u, 6u, {2u, 129u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_MUL_BWD_B] = {2u, 6u, {2u, 1u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_HARD_SWISH_BWD_INPUT] = {2u, 7u, {2u, 1u, 0u, 0u}, {2u, 0u, 0u}}, \
+    [TT_PLAN_OP_GRAD_SLICE] = {2u, 10u, {2u, 0u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_GRAD_ADD] = {2u, 0u, {2u, 2u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_GRAD_COPY] = {2u, 0u, {2u, 0u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_BIAS_GRAD] = {2u, 1u, {2u, 0u, 0u, 0u}, {3u, 0u, 0u}}, \

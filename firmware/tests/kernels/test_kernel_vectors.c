@@ -140,6 +140,22 @@ static void run_maxpool_vectors(void)
     }
 }
 
+static void run_concat_vectors(void)
+{
+    static int8_t out[MAX_OUT];
+    static int16_t grad[MAX_OUT];
+    for (size_t i = 0; i < sizeof tt_concat_vectors / sizeof tt_concat_vectors[0]; i++) {
+        const tt_concat_vector_t *v = &tt_concat_vectors[i];
+        const int32_t total = v->inners[0] + v->inners[1] + v->inners[2];
+        memset(out, 0x5A, sizeof out);
+        tt_concat_s8(v->outer, 3, v->inners, v->inputs, out);
+        CHECK(compare(v->name, out, v->expected, v->outer * total), "%s: output mismatch", v->name);
+        tt_slice_s16(v->outer, total, v->inners[0], v->inners[1], v->dy, grad);
+        CHECK(compare_s16(v->name, "input 1 gradient", grad, v->d1, v->outer * v->inners[1]), "%s: slice mismatch",
+              v->name);
+    }
+}
+
 static void run_requantize_vectors(void)
 {
     static int8_t out[MAX_OUT];
@@ -368,6 +384,7 @@ int main(void)
     run_add_vectors();
     run_pool_vectors();
     run_maxpool_vectors();
+    run_concat_vectors();
     run_requantize_vectors();
     run_mul_vectors();
     run_hard_swish_vectors();

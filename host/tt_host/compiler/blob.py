@@ -18,6 +18,7 @@ from tt_protocol import plan as P
 from tt_host.compiler.errors import CompileError
 from tt_host.compiler.lowering import (
     AddParams,
+    ConcatParams,
     FusedParams,
     HardSwishParams,
     LayerParams,
@@ -26,6 +27,7 @@ from tt_host.compiler.lowering import (
     MulParams,
     PoolParams,
     RequantizeParams,
+    SliceParams,
     TrainParams,
     lower,
 )
@@ -245,6 +247,14 @@ def serialize(schedule: Schedule, plan: Plan, train: TrainParams | None = None, 
             raw = _mul_block(obj)
         elif isinstance(obj, HardSwishParams):
             raw = _hard_swish_block(obj)
+        elif isinstance(obj, ConcatParams):
+            g = obj.geom
+            raw = P.ConcatBlock.build(dict(header=dict(type=P.ParamType.CONCAT, kind=0, bytes=P.ConcatBlock.sizeof()),
+                                           outer=g.outer, n_inputs=len(g.inners),
+                                           inners=[*g.inners, *[0] * (4 - len(g.inners))]))
+        elif isinstance(obj, SliceParams):
+            raw = P.SliceBlock.build(dict(header=dict(type=P.ParamType.SLICE, kind=0, bytes=P.SliceBlock.sizeof()),
+                                          **asdict(obj)))
         elif isinstance(obj, RequantizeParams):
             raw = P.RequantizeBlock.build(dict(header=dict(type=P.ParamType.REQUANTIZE, kind=0,
                                                            bytes=P.RequantizeBlock.sizeof()),

@@ -25,6 +25,7 @@ from tt_host.compiler.ir import Graph, Layer
 from tt_host.compiler.schedule import Block, Schedule
 from tt_host.reference.params import (
     AddQuant,
+    ConcatGeom,
     ConvGeom,
     ConvQuant,
     GradQuant,
@@ -155,6 +156,21 @@ class MulParams:
 
 
 @dataclass(frozen=True)
+class ConcatParams:
+    geom: ConcatGeom
+
+
+@dataclass(frozen=True)
+class SliceParams:
+    """Columns [offset, offset + inner) of ``outer`` rows of ``total``: a concatenation's input gradient."""
+
+    outer: int
+    total: int
+    offset: int
+    inner: int
+
+
+@dataclass(frozen=True)
 class RequantizeParams:
     quant: RequantizeQuant
     numel: int
@@ -267,11 +283,13 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
         return key
 
     def ep(i: int) -> tuple:
-        """The parameter block of an elementwise MUL / HARD_SWISH / REQUANTIZE layer."""
+        """The parameter block of a MUL / HARD_SWISH / REQUANTIZE / CONCATENATION layer."""
         key = (L[i].kind, i)
         if key not in params:
             step, src = L[i].step, g.tensors[L[i].inputs[0]]
-            if L[i].kind == "requantize":
+            if L[i].kind == "concat":
+                params[key] = ConcatParams(step.quant)
+            elif L[i].kind == "requantize":
                 params[key] = RequantizeParams(step.quant, src.numel)
             elif L[i].kind == "mul":
                 b_numel = g.tensors[L[i].inputs[1]].numel if len(L[i].inputs) > 1 else 1
@@ -329,6 +347,8 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
                 emit(OpKind.HARD_SWISH, r[:1], (w[0], mask), ep(layer.index), flags)
             elif layer.kind == "requantize":
                 emit(OpKind.REQUANTIZE, r[:1], (w[0], mask), ep(layer.index), flags)
+            elif layer.kind == "concat":
+                emit(OpKind.CONCAT, (*r, *(None,) * (4 - len(r))), w[:1], ep(layer.index), flags)
             else:
                 key = pp(layer.index)  # refuses a layer without a kernel (an unfolded PAD)
                 emit(POOL_OPS[layer.kind][0], r[:1], (w[0], mask), key)
@@ -346,7 +366,12 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
         elif k == "bwd_input_b":  # a MUL's second operand
             emit(OpKind.MUL_BWD_B, r, w, ep(layer.index))
         elif k == "bwd_input":
-            if layer.kind == "mul":
+            if layer.kind == "concat":
+                geom = layer.step.quant
+                key = ("slice", op.layer, op.part)
+                params[key] = SliceParams(geom.outer, geom.total, geom.offset(op.part), geom.inners[op.part])
+                emit(OpKind.GRAD_SLICE, r, w, key)
+            elif layer.kind == "mul":
                 emit(OpKind.MUL_BWD_A, (r[0], r[1] if len(r) > 1 else None), w, ep(layer.index))
             elif layer.kind == "hard_swish":
                 emit(OpKind.HARD_SWISH_BWD_INPUT, r, w, ep(layer.index))

@@ -99,6 +99,7 @@ class Op:
     #: an op planned in place: its scratch should it run out of place after all (the wrapper's
     #: out-of-place variant, see ``_finalize_inplace``)
     scratch_apart: S.Scratch | None = None
+    part: int = 0  #: the input of a multi-input layer the op is for (a concatenation's slice)
 
 
 @dataclass(frozen=True)
@@ -495,6 +496,11 @@ class _Builder:
                 self.param_backward(layer, g, ins_need)
             elif layer.kind == "mul":
                 self.mul_backward(layer, g, ins_need)
+            elif layer.kind == "concat":  # each input's gradient is its slice of dY
+                for k, t in enumerate(layer.inputs):
+                    if t in ins_need:
+                        self.contribute(t, lambda dest, k=k, i=layer.index: self.emit("bwd_input", "backward", i, (g,),
+                                                                                      (dest,), part=k))
             elif layer.kind == "requantize":  # real units: past its clamp's mask, dX is dY
                 for t in ins_need:
                     self.alias(t, g)

@@ -28,6 +28,7 @@ from tt_protocol.status import Status
 
 from tt_host.compiler.lowering import (
     AddParams,
+    ConcatParams,
     FusedParams,
     HardSwishParams,
     LayerParams,
@@ -37,6 +38,7 @@ from tt_host.compiler.lowering import (
     MulParams,
     PoolParams,
     RequantizeParams,
+    SliceParams,
     TrainParams,
 )
 from tt_host.reference import backward_int as B
@@ -46,6 +48,7 @@ from tt_host.reference import update as U
 from tt_host.reference.backward_int import Grad
 from tt_host.reference.params import (
     AddQuant,
+    ConcatGeom,
     ConvGeom,
     ConvQuant,
     GradQuant,
@@ -358,6 +361,8 @@ class Machine:
             writes.append((op.outs[0], y, None))
             if op.outs[1] is not None:
                 writes.append((op.outs[1], _mask(y, p.quant.act_min, p.quant.act_max), None))
+        elif k == OpKind.CONCAT:
+            writes.append((op.outs[0], F.concat_s8(p.geom, [s.get(t) for t in ins if t is not None]), None))
         elif k == OpKind.REQUANTIZE:
             y = F.requantize_s8(p.quant, s.get(ins[0]))
             writes.append((op.outs[0], y, None))
@@ -403,6 +408,9 @@ class Machine:
             writes.append((op.outs[0], r.values, r.exp))
         elif k == OpKind.MUL_BWD_B:
             r = B.mul_bwd_b_s16(p.quant, p.grad, s.get(ins[1]), grad(ins[0]).flat(), p.b_numel)
+            writes.append((op.outs[0], r.values, r.exp))
+        elif k == OpKind.GRAD_SLICE:
+            r = B.slice_s16(p.outer, p.total, p.offset, p.inner, grad(ins[0]))
             writes.append((op.outs[0], r.values, r.exp))
         elif k == OpKind.HARD_SWISH_BWD_INPUT:
             r = B.hard_swish_bwd_input_s16(p.grad, s.get(ins[1]), grad(ins[0]).flat())
@@ -530,6 +538,13 @@ def decode(plan: bytes, weights: bytes) -> Decoded:
             quant = MulQuant(b.input1_zp, b.input2_zp, b.output_zp, b.multiplier, b.shift, b.act_min, b.act_max)
             grad = MulGrad(b.a_multiplier, b.a_shift, b.b_multiplier, b.b_shift)
             params[key] = MulParams(quant, grad, b.numel, b.b_numel, b.constant)
+        elif kind == P.ParamType.CONCAT:
+            b = P.ConcatBlock.parse(plan[pool_at + off:])
+            inners = tuple(b.inners[:b.n_inputs])
+            params[key] = ConcatParams(ConcatGeom(b.outer, inners, (b.outer * sum(inners),)))
+        elif kind == P.ParamType.SLICE:
+            b = P.SliceBlock.parse(plan[pool_at + off:])
+            params[key] = SliceParams(b.outer, b.total, b.offset, b.inner)
         elif kind == P.ParamType.REQUANTIZE:
             b = P.RequantizeBlock.parse(plan[pool_at + off:])
             params[key] = RequantizeParams(RequantizeQuant(b.input_zp, b.output_zp, b.multiplier, b.shift, b.act_min,

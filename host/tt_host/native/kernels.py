@@ -42,6 +42,7 @@ from tt_host.native.library import PROTOTYPES, load
 from tt_host.reference.backward_int import Grad
 from tt_host.reference.params import (
     AddQuant,
+    ConcatGeom,
     ConvGeom,
     ConvQuant,
     GradQuant,
@@ -77,6 +78,8 @@ PROTOTYPES.update({
     "tt_avgpool_fwd_s8": (None, [C.POINTER(CConvGeom), C.POINTER(CPoolQuant), _p8, _p8]),
     "tt_mean_fwd_s8": (None, [C.POINTER(CConvGeom), C.POINTER(CMeanQuant), _p8, _p8]),
     "tt_mul_fwd_s8": (None, [_i32, C.POINTER(CMulQuant), _p8, _p8, _i32, _p8]),
+    "tt_concat_s8": (None, [_i32, _i32, _p32, C.POINTER(_p8), _p8]),
+    "tt_slice_s16": (None, [_i32, _i32, _i32, _i32, _p16, _p16]),
     "tt_requantize_s8": (None, [_i32, C.POINTER(CRequantizeQuant), _p8, _p8]),
     "tt_hard_swish_fwd_s8": (None, [_i32, C.POINTER(CHardSwishQuant), _p8, _p8]),
     "tt_maxpool_fwd_s8": (None, [C.POINTER(CConvGeom), C.POINTER(CPoolQuant), _p8, _p8]),
@@ -223,6 +226,22 @@ def mul_fwd_s8(quant: MulQuant, a, b) -> np.ndarray:
     out = np.empty(a8.shape, dtype=np.int8)
     load().tt_mul_fwd_s8(a8.size, C.byref(CMulQuant.of(quant)), _ptr8(a8), _ptr8(b8), b8.size, _ptr8(out))
     return out
+
+
+def concat_s8(geom: ConcatGeom, inputs) -> np.ndarray:
+    arrays = [np.ascontiguousarray(x, dtype=np.int8) for x in inputs]
+    pointers = (_p8 * len(arrays))(*(_ptr8(a) for a in arrays))
+    inners = np.asarray(geom.inners, dtype=np.int32)
+    out = np.empty(geom.outer * geom.total, dtype=np.int8)
+    load().tt_concat_s8(geom.outer, len(arrays), inners.ctypes.data_as(_p32), pointers, _ptr8(out))
+    return out.reshape(geom.out_shape)
+
+
+def slice_s16(outer: int, total: int, offset: int, inner: int, dy: Grad) -> Grad:
+    v = _in16(dy.values)
+    out = np.full(outer * inner, 0x5A5A, dtype=np.int16)
+    load().tt_slice_s16(outer, total, offset, inner, _ptr16(v), _ptr16(out))
+    return Grad(out, dy.exp)
 
 
 def requantize_s8(quant: RequantizeQuant, x) -> np.ndarray:

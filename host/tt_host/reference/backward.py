@@ -161,6 +161,13 @@ def mul_bwd_f32(a, b, dy):
     return dy * b_full, (dy * a).reshape(-1, b_flat.size).sum(axis=0)
 
 
+def concat_bwd_f32(outer: int, inners, dy) -> list:
+    """The input gradients of a concatenation: dY's columns, split back."""
+    rows = np.asarray(dy).reshape(outer, -1)
+    bounds = np.cumsum([0, *inners])
+    return [rows[:, a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 def add_bwd_input_f32(dy):
     """Both addends receive the output gradient unchanged."""
     return dy, dy

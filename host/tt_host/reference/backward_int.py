@@ -281,6 +281,13 @@ def mul_bwd_b_s16(quant: MulQuant, g: MulGrad, a, dy: Grad, b_numel: int) -> Gra
     return _scaled(_rdbp(acc, r), (bound + (1 << r) - 1) >> r, g.a_multiplier, g.a_shift, dy.exp + r)
 
 
+def slice_s16(outer: int, total: int, offset: int, inner: int, dy: Grad) -> Grad:
+    """``tt_slice_s16``: columns [offset, offset + inner) of dY seen as ``outer`` rows of
+    ``total``: a concatenation's input gradient (its exponent is dY's)."""
+    rows = np.asarray(dy.values).reshape(outer, total)
+    return Grad(np.ascontiguousarray(rows[:, offset:offset + inner]).ravel(), dy.exp)
+
+
 def mask_bwd_s16(packed_mask: np.ndarray, dy: Grad) -> Grad:
     """``tt_mask_bwd_s16``: clamp/ReLU backward through the packed 1-bit mask (exponent kept)."""
     v = np.asarray(dy.values)

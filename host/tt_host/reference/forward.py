@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from tt_host.reference.fixedpoint import multiply_by_quantized_multiplier, rounding_divide_by_pot, wrap_int32
-from tt_host.reference.params import INT8_MIN, AddQuant, ConvGeom, ConvQuant, HardSwishQuant, MeanQuant, MulQuant, PoolQuant, RequantizeQuant
+from tt_host.reference.params import INT8_MIN, AddQuant, ConcatGeom, ConvGeom, ConvQuant, HardSwishQuant, MeanQuant, MulQuant, PoolQuant, RequantizeQuant
 
 
 def _check(arr: np.ndarray, shape: tuple, dtype, what: str) -> np.ndarray:
@@ -251,3 +251,9 @@ def requantize_s8(quant: RequantizeQuant, x) -> np.ndarray:
     x = np.asarray(x, np.int64)
     y = multiply_by_quantized_multiplier(x - quant.input_zp, quant.multiplier, quant.shift) + quant.output_zp
     return np.clip(y, quant.act_min, quant.act_max).astype(np.int8)
+
+
+def concat_s8(geom: ConcatGeom, inputs) -> np.ndarray:
+    """``tt_concat_s8``: the inputs' rows side by side (a copy: they share the quantization)."""
+    rows = [np.asarray(x, np.int8).reshape(geom.outer, inner) for x, inner in zip(inputs, geom.inners, strict=True)]
+    return np.concatenate(rows, axis=1).reshape(geom.out_shape)

@@ -17,6 +17,7 @@ import numpy as np
 from tt_host.reference import forward
 from tt_host.reference.params import (
     AddQuant,
+    ConcatGeom,
     ConvGeom,
     ConvQuant,
     HardSwishQuant,
@@ -29,7 +30,7 @@ from tt_host.reference.params import (
 from tt_host.tflite import Model
 
 SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "AVERAGE_POOL_2D", "MAX_POOL_2D", "MEAN",
-             "PAD", "PADV2", "MUL", "HARD_SWISH", "RELU", "RELU6", "QUANTIZE")
+             "PAD", "PADV2", "MUL", "HARD_SWISH", "RELU", "RELU6", "QUANTIZE", "CONCATENATION")
 #: Operators that only change a tensor's shape (the compiler's views).
 VIEWS = ("RESHAPE", "SQUEEZE")
 
@@ -185,6 +186,8 @@ def lower(model: Model, fold_pad: bool = True, passthrough: Collection[str] = ()
                 raise ValueError(f"{op.op} {op.index}: input and output quantization differ")
             kind = "avgpool" if op.op == "AVERAGE_POOL_2D" else "maxpool"
             steps.append(Step(kind, op.index, (x_idx,), o, geom, PoolQuant(act_min, act_max)))
+        elif op.op == "CONCATENATION":
+            steps.append(_concat_step(model, op, o, act))
         elif op.op == "MUL":
             steps.append(_mul_step(model, op, o, out_scale, out_zp, act_min, act_max))
         elif op.op in ("RELU", "RELU6", "QUANTIZE"):
@@ -211,6 +214,25 @@ def lower(model: Model, fold_pad: bool = True, passthrough: Collection[str] = ()
             quant = MeanQuant.from_scales(x_scale, x_zp, out_scale, out_zp, in_h * in_w)
             steps.append(Step("mean", op.index, (x_idx,), o, geom, quant))
     return steps
+
+
+#: Most inputs of one CONCATENATION (the plan op's input slots).
+MAX_CONCAT_INPUTS = 4
+
+
+def _concat_step(model: Model, op, out: int, act: str) -> Step:
+    """A CONCATENATION of activations that share the output's quantization (TFLite Micro copies
+    int8 rows without requantizing; the converter gives the inputs one scale)."""
+    ins, shape = tuple(op.inputs), model.tensors[out].shape
+    if any(model.tensors[t].data is not None for t in ins) or not 1 <= len(ins) <= MAX_CONCAT_INPUTS:
+        raise ValueError(f"CONCATENATION {op.index}: 1 to {MAX_CONCAT_INPUTS} activations only, not {len(ins)} "
+                         "inputs or constants")
+    if act != "NONE" or any(_qparams(model, t) != _qparams(model, out) for t in ins):
+        raise ValueError(f"CONCATENATION {op.index}: only inputs quantized as the output, without a fused activation")
+    axis = op.options.get("axis", 0) % len(shape)
+    outer = int(np.prod(shape[:axis]))
+    inners = tuple(int(np.prod(model.tensors[t].shape[axis:])) for t in ins)
+    return Step("concat", op.index, ins, out, quant=ConcatGeom(outer, inners, tuple(shape[1:])))
 
 
 def _mul_step(model: Model, op, out: int, out_scale: float, out_zp: int, act_min: int, act_max: int) -> Step:
@@ -269,6 +291,8 @@ def run_step(step: Step, tensors: dict[int, np.ndarray], kernels=forward) -> np.
     if step.kind == "mul":
         b = tensors[step.inputs[1]] if len(step.inputs) > 1 else np.int8(step.constant)
         return kernels.mul_fwd_s8(step.quant, x, b)
+    if step.kind == "concat":
+        return kernels.concat_s8(step.quant, [tensors[t] for t in step.inputs])
     if step.kind == "requantize":
         return kernels.requantize_s8(step.quant, x)
     if step.kind == "hard_swish":

@@ -237,6 +237,24 @@ class MulQuant:
 
 
 @dataclass(frozen=True)
+class ConcatGeom:
+    """``CONCATENATION`` along one axis of tensors that share a quantization: each input is
+    ``outer`` rows of ``inners[k]`` elements (the elements from the axis on), the output
+    ``outer`` rows of their sum, input k's row at column ``sum(inners[:k])``."""
+
+    outer: int
+    inners: tuple[int, ...]
+    out_shape: tuple[int, ...]  #: the output's shape, batch dropped
+
+    @property
+    def total(self) -> int:
+        return sum(self.inners)
+
+    def offset(self, k: int) -> int:
+        return sum(self.inners[:k])
+
+
+@dataclass(frozen=True)
 class MulGrad:
     """``tt_mul_grad_t``: the scales a MUL's input gradients multiply by (dA = dY * s_b (b - zp_b),
     dB = dY * s_a (a - zp_a)), as Q31 multipliers and shifts."""

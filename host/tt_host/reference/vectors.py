@@ -32,6 +32,7 @@ from tt_host.reference import update as U
 from tt_host.reference.fixedpoint import quantize_multiplier
 from tt_host.reference.params import (
     AddQuant,
+    ConcatGeom,
     ConvGeom,
     ConvQuant,
     GradQuant,
@@ -177,6 +178,17 @@ def hard_swish_cases() -> list[tuple]:
         dy = I.Grad(rng.integers(-32768, 32768, x.size).astype(np.int16), -9)
         out.append((name, q, g, x, forward.hard_swish_fwd_s8(q, x), dy, I.hard_swish_bwd_input_s16(g, x, dy)))
     return out
+
+
+def concat_cases() -> list[tuple]:
+    """Three inputs concatenated on channels (rows of 3, 5 and 2 over a 4x3 map), and input 1's
+    gradient sliced back out."""
+    rng = np.random.default_rng(37)
+    geom = ConcatGeom(12, (3, 5, 2), (4, 3, 10))
+    xs = [rng.integers(-128, 128, 12 * c).astype(np.int8) for c in geom.inners]
+    dy = I.Grad(rng.integers(-32768, 32768, 12 * geom.total).astype(np.int16), -7)
+    return [("channels 3+5+2", geom, xs, forward.concat_s8(geom, xs), dy,
+             I.slice_s16(geom.outer, geom.total, geom.offset(1), geom.inners[1], dy))]
 
 
 def requantize_cases() -> list[tuple]:
@@ -356,6 +368,11 @@ def render() -> str:
             "    const int8_t *input;\n    const int8_t *expected;\n    int32_t expected_len;\n} tt_pool_vector_t;\n"
         ),
         (
+            "/* Three inputs and the slice of input 1's gradient. */\n"
+            "typedef struct {\n    const char *name;\n    int32_t outer, inners[3];\n    const int8_t *inputs[3];\n"
+            "    const int8_t *expected;\n    const int16_t *dy;\n    const int16_t *d1;\n} tt_concat_vector_t;\n"
+        ),
+        (
             "typedef struct {\n    const char *name;\n    tt_requantize_quant_t quant;\n    int32_t n;\n"
             "    const int8_t *x, *expected;\n} tt_requantize_vector_t;\n"
         ),
@@ -425,6 +442,17 @@ def render() -> str:
         parts += [_array("int8_t", f"{p}_input", x), _array("int8_t", f"{p}_expected", y)]
         rows.append(f'    {{"{name}", {geom_init(g)}, {{{q.act_min}, {q.act_max}}}, {p}_input, {p}_expected, {y.size}}},')
     parts.append("static const tt_pool_vector_t tt_maxpool_vectors[] = {\n" + "\n".join(rows) + "\n};\n")
+
+    rows = []
+    for i, (name, geom, xs, y, dy, d1) in enumerate(concat_cases()):
+        p = f"concat{i}"
+        parts += [_array("int8_t", f"{p}_in{k}", x) for k, x in enumerate(xs)]
+        parts += [_array("int8_t", f"{p}_expected", y), _array("int16_t", f"{p}_dy", dy.values),
+                  _array("int16_t", f"{p}_d1", d1.values)]
+        inners = ", ".join(map(str, geom.inners))
+        rows.append(f'    {{"{name}", {geom.outer}, {{{inners}}}, {{{p}_in0, {p}_in1, {p}_in2}}, {p}_expected, {p}_dy, '
+                    f"{p}_d1}},")
+    parts.append("static const tt_concat_vector_t tt_concat_vectors[] = {\n" + "\n".join(rows) + "\n};\n")
 
     rows = []
     for i, (name, q, x, y) in enumerate(requantize_cases()):

@@ -83,6 +83,8 @@ from .format import (  # noqa: F401 (re-exported)
     MulBlock,
     HardSwishBlock,
     RequantizeBlock,
+    ConcatBlock,
+    SliceBlock,
     FusedBlock,
     LossBlock,
     BLOCKS,

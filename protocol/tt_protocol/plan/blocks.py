@@ -96,6 +96,15 @@ class _Pool:
             if not (head.bytes == st.sizeof() and 1 <= b.numel <= MAX_CHANNELS ** 2 and -128 <= b.input_zp <= 127
                     and -128 <= b.output_zp <= 127 and b.multiplier >= 0 and -31 <= b.shift <= 30):
                 raise PlanInvalid(Check.BAD_PARAMS, f"requantize block at {offset}: size or parameters")
+        elif want == ParamType.CONCAT:
+            n, inners = b.n_inputs, list(b.inners)
+            if not (head.bytes == st.sizeof() and 1 <= n <= 4 and all(v >= 1 for v in inners[:n])
+                    and not any(inners[n:]) and 1 <= b.outer and b.outer * sum(inners) <= MAX_CHANNELS ** 2):
+                raise PlanInvalid(Check.BAD_PARAMS, f"concat block at {offset}: inputs or sizes")
+        elif want == ParamType.SLICE:
+            if not (head.bytes == st.sizeof() and 1 <= b.outer and 1 <= b.inner and b.offset + b.inner <= b.total
+                    and b.outer * b.total <= MAX_CHANNELS ** 2):
+                raise PlanInvalid(Check.BAD_PARAMS, f"slice block at {offset}: sizes")
         elif want == ParamType.LOSS:
             if head.bytes != st.sizeof() or not 1 <= b.n_classes <= MAX_CLASSES or not b.scale > 0:
                 raise PlanInvalid(Check.BAD_PARAMS, f"loss block at {offset}")

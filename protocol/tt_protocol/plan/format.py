@@ -33,7 +33,7 @@ DELTAS_MAGIC = b"TTDL"
 #: Format version of all three blobs; a loader refuses any other. Version 2: the classifier's
 #: own learning rate, per-layer bounds on a step's update, the divergence guard. Version 3:
 #: POOL blocks carry their kind and a mean's requantization (the MEAN and MAXPOOL ops); MUL,
-#: HARD_SWISH and REQUANTIZE.
+#: HARD_SWISH, REQUANTIZE, CONCAT.
 FORMAT_VERSION = 3
 #: Alignment of every table, array, tensor and arena buffer.
 ALIGN = 4
@@ -114,6 +114,7 @@ class OpKind(enum.IntEnum):
     MUL = 0x1A  #: b broadcasts over a (MulBlock.b_numel); without a b buffer, b is the block's constant
     HARD_SWISH = 0x1B
     REQUANTIZE = 0x1C  #: standalone RELU / RELU6, an int8 -> int8 QUANTIZE (its backward: the mask only)
+    CONCAT = 0x1D  #: up to 4 inputs sharing one quantization, along any axis (ConcatBlock)
     LOSS = 0x20  #: softmax cross-entropy against the sample's label
     MASK_BWD = 0x21
     CONV2D_BWD_INPUT = 0x22
@@ -127,6 +128,7 @@ class OpKind(enum.IntEnum):
     MUL_BWD_A = 0x2A  #: dA = dY * b
     MUL_BWD_B = 0x2B  #: dB = dY * a, summed over where b was broadcast
     HARD_SWISH_BWD_INPUT = 0x2C  #: reads the forward input: dX = dY * h'(x)
+    GRAD_SLICE = 0x2D  #: a concatenation input's gradient: its columns of dY (SliceBlock)
     BIAS_GRAD = 0x30
     BIAS_UPDATE = 0x31
     WEIGHT_GRAD = 0x32
@@ -146,6 +148,8 @@ class ParamType(enum.IntEnum):
     MUL = 6
     HARD_SWISH = 7
     REQUANTIZE = 8
+    CONCAT = 9
+    SLICE = 10
 
 
 class LayerKind(enum.IntEnum):
@@ -414,9 +418,22 @@ RequantizeBlock = Struct(
     *(name / Int32sl for name in ("input_zp", "output_zp", "multiplier", "shift", "act_min", "act_max")),
 )
 
+ConcatBlock = Struct(
+    "header" / BlockHeader,
+    "outer" / Int32ul,  #: rows: the elements before the axis
+    "n_inputs" / Int32ul,  #: 1..4
+    "inners" / Int32ul[4],  #: each input's row (the elements from the axis on); 0 past n_inputs
+)
+
+SliceBlock = Struct(
+    "header" / BlockHeader,
+    *(name / Int32ul for name in ("outer", "total", "offset", "inner")),  #: columns [offset, offset + inner) of total
+)
+
 BLOCKS = {ParamType.LAYER: LayerBlock, ParamType.ADD: AddBlock, ParamType.POOL: PoolBlock,
           ParamType.FUSED: FusedBlock, ParamType.LOSS: LossBlock, ParamType.MUL: MulBlock,
-          ParamType.HARD_SWISH: HardSwishBlock, ParamType.REQUANTIZE: RequantizeBlock}
+          ParamType.HARD_SWISH: HardSwishBlock, ParamType.REQUANTIZE: RequantizeBlock, ParamType.CONCAT: ConcatBlock,
+          ParamType.SLICE: SliceBlock}
 
 
 def layer_array_counts(kind: int, out_c: int, n_channels: int, flags: int) -> list[tuple[str, int, int]]:
@@ -500,6 +517,8 @@ SIGNATURES: dict[OpKind, Signature] = {
                             "y = tt_hard_swish_fwd_s8(x); y may be x's buffer"),
     OpKind.REQUANTIZE: _sig(Phase.FORWARD, ("x:INT8",), ("y:INT8", "mask?:MASK"), ParamType.REQUANTIZE,
                             "y = tt_requantize_s8(x); y may be x's buffer"),
+    OpKind.CONCAT: _sig(Phase.FORWARD, ("a:INT8", "b?:INT8", "c?:INT8", "d?:INT8"), ("y:INT8",), ParamType.CONCAT,
+                        "y = tt_concat_s8(a, b, c, d): the first n_inputs slots, rows side by side"),
     OpKind.SAVE: _sig(Phase.FORWARD, ("x:INT8",), ("saved:INT8",), ParamType.LAYER,
                       "saved[p][j] = x[p][channels[j]] (the layer's input, trained channels only)"),
     OpKind.FUSED_BLOCK: _sig(Phase.FORWARD, ("x:INT8",), ("y:INT8",), ParamType.FUSED,
@@ -525,6 +544,8 @@ SIGNATURES: dict[OpKind, Signature] = {
                            "db = tt_mul_bwd_b_s16(dy, a)"),
     OpKind.HARD_SWISH_BWD_INPUT: _sig(Phase.BACKWARD, ("dy:INT16", "x:INT8"), ("dx:INT16",), ParamType.HARD_SWISH,
                                       "dx = tt_hard_swish_bwd_input_s16(x, dy): x is the forward input"),
+    OpKind.GRAD_SLICE: _sig(Phase.BACKWARD, ("dy:INT16",), ("dx:INT16",), ParamType.SLICE,
+                            "dx = tt_slice_s16(dy), exponent too"),
     OpKind.GRAD_ADD: _sig(Phase.BACKWARD, ("other:INT16", "grad:INT16"), ("grad:INT16",), None,
                           "grad = tt_add_bwd_input_s16(grad, other) in place"),
     OpKind.GRAD_COPY: _sig(Phase.BACKWARD, ("src:INT16",), ("dst:INT16",), None, "dst = src, exponent too"),

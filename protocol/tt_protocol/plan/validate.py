@@ -135,6 +135,10 @@ def _sizes(kind: OpKind, p, flags: int) -> dict[str, int]:
     if kind in (OpKind.MUL, OpKind.MUL_BWD_A, OpKind.MUL_BWD_B):
         return dict(a=p.numel, b=p.b_numel, y=p.numel, mask=-(-p.numel // 8), dy=2 * p.numel, da=2 * p.numel,
                     db=2 * p.b_numel)
+    if kind == OpKind.CONCAT:
+        return dict(zip("abcd", (p.outer * v for v in p.inners)), y=p.outer * sum(p.inners))
+    if kind == OpKind.GRAD_SLICE:
+        return dict(dy=2 * p.outer * p.total, dx=2 * p.outer * p.inner)
     if kind in (OpKind.HARD_SWISH, OpKind.HARD_SWISH_BWD_INPUT, OpKind.REQUANTIZE):
         return dict(x=p.numel, y=p.numel, mask=-(-p.numel // 8), dy=2 * p.numel, dx=2 * p.numel)
     if kind == OpKind.LOSS:
@@ -280,6 +284,8 @@ def _check_shapes(i: int, kind: OpKind, op, sig: Signature, params, buffers: lis
             raise PlanInvalid(Check.BAD_BUFFER_ID, f"op {i} ({kind.name}): weight slice given iff weights train")
         if kind in FORWARD_OF.values() and (op.ins[2] != NONE16) != bool(params.flags & LayerFlag.BIAS_TRAINED):
             raise PlanInvalid(Check.BAD_BUFFER_ID, f"op {i} ({kind.name}): arena bias given iff the bias trains")
+    if kind == OpKind.CONCAT and any((op.ins[k] != NONE16) != (k < params.n_inputs) for k in range(4)):
+        raise PlanInvalid(Check.BAD_BUFFER_ID, f"op {i} (CONCAT): inputs given iff below n_inputs")
     # b is either a buffer (the block's constant then 0) or the block's scalar constant.
     if kind in (OpKind.MUL, OpKind.MUL_BWD_A) and (
             params.b_numel != 1 if op.ins[1] == NONE16 else params.constant != 0):

@@ -8,6 +8,7 @@
 #include "tt/kernels/add.h"
 #include "tt/kernels/avgpool.h"
 #include "tt/kernels/bias.h"
+#include "tt/kernels/concat.h"
 #include "tt/kernels/conv2d.h"
 #include "tt/kernels/dw_conv2d.h"
 #include "tt/kernels/fc.h"
