@@ -229,3 +229,37 @@ def test_streamed_sample_on_the_board_is_bit_exact(tmp_path):
                 assert (np.float32(got.loss), got.predicted, bool(got.correct)) == (
                     np.float32(want.loss), want.predicted, want.correct), step
             assert _pull(session) == _image(ref, b.plan)
+
+
+def test_every_operator_trains_bit_exact_on_the_board(tmp_path):
+    """The operators of users' models (max pool, requantizing MEAN, MUL gates, hard swish,
+    concatenation, standalone RELU / RELU6 / QUANTIZE, PADV2, SQUEEZE) in the Arm build of the
+    executor: small random models that chain them (tests/kernels/tflite_builder.py) and the
+    corpus' SqueezeNet, every layer trained, two steps each on one booted board (a new package
+    replaces the last), against the numpy simulation: losses, predictions, pulled parameters."""
+    from kernels.tflite_builder import random_model
+
+    from tt_host.compiler import load_graph
+    from tt_host.compiler.ir import import_model
+    from tt_host.tflite import load
+
+    graphs = [import_model(load(random_model(seed)[0]), f"random{seed}") for seed in (3, 4, 5, 9, 11, 17)]
+    graphs.append(load_graph(REPO_ROOT / "examples" / "models" / "squeezenet.tflite"))
+    with Emulator(resolve("f746-qemu"), flash_image=tmp_path / "flash.img", log_path=tmp_path / "log") as emu:
+        with SerialTransport(emu.url) as link:
+            session = DeviceSession(link, timeout=2.0)
+            session.hello()
+            for graph in graphs:
+                compiled = compile_model(graph, "full", classes=3)
+                b = serialize(compiled.schedule, compiled.plan, TrainParams(seed=5), "ops")
+                assert _upload(session, make_package(b.plan, b.weights)), graph.name
+                ref = simulate.planned(b.plan, b.weights)
+                shape = graph.tensors[graph.input].shape
+                rng = np.random.default_rng(1)
+                for step in range(2):
+                    x = rng.integers(-128, 128, shape).astype(np.int8)
+                    _send_sample(session, x)
+                    got, want = _run(session, step, train=True, step=step), ref.step(x, step)
+                    assert (np.float32(got.loss), got.predicted) == (np.float32(want.loss), want.predicted), graph.name
+                assert _pull(session) == _image(ref, b.plan), graph.name
+    assert "fault" not in emu.log_text().lower(), emu.log_text()
