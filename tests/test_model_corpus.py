@@ -13,6 +13,7 @@ import json
 
 import numpy as np
 import pytest
+from executors import assert_executors_agree
 from tt_protocol import plan as P
 from tt_protocol.status import Status
 
@@ -154,28 +155,11 @@ def test_training_runs_through_every_operator(name, kinds, native_lib):
     its gradient passes; a MUL by a constant has no gradient for it): the C executor,
     the numpy executor of the packed plan and the numpy executor of the unplanned ops (separate
     arrays: no buffer sharing) agree on loss and parameters after every step."""
-    from tt_host.compiler import deltas as D
-    from tt_host.compiler import simulate
-
     compiled = compile_model(load_graph(CORPUS / INDEX[name]["file"]), "full", classes=3)
-    train = TrainParams(seed=2)
-    blobs = serialize(compiled.schedule, compiled.plan, train, "corpus")
+    samples = [(_input(INDEX[name], seed=20 + step)[0], step % 3) for step in range(2)]
+    blobs = assert_executors_agree(compiled, TrainParams(seed=2), samples)
     ops = P.validate(blobs.plan).ops
     assert {kind: sum(op.kind == kind for op in ops) for kind in kinds} == kinds
-    ex = native.Executor(compiled.report["arena_bytes"])
-    assert ex.load(package(blobs.plan, blobs.weights)) == (Status.OK, 0)
-    planned, unplanned = simulate.planned(blobs.plan, blobs.weights), simulate.unplanned(compiled, train)
-    for step in range(2):
-        x = _input(INDEX[name], seed=20 + step)[0]
-        status, got = ex.step(x, step % 3)
-        want, alone = planned.step(x, step % 3), unplanned.step(x, step % 3)
-        assert status == Status.OK
-        assert (got.loss, got.predicted) == (np.float32(want.loss), want.predicted) == (np.float32(alone.loss),
-                                                                                          alone.predicted)
-        image = D.parameters_from_image(blobs.plan, ex.params())
-        for key, values in planned.parameters().items():
-            np.testing.assert_array_equal(image[key], values, err_msg=f"{key} step {step}")
-            np.testing.assert_array_equal(unplanned.parameters()[key], values, err_msg=f"{key} step {step}")
 
 
 @pytest.mark.parametrize("name", sorted(INDEX))

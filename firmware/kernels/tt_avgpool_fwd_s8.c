@@ -1,6 +1,7 @@
 #include "tt/kernels/avgpool.h"
 
 #include "tt_fixedpoint.h"
+#include "tt_window.h"
 
 void tt_avgpool_fwd_s8(const tt_conv_geom_t *geom, const tt_pool_quant_t *quant, const int8_t *input,
                        int8_t *output)
@@ -8,22 +9,18 @@ void tt_avgpool_fwd_s8(const tt_conv_geom_t *geom, const tt_pool_quant_t *quant,
     const int32_t in_w = geom->in_w, c = geom->in_c;
 
     for (int32_t oy = 0; oy < geom->out_h; oy++) {
-        const int32_t y0 = oy * geom->stride_h - geom->pad_top;
-        const int32_t ky_lo = y0 < 0 ? -y0 : 0;
-        const int32_t ky_hi = y0 + geom->kernel_h > geom->in_h ? geom->in_h - y0 : geom->kernel_h;
+        const tt_window_t wy = tt_window(oy, geom->stride_h, geom->pad_top, geom->kernel_h, geom->in_h);
         for (int32_t ox = 0; ox < geom->out_w; ox++) {
-            const int32_t x0 = ox * geom->stride_w - geom->pad_left;
-            const int32_t kx_lo = x0 < 0 ? -x0 : 0;
-            const int32_t kx_hi = x0 + geom->kernel_w > in_w ? in_w - x0 : geom->kernel_w;
+            const tt_window_t wx = tt_window(ox, geom->stride_w, geom->pad_left, geom->kernel_w, in_w);
             /* Padding is excluded from the mean (TFLite), and the geometry check keeps every
              * window at least partly inside the input, so count >= 1. */
-            const int32_t count = (ky_hi - ky_lo) * (kx_hi - kx_lo);
+            const int32_t count = (wy.hi - wy.lo) * (wx.hi - wx.lo);
             int8_t *out = output + (oy * geom->out_w + ox) * c;
             for (int32_t ch = 0; ch < c; ch++) {
                 int32_t acc = 0;
-                for (int32_t ky = ky_lo; ky < ky_hi; ky++) {
-                    for (int32_t kx = kx_lo; kx < kx_hi; kx++) {
-                        acc += input[((y0 + ky) * in_w + (x0 + kx)) * c + ch];
+                for (int32_t ky = wy.lo; ky < wy.hi; ky++) {
+                    for (int32_t kx = wx.lo; kx < wx.hi; kx++) {
+                        acc += input[((wy.start + ky) * in_w + (wx.start + kx)) * c + ch];
                     }
                 }
                 /* Round half away from zero; C division truncates toward zero. */

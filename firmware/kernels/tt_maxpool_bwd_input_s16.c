@@ -1,16 +1,18 @@
 #include "tt/kernels/maxpool.h"
 
 #include "tt_grad.h"
+#include "tt_window.h"
 
 /* Window (oy, ox)'s first maximum of channel ch in row-major window order, as its tap
  * ky * kernel_w + kx; only in-bounds positions compete. */
 static int32_t winner_tap(const tt_conv_geom_t *geom, const int8_t *input, int32_t oy, int32_t ox, int32_t ch)
 {
-    const int32_t y0 = oy * geom->stride_h - geom->pad_top, x0 = ox * geom->stride_w - geom->pad_left;
+    const tt_window_t wy = tt_window(oy, geom->stride_h, geom->pad_top, geom->kernel_h, geom->in_h);
+    const tt_window_t wx = tt_window(ox, geom->stride_w, geom->pad_left, geom->kernel_w, geom->in_w);
     int32_t best = INT8_MIN - 1, tap = 0;
-    for (int32_t ky = y0 < 0 ? -y0 : 0; ky < geom->kernel_h && y0 + ky < geom->in_h; ky++) {
-        for (int32_t kx = x0 < 0 ? -x0 : 0; kx < geom->kernel_w && x0 + kx < geom->in_w; kx++) {
-            const int32_t v = input[((y0 + ky) * geom->in_w + x0 + kx) * geom->in_c + ch];
+    for (int32_t ky = wy.lo; ky < wy.hi; ky++) {
+        for (int32_t kx = wx.lo; kx < wx.hi; kx++) {
+            const int32_t v = input[((wy.start + ky) * geom->in_w + wx.start + kx) * geom->in_c + ch];
             if (v > best) {
                 best = v;
                 tap = ky * geom->kernel_w + kx;

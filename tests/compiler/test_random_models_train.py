@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tt_protocol.status import Status
+from executors import assert_executors_agree
 
-from tt_host import native
-from tt_host.compiler import TrainParams, compile_model, serialize, simulate
-from tt_host.compiler import deltas as D
-from tt_host.compiler.blob import package
+from tt_host.compiler import TrainParams, compile_model
 from tt_host.compiler.errors import UnsupportedOperator
 from tt_host.compiler.ir import import_model
 from tt_host.tflite import load
@@ -34,21 +31,6 @@ def test_random_model_trains_bit_exact(seed):
         assert err.value.exit_code == 2
         return
     graph = import_model(model, f"random{seed}")
-    compiled = compile_model(graph, "full", classes=3)
-    train = TrainParams(seed=seed)
-    blobs = serialize(compiled.schedule, compiled.plan, train, "random")
-    ex = native.Executor(compiled.report["arena_bytes"])
-    assert ex.load(package(blobs.plan, blobs.weights)) == (Status.OK, 0)
-    planned, unplanned = simulate.planned(blobs.plan, blobs.weights), simulate.unplanned(compiled, train)
     rng = np.random.default_rng(seed)
-    for step in range(3):
-        x = rng.integers(-128, 128, shape[1:]).astype(np.int8)
-        status, got = ex.step(x, step % 3)
-        want, alone = planned.step(x, step % 3), unplanned.step(x, step % 3)
-        assert status == Status.OK
-        assert (got.loss, got.predicted) == (np.float32(want.loss), want.predicted) == (np.float32(alone.loss),
-                                                                                          alone.predicted)
-        image = D.parameters_from_image(blobs.plan, ex.params())
-        for key, values in planned.parameters().items():
-            np.testing.assert_array_equal(image[key], values, err_msg=f"{key} step {step}")
-            np.testing.assert_array_equal(unplanned.parameters()[key], values, err_msg=f"{key} step {step}")
+    samples = [(rng.integers(-128, 128, shape[1:]).astype(np.int8), step % 3) for step in range(3)]
+    assert_executors_agree(compile_model(graph, "full", classes=3), TrainParams(seed=seed), samples)
