@@ -95,3 +95,31 @@ def test_mean_over_channels_is_refused():
     logits = mb.fc(m, 2)
     with pytest.raises(UnsupportedOperator, match="MEAN"):
         import_model(load(mb.finish([x], [logits])), "bad")
+
+
+def _sigmoid_classifier(inside: bool) -> bytes:
+    """conv -> FC(1) -> LOGISTIC: a binary classifier with a sigmoid output (``inside``: a
+    LOGISTIC between the conv and the FC instead)."""
+    from kernels.tflite_builder import ModelBuilder
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as S
+
+    mb = ModelBuilder(np.random.default_rng(0))
+    x = mb.activation((1, 8, 8, 3), np.float32(0.02), 0)
+    y = mb.conv(x, 4, 3, 1, "SAME", "RELU")
+    if inside:
+        z = mb.activation(mb.shapes[y], np.float32(1 / 256), -128)
+        mb.op(S.BuiltinOperator.LOGISTIC, [y], [z])
+        y = z
+    y = mb.fc(y, 1)
+    if not inside:
+        z = mb.activation((1, 1), np.float32(1 / 256), -128)
+        mb.op(S.BuiltinOperator.LOGISTIC, [y], [z])
+        y = z
+    return mb.finish([x], [y])
+
+
+def test_a_sigmoid_output_is_an_edge_and_elsewhere_refused():
+    graph = import_model(load(_sigmoid_classifier(inside=False)), "sigmoid")
+    assert graph.stripped == ("LOGISTIC",) and graph.n_classes == 1 and graph.classifier.kind == "fc"
+    with pytest.raises(UnsupportedOperator, match=r"operator 1 is LOGISTIC \(only at the edges"):
+        import_model(load(_sigmoid_classifier(inside=True)), "inside")

@@ -4,7 +4,7 @@ The import reuses :func:`tt_host.reference.graph.lower` for everything that has 
 the geometry and the integer quantization parameters are exactly the reference's, with each
 PAD folded into its convolution) and adds what training needs on top:
 
-* the **edges** are stripped: a QUANTIZE right after the graph input, and SOFTMAX /
+* the **edges** are stripped: a QUANTIZE right after the graph input, and SOFTMAX / LOGISTIC /
   DEQUANTIZE right before the output, do not run on the device (the device receives int8
   images and the loss computes its own softmax). ``Graph.input`` and ``Graph.logits`` are the
   int8 tensors the step starts from and the loss attaches to;
@@ -37,7 +37,10 @@ from tt_host.reference.params import INT8_MAX, INT8_MIN, ConvQuant
 from tt_host.tflite import Model, load
 
 #: Operators the compiler handles itself (no reference kernel step).
-COMPILER_OPS = ("RESHAPE", "SQUEEZE", "SOFTMAX", "DEQUANTIZE")
+COMPILER_OPS = ("RESHAPE", "SQUEEZE", "SOFTMAX", "LOGISTIC", "DEQUANTIZE")
+#: What the device leaves to the host at the output: the loss computes its own softmax, and a
+#: final sigmoid (LOGISTIC) or DEQUANTIZE only changes how the logits read.
+OUTPUT_EDGES = ("DEQUANTIZE", "SOFTMAX", "LOGISTIC")
 #: Every operator a model may contain.
 SUPPORTED_OPS = (*KERNEL_OPS, *COMPILER_OPS)
 
@@ -257,14 +260,14 @@ def _macs(step: Step) -> int:
 
 
 def _edges(model: Model) -> tuple[int, int, set[int], tuple[str, ...]]:
-    """The input and logits tensors once QUANTIZE (after the input) and SOFTMAX / DEQUANTIZE
+    """The input and logits tensors once QUANTIZE (after the input) and :data:`OUTPUT_EDGES`
     (before the output) are dropped; the dropped op indices and names."""
     producer = {o: op for op in model.operators for o in op.outputs}
     dropped: set[int] = set()
     names: list[str] = []
     logits = model.outputs[0]
-    # Walk back from the output through DEQUANTIZE / SOFTMAX (in either order).
-    while logits in producer and producer[logits].op in ("DEQUANTIZE", "SOFTMAX"):
+    # Walk back from the output through the output edges (in any order).
+    while logits in producer and producer[logits].op in OUTPUT_EDGES:
         op = producer[logits]
         dropped.add(op.index)
         names.append(op.op)
@@ -288,20 +291,21 @@ def _strip_edges(model: Model) -> tuple[int, int, set[int], tuple[str, ...]]:
         if op.index not in dropped and _edge_only(model, op):
             raise UnsupportedOperator(op.op, op.index, SUPPORTED_OPS, EDGE_ONLY)
     if model.tensors[image].dtype != np.int8 or model.tensors[logits].dtype != np.int8:
-        raise CompileError("the model's input and logits (after stripping QUANTIZE/SOFTMAX/DEQUANTIZE) must be int8")
+        raise CompileError("the model's input and logits (after stripping QUANTIZE/SOFTMAX/LOGISTIC/DEQUANTIZE) "
+                           "must be int8")
     return image, logits, dropped, names
 
 
 #: Why an edge operator elsewhere is refused.
-EDGE_ONLY = ("only at the edges: QUANTIZE from float on the input, SOFTMAX/DEQUANTIZE on the output "
-             "(an int8 -> int8 QUANTIZE runs anywhere)")
+EDGE_ONLY = ("only at the edges: QUANTIZE from float on the input, SOFTMAX/LOGISTIC/DEQUANTIZE on the "
+             "output (an int8 -> int8 QUANTIZE runs anywhere)")
 
 
 def _edge_only(model: Model, op) -> bool:
     """SOFTMAX, DEQUANTIZE and a QUANTIZE from float run on the host's side of the device only."""
     if op.op == "QUANTIZE":
         return model.tensors[op.inputs[0]].dtype != np.int8
-    return op.op in ("DEQUANTIZE", "SOFTMAX")
+    return op.op in OUTPUT_EDGES
 
 
 def operator_support(model: Model) -> list[tuple[int, str, str]]:
