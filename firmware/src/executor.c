@@ -294,10 +294,8 @@ static void run_op(tt_executor_t *ex, const op_t *op, uint32_t label, tt_step_re
         break;
     }
     case TT_PLAN_OP_REQUANTIZE: {
-        const tt_requantize_quant_t q = {
-            tt_pv_i32(block + TT_PLAN_REQUANTIZE_OFF_INPUT_ZP),   tt_pv_i32(block + TT_PLAN_REQUANTIZE_OFF_OUTPUT_ZP),
-            tt_pv_i32(block + TT_PLAN_REQUANTIZE_OFF_MULTIPLIER), tt_pv_i32(block + TT_PLAN_REQUANTIZE_OFF_SHIFT),
-            tt_pv_i32(block + TT_PLAN_REQUANTIZE_OFF_ACT_MIN),    tt_pv_i32(block + TT_PLAN_REQUANTIZE_OFF_ACT_MAX)};
+        tt_requantize_quant_t q;
+        tt_ex_read_requantize(block, &q);
         const uint32_t numel = tt_pv_u32(block + TT_PLAN_REQUANTIZE_OFF_NUMEL);
         tt_requantize_s8((int32_t)numel, &q, (const int8_t *)buf(ex, s[0]), (int8_t *)buf(ex, s[4]));
         pack_mask(ex, op, numel, q.act_min, q.act_max);
@@ -389,6 +387,14 @@ static void run_op(tt_executor_t *ex, const op_t *op, uint32_t label, tt_step_re
         }
         break;
     }
+    case TT_PLAN_OP_LEAKY_RELU_BWD_INPUT:
+        tt_leaky_relu_bwd_input_s16((int32_t)tt_pv_u32(block + TT_PLAN_REQUANTIZE_OFF_NUMEL),
+                                    tt_pv_i32(block + TT_PLAN_REQUANTIZE_OFF_INPUT_ZP),
+                                    tt_pv_i32(block + TT_PLAN_REQUANTIZE_OFF_ALPHA_MULTIPLIER),
+                                    tt_pv_i32(block + TT_PLAN_REQUANTIZE_OFF_ALPHA_SHIFT), (const int8_t *)buf(ex, s[1]),
+                                    (const int16_t *)(void *)buf(ex, s[0]), (int16_t *)(void *)buf(ex, s[4]));
+        *exp_of(ex, s[4]) = *exp_of(ex, s[0]);
+        break;
     case TT_PLAN_OP_GRAD_SLICE:
         tt_slice_s16((int32_t)tt_pv_u32(block + TT_PLAN_SLICE_OFF_OUTER), (int32_t)tt_pv_u32(block + TT_PLAN_SLICE_OFF_TOTAL),
                      (int32_t)tt_pv_u32(block + TT_PLAN_SLICE_OFF_OFFSET), (int32_t)tt_pv_u32(block + TT_PLAN_SLICE_OFF_INNER),

@@ -50,6 +50,18 @@ void tt_ex_read_mul(const uint8_t *p, tt_mul_quant_t *q, tt_mul_grad_t *g)
     g->b_shift = tt_pv_i32(p + TT_PLAN_MUL_OFF_B_SHIFT);
 }
 
+void tt_ex_read_requantize(const uint8_t *p, tt_requantize_quant_t *q)
+{
+    q->input_zp = tt_pv_i32(p + TT_PLAN_REQUANTIZE_OFF_INPUT_ZP);
+    q->output_zp = tt_pv_i32(p + TT_PLAN_REQUANTIZE_OFF_OUTPUT_ZP);
+    q->multiplier = tt_pv_i32(p + TT_PLAN_REQUANTIZE_OFF_MULTIPLIER);
+    q->shift = tt_pv_i32(p + TT_PLAN_REQUANTIZE_OFF_SHIFT);
+    q->negative_multiplier = tt_pv_i32(p + TT_PLAN_REQUANTIZE_OFF_NEGATIVE_MULTIPLIER);
+    q->negative_shift = tt_pv_i32(p + TT_PLAN_REQUANTIZE_OFF_NEGATIVE_SHIFT);
+    q->act_min = tt_pv_i32(p + TT_PLAN_REQUANTIZE_OFF_ACT_MIN);
+    q->act_max = tt_pv_i32(p + TT_PLAN_REQUANTIZE_OFF_ACT_MAX);
+}
+
 void tt_ex_read_hard_swish(const uint8_t *p, tt_hard_swish_quant_t *q, tt_hard_swish_grad_t *g)
 {
     q->input_zp = tt_pv_i32(p + TT_PLAN_HARD_SWISH_OFF_INPUT_ZP);

@@ -264,6 +264,10 @@ uint32_t tt_pc_check_block(const ctx_t *c, uint32_t offset, uint32_t want, block
                        in_range(tt_pv_i32(p + TT_PLAN_REQUANTIZE_OFF_OUTPUT_ZP), -128, 127) &&
                        tt_pv_i32(p + TT_PLAN_REQUANTIZE_OFF_MULTIPLIER) >= 0 &&
                        in_range(tt_pv_i32(p + TT_PLAN_REQUANTIZE_OFF_SHIFT), -31, 30) &&
+                       tt_pv_i32(p + TT_PLAN_REQUANTIZE_OFF_NEGATIVE_MULTIPLIER) >= 0 &&
+                       in_range(tt_pv_i32(p + TT_PLAN_REQUANTIZE_OFF_NEGATIVE_SHIFT), -31, 30) &&
+                       tt_pv_i32(p + TT_PLAN_REQUANTIZE_OFF_ALPHA_MULTIPLIER) >= 0 &&
+                       in_range(tt_pv_i32(p + TT_PLAN_REQUANTIZE_OFF_ALPHA_SHIFT), -31, 30) &&
                        clamp_ok(p + TT_PLAN_REQUANTIZE_OFF_ACT_MIN);
         return ok ? OK : TT_PLAN_CHECK_BAD_PARAMS;
     }

@@ -1,5 +1,5 @@
 """The pooling and elementwise operators of Keras models (max pool, mean, MUL, hard swish,
-standalone RELU / RELU6 / QUANTIZE):
+standalone RELU / RELU6 / LEAKY_RELU / QUANTIZE):
 C kernels equal the numpy reference bit for bit (forward and input gradients, ties and
 saturation included), and the integer gradients are close to the float derivative. Their
 forward against TFLite Micro: test_random_models_tflm.py and the model corpus."""
@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from tt_host.reference import backward as F
 from tt_host.reference import backward_int as I
 from tt_host.reference import forward
+from tt_host.reference.fixedpoint import quantize_multiplier
 from tt_host.reference.params import (
     ConvGeom,
     HardSwishGrad,
@@ -120,16 +121,33 @@ def test_mul(native, b_shape, seed):
 
 
 @SETTINGS
-@given(seed=seeds, n=st.integers(1, 300), op=st.sampled_from(["RELU", "RELU6", "QUANTIZE"]))
+@given(seed=seeds, n=st.integers(1, 300), op=st.sampled_from(["RELU", "RELU6", "LEAKY_RELU", "QUANTIZE"]))
 def test_requantize(native, seed, n, op):
     rng = np.random.default_rng(seed)
     s_in, zp_in = float(rng.uniform(0.002, 0.3)), int(rng.integers(-128, 128))
     s_out, zp_out = s_in * rng.uniform(0.1, 4), int(rng.integers(-128, 128))
-    q = (RequantizeQuant.requantize(s_in, zp_in, s_out, zp_out) if op == "QUANTIZE"
-         else RequantizeQuant.relu(op, s_in, zp_in, s_out, zp_out))
+    alpha = float(rng.uniform(0, 1))
+    q = {"QUANTIZE": lambda: RequantizeQuant.requantize(s_in, zp_in, s_out, zp_out),
+         "LEAKY_RELU": lambda: RequantizeQuant.leaky_relu(alpha, s_in, zp_in, s_out, zp_out)}.get(
+        op, lambda: RequantizeQuant.relu(op, s_in, zp_in, s_out, zp_out))()
     x = rng.integers(-128, 128, n).astype(np.int8)
     y = forward.requantize_s8(q, x)
     np.testing.assert_array_equal(native.requantize_s8(q, x), y)
     if op == "RELU6":  # a clamp at the input's real 0 and 6, nothing else
         six = np.clip(np.round(6 / np.float32(s_in)) + zp_in, -128, 127)
         np.testing.assert_array_equal(y, np.clip(x, zp_in, six))
+
+
+
+@SETTINGS
+@given(seed=seeds, n=st.integers(1, 300))
+def test_leaky_relu_bwd(native, seed, n):
+    rng = np.random.default_rng(seed)
+    alpha, zp = float(rng.uniform(0, 1)), int(rng.integers(-128, 128))
+    m, sh = quantize_multiplier(alpha)
+    x = rng.integers(-128, 128, n).astype(np.int8)
+    dy = _grad(rng, n)
+    got = I.leaky_relu_bwd_input_s16(zp, m, sh, x, dy)
+    _same(native.leaky_relu_bwd_input_s16(zp, m, sh, x, dy), got)
+    want = F.leaky_relu_bwd_input_f32(alpha, x.astype(np.float64) - zp, dy.to_float())
+    assert np.all(np.abs(got.to_float() - want) <= 2.0**got.exp)  # TFLite's double rounding of alpha * dY

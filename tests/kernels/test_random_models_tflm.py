@@ -2,7 +2,8 @@
 (every tensor), covering what the shared models do not: SAME with stride 2, fused
 RELU/RELU6, depth multiplier 2, arbitrary asymmetric PAD folded into a VALID depthwise,
 padded non-global pooling, multipliers above one, a requantizing MEAN, max pooling, hard swish
-and squeeze-excite MULs, standalone RELU / RELU6 and int8 -> int8 QUANTIZE."""
+and squeeze-excite MULs, standalone RELU / RELU6 / LEAKY_RELU, int8 -> int8 QUANTIZE, PADV2, SQUEEZE
+and CONCATENATION."""
 
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ The models use the same op set and conventions as the shared models (per-channel
 weights, int32 biases, PAD before a VALID convolution) but also what those models do not
 exercise: SAME with stride 2, fused RELU/RELU6, depth multiplier 2, arbitrary asymmetric PAD
 amounts, non-global pooling with padding, multipliers above one, a requantizing MEAN, max pooling,
-hard swish and squeeze-excite MULs, standalone RELU / RELU6 and int8 -> int8 QUANTIZE, PADV2,
-SQUEEZE, CONCATENATION.
+hard swish and squeeze-excite MULs, standalone RELU / RELU6 / LEAKY_RELU and int8 -> int8 QUANTIZE,
+PADV2, SQUEEZE, CONCATENATION.
 """
 
 from __future__ import annotations
@@ -158,15 +158,21 @@ class ModelBuilder:
         return y
 
     def standalone(self, x, op: str) -> int:
-        """A standalone RELU / RELU6 (not fused into the layer before) or an int8 -> int8 QUANTIZE:
-        RELU and QUANTIZE requantize to a new scale, RELU6 keeps the input's (TFLM clamps only)."""
+        """A standalone RELU / RELU6 / LEAKY_RELU (not fused into the layer before) or an int8 ->
+        int8 QUANTIZE: all but RELU6 requantize to a new scale, RELU6 keeps the input's (TFLM
+        clamps only)."""
         q = self.tensors[x].quantization
         if op == "RELU6":
             scale, zp = q.scale[0], q.zeroPoint[0]
         else:
             scale, zp = np.float32(self.scales[x] * self.rng.uniform(0.3, 2.0)), int(self.rng.integers(-128, 128))
         y = self.activation(self.shapes[x], scale, zp)
-        self.op(getattr(S.BuiltinOperator, op), [x], [y])
+        if op == "LEAKY_RELU":
+            opt = S.LeakyReluOptionsT()
+            opt.alpha = float(self.rng.choice([0.01, 0.1, 0.3]))
+            self.op(S.BuiltinOperator.LEAKY_RELU, [x], [y], S.BuiltinOptions.LeakyReluOptions, opt)
+        else:
+            self.op(getattr(S.BuiltinOperator, op), [x], [y])
         return y
 
     def hard_swish(self, x) -> int:
@@ -208,7 +214,7 @@ class ModelBuilder:
 def random_model(seed: int) -> tuple[bytes, tuple[int, ...]]:
     """A random small CNN using every supported op (seeds 5 mod 6 concatenate two or three
     branches instead of the residual ADD; after the first convolution: a standalone
-    RELU, RELU6 or int8 QUANTIZE for seeds 2, 3, 4 mod 5; after the residual ADD: a hard swish for
+    LEAKY_RELU, RELU, RELU6 or int8 QUANTIZE for seeds 1, 2, 3, 4 mod 5; after the residual ADD: a hard swish for
     seeds 1 mod 4, a squeeze-excite gate with MULs for 3 mod 4, a max pool for odd seeds; every
     third seed averages with a MEAN instead of an AVERAGE_POOL_2D; even seeds pad with PADV2, and
     every third seed SQUEEZEs a 1x1 map before the classifier); returns (flatbuffer, input shape)."""
@@ -219,8 +225,8 @@ def random_model(seed: int) -> tuple[bytes, tuple[int, ...]]:
     x = mb.activation((1, h, w, c), np.float32(1 / 127.5 * rng.uniform(0.5, 2)), int(rng.integers(-128, 128)))
     inp = x
     y = mb.conv(x, int(rng.integers(2, 9)), pick([1, 3]), pick([1, 2]), pick(["SAME", "VALID"]), pick(["NONE", "RELU", "RELU6"]))
-    if seed % 5 in (2, 3, 4):
-        y = mb.standalone(y, {2: "RELU", 3: "RELU6", 4: "QUANTIZE"}[seed % 5])
+    if seed % 5 in (1, 2, 3, 4):
+        y = mb.standalone(y, {1: "LEAKY_RELU", 2: "RELU", 3: "RELU6", 4: "QUANTIZE"}[seed % 5])
     y = mb.conv(y, 0, pick([3, 5]), pick([1, 2]), pick(["SAME", "VALID"]), pick(["NONE", "RELU6"]), depthwise=True, mult=pick([1, 1, 2]))
     k = pick([3, 5])
     pads = [int(rng.integers(0, k)) for _ in range(4)]

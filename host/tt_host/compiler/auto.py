@@ -165,6 +165,8 @@ def _backward(graph: Graph, t: dict[int, np.ndarray], label: int, weights: dict[
             give(layer.inputs[0], B.maxpool_bwd_input_f32(geom, t[layer.inputs[0]], dy.reshape(geom.out_shape)))
         elif layer.kind == "requantize":
             give(layer.inputs[0], dy)
+        elif layer.kind == "leaky_relu":
+            give(layer.inputs[0], B.leaky_relu_bwd_input_f32(layer.step.alpha, real(layer.inputs[0]), dy))
         elif layer.kind == "concat":
             geom = layer.step.quant
             for t, part in zip(layer.inputs, B.concat_bwd_f32(geom.outer, geom.inners, dy)):

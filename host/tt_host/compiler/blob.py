@@ -258,7 +258,8 @@ def serialize(schedule: Schedule, plan: Plan, train: TrainParams | None = None, 
         elif isinstance(obj, RequantizeParams):
             raw = P.RequantizeBlock.build(dict(header=dict(type=P.ParamType.REQUANTIZE, kind=0,
                                                            bytes=P.RequantizeBlock.sizeof()),
-                                               numel=obj.numel, **asdict(obj.quant)))
+                                               numel=obj.numel, **asdict(obj.quant), alpha_multiplier=obj.alpha[0],
+                                               alpha_shift=obj.alpha[1]))
         else:
             raw = _loss_block(obj)
         offsets[key] = len(pool)

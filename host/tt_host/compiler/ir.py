@@ -79,8 +79,8 @@ class Layer:
     """One node of the IR: a kernel invocation or a view."""
 
     index: int  #: position in ``Graph.layers`` (topological = execution order)
-    kind: str  #: conv2d, pw_conv2d, dw_conv2d, fc, add, mul, hard_swish, requantize, concat, avgpool, maxpool,
-    #: mean, reshape, pad
+    kind: str  #: conv2d, pw_conv2d, dw_conv2d, fc, add, mul, hard_swish, requantize, leaky_relu, concat, avgpool,
+    #: maxpool, mean, reshape, pad
     op_index: int  #: the TFLite operator it comes from
     name: str  #: the output tensor's name (the layer names of the shared models)
     inputs: tuple[int, ...]  #: activation tensor indices read
@@ -410,8 +410,8 @@ def import_model(model: Model, name: str = "model", model_hash: bytes = bytes(32
             clamps = True  # requantized to int8: saturation is always possible
             lo = step.quant.act_min
             relu = lo > INT8_MIN or out.zero_point == INT8_MIN
-        elif step.kind == "hard_swish":
-            clamps, relu = True, False  # requantized too; its output goes below 0
+        elif step.kind in ("hard_swish", "leaky_relu"):
+            clamps, relu = True, False  # requantized too; their output goes below 0
         elif step.kind == "concat":
             clamps, relu = False, False  # a copy
         elif step.kind in ("avgpool", "maxpool", "pad", "reshape"):

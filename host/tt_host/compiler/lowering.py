@@ -23,6 +23,7 @@ from tt_host import recipe
 from tt_host.compiler.errors import CompileError
 from tt_host.compiler.ir import Graph, Layer
 from tt_host.compiler.schedule import Block, Schedule
+from tt_host.reference.fixedpoint import quantize_multiplier
 from tt_host.reference.params import (
     AddQuant,
     ConcatGeom,
@@ -174,6 +175,7 @@ class SliceParams:
 class RequantizeParams:
     quant: RequantizeQuant
     numel: int
+    alpha: tuple[int, int] = (0, 0)  #: a leaky ReLU's slope (multiplier, shift) for its input gradient
 
 
 @dataclass(frozen=True)
@@ -283,7 +285,7 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
         return key
 
     def ep(i: int) -> tuple:
-        """The parameter block of a MUL / HARD_SWISH / REQUANTIZE / CONCATENATION layer."""
+        """The parameter block of a MUL / HARD_SWISH / REQUANTIZE / LEAKY_RELU / CONCATENATION layer."""
         key = (L[i].kind, i)
         if key not in params:
             step, src = L[i].step, g.tensors[L[i].inputs[0]]
@@ -291,6 +293,8 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
                 params[key] = ConcatParams(step.quant)
             elif L[i].kind == "requantize":
                 params[key] = RequantizeParams(step.quant, src.numel)
+            elif L[i].kind == "leaky_relu":
+                params[key] = RequantizeParams(step.quant, src.numel, quantize_multiplier(step.alpha))
             elif L[i].kind == "mul":
                 b_numel = g.tensors[L[i].inputs[1]].numel if len(L[i].inputs) > 1 else 1
                 s_b = g.tensors[L[i].inputs[1]].scale if len(L[i].inputs) > 1 else step.constant_scale
@@ -345,7 +349,7 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
                 emit(OpKind.MUL, (r[0], r[1] if len(r) > 1 else None), (w[0], mask), ep(layer.index), flags)
             elif layer.kind == "hard_swish":
                 emit(OpKind.HARD_SWISH, r[:1], (w[0], mask), ep(layer.index), flags)
-            elif layer.kind == "requantize":
+            elif layer.kind in ("requantize", "leaky_relu"):
                 emit(OpKind.REQUANTIZE, r[:1], (w[0], mask), ep(layer.index), flags)
             elif layer.kind == "concat":
                 emit(OpKind.CONCAT, (*r, *(None,) * (4 - len(r))), w[:1], ep(layer.index), flags)
@@ -375,6 +379,8 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
                 emit(OpKind.MUL_BWD_A, (r[0], r[1] if len(r) > 1 else None), w, ep(layer.index))
             elif layer.kind == "hard_swish":
                 emit(OpKind.HARD_SWISH_BWD_INPUT, r, w, ep(layer.index))
+            elif layer.kind == "leaky_relu":
+                emit(OpKind.LEAKY_RELU_BWD_INPUT, r, w, ep(layer.index))
             elif layer.kind in BWD_INPUT:
                 emit(BWD_INPUT[layer.kind], (r[0], find(r[1:], "w:")), w, lp(layer.index))
             else:

@@ -409,6 +409,9 @@ class Machine:
         elif k == OpKind.MUL_BWD_B:
             r = B.mul_bwd_b_s16(p.quant, p.grad, s.get(ins[1]), grad(ins[0]).flat(), p.b_numel)
             writes.append((op.outs[0], r.values, r.exp))
+        elif k == OpKind.LEAKY_RELU_BWD_INPUT:
+            r = B.leaky_relu_bwd_input_s16(p.quant.input_zp, *p.alpha, s.get(ins[1]), grad(ins[0]).flat())
+            writes.append((op.outs[0], r.values, r.exp))
         elif k == OpKind.GRAD_SLICE:
             r = B.slice_s16(p.outer, p.total, p.offset, p.inner, grad(ins[0]))
             writes.append((op.outs[0], r.values, r.exp))
@@ -547,8 +550,9 @@ def decode(plan: bytes, weights: bytes) -> Decoded:
             params[key] = SliceParams(b.outer, b.total, b.offset, b.inner)
         elif kind == P.ParamType.REQUANTIZE:
             b = P.RequantizeBlock.parse(plan[pool_at + off:])
-            params[key] = RequantizeParams(RequantizeQuant(b.input_zp, b.output_zp, b.multiplier, b.shift, b.act_min,
-                                                           b.act_max), b.numel)
+            quant = RequantizeQuant(b.input_zp, b.output_zp, b.multiplier, b.shift, b.negative_multiplier,
+                                    b.negative_shift, b.act_min, b.act_max)
+            params[key] = RequantizeParams(quant, b.numel, (b.alpha_multiplier, b.alpha_shift))
         elif kind == P.ParamType.HARD_SWISH:
             b = P.HardSwishBlock.parse(plan[pool_at + off:])
             quant = HardSwishQuant(b.input_zp, b.output_zp, b.output_multiplier, b.output_exponent,

@@ -64,6 +64,7 @@ from tt_host.native.kernels import (  # noqa: F401 (re-exported)
     mul_fwd_s8,
     hard_swish_fwd_s8,
     requantize_s8,
+    leaky_relu_bwd_input_s16,
     concat_s8,
     slice_s16,
     mask_pack_s8,

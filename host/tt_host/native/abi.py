@@ -111,8 +111,8 @@ CMulQuant = _i32_struct("tt_mul_quant_t", ("input1_zp", "input2_zp", "output_zp"
 CMulGrad = _i32_struct("tt_mul_grad_t", ("a_multiplier", "a_shift", "b_multiplier", "b_shift"))
 CHardSwishQuant = _i32_struct("tt_hard_swish_quant_t", ("input_zp", "output_zp", "output_multiplier",
                                                         "output_exponent", "reluish_multiplier", "reluish_exponent"))
-CRequantizeQuant = _i32_struct("tt_requantize_quant_t", ("input_zp", "output_zp", "multiplier", "shift", "act_min",
-                                                          "act_max"))
+CRequantizeQuant = _i32_struct("tt_requantize_quant_t", ("input_zp", "output_zp", "multiplier", "shift",
+                                                          "negative_multiplier", "negative_shift", "act_min", "act_max"))
 CHardSwishGrad = _i32_struct("tt_hard_swish_grad_t", ("input_zp", "multiplier", "shift", "lo", "hi"))
 
 

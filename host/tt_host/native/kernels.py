@@ -81,6 +81,7 @@ PROTOTYPES.update({
     "tt_concat_s8": (None, [_i32, _i32, _p32, C.POINTER(_p8), _p8]),
     "tt_slice_s16": (None, [_i32, _i32, _i32, _i32, _p16, _p16]),
     "tt_requantize_s8": (None, [_i32, C.POINTER(CRequantizeQuant), _p8, _p8]),
+    "tt_leaky_relu_bwd_input_s16": (None, [_i32, _i32, _i32, _i32, _p8, _p16, _p16]),
     "tt_hard_swish_fwd_s8": (None, [_i32, C.POINTER(CHardSwishQuant), _p8, _p8]),
     "tt_maxpool_fwd_s8": (None, [C.POINTER(CConvGeom), C.POINTER(CPoolQuant), _p8, _p8]),
     "tt_mask_pack_s8": (None, [_i32, _i32, _i32, _p8, _pu8]),
@@ -249,6 +250,15 @@ def requantize_s8(quant: RequantizeQuant, x) -> np.ndarray:
     out = np.empty(x8.shape, dtype=np.int8)
     load().tt_requantize_s8(x8.size, C.byref(CRequantizeQuant.of(quant)), _ptr8(x8), _ptr8(out))
     return out
+
+
+def leaky_relu_bwd_input_s16(input_zp: int, alpha_multiplier: int, alpha_shift: int, x, dy: Grad) -> Grad:
+    x8 = np.ascontiguousarray(x, dtype=np.int8)
+    v = _in16(dy.values)
+    out = np.full(v.shape, 0x5A5A, dtype=np.int16)
+    load().tt_leaky_relu_bwd_input_s16(v.size, input_zp, alpha_multiplier, alpha_shift, _ptr8(x8), _ptr16(v),
+                                       _ptr16(out))
+    return Grad(out, dy.exp)
 
 
 def hard_swish_fwd_s8(quant: HardSwishQuant, x) -> np.ndarray:

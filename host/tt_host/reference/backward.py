@@ -168,6 +168,11 @@ def concat_bwd_f32(outer: int, inners, dy) -> list:
     return [rows[:, a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+def leaky_relu_bwd_input_f32(alpha: float, x, dy):
+    """dX = dY for x >= 0, alpha * dY below."""
+    return np.where(np.asarray(x) >= 0, dy, alpha * dy)
+
+
 def add_bwd_input_f32(dy):
     """Both addends receive the output gradient unchanged."""
     return dy, dy

@@ -281,6 +281,15 @@ def mul_bwd_b_s16(quant: MulQuant, g: MulGrad, a, dy: Grad, b_numel: int) -> Gra
     return _scaled(_rdbp(acc, r), (bound + (1 << r) - 1) >> r, g.a_multiplier, g.a_shift, dy.exp + r)
 
 
+def leaky_relu_bwd_input_s16(input_zp: int, alpha_multiplier: int, alpha_shift: int, x, dy: Grad) -> Grad:
+    """``tt_leaky_relu_bwd_input_s16``: dX = dY where the forward input x is at or above its zero
+    point, alpha * dY (alpha <= 1 as a Q31 multiplier and shift, rounded) below it; dY's exponent."""
+    dyv = np.asarray(dy.values).astype(np.int64)
+    below = np.asarray(x, np.int64).reshape(dyv.shape) < input_zp
+    scaled = multiply_by_quantized_multiplier(dyv, alpha_multiplier, alpha_shift)
+    return Grad(np.where(below, scaled, dyv).astype(np.int16), dy.exp)
+
+
 def slice_s16(outer: int, total: int, offset: int, inner: int, dy: Grad) -> Grad:
     """``tt_slice_s16``: columns [offset, offset + inner) of dY seen as ``outer`` rows of
     ``total``: a concatenation's input gradient (its exponent is dY's)."""

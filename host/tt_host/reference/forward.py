@@ -248,9 +248,10 @@ def mul_fwd_s8(quant: MulQuant, a, b) -> np.ndarray:
 
 def requantize_s8(quant: RequantizeQuant, x) -> np.ndarray:
     """``tt_requantize_s8``: x to the output's quantization, clamped (:class:`RequantizeQuant`)."""
-    x = np.asarray(x, np.int64)
-    y = multiply_by_quantized_multiplier(x - quant.input_zp, quant.multiplier, quant.shift) + quant.output_zp
-    return np.clip(y, quant.act_min, quant.act_max).astype(np.int8)
+    v = np.asarray(x, np.int64) - quant.input_zp
+    y = np.where(v >= 0, multiply_by_quantized_multiplier(v, quant.multiplier, quant.shift),
+                 multiply_by_quantized_multiplier(v, quant.negative_multiplier, quant.negative_shift))
+    return np.clip(y + quant.output_zp, quant.act_min, quant.act_max).astype(np.int8)
 
 
 def concat_s8(geom: ConcatGeom, inputs) -> np.ndarray:

@@ -30,7 +30,7 @@ from tt_host.reference.params import (
 from tt_host.tflite import Model
 
 SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "AVERAGE_POOL_2D", "MAX_POOL_2D", "MEAN",
-             "PAD", "PADV2", "MUL", "HARD_SWISH", "RELU", "RELU6", "QUANTIZE", "CONCATENATION")
+             "PAD", "PADV2", "MUL", "HARD_SWISH", "RELU", "RELU6", "LEAKY_RELU", "QUANTIZE", "CONCATENATION")
 #: Operators that only change a tensor's shape (the compiler's views).
 VIEWS = ("RESHAPE", "SQUEEZE")
 
@@ -51,6 +51,7 @@ class Step:
     pad_value: int = 0  #: for ``kind == "pad"``: the fill (the tensor's zero point)
     constant: int | None = None  #: for ``kind == "mul"``: a constant scalar second operand
     constant_scale: float = 0.0  #: its scale (the gradient of the other operand needs it)
+    alpha: float = 0.0  #: for ``kind == "leaky_relu"``: the negative side's slope
 
 
 def _hwc(shape: tuple[int, ...]) -> tuple[int, int, int]:
@@ -199,6 +200,14 @@ def lower(model: Model, fold_pad: bool = True, passthrough: Collection[str] = ()
             quant = (RequantizeQuant.requantize(x_scale, x_zp, out_scale, out_zp) if op.op == "QUANTIZE"
                      else RequantizeQuant.relu(op.op, x_scale, x_zp, out_scale, out_zp))
             steps.append(Step("requantize", op.index, (x_idx,), o, quant=quant))
+        elif op.op == "LEAKY_RELU":
+            alpha = float(np.float32(op.options.get("alpha", 0.0)))
+            if not 0.0 <= alpha <= 1.0:
+                raise ValueError(f"LEAKY_RELU {op.index}: alpha {alpha}, only 0 to 1")
+            x_idx = op.inputs[0]
+            x_scale, x_zp = _qparams(model, x_idx)
+            steps.append(Step("leaky_relu", op.index, (x_idx,), o, alpha=alpha,
+                              quant=RequantizeQuant.leaky_relu(alpha, x_scale, x_zp, out_scale, out_zp)))
         elif op.op == "HARD_SWISH":
             x_idx = op.inputs[0]
             x_scale, x_zp = _qparams(model, x_idx)
@@ -293,7 +302,7 @@ def run_step(step: Step, tensors: dict[int, np.ndarray], kernels=forward) -> np.
         return kernels.mul_fwd_s8(step.quant, x, b)
     if step.kind == "concat":
         return kernels.concat_s8(step.quant, [tensors[t] for t in step.inputs])
-    if step.kind == "requantize":
+    if step.kind in ("requantize", "leaky_relu"):
         return kernels.requantize_s8(step.quant, x)
     if step.kind == "hard_swish":
         return kernels.hard_swish_fwd_s8(step.quant, x)

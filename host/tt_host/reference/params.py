@@ -182,15 +182,17 @@ class MeanQuant:
 @dataclass(frozen=True)
 class RequantizeQuant:
     """``tt_requantize_quant_t``: y = clamp(MultiplyByQuantizedMultiplier(x - input_zp) + output_zp)
-    elementwise: TFLite's standalone RELU / RELU_N1_TO_1 / RELU_0_TO_1 (a requantization to the
-    output's scale, clamped at the activation's range there), RELU6 (a clamp in the input's
-    quantization: identity multiplier) and an int8 -> int8 QUANTIZE (a requantization). (TFLite
-    Micro registers no RELU_N1_TO_1 or RELU_0_TO_1.)"""
+    elementwise, by ``negative_multiplier``/``negative_shift`` where x is below ``input_zp``:
+    TFLite's standalone RELU (a requantization to the output's scale, clamped at its 0), RELU6 (a
+    clamp in the input's quantization: identity multiplier), LEAKY_RELU (alpha times the scale
+    ratio on the negative side) and an int8 -> int8 QUANTIZE (a requantization)."""
 
     input_zp: int
     output_zp: int
     multiplier: int
     shift: int
+    negative_multiplier: int
+    negative_shift: int
     act_min: int = INT8_MIN
     act_max: int = INT8_MAX
 
@@ -203,17 +205,25 @@ class RequantizeQuant:
         s_in, s_out = np.float32(s_in), np.float32(s_out)
         if op == "RELU6":  # a clamp of the input at its own 0 and 6: the output shares its quantization
             six = int(np.clip(np.round(np.float32(6.0) / s_in) + zp_in, INT8_MIN, INT8_MAX))
-            return cls(int(zp_in), int(zp_in), *cls.IDENTITY, int(zp_in), six)
+            return cls(int(zp_in), int(zp_in), *cls.IDENTITY, *cls.IDENTITY, int(zp_in), six)
         if op != "RELU":
             raise ValueError(f"{op} has no kernel")
-        multiplier, shift = quantize_multiplier(float(s_in / s_out))  # the quotient in float, as TFLM
-        return cls(int(zp_in), int(zp_out), multiplier, shift, max(INT8_MIN, int(zp_out)), INT8_MAX)
+        ratio = quantize_multiplier(float(s_in / s_out))  # the quotient in float, as TFLM
+        return cls(int(zp_in), int(zp_out), *ratio, *ratio, max(INT8_MIN, int(zp_out)), INT8_MAX)
+
+    @classmethod
+    def leaky_relu(cls, alpha: float, s_in: float, zp_in: int, s_out: float, zp_out: int) -> RequantizeQuant:
+        """TFLM's ``CalculateOpDataLeakyRelu`` (the products and quotients in float)."""
+        s_in, s_out, alpha = np.float32(s_in), np.float32(s_out), np.float32(alpha)
+        identity = quantize_multiplier(float(s_in / s_out))
+        negative = quantize_multiplier(float(s_in * alpha / s_out))
+        return cls(int(zp_in), int(zp_out), *identity, *negative)
 
     @classmethod
     def requantize(cls, s_in: float, zp_in: int, s_out: float, zp_out: int) -> RequantizeQuant:
         """TFLM's int8 -> int8 QUANTIZE (``Requantize``)."""
-        multiplier, shift = quantize_multiplier(float(np.float32(s_in)) / float(np.float32(s_out)))
-        return cls(int(zp_in), int(zp_out), multiplier, shift)
+        ratio = quantize_multiplier(float(np.float32(s_in)) / float(np.float32(s_out)))
+        return cls(int(zp_in), int(zp_out), *ratio, *ratio)
 
 
 @dataclass(frozen=True)

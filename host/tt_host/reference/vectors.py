@@ -192,12 +192,13 @@ def concat_cases() -> list[tuple]:
 
 
 def requantize_cases() -> list[tuple]:
-    """Standalone RELU (to a new scale), RELU6 (a clamp in place), int8 -> int8 QUANTIZE, over
-    every int8 input."""
+    """Standalone RELU (to a new scale), RELU6 (a clamp in place), LEAKY_RELU, int8 -> int8
+    QUANTIZE, over every int8 input."""
     x = np.arange(-128, 128, dtype=np.int8)
     out = []
     for name, q in [("relu", RequantizeQuant.relu("RELU", 0.05, -10, 0.03, -128)),
                     ("relu6", RequantizeQuant.relu("RELU6", 0.03, -40, 0.03, -40)),
+                    ("leaky relu 0.1", RequantizeQuant.leaky_relu(0.1, 0.04, 12, 0.05, -20)),
                     ("quantize", RequantizeQuant.requantize(0.02, 7, 0.09, -3))]:
         out.append((name, q, x, forward.requantize_s8(q, x)))
     return out
@@ -458,7 +459,8 @@ def render() -> str:
     for i, (name, q, x, y) in enumerate(requantize_cases()):
         p = f"requant{i}"
         parts += [_array("int8_t", f"{p}_x", x), _array("int8_t", f"{p}_expected", y)]
-        qi = ", ".join(str(v) for v in (q.input_zp, q.output_zp, q.multiplier, q.shift, q.act_min, q.act_max))
+        qi = ", ".join(str(v) for v in (q.input_zp, q.output_zp, q.multiplier, q.shift, q.negative_multiplier,
+                                         q.negative_shift, q.act_min, q.act_max))
         rows.append(f'    {{"{name}", {{{qi}}}, {x.size}, {p}_x, {p}_expected}},')
     parts.append("static const tt_requantize_vector_t tt_requantize_vectors[] = {\n" + "\n".join(rows) + "\n};\n")
 

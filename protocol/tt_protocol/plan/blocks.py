@@ -94,7 +94,9 @@ class _Pool:
         elif want == ParamType.REQUANTIZE:
             self._clamp(b, offset)
             if not (head.bytes == st.sizeof() and 1 <= b.numel <= MAX_CHANNELS ** 2 and -128 <= b.input_zp <= 127
-                    and -128 <= b.output_zp <= 127 and b.multiplier >= 0 and -31 <= b.shift <= 30):
+                    and -128 <= b.output_zp <= 127
+                    and all(m >= 0 for m in (b.multiplier, b.negative_multiplier, b.alpha_multiplier))
+                    and all(-31 <= e <= 30 for e in (b.shift, b.negative_shift, b.alpha_shift))):
                 raise PlanInvalid(Check.BAD_PARAMS, f"requantize block at {offset}: size or parameters")
         elif want == ParamType.CONCAT:
             n, inners = b.n_inputs, list(b.inners)

@@ -113,7 +113,7 @@ class OpKind(enum.IntEnum):
     MAXPOOL = 0x19
     MUL = 0x1A  #: b broadcasts over a (MulBlock.b_numel); without a b buffer, b is the block's constant
     HARD_SWISH = 0x1B
-    REQUANTIZE = 0x1C  #: standalone RELU / RELU6, an int8 -> int8 QUANTIZE (its backward: the mask only)
+    REQUANTIZE = 0x1C  #: standalone RELU / RELU6 / LEAKY_RELU, an int8 -> int8 QUANTIZE
     CONCAT = 0x1D  #: up to 4 inputs sharing one quantization, along any axis (ConcatBlock)
     LOSS = 0x20  #: softmax cross-entropy against the sample's label
     MASK_BWD = 0x21
@@ -129,6 +129,7 @@ class OpKind(enum.IntEnum):
     MUL_BWD_B = 0x2B  #: dB = dY * a, summed over where b was broadcast
     HARD_SWISH_BWD_INPUT = 0x2C  #: reads the forward input: dX = dY * h'(x)
     GRAD_SLICE = 0x2D  #: a concatenation input's gradient: its columns of dY (SliceBlock)
+    LEAKY_RELU_BWD_INPUT = 0x2E  #: reads the forward input: dX = dY, or alpha * dY below 0
     BIAS_GRAD = 0x30
     BIAS_UPDATE = 0x31
     WEIGHT_GRAD = 0x32
@@ -414,8 +415,9 @@ HardSwishBlock = Struct(
 RequantizeBlock = Struct(
     "header" / BlockHeader,
     "numel" / Int32ul,
-    #: tt_requantize_quant_t
-    *(name / Int32sl for name in ("input_zp", "output_zp", "multiplier", "shift", "act_min", "act_max")),
+    #: tt_requantize_quant_t, then LEAKY_RELU's slope for its input gradient (0 otherwise)
+    *(name / Int32sl for name in ("input_zp", "output_zp", "multiplier", "shift", "negative_multiplier",
+                                  "negative_shift", "act_min", "act_max", "alpha_multiplier", "alpha_shift")),
 )
 
 ConcatBlock = Struct(
@@ -544,6 +546,8 @@ SIGNATURES: dict[OpKind, Signature] = {
                            "db = tt_mul_bwd_b_s16(dy, a)"),
     OpKind.HARD_SWISH_BWD_INPUT: _sig(Phase.BACKWARD, ("dy:INT16", "x:INT8"), ("dx:INT16",), ParamType.HARD_SWISH,
                                       "dx = tt_hard_swish_bwd_input_s16(x, dy): x is the forward input"),
+    OpKind.LEAKY_RELU_BWD_INPUT: _sig(Phase.BACKWARD, ("dy:INT16", "x:INT8"), ("dx:INT16",), ParamType.REQUANTIZE,
+                                      "dx = tt_leaky_relu_bwd_input_s16(x, dy): x is the forward input"),
     OpKind.GRAD_SLICE: _sig(Phase.BACKWARD, ("dy:INT16",), ("dx:INT16",), ParamType.SLICE,
                             "dx = tt_slice_s16(dy), exponent too"),
     OpKind.GRAD_ADD: _sig(Phase.BACKWARD, ("other:INT16", "grad:INT16"), ("grad:INT16",), None,

@@ -102,10 +102,12 @@ typedef struct {
 } tt_mean_quant_t;
 
 /** An elementwise requantization with a clamp: y = clamp(MultiplyByQuantizedMultiplier(x - input_zp) +
- * output_zp, act_min, act_max) (TFLite's standalone RELU / RELU6, an int8 -> int8 QUANTIZE). */
+ * output_zp, act_min, act_max), by the negative side's multiplier where x < input_zp (TFLite's
+ * standalone RELU / RELU6 / LEAKY_RELU, an int8 -> int8 QUANTIZE). */
 typedef struct {
     int32_t input_zp, output_zp;
     int32_t multiplier, shift;
+    int32_t negative_multiplier, negative_shift;
     int32_t act_min, act_max;
 } tt_requantize_quant_t;
 
