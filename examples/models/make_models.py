@@ -5,7 +5,8 @@ TensorFlow to use them).
     pip install -e '.[convert]'          # TensorFlow (CPU), an optional extra
     python3 examples/models/make_models.py [--only NAME,...] [--out DIR]
 
-Each model is built in Keras with random weights (seeded), its BatchNormalization statistics
+Each model is built in Keras with random weights (seeded; the CNN is trained on Fashion-MNIST
+for two epochs instead and calibrated on its images), its BatchNormalization statistics
 set from the representative data (so activations neither vanish nor explode through a deep
 random network, as a trained one's do not: without it MobileNet's logits span 1e-6 and their
 int8 scale is too small for TFLite Micro's softmax), exported as a SavedModel and converted
@@ -44,6 +45,9 @@ class Spec:
     build: Callable[[], object]  #: returns a Keras model
     float_io: bool = False  #: also write <name>-float.tflite (float input and output)
     note: str = ""
+    #: trained on Fashion-MNIST (28x28 gray, pixels / 255) before conversion, and calibrated on
+    #: its images, rather than random weights calibrated on noise
+    fashion_mnist: bool = False
 
 
 def _keras():
@@ -179,7 +183,8 @@ SPECS = {s.name: s for s in (
     Spec("mobilenet_v2_035_96", mobilenet_v2_035_96, note="Keras MobileNetV2 alpha 0.35"),
     Spec("mobilenet_v3_small_minimalistic", mobilenet_v3_small(True), note="alpha 0.75, no hard-swish / SE"),
     Spec("mobilenet_v3_small", mobilenet_v3_small(False), note="alpha 0.75: hard-swish, squeeze-excite"),
-    Spec("cnn", cnn, float_io=True, note="Conv-BN-ReLU-MaxPool x2, Flatten, Dense, Dropout, Dense"),
+    Spec("cnn", cnn, float_io=True, fashion_mnist=True,
+         note="Conv-BN-ReLU-MaxPool x2, Flatten, Dense, Dropout, Dense; trained on Fashion-MNIST"),
     Spec("ds_cnn", ds_cnn, float_io=True, note="keyword spotter, 49x10x1 MFCC, 10x4 stride-2 first conv"),
     Spec("imu_1d", imu_1d, note="1-D convolutions on a 128x1x6 IMU window"),
     Spec("resnet_small", resnet_small, note="ResNet-8 shape: residual ADDs, strided 1x1 shortcuts"),
@@ -188,7 +193,28 @@ SPECS = {s.name: s for s in (
 )}
 
 
-def representative_batch(model) -> np.ndarray:
+def fashion_mnist(split: str, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(images float32 [N, 28, 28, 1] in [0, 1], labels)``, the first ``n`` of ``split``."""
+    sys.path.insert(0, str(HERE.parents[1] / "host"))
+    from tt_host.datasets import fashion_mnist as load
+
+    images, labels = load(split)
+    return (images[:n, :, :, None] / np.float32(255.0)).astype(np.float32), labels[:n].astype(np.int64)
+
+
+def train_on_fashion_mnist(model, epochs: int = 2) -> None:
+    """A short Adam run on the training split (about 88 % test accuracy for the CNN)."""
+    images, labels = fashion_mnist("train")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(images, labels, epochs=epochs, batch_size=128, verbose=0)
+    test_images, test_labels = fashion_mnist("test")
+    _, accuracy = model.evaluate(test_images, test_labels, verbose=0)
+    print(f"{model.name}: float test accuracy {accuracy:.3f} after {epochs} epochs", file=sys.stderr)
+
+
+def representative_batch(model, spec: Spec | None = None) -> np.ndarray:
+    if spec is not None and spec.fashion_mnist:
+        return fashion_mnist("train", REPRESENTATIVE_SAMPLES * 8)[0][::8]
     shape = tuple(model.input.shape[1:])
     return np.random.default_rng(SEED).uniform(-1, 1, (REPRESENTATIVE_SAMPLES, *shape)).astype(np.float32)
 
@@ -204,12 +230,12 @@ def calibrate_batchnorm(model) -> None:
     model(representative_batch(model), training=True)
 
 
-def convert(model, integer_io: bool) -> bytes:
+def convert(model, integer_io: bool, spec: Spec | None = None) -> bytes:
     """Full-integer post-training quantization through a SavedModel (the Keras-model path of
     TF 2.16's converter fails on Keras 3 models)."""
     import tensorflow as tf
 
-    batch = representative_batch(model)
+    batch = representative_batch(model, spec)
 
     def representative():
         for sample in batch:
@@ -255,11 +281,14 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         spec = SPECS[name]
         model = spec.build()
-        calibrate_batchnorm(model)
+        if spec.fashion_mnist:
+            train_on_fashion_mnist(model)
+        else:
+            calibrate_batchnorm(model)
         for integer_io in (True, False) if spec.float_io else (True,):
             stem = name if integer_io else f"{name}-float"
             path = args.out / f"{stem}.tflite"
-            path.write_bytes(convert(model, integer_io))
+            path.write_bytes(convert(model, integer_io, spec))
             index[stem] = {**describe(path), "note": spec.note}
             print(f"{path.name}: {index[stem]['bytes']:,} B, {', '.join(index[stem]['operators'])}", file=sys.stderr)
     index_path.write_text(json.dumps(dict(sorted(index.items())), indent=1) + "\n")
