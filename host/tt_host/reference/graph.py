@@ -163,7 +163,13 @@ def lower(model: Model, fold_pad: bool = True, passthrough: Collection[str] = ()
             quant = ConvQuant.from_scales(x_scale, x_zp, np.broadcast_to(w_t.quant.scale, (out_c,)),
                                           out_scale, out_zp, act_min, act_max)
             bias = model.tensors[b_idx].data if b_idx >= 0 else None
-            steps.append(Step("fc", op.index, (x_idx,), o, None, quant, w_t.data, bias))
+            rows = int(np.prod(model.tensors[x_idx].shape)) // w_t.shape[1]
+            if rows == 1:
+                steps.append(Step("fc", op.index, (x_idx,), o, None, quant, w_t.data, bias))
+            else:  # rows of features (a Dense on a sequence, keep_num_dims or not): a 1x1 conv over them
+                geom = ConvGeom.explicit(1, rows, w_t.shape[1], out_c, 1, 1)
+                steps.append(Step("pw_conv2d", op.index, (x_idx,), o, geom, quant,
+                                  w_t.data.reshape(out_c, 1, 1, w_t.shape[1]), bias))
         elif op.op == "ADD":
             a, b = op.inputs
             if model.tensors[a].shape != model.tensors[b].shape:
@@ -285,6 +291,8 @@ def run_step(step: Step, tensors: dict[int, np.ndarray], kernels=forward) -> np.
     ``forward`` (numpy) or ``tt_host.native`` (the C library).
     """
     x = tensors[step.inputs[0]]
+    if step.kind in ("conv2d", "pw_conv2d", "dw_conv2d"):
+        x = x.reshape(step.geom.in_shape)  # a sequence's rows (N, K) are a 1 x N map for a Dense over them
     if step.kind == "conv2d":
         return kernels.conv2d_fwd_s8(step.geom, step.quant, x, step.weights, step.bias)
     if step.kind == "pw_conv2d":
