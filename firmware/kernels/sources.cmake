@@ -14,6 +14,7 @@ list(APPEND TT_RUNTIME_SOURCES
   kernels/tt_hard_swish_fwd_s8.c
   kernels/tt_requantize_s8.c
   kernels/tt_concat_s8.c
+  kernels/tt_pad_s8.c
   kernels/tt_mean_fwd_s8.c
   kernels/tt_mask_pack_s8.c
   kernels/tt_mask_bwd_s16.c

@@ -281,6 +281,12 @@ static void run_op(tt_executor_t *ex, const op_t *op, uint32_t label, tt_step_re
         pack_mask(ex, op, numel, q.act_min, q.act_max);
         break;
     }
+    case TT_PLAN_OP_PAD: {
+        tt_pad_geom_t g;
+        tt_ex_read_pad_geom(block, &g);
+        tt_pad_s8(&g, tt_pv_i32(block + TT_PLAN_PAD_OFF_FILL), (const int8_t *)buf(ex, s[0]), (int8_t *)buf(ex, s[4]));
+        break;
+    }
     case TT_PLAN_OP_CONCAT: {
         const int8_t *inputs[4] = {0, 0, 0, 0};
         int32_t inners[4];
@@ -395,6 +401,13 @@ static void run_op(tt_executor_t *ex, const op_t *op, uint32_t label, tt_step_re
                                     (const int16_t *)(void *)buf(ex, s[0]), (int16_t *)(void *)buf(ex, s[4]));
         *exp_of(ex, s[4]) = *exp_of(ex, s[0]);
         break;
+    case TT_PLAN_OP_GRAD_CROP: {
+        tt_pad_geom_t g;
+        tt_ex_read_pad_geom(block, &g);
+        tt_crop_s16(&g, (const int16_t *)(void *)buf(ex, s[0]), (int16_t *)(void *)buf(ex, s[4]));
+        *exp_of(ex, s[4]) = *exp_of(ex, s[0]);
+        break;
+    }
     case TT_PLAN_OP_GRAD_SLICE:
         tt_slice_s16((int32_t)tt_pv_u32(block + TT_PLAN_SLICE_OFF_OUTER), (int32_t)tt_pv_u32(block + TT_PLAN_SLICE_OFF_TOTAL),
                      (int32_t)tt_pv_u32(block + TT_PLAN_SLICE_OFF_OFFSET), (int32_t)tt_pv_u32(block + TT_PLAN_SLICE_OFF_INNER),

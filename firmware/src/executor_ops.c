@@ -50,6 +50,17 @@ void tt_ex_read_mul(const uint8_t *p, tt_mul_quant_t *q, tt_mul_grad_t *g)
     g->b_shift = tt_pv_i32(p + TT_PLAN_MUL_OFF_B_SHIFT);
 }
 
+void tt_ex_read_pad_geom(const uint8_t *p, tt_pad_geom_t *g)
+{
+    g->in_h = tt_pv_i32(p + TT_PLAN_PAD_OFF_IN_H);
+    g->in_w = tt_pv_i32(p + TT_PLAN_PAD_OFF_IN_W);
+    g->c = tt_pv_i32(p + TT_PLAN_PAD_OFF_C);
+    g->top = tt_pv_i32(p + TT_PLAN_PAD_OFF_TOP);
+    g->left = tt_pv_i32(p + TT_PLAN_PAD_OFF_LEFT);
+    g->bottom = tt_pv_i32(p + TT_PLAN_PAD_OFF_BOTTOM);
+    g->right = tt_pv_i32(p + TT_PLAN_PAD_OFF_RIGHT);
+}
+
 void tt_ex_read_requantize(const uint8_t *p, tt_requantize_quant_t *q)
 {
     q->input_zp = tt_pv_i32(p + TT_PLAN_REQUANTIZE_OFF_INPUT_ZP);

@@ -97,6 +97,8 @@ void tt_ex_fused_layers(const layout_t *L, uint32_t block, tt_plan_layer_t *pw1,
 void tt_ex_read_add_quant(const uint8_t *p, tt_add_quant_t *q);
 /* A MUL block's requantization and gradient scales. */
 void tt_ex_read_mul(const uint8_t *p, tt_mul_quant_t *q, tt_mul_grad_t *g);
+/* A PAD block's geometry. */
+void tt_ex_read_pad_geom(const uint8_t *p, tt_pad_geom_t *g);
 /* A REQUANTIZE block's requantization. */
 void tt_ex_read_requantize(const uint8_t *p, tt_requantize_quant_t *q);
 /* A HARD_SWISH block's requantization and derivative parameters. */

@@ -179,6 +179,12 @@ static uint32_t slot_sizes(uint32_t k, const block_t *p, uint32_t flags, uint64_
             total += want[i];
         }
         want[4] = total;
+    } else if (k == TT_PLAN_OP_PAD) { /* x -> y */
+        want[0] = p->pad_x;
+        want[4] = p->pad_y;
+    } else if (k == TT_PLAN_OP_GRAD_CROP) { /* dy -> dx */
+        want[0] = 2u * p->pad_y;
+        want[4] = 2u * p->pad_x;
     } else if (k == TT_PLAN_OP_GRAD_SLICE) { /* dy -> dx */
         want[0] = 2u * (uint64_t)p->outer * p->total;
         want[4] = 2u * (uint64_t)p->outer * p->inner;

@@ -31,6 +31,7 @@ typedef struct {
     int32_t constant;   /* MUL */
     uint32_t outer, n_inputs, inners[4]; /* CONCAT */
     uint32_t total, offset, inner;       /* SLICE (outer too) */
+    uint64_t pad_x, pad_y;               /* PAD: input and output elements */
     uint32_t n_classes; /* LOSS */
     uint64_t fused_x, fused_y;
 } block_t;

@@ -226,7 +226,8 @@ uint32_t tt_pc_check_block(const ctx_t *c, uint32_t offset, uint32_t want, block
     }
     static const uint32_t fixed[] = {0, TT_PLAN_LAYER_BYTES, TT_PLAN_ADD_BYTES, TT_PLAN_POOL_BYTES, TT_PLAN_FUSED_BYTES,
                                      TT_PLAN_LOSS_BYTES, TT_PLAN_MUL_BYTES, TT_PLAN_HARD_SWISH_BYTES,
-                                     TT_PLAN_REQUANTIZE_BYTES, TT_PLAN_CONCAT_BYTES, TT_PLAN_SLICE_BYTES};
+                                     TT_PLAN_REQUANTIZE_BYTES, TT_PLAN_CONCAT_BYTES, TT_PLAN_SLICE_BYTES,
+                                     TT_PLAN_PAD_BYTES};
     if (bytes < fixed[want]) {
         return TT_PLAN_CHECK_BAD_PARAMS;
     }
@@ -294,6 +295,18 @@ uint32_t tt_pc_check_block(const ctx_t *c, uint32_t offset, uint32_t want, block
                        (uint64_t)b->outer * b->total <= (uint64_t)TT_PLAN_MAX_CHANNELS * TT_PLAN_MAX_CHANNELS
                    ? OK
                    : TT_PLAN_CHECK_BAD_PARAMS;
+    case TT_PARAM_PAD: {
+#define PD(field) tt_pv_i32(p + TT_PLAN_PAD_OFF_##field)
+        const int32_t max = (int32_t)TT_PLAN_MAX_CHANNELS;
+        const int ok = bytes == TT_PLAN_PAD_BYTES && in_range(PD(IN_H), 1, max) && in_range(PD(IN_W), 1, max) &&
+                       in_range(PD(C), 1, max) && in_range(PD(TOP), 0, max) && in_range(PD(LEFT), 0, max) &&
+                       in_range(PD(BOTTOM), 0, max) && in_range(PD(RIGHT), 0, max) && in_range(PD(FILL), -128, 127);
+        b->pad_x = (uint64_t)PD(IN_H) * (uint64_t)PD(IN_W) * (uint64_t)PD(C);
+        b->pad_y = (uint64_t)(PD(IN_H) + PD(TOP) + PD(BOTTOM)) * (uint64_t)(PD(IN_W) + PD(LEFT) + PD(RIGHT)) *
+                   (uint64_t)PD(C);
+#undef PD
+        return ok ? OK : TT_PLAN_CHECK_BAD_PARAMS;
+    }
     case TT_PARAM_LOSS: {
         b->n_classes = tt_pv_u32(p + TT_PLAN_LOSS_OFF_N_CLASSES);
         float scale;

@@ -216,7 +216,8 @@ def random_model(seed: int) -> tuple[bytes, tuple[int, ...]]:
     branches instead of the residual ADD; after the first convolution: a standalone
     LEAKY_RELU, RELU, RELU6 or int8 QUANTIZE for seeds 1, 2, 3, 4 mod 5; after the residual ADD: a hard swish for
     seeds 1 mod 4, a squeeze-excite gate with MULs for 3 mod 4, a max pool for odd seeds; every
-    third seed averages with a MEAN instead of an AVERAGE_POOL_2D; even seeds pad with PADV2, and
+    third seed averages with a MEAN instead of an AVERAGE_POOL_2D; seeds 1 mod 4 pad before the max
+    pool, with a PAD no convolution absorbs; even seeds pad the depthwise with PADV2, and
     every third seed SQUEEZEs a 1x1 map before the classifier); returns (flatbuffer, input shape)."""
     rng = np.random.default_rng(seed)
     mb = ModelBuilder(rng)
@@ -250,6 +251,8 @@ def random_model(seed: int) -> tuple[bytes, tuple[int, ...]]:
         y = mb.mul(y, gate) if rng.integers(2) else mb.mul(gate, y)
     if seed % 2:  # a max pool as Keras' MaxPooling2D converts it (2x2 stride 2) or overlapping
         k, s = pick([(2, 2), (3, 2), (3, 1)])
+        if seed % 4 == 1:  # ZeroPadding2D first (a ResNet stem): a PAD no convolution absorbs
+            y = mb.pad(y, 1, 1, 1, 1)
         y = mb.pool(y, min(k, *mb.shapes[y][1:3]), s, pick(["SAME", "VALID"]), S.BuiltinOperator.MAX_POOL_2D)
     if seed % 3 == 2:  # global average pooling as Keras converts it: a requantizing MEAN
         y = mb.mean(y, keep_dims=bool(rng.integers(2)))

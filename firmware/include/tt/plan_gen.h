@@ -63,6 +63,7 @@
 #define TT_PLAN_OP_HARD_SWISH 27u
 #define TT_PLAN_OP_REQUANTIZE 28u
 #define TT_PLAN_OP_CONCAT 29u
+#define TT_PLAN_OP_PAD 30u
 #define TT_PLAN_OP_LOSS 32u
 #define TT_PLAN_OP_MASK_BWD 33u
 #define TT_PLAN_OP_CONV2D_BWD_INPUT 34u
@@ -78,6 +79,7 @@
 #define TT_PLAN_OP_HARD_SWISH_BWD_INPUT 44u
 #define TT_PLAN_OP_GRAD_SLICE 45u
 #define TT_PLAN_OP_LEAKY_RELU_BWD_INPUT 46u
+#define TT_PLAN_OP_GRAD_CROP 47u
 #define TT_PLAN_OP_BIAS_GRAD 48u
 #define TT_PLAN_OP_BIAS_UPDATE 49u
 #define TT_PLAN_OP_WEIGHT_GRAD 50u
@@ -96,6 +98,7 @@
 #define TT_PARAM_REQUANTIZE 8u
 #define TT_PARAM_CONCAT 9u
 #define TT_PARAM_SLICE 10u
+#define TT_PARAM_PAD 11u
 
 /* Layer kinds of LAYER blocks (LayerKind). */
 #define TT_LAYER_CONV2D 1u
@@ -349,6 +352,17 @@
 #define TT_PLAN_SLICE_OFF_INNER 20u
 #define TT_PLAN_SLICE_BYTES 24u
 
+#define TT_PLAN_PAD_OFF_HEADER 0u
+#define TT_PLAN_PAD_OFF_IN_H 8u
+#define TT_PLAN_PAD_OFF_IN_W 12u
+#define TT_PLAN_PAD_OFF_C 16u
+#define TT_PLAN_PAD_OFF_TOP 20u
+#define TT_PLAN_PAD_OFF_LEFT 24u
+#define TT_PLAN_PAD_OFF_BOTTOM 28u
+#define TT_PLAN_PAD_OFF_RIGHT 32u
+#define TT_PLAN_PAD_OFF_FILL 36u
+#define TT_PLAN_PAD_BYTES 40u
+
 #define TT_WEIGHTS_HEADER_OFF_MAGIC 0u
 #define TT_WEIGHTS_HEADER_OFF_VERSION 4u
 #define TT_WEIGHTS_HEADER_OFF_HEADER_BYTES 6u
@@ -428,6 +442,7 @@ typedef struct {
     [TT_PLAN_OP_HARD_SWISH] = {1u, 7u, {1u, 0u, 0u, 0u}, {1u, 132u, 0u}}, \
     [TT_PLAN_OP_REQUANTIZE] = {1u, 8u, {1u, 0u, 0u, 0u}, {1u, 132u, 0u}}, \
     [TT_PLAN_OP_CONCAT] = {1u, 9u, {1u, 129u, 129u, 129u}, {1u, 0u, 0u}}, \
+    [TT_PLAN_OP_PAD] = {1u, 11u, {1u, 0u, 0u, 0u}, {1u, 0u, 0u}}, \
     [TT_PLAN_OP_SAVE] = {1u, 1u, {1u, 0u, 0u, 0u}, {1u, 0u, 0u}}, \
     [TT_PLAN_OP_FUSED_BLOCK] = {1u, 4u, {1u, 0u, 0u, 0u}, {1u, 0u, 0u}}, \
     [TT_PLAN_OP_LOSS] = {2u, 5u, {1u, 0u, 0u, 0u}, {2u, 0u, 0u}}, \
@@ -442,6 +457,7 @@ typedef struct {
     [TT_PLAN_OP_MUL_BWD_B] = {2u, 6u, {2u, 1u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_HARD_SWISH_BWD_INPUT] = {2u, 7u, {2u, 1u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_LEAKY_RELU_BWD_INPUT] = {2u, 8u, {2u, 1u, 0u, 0u}, {2u, 0u, 0u}}, \
+    [TT_PLAN_OP_GRAD_CROP] = {2u, 11u, {2u, 0u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_GRAD_SLICE] = {2u, 10u, {2u, 0u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_GRAD_ADD] = {2u, 0u, {2u, 2u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_GRAD_COPY] = {2u, 0u, {2u, 0u, 0u, 0u}, {2u, 0u, 0u}}, \

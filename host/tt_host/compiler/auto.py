@@ -165,6 +165,9 @@ def _backward(graph: Graph, t: dict[int, np.ndarray], label: int, weights: dict[
             give(layer.inputs[0], B.maxpool_bwd_input_f32(geom, t[layer.inputs[0]], dy.reshape(geom.out_shape)))
         elif layer.kind == "requantize":
             give(layer.inputs[0], dy)
+        elif layer.kind == "pad":
+            (t, l, _, _), (h, w, _) = layer.step.pad, graph.tensors[layer.inputs[0]].shape
+            give(layer.inputs[0], dy[t:t + h, l:l + w])
         elif layer.kind == "leaky_relu":
             give(layer.inputs[0], B.leaky_relu_bwd_input_f32(layer.step.alpha, real(layer.inputs[0]), dy))
         elif layer.kind == "concat":

@@ -25,6 +25,7 @@ from tt_host.compiler.lowering import (
     LossParams,
     Lowered,
     MulParams,
+    PadParams,
     PoolParams,
     RequantizeParams,
     SliceParams,
@@ -252,6 +253,10 @@ def serialize(schedule: Schedule, plan: Plan, train: TrainParams | None = None, 
             raw = P.ConcatBlock.build(dict(header=dict(type=P.ParamType.CONCAT, kind=0, bytes=P.ConcatBlock.sizeof()),
                                            outer=g.outer, n_inputs=len(g.inners),
                                            inners=[*g.inners, *[0] * (4 - len(g.inners))]))
+        elif isinstance(obj, PadParams):
+            (h, w, c), (t, l, b, r) = obj.in_shape, obj.pads
+            raw = P.PadBlock.build(dict(header=dict(type=P.ParamType.PAD, kind=0, bytes=P.PadBlock.sizeof()),
+                                        in_h=h, in_w=w, c=c, top=t, left=l, bottom=b, right=r, fill=obj.fill))
         elif isinstance(obj, SliceParams):
             raw = P.SliceBlock.build(dict(header=dict(type=P.ParamType.SLICE, kind=0, bytes=P.SliceBlock.sizeof()),
                                           **asdict(obj)))

@@ -162,6 +162,13 @@ class ConcatParams:
 
 
 @dataclass(frozen=True)
+class PadParams:
+    in_shape: tuple[int, int, int]  #: the PAD's input (H, W, C)
+    pads: tuple[int, int, int, int]  #: top, left, bottom, right
+    fill: int
+
+
+@dataclass(frozen=True)
 class SliceParams:
     """Columns [offset, offset + inner) of ``outer`` rows of ``total``: a concatenation's input gradient."""
 
@@ -246,8 +253,7 @@ def layer_params(graph: Graph, schedule: Schedule, layer: Layer, grad_layers: se
 def pool_params(layer: Layer) -> PoolParams:
     if layer.kind in POOL_OPS:
         return PoolParams(layer.step.geom, layer.step.quant, POOL_OPS[layer.kind][2])
-    raise CompileError(f"{layer.name}: a {layer.kind} layer has no kernel in the plan executor "
-                       "(a PAD that cannot be folded into its convolution)")
+    raise CompileError(f"{layer.name}: a {layer.kind} layer has no pooling kernel")
 
 
 @dataclass
@@ -285,12 +291,14 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
         return key
 
     def ep(i: int) -> tuple:
-        """The parameter block of a MUL / HARD_SWISH / REQUANTIZE / LEAKY_RELU / CONCATENATION layer."""
+        """The parameter block of a MUL / HARD_SWISH / REQUANTIZE / LEAKY_RELU / CONCATENATION / PAD layer."""
         key = (L[i].kind, i)
         if key not in params:
             step, src = L[i].step, g.tensors[L[i].inputs[0]]
             if L[i].kind == "concat":
                 params[key] = ConcatParams(step.quant)
+            elif L[i].kind == "pad":
+                params[key] = PadParams(tuple(src.shape), step.pad, step.pad_value)
             elif L[i].kind == "requantize":
                 params[key] = RequantizeParams(step.quant, src.numel)
             elif L[i].kind == "leaky_relu":
@@ -353,6 +361,8 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
                 emit(OpKind.REQUANTIZE, r[:1], (w[0], mask), ep(layer.index), flags)
             elif layer.kind == "concat":
                 emit(OpKind.CONCAT, (*r, *(None,) * (4 - len(r))), w[:1], ep(layer.index), flags)
+            elif layer.kind == "pad":
+                emit(OpKind.PAD, r[:1], w[:1], ep(layer.index), flags)
             else:
                 key = pp(layer.index)  # refuses a layer without a kernel (an unfolded PAD)
                 emit(POOL_OPS[layer.kind][0], r[:1], (w[0], mask), key)
@@ -370,7 +380,9 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
         elif k == "bwd_input_b":  # a MUL's second operand
             emit(OpKind.MUL_BWD_B, r, w, ep(layer.index))
         elif k == "bwd_input":
-            if layer.kind == "concat":
+            if layer.kind == "pad":
+                emit(OpKind.GRAD_CROP, r, w, ep(layer.index))
+            elif layer.kind == "concat":
                 geom = layer.step.quant
                 key = ("slice", op.layer, op.part)
                 params[key] = SliceParams(geom.outer, geom.total, geom.offset(op.part), geom.inners[op.part])

@@ -36,6 +36,7 @@ from tt_host.compiler.lowering import (
     Lowered,
     LoweredOp,
     MulParams,
+    PadParams,
     PoolParams,
     RequantizeParams,
     SliceParams,
@@ -361,6 +362,8 @@ class Machine:
             writes.append((op.outs[0], y, None))
             if op.outs[1] is not None:
                 writes.append((op.outs[1], _mask(y, p.quant.act_min, p.quant.act_max), None))
+        elif k == OpKind.PAD:
+            writes.append((op.outs[0], F.pad_s8(p.pads, p.fill, s.get(ins[0]).reshape(p.in_shape)), None))
         elif k == OpKind.CONCAT:
             writes.append((op.outs[0], F.concat_s8(p.geom, [s.get(t) for t in ins if t is not None]), None))
         elif k == OpKind.REQUANTIZE:
@@ -411,6 +414,9 @@ class Machine:
             writes.append((op.outs[0], r.values, r.exp))
         elif k == OpKind.LEAKY_RELU_BWD_INPUT:
             r = B.leaky_relu_bwd_input_s16(p.quant.input_zp, *p.alpha, s.get(ins[1]), grad(ins[0]).flat())
+            writes.append((op.outs[0], r.values, r.exp))
+        elif k == OpKind.GRAD_CROP:
+            r = B.crop_s16(p.in_shape, p.pads, grad(ins[0]))
             writes.append((op.outs[0], r.values, r.exp))
         elif k == OpKind.GRAD_SLICE:
             r = B.slice_s16(p.outer, p.total, p.offset, p.inner, grad(ins[0]))
@@ -545,6 +551,9 @@ def decode(plan: bytes, weights: bytes) -> Decoded:
             b = P.ConcatBlock.parse(plan[pool_at + off:])
             inners = tuple(b.inners[:b.n_inputs])
             params[key] = ConcatParams(ConcatGeom(b.outer, inners, (b.outer * sum(inners),)))
+        elif kind == P.ParamType.PAD:
+            b = P.PadBlock.parse(plan[pool_at + off:])
+            params[key] = PadParams((b.in_h, b.in_w, b.c), (b.top, b.left, b.bottom, b.right), b.fill)
         elif kind == P.ParamType.SLICE:
             b = P.SliceBlock.parse(plan[pool_at + off:])
             params[key] = SliceParams(b.outer, b.total, b.offset, b.inner)

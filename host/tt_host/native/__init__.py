@@ -66,6 +66,8 @@ from tt_host.native.kernels import (  # noqa: F401 (re-exported)
     requantize_s8,
     leaky_relu_bwd_input_s16,
     concat_s8,
+    pad_s8,
+    crop_s16,
     slice_s16,
     mask_pack_s8,
     mask_bwd_s16,

@@ -111,6 +111,7 @@ CMulQuant = _i32_struct("tt_mul_quant_t", ("input1_zp", "input2_zp", "output_zp"
 CMulGrad = _i32_struct("tt_mul_grad_t", ("a_multiplier", "a_shift", "b_multiplier", "b_shift"))
 CHardSwishQuant = _i32_struct("tt_hard_swish_quant_t", ("input_zp", "output_zp", "output_multiplier",
                                                         "output_exponent", "reluish_multiplier", "reluish_exponent"))
+CPadGeom = _i32_struct("tt_pad_geom_t", ("in_h", "in_w", "c", "top", "left", "bottom", "right"))
 CRequantizeQuant = _i32_struct("tt_requantize_quant_t", ("input_zp", "output_zp", "multiplier", "shift",
                                                           "negative_multiplier", "negative_shift", "act_min", "act_max"))
 CHardSwishGrad = _i32_struct("tt_hard_swish_grad_t", ("input_zp", "multiplier", "shift", "lo", "hi"))
@@ -288,7 +289,7 @@ ABI_MIRRORS = {
     CChannels: "tt_channels_t", CBwdWeightParams: "tt_bwd_weight_params_t", CUpdate: "tt_update_t",
     CIrbRows: "tt_irb_rows_t", CMeanQuant: "tt_mean_quant_t", CMulQuant: "tt_mul_quant_t", CMulGrad: "tt_mul_grad_t",
     CHardSwishQuant: "tt_hard_swish_quant_t", CHardSwishGrad: "tt_hard_swish_grad_t",
-    CRequantizeQuant: "tt_requantize_quant_t",
+    CRequantizeQuant: "tt_requantize_quant_t", CPadGeom: "tt_pad_geom_t",
 }
 
 

@@ -25,6 +25,7 @@ from tt_host.native.abi import (
     CMeanQuant,
     CMulGrad,
     CMulQuant,
+    CPadGeom,
     CPoolQuant,
     CRequantizeQuant,
     CQas,
@@ -78,6 +79,8 @@ PROTOTYPES.update({
     "tt_avgpool_fwd_s8": (None, [C.POINTER(CConvGeom), C.POINTER(CPoolQuant), _p8, _p8]),
     "tt_mean_fwd_s8": (None, [C.POINTER(CConvGeom), C.POINTER(CMeanQuant), _p8, _p8]),
     "tt_mul_fwd_s8": (None, [_i32, C.POINTER(CMulQuant), _p8, _p8, _i32, _p8]),
+    "tt_pad_s8": (None, [C.POINTER(CPadGeom), _i32, _p8, _p8]),
+    "tt_crop_s16": (None, [C.POINTER(CPadGeom), _p16, _p16]),
     "tt_concat_s8": (None, [_i32, _i32, _p32, C.POINTER(_p8), _p8]),
     "tt_slice_s16": (None, [_i32, _i32, _i32, _i32, _p16, _p16]),
     "tt_requantize_s8": (None, [_i32, C.POINTER(CRequantizeQuant), _p8, _p8]),
@@ -227,6 +230,29 @@ def mul_fwd_s8(quant: MulQuant, a, b) -> np.ndarray:
     out = np.empty(a8.shape, dtype=np.int8)
     load().tt_mul_fwd_s8(a8.size, C.byref(CMulQuant.of(quant)), _ptr8(a8), _ptr8(b8), b8.size, _ptr8(out))
     return out
+
+
+def _pad_geom(in_shape: tuple[int, int, int], pads: tuple[int, int, int, int]) -> CPadGeom:
+    g = CPadGeom()
+    g.in_h, g.in_w, g.c = in_shape
+    g.top, g.left, g.bottom, g.right = pads
+    return g
+
+
+def pad_s8(pads: tuple[int, int, int, int], fill: int, x) -> np.ndarray:
+    x8 = np.ascontiguousarray(x, dtype=np.int8)
+    h, w, c = x8.shape
+    t, l, b, r = pads
+    out = np.empty((h + t + b, w + l + r, c), dtype=np.int8)
+    load().tt_pad_s8(C.byref(_pad_geom((h, w, c), pads)), fill, _ptr8(x8), _ptr8(out))
+    return out
+
+
+def crop_s16(in_shape: tuple[int, int, int], pads: tuple[int, int, int, int], dy: Grad) -> Grad:
+    v = _in16(dy.values)
+    out = np.full(int(np.prod(in_shape)), 0x5A5A, dtype=np.int16)
+    load().tt_crop_s16(C.byref(_pad_geom(in_shape, pads)), _ptr16(v), _ptr16(out))
+    return Grad(out, dy.exp)
 
 
 def concat_s8(geom: ConcatGeom, inputs) -> np.ndarray:

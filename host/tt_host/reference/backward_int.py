@@ -290,6 +290,15 @@ def leaky_relu_bwd_input_s16(input_zp: int, alpha_multiplier: int, alpha_shift: 
     return Grad(np.where(below, scaled, dyv).astype(np.int16), dy.exp)
 
 
+def crop_s16(in_shape: tuple[int, int, int], pads: tuple[int, int, int, int], dy: Grad) -> Grad:
+    """``tt_crop_s16``: a PAD's input gradient, dY without the padded rows and columns (dY's
+    exponent); ``in_shape`` is the PAD's input (H, W, C)."""
+    h, w, c = in_shape
+    t, l, b, r = pads
+    grid = np.asarray(dy.values).reshape(h + t + b, w + l + r, c)
+    return Grad(np.ascontiguousarray(grid[t:t + h, l:l + w]).ravel(), dy.exp)
+
+
 def slice_s16(outer: int, total: int, offset: int, inner: int, dy: Grad) -> Grad:
     """``tt_slice_s16``: columns [offset, offset + inner) of dY seen as ``outer`` rows of
     ``total``: a concatenation's input gradient (its exponent is dY's)."""

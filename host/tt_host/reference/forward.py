@@ -258,3 +258,10 @@ def concat_s8(geom: ConcatGeom, inputs) -> np.ndarray:
     """``tt_concat_s8``: the inputs' rows side by side (a copy: they share the quantization)."""
     rows = [np.asarray(x, np.int8).reshape(geom.outer, inner) for x, inner in zip(inputs, geom.inners, strict=True)]
     return np.concatenate(rows, axis=1).reshape(geom.out_shape)
+
+
+def pad_s8(pads: tuple[int, int, int, int], fill: int, x) -> np.ndarray:
+    """``tt_pad_s8``: an ``(H, W, C)`` tensor with ``pads`` (top, left, bottom, right) rows and
+    columns of ``fill`` around it (a PAD that no convolution absorbs)."""
+    t, l, b, r = pads
+    return np.pad(np.asarray(x, np.int8), ((t, b), (l, r), (0, 0)), constant_values=fill)

@@ -319,8 +319,7 @@ def run_step(step: Step, tensors: dict[int, np.ndarray], kernels=forward) -> np.
     if step.kind == "mean":
         return kernels.mean_fwd_s8(step.geom, step.quant, x)
     if step.kind == "pad":
-        t, l, b, r = step.pad
-        return np.pad(x, ((t, b), (l, r), (0, 0)), constant_values=step.pad_value)
+        return kernels.pad_s8(step.pad, step.pad_value, x)
     raise ValueError(f"unknown step kind {step.kind}")
 
 

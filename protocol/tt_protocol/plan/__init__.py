@@ -85,6 +85,7 @@ from .format import (  # noqa: F401 (re-exported)
     RequantizeBlock,
     ConcatBlock,
     SliceBlock,
+    PadBlock,
     FusedBlock,
     LossBlock,
     BLOCKS,

@@ -107,6 +107,12 @@ class _Pool:
             if not (head.bytes == st.sizeof() and 1 <= b.outer and 1 <= b.inner and b.offset + b.inner <= b.total
                     and b.outer * b.total <= MAX_CHANNELS ** 2):
                 raise PlanInvalid(Check.BAD_PARAMS, f"slice block at {offset}: sizes")
+        elif want == ParamType.PAD:
+            ok = (head.bytes == st.sizeof() and all(1 <= v <= MAX_CHANNELS for v in (b.in_h, b.in_w, b.c))
+                  and all(0 <= v <= MAX_CHANNELS for v in (b.top, b.left, b.bottom, b.right))
+                  and -128 <= b.fill <= 127)
+            if not ok:
+                raise PlanInvalid(Check.BAD_PARAMS, f"pad block at {offset}: sizes or fill")
         elif want == ParamType.LOSS:
             if head.bytes != st.sizeof() or not 1 <= b.n_classes <= MAX_CLASSES or not b.scale > 0:
                 raise PlanInvalid(Check.BAD_PARAMS, f"loss block at {offset}")

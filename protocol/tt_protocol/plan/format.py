@@ -33,7 +33,7 @@ DELTAS_MAGIC = b"TTDL"
 #: Format version of all three blobs; a loader refuses any other. Version 2: the classifier's
 #: own learning rate, per-layer bounds on a step's update, the divergence guard. Version 3:
 #: POOL blocks carry their kind and a mean's requantization (the MEAN and MAXPOOL ops); MUL,
-#: HARD_SWISH, REQUANTIZE, CONCAT.
+#: HARD_SWISH, REQUANTIZE, CONCAT, PAD.
 FORMAT_VERSION = 3
 #: Alignment of every table, array, tensor and arena buffer.
 ALIGN = 4
@@ -115,6 +115,7 @@ class OpKind(enum.IntEnum):
     HARD_SWISH = 0x1B
     REQUANTIZE = 0x1C  #: standalone RELU / RELU6 / LEAKY_RELU, an int8 -> int8 QUANTIZE
     CONCAT = 0x1D  #: up to 4 inputs sharing one quantization, along any axis (ConcatBlock)
+    PAD = 0x1E  #: spatial padding no convolution absorbs (PadBlock)
     LOSS = 0x20  #: softmax cross-entropy against the sample's label
     MASK_BWD = 0x21
     CONV2D_BWD_INPUT = 0x22
@@ -130,6 +131,7 @@ class OpKind(enum.IntEnum):
     HARD_SWISH_BWD_INPUT = 0x2C  #: reads the forward input: dX = dY * h'(x)
     GRAD_SLICE = 0x2D  #: a concatenation input's gradient: its columns of dY (SliceBlock)
     LEAKY_RELU_BWD_INPUT = 0x2E  #: reads the forward input: dX = dY, or alpha * dY below 0
+    GRAD_CROP = 0x2F  #: a PAD's input gradient: dY without the padding
     BIAS_GRAD = 0x30
     BIAS_UPDATE = 0x31
     WEIGHT_GRAD = 0x32
@@ -151,6 +153,7 @@ class ParamType(enum.IntEnum):
     REQUANTIZE = 8
     CONCAT = 9
     SLICE = 10
+    PAD = 11
 
 
 class LayerKind(enum.IntEnum):
@@ -432,10 +435,16 @@ SliceBlock = Struct(
     *(name / Int32ul for name in ("outer", "total", "offset", "inner")),  #: columns [offset, offset + inner) of total
 )
 
+PadBlock = Struct(
+    "header" / BlockHeader,
+    #: tt_pad_geom_t (the input's height, width, channels; the rows and columns added), then the fill
+    *(name / Int32sl for name in ("in_h", "in_w", "c", "top", "left", "bottom", "right", "fill")),
+)
+
 BLOCKS = {ParamType.LAYER: LayerBlock, ParamType.ADD: AddBlock, ParamType.POOL: PoolBlock,
           ParamType.FUSED: FusedBlock, ParamType.LOSS: LossBlock, ParamType.MUL: MulBlock,
           ParamType.HARD_SWISH: HardSwishBlock, ParamType.REQUANTIZE: RequantizeBlock, ParamType.CONCAT: ConcatBlock,
-          ParamType.SLICE: SliceBlock}
+          ParamType.SLICE: SliceBlock, ParamType.PAD: PadBlock}
 
 
 def layer_array_counts(kind: int, out_c: int, n_channels: int, flags: int) -> list[tuple[str, int, int]]:
@@ -521,6 +530,7 @@ SIGNATURES: dict[OpKind, Signature] = {
                             "y = tt_requantize_s8(x); y may be x's buffer"),
     OpKind.CONCAT: _sig(Phase.FORWARD, ("a:INT8", "b?:INT8", "c?:INT8", "d?:INT8"), ("y:INT8",), ParamType.CONCAT,
                         "y = tt_concat_s8(a, b, c, d): the first n_inputs slots, rows side by side"),
+    OpKind.PAD: _sig(Phase.FORWARD, ("x:INT8",), ("y:INT8",), ParamType.PAD, "y = tt_pad_s8(x)"),
     OpKind.SAVE: _sig(Phase.FORWARD, ("x:INT8",), ("saved:INT8",), ParamType.LAYER,
                       "saved[p][j] = x[p][channels[j]] (the layer's input, trained channels only)"),
     OpKind.FUSED_BLOCK: _sig(Phase.FORWARD, ("x:INT8",), ("y:INT8",), ParamType.FUSED,
@@ -548,6 +558,8 @@ SIGNATURES: dict[OpKind, Signature] = {
                                       "dx = tt_hard_swish_bwd_input_s16(x, dy): x is the forward input"),
     OpKind.LEAKY_RELU_BWD_INPUT: _sig(Phase.BACKWARD, ("dy:INT16", "x:INT8"), ("dx:INT16",), ParamType.REQUANTIZE,
                                       "dx = tt_leaky_relu_bwd_input_s16(x, dy): x is the forward input"),
+    OpKind.GRAD_CROP: _sig(Phase.BACKWARD, ("dy:INT16",), ("dx:INT16",), ParamType.PAD,
+                           "dx = tt_crop_s16(dy), exponent too"),
     OpKind.GRAD_SLICE: _sig(Phase.BACKWARD, ("dy:INT16",), ("dx:INT16",), ParamType.SLICE,
                             "dx = tt_slice_s16(dy), exponent too"),
     OpKind.GRAD_ADD: _sig(Phase.BACKWARD, ("other:INT16", "grad:INT16"), ("grad:INT16",), None,

@@ -137,6 +137,10 @@ def _sizes(kind: OpKind, p, flags: int) -> dict[str, int]:
                     db=2 * p.b_numel)
     if kind == OpKind.CONCAT:
         return dict(zip("abcd", (p.outer * v for v in p.inners)), y=p.outer * sum(p.inners))
+    if kind in (OpKind.PAD, OpKind.GRAD_CROP):
+        x = p.in_h * p.in_w * p.c
+        y = (p.in_h + p.top + p.bottom) * (p.in_w + p.left + p.right) * p.c
+        return dict(x=x, y=y, dy=2 * y, dx=2 * x)
     if kind == OpKind.GRAD_SLICE:
         return dict(dy=2 * p.outer * p.total, dx=2 * p.outer * p.inner)
     if kind in (OpKind.HARD_SWISH, OpKind.HARD_SWISH_BWD_INPUT, OpKind.REQUANTIZE, OpKind.LEAKY_RELU_BWD_INPUT):

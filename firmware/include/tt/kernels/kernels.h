@@ -21,6 +21,7 @@
 #include "tt/kernels/maxpool.h"
 #include "tt/kernels/mean.h"
 #include "tt/kernels/mul.h"
+#include "tt/kernels/pad.h"
 #include "tt/kernels/pw_conv2d.h"
 #include "tt/kernels/requantize.h"
 #include "tt/kernels/sgd.h"
