@@ -90,15 +90,16 @@ class ModelBuilder:
         self.op(code, [x, wt, bt], [y], otype, opt)
         return y
 
-    def pad(self, x, top, left, bottom, right, v2: bool = False) -> int:
-        """PAD, or PADV2 with an explicit fill of the zero point (what a converter writes for it)."""
+    def pad(self, x, top, left, bottom, right, v2: bool = False, fill: int | None = None) -> int:
+        """PAD, or PADV2 with an explicit fill (the zero point, what a converter writes, by default)."""
         h, w, c = self.shapes[x][1:]
         pt = self.tensor((4, 2), _INT32, data=np.array([[0, 0], [top, bottom], [left, right], [0, 0]], np.int32))
         q = self.tensors[x].quantization
         y = self.activation((1, h + top + bottom, w + left + right, c), q.scale[0], q.zeroPoint[0])
         if v2:
-            fill = self.tensor((), _INT8, q.scale[0], q.zeroPoint[0], np.array(q.zeroPoint[0], np.int8))
-            self.op(S.BuiltinOperator.PADV2, [x, pt, fill], [y], S.BuiltinOptions.PadV2Options, S.PadV2OptionsT())
+            value = q.zeroPoint[0] if fill is None else fill
+            ft = self.tensor((), _INT8, q.scale[0], q.zeroPoint[0], np.array(value, np.int8))
+            self.op(S.BuiltinOperator.PADV2, [x, pt, ft], [y], S.BuiltinOptions.PadV2Options, S.PadV2OptionsT())
         else:
             self.op(S.BuiltinOperator.PAD, [x, pt], [y], S.BuiltinOptions.PadOptions, S.PadOptionsT())
         return y
@@ -217,7 +218,8 @@ def random_model(seed: int) -> tuple[bytes, tuple[int, ...]]:
     LEAKY_RELU, RELU, RELU6 or int8 QUANTIZE for seeds 1, 2, 3, 4 mod 5; after the residual ADD: a hard swish for
     seeds 1 mod 4, a squeeze-excite gate with MULs for 3 mod 4, a max pool for odd seeds; every
     third seed averages with a MEAN instead of an AVERAGE_POOL_2D; seeds 1 mod 4 pad before the max
-    pool, with a PAD no convolution absorbs; even seeds pad the depthwise with PADV2, and
+    pool, with a PAD no convolution absorbs; even seeds pad the depthwise with PADV2 (6 mod 8 with a
+fill of 50, which it cannot absorb either), and
     every third seed SQUEEZEs a 1x1 map before the classifier); returns (flatbuffer, input shape)."""
     rng = np.random.default_rng(seed)
     mb = ModelBuilder(rng)
@@ -233,7 +235,8 @@ def random_model(seed: int) -> tuple[bytes, tuple[int, ...]]:
     pads = [int(rng.integers(0, k)) for _ in range(4)]
     hh, ww = mb.shapes[y][1] + pads[0] + pads[2], mb.shapes[y][2] + pads[1] + pads[3]
     if hh >= k and ww >= k:
-        y = mb.conv(mb.pad(y, *pads, v2=seed % 2 == 0), 0, k, pick([1, 2]), "VALID", "RELU6", depthwise=True)
+        fill = 50 if seed % 8 == 6 else None  # not real 0: the convolution cannot absorb it
+        y = mb.conv(mb.pad(y, *pads, v2=seed % 2 == 0, fill=fill), 0, k, pick([1, 2]), "VALID", "RELU6", depthwise=True)
     c2 = int(rng.integers(2, 9))
     a = mb.conv(y, c2, 1, 1, "VALID")
     if seed % 6 == 5:  # a fire module's expand: 1x1 and 3x3 branches concatenated (on channels or, rarely, width)

@@ -48,7 +48,7 @@ class Step:
     weights: np.ndarray | None = field(default=None, repr=False)
     bias: np.ndarray | None = field(default=None, repr=False)
     pad: tuple[int, int, int, int] = (0, 0, 0, 0)  #: for ``kind == "pad"``: top, left, bottom, right
-    pad_value: int = 0  #: for ``kind == "pad"``: the fill (the tensor's zero point)
+    pad_value: int = 0  #: for ``kind == "pad"``: the fill (the zero point, or PADV2's constant)
     constant: int | None = None  #: for ``kind == "mul"``: a constant scalar second operand
     constant_scale: float = 0.0  #: its scale (the gradient of the other operand needs it)
     alpha: float = 0.0  #: for ``kind == "leaky_relu"``: the negative side's slope
@@ -104,16 +104,18 @@ def lower(model: Model, fold_pad: bool = True, passthrough: Collection[str] = ()
             p = model.tensors[op.inputs[1]].data
             if p is None or p.shape != (4, 2) or p[0].any() or p[3].any():
                 raise ValueError(f"{op.op} {op.index}: only spatial constant padding is supported")
-            if op.op == "PADV2":
-                fill = model.tensors[op.inputs[2]].data if len(op.inputs) > 2 else None
-                if fill is None or int(np.asarray(fill).ravel()[0]) != out_zp:
-                    raise ValueError(f"PADV2 {op.index}: only a fill of the zero point (real 0) is supported")
+            fill = out_zp  # PAD fills real 0; PADV2 its constant
+            if op.op == "PADV2" and len(op.inputs) > 2:
+                value = model.tensors[op.inputs[2]].data
+                if value is None:
+                    raise ValueError(f"PADV2 {op.index}: the fill must be a constant")
+                fill = int(np.asarray(value).ravel()[0])
             pads = (int(p[1, 0]), int(p[2, 0]), int(p[1, 1]), int(p[2, 1]))
             if _qparams(model, src) != (out_scale, out_zp):
                 raise ValueError(f"{op.op} {op.index}: input and output quantization differ")
             users = consumers.get(o, [])
-            foldable = (
-                fold_pad and len(users) == 1 and o not in model.outputs
+            foldable = (  # a convolution pads with real 0: the zero point
+                fold_pad and fill == out_zp and len(users) == 1 and o not in model.outputs
                 and model.operators[users[0]].op in ("CONV_2D", "DEPTHWISE_CONV_2D")
                 and model.operators[users[0]].options.get("padding") == "VALID"
                 and model.operators[users[0]].inputs[0] == o
@@ -121,7 +123,7 @@ def lower(model: Model, fold_pad: bool = True, passthrough: Collection[str] = ()
             if foldable:
                 folded[o] = (src, pads)
             else:
-                steps.append(Step("pad", op.index, (src,), o, pad=pads, pad_value=out_zp))
+                steps.append(Step("pad", op.index, (src,), o, pad=pads, pad_value=fill))
             continue
 
         if op.op in ("CONV_2D", "DEPTHWISE_CONV_2D"):
