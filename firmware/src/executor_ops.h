@@ -1,5 +1,6 @@
-/* Internal to the executor (executor.c, executor_check.c, executor_ops.c): op records, buffer
- * table entries and FUSED_BLOCK parameters decoded from a plan that plan_check.c validated. */
+/* Internal to the executor (executor.c, executor_check.c, executor_ops.c, executor_tensor_ops.c): op
+ * records, buffer table entries, arena access and parameter blocks decoded from a plan that
+ * plan_check.c validated. */
 #ifndef TT_EXECUTOR_OPS_H
 #define TT_EXECUTOR_OPS_H
 
@@ -7,6 +8,7 @@
 #include <string.h>
 
 #include "plan_view.h"
+#include "tt/executor.h"
 #include "tt/kernels/kernels.h"
 
 typedef struct {
@@ -37,6 +39,27 @@ static inline uint32_t buf_offset(const uint8_t *plan, uint32_t table, uint32_t 
 static inline uint32_t buf_size(const uint8_t *plan, uint32_t table, uint32_t id)
 {
     return tt_pv_u32(plan + table + id * TT_PLAN_BUFFER_BYTES + TT_PLAN_BUFFER_OFF_SIZE);
+}
+
+/* An arena buffer of the loaded plan, its size and its gradient exponent slot. */
+static inline uint8_t *buf(const tt_executor_t *ex, uint16_t id)
+{
+    return ex->arena + buf_offset(ex->plan, ex->buffer_table, id);
+}
+
+static inline uint32_t size_of(const tt_executor_t *ex, uint16_t id) { return buf_size(ex->plan, ex->buffer_table, id); }
+
+static inline int32_t *exp_of(const tt_executor_t *ex, uint16_t id)
+{
+    return (int32_t *)(void *)(ex->arena + ex->exp_table) + id;
+}
+
+/* The clamp mask of an op's int8 output (slot 4) into its mask slot (5), when it has one. */
+static inline void pack_mask(const tt_executor_t *ex, const op_t *op, uint32_t numel, int32_t act_min, int32_t act_max)
+{
+    if (op->slot[5] != TT_PLAN_NONE16) {
+        tt_mask_pack_s8((int32_t)numel, act_min, act_max, (const int8_t *)buf(ex, op->slot[4]), buf(ex, op->slot[5]));
+    }
 }
 
 static inline int is_fwd(uint32_t k)
@@ -97,6 +120,9 @@ void tt_ex_fused_layers(const layout_t *L, uint32_t block, tt_plan_layer_t *pw1,
 void tt_ex_read_add_quant(const uint8_t *p, tt_add_quant_t *q);
 /* A MUL block's requantization and gradient scales. */
 void tt_ex_read_mul(const uint8_t *p, tt_mul_quant_t *q, tt_mul_grad_t *g);
+/* Run a parameterless layer's op (pooling, elementwise, concatenation, padding; forward or input
+ * gradient): executor_tensor_ops.c. @p block is the op's parameter block. */
+void tt_ex_run_tensor_op(const tt_executor_t *ex, const op_t *op, const uint8_t *block);
 /* A PAD block's geometry. */
 void tt_ex_read_pad_geom(const uint8_t *p, tt_pad_geom_t *g);
 /* A REQUANTIZE block's requantization. */

@@ -308,9 +308,11 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
                 s_b = g.tensors[L[i].inputs[1]].scale if len(L[i].inputs) > 1 else step.constant_scale
                 params[key] = MulParams(step.quant, MulGrad.from_scales(src.scale, s_b), src.numel, b_numel,
                                         step.constant)
-            else:
+            elif L[i].kind == "hard_swish":
                 params[key] = HardSwishParams(step.quant, HardSwishGrad.from_scale(src.scale, src.zero_point),
                                               src.numel)
+            else:
+                raise CompileError(f"{L[i].name}: a {L[i].kind} layer has no elementwise kernel")
         return key
 
     blocks: dict[int, Block] = {b.layers[0]: b for b in schedule.blocks}
@@ -364,7 +366,7 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
             elif layer.kind == "pad":
                 emit(OpKind.PAD, r[:1], w[:1], ep(layer.index), flags)
             else:
-                key = pp(layer.index)  # refuses a layer without a kernel (an unfolded PAD)
+                key = pp(layer.index)
                 emit(POOL_OPS[layer.kind][0], r[:1], (w[0], mask), key)
         elif k == "save":
             emit(OpKind.SAVE, r, w, lp(op.layer))

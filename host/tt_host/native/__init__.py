@@ -49,6 +49,7 @@ from tt_host.native.abi import (  # noqa: F401 (re-exported)
     CHardSwishQuant,
     CHardSwishGrad,
     CRequantizeQuant,
+    CPadGeom,
 )
 from tt_host.native.kernels import (  # noqa: F401 (re-exported)
     conv_geom_check,
