@@ -99,9 +99,12 @@ def raise_for(report: CheckReport, board: str | None = None) -> None:
         raise TtError(f"{report.model}: {message}")
     if board is not None and not report.fits(board):
         row = next((r for r in report.schemes if r.board == board and r.scheme == "last-layer"), None)
-        why = row.error if row is not None and row.error else (
-            f"the last-layer plan needs an arena of {row.arena_bytes:,} B and a package of {row.package_bytes:,} B"
-            if row is not None else "no plan was compiled for it")
+        if row is None:
+            why = "no plan was compiled for it"
+        elif row.error:
+            why = row.error
+        else:
+            why = f"the last-layer plan needs an arena of {row.arena_bytes:,} B and a package of {row.package_bytes:,} B"
         raise BudgetExceeded(f"{report.model} does not train on {board}: {why}")
 
 
