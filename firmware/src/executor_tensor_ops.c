@@ -141,9 +141,11 @@ void tt_ex_run_tensor_op(const tt_executor_t *ex, const op_t *op, const uint8_t 
         break;
     }
     case TT_PLAN_OP_GRAD_SLICE:
-        tt_slice_s16((int32_t)tt_pv_u32(block + TT_PLAN_SLICE_OFF_OUTER), (int32_t)tt_pv_u32(block + TT_PLAN_SLICE_OFF_TOTAL),
-                     (int32_t)tt_pv_u32(block + TT_PLAN_SLICE_OFF_OFFSET), (int32_t)tt_pv_u32(block + TT_PLAN_SLICE_OFF_INNER),
-                     (const int16_t *)(void *)buf(ex, s[0]), (int16_t *)(void *)buf(ex, s[4]));
+        tt_slice_s16((int32_t)tt_pv_u32(block + TT_PLAN_SLICE_OFF_OUTER),
+                     (int32_t)tt_pv_u32(block + TT_PLAN_SLICE_OFF_TOTAL),
+                     (int32_t)tt_pv_u32(block + TT_PLAN_SLICE_OFF_OFFSET),
+                     (int32_t)tt_pv_u32(block + TT_PLAN_SLICE_OFF_INNER), (const int16_t *)(void *)buf(ex, s[0]),
+                     (int16_t *)(void *)buf(ex, s[4]));
         *exp_of(ex, s[4]) = *exp_of(ex, s[0]);
         break;
     case TT_PLAN_OP_HARD_SWISH_BWD_INPUT: {
