@@ -10,7 +10,8 @@ import pytest
 from tt_host.compiler import PlanOptions, TrainParams, compile_model, load_scheme, serialize
 from tt_host.compiler import simulate as S
 from tt_host.compiler.memory import plan_schedule
-from tt_host.compiler.schedule import build_schedule, find_blocks
+from tt_host.compiler.blocks import find_blocks
+from tt_host.compiler.schedule import build_schedule
 
 from .conftest import SCHEME_100KB, model_path
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from tt_host.compiler import PlanOptions, load_scheme
-from tt_host.compiler.schedule import build_schedule, find_blocks
+from tt_host.compiler.blocks import find_blocks
+from tt_host.compiler.schedule import build_schedule
 
 from .conftest import MODEL_NAMES, SCHEME_100KB
 

@@ -22,7 +22,8 @@ from tt_protocol.plan import OpFlag, OpKind, Phase, PoolKind
 from tt_host import recipe
 from tt_host.compiler.errors import CompileError
 from tt_host.compiler.ir import Graph, Layer
-from tt_host.compiler.schedule import Block, Schedule
+from tt_host.compiler.blocks import Block
+from tt_host.compiler.schedule import Schedule
 from tt_host.reference.fixedpoint import quantize_multiplier
 from tt_host.reference.params import (
     AddQuant,

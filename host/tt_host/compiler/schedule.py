@@ -39,30 +39,23 @@ overlap.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 
 from tt_protocol.plan import LayerKind, OpFlag, OpKind
 
-from tt_host.compiler import scratch as _scratch
+from tt_host.compiler.blocks import (
+    Block,
+    find_blocks,
+    fusion_pays,
+    irb_args,
+    irb_can_alias,
+    irb_scratch,
+)
+from tt_host.compiler.scratch import cached as S
 from tt_host.compiler.errors import CompileError
 from tt_host.compiler.ir import PARAM_KINDS, Graph, Layer
 from tt_host.compiler.scheme import Scheme
 from tt_host.reference.params import ConvGeom
 
-
-class _CachedScratch:
-    """:mod:`.scratch` with its size functions memoised: they are pure functions of frozen
-    geometries, and ``--scheme auto`` schedules hundreds of candidates of one model."""
-
-    def __getattr__(self, name: str):
-        value = getattr(_scratch, name)
-        if callable(value) and not isinstance(value, type) and not name.startswith("_"):
-            value = lru_cache(maxsize=None)(value)
-        setattr(self, name, value)
-        return value
-
-
-S = _CachedScratch()
 
 #: Buffer kinds, in the order the report breaks memory down.
 BUFFER_KINDS = ("input", "activation", "accumulator", "saved", "mask", "grad", "param_grad", "param", "scratch")
@@ -169,21 +162,6 @@ class Training:
     channels: tuple[int, ...]  #: trained input channels of the weights (empty: frozen)
 
 
-@dataclass(frozen=True)
-class Block:
-    """An inverted bottleneck run fused: ``pw1`` (the expansion layer: a pointwise
-    convolution, or a general one such as the stem) may be absent, ``add`` too."""
-
-    pw1: int | None
-    dw: int
-    pw2: int
-    add: int | None
-
-    @property
-    def layers(self) -> tuple[int, ...]:
-        return tuple(i for i in (self.pw1, self.dw, self.pw2, self.add) if i is not None)
-
-
 @dataclass
 class Schedule:
     """The ordered ops of one training step and every buffer they touch."""
@@ -237,38 +215,6 @@ def _needs_grad(graph: Graph, training: dict[int, Training]) -> frozenset[int]:
         if layer.index in training or any(t in need for t in layer.inputs):
             need.add(layer.output)
     return frozenset(need)
-
-
-def find_blocks(graph: Graph, expand_conv: bool = False) -> list[Block]:
-    """Every ``[pw1] -> depthwise -> pw2 [-> ADD(block input)]`` chain the fused kernel covers;
-    with ``expand_conv`` the expansion may also be a general convolution (``conv2d``). Blocks
-    never share a layer: in a depthwise-separable stack (DS-CNN, MobileNetV1: dw -> pw -> dw ->
-    pw ...) a block's projection is not also the next block's expansion, which then has none."""
-    expand_kinds = ("pw_conv2d", "conv2d") if expand_conv else ("pw_conv2d",)
-    by_out = {layer.output: layer for layer in graph.layers}
-    blocks = []
-    taken: set[int] = set()
-    for dw in graph.layers:
-        if dw.kind != "dw_conv2d" or dw.step.geom.out_c != dw.step.geom.in_c:
-            continue
-        users = graph.consumers(dw.output)
-        if len(users) != 1 or users[0].kind != "pw_conv2d" or users[0].is_classifier:
-            continue
-        pw2 = users[0]
-        pw1 = by_out.get(dw.inputs[0])
-        if pw1 is not None and (pw1.kind not in expand_kinds or pw1.is_classifier
-                                or len(graph.consumers(pw1.output)) != 1 or pw1.index in taken):
-            pw1 = None
-        block_in = pw1.inputs[0] if pw1 is not None else dw.inputs[0]
-        add = None
-        after = graph.consumers(pw2.output)
-        if len(after) == 1 and after[0].kind == "add" and set(after[0].inputs) == {block_in, pw2.output}:
-            add = after[0]
-        block = Block(pw1.index if pw1 else None, dw.index, pw2.index, add.index if add else None)
-        if taken.isdisjoint(block.layers):
-            blocks.append(block)
-            taken.update(block.layers)
-    return blocks
 
 
 class _Builder:
@@ -377,7 +323,7 @@ class _Builder:
         self.streamed = (self.options.stream_input and first is not None and first.layers[0] == self.g.layers[0].index
                          and x not in self.need and len(self.g.consumers(x)) == 1)
         if self.streamed:
-            rows = S.fused_block_rows_span(*_irb_args(self.g, first))
+            rows = S.fused_block_rows_span(*irb_args(self.g, first))
             height = self.g.tensors[x].shape[1]  # [1][H][W][C]
             self.act[x] = self.buffer(f"act:{x}", rows * self.numel(x) // height, "input")
         else:
@@ -440,9 +386,9 @@ class _Builder:
         out = self.act_buffer(last.output)
         # A streamed sample's rows pass through a small buffer the output cannot share.
         streamed = x == self.g.input and self.streamed
-        inplace = ((out, self.act[x]),) if _irb_can_alias(self.g, block) and not streamed else ()
+        inplace = ((out, self.act[x]),) if irb_can_alias(self.g, block) and not streamed else ()
         self.emit("fused_block", "forward", first.index, (self.act[x],), (out,), inplace=inplace,
-                  scratch=_irb_scratch(self.g, block), macs=macs)
+                  scratch=irb_scratch(self.g, block), macs=macs)
 
     # -- backward --------------------------------------------------------------------------
 
@@ -628,37 +574,6 @@ def _recomputable(block: Block, b: _Builder) -> bool:
     return b.needs_mask(L[block.pw1]) or b.needs_mask(L[block.dw])
 
 
-def _irb_args(graph: Graph, block: Block) -> tuple:
-    """``(expand geometry or None, depthwise geometry, out_c, residual)`` of ``tt_irb_geom_t``."""
-    L = graph.layers
-    expand = L[block.pw1].step.geom if block.pw1 is not None else None
-    return expand, L[block.dw].step.geom, L[block.pw2].out_channels, block.add is not None
-
-
-def _irb_can_alias(graph: Graph, block: Block) -> bool:
-    """``tt_irb_fwd_s8_can_alias``: may the block's output be written over its input?"""
-    return S.fused_block_can_alias(*_irb_args(graph, block))
-
-
-def _irb_scratch(graph: Graph, block: Block) -> S.Scratch:
-    """Scratch of ``tt_irb_fwd_s8`` (``tt_irb_fwd_s8_scratch_size`` through :mod:`.scratch`)."""
-    return S.fused_block(*_irb_args(graph, block))
-
-
-def _fusion_pays(graph: Graph, block: Block) -> bool:
-    """Fused local peak (input + output + the kernel's rows) below the unfused one."""
-    L = graph.layers
-    numel = lambda t: graph.tensors[t].numel
-    x = L[block.layers[0]].inputs[0]
-    res = numel(x) if block.add is not None else 0
-    dw = L[block.dw]
-    e1 = numel(dw.inputs[0]) if block.pw1 is not None else 0
-    e2, y = numel(dw.output), numel(L[block.pw2].output)
-    unfused = max(numel(x) + e1, res + e1 + e2 if block.pw1 is not None else numel(x) + e2, res + e2 + y)
-    io = max(numel(x), y) if _irb_can_alias(graph, block) else numel(x) + y
-    return io + _irb_scratch(graph, block).nbytes < unfused
-
-
 def _finalize_inplace(ops: list[Op], buffers: dict[str, Buffer]) -> list[Op]:
     """Keep an in-place pair only where its read buffer dies at that op and the written
     buffer is born there; a written buffer overlaps at most one input (an ADD picks the first
@@ -697,7 +612,7 @@ def build_schedule(graph: Graph, scheme: Scheme, options: PlanOptions | None = N
     fused: list[Block] = []
     if options.fuse_blocks != "off":
         for block in find_blocks(graph, options.fuse_stem):
-            if _fusable(graph, block, b) and (options.fuse_blocks == "all" or _fusion_pays(graph, block)):
+            if _fusable(graph, block, b) and (options.fuse_blocks == "all" or fusion_pays(graph, block)):
                 fused.append(block)
                 chosen.update({i: block for i in block.layers})
     recomputed: tuple[Block, ...] = ()

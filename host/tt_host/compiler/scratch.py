@@ -93,3 +93,19 @@ def fused_block_can_alias(expand: ConvGeom | None, dw: ConvGeom, out_c: int, res
 def fused_block_rows_span(expand: ConvGeom | None, dw: ConvGeom, out_c: int, residual: bool) -> int:
     """Input rows the fused block reads at once when run as they arrive (``tt_irb_fwd_s8_rows_span``)."""
     return _native().irb_rows_span(_irb_geom(expand, dw, out_c, residual))
+
+
+class _CachedScratch:
+    """This module with its size functions memoised: they are pure functions of frozen
+    geometries, and ``--scheme auto`` schedules hundreds of candidates of one model."""
+
+    def __getattr__(self, name: str):
+        value = globals()[name]
+        if callable(value) and not isinstance(value, type) and not name.startswith("_"):
+            value = lru_cache(maxsize=None)(value)
+        setattr(self, name, value)
+        return value
+
+
+#: This module, memoised (what the scheduler calls).
+cached = _CachedScratch()
