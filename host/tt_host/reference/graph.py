@@ -202,7 +202,7 @@ def lower(model: Model, fold_pad: bool = True, passthrough: Collection[str] = ()
         elif op.op in ("RELU", "RELU6", "QUANTIZE"):
             x_idx = op.inputs[0]
             if model.tensors[x_idx].dtype != np.int8:
-                raise ValueError(f"QUANTIZE {op.index}: from {model.tensors[x_idx].dtype}, only int8 -> int8 (a "
+                raise ValueError(f"{op.op} {op.index}: from {model.tensors[x_idx].dtype}, only int8 -> int8 (a "
                                  "float input is quantized by the host, at the model's input only)")
             x_scale, x_zp = _qparams(model, x_idx)
             quant = (RequantizeQuant.requantize(x_scale, x_zp, out_scale, out_zp) if op.op == "QUANTIZE"
