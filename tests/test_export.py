@@ -33,6 +33,14 @@ def _tflm_outputs(model: bytes, images) -> list[np.ndarray]:
     return out
 
 
+def _tflm_tensor(model: bytes, x: np.ndarray, index: int) -> np.ndarray:
+    """Tensor ``index`` of TFLite Micro's run of ``model`` on ``x``."""
+    interp = tflm.Interpreter.from_bytes(model, intrepreter_config=tflm.InterpreterConfig.kPreserveAllTensors)
+    interp.set_input(x[None], 0)
+    interp.invoke()
+    return np.asarray(interp.GetTensor(index, 0)["tensor_data"]).reshape(-1)
+
+
 def _images(shape, n, seed=0):
     return [np.random.default_rng(seed + i).integers(-128, 128, shape).astype(np.int8) for i in range(n)]
 
@@ -114,3 +122,64 @@ def test_replaced_head_is_rebuilt():
     out = _tflm_outputs(new, [x])[0].reshape(-1)
     assert out.shape == (4,)
     assert np.array_equal(out, ref_graph.run(nm, x[None])[nm.outputs[0]].reshape(-1))
+
+
+def _planned_logits(machine, x) -> np.ndarray:
+    """The int8 logits the device computes for ``x`` (a forward-only step of the planned machine)."""
+    machine.step(x, 0, train=False)
+    loss = next(op for op in machine.ops if op.kind == P.OpKind.LOSS)
+    return np.asarray(machine.store.get(loss.ins[0])).reshape(-1)
+
+
+def test_trained_bias_of_a_layer_without_one_is_added():
+    """ResNet-8's classifier has no bias tensor (the converter dropped an all-zero bias): training
+    its bias makes the deltas add one, and the exported model computes the trained logits."""
+    path = REPO_ROOT / "examples" / "models" / "resnet_small.tflite"
+    base = path.read_bytes()
+    c = compile_model(path, "last-layer")
+    b = serialize(c.schedule, c.plan, TrainParams(lr=0.05, seed=1))
+    m = S.planned(b.plan, b.weights)
+    shape = c.graph.tensors[c.graph.input].shape
+    for i, x in enumerate(_images(shape, 12, seed=20)):
+        m.step(x, i % 10)
+    deltas = P.parse_deltas(D.build(b.plan, b.weights, m.parameters()))
+    added = [r for r in deltas.records if r.added]
+    assert len(added) == 1 and added[0].kind == P.TensorKind.BIAS and np.any(added[0].values)
+    new = export(base, deltas)
+    nm = load(new)
+    fc = next(op for op in nm.operators if op.op == "FULLY_CONNECTED")
+    assert fc.inputs[1] == added[0].tflite_tensor and fc.inputs[2] >= 0
+    assert np.array_equal(nm.tensors[fc.inputs[2]].data, added[0].values)
+    for x in _images(shape, 3, seed=30):
+        assert np.array_equal(_tflm_tensor(new, x, fc.outputs[0]), _planned_logits(m, x))
+
+
+def test_replaced_head_of_a_classifier_without_bias_gets_one():
+    path = REPO_ROOT / "examples" / "models" / "resnet_small.tflite"
+    g = load_graph(path)
+    shape = g.tensors[g.input].shape
+    from tt_host.compiler.head import imprint
+
+    images = np.stack(_images(shape, 9, seed=40))
+    c = compile_model(imprint(g, images, np.arange(9) % 3, ["a", "b", "c"]), "last-layer")
+    b = serialize(c.schedule, c.plan, TrainParams(lr=0.05, seed=1))
+    m = S.planned(b.plan, b.weights)
+    for i, x in enumerate(images):
+        m.step(x, i % 3)
+    new = export(path.read_bytes(), D.build(b.plan, b.weights, m.parameters()))
+    nm = load(new)
+    fc = next(op for op in nm.operators if op.op == "FULLY_CONNECTED")
+    assert nm.tensors[fc.outputs[0]].shape[-1] == 3 and fc.inputs[2] >= 0
+    for x in _images(shape, 3, seed=50):
+        assert np.array_equal(_tflm_tensor(new, x, fc.outputs[0]), _planned_logits(m, x))
+
+
+def test_an_added_bias_record_round_trips_and_must_be_whole():
+    def deltas(channels):
+        record = P.Delta(7, P.TensorKind.BIAS, np.array([3, -4], np.int32), channels, added=True)
+        return P.Deltas(bytes(32), bytes(32), "s", 1, 2, (record,))
+
+    (record,) = P.parse_deltas(P.build_deltas(deltas(()))).records
+    assert record.added and record.absolute and record.tflite_tensor == 7 and list(record.values) == [3, -4]
+    with pytest.raises(P.PlanInvalid, match="only a whole bias can be added"):
+        P.parse_deltas(P.build_deltas(deltas((0, 1))))

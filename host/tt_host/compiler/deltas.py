@@ -82,6 +82,10 @@ def build(plan: bytes, weights: bytes, parameters: dict[tuple[int, str], np.ndar
                                () if whole else tuple(p.channels)))
         if (layer, "BIAS") in parameters:
             cur = np.asarray(parameters[(layer, "BIAS")], np.int64)
+            if tensor[(layer, "BIAS")].tflite_tensor == P.NONE32:  # the base has no bias: add it
+                out.append(P.Delta(tensor[(layer, "WEIGHTS")].tflite_tensor, P.TensorKind.BIAS,
+                                   cur.astype(np.int32), added=True))
+                continue
             delta = (cur - p.bias.astype(np.int64)).astype(np.int32)
             out.append(P.Delta(tensor[(layer, "BIAS")].tflite_tensor, P.TensorKind.BIAS, delta))
     if head_layer is not None:

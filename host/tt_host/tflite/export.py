@@ -72,7 +72,8 @@ def _replace_head(model, graph, deltas: P.Deltas, raw: bytes) -> None:
     op = next((o for o in graph.operators if len(o.inputs) > 1 and o.inputs[1] == w_rec.tflite_tensor), None)
     if op is None:
         raise ExportError(f"no operator reads tensor {w_rec.tflite_tensor}: not this model's classifier")
-    x, w, b = (graph.tensors[i] for i in op.inputs[:3])
+    x, w = (graph.tensors[i] for i in op.inputs[:2])
+    b = _bias_of(model, graph, op, n)
     s_x = float(np.float32(x.quantization.scale[0]))
     scales = np.asarray(head.weight_scales, np.float32)
     w.shape = [n, head.in_c]
@@ -113,6 +114,35 @@ def _replace_head(model, graph, deltas: P.Deltas, raw: bytes) -> None:
         model.description = f"{desc}; adapted by tt: classes {','.join(head.labels)}".lstrip("; ")
 
 
+def _bias_of(model, graph, op, n: int):
+    """``op``'s bias tensor; one of ``n`` zeros quantized at ``s_x * s_W`` is added to the
+    model first when the base has none (a converter drops an all-zero bias)."""
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        return graph.tensors[op.inputs[2]]
+    x, w = (graph.tensors[i] for i in op.inputs[:2])
+    s_w = np.broadcast_to(np.asarray(w.quantization.scale, np.float32), (n,))
+    b = S.TensorT()
+    b.name = (w.name.decode() if isinstance(w.name, bytes) else w.name or "") + "/bias"
+    b.type, b.shape, b.buffer = S.TensorType.INT32, [n], len(model.buffers)
+    b.quantization = S.QuantizationParametersT()
+    b.quantization.scale = [float(np.float32(x.quantization.scale[0]) * s) for s in s_w]
+    b.quantization.zeroPoint = [0] * n
+    model.buffers.append(S.BufferT())
+    graph.tensors.append(b)
+    op.inputs = [*list(op.inputs[:2]), len(graph.tensors) - 1]
+    _set_buffer(model, b, np.zeros(n, np.int32))
+    return b
+
+
+def _add_bias(model, graph, r: P.Delta) -> None:
+    """An ADDED bias record: the operator reading weights ``r.tflite_tensor`` gets a bias."""
+    op = next((o for o in graph.operators if len(o.inputs) > 1 and o.inputs[1] == r.tflite_tensor), None)
+    if op is None or r.kind != P.TensorKind.BIAS:
+        raise ExportError(f"an added bias for tensor {r.tflite_tensor}, which no operator reads as its weights")
+    values = np.asarray(r.values, np.int32)
+    _set_buffer(model, _bias_of(model, graph, op, values.size), values)
+
+
 def export(base: bytes, deltas: bytes | P.Deltas) -> bytes:
     """The adapted model: ``base`` with ``deltas`` merged (see the module docstring)."""
     d = deltas if isinstance(deltas, P.Deltas) else P.parse_deltas(deltas)
@@ -121,6 +151,8 @@ def export(base: bytes, deltas: bytes | P.Deltas) -> bytes:
     model = S.ModelT.InitFromPackedBuf(bytearray(base), 0)
     graph = model.subgraphs[0]
     for r in d.records:
+        if r.added:
+            _add_bias(model, graph, r)
         if r.absolute:
             continue
         if not 0 <= r.tflite_tensor < len(graph.tensors):

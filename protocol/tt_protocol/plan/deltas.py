@@ -78,6 +78,9 @@ class DeltaFlag(enum.IntFlag):
     """Bits of a DeltaRecord's ``flags``."""
 
     ABSOLUTE = 1  #: values are the tensor's new contents, not differences (a replaced head)
+    #: the base has no such tensor (an operator without a bias): ``tflite_tensor`` names the
+    #: weights of the operator it belongs to, and the values are its contents (implies ABSOLUTE)
+    ADDED = 2
 
 
 DeltaRecord = Struct(
@@ -105,6 +108,7 @@ class Delta:
     values: Any  #: numpy array: int8/int16 weight deltas, int32 bias deltas, or absolute values
     channels: tuple[int, ...] = ()
     absolute: bool = False
+    added: bool = False  #: a bias the base lacks; ``tflite_tensor`` names the operator's weights
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,10 @@ def _dtype_of(values) -> DType:
     return {np.dtype(np.int8): DType.INT8, np.dtype(np.int16): DType.INT16, np.dtype(np.int32): DType.INT32}[kind]
 
 
+def _flags(r: Delta) -> DeltaFlag:
+    return (DeltaFlag.ABSOLUTE if r.absolute or r.added else DeltaFlag(0)) | (DeltaFlag.ADDED if r.added else 0)
+
+
 def build_deltas(d: Deltas) -> bytes:
     """Serialise a deltas file (see DeltasHeader, HeadRecord, DeltaRecord)."""
     import numpy as np
@@ -161,7 +169,7 @@ def build_deltas(d: Deltas) -> bytes:
         raw = np.ascontiguousarray(r.values).astype(np.asarray(r.values).dtype.newbyteorder("<")).tobytes()
         data += raw + bytes(align(len(raw)) - len(raw))
         recs += DeltaRecord.build(dict(tflite_tensor=r.tflite_tensor, kind=r.kind, dtype=dt,
-                                       flags=DeltaFlag.ABSOLUTE if r.absolute else 0, n_channels=len(r.channels),
+                                       flags=_flags(r), n_channels=len(r.channels),
                                        channels_offset=ch_off, count=int(np.asarray(r.values).size), values_offset=v_off))
     blob = bytearray(DeltasHeader.build(dict(
         version=FORMAT_VERSION, header_bytes=DELTAS_HEADER_BYTES, total_bytes=0, crc32=0, model_hash=d.model_hash,
@@ -203,6 +211,10 @@ def parse_deltas(blob: bytes) -> Deltas:
             channels = tuple(int(c) for c in np.frombuffer(blob, "<i2", r.n_channels, r.channels_offset))
         dt = {DType.INT8: np.int8, DType.INT16: "<i2", DType.INT32: "<i4"}[DType(r.dtype)]
         values = np.frombuffer(blob, dt, r.count, r.values_offset).copy()
-        records.append(Delta(r.tflite_tensor, TensorKind(r.kind), values, channels, bool(r.flags & DeltaFlag.ABSOLUTE)))
+        added = bool(r.flags & DeltaFlag.ADDED)
+        if added and (r.kind != TensorKind.BIAS or r.n_channels):
+            raise PlanInvalid(Check.BAD_PARAMS, f"delta record {i}: only a whole bias can be added")
+        records.append(Delta(r.tflite_tensor, TensorKind(r.kind), values, channels,
+                             added or bool(r.flags & DeltaFlag.ABSOLUTE), added))
     name = bytes(h.scheme_name).rstrip(b"\0").decode("ascii", "replace")
     return Deltas(h.model_hash, h.plan_hash, name, h.samples, h.n_classes, tuple(records), head)
