@@ -90,9 +90,11 @@ class PlannedExecutor:
 class SimDevice(Responder):
     """A simulated board: ``feed(wire bytes) -> answer bytes``, plus test hooks."""
 
-    def __init__(self, model_area_bytes: int | None = None) -> None:
+    def __init__(self, model_area_bytes: int | None = None, store_capacity: int | None = None) -> None:
         self.planned = PlannedExecutor(BOARD.arena_bytes)
         kwargs = {} if model_area_bytes is None else {"model_area_bytes": model_area_bytes}
+        if store_capacity is not None:
+            kwargs["store_capacity"] = store_capacity
         super().__init__(BOARD, executor=self.planned, **kwargs)
 
     @property

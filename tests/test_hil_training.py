@@ -76,8 +76,8 @@ def _prepare(cache: Cache, folder: Path, setup: provision.TrainingSetup, eval_sp
     head = provision.choose_head(provision.model_labels(DEMO), 6, found.labels)
     schedule = S.build_schedule(found, head.class_of, SHAPE, eval_split, epochs, setup.seed)
     images, labels = S.training_arrays(schedule, SHAPE)
-    budget = setup.budget or 200 * 1024
-    return Prepared(provision.prepare(cache, DEMO, head, images, labels, setup, budget), schedule)
+    limits = provision.DeviceLimits(setup.budget or 200 * 1024)
+    return Prepared(provision.prepare(cache, DEMO, head, images, labels, setup, limits), schedule)
 
 
 @pytest.fixture(scope="module")

@@ -122,6 +122,9 @@ def test_hello_reports_the_host_board_with_the_f746_qemu_arena(twin: Emulator) -
     assert (info.sram_bytes, info.flash_bytes) == (QEMU.sram_bytes, QEMU.flash_bytes)
     assert info.arena_bytes == _configured_arena_bytes()
     assert info.max_payload == MAX_PAYLOAD and info.firmware_version == "0.1.0"
+    # The flash layout the host plans against is the firmware's (boards/common/f746_flash.c).
+    for board in (HOST, QEMU):
+        assert (info.model_area_bytes, info.param_store_bytes) == (board.model_area_bytes, board.param_store_bytes)
 
 
 def test_the_model_area_is_the_one_board_toml_states(twin: Emulator) -> None:

@@ -19,6 +19,7 @@ from tt_protocol.frame import (
     PROTOCOL_VERSION,
     SEQ_UNKNOWN,
     Header,
+    INFO_BASE_BYTES,
     InfoPayload,
     LoadBeginPayload,
     LoadChunkHeader,
@@ -104,6 +105,8 @@ def test_hello_reports_the_board(line: Line) -> None:
         protocol_version=PROTOCOL_VERSION,
         firmware_version="0.1.0",
         plan_hash=None,
+        model_area_bytes=512 * 1024,
+        param_store_bytes=128 * 1024 - 56,
     )
     assert info.to_dict()["firmware_version"] == "0.1.0"
 
@@ -121,13 +124,19 @@ def test_plan_hash_is_hex_when_a_plan_is_loaded() -> None:
             max_payload=5,
             plan_hash=bytes(range(32)),
             model_hash=bytes(range(32, 64)),
+            model_area_bytes=6,
+            param_store_bytes=7,
         )
     )
     info = DeviceInfo.from_payload(payload + b"future fields")
     assert (info.board, info.firmware_version, info.plan_hash) == ("f746-disco", "1.2.3", bytes(range(32)).hex())
     assert info.model_hash == bytes(range(32, 64)).hex()
+    assert (info.model_area_bytes, info.param_store_bytes) == (6, 7)
+    # Firmware from before the limits were reported: they are unknown, not zero.
+    older = DeviceInfo.from_payload(payload[:INFO_BASE_BYTES])
+    assert older.model_hash == info.model_hash and (older.model_area_bytes, older.param_store_bytes) == (None, None)
     with pytest.raises(ProtocolError):
-        DeviceInfo.from_payload(payload[:-1])
+        DeviceInfo.from_payload(payload[:INFO_BASE_BYTES - 1])
 
 
 @pytest.mark.parametrize("payload", [b"", b"\0\0\0", bytes(range(256)) * 4])

@@ -325,3 +325,25 @@ def test_the_same_stream_compiles_its_plan_once(folder: Path, cache: Cache, monk
     assert again.plan_hash == first.plan_hash and not again.uploaded
     with pytest.raises(AssertionError, match="compiled again"):  # other settings, another plan
         _stream(device, folder, cache, setup=provision.TrainingSetup(scheme="bias-only"))
+
+
+def test_the_plan_fits_the_devices_parameter_store_and_model_area(folder: Path, cache: Cache) -> None:
+    """A device whose store holds 8,000-byte COMMIT records (the F746's: 131,016) gets a `paper`
+    plan whose trained parameters fit it, and every epoch that improves commits; a scheme over
+    the store, or a package over the model area, is refused before anything is uploaded."""
+    from tt_host.compiler import StoreBudgetExceeded
+    from tt_host.errors import BudgetExceeded
+
+    device = SimDevice(store_capacity=8000)
+    report = _stream(device, folder, cache, epochs=2, setup=provision.TrainingSetup(lr=0.01))
+    # 15,088 bytes: the demo model's `full`, which `paper` chooses when the store does not bind
+    assert cache.plan(report.plan_hash).report["commit_bytes"] <= 8000 < 15_088
+    assert any(committed for *_, committed in report.epochs)
+    too_much = SimDevice(store_capacity=8000)
+    with pytest.raises(StoreBudgetExceeded, match="parameter store holds") as caught:
+        _stream(too_much, folder, cache, setup=provision.TrainingSetup(scheme="full", lr=0.01))
+    assert caught.value.exit_code == 8 and too_much.package is None
+    too_big = SimDevice(model_area_bytes=30_000)
+    with pytest.raises(BudgetExceeded, match="larger than the device's model area") as caught:
+        _stream(too_big, folder, cache, setup=provision.TrainingSetup(lr=0.01))
+    assert caught.value.exit_code == 8 and too_big.package is None

@@ -57,11 +57,13 @@ static void reply_info(tt_proto_t *proto, uint16_t seq)
     tt_put_u32(p + TT_INFO_OFF_ARENA_BYTES, proto->trainer->arena_bytes);
     tt_put_u32(p + TT_INFO_OFF_CORE_CLOCK_HZ, proto->board->core_clock_hz);
     tt_put_u16(p + TT_INFO_OFF_MAX_PAYLOAD, (uint16_t)TT_MAX_PAYLOAD);
+    tt_put_u32(p + TT_INFO_OFF_MODEL_AREA_BYTES, proto->upload.capacity);
+    tt_put_u32(p + TT_INFO_OFF_PARAM_STORE_BYTES, tt_trainer_store_capacity(proto->trainer));
     const uint8_t *plan_hash = tt_trainer_plan_hash(proto->trainer);
     if (plan_hash != NULL) {
         memcpy(p + TT_INFO_OFF_PLAN_HASH, plan_hash, TT_INFO_OFF_MODEL_HASH - TT_INFO_OFF_PLAN_HASH);
         memcpy(p + TT_INFO_OFF_MODEL_HASH, tt_trainer_model_hash(proto->trainer),
-               TT_INFO_BYTES - TT_INFO_OFF_MODEL_HASH);
+               TT_INFO_OFF_MODEL_AREA_BYTES - TT_INFO_OFF_MODEL_HASH);
     }
     proto->tx_len = tt_frame_finish(proto->tx, TT_OP_INFO, seq, TT_INFO_BYTES);
 }

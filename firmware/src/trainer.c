@@ -103,6 +103,8 @@ const uint8_t *tt_trainer_model_hash(const tt_trainer_t *t)
     return t->package != NULL ? t->package + TT_PLAN_HEADER_OFF_MODEL_HASH : NULL;
 }
 
+uint32_t tt_trainer_store_capacity(const tt_trainer_t *t) { return tt_store_capacity(&t->store); }
+
 uint32_t tt_trainer_input_bytes(const tt_trainer_t *t)
 {
     return t->package != NULL ? tt_executor_input_bytes(&t->ex) : 0u;

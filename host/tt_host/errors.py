@@ -21,7 +21,8 @@ exit code  exception                 meaning
 6          :class:`ToolMissing`      an external tool is not installed (cmake,
                                      arm-none-eabi-gcc, qemu-system-arm, pyocd/openocd)
 7          :class:`BuildError`       the firmware build failed
-8          :class:`BudgetExceeded`   the image does not fit the board's SRAM or flash
+8          :class:`BudgetExceeded`   the image, a plan or its trained parameters do not
+                                     fit the board's SRAM, flash, model area or parameter store
 9          :class:`ProtocolError`    the device answered something malformed or unexpected;
                                      also ``tt_protocol``'s ``FrameError`` and ``CobsError``
 10         :class:`WorseParameters`  ``tt-host commit`` without ``--force``: the device's

@@ -214,7 +214,12 @@ InfoPayload = Struct(
     "max_payload" / Int16ul,  # MAX_PAYLOAD of this firmware
     "plan_hash" / Bytes(32),  # hash of the loaded training plan; all zero when none
     "model_hash" / Bytes(32),  # SHA-256 of the base .tflite of the loaded plan; zero when none
+    # Fields after model_hash were added later; a shorter INFO (older firmware) leaves them 0.
+    "model_area_bytes" / Int32ul,  # flash for an uploaded package (plan + weights): LOAD_BEGIN's limit
+    "param_store_bytes" / Int32ul,  # the largest COMMIT record (trained parameters) the A/B store holds
 )
+#: INFO's size before ``model_area_bytes``: what firmware older than those fields sends.
+INFO_BASE_BYTES = 102
 
 
 LoadBeginPayload = Struct(

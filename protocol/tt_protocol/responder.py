@@ -135,7 +135,8 @@ def error_frame(status: Status, seq: int, opcode: int = 0, detail: int = 0) -> b
     return encode_frame(Opcode.ERROR, seq, payload)
 
 
-def info_payload(board: BoardIdentity, plan_hash: bytes = bytes(32), model_hash: bytes = bytes(32)) -> bytes:
+def info_payload(board: BoardIdentity, plan_hash: bytes = bytes(32), model_hash: bytes = bytes(32),
+                 model_area_bytes: int = MODEL_AREA_BYTES, param_store_bytes: int = STORE_CAPACITY_BYTES) -> bytes:
     major, minor, patch = FIRMWARE_VERSION
     return InfoPayload.build(
         dict(
@@ -149,6 +150,8 @@ def info_payload(board: BoardIdentity, plan_hash: bytes = bytes(32), model_hash:
             max_payload=MAX_PAYLOAD,
             plan_hash=plan_hash,
             model_hash=model_hash,
+            model_area_bytes=model_area_bytes,
+            param_store_bytes=param_store_bytes,
         )
     )
 
@@ -332,7 +335,8 @@ class Responder:
     def _hello(self, payload: bytes):
         if payload:
             return Status.BAD_PAYLOAD, 0, b""
-        return Status.OK, 0, info_payload(self.board, self.plan_hash, self.model_hash)
+        return Status.OK, 0, info_payload(self.board, self.plan_hash, self.model_hash, self.upload.capacity,
+                                     self.store_capacity)
 
     def _ping(self, payload: bytes):
         return Status.OK, 0, payload

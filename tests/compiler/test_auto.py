@@ -151,3 +151,26 @@ def test_shared_models_auto_at_the_published_budget(shared_dir, name, with_sampl
     c = compile_model(g, "auto", published.peak_sram_bytes, OPTS, firmware=FIRMWARE_MEASURED, samples=samples)
     assert c.peak_sram_bytes <= published.peak_sram_bytes
     assert c.report["trainable_params"] >= published.report["trainable_params"]
+
+
+@pytest.mark.parametrize("scheme", ["paper", "auto"])
+def test_the_choice_fits_the_parameter_store(demo, scheme):
+    """``commit_bytes`` is what the device's COMMIT stores (count + parameter image), and
+    `paper` / `auto` choose within ``store_budget`` as they do within the SRAM budget."""
+    from tt_host import native
+    from tt_host.compiler import StoreBudgetExceeded
+    from tt_host.compiler.blob import package
+
+    graph, images, labels = demo
+    samples = (images, labels)
+    unbounded = compile_model(graph, scheme, 200 * 1024, samples=samples).report["commit_bytes"]
+    for store in (2_000, 8_000):
+        c = compile_model(graph, scheme, 200 * 1024, samples=samples, store_budget=store)
+        assert c.report["commit_bytes"] <= store < unbounded
+        assert c.scheme.info["store_budget"] == store
+        b = serialize(c.schedule, c.plan)
+        ex = native.Executor(c.report["arena_bytes"])
+        assert ex.load(package(b.plan, b.weights))[0] == 0
+        assert c.report["commit_bytes"] == 4 + len(ex.params())
+    with pytest.raises(StoreBudgetExceeded, match="classifier alone"):
+        compile_model(graph, scheme, 200 * 1024, samples=samples, store_budget=100)

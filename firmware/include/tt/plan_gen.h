@@ -128,6 +128,7 @@
 
 /* Deltas record flags (DeltaFlag). */
 #define TT_DELTA_FLAG_ABSOLUTE 1u
+#define TT_DELTA_FLAG_ADDED 2u
 
 /* Why a loader refused a blob (Check); the error status detail. */
 #define TT_PLAN_CHECK_OK 0u

@@ -112,6 +112,9 @@ const uint8_t *tt_trainer_plan_hash(const tt_trainer_t *t);
 /** The running plan's model hash (32 bytes, in the package), or NULL when none is loaded. */
 const uint8_t *tt_trainer_model_hash(const tt_trainer_t *t);
 
+/** The largest COMMIT record (trained count + parameter image) the store holds. */
+uint32_t tt_trainer_store_capacity(const tt_trainer_t *t);
+
 /** Size of the plan's input tensor, the sample (0 without a plan). */
 uint32_t tt_trainer_input_bytes(const tt_trainer_t *t);
 

@@ -179,15 +179,16 @@ def check_tables(report) -> list[Table]:
         verdicts.add_row(v.name, marks[v.ok], v.detail)
     tables = [ops, verdicts]
     if report.schemes:
-        memory = Table(title="what training needs (arena and package against each board's)")
-        for column in ("board", "scheme", "trainable", "peak SRAM", "arena", "package", "fits"):
+        memory = Table(title="what training needs (arena, package and trained parameters against each board's)")
+        for column in ("board", "scheme", "trainable", "peak SRAM", "arena", "package", "commit", "fits"):
             memory.add_column(column, justify="left" if column in ("board", "scheme", "fits") else "right")
         for r in report.schemes:
             if r.error:
-                memory.add_row(r.board, r.scheme, "", "", "", "", f"[red]no[/red]: {r.error}")
+                memory.add_row(r.board, r.scheme, "", "", "", "", "", f"[red]no[/red]: {r.error}")
                 continue
-            why = [] if r.fits else ["arena"] * (not r.fits_arena) + ["model area"] * (not r.fits_model_area)
+            why = [name for name, ok in (("arena", r.fits_arena), ("model area", r.fits_model_area),
+                                         ("parameter store", r.fits_store)) if not ok]
             memory.add_row(r.board, r.scheme, f"{r.trainable_params:,}", f"{r.peak_sram_bytes:,}", f"{r.arena_bytes:,}",
-                           f"{r.package_bytes:,}", "yes" if r.fits else f"[red]no[/red] ({', '.join(why)})")
+                           f"{r.package_bytes:,}", f"{r.commit_bytes:,}", "yes" if r.fits else f"[red]no[/red] ({', '.join(why)})")
         tables.append(memory)
     return tables

@@ -24,6 +24,7 @@ from tt_host.compiler.errors import (
     PlanBudgetExceeded,
     PlanError,
     SchemeError,
+    StoreBudgetExceeded,
     UnsupportedOperator,
 )
 from tt_host.compiler.ir import Graph, import_model, load_graph
@@ -35,7 +36,8 @@ from tt_host.compiler.scheme import PRESETS, Scheme, load_scheme
 
 __all__ = [
     "BUDGETED", "PRESETS", "Blobs", "CompileError", "CompiledPlan", "Graph", "Plan", "PlanBudgetExceeded", "PlanError",
-    "PlanOptions", "Schedule", "Scheme", "SchemeError", "TrainParams", "UnsupportedOperator", "compile_model",
+    "PlanOptions", "Schedule", "Scheme", "SchemeError", "StoreBudgetExceeded", "TrainParams", "UnsupportedOperator",
+    "compile_model",
     "import_model", "load_graph", "load_scheme", "serialize", "write_outputs",
 ]
 
@@ -64,13 +66,15 @@ class CompiledPlan:
 def compile_model(model: str | Path | Graph, scheme: str | Path | Mapping[str, Any] | Scheme = "last-layer",
                   budget: int | None = None, options: PlanOptions | None = None, classes: int | None = None,
                   firmware: FirmwareFootprint | None = None, samples: tuple[Any, Any] | None = None,
-                  macs_budget: int | None = None) -> CompiledPlan:
+                  macs_budget: int | None = None, store_budget: int | None = None) -> CompiledPlan:
     """Compile ``model`` for ``scheme`` (a preset, ``"auto"``, ``"paper"``, a published-format
     file or dict, or a :class:`Scheme`); ``classes`` replaces the classifier (zero-initialised)
     for that many classes. ``"auto"`` chooses under ``budget`` (and ``macs_budget`` backward
     MACs), by the Fisher criterion when ``samples`` (int8 images, class indices) are given
     (:mod:`.auto`); ``"paper"`` by the 256 KB paper's contribution ranking whatever the samples.
-    Raises :class:`PlanBudgetExceeded` when ``peak_sram_bytes`` is over ``budget``."""
+    Raises :class:`PlanBudgetExceeded` when ``peak_sram_bytes`` is over ``budget``, and
+    :class:`StoreBudgetExceeded` when a COMMIT of the trained parameters (``commit_bytes``) is
+    over ``store_budget`` (the device's parameter store; ``auto`` and ``paper`` choose within it)."""
     graph = model if isinstance(model, Graph) else load_graph(model)
     if classes is not None:
         graph = graph.with_classes(classes)
@@ -79,7 +83,8 @@ def compile_model(model: str | Path | Graph, scheme: str | Path | Mapping[str, A
         from tt_host.compiler.auto import auto_scheme
 
         ranked_by = samples if scheme == "auto" else None
-        resolved = auto_scheme(graph, budget, ranked_by, macs_budget, options, fw, name=scheme)
+        resolved = auto_scheme(graph, budget, ranked_by, macs_budget, options, fw, name=scheme,
+                               store_budget=store_budget)
     else:
         resolved = scheme if isinstance(scheme, Scheme) else load_scheme(scheme, graph)
     options = options or PlanOptions()
@@ -95,6 +100,12 @@ def compile_model(model: str | Path | Graph, scheme: str | Path | Mapping[str, A
         need = compiled.schedule.macs("backward")
         raise PlanBudgetExceeded(f"{graph.name} with scheme {resolved.name}: the backward takes {need:,} MACs, over "
                                  f"the MACs budget of {macs_budget:,}")
+    stored = int(compiled.report["commit_bytes"])
+    if store_budget is not None and stored > store_budget:
+        raise StoreBudgetExceeded(
+            f"{graph.name} with scheme {resolved.name}: its trained parameters make a {stored:,}-byte COMMIT record, "
+            f"over the {store_budget:,} bytes the device's parameter store holds; train fewer parameters "
+            f"(--scheme paper or auto choose within the store)")
     if budget is not None and compiled.peak_sram_bytes > budget:
         need = compiled.peak_sram_bytes
         raise PlanBudgetExceeded(

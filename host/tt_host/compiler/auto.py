@@ -45,7 +45,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from tt_host.compiler.errors import CompileError, PlanBudgetExceeded
+from tt_host.compiler.errors import CompileError, PlanBudgetExceeded, StoreBudgetExceeded
 from tt_host.compiler.ir import Graph, Layer
 from tt_host.compiler.memory import (
     align,
@@ -55,7 +55,7 @@ from tt_host.compiler.memory import (
     max_live,
     plan_schedule,
 )
-from tt_host.compiler.report import FirmwareFootprint
+from tt_host.compiler.report import FirmwareFootprint, commit_bytes
 from tt_host.compiler.schedule import PlanOptions, build_schedule
 from tt_host.compiler.scheme import Scheme
 from tt_host.errors import BudgetExceeded
@@ -329,12 +329,13 @@ class Evaluator:
     """The planner's peak (and backward MACs) of candidate schemes, cached by what trains."""
 
     def __init__(self, graph: Graph, options: PlanOptions, firmware: FirmwareFootprint, budget: int,
-                 macs_budget: int | None = None) -> None:
+                 macs_budget: int | None = None, store_budget: int | None = None) -> None:
         self.graph = graph
         self.options = options
         self.firmware = firmware
         self.budget = budget
         self.macs_budget = macs_budget
+        self.store_budget = store_budget
         self.cache: dict[tuple, tuple[bool, int | None, int]] = {}
         self.scheduled = 0  #: candidates scheduled
         self.placed = 0  #: candidates placed (the lower bound did not refuse them)
@@ -349,7 +350,9 @@ class Evaluator:
             fw = self.firmware.sram
             ivs, pairs = intervals_of(sched)
             extra = exponent_table_bytes(ivs) + fw
-            if align(max_live(ivs, pairs)) + extra > self.budget or (self.macs_budget is not None and macs > self.macs_budget):
+            over_store = self.store_budget is not None and commit_bytes(sched) > self.store_budget
+            over_macs = self.macs_budget is not None and macs > self.macs_budget
+            if align(max_live(ivs, pairs)) + extra > self.budget or over_macs or over_store:
                 self.cache[key] = (False, None, macs)
             elif sum(align(iv.size) for iv in ivs) + extra <= self.budget:
                 # No placement ends above the sum of every buffer: it fits whatever the offsets.
@@ -436,20 +439,26 @@ def _variants(graph: Graph, ranking: Ranking) -> list[tuple[int, bool]]:
 
 def select(graph: Graph, ranking: Ranking, budget: int, macs_budget: int | None = None,
            options: PlanOptions | None = None, firmware: FirmwareFootprint | None = None,
-           name: str = "auto") -> Scheme:
-    """The greedy selection of the module docstring; raises :class:`PlanBudgetExceeded` when
-    not even the classifier alone fits (naming the smallest feasible budget)."""
+           name: str = "auto", store_budget: int | None = None) -> Scheme:
+    """The greedy selection of the module docstring, every candidate within ``budget`` bytes of
+    SRAM, ``macs_budget`` backward MACs and ``store_budget`` bytes of COMMIT record; raises a
+    :class:`BudgetExceeded` when not even the classifier alone fits (naming the smallest
+    feasible budget)."""
     from tt_host.compiler.report import firmware_footprint
 
     options = options or PlanOptions()
     firmware = firmware or firmware_footprint()
-    ev = Evaluator(graph, options, firmware, budget, macs_budget)
+    ev = Evaluator(graph, options, firmware, budget, macs_budget, store_budget)
     current = Scheme(name)
     fits, _, macs = ev.evaluate(current)
     if not fits:
         if macs_budget is not None and macs > macs_budget:
             raise BudgetExceeded(f"{graph.name}: training the classifier alone takes {macs:,} backward MACs, over "
                                  f"the MACs budget of {macs_budget:,}; the smallest feasible MACs budget is {macs:,}")
+        stored = commit_bytes(build_schedule(graph, current, options))
+        if store_budget is not None and stored > store_budget:
+            raise StoreBudgetExceeded(f"{graph.name}: the classifier alone is {stored:,} bytes of trained parameters, "
+                                      f"over the {store_budget:,} bytes the device's parameter store holds")
         need = ev.peak(current)
         raise PlanBudgetExceeded(
             f"{graph.name}: no scheme fits {budget} bytes of SRAM: training the classifier alone needs {need} bytes "
@@ -478,6 +487,8 @@ def select(graph: Graph, ranking: Ranking, budget: int, macs_budget: int | None 
             "potential": ranking.captured(current), "candidates_scheduled": ev.scheduled, "candidates_placed": ev.placed}
     if macs_budget is not None:
         info["macs_budget"] = macs_budget
+    if store_budget is not None:
+        info["store_budget"] = store_budget
     if ranking.note:
         info["note"] = ranking.note
     return Scheme(name, current.bias, current.weights, info)
@@ -485,9 +496,11 @@ def select(graph: Graph, ranking: Ranking, budget: int, macs_budget: int | None 
 
 def auto_scheme(graph: Graph, budget: int, samples: tuple[np.ndarray, Sequence[int]] | None = None,
                 macs_budget: int | None = None, options: PlanOptions | None = None,
-                firmware: FirmwareFootprint | None = None, name: str = "auto") -> Scheme:
+                firmware: FirmwareFootprint | None = None, name: str = "auto",
+                store_budget: int | None = None) -> Scheme:
     """Choose a scheme for ``graph`` under ``budget`` bytes of SRAM (``peak_sram_bytes``) and,
-    optionally, ``macs_budget`` backward MACs: by the Fisher criterion on ``samples``
+    optionally, ``macs_budget`` backward MACs and ``store_budget`` bytes of COMMIT record
+    (:func:`tt_host.compiler.report.commit_bytes`): by the Fisher criterion on ``samples``
     (``(images int8 [N, H, W, C], labels)``), else by the contribution ranking."""
     if budget is None or budget <= 0:
         raise CompileError("--scheme auto needs an SRAM budget (--budget, e.g. 256K)")
@@ -506,5 +519,5 @@ def auto_scheme(graph: Graph, budget: int, samples: tuple[np.ndarray, Sequence[i
                 names = list(graph.labels) or [str(c) for c in range(graph.n_classes)]
                 probe = imprint(graph, images, labels, names)
         ranking = fisher_ranking(probe, fisher_information(probe, images, labels), options)
-    scheme = select(graph, ranking, budget, macs_budget, options, firmware, name)
+    scheme = select(graph, ranking, budget, macs_budget, options, firmware, name, store_budget)
     return Scheme(scheme.name, scheme.bias, scheme.weights, {**scheme.info, "samples": n})

@@ -43,3 +43,8 @@ class PlanError(TtError):
 
 class PlanBudgetExceeded(BudgetExceeded):
     """The training step needs more SRAM than the budget allows."""
+
+
+class StoreBudgetExceeded(BudgetExceeded):
+    """The trained parameters are more than the device's parameter store holds in one COMMIT,
+    so a stream could not keep its best epoch."""

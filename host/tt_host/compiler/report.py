@@ -17,6 +17,16 @@ from tt_host.compiler.memory import Plan, align, arena_layout
 from tt_host.compiler.schedule import BUFFER_KINDS, Schedule
 
 
+#: A COMMIT record besides the trained tensors: the count of training steps before the
+#: parameter image, the stochastic rounding's PRNG counter after it (``tt_trainer_commit``).
+COMMIT_OVERHEAD_BYTES = 8
+
+
+def commit_bytes(schedule: Schedule) -> int:
+    """The bytes a COMMIT of this plan's trained parameters stores in the device's A/B store."""
+    return COMMIT_OVERHEAD_BYTES + sum(b.nbytes for b in schedule.buffers.values() if b.persistent)
+
+
 @dataclass(frozen=True)
 class FirmwareFootprint:
     """The firmware's share of the board's memories, outside the training arena."""
@@ -192,6 +202,7 @@ def build_report(schedule: Schedule, plan: Plan, firmware: FirmwareFootprint | N
         #: the forward layers the backward runs again to rebuild masks (part of macs_backward)
         "macs_backward_recompute": sum(op.macs for op in bwd if op.kind == "recompute"),
         "trainable_params": schedule.scheme.trainable_params(g),
+        "commit_bytes": commit_bytes(schedule),
         "n_ops": len(schedule.ops),
         "fused_blocks": [[g.layers[i].name for i in block.layers] for block in schedule.blocks],
         "recomputed_blocks": [[g.layers[i].name for i in block.layers] for block in schedule.recomputed],

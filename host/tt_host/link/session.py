@@ -31,6 +31,7 @@ from collections.abc import Callable
 from construct import ConstructError
 from tt_protocol import plan as plan_format
 from tt_protocol.frame import (
+    INFO_BASE_BYTES,
     LOAD_CHUNK_MAX_DATA,
     MAX_PAYLOAD,
     PROTOCOL_VERSION,
@@ -84,13 +85,16 @@ class DeviceInfo:
     firmware_version: str  #: "major.minor.patch"
     plan_hash: str | None  #: hex digest of the loaded training plan; None when no plan
     model_hash: str | None = None  #: hex SHA-256 of the loaded plan's base .tflite; None when none
+    model_area_bytes: int | None = None  #: the largest package it takes; None: not reported (older firmware)
+    param_store_bytes: int | None = None  #: the largest COMMIT record it stores; None: not reported
 
     @classmethod
     def from_payload(cls, payload: bytes) -> DeviceInfo:
-        """Parse an ``INFO`` payload; longer payloads (newer firmware) are accepted."""
-        if len(payload) < InfoPayload.sizeof():
+        """Parse an ``INFO`` payload; longer payloads (newer firmware) are accepted, and so are
+        older firmware's, without the limits added after the model hash."""
+        if len(payload) < INFO_BASE_BYTES:
             raise ProtocolError(f"INFO payload of {len(payload)} bytes, expected {InfoPayload.sizeof()}")
-        info = InfoPayload.parse(payload)
+        info = InfoPayload.parse(bytes(payload).ljust(InfoPayload.sizeof(), b"\0"))
         fw = info.firmware_version
         return cls(
             board=info.board.rstrip(b"\0").decode("ascii", errors="replace"),
@@ -103,6 +107,8 @@ class DeviceInfo:
             firmware_version=f"{fw.major}.{fw.minor}.{fw.patch}",
             plan_hash=_hex_or_none(info.plan_hash),
             model_hash=_hex_or_none(info.model_hash),
+            model_area_bytes=info.model_area_bytes or None,
+            param_store_bytes=info.param_store_bytes or None,
         )
 
     def to_dict(self) -> dict[str, object]:

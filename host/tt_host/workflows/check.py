@@ -56,13 +56,15 @@ class SchemeRow:
     peak_sram_bytes: int | None = None
     arena_bytes: int | None = None
     package_bytes: int | None = None
+    commit_bytes: int | None = None  #: a COMMIT record of its trained parameters
     fits_arena: bool = False
     fits_model_area: bool = False
+    fits_store: bool = False
     error: str = ""  #: why it did not compile (e.g. over the board's budget)
 
     @property
     def fits(self) -> bool:
-        return self.fits_arena and self.fits_model_area
+        return self.fits_arena and self.fits_model_area and self.fits_store
 
 
 @dataclass
@@ -232,15 +234,16 @@ def _memory_rows(graph, classes: int | None, boards: list | None) -> list[Scheme
         budget = board.arena_bytes + firmware.sram
         for scheme in SCHEMES:
             try:
-                compiled = compile_model(graph, scheme, budget if scheme == "paper" else None, classes=classes,
-                                         firmware=firmware)
+                budgets = dict(budget=budget, store_budget=board.param_store_bytes) if scheme == "paper" else {}
+                compiled = compile_model(graph, scheme, classes=classes, firmware=firmware, **budgets)
             except TtError as exc:
                 rows.append(SchemeRow(board.name, scheme, error=str(exc)))
                 continue
             blobs = serialize(compiled.schedule, compiled.plan, TrainParams(), "check")
             size = len(package(blobs.plan, blobs.weights))
             arena = compiled.report["arena_bytes"]
+            stored = compiled.report["commit_bytes"]
             rows.append(SchemeRow(board.name, scheme, compiled.report["trainable_params"],
-                                  compiled.peak_sram_bytes, arena, size, arena <= board.arena_bytes,
-                                  size <= board.model_area_bytes))
+                                  compiled.peak_sram_bytes, arena, size, stored, arena <= board.arena_bytes,
+                                  size <= board.model_area_bytes, stored <= board.param_store_bytes))
     return rows

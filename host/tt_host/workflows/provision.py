@@ -35,7 +35,7 @@ from tt_host.workflows import rate
 from tt_host import recipe
 from tt_host.recipe import HEAD_INITS as INITS
 from tt_host.workflows.cache import Cache, CachedPlan
-from tt_host.errors import UsageError
+from tt_host.errors import BudgetExceeded, UsageError
 from tt_host.link.session import DeviceInfo
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,25 @@ def find_model(cache: Cache, info: DeviceInfo | None, model: str | Path | None) 
     return found
 
 
+@dataclasses.dataclass(frozen=True)
+class DeviceLimits:
+    """What the device can hold; a plan is compiled within them (None: not known, not checked)."""
+
+    sram: int | None = None  #: bytes of SRAM a training step may use (``peak_sram_bytes``)
+    #: the largest COMMIT record (``INFO.param_store_bytes``): the trained parameters must fit, or
+    #: the stream could not keep its best epoch
+    store: int | None = None
+    model_area: int | None = None  #: the largest package, plan + weights (``INFO.model_area_bytes``)
+
+    @classmethod
+    def of(cls, info: DeviceInfo | None, firmware_sram: int, requested_sram: int | None = None) -> DeviceLimits:
+        """The limits ``info`` reports, the SRAM lowered to ``requested_sram`` when given."""
+        sram = effective_budget(requested_sram, device_budget(info, firmware_sram))
+        if info is None:
+            return cls(sram)
+        return cls(sram, info.param_store_bytes, info.model_area_bytes)
+
+
 def device_budget(info: DeviceInfo | None, firmware_sram: int) -> int | None:
     """SRAM a training step may use on the device: its arena plus the firmware's own RAM."""
     return info.arena_bytes + firmware_sram if info is not None and info.arena_bytes else None
@@ -141,7 +160,7 @@ def compile_plan(
     images: np.ndarray,
     labels: np.ndarray,
     setup: TrainingSetup,
-    budget: int | None,
+    limits: DeviceLimits | None,
     held_out: tuple[np.ndarray, np.ndarray] | None = None,
     cache: Cache | None = None,
 ) -> tuple[bytes, bytes, dict[str, Any]]:
@@ -152,7 +171,8 @@ def compile_plan(
     from tt_host.compiler import BUDGETED, TrainParams, compile_model, load_graph, serialize
     from tt_host.compiler import head as head_mod
 
-    if setup.scheme in BUDGETED and budget is None:
+    limits = limits or DeviceLimits()
+    if setup.scheme in BUDGETED and limits.sram is None:
         raise UsageError(f"--scheme {setup.scheme} chooses what trains under a budget: give --budget (e.g. --budget 256K)")
     graph = load_graph(model)
     if head.replaced:
@@ -160,8 +180,8 @@ def compile_plan(
         log.info("new %d-class head (%s) for %s", len(head.labels), setup.init, ", ".join(head.labels))
     else:
         graph = dataclasses.replace(graph, labels=head.labels)
-    compiled = compile_model(graph, setup.scheme, budget, samples=(images, labels),
-                             macs_budget=setup.macs_budget)
+    compiled = compile_model(graph, setup.scheme, limits.sram, samples=(images, labels),
+                             macs_budget=setup.macs_budget, store_budget=limits.store)
     trainable = int(compiled.report["trainable_params"])
 
     def train_at(lr: float) -> TrainParams:
@@ -171,6 +191,7 @@ def compile_plan(
     def blobs_at(lr: float):
         return serialize(compiled.schedule, compiled.plan, train_at(lr), compiled.scheme.name, trainable)
 
+    _check_fits_model_area(blobs_at(recipe.LR), graph, limits.model_area)
     choice = None
     lr = setup.lr
     if lr == "auto":
@@ -186,6 +207,17 @@ def compile_plan(
                         "lr_auto": choice.to_dict() if choice is not None else None}}
     report.pop("timeline", None)
     return blobs.plan, blobs.weights, report
+
+
+def _check_fits_model_area(blobs, graph, model_area: int | None) -> None:
+    """Refuse a package the device could not take before the learning-rate trial spends minutes
+    on it (the device would answer NO_SPACE to its upload)."""
+    size = len(blobs.plan) + len(blobs.weights)
+    if model_area is not None and size > model_area:
+        raise BudgetExceeded(
+            f"the package for {graph.name} (plan {len(blobs.plan):,} B + weights {len(blobs.weights):,} B = "
+            f"{size:,} B) is larger than the device's model area ({model_area:,} B): use a smaller model "
+            f"(its int8 weights alone are {graph.param_bytes:,} B)")
 
 
 def _lr_trial(blobs_at, images: np.ndarray, labels: np.ndarray, held_out: tuple[np.ndarray, np.ndarray] | None,
@@ -207,30 +239,31 @@ def _lr_trial(blobs_at, images: np.ndarray, labels: np.ndarray, held_out: tuple[
 
 
 def prepare(cache: Cache, model: str | Path, head: HeadChoice, images: np.ndarray, labels: np.ndarray,
-            setup: TrainingSetup, budget: int | None,
+            setup: TrainingSetup, limits: DeviceLimits | None,
             held_out: tuple[np.ndarray, np.ndarray] | None = None) -> CachedPlan:
     """Compile the plan (see :func:`compile_plan`) and keep it and its model in ``cache``; the
     same inputs compiled by the same code find it there (compiling a 128x128 model's plan,
     its imprinted head and its learning-rate trial take minutes; a resumed stream needs the
     same plan again, not a new compile)."""
     model_hash = cache.add_model(model)
-    key = _inputs_key(model_hash, head, images, labels, setup, budget, held_out)
+    key = _inputs_key(model_hash, head, images, labels, setup, limits, held_out)
     found = cache.read_result("compiled", key)
     cached = cache.plan(found["plan_hash"]) if found else None
     if cached is not None:
         log.info("plan %s found in the cache (same model, samples and settings)", cached.plan_hash[:16])
         return cached
-    plan, weights, report = compile_plan(model, head, images, labels, setup, budget, held_out, cache)
+    plan, weights, report = compile_plan(model, head, images, labels, setup, limits, held_out, cache)
     compiled = cache.add_plan(plan, weights, report)
     cache.write_result("compiled", key, {"plan_hash": compiled.plan_hash})
     return compiled
 
 
 def _inputs_key(model_hash: str, head: HeadChoice, images: np.ndarray, labels: np.ndarray, setup: TrainingSetup,
-                budget: int | None, held_out: tuple[np.ndarray, np.ndarray] | None) -> str:
+                limits: DeviceLimits | None, held_out: tuple[np.ndarray, np.ndarray] | None) -> str:
     """Everything a compiled plan depends on, the compiler's own code included, as a digest."""
     h = hashlib.sha256(b"tt-compiled/1")
-    h.update(json.dumps({"model": model_hash, "head": [head.replaced, list(head.labels)], "budget": budget,
+    limits_dict = dataclasses.asdict(limits or DeviceLimits())
+    h.update(json.dumps({"model": model_hash, "head": [head.replaced, list(head.labels)], "limits": limits_dict,
                          "setup": dataclasses.asdict(setup)}, sort_keys=True).encode())
     for a in (images, labels, *(held_out or ())):
         h.update(np.ascontiguousarray(a).tobytes())

@@ -554,9 +554,9 @@ def stream_folder(
     schedule = build_schedule(found, head.class_of, shape, eval_split, epochs, setup.seed,
                               (sample.scale, sample.zero_point))
     firmware = firmware_footprint()
-    budget = provision.effective_budget(setup.budget, provision.device_budget(info, firmware.sram))
+    limits = provision.DeviceLimits.of(info, firmware.sram, setup.budget)
     images, labels = training_arrays(schedule, shape)
-    plan = provision.prepare(cache, model_path, head, images, labels, setup, budget, held_out_arrays(schedule, shape))
+    plan = provision.prepare(cache, model_path, head, images, labels, setup, limits, held_out_arrays(schedule, shape))
     log.info("plan %s: scheme %s, %d trainable parameters, %d-class head (%s)", plan.plan_hash[:16],
              plan.scheme_name, plan.report.get("trainable_params", 0), len(head.labels),
              "replaced" if head.replaced else "kept")
