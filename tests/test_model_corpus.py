@@ -148,10 +148,12 @@ def test_compiled_plans_run_bit_exact_on_the_c_executor(name, native_lib):
     ("cnn", {P.OpKind.MAXPOOL_BWD_INPUT: 2}),
     ("mobilenet_v3_small", {P.OpKind.HARD_SWISH_BWD_INPUT: 18, P.OpKind.MUL_BWD_A: 18, P.OpKind.MUL_BWD_B: 9}),
     ("squeezenet", {P.OpKind.GRAD_SLICE: 6, P.OpKind.REQUANTIZE: 3, P.OpKind.MAXPOOL_BWD_INPUT: 2}),
+    # swish x * sigmoid(x) and sigmoid gates: the gradient reaches x through both MUL operands
+    ("se_cnn", {P.OpKind.LOGISTIC_BWD_INPUT: 7, P.OpKind.MUL_BWD_A: 7, P.OpKind.MUL_BWD_B: 7}),
 ])
 def test_training_runs_through_every_operator(name, kinds, native_lib):
-    """Every layer trained, so the backward crosses every max pool, hard swish, MUL, concatenation
-    and standalone RELU (the plan has their input-gradient ops, or the RELU's forward whose mask
+    """Every layer trained, so the backward crosses every max pool, hard swish, logistic, MUL,
+    concatenation and standalone RELU (the plan has their input-gradient ops, or the RELU's forward whose mask
     its gradient passes; a MUL by a constant has no gradient for it): the C executor,
     the numpy executor of the packed plan and the numpy executor of the unplanned ops (separate
     arrays: no buffer sharing) agree on loss and parameters after every step."""

@@ -167,6 +167,29 @@ def squeezenet():
     return keras.Model(inp, L.Dense(5, activation="softmax")(L.Dropout(0.2)(x)))
 
 
+def se_cnn():
+    """EfficientNet-style blocks at MCU size: swish activations (x * sigmoid(x)) and squeeze-excite
+    gates through a sigmoid, i.e. LOGISTIC inside the graph feeding MULs."""
+    keras = _keras()
+    L = keras.layers
+
+    def swish(x):
+        return L.Multiply()([x, L.Activation("sigmoid")(x)])
+
+    def block(x, expand: int, out: int, stride: int):
+        y = swish(L.BatchNormalization()(L.Conv2D(expand, 1, use_bias=False)(x)))
+        y = swish(L.BatchNormalization()(L.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False)(y)))
+        gate = L.Conv2D(max(4, expand // 4), 1, activation="relu")(L.GlobalAveragePooling2D(keepdims=True)(y))
+        y = L.Multiply()([y, L.Conv2D(expand, 1, activation="sigmoid")(gate)])
+        return L.BatchNormalization()(L.Conv2D(out, 1, use_bias=False)(y))
+
+    x = inp = keras.Input((48, 48, 3))
+    x = swish(L.BatchNormalization()(L.Conv2D(16, 3, strides=2, padding="same", use_bias=False)(x)))
+    x = block(block(x, 32, 16, 2), 48, 24, 2)
+    x = L.GlobalAveragePooling2D()(x)
+    return keras.Model(inp, L.Dense(4, activation="softmax")(x))
+
+
 def fully_connected():
     """Dense layers only, on a flat feature vector (e.g. an anomaly detector's input)."""
     keras = _keras()
@@ -190,6 +213,7 @@ SPECS = {s.name: s for s in (
     Spec("resnet_small", resnet_small, note="ResNet-8 shape: residual ADDs, strided 1x1 shortcuts"),
     Spec("fully_connected", fully_connected, note="Dense layers only, 64 features"),
     Spec("squeezenet", squeezenet, note="fire modules: CONCATENATION, a standalone RELU, max pooling"),
+    Spec("se_cnn", se_cnn, note="swish and sigmoid squeeze-excite gates: LOGISTIC feeding MUL"),
 )}
 
 

@@ -12,6 +12,7 @@ list(APPEND TT_RUNTIME_SOURCES
   kernels/tt_maxpool_fwd_s8.c
   kernels/tt_mul_fwd_s8.c
   kernels/tt_hard_swish_fwd_s8.c
+  kernels/tt_logistic_fwd_s8.c
   kernels/tt_requantize_s8.c
   kernels/tt_concat_s8.c
   kernels/tt_pad_s8.c
@@ -26,6 +27,7 @@ list(APPEND TT_RUNTIME_SOURCES
   kernels/tt_maxpool_bwd_input_s16.c
   kernels/tt_mul_bwd_s16.c
   kernels/tt_hard_swish_bwd_input_s16.c
+  kernels/tt_logistic_bwd_input_s16.c
   kernels/tt_add_bwd_input_s16.c
   kernels/tt_conv2d_bwd_weight_s16.c
   kernels/tt_pw_conv2d_bwd_weight_s16.c

@@ -159,6 +159,7 @@ static uint32_t check_op(const layout_t *L, const op_t *op)
     }
     /* Kernels that read element i before writing it: an output may lie exactly over an input. */
     const int elementwise = k == TT_PLAN_OP_ADD || k == TT_PLAN_OP_MUL || k == TT_PLAN_OP_HARD_SWISH || k == TT_PLAN_OP_REQUANTIZE ||
+                            k == TT_PLAN_OP_LOGISTIC ||
                             k == TT_PLAN_OP_GRAD_ADD || k == TT_PLAN_OP_GRAD_COPY || k == TT_PLAN_OP_MASK_BWD;
     const int mandated = in_place_slot(k);
     for (uint32_t o = 4; o < 7; o++) {

@@ -73,6 +73,14 @@ void tt_ex_read_requantize(const uint8_t *p, tt_requantize_quant_t *q)
     q->act_max = tt_pv_i32(p + TT_PLAN_REQUANTIZE_OFF_ACT_MAX);
 }
 
+void tt_ex_read_logistic(const uint8_t *p, tt_logistic_quant_t *q)
+{
+    q->input_zp = tt_pv_i32(p + TT_PLAN_LOGISTIC_OFF_INPUT_ZP);
+    q->range_radius = tt_pv_i32(p + TT_PLAN_LOGISTIC_OFF_RANGE_RADIUS);
+    q->multiplier = tt_pv_i32(p + TT_PLAN_LOGISTIC_OFF_MULTIPLIER);
+    q->left_shift = tt_pv_i32(p + TT_PLAN_LOGISTIC_OFF_LEFT_SHIFT);
+}
+
 void tt_ex_read_hard_swish(const uint8_t *p, tt_hard_swish_quant_t *q, tt_hard_swish_grad_t *g)
 {
     q->input_zp = tt_pv_i32(p + TT_PLAN_HARD_SWISH_OFF_INPUT_ZP);

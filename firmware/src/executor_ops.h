@@ -130,6 +130,9 @@ void tt_ex_read_requantize(const uint8_t *p, tt_requantize_quant_t *q);
 /* A HARD_SWISH block's requantization and derivative parameters. */
 void tt_ex_read_hard_swish(const uint8_t *p, tt_hard_swish_quant_t *q, tt_hard_swish_grad_t *g);
 
+/* A LOGISTIC block's requantization (its derivative needs nothing more). */
+void tt_ex_read_logistic(const uint8_t *p, tt_logistic_quant_t *q);
+
 /* A FUSED_BLOCK op's kernel arguments, read from its parameter blocks. */
 typedef struct {
     tt_irb_geom_t g;

@@ -73,6 +73,14 @@ void tt_ex_run_tensor_op(const tt_executor_t *ex, const op_t *op, const uint8_t 
         pack_mask(ex, op, numel, INT8_MIN, INT8_MAX);
         break;
     }
+    case TT_PLAN_OP_LOGISTIC: {
+        tt_logistic_quant_t q;
+        tt_ex_read_logistic(block, &q);
+        const uint32_t numel = tt_pv_u32(block + TT_PLAN_LOGISTIC_OFF_NUMEL);
+        tt_logistic_fwd_s8((int32_t)numel, &q, (const int8_t *)buf(ex, s[0]), (int8_t *)buf(ex, s[4]));
+        pack_mask(ex, op, numel, INT8_MIN, INT8_MAX);
+        break;
+    }
     case TT_PLAN_OP_MAXPOOL: {
         tt_conv_geom_t g;
         memcpy(&g, block + TT_PLAN_POOL_OFF_GEOM, sizeof g);
@@ -155,6 +163,14 @@ void tt_ex_run_tensor_op(const tt_executor_t *ex, const op_t *op, const uint8_t 
         tt_hard_swish_bwd_input_s16((int32_t)tt_pv_u32(block + TT_PLAN_HARD_SWISH_OFF_NUMEL), &g,
                                     (const int8_t *)buf(ex, s[1]), (const int16_t *)(void *)buf(ex, s[0]),
                                     *exp_of(ex, s[0]), (int16_t *)(void *)buf(ex, s[4]), exp_of(ex, s[4]));
+        break;
+    }
+    case TT_PLAN_OP_LOGISTIC_BWD_INPUT: {
+        tt_logistic_quant_t q;
+        tt_ex_read_logistic(block, &q);
+        tt_logistic_bwd_input_s16((int32_t)tt_pv_u32(block + TT_PLAN_LOGISTIC_OFF_NUMEL), &q,
+                                  (const int8_t *)buf(ex, s[1]), (const int16_t *)(void *)buf(ex, s[0]),
+                                  *exp_of(ex, s[0]), (int16_t *)(void *)buf(ex, s[4]), exp_of(ex, s[4]));
         break;
     }
     default: break; /* unreachable: the loader refused every other kind */

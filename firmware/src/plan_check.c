@@ -188,10 +188,11 @@ static uint32_t slot_sizes(uint32_t k, const block_t *p, uint32_t flags, uint64_
     } else if (k == TT_PLAN_OP_GRAD_SLICE) { /* dy -> dx */
         want[0] = 2u * (uint64_t)p->outer * p->total;
         want[4] = 2u * (uint64_t)p->outer * p->inner;
-    } else if (k == TT_PLAN_OP_HARD_SWISH || k == TT_PLAN_OP_REQUANTIZE) {
+    } else if (k == TT_PLAN_OP_HARD_SWISH || k == TT_PLAN_OP_REQUANTIZE || k == TT_PLAN_OP_LOGISTIC) {
         want[0] = want[4] = p->numel;
         want[5] = (p->numel + 7u) / 8u;
-    } else if (k == TT_PLAN_OP_HARD_SWISH_BWD_INPUT || k == TT_PLAN_OP_LEAKY_RELU_BWD_INPUT) { /* dy, x -> dx */
+    } else if (k == TT_PLAN_OP_HARD_SWISH_BWD_INPUT || k == TT_PLAN_OP_LEAKY_RELU_BWD_INPUT ||
+               k == TT_PLAN_OP_LOGISTIC_BWD_INPUT) { /* dy, x -> dx */
         want[0] = want[4] = 2u * (uint64_t)p->numel;
         want[1] = p->numel;
     } else if (k == TT_PLAN_OP_LOSS) {

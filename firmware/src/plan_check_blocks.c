@@ -95,6 +95,15 @@ static int hard_swish_ok(const uint8_t *p, uint32_t numel)
 #undef HS
 }
 
+/* _Pool.block() for LOGISTIC blocks. */
+static int logistic_ok(const uint8_t *p, uint32_t numel)
+{
+    return numel >= 1 && (uint64_t)numel <= (uint64_t)TT_PLAN_MAX_CHANNELS * TT_PLAN_MAX_CHANNELS &&
+           in_range(tt_pv_i32(p + TT_PLAN_LOGISTIC_OFF_INPUT_ZP), -128, 127) &&
+           tt_pv_i32(p + TT_PLAN_LOGISTIC_OFF_RANGE_RADIUS) >= 0 && tt_pv_i32(p + TT_PLAN_LOGISTIC_OFF_MULTIPLIER) >= 0 &&
+           in_range(tt_pv_i32(p + TT_PLAN_LOGISTIC_OFF_LEFT_SHIFT), 0, 31);
+}
+
 static uint64_t layer_block_bytes(uint64_t out_c, uint64_t n, uint32_t flags)
 {
     uint64_t arrays = 2;
@@ -227,7 +236,7 @@ uint32_t tt_pc_check_block(const ctx_t *c, uint32_t offset, uint32_t want, block
     static const uint32_t fixed[] = {0, TT_PLAN_LAYER_BYTES, TT_PLAN_ADD_BYTES, TT_PLAN_POOL_BYTES, TT_PLAN_FUSED_BYTES,
                                      TT_PLAN_LOSS_BYTES, TT_PLAN_MUL_BYTES, TT_PLAN_HARD_SWISH_BYTES,
                                      TT_PLAN_REQUANTIZE_BYTES, TT_PLAN_CONCAT_BYTES, TT_PLAN_SLICE_BYTES,
-                                     TT_PLAN_PAD_BYTES};
+                                     TT_PLAN_PAD_BYTES, TT_PLAN_LOGISTIC_BYTES};
     if (bytes < fixed[want]) {
         return TT_PLAN_CHECK_BAD_PARAMS;
     }
@@ -257,6 +266,9 @@ uint32_t tt_pc_check_block(const ctx_t *c, uint32_t offset, uint32_t want, block
     case TT_PARAM_HARD_SWISH:
         b->numel = tt_pv_u32(p + TT_PLAN_HARD_SWISH_OFF_NUMEL);
         return bytes == TT_PLAN_HARD_SWISH_BYTES && hard_swish_ok(p, b->numel) ? OK : TT_PLAN_CHECK_BAD_PARAMS;
+    case TT_PARAM_LOGISTIC:
+        b->numel = tt_pv_u32(p + TT_PLAN_LOGISTIC_OFF_NUMEL);
+        return bytes == TT_PLAN_LOGISTIC_BYTES && logistic_ok(p, b->numel) ? OK : TT_PLAN_CHECK_BAD_PARAMS;
     case TT_PARAM_REQUANTIZE: {
         b->numel = tt_pv_u32(p + TT_PLAN_REQUANTIZE_OFF_NUMEL);
         const int ok = bytes == TT_PLAN_REQUANTIZE_BYTES && b->numel >= 1 &&

@@ -20,7 +20,7 @@ static const struct {
     SIZE_OF(tt_irb_weights_t),  SIZE_OF(tt_step_result_t),   SIZE_OF(tt_executor_t),     SIZE_OF(tt_grad_s16_t),
     SIZE_OF(tt_channels_t),     SIZE_OF(tt_bwd_weight_params_t), SIZE_OF(tt_update_t),       SIZE_OF(tt_irb_rows_t),
     SIZE_OF(tt_mean_quant_t),   SIZE_OF(tt_mul_quant_t),     SIZE_OF(tt_mul_grad_t),     SIZE_OF(tt_hard_swish_quant_t),
-    SIZE_OF(tt_hard_swish_grad_t), SIZE_OF(tt_requantize_quant_t), SIZE_OF(tt_pad_geom_t),
+    SIZE_OF(tt_hard_swish_grad_t), SIZE_OF(tt_requantize_quant_t), SIZE_OF(tt_pad_geom_t), SIZE_OF(tt_logistic_quant_t),
 };
 
 /* sizeof the named struct type ("tt_conv_geom_t"), 0 for a name not in the table. */

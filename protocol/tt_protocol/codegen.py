@@ -188,7 +188,7 @@ def render_plan_header() -> str:
                        ("TT_PLAN_FUSED", P.FusedBlock), ("TT_PLAN_LOSS", P.LossBlock), ("TT_PLAN_MUL", P.MulBlock),
                        ("TT_PLAN_HARD_SWISH", P.HardSwishBlock), ("TT_PLAN_REQUANTIZE", P.RequantizeBlock),
                        ("TT_PLAN_CONCAT", P.ConcatBlock), ("TT_PLAN_SLICE", P.SliceBlock),
-                       ("TT_PLAN_PAD", P.PadBlock),
+                       ("TT_PLAN_PAD", P.PadBlock), ("TT_PLAN_LOGISTIC", P.LogisticBlock),
                        ("TT_WEIGHTS_HEADER", P.WeightsHeader), ("TT_WEIGHTS_TENSOR", P.TensorRecord),
                        ("TT_DELTAS_HEADER", P.DeltasHeader), ("TT_DELTAS_HEAD", P.HeadRecord),
                        ("TT_DELTAS_RECORD", P.DeltaRecord)):

@@ -97,9 +97,9 @@ def test_mean_over_channels_is_refused():
         import_model(load(mb.finish([x], [logits])), "bad")
 
 
-def _sigmoid_classifier(inside: bool) -> bytes:
+def _sigmoid_classifier(inside: bool, inside_zp: int = -128) -> bytes:
     """conv -> FC(1) -> LOGISTIC: a binary classifier with a sigmoid output (``inside``: a
-    LOGISTIC between the conv and the FC instead)."""
+    LOGISTIC between the conv and the FC instead, its output at zero point ``inside_zp``)."""
     from kernels.tflite_builder import ModelBuilder
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as S
 
@@ -107,7 +107,7 @@ def _sigmoid_classifier(inside: bool) -> bytes:
     x = mb.activation((1, 8, 8, 3), np.float32(0.02), 0)
     y = mb.conv(x, 4, 3, 1, "SAME", "RELU")
     if inside:
-        z = mb.activation(mb.shapes[y], np.float32(1 / 256), -128)
+        z = mb.activation(mb.shapes[y], np.float32(1 / 256), inside_zp)
         mb.op(S.BuiltinOperator.LOGISTIC, [y], [z])
         y = z
     y = mb.fc(y, 1)
@@ -118,8 +118,10 @@ def _sigmoid_classifier(inside: bool) -> bytes:
     return mb.finish([x], [y])
 
 
-def test_a_sigmoid_output_is_an_edge_and_elsewhere_refused():
+def test_a_sigmoid_output_is_an_edge_and_elsewhere_a_layer():
     graph = import_model(load(_sigmoid_classifier(inside=False)), "sigmoid")
     assert graph.stripped == ("LOGISTIC",) and graph.n_classes == 1 and graph.classifier.kind == "fc"
-    with pytest.raises(UnsupportedOperator, match=r"operator 1 is LOGISTIC \(only at the edges"):
-        import_model(load(_sigmoid_classifier(inside=True)), "inside")
+    inside = import_model(load(_sigmoid_classifier(inside=True)), "inside")
+    assert inside.stripped == () and [layer.kind for layer in inside.layers][:2] == ["conv2d", "logistic"]
+    with pytest.raises(UnsupportedOperator, match=r"operator 1 is LOGISTIC \(an output quantized as \(0.00390625, 0\)"):
+        import_model(load(_sigmoid_classifier(inside=True, inside_zp=0)), "off")

@@ -1,4 +1,4 @@
-"""The pooling and elementwise operators of Keras models (max pool, mean, MUL, hard swish,
+"""The pooling and elementwise operators of Keras models (max pool, mean, MUL, hard swish, logistic,
 standalone RELU / RELU6 / LEAKY_RELU / QUANTIZE):
 C kernels equal the numpy reference bit for bit (forward and input gradients, ties and
 saturation included), and the integer gradients are close to the float derivative. Their
@@ -18,6 +18,7 @@ from tt_host.reference.params import (
     ConvGeom,
     HardSwishGrad,
     HardSwishQuant,
+    LogisticQuant,
     MeanQuant,
     MulGrad,
     MulQuant,
@@ -92,6 +93,47 @@ def test_hard_swish(native, seed, n):
     # Q14 slope (half a step of 2**-14, times |dY|) plus one final rounding.
     bound = 0.5 * 2.0**got.exp + 2.0**-14 * np.abs(dy.to_float())
     assert np.all((np.abs(got.to_float() - want) <= bound) | kink)
+
+
+@SETTINGS
+@given(seed=seeds, n=st.integers(1, 400))
+def test_logistic(native, seed, n):
+    rng = np.random.default_rng(seed)
+    s_in, zp = float(10 ** rng.uniform(-3.5, -0.3)), int(rng.integers(-128, 128))
+    q = LogisticQuant.from_scale(s_in, zp)
+    x = rng.integers(-128, 128, n).astype(np.int8)
+    np.testing.assert_array_equal(native.logistic_fwd_s8(q, x), forward.logistic_fwd_s8(q, x))
+    dy = _grad(rng, n)
+    got = I.logistic_bwd_input_s16(q, x, dy)
+    _same(native.logistic_bwd_input_s16(q, x, dy), got)
+    real = np.float32(s_in) * (x.astype(np.float64) - zp)
+    want = F.logistic_bwd_input_f32(real, dy.to_float())
+    # s(1 - s) from the 8-bit output (within a step of 1/256 of s, and d(s(1 - s))/ds <= 1),
+    # plus one final rounding.
+    assert np.all(np.abs(got.to_float() - want) <= 0.5 * 2.0**got.exp + np.abs(dy.to_float()) / 256)
+
+
+def test_logistic_is_tflite_micros_on_every_input():
+    """Every int8 input at 100 random input quantizations against TFLite Micro's LOGISTIC."""
+    tflm = pytest.importorskip("tflite_micro", reason="needs the tflite-micro wheel").runtime
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as S
+
+    from tt_host.tflite.writer import GraphWriter
+
+    rng = np.random.default_rng(5)
+    x = np.arange(-128, 128, dtype=np.int8)
+    for _ in range(100):
+        scale, zp = np.float32(10 ** rng.uniform(-3.5, -0.3)), int(rng.integers(-128, 128))
+        g = GraphWriter()
+        t_in = g.tensor("x", (1, x.size), S.TensorType.INT8, scale, zp)
+        t_out = g.tensor("y", (1, x.size), S.TensorType.INT8, np.float32(1 / 256), -128)
+        g.op(S.BuiltinOperator.LOGISTIC, [t_in], [t_out])
+        interp = tflm.Interpreter.from_bytes(g.finish([t_in], [t_out], "logistic"))
+        interp.set_input(x[None], 0)
+        interp.invoke()
+        want = interp.get_output(0).reshape(-1)
+        np.testing.assert_array_equal(forward.logistic_fwd_s8(LogisticQuant.from_scale(float(scale), zp), x), want,
+                                      err_msg=f"input scale {scale}, zero point {zp}")
 
 
 @pytest.mark.parametrize("b_shape", [(4, 5, 6), (1, 1, 6), ()])

@@ -4,8 +4,8 @@ The models use the same op set and conventions as the shared models (per-channel
 weights, int32 biases, PAD before a VALID convolution) but also what those models do not
 exercise: SAME with stride 2, fused RELU/RELU6, depth multiplier 2, arbitrary asymmetric PAD
 amounts, non-global pooling with padding, multipliers above one, a requantizing MEAN, max pooling,
-hard swish and squeeze-excite MULs, standalone RELU / RELU6 / LEAKY_RELU and int8 -> int8 QUANTIZE,
-PADV2, SQUEEZE, CONCATENATION.
+hard swish and squeeze-excite MULs (gated by a LOGISTIC or a scaled RELU6), standalone RELU / RELU6 /
+LEAKY_RELU and int8 -> int8 QUANTIZE, PADV2, SQUEEZE, CONCATENATION.
 """
 
 from __future__ import annotations
@@ -183,6 +183,12 @@ class ModelBuilder:
         self.op(S.BuiltinOperator.HARD_SWISH, [x], [y])
         return y
 
+    def logistic(self, x) -> int:
+        """LOGISTIC into TFLite's fixed int8 output quantization (1/256, -128)."""
+        y = self.activation(self.shapes[x], np.float32(1 / 256), -128)
+        self.op(S.BuiltinOperator.LOGISTIC, [x], [y])
+        return y
+
     def mul(self, a, b=None, constant: int | None = None) -> int:
         """MUL by another activation (broadcast as given) or by a constant int8 scalar."""
         if b is None:
@@ -248,9 +254,12 @@ fill of 50, which it cannot absorb either), and
         y = mb.add(a, b, pick(["NONE", "NONE", "RELU"]))
     if seed % 4 == 1:
         y = mb.hard_swish(y)
-    if seed % 4 == 3:  # a squeeze-excite gate: pool, 1x1 conv, a scalar factor, then MUL (either order)
-        gate = mb.conv(mb.mean(y, keep_dims=True), mb.shapes[y][-1], 1, 1, "VALID", "RELU6")
-        gate = mb.mul(gate, constant=int(rng.integers(20, 127)))
+    if seed % 4 == 3:  # a squeeze-excite gate: pool, 1x1 conv, a sigmoid or a scalar factor, then MUL (either order)
+        if seed % 8 == 3:
+            gate = mb.logistic(mb.conv(mb.mean(y, keep_dims=True), mb.shapes[y][-1], 1, 1, "VALID"))
+        else:
+            gate = mb.conv(mb.mean(y, keep_dims=True), mb.shapes[y][-1], 1, 1, "VALID", "RELU6")
+            gate = mb.mul(gate, constant=int(rng.integers(20, 127)))
         y = mb.mul(y, gate) if rng.integers(2) else mb.mul(gate, y)
     if seed % 2:  # a max pool as Keras' MaxPooling2D converts it (2x2 stride 2) or overlapping
         k, s = pick([(2, 2), (3, 2), (3, 1)])

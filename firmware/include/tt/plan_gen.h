@@ -64,6 +64,7 @@
 #define TT_PLAN_OP_REQUANTIZE 28u
 #define TT_PLAN_OP_CONCAT 29u
 #define TT_PLAN_OP_PAD 30u
+#define TT_PLAN_OP_LOGISTIC 31u
 #define TT_PLAN_OP_LOSS 32u
 #define TT_PLAN_OP_MASK_BWD 33u
 #define TT_PLAN_OP_CONV2D_BWD_INPUT 34u
@@ -86,6 +87,7 @@
 #define TT_PLAN_OP_WEIGHT_UPDATE 51u
 #define TT_PLAN_OP_BIAS_GRAD_UPDATE 52u
 #define TT_PLAN_OP_WEIGHT_GRAD_UPDATE 53u
+#define TT_PLAN_OP_LOGISTIC_BWD_INPUT 54u
 
 /* Parameter-pool block types (ParamType). */
 #define TT_PARAM_LAYER 1u
@@ -99,6 +101,7 @@
 #define TT_PARAM_CONCAT 9u
 #define TT_PARAM_SLICE 10u
 #define TT_PARAM_PAD 11u
+#define TT_PARAM_LOGISTIC 12u
 
 /* Layer kinds of LAYER blocks (LayerKind). */
 #define TT_LAYER_CONV2D 1u
@@ -364,6 +367,14 @@
 #define TT_PLAN_PAD_OFF_FILL 36u
 #define TT_PLAN_PAD_BYTES 40u
 
+#define TT_PLAN_LOGISTIC_OFF_HEADER 0u
+#define TT_PLAN_LOGISTIC_OFF_NUMEL 8u
+#define TT_PLAN_LOGISTIC_OFF_INPUT_ZP 12u
+#define TT_PLAN_LOGISTIC_OFF_RANGE_RADIUS 16u
+#define TT_PLAN_LOGISTIC_OFF_MULTIPLIER 20u
+#define TT_PLAN_LOGISTIC_OFF_LEFT_SHIFT 24u
+#define TT_PLAN_LOGISTIC_BYTES 28u
+
 #define TT_WEIGHTS_HEADER_OFF_MAGIC 0u
 #define TT_WEIGHTS_HEADER_OFF_VERSION 4u
 #define TT_WEIGHTS_HEADER_OFF_HEADER_BYTES 6u
@@ -441,6 +452,7 @@ typedef struct {
     [TT_PLAN_OP_MAXPOOL] = {1u, 3u, {1u, 0u, 0u, 0u}, {1u, 132u, 0u}}, \
     [TT_PLAN_OP_MUL] = {1u, 6u, {1u, 129u, 0u, 0u}, {1u, 132u, 0u}}, \
     [TT_PLAN_OP_HARD_SWISH] = {1u, 7u, {1u, 0u, 0u, 0u}, {1u, 132u, 0u}}, \
+    [TT_PLAN_OP_LOGISTIC] = {1u, 12u, {1u, 0u, 0u, 0u}, {1u, 132u, 0u}}, \
     [TT_PLAN_OP_REQUANTIZE] = {1u, 8u, {1u, 0u, 0u, 0u}, {1u, 132u, 0u}}, \
     [TT_PLAN_OP_CONCAT] = {1u, 9u, {1u, 129u, 129u, 129u}, {1u, 0u, 0u}}, \
     [TT_PLAN_OP_PAD] = {1u, 11u, {1u, 0u, 0u, 0u}, {1u, 0u, 0u}}, \
@@ -457,6 +469,7 @@ typedef struct {
     [TT_PLAN_OP_MUL_BWD_A] = {2u, 6u, {2u, 129u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_MUL_BWD_B] = {2u, 6u, {2u, 1u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_HARD_SWISH_BWD_INPUT] = {2u, 7u, {2u, 1u, 0u, 0u}, {2u, 0u, 0u}}, \
+    [TT_PLAN_OP_LOGISTIC_BWD_INPUT] = {2u, 12u, {2u, 1u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_LEAKY_RELU_BWD_INPUT] = {2u, 8u, {2u, 1u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_GRAD_CROP] = {2u, 11u, {2u, 0u, 0u, 0u}, {2u, 0u, 0u}}, \
     [TT_PLAN_OP_GRAD_SLICE] = {2u, 10u, {2u, 0u, 0u, 0u}, {2u, 0u, 0u}}, \
@@ -469,6 +482,6 @@ typedef struct {
     [TT_PLAN_OP_BIAS_GRAD_UPDATE] = {2u, 1u, {2u, 3u, 0u, 0u}, {3u, 0u, 0u}}, \
     [TT_PLAN_OP_WEIGHT_GRAD_UPDATE] = {2u, 1u, {2u, 1u, 1u, 0u}, {1u, 0u, 0u}}, \
 }
-#define TT_PLAN_OP_KIND_MAX 0x35u
+#define TT_PLAN_OP_KIND_MAX 0x36u
 
 #endif /* TT_PLAN_GEN_H */

@@ -199,6 +199,21 @@ static void run_hard_swish_vectors(void)
     }
 }
 
+static void run_logistic_vectors(void)
+{
+    static int8_t out[MAX_OUT];
+    static int16_t grad[MAX_OUT];
+    for (size_t i = 0; i < sizeof tt_logistic_vectors / sizeof tt_logistic_vectors[0]; i++) {
+        const tt_logistic_vector_t *v = &tt_logistic_vectors[i];
+        memset(out, 0x5A, sizeof out);
+        tt_logistic_fwd_s8(v->n, &v->quant, v->x, out);
+        CHECK(compare(v->name, out, v->expected, v->n), "%s: output mismatch", v->name);
+        int32_t e = -999;
+        tt_logistic_bwd_input_s16(v->n, &v->quant, v->x, v->dy, v->dy_exp, grad, &e);
+        CHECK(e == v->dx_exp && compare_s16(v->name, "dX", grad, v->dx, v->n), "%s: dX mismatch", v->name);
+    }
+}
+
 static void run_mean_vectors(void)
 {
     static int8_t out[MAX_OUT];
@@ -388,6 +403,7 @@ int main(void)
     run_requantize_vectors();
     run_mul_vectors();
     run_hard_swish_vectors();
+    run_logistic_vectors();
     run_mean_vectors();
     run_bwd_vectors();
     run_loss_vectors();

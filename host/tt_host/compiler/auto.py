@@ -176,6 +176,8 @@ def _backward(graph: Graph, t: dict[int, np.ndarray], label: int, weights: dict[
                 give(t, part)
         elif layer.kind == "hard_swish":
             give(layer.inputs[0], B.hard_swish_bwd_input_f32(real(layer.inputs[0]), dy))
+        elif layer.kind == "logistic":
+            give(layer.inputs[0], B.logistic_bwd_input_f32(real(layer.inputs[0]), dy))
         elif layer.kind == "mul":
             a, b = layer.inputs[0], layer.inputs[1] if len(layer.inputs) > 1 else None
             q = layer.step.quant

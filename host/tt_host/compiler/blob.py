@@ -21,6 +21,7 @@ from tt_host.compiler.lowering import (
     ConcatParams,
     FusedParams,
     HardSwishParams,
+    LogisticParams,
     LayerParams,
     LossParams,
     Lowered,
@@ -183,6 +184,11 @@ def _mul_block(p: MulParams) -> bytes:
                                  b_numel=p.b_numel, constant=p.constant or 0, **fields))
 
 
+def _logistic_block(p: LogisticParams) -> bytes:
+    return P.LogisticBlock.build(dict(header=dict(type=P.ParamType.LOGISTIC, kind=0, bytes=P.LogisticBlock.sizeof()),
+                                      numel=p.numel, **asdict(p.quant)))
+
+
 def _hard_swish_block(p: HardSwishParams) -> bytes:
     q, g = p.quant, p.grad
     return P.HardSwishBlock.build(dict(
@@ -248,6 +254,8 @@ def serialize(schedule: Schedule, plan: Plan, train: TrainParams | None = None, 
             raw = _mul_block(obj)
         elif isinstance(obj, HardSwishParams):
             raw = _hard_swish_block(obj)
+        elif isinstance(obj, LogisticParams):
+            raw = _logistic_block(obj)
         elif isinstance(obj, ConcatParams):
             g = obj.geom
             raw = P.ConcatBlock.build(dict(header=dict(type=P.ParamType.CONCAT, kind=0, bytes=P.ConcatBlock.sizeof()),

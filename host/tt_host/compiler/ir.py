@@ -33,14 +33,17 @@ import numpy as np
 from tt_host.compiler.errors import CompileError, UnsupportedOperator
 from tt_host.reference.graph import SUPPORTED as KERNEL_OPS
 from tt_host.reference.graph import Step, is_spatial_mean, lower
-from tt_host.reference.params import INT8_MAX, INT8_MIN, ConvQuant
+from tt_host.reference.params import INT8_MAX, INT8_MIN, ConvQuant, LogisticQuant
 from tt_host.tflite import Model, load
 
 #: Operators the compiler handles itself (no reference kernel step).
-COMPILER_OPS = ("RESHAPE", "SQUEEZE", "SOFTMAX", "LOGISTIC", "DEQUANTIZE")
+COMPILER_OPS = ("RESHAPE", "SQUEEZE", "SOFTMAX", "DEQUANTIZE")
 #: What the device leaves to the host at the output: the loss computes its own softmax, and a
 #: final sigmoid (LOGISTIC) or DEQUANTIZE only changes how the logits read.
 OUTPUT_EDGES = ("DEQUANTIZE", "SOFTMAX", "LOGISTIC")
+#: Output edges that have no kernel: anywhere else they are refused (a LOGISTIC inside the
+#: graph, a squeeze-excite gate, runs on the device).
+EDGE_ONLY_OPS = ("DEQUANTIZE", "SOFTMAX")
 #: Every operator a model may contain.
 SUPPORTED_OPS = (*KERNEL_OPS, *COMPILER_OPS)
 
@@ -79,8 +82,8 @@ class Layer:
     """One node of the IR: a kernel invocation or a view."""
 
     index: int  #: position in ``Graph.layers`` (topological = execution order)
-    kind: str  #: conv2d, pw_conv2d, dw_conv2d, fc, add, mul, hard_swish, requantize, leaky_relu, concat, avgpool,
-    #: maxpool, mean, reshape, pad
+    kind: str  #: conv2d, pw_conv2d, dw_conv2d, fc, add, mul, hard_swish, logistic, requantize, leaky_relu, concat,
+    #: avgpool, maxpool, mean, reshape, pad
     op_index: int  #: the TFLite operator it comes from
     name: str  #: the output tensor's name (the layer names of the shared models)
     inputs: tuple[int, ...]  #: activation tensor indices read
@@ -297,7 +300,7 @@ def _strip_edges(model: Model) -> tuple[int, int, set[int], tuple[str, ...]]:
 
 
 #: Why an edge operator elsewhere is refused.
-EDGE_ONLY = ("only at the edges: QUANTIZE from float on the input, SOFTMAX/LOGISTIC/DEQUANTIZE on the "
+EDGE_ONLY = ("only at the edges: QUANTIZE from float on the input, SOFTMAX/DEQUANTIZE on the "
              "output (an int8 -> int8 QUANTIZE runs anywhere)")
 
 
@@ -305,7 +308,7 @@ def _edge_only(model: Model, op) -> bool:
     """SOFTMAX, DEQUANTIZE and a QUANTIZE from float run on the host's side of the device only."""
     if op.op == "QUANTIZE":
         return model.tensors[op.inputs[0]].dtype != np.int8
-    return op.op in OUTPUT_EDGES
+    return op.op in EDGE_ONLY_OPS
 
 
 def operator_support(model: Model) -> list[tuple[int, str, str]]:
@@ -339,6 +342,11 @@ def _limit(model: Model, op) -> str | None:
     """Why a supported operator's particular use has no kernel, or None."""
     if op.op == "MEAN" and not is_spatial_mean(model, op):
         return "only the mean over H and W of an NHWC tensor"
+    if op.op == "LOGISTIC" and not (len(model.outputs) == 1 and op.index in _edges(model)[2]):
+        out = model.tensors[op.outputs[0]].quant
+        got = (float(out.scale[0]), int(out.zero_point[0])) if out is not None else None
+        if got != (LogisticQuant.OUTPUT_SCALE, LogisticQuant.OUTPUT_ZP):
+            return f"an output quantized as {got}: TFLite's int8 LOGISTIC needs scale 1/256 and zero point -128"
     if op.op == "DEPTHWISE_CONV_2D" and op.options.get("depth_multiplier", 1) not in (0, 1):
         mult = op.options["depth_multiplier"]
         return f"depth multiplier {mult}: only 1 (one filter per channel)"
@@ -410,8 +418,8 @@ def import_model(model: Model, name: str = "model", model_hash: bytes = bytes(32
             clamps = True  # requantized to int8: saturation is always possible
             lo = step.quant.act_min
             relu = lo > INT8_MIN or out.zero_point == INT8_MIN
-        elif step.kind in ("hard_swish", "leaky_relu"):
-            clamps, relu = True, False  # requantized too; their output goes below 0
+        elif step.kind in ("hard_swish", "leaky_relu", "logistic"):
+            clamps, relu = True, False  # requantized too; not a ReLU's mask
         elif step.kind == "concat":
             clamps, relu = False, False  # a copy
         elif step.kind in ("avgpool", "maxpool", "pad", "reshape"):

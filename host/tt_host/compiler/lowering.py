@@ -33,6 +33,7 @@ from tt_host.reference.params import (
     GradQuant,
     HardSwishGrad,
     HardSwishQuant,
+    LogisticQuant,
     MeanQuant,
     MulGrad,
     MulQuant,
@@ -187,6 +188,12 @@ class RequantizeParams:
 
 
 @dataclass(frozen=True)
+class LogisticParams:
+    quant: LogisticQuant
+    numel: int
+
+
+@dataclass(frozen=True)
 class HardSwishParams:
     quant: HardSwishQuant
     grad: HardSwishGrad
@@ -292,7 +299,8 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
         return key
 
     def ep(i: int) -> tuple:
-        """The parameter block of a MUL / HARD_SWISH / REQUANTIZE / LEAKY_RELU / CONCATENATION / PAD layer."""
+        """The parameter block of a MUL / HARD_SWISH / LOGISTIC / REQUANTIZE / LEAKY_RELU / CONCATENATION / PAD
+        layer."""
         key = (L[i].kind, i)
         if key not in params:
             step, src = L[i].step, g.tensors[L[i].inputs[0]]
@@ -312,6 +320,8 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
             elif L[i].kind == "hard_swish":
                 params[key] = HardSwishParams(step.quant, HardSwishGrad.from_scale(src.scale, src.zero_point),
                                               src.numel)
+            elif L[i].kind == "logistic":
+                params[key] = LogisticParams(step.quant, src.numel)
             else:
                 raise CompileError(f"{L[i].name}: a {L[i].kind} layer has no elementwise kernel")
         return key
@@ -360,6 +370,8 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
                 emit(OpKind.MUL, (r[0], r[1] if len(r) > 1 else None), (w[0], mask), ep(layer.index), flags)
             elif layer.kind == "hard_swish":
                 emit(OpKind.HARD_SWISH, r[:1], (w[0], mask), ep(layer.index), flags)
+            elif layer.kind == "logistic":
+                emit(OpKind.LOGISTIC, r[:1], (w[0], mask), ep(layer.index), flags)
             elif layer.kind in ("requantize", "leaky_relu"):
                 emit(OpKind.REQUANTIZE, r[:1], (w[0], mask), ep(layer.index), flags)
             elif layer.kind == "concat":
@@ -394,6 +406,8 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
                 emit(OpKind.MUL_BWD_A, (r[0], r[1] if len(r) > 1 else None), w, ep(layer.index))
             elif layer.kind == "hard_swish":
                 emit(OpKind.HARD_SWISH_BWD_INPUT, r, w, ep(layer.index))
+            elif layer.kind == "logistic":
+                emit(OpKind.LOGISTIC_BWD_INPUT, r, w, ep(layer.index))
             elif layer.kind == "leaky_relu":
                 emit(OpKind.LEAKY_RELU_BWD_INPUT, r, w, ep(layer.index))
             elif layer.kind in BWD_INPUT:

@@ -362,7 +362,7 @@ class _Builder:
         scratch, apart = S.Scratch.none(), None
         if layer.kind == "add":
             inplace = tuple((out, i) for i in ins)
-        elif layer.kind in ("mul", "hard_swish", "requantize", "leaky_relu"):  # elementwise over the first input
+        elif layer.kind in ("mul", "hard_swish", "logistic", "requantize", "leaky_relu"):  # elementwise, first input
             inplace = ((out, ins[0]),)
         elif layer.kind in _LAYER_KINDS:
             # Only frozen layers are tried in place: the pointwise overlay has no in-place form,
@@ -452,9 +452,9 @@ class _Builder:
                     self.alias(t, g)
             elif ins_need:  # pooling, pad: route the gradient back to the window
                 x = ins_need[0]
-                # A max pool's gradient goes to each window's maximum, hard swish's and a leaky
-                # ReLU's derivative depends on the point: they read the forward input.
-                reads = (g, self.act[x]) if layer.kind in ("maxpool", "hard_swish", "leaky_relu") else (g,)
+                # A max pool's gradient goes to each window's maximum, hard swish's, a logistic's
+                # and a leaky ReLU's derivative depends on the point: they read the forward input.
+                reads = (g, self.act[x]) if layer.kind in ("maxpool", "hard_swish", "logistic", "leaky_relu") else (g,)
                 self.contribute(x, lambda dest, i=layer.index, reads=reads: self.emit("bwd_input", "backward", i, reads,
                                                                                       (dest,)))
 

@@ -31,6 +31,7 @@ from tt_host.compiler.lowering import (
     ConcatParams,
     FusedParams,
     HardSwishParams,
+    LogisticParams,
     LayerParams,
     LossParams,
     Lowered,
@@ -55,6 +56,7 @@ from tt_host.reference.params import (
     GradQuant,
     HardSwishGrad,
     HardSwishQuant,
+    LogisticQuant,
     MeanQuant,
     MulGrad,
     MulQuant,
@@ -376,6 +378,11 @@ class Machine:
             writes.append((op.outs[0], y, None))
             if op.outs[1] is not None:
                 writes.append((op.outs[1], _mask(y, -128, 127), None))
+        elif k == OpKind.LOGISTIC:
+            y = F.logistic_fwd_s8(p.quant, s.get(ins[0]))
+            writes.append((op.outs[0], y, None))
+            if op.outs[1] is not None:
+                writes.append((op.outs[1], _mask(y, -128, 127), None))
         elif k == OpKind.SAVE:
             g = p.geom
             x = s.get(ins[0]).reshape(g.in_h * g.in_w, g.in_c)
@@ -423,6 +430,9 @@ class Machine:
             writes.append((op.outs[0], r.values, r.exp))
         elif k == OpKind.HARD_SWISH_BWD_INPUT:
             r = B.hard_swish_bwd_input_s16(p.grad, s.get(ins[1]), grad(ins[0]).flat())
+            writes.append((op.outs[0], r.values, r.exp))
+        elif k == OpKind.LOGISTIC_BWD_INPUT:
+            r = B.logistic_bwd_input_s16(p.quant, s.get(ins[1]), grad(ins[0]).flat())
             writes.append((op.outs[0], r.values, r.exp))
         elif k == OpKind.MAXPOOL_BWD_INPUT:
             dy = grad(ins[0])
@@ -568,6 +578,9 @@ def decode(plan: bytes, weights: bytes) -> Decoded:
                                    b.reluish_multiplier, b.reluish_exponent)
             params[key] = HardSwishParams(quant, HardSwishGrad(b.input_zp, b.grad_multiplier, b.grad_shift, b.grad_lo,
                                                                b.grad_hi), b.numel)
+        elif kind == P.ParamType.LOGISTIC:
+            b = P.LogisticBlock.parse(plan[pool_at + off:])
+            params[key] = LogisticParams(LogisticQuant(b.input_zp, b.range_radius, b.multiplier, b.left_shift), b.numel)
         elif kind == P.ParamType.POOL:
             b = P.PoolBlock.parse(plan[pool_at + off:])
             quant = (MeanQuant(b.input_zp, b.output_zp, b.multiplier, b.shift, b.act_min, b.act_max)

@@ -48,6 +48,7 @@ from tt_host.native.abi import (  # noqa: F401 (re-exported)
     CMulGrad,
     CHardSwishQuant,
     CHardSwishGrad,
+    CLogisticQuant,
     CRequantizeQuant,
     CPadGeom,
 )
@@ -64,6 +65,7 @@ from tt_host.native.kernels import (  # noqa: F401 (re-exported)
     mean_fwd_s8,
     mul_fwd_s8,
     hard_swish_fwd_s8,
+    logistic_fwd_s8,
     requantize_s8,
     leaky_relu_bwd_input_s16,
     concat_s8,
@@ -81,6 +83,7 @@ from tt_host.native.kernels import (  # noqa: F401 (re-exported)
     mul_bwd_a_s16,
     mul_bwd_b_s16,
     hard_swish_bwd_input_s16,
+    logistic_bwd_input_s16,
     add_bwd_input_s16,
     conv2d_bwd_weight_s16,
     pw_conv2d_bwd_weight_s16,

@@ -115,6 +115,7 @@ CPadGeom = _i32_struct("tt_pad_geom_t", ("in_h", "in_w", "c", "top", "left", "bo
 CRequantizeQuant = _i32_struct("tt_requantize_quant_t", ("input_zp", "output_zp", "multiplier", "shift",
                                                           "negative_multiplier", "negative_shift", "act_min", "act_max"))
 CHardSwishGrad = _i32_struct("tt_hard_swish_grad_t", ("input_zp", "multiplier", "shift", "lo", "hi"))
+CLogisticQuant = _i32_struct("tt_logistic_quant_t", ("input_zp", "range_radius", "multiplier", "left_shift"))
 
 
 class CGradQuant(C.Structure):
@@ -289,6 +290,7 @@ ABI_MIRRORS = {
     CChannels: "tt_channels_t", CBwdWeightParams: "tt_bwd_weight_params_t", CUpdate: "tt_update_t",
     CIrbRows: "tt_irb_rows_t", CMeanQuant: "tt_mean_quant_t", CMulQuant: "tt_mul_quant_t", CMulGrad: "tt_mul_grad_t",
     CHardSwishQuant: "tt_hard_swish_quant_t", CHardSwishGrad: "tt_hard_swish_grad_t",
+    CLogisticQuant: "tt_logistic_quant_t",
     CRequantizeQuant: "tt_requantize_quant_t", CPadGeom: "tt_pad_geom_t",
 }
 

@@ -22,6 +22,7 @@ from tt_host.native.abi import (
     CLogitQuant,
     CHardSwishGrad,
     CHardSwishQuant,
+    CLogisticQuant,
     CMeanQuant,
     CMulGrad,
     CMulQuant,
@@ -49,6 +50,7 @@ from tt_host.reference.params import (
     GradQuant,
     HardSwishGrad,
     HardSwishQuant,
+    LogisticQuant,
     MeanQuant,
     MulGrad,
     MulQuant,
@@ -86,6 +88,7 @@ PROTOTYPES.update({
     "tt_requantize_s8": (None, [_i32, C.POINTER(CRequantizeQuant), _p8, _p8]),
     "tt_leaky_relu_bwd_input_s16": (None, [_i32, _i32, _i32, _i32, _p8, _p16, _p16]),
     "tt_hard_swish_fwd_s8": (None, [_i32, C.POINTER(CHardSwishQuant), _p8, _p8]),
+    "tt_logistic_fwd_s8": (None, [_i32, C.POINTER(CLogisticQuant), _p8, _p8]),
     "tt_maxpool_fwd_s8": (None, [C.POINTER(CConvGeom), C.POINTER(CPoolQuant), _p8, _p8]),
     "tt_mask_pack_s8": (None, [_i32, _i32, _i32, _p8, _pu8]),
     "tt_mask_bwd_s16": (None, [_i32, _pu8, _p16, _p16]),
@@ -102,6 +105,7 @@ PROTOTYPES.update({
     "tt_mul_bwd_a_s16": (None, [_i32, C.POINTER(CMulQuant), C.POINTER(CMulGrad), _p8, _i32, _p16, _i32, _p16, _p32]),
     "tt_mul_bwd_b_s16": (None, [_i32, C.POINTER(CMulQuant), C.POINTER(CMulGrad), _p8, _i32, _p16, _i32, _p16, _p32]),
     "tt_hard_swish_bwd_input_s16": (None, [_i32, C.POINTER(CHardSwishGrad), _p8, _p16, _i32, _p16, _p32]),
+    "tt_logistic_bwd_input_s16": (None, [_i32, C.POINTER(CLogisticQuant), _p8, _p16, _i32, _p16, _p32]),
     "tt_maxpool_bwd_input_s16": (None, [C.POINTER(CConvGeom), _p8, _p16, _i32, _p16, _p32]),
     "tt_add_bwd_input_s16": (None, [_i32, _p16, _i32, _p16, _i32, _p16, _p32]),
     "tt_conv2d_bwd_weight_s16": (None, _CONV_BWD_W),
@@ -392,6 +396,23 @@ def mul_bwd_b_s16(quant: MulQuant, grad: MulGrad, a, dy: Grad, b_numel: int) -> 
     e = C.c_int32(-999)
     load().tt_mul_bwd_b_s16(v.size, C.byref(CMulQuant.of(quant)), C.byref(CMulGrad.of(grad)), _ptr8(a8), b_numel,
                             _ptr16(v), dy.exp, _ptr16(out), C.byref(e))
+    return Grad(out, e.value)
+
+
+def logistic_fwd_s8(quant: LogisticQuant, x) -> np.ndarray:
+    x8 = np.ascontiguousarray(x, dtype=np.int8)
+    out = np.empty(x8.shape, dtype=np.int8)
+    load().tt_logistic_fwd_s8(x8.size, C.byref(CLogisticQuant.of(quant)), _ptr8(x8), _ptr8(out))
+    return out
+
+
+def logistic_bwd_input_s16(quant: LogisticQuant, x, dy: Grad) -> Grad:
+    x8 = np.ascontiguousarray(x, dtype=np.int8)
+    v = _in16(dy.values)
+    out = np.full(v.shape, 0x5A5A, dtype=np.int16)
+    e = C.c_int32(-999)
+    load().tt_logistic_bwd_input_s16(v.size, C.byref(CLogisticQuant.of(quant)), _ptr8(x8), _ptr16(v), dy.exp,
+                                     _ptr16(out), C.byref(e))
     return Grad(out, e.value)
 
 

@@ -152,6 +152,12 @@ def hard_swish_bwd_input_f32(x, dy):
     return dy * np.where(x < -3, 0, np.where(x <= 3, x / 3 + 0.5, 1))
 
 
+def logistic_bwd_input_f32(x, dy):
+    """dX = dY * s(1 - s), s = 1 / (1 + exp(-x)) for real x."""
+    s = 1 / (1 + np.exp(-np.asarray(x, dtype=dy.dtype)))
+    return dy * s * (1 - s)
+
+
 def mul_bwd_f32(a, b, dy):
     """``(dA, dB)`` of y = a * b for real a, b, where b broadcasts over a as the MUL kernel
     broadcasts it (memory order, :func:`forward.broadcast_operand`): dB sums over the copies."""

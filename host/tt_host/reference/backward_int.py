@@ -58,13 +58,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from tt_host.reference import backward as F
-from tt_host.reference.forward import broadcast_operand
+from tt_host.reference.forward import broadcast_operand, logistic_fwd_s8
 from tt_host.reference.fixedpoint import (
     multiply_by_quantized_multiplier,
     rounding_divide_by_pot,
     saturating_rounding_doubling_high_mul,
 )
-from tt_host.reference.params import ConvGeom, GradQuant, HardSwishGrad, MulGrad, MulQuant
+from tt_host.reference.params import ConvGeom, GradQuant, HardSwishGrad, LogisticQuant, MulGrad, MulQuant
 
 INT16_MIN, INT16_MAX = -32768, 32767
 INT32_MAX = 2**31 - 1
@@ -250,6 +250,26 @@ def hard_swish_bwd_input_s16(g: HardSwishGrad, x: np.ndarray, dy: Grad) -> Grad:
     r = max(0, _bitlen(_max_abs(dyv) * HARD_SWISH_SLOPE_BOUND) - GRAD_BITS)
     acc = dyv * hard_swish_derivative_q14(g, np.asarray(x).reshape(dyv.shape))
     return Grad(_sat16(_rdbp(acc, r)), dy.exp - 14 + r)
+
+
+#: Bound of the logistic's derivative in Q16: s(1 - s) <= 1/4.
+LOGISTIC_SLOPE_BOUND = 1 << 14
+
+
+def logistic_derivative_q16(q: LogisticQuant, x: np.ndarray) -> np.ndarray:
+    """s(1 - s) in Q16 at the int8 forward output s = (y + 128) / 256 of input ``x``: exactly
+    (y + 128)(128 - y), an integer."""
+    y = logistic_fwd_s8(q, x).astype(np.int64)
+    return (y + 128) * (128 - y)
+
+
+def logistic_bwd_input_s16(q: LogisticQuant, x: np.ndarray, dy: Grad) -> Grad:
+    """``tt_logistic_bwd_input_s16``: dX = dY * s(1 - s) with s the forward's int8 output of
+    ``x``, rounded once by the shift that keeps max|dY| / 4 within 15 bits."""
+    dyv = np.asarray(dy.values).astype(np.int64)
+    r = max(0, _bitlen(_max_abs(dyv) * LOGISTIC_SLOPE_BOUND) - GRAD_BITS)
+    acc = dyv * logistic_derivative_q16(q, np.asarray(x).reshape(dyv.shape))
+    return Grad(_sat16(_rdbp(acc, r)), dy.exp - 16 + r)
 
 
 def _scaled(acc: np.ndarray, bound: int, multiplier: int, shift: int, exp_base: int) -> Grad:

@@ -14,8 +14,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from tt_host.reference import gemmlowp
 from tt_host.reference.fixedpoint import multiply_by_quantized_multiplier, rounding_divide_by_pot, wrap_int32
-from tt_host.reference.params import INT8_MIN, AddQuant, ConcatGeom, ConvGeom, ConvQuant, HardSwishQuant, MeanQuant, MulQuant, PoolQuant, RequantizeQuant
+from tt_host.reference.params import (
+    INT8_MIN,
+    AddQuant,
+    ConcatGeom,
+    ConvGeom,
+    ConvQuant,
+    HardSwishQuant,
+    LogisticQuant,
+    MeanQuant,
+    MulQuant,
+    PoolQuant,
+    RequantizeQuant,
+)
 
 
 def _check(arr: np.ndarray, shape: tuple, dtype, what: str) -> np.ndarray:
@@ -226,6 +239,18 @@ def hard_swish_fwd_s8(quant: HardSwishQuant, x) -> np.ndarray:
     out = np.where((reluish == -32768) & (preshift == -32768), 32767, out)
     y = rounding_divide_by_pot(out, -q.output_exponent) + q.output_zp
     return np.clip(y, -128, 127).astype(np.int8)
+
+
+def logistic_fwd_s8(quant: LogisticQuant, x) -> np.ndarray:
+    """``tt_logistic_fwd_s8``: TFLite's int8 LOGISTIC (output scale 1/256, zero point -128):
+    the input rescaled to Q4.27 and gemmlowp's fixed-point logistic, rounded to 8 bits."""
+    q = quant
+    centred = np.asarray(x, np.int64) - q.input_zp
+    q4 = multiply_by_quantized_multiplier(np.clip(centred, -q.range_radius, q.range_radius), q.multiplier,
+                                          q.left_shift)
+    y = rounding_divide_by_pot(gemmlowp.logistic_q4(q4), 31 - 8) + LogisticQuant.OUTPUT_ZP
+    y = np.where(centred <= -q.range_radius, INT8_MIN, np.where(centred >= q.range_radius, 127, y))
+    return np.clip(y, INT8_MIN, 127).astype(np.int8)
 
 
 def broadcast_operand(b, shape: tuple) -> np.ndarray:

@@ -21,6 +21,7 @@ from tt_host.reference.params import (
     ConvGeom,
     ConvQuant,
     HardSwishQuant,
+    LogisticQuant,
     MeanQuant,
     MulQuant,
     PoolQuant,
@@ -30,7 +31,8 @@ from tt_host.reference.params import (
 from tt_host.tflite import Model
 
 SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "AVERAGE_POOL_2D", "MAX_POOL_2D", "MEAN",
-             "PAD", "PADV2", "MUL", "HARD_SWISH", "RELU", "RELU6", "LEAKY_RELU", "QUANTIZE", "CONCATENATION")
+             "PAD", "PADV2", "MUL", "HARD_SWISH", "LOGISTIC", "RELU", "RELU6", "LEAKY_RELU", "QUANTIZE",
+             "CONCATENATION")
 #: Operators that only change a tensor's shape (the compiler's views).
 VIEWS = ("RESHAPE", "SQUEEZE")
 
@@ -221,6 +223,12 @@ def lower(model: Model, fold_pad: bool = True, passthrough: Collection[str] = ()
             x_scale, x_zp = _qparams(model, x_idx)
             steps.append(Step("hard_swish", op.index, (x_idx,), o,
                               quant=HardSwishQuant.from_scales(x_scale, x_zp, out_scale, out_zp)))
+        elif op.op == "LOGISTIC":
+            x_idx = op.inputs[0]
+            if (float(np.float32(out_scale)), out_zp) != (LogisticQuant.OUTPUT_SCALE, LogisticQuant.OUTPUT_ZP):
+                raise ValueError(f"LOGISTIC {op.index}: an int8 output quantized at {out_scale}, {out_zp}; "
+                                 "TFLite's kernel needs 1/256 and -128")
+            steps.append(Step("logistic", op.index, (x_idx,), o, quant=LogisticQuant.from_scale(*_qparams(model, x_idx))))
         elif op.op == "MEAN":
             x_idx = op.inputs[0]
             if not is_spatial_mean(model, op):
@@ -316,6 +324,8 @@ def run_step(step: Step, tensors: dict[int, np.ndarray], kernels=forward) -> np.
         return kernels.requantize_s8(step.quant, x)
     if step.kind == "hard_swish":
         return kernels.hard_swish_fwd_s8(step.quant, x)
+    if step.kind == "logistic":
+        return kernels.logistic_fwd_s8(step.quant, x)
     if step.kind == "maxpool":
         return kernels.maxpool_fwd_s8(step.geom, step.quant, x)
     if step.kind == "mean":

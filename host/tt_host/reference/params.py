@@ -7,6 +7,7 @@ the reference is bit-identical to TFLite Micro.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -331,6 +332,34 @@ class HardSwishQuant:
         if out_e > 0:
             raise ValueError("HARD_SWISH: the output scale must be at least the input scale / 128")
         return cls(int(in_zp), int(out_zp), _int16_multiplier(out_m), out_e, _int16_multiplier(relu_m), relu_e)
+
+
+@dataclass(frozen=True)
+class LogisticQuant:
+    """``tt_logistic_quant_t``: TFLite's int8 LOGISTIC, derived as TFLM derives it: the input
+    less its zero point times ``multiplier * 2^(left_shift - 31)`` is Q4.27 (real s_in * 2^27,
+    split by frexp in double), and inputs at least ``range_radius`` steps from the zero point
+    saturate to 0 or 1. The output is always quantized at 1/256 with zero point -128."""
+
+    input_zp: int
+    range_radius: int
+    multiplier: int  #: Q31
+    left_shift: int
+
+    #: The output quantization TFLite gives every int8 LOGISTIC (its kernel assumes it).
+    OUTPUT_SCALE = 1.0 / 256.0
+    OUTPUT_ZP = INT8_MIN
+
+    @classmethod
+    def from_scale(cls, in_scale: float, in_zp: int) -> LogisticQuant:
+        integer_bits = 4
+        q, left_shift = math.frexp(float(np.float32(in_scale)) * float(1 << (31 - integer_bits)))
+        multiplier = tflite_round(q * (1 << 31))
+        if not 0 <= left_shift <= 31 or multiplier >= 1 << 31:
+            raise ValueError(f"LOGISTIC: an input scale of {in_scale} is outside what TFLite's int8 kernel handles")
+        # CalculateInputRadius: the largest |input| that stays inside Q4.27 once rescaled.
+        radius = math.floor(((1 << integer_bits) - 1) * (1 << (31 - integer_bits)) / (1 << left_shift))
+        return cls(int(in_zp), int(radius), int(multiplier), int(left_shift))
 
 
 def activation_range(activation: str, scale: float, zero_point: int) -> tuple[int, int]:

@@ -38,6 +38,7 @@ from tt_host.reference.params import (
     GradQuant,
     HardSwishGrad,
     HardSwishQuant,
+    LogisticQuant,
     MeanQuant,
     MulGrad,
     MulQuant,
@@ -163,6 +164,19 @@ def mul_cases() -> list[tuple]:
         dy = I.Grad(rng.integers(-30000, 30000, n).astype(np.int16), -12)
         out.append((name, q, g, a, b, forward.mul_fwd_s8(q, a, b), dy, I.mul_bwd_a_s16(q, g, b, dy),
                     I.mul_bwd_b_s16(q, g, a, dy, b_numel)))
+    return out
+
+
+def logistic_cases() -> list[tuple]:
+    """LOGISTIC over every int8 input, forward and input gradient, at a fine input scale (most
+    inputs inside the range radius) and a coarse one (most saturate)."""
+    rng = np.random.default_rng(37)
+    out = []
+    for name, (s_in, zp) in [("fine input scale", (0.02, 7)), ("coarse input scale", (0.25, -30))]:
+        q = LogisticQuant.from_scale(s_in, zp)
+        x = np.arange(-128, 128, dtype=np.int8)
+        dy = I.Grad(rng.integers(-32768, 32768, x.size).astype(np.int16), -11)
+        out.append((name, q, x, forward.logistic_fwd_s8(q, x), dy, I.logistic_bwd_input_s16(q, x, dy)))
     return out
 
 
@@ -388,6 +402,11 @@ def render() -> str:
             "    const int16_t *dx;\n    int32_t dx_exp;\n} tt_hard_swish_vector_t;\n"
         ),
         (
+            "typedef struct {\n    const char *name;\n    tt_logistic_quant_t quant;\n"
+            "    int32_t n;\n    const int8_t *x, *expected;\n    const int16_t *dy;\n    int32_t dy_exp;\n"
+            "    const int16_t *dx;\n    int32_t dx_exp;\n} tt_logistic_vector_t;\n"
+        ),
+        (
             "typedef struct {\n    const char *name;\n    tt_conv_geom_t geom;\n    tt_mean_quant_t quant;\n"
             "    const int8_t *input;\n    const int8_t *expected;\n} tt_mean_vector_t;\n"
         ),
@@ -489,6 +508,16 @@ def render() -> str:
         rows.append(f'    {{"{name}", {{{qi}}}, {{{gi}}}, {x.size}, {p}_x, {p}_expected, {p}_dy, {dy.exp}, {p}_dx, '
                     f"{dx.exp}}},")
     parts.append("static const tt_hard_swish_vector_t tt_hard_swish_vectors[] = {\n" + "\n".join(rows) + "\n};\n")
+
+    rows = []
+    for i, (name, q, x, y, dy, dx) in enumerate(logistic_cases()):
+        p = f"logistic{i}"
+        parts.append(f"/* {name} */\n")
+        parts += [_array("int8_t", f"{p}_x", x), _array("int8_t", f"{p}_expected", y),
+                  _array("int16_t", f"{p}_dy", dy.values), _array("int16_t", f"{p}_dx", dx.values)]
+        qi = ", ".join(str(v) for v in (q.input_zp, q.range_radius, q.multiplier, q.left_shift))
+        rows.append(f'    {{"{name}", {{{qi}}}, {x.size}, {p}_x, {p}_expected, {p}_dy, {dy.exp}, {p}_dx, {dx.exp}}},')
+    parts.append("static const tt_logistic_vector_t tt_logistic_vectors[] = {\n" + "\n".join(rows) + "\n};\n")
 
     rows = []
     for i, (name, g, q, x, y) in enumerate(mean_cases()):

@@ -82,6 +82,7 @@ from .format import (  # noqa: F401 (re-exported)
     PoolBlock,
     MulBlock,
     HardSwishBlock,
+    LogisticBlock,
     RequantizeBlock,
     ConcatBlock,
     SliceBlock,

@@ -91,6 +91,10 @@ class _Pool:
                   and -128 <= b.grad_lo <= b.grad_hi + 1 <= 128)
             if not ok:
                 raise PlanInvalid(Check.BAD_PARAMS, f"hard swish block at {offset}: size or parameters")
+        elif want == ParamType.LOGISTIC:
+            if not (head.bytes == st.sizeof() and 1 <= b.numel <= MAX_CHANNELS ** 2 and -128 <= b.input_zp <= 127
+                    and 0 <= b.range_radius and b.multiplier >= 0 and 0 <= b.left_shift <= 31):
+                raise PlanInvalid(Check.BAD_PARAMS, f"logistic block at {offset}: size or parameters")
         elif want == ParamType.REQUANTIZE:
             self._clamp(b, offset)
             if not (head.bytes == st.sizeof() and 1 <= b.numel <= MAX_CHANNELS ** 2 and -128 <= b.input_zp <= 127

@@ -33,7 +33,7 @@ DELTAS_MAGIC = b"TTDL"
 #: Format version of all three blobs; a loader refuses any other. Version 2: the classifier's
 #: own learning rate, per-layer bounds on a step's update, the divergence guard. Version 3:
 #: POOL blocks carry their kind and a mean's requantization (the MEAN and MAXPOOL ops); MUL,
-#: HARD_SWISH, REQUANTIZE, CONCAT, PAD.
+#: HARD_SWISH, REQUANTIZE, CONCAT, PAD (and, added later without a new version, LOGISTIC).
 FORMAT_VERSION = 3
 #: Alignment of every table, array, tensor and arena buffer.
 ALIGN = 4
@@ -116,6 +116,7 @@ class OpKind(enum.IntEnum):
     REQUANTIZE = 0x1C  #: standalone RELU / RELU6 / LEAKY_RELU, an int8 -> int8 QUANTIZE
     CONCAT = 0x1D  #: up to 4 inputs sharing one quantization, along any axis (ConcatBlock)
     PAD = 0x1E  #: spatial padding no convolution absorbs (PadBlock)
+    LOGISTIC = 0x1F  #: TFLite's int8 LOGISTIC (output 1/256, zero point -128)
     LOSS = 0x20  #: softmax cross-entropy against the sample's label
     MASK_BWD = 0x21
     CONV2D_BWD_INPUT = 0x22
@@ -138,6 +139,7 @@ class OpKind(enum.IntEnum):
     WEIGHT_UPDATE = 0x33
     BIAS_GRAD_UPDATE = 0x34  #: bias gradient and SGD step fused (no int32 gradient buffer)
     WEIGHT_GRAD_UPDATE = 0x35  #: weight gradient and SGD step per output channel, fused
+    LOGISTIC_BWD_INPUT = 0x36  #: reads the forward input: dX = dY * s(1 - s)
 
 
 class ParamType(enum.IntEnum):
@@ -154,6 +156,7 @@ class ParamType(enum.IntEnum):
     CONCAT = 9
     SLICE = 10
     PAD = 11
+    LOGISTIC = 12
 
 
 class LayerKind(enum.IntEnum):
@@ -415,6 +418,13 @@ HardSwishBlock = Struct(
                                   "reluish_exponent", "grad_multiplier", "grad_shift", "grad_lo", "grad_hi")),
 )
 
+LogisticBlock = Struct(
+    "header" / BlockHeader,
+    "numel" / Int32ul,
+    #: tt_logistic_quant_t (its input gradient needs nothing more)
+    *(name / Int32sl for name in ("input_zp", "range_radius", "multiplier", "left_shift")),
+)
+
 RequantizeBlock = Struct(
     "header" / BlockHeader,
     "numel" / Int32ul,
@@ -444,7 +454,7 @@ PadBlock = Struct(
 BLOCKS = {ParamType.LAYER: LayerBlock, ParamType.ADD: AddBlock, ParamType.POOL: PoolBlock,
           ParamType.FUSED: FusedBlock, ParamType.LOSS: LossBlock, ParamType.MUL: MulBlock,
           ParamType.HARD_SWISH: HardSwishBlock, ParamType.REQUANTIZE: RequantizeBlock, ParamType.CONCAT: ConcatBlock,
-          ParamType.SLICE: SliceBlock, ParamType.PAD: PadBlock}
+          ParamType.SLICE: SliceBlock, ParamType.PAD: PadBlock, ParamType.LOGISTIC: LogisticBlock}
 
 
 def layer_array_counts(kind: int, out_c: int, n_channels: int, flags: int) -> list[tuple[str, int, int]]:
@@ -526,6 +536,8 @@ SIGNATURES: dict[OpKind, Signature] = {
                      "y = tt_mul_fwd_s8(a, b or the block's constant); y may be a's buffer"),
     OpKind.HARD_SWISH: _sig(Phase.FORWARD, ("x:INT8",), ("y:INT8", "mask?:MASK"), ParamType.HARD_SWISH,
                             "y = tt_hard_swish_fwd_s8(x); y may be x's buffer"),
+    OpKind.LOGISTIC: _sig(Phase.FORWARD, ("x:INT8",), ("y:INT8", "mask?:MASK"), ParamType.LOGISTIC,
+                          "y = tt_logistic_fwd_s8(x); y may be x's buffer"),
     OpKind.REQUANTIZE: _sig(Phase.FORWARD, ("x:INT8",), ("y:INT8", "mask?:MASK"), ParamType.REQUANTIZE,
                             "y = tt_requantize_s8(x); y may be x's buffer"),
     OpKind.CONCAT: _sig(Phase.FORWARD, ("a:INT8", "b?:INT8", "c?:INT8", "d?:INT8"), ("y:INT8",), ParamType.CONCAT,
@@ -556,6 +568,8 @@ SIGNATURES: dict[OpKind, Signature] = {
                            "db = tt_mul_bwd_b_s16(dy, a)"),
     OpKind.HARD_SWISH_BWD_INPUT: _sig(Phase.BACKWARD, ("dy:INT16", "x:INT8"), ("dx:INT16",), ParamType.HARD_SWISH,
                                       "dx = tt_hard_swish_bwd_input_s16(x, dy): x is the forward input"),
+    OpKind.LOGISTIC_BWD_INPUT: _sig(Phase.BACKWARD, ("dy:INT16", "x:INT8"), ("dx:INT16",), ParamType.LOGISTIC,
+                                    "dx = tt_logistic_bwd_input_s16(x, dy): x is the forward input"),
     OpKind.LEAKY_RELU_BWD_INPUT: _sig(Phase.BACKWARD, ("dy:INT16", "x:INT8"), ("dx:INT16",), ParamType.REQUANTIZE,
                                       "dx = tt_leaky_relu_bwd_input_s16(x, dy): x is the forward input"),
     OpKind.GRAD_CROP: _sig(Phase.BACKWARD, ("dy:INT16",), ("dx:INT16",), ParamType.PAD,

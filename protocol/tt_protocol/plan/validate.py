@@ -143,7 +143,8 @@ def _sizes(kind: OpKind, p, flags: int) -> dict[str, int]:
         return dict(x=x, y=y, dy=2 * y, dx=2 * x)
     if kind == OpKind.GRAD_SLICE:
         return dict(dy=2 * p.outer * p.total, dx=2 * p.outer * p.inner)
-    if kind in (OpKind.HARD_SWISH, OpKind.HARD_SWISH_BWD_INPUT, OpKind.REQUANTIZE, OpKind.LEAKY_RELU_BWD_INPUT):
+    if kind in (OpKind.HARD_SWISH, OpKind.HARD_SWISH_BWD_INPUT, OpKind.REQUANTIZE, OpKind.LEAKY_RELU_BWD_INPUT,
+                OpKind.LOGISTIC, OpKind.LOGISTIC_BWD_INPUT):
         return dict(x=p.numel, y=p.numel, mask=-(-p.numel // 8), dy=2 * p.numel, dx=2 * p.numel)
     if kind == OpKind.LOSS:
         return dict(logits=p.n_classes, grad=2 * p.n_classes)

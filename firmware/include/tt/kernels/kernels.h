@@ -14,6 +14,7 @@
 #include "tt/kernels/fc.h"
 #include "tt/kernels/gather.h"
 #include "tt/kernels/hard_swish.h"
+#include "tt/kernels/logistic.h"
 #include "tt/kernels/irb.h"
 #include "tt/kernels/layer.h"
 #include "tt/kernels/loss.h"

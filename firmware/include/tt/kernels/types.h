@@ -140,6 +140,14 @@ typedef struct {
     int32_t lo, hi;
 } tt_hard_swish_grad_t;
 
+/** TFLite's int8 LOGISTIC: (x - input_zp) * multiplier * 2^(left_shift - 31) is the Q4.27 input
+ * of gemmlowp's logistic; |x - input_zp| >= range_radius saturates. */
+typedef struct {
+    int32_t input_zp;
+    int32_t range_radius;
+    int32_t multiplier, left_shift; /**< Q31, left_shift in [0, 31] */
+} tt_logistic_quant_t;
+
 /**
  * Weight scales folded into a backward-input kernel (conv, pointwise, depthwise, FC):
  * s_W[o] = S * ratio[o], S = max_o s_W[o] = scale_multiplier * 2^(scale_shift - 31),
