@@ -2,7 +2,7 @@
 
 The models use the same op set and conventions as the shared models (per-channel symmetric
 weights, int32 biases, PAD before a VALID convolution) but also what those models do not
-exercise: SAME with stride 2, fused RELU/RELU6, depth multiplier 2, arbitrary asymmetric PAD
+exercise: SAME with stride 2, fused RELU/RELU6, depth multiplier 2, dilation 2, arbitrary asymmetric PAD
 amounts, non-global pooling with padding, multipliers above one, a requantizing MEAN, max pooling,
 hard swish and squeeze-excite MULs (gated by a LOGISTIC or a scaled RELU6), standalone RELU / RELU6 /
 LEAKY_RELU and int8 -> int8 QUANTIZE, PADV2, SQUEEZE, CONCATENATION.
@@ -53,10 +53,12 @@ class ModelBuilder:
         out_scale = self.scales[x] * 0.01 * np.sqrt(k_elems) * 40 * self.rng.uniform(0.3, 3.0)
         return np.float32(out_scale), int(self.rng.integers(-128, 128))
 
-    def conv(self, x, out_c, k, stride, padding, act="NONE", depthwise=False, mult=1, like: int | None = None) -> int:
+    def conv(self, x, out_c, k, stride, padding, act="NONE", depthwise=False, mult=1, like: int | None = None,
+             dilation: int = 1) -> int:
         """A convolution; ``like``: quantize its output as that tensor (a concatenation's inputs)."""
         h, w, c = self.shapes[x][1:]
-        if padding == "VALID" and min(h, w) < k:
+        span = (k - 1) * dilation + 1  # the dilated kernel's extent
+        if padding == "VALID" and min(h, w) < span:
             padding = "SAME"
         oc = c * mult if depthwise else out_c
         wshape = (1, k, k, oc) if depthwise else (oc, k, k, c)
@@ -70,7 +72,7 @@ class ModelBuilder:
         if padding == "SAME":
             oh, ow = -(-h // stride), -(-w // stride)
         else:
-            oh, ow = (h - k) // stride + 1, (w - k) // stride + 1
+            oh, ow = (h - span) // stride + 1, (w - span) // stride + 1
         scale, zp = self._out_quant(x, k_elems)
         if act != "NONE":
             zp = -128
@@ -86,7 +88,7 @@ class ModelBuilder:
             code, otype = S.BuiltinOperator.CONV_2D, S.BuiltinOptions.Conv2DOptions
         opt.padding, opt.strideH, opt.strideW = _PAD[padding], stride, stride
         opt.fusedActivationFunction = _ACT[act]
-        opt.dilationHFactor = opt.dilationWFactor = 1
+        opt.dilationHFactor = opt.dilationWFactor = dilation
         self.op(code, [x, wt, bt], [y], otype, opt)
         return y
 
@@ -233,10 +235,12 @@ fill of 50, which it cannot absorb either), and
     h, w, c = int(rng.integers(5, 14)), int(rng.integers(5, 14)), int(rng.integers(1, 5))
     x = mb.activation((1, h, w, c), np.float32(1 / 127.5 * rng.uniform(0.5, 2)), int(rng.integers(-128, 128)))
     inp = x
-    y = mb.conv(x, int(rng.integers(2, 9)), pick([1, 3]), pick([1, 2]), pick(["SAME", "VALID"]), pick(["NONE", "RELU", "RELU6"]))
+    y = mb.conv(x, int(rng.integers(2, 9)), pick([1, 3]), pick([1, 2]), pick(["SAME", "VALID"]), pick(["NONE", "RELU", "RELU6"]),
+                dilation=2 if seed % 7 == 4 else 1)
     if seed % 5 in (1, 2, 3, 4):
         y = mb.standalone(y, {1: "LEAKY_RELU", 2: "RELU", 3: "RELU6", 4: "QUANTIZE"}[seed % 5])
-    y = mb.conv(y, 0, pick([3, 5]), pick([1, 2]), pick(["SAME", "VALID"]), pick(["NONE", "RELU6"]), depthwise=True, mult=pick([1, 1, 2]))
+    y = mb.conv(y, 0, pick([3, 5]), pick([1, 2]), pick(["SAME", "VALID"]), pick(["NONE", "RELU6"]), depthwise=True, mult=pick([1, 1, 2]),
+                dilation=2 if seed % 7 == 5 else 1)
     k = pick([3, 5])
     pads = [int(rng.integers(0, k)) for _ in range(4)]
     hh, ww = mb.shapes[y][1] + pads[0] + pads[2], mb.shapes[y][2] + pads[1] + pads[3]

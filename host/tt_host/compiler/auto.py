@@ -291,6 +291,9 @@ def training_macs(graph: Graph, options: PlanOptions | None = None) -> dict[int,
     base = build_schedule(graph, Scheme("probe"), options).macs("backward")
     out = {}
     for c in graph.convs():
+        if c.expanded:  # cannot train (Layer.expanded): nothing to cost
+            out[c.conv_index] = 1
+            continue
         s = Scheme("probe").with_weights(c.conv_index, range(c.weight_in_channels))
         out[c.conv_index] = max(build_schedule(graph, s, options).macs("backward") - base, 1)
     return out
@@ -390,9 +393,9 @@ def _fill_weights(graph: Graph, ranking: Ranking, ev: Evaluator, current: Scheme
     """Each weight layer in rank order gets the largest ratio of its ranked channels that fits."""
     chosen: list[dict] = []
     for conv in ranking.weight_layers:
-        if conv in current.weights:
-            continue
         layer = graph.conv(conv)
+        if conv in current.weights or layer.expanded:  # an expansion's weights cannot train
+            continue
         order = ranking.channels[conv]
         sizes = _ratio_sizes(layer.weight_in_channels)
         if len(sizes) > 1 and not ev.fits(current.with_weights(conv, order[:sizes[-1]])):

@@ -32,7 +32,7 @@ import numpy as np
 
 from tt_host.compiler.errors import CompileError, UnsupportedOperator
 from tt_host.reference.graph import SUPPORTED as KERNEL_OPS
-from tt_host.reference.graph import Step, is_spatial_mean, lower
+from tt_host.reference.graph import Step, dilation_of, is_spatial_mean, lower
 from tt_host.reference.params import INT8_MAX, INT8_MIN, ConvQuant, LogisticQuant
 from tt_host.tflite import Model, load
 
@@ -102,6 +102,13 @@ class Layer:
     @property
     def has_params(self) -> bool:
         return self.kind in PARAM_KINDS
+
+    @property
+    def expanded(self) -> str:
+        """Why the weights the kernels run are an expansion of the model's (a dilated or
+        depth-multiplied convolution, whose added zeros must stay zero): its weights cannot
+        train, its bias can. "" for the model's own weights."""
+        return self.step.expanded if self.step is not None else ""
 
     @property
     def weights(self) -> np.ndarray | None:
@@ -347,10 +354,35 @@ def _limit(model: Model, op) -> str | None:
         got = (float(out.scale[0]), int(out.zero_point[0])) if out is not None else None
         if got != (LogisticQuant.OUTPUT_SCALE, LogisticQuant.OUTPUT_ZP):
             return f"an output quantized as {got}: TFLite's int8 LOGISTIC needs scale 1/256 and zero point -128"
-    if op.op == "DEPTHWISE_CONV_2D" and op.options.get("depth_multiplier", 1) not in (0, 1):
-        mult = op.options["depth_multiplier"]
-        return f"depth multiplier {mult}: only 1 (one filter per channel)"
+    if op.op in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        w = model.tensors[op.inputs[1]]
+        expanded, why = expanded_weight_count(model, op)
+        if why and expanded > MAX_EXPANDED_WEIGHTS:
+            return (f"{why} runs as a convolution of {expanded:,} weights ({w.data.size:,} in the model), over the "
+                    f"{MAX_EXPANDED_WEIGHTS:,} this compiler expands")
     return None
+
+
+#: The largest expansion of a dilated or depth-multiplied convolution's weights (int8 bytes):
+#: beyond it the zeros would crowd the model area out.
+MAX_EXPANDED_WEIGHTS = 64 * 1024
+
+
+def expanded_weight_count(model: Model, op) -> tuple[int, str]:
+    """``(weights the kernels run, why they differ from the model's)`` for a CONV_2D or
+    DEPTHWISE_CONV_2D (:func:`tt_host.reference.graph.dilated_kernel`, ``dense_from_depthwise``)."""
+    w = model.tensors[op.inputs[1]]
+    _, kh, kw, last = w.shape
+    dh, dw = dilation_of(op, kh, kw)
+    taps = ((kh - 1) * dh + 1) * ((kw - 1) * dw + 1)
+    why = [f"dilation {dh}x{dw}"] if (dh, dw) != (1, 1) else []
+    if op.op == "CONV_2D":
+        return w.shape[0] * taps * last, ", ".join(why)
+    in_c = model.tensors[op.inputs[0]].shape[-1]
+    if last != in_c:
+        why.insert(0, f"depth multiplier {last // max(in_c, 1)}")
+        return last * taps * in_c, ", ".join(why)
+    return taps * last, ", ".join(why)
 
 
 def _check_limits(model: Model) -> None:

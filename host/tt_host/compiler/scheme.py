@@ -124,8 +124,8 @@ def preset(name: str, graph: Graph) -> Scheme:
     if name == "bias-only":
         return Scheme(name, frozenset(range(len(convs))))
     if name == "full":
-        return Scheme(name, frozenset(range(len(convs))),
-                      {c.conv_index: tuple(range(c.weight_in_channels)) for c in convs})
+        return Scheme(name, frozenset(range(len(convs))),  # every weight but an expansion's (Layer.expanded)
+                      {c.conv_index: tuple(range(c.weight_in_channels)) for c in convs if not c.expanded})
     raise SchemeError(f"unknown preset {name!r}; presets are {', '.join(PRESETS)}")
 
 
@@ -150,6 +150,10 @@ def from_published(data: Mapping[str, Any], graph: Graph) -> Scheme:
         layer = graph.conv(i) if 0 <= i < n_convs else None
         if layer is None:
             raise SchemeError(f"manual_weight_idx {i} is outside 0..{n_convs - 1} ({graph.name})")
+        if layer.expanded and r > 0:
+            raise SchemeError(f"manual_weight_idx {i}: conv {i} ({layer.name}) runs as an expanded convolution "
+                              f"({layer.expanded}) whose added zeros must stay zero: its weights cannot train "
+                              "(its bias can)")
         n = layer.weight_in_channels
         if i in explicit:
             channels = tuple(sorted({int(c) for c in explicit.pop(i)}))

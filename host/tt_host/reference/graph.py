@@ -54,6 +54,53 @@ class Step:
     constant: int | None = None  #: for ``kind == "mul"``: a constant scalar second operand
     constant_scale: float = 0.0  #: its scale (the gradient of the other operand needs it)
     alpha: float = 0.0  #: for ``kind == "leaky_relu"``: the negative side's slope
+    #: why ``weights`` are an expansion of the model's (:func:`dilated_kernel`,
+    #: :func:`dense_from_depthwise`) whose zeros must stay zero: they cannot train ("" otherwise)
+    expanded: str = ""
+
+
+def dilated_kernel(weights: np.ndarray, dilation_h: int, dilation_w: int) -> np.ndarray:
+    """A convolution's ``[O, KH, KW, I]`` (or depthwise ``[1, KH, KW, C]``) weights dilated: the
+    taps spread ``dilation`` apart with zeros between, a ``(K - 1) * d + 1`` kernel. A zero tap adds
+    nothing to the int32 accumulator, and TFLite pads a dilated convolution for that effective
+    kernel, so the plain kernels compute it exactly."""
+    o, kh, kw, i = weights.shape
+    out = np.zeros((o, (kh - 1) * dilation_h + 1, (kw - 1) * dilation_w + 1, i), weights.dtype)
+    out[:, ::dilation_h, ::dilation_w, :] = weights
+    return out
+
+
+def dense_from_depthwise(weights: np.ndarray, in_c: int) -> np.ndarray:
+    """Depthwise ``[1, KH, KW, C * m]`` weights with depth multiplier ``m`` as the ``[C * m, KH,
+    KW, C]`` weights of the equivalent convolution: output channel o reads only input o // m."""
+    _, kh, kw, out_c = weights.shape
+    dense = np.zeros((out_c, kh, kw, in_c), weights.dtype)
+    o = np.arange(out_c)
+    dense[o, :, :, o // (out_c // in_c)] = np.moveaxis(weights[0], -1, 0)
+    return dense
+
+
+def dilation_of(op, kernel_h: int, kernel_w: int) -> tuple[int, int]:
+    """A convolution's dilation factors, 1 along a dimension its kernel does not span."""
+    dh, dw = op.options.get("dilation_h_factor", 1) or 1, op.options.get("dilation_w_factor", 1) or 1
+    return (dh if kernel_h > 1 else 1), (dw if kernel_w > 1 else 1)
+
+
+def _exact_weights(op, weights: np.ndarray, in_c: int) -> tuple[np.ndarray, str]:
+    """The weights the kernels run for a CONV_2D / DEPTHWISE_CONV_2D, and why they are an
+    expansion of the model's ("" when they are the model's own)."""
+    why = []
+    out_c = weights.shape[3] if op.op == "DEPTHWISE_CONV_2D" else weights.shape[0]
+    if op.op == "DEPTHWISE_CONV_2D" and out_c != in_c:
+        if out_c % in_c:
+            raise ValueError(f"operator {op.index}: {out_c} depthwise outputs for {in_c} input channels")
+        weights = dense_from_depthwise(weights, in_c)
+        why.append(f"depth multiplier {out_c // in_c}")
+    dh, dw = dilation_of(op, weights.shape[1], weights.shape[2])
+    if (dh, dw) != (1, 1):
+        weights = dilated_kernel(weights, dh, dw)
+        why.append(f"dilation {dh}x{dw}")
+    return weights, ", ".join(why)
 
 
 def _hwc(shape: tuple[int, ...]) -> tuple[int, int, int]:
@@ -133,12 +180,11 @@ def lower(model: Model, fold_pad: bool = True, passthrough: Collection[str] = ()
             pads = (0, 0, 0, 0)
             if x_idx in folded:
                 x_idx, pads = folded[x_idx]
-            if op.options.get("dilation_h_factor", 1) != 1 or op.options.get("dilation_w_factor", 1) != 1:
-                raise ValueError(f"operator {op.index}: dilation is not supported")
             in_h, in_w, in_c = _hwc(model.tensors[x_idx].shape)
             w_t = model.tensors[w_idx]
-            kh, kw = w_t.shape[1], w_t.shape[2]
             out_c = w_t.shape[0] if op.op == "CONV_2D" else w_t.shape[3]
+            weights, expanded = _exact_weights(op, w_t.data, in_c)
+            kh, kw = weights.shape[1], weights.shape[2]
             sh, sw = op.options["stride_h"], op.options["stride_w"]
             if op.options["padding"] == "SAME":
                 geom = ConvGeom.same(in_h, in_w, in_c, out_c, kh, kw, sh, sw)
@@ -152,13 +198,13 @@ def lower(model: Model, fold_pad: bool = True, passthrough: Collection[str] = ()
             quant = ConvQuant.from_scales(x_scale, x_zp, np.broadcast_to(w_t.quant.scale, (out_c,)),
                                           out_scale, out_zp, act_min, act_max)
             bias = model.tensors[b_idx].data if b_idx >= 0 else None
-            if op.op == "DEPTHWISE_CONV_2D":
+            if op.op == "DEPTHWISE_CONV_2D" and weights.shape[0] == 1:
                 kind = "dw_conv2d"
             elif (kh, kw) == (1, 1) and pads == (0, 0, 0, 0):
                 kind = "pw_conv2d"
             else:
                 kind = "conv2d"
-            steps.append(Step(kind, op.index, (x_idx,), o, geom, quant, w_t.data, bias))
+            steps.append(Step(kind, op.index, (x_idx,), o, geom, quant, weights, bias, expanded=expanded))
         elif op.op == "FULLY_CONNECTED":
             x_idx, w_idx, b_idx = op.inputs[0], op.inputs[1], op.inputs[2] if len(op.inputs) > 2 else -1
             w_t = model.tensors[w_idx]
