@@ -33,6 +33,14 @@ static inline int32_t tt_bitlen_u64(uint64_t v)
     return n;
 }
 
+/* The right shift that keeps max|dY| * slope_bound within TT_GRAD_BITS: the one rounding of a
+ * pointwise derivative's input gradient dX = dY * slope (hard swish, logistic). */
+static inline int32_t tt_grad_slope_shift(const int16_t *grad_output, int32_t n, uint32_t slope_bound)
+{
+    const int32_t bits = tt_bitlen_u64((uint64_t)tt_max_abs_s16(grad_output, n) * slope_bound);
+    return bits > TT_GRAD_BITS ? bits - TT_GRAD_BITS : 0;
+}
+
 /* x / 2^e rounded half away from zero, 0 <= e <= 62 (RoundingDivideByPOT on int64). */
 static inline int64_t tt_rdbp64(int64_t x, int32_t e)
 {

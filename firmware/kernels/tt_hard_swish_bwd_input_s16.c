@@ -9,8 +9,7 @@ void tt_hard_swish_bwd_input_s16(int32_t n, const tt_hard_swish_grad_t *grad, co
                                  const int16_t *grad_output, int32_t grad_output_exp, int16_t *grad_input,
                                  int32_t *grad_input_exp)
 {
-    const int32_t bits = tt_bitlen_u64((uint64_t)tt_max_abs_s16(grad_output, n) * SLOPE_BOUND);
-    const int32_t r = bits > TT_GRAD_BITS ? bits - TT_GRAD_BITS : 0;
+    const int32_t r = tt_grad_slope_shift(grad_output, n, SLOPE_BOUND);
     *grad_input_exp = grad_output_exp - 14 + r;
     for (int32_t i = 0; i < n; i++) {
         const int32_t x = input[i];
