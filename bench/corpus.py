@@ -5,10 +5,11 @@ For every model in ``examples/models`` (the int8 models TensorFlow's converter w
 a training step on the host build of the executor) for a new 3-class head, the default scheme
 (``paper``, the 256 KB paper's ranking filled to the budget) at 256 KB, and the trainable
 parameters, arena, package and fit of ``last-layer`` / ``bias-only`` / ``paper`` on the F746
-(its arena and 512 KB model area). Then the largest of those plans that fits (``paper``, else
-``bias-only``, else ``last-layer``) is uploaded to the emulated F746 (QEMU ``-icount shift=0``:
-instruction counts, not time) and trained on seeded random samples through the wire protocol;
-the device's STATS give instructions per training and evaluation step, arena and stack.
+(its arena, 512 KB model area and 131,016 B parameter store). Then the largest of those plans
+that fits (``paper``, else ``bias-only``, else ``last-layer``) is uploaded to the emulated F746
+(QEMU ``-icount shift=0``: instruction counts, not time) and trained on seeded random samples
+through the wire protocol; the device's STATS give instructions per training and evaluation
+step, arena and stack.
 
     python bench/corpus.py                 # writes bench/results/corpus.{json,md}
     python bench/corpus.py --only cnn,imu_1d --steps 2
@@ -45,9 +46,10 @@ BUDGET_256K = 256 * 1024
 PREFERENCE = ("paper", "bias-only", "last-layer")
 
 
-def emulated_steps(model: Path, scheme: str, budget: int | None, steps: int) -> dict:
-    """Train ``steps`` seeded random samples on the emulated F746; the device's counters."""
-    compiled = compile_model(load_graph(model), scheme, budget if scheme == "paper" else None, classes=CLASSES)
+def emulated_steps(model: Path, scheme: str, budgets: dict, steps: int) -> dict:
+    """Train ``steps`` seeded random samples on the emulated F746; the device's counters.
+    ``budgets``: ``compile_model``'s SRAM and store budgets for ``paper``."""
+    compiled = compile_model(load_graph(model), scheme, classes=CLASSES, **(budgets if scheme == "paper" else {}))
     blobs = serialize(compiled.schedule, compiled.plan, TrainParams(), "corpus")
     pkg = package(blobs.plan, blobs.weights)
     shape = compiled.graph.tensors[compiled.graph.input].shape
@@ -88,11 +90,14 @@ def row(name: str, entry: dict, steps: int, emulate: bool) -> dict:
     chosen = next((s for s in PREFERENCE if s in fitting), None)
     if chosen is None:
         out["board"] = "does not fit the F746: " + "; ".join(
-            f"{r.scheme} needs a {r.package_bytes:,} B package (model area {disco.model_area_bytes:,} B) and a "
-            f"{r.arena_bytes:,} B arena ({disco.arena_bytes:,} B)" for r in report.schemes if not r.error)
+            f"{r.scheme} needs a {r.package_bytes:,} B package (model area {disco.model_area_bytes:,} B), a "
+            f"{r.arena_bytes:,} B arena ({disco.arena_bytes:,} B) and a {r.commit_bytes:,} B commit "
+            f"(store {disco.param_store_bytes:,} B)" for r in report.schemes if not r.error)
     elif emulate:
-        budget = disco.arena_bytes + firmware_footprint(disco.name).sram  # what the check compiled paper under
-        out["board"] = emulated_steps(path, chosen, budget, steps)
+        # what the check compiled paper under: the board's arena and parameter store
+        budgets = dict(budget=disco.arena_bytes + firmware_footprint(disco.name).sram,
+                       store_budget=disco.param_store_bytes, firmware=firmware_footprint(disco.name))
+        out["board"] = emulated_steps(path, chosen, budgets, steps)
     return out
 
 
