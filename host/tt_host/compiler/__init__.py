@@ -37,8 +37,7 @@ from tt_host.compiler.scheme import PRESETS, Scheme, load_scheme
 __all__ = [
     "BUDGETED", "PRESETS", "Blobs", "CompileError", "CompiledPlan", "Graph", "Plan", "PlanBudgetExceeded", "PlanError",
     "PlanOptions", "Schedule", "Scheme", "SchemeError", "StoreBudgetExceeded", "TrainParams", "UnsupportedOperator",
-    "compile_model",
-    "import_model", "load_graph", "load_scheme", "serialize", "write_outputs",
+    "compile_model", "import_model", "load_graph", "load_scheme", "serialize", "write_outputs",
 ]
 
 

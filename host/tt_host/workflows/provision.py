@@ -216,8 +216,9 @@ def _check_fits_model_area(blobs, graph, model_area: int | None) -> None:
     if model_area is not None and size > model_area:
         raise BudgetExceeded(
             f"the package for {graph.name} (plan {len(blobs.plan):,} B + weights {len(blobs.weights):,} B = "
-            f"{size:,} B) is larger than the device's model area ({model_area:,} B): use a smaller model "
-            f"(its int8 weights alone are {graph.param_bytes:,} B)")
+            f"{size:,} B) is larger than the device's model area ({model_area:,} B): train less (--scheme "
+            f"last-layer packs the smallest package) or use a smaller model (its int8 weights alone are "
+            f"{graph.param_bytes:,} B)")
 
 
 def _lr_trial(blobs_at, images: np.ndarray, labels: np.ndarray, held_out: tuple[np.ndarray, np.ndarray] | None,
