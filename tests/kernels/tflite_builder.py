@@ -222,13 +222,14 @@ class ModelBuilder:
 
 def random_model(seed: int) -> tuple[bytes, tuple[int, ...]]:
     """A random small CNN using every supported op (seeds 5 mod 6 concatenate two or three
-    branches instead of the residual ADD; after the first convolution: a standalone
-    LEAKY_RELU, RELU, RELU6 or int8 QUANTIZE for seeds 1, 2, 3, 4 mod 5; after the residual ADD: a hard swish for
-    seeds 1 mod 4, a squeeze-excite gate with MULs for 3 mod 4, a max pool for odd seeds; every
-    third seed averages with a MEAN instead of an AVERAGE_POOL_2D; seeds 1 mod 4 pad before the max
-    pool, with a PAD no convolution absorbs; even seeds pad the depthwise with PADV2 (6 mod 8 with a
-fill of 50, which it cannot absorb either), and
-    every third seed SQUEEZEs a 1x1 map before the classifier); returns (flatbuffer, input shape)."""
+    branches instead of the residual ADD; after the first convolution: a standalone LEAKY_RELU,
+    RELU, RELU6 or int8 QUANTIZE for seeds 1, 2, 3, 4 mod 5; the first convolution dilated for
+    seeds 4 mod 7, the depthwise for 5 mod 7; after the residual ADD: a hard swish for seeds
+    1 mod 4, a squeeze-excite gate with MULs for 3 mod 4 (through a LOGISTIC for 3 mod 8), a max
+    pool for odd seeds; every third seed averages with a MEAN instead of an AVERAGE_POOL_2D; seeds
+    1 mod 4 pad before the max pool, with a PAD no convolution absorbs; even seeds pad the
+    depthwise with PADV2 (6 mod 8 with a fill of 50, which it cannot absorb either), and every
+    third seed SQUEEZEs a 1x1 map before the classifier); returns (flatbuffer, input shape)."""
     rng = np.random.default_rng(seed)
     mb = ModelBuilder(rng)
     pick = lambda seq: seq[int(rng.integers(len(seq)))]
