@@ -392,3 +392,21 @@ def test_upload_reports_a_package_corrupted_in_storage():
     with pytest.raises(DeviceError) as err:
         session.upload(package, progress=corrupt)
     assert err.value.status == Status.BLOB_CORRUPT
+
+
+def test_wire_bytes_count_both_ways_and_every_retransmission(line: Line) -> None:
+    """What a real UART has to carry: every request written (retransmissions too) and every
+    answer byte read."""
+    received: list[bytes] = []
+
+    def kept(data: bytes) -> bytes:
+        received.append(data)
+        return data
+
+    # the second exchange's answer is lost: its request goes out again
+    line.answer_faults.update({0: kept, 1: _drop, 2: kept})
+    session = _session(line)
+    session.hello()
+    session.ping(b"\x07" * 40)
+    assert len(line.writes) == 3 and line.writes[1] == line.writes[2]
+    assert session.wire_bytes == sum(map(len, line.writes)) + sum(map(len, received))

@@ -131,7 +131,20 @@ def run_rows(report: StreamReport) -> list[tuple[str, str]]:
         rows.append(("upload", f"{report.upload_bytes:,} B in {report.upload_s:.2f} s"))
     else:
         rows.append(("upload", "skipped: the device runs this plan"))
+    if report.link_bytes:
+        rows.append(("on the real board (projected)", _projection(report)))
     return rows
+
+
+def _projection(report: StreamReport) -> str:
+    """This run's time on the board: its bytes at the UART rate, plus its compute."""
+    link = report.projected_link_s
+    text = f"{report.link_bytes:,} B on the wire: {link:.1f} s at {report.baud:,} baud"
+    compute = report.projected_compute_s
+    if compute is None:
+        return text + " + compute (not projected from the host twin's time)"
+    clock = f" at {report.core_clock_hz / 1e6:g} MHz" if report.board.endswith("-qemu") else ""
+    return text + f" + {compute:.1f} s compute{clock} = {link + compute:.1f} s ({100 * link / (link + compute):.0f} % link)"
 
 
 def _stats_rows(stats: DeviceStats, board: str = "", clock_hz: int = 0) -> list[tuple[str, str]]:

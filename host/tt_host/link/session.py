@@ -210,6 +210,9 @@ class DeviceSession:
         self.retries = retries
         self.quiet = quiet
         self.info: DeviceInfo | None = None
+        #: bytes on the wire, both ways, since the session opened: what a real UART's time is
+        #: made of (framing and retransmissions included)
+        self.wire_bytes = 0
         self._decoder = FrameDecoder()
         # A random start keeps a new session's first request from matching the last
         # request of a previous session, which the device would answer from its cache.
@@ -239,6 +242,7 @@ class DeviceSession:
             if attempt:
                 log.info("retransmitting %s seq=%d (attempt %d of %d)", name, seq, attempt + 1, self.retries + 1)
             self.transport.write(wire)
+            self.wire_bytes += len(wire)
             answer = self._await_answer(opcode, seq, timeout)
             if answer is not None:
                 return answer
@@ -252,6 +256,7 @@ class DeviceSession:
         unreadable = False
         while (left := deadline - time.monotonic()) > 0:
             data = self.transport.read_available(min(left, self.quiet) if unreadable else left)
+            self.wire_bytes += len(data)
             if not data:
                 if unreadable:
                     log.info("device could not read a frame and our answer did not follow")

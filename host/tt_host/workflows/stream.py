@@ -215,6 +215,23 @@ class StreamReport:
     kept_reason: str = ""
     diverged_at: int | None = None  #: the device's divergence guard stopped training at this step
     skipped: int = 0  #: training steps the device skipped (saturated logits: nothing applied)
+    link_bytes: int = 0  #: bytes this run put on the wire, both ways (upload included)
+    device_s: float = 0.0  #: device time of this run's steps (emulated seconds on QEMU: instructions x 1 ns)
+    baud: int = 115_200  #: the board's UART rate (board.toml), for the projection
+
+    @property
+    def projected_link_s(self) -> float:
+        """This run's bytes at the board's UART rate (8N1: 10 bits a byte; requests and answers
+        take turns)."""
+        return self.link_bytes * 10 / self.baud
+
+    @property
+    def projected_compute_s(self) -> float | None:
+        """This run's device time on the real board: QEMU's instructions at its core clock, one
+        per cycle; a board's own time; None for the host twin (its time is this computer's)."""
+        if self.board.endswith("-qemu"):
+            return self.device_s * 1e9 / self.core_clock_hz if self.core_clock_hz else None
+        return None if self.board == "host" else self.device_s
 
     @property
     def samples_per_s(self) -> float | None:
@@ -248,6 +265,8 @@ class StreamReport:
             "kept": self.kept, "kept_reason": self.kept_reason, "keep_last": self.keep_last,
             "learning_rate": self.learning_rate,
             "diverged_at": self.diverged_at, "skipped": self.skipped,
+            "link_bytes": self.link_bytes, "projected_link_s": self.projected_link_s,
+            "projected_compute_s": self.projected_compute_s,
         }
 
 
@@ -376,6 +395,20 @@ class _Journal:
             self.cache.write_json(self.plan_hash, "stream.json", self.data)
 
 
+def _device_seconds(stats: DeviceStats) -> float:
+    return (stats.train_ticks + stats.eval_ticks) / stats.tick_hz if stats.tick_hz else 0.0
+
+
+def _board_baud(board: str) -> int:
+    """The UART rate of the board the device names (its twin's is the real board's)."""
+    from tt_host.tooling import boards
+
+    try:
+        return boards.resolve(board).baud
+    except UsageError:
+        return 115_200
+
+
 def stream(
     session: DeviceSession,
     plan: CachedPlan,
@@ -388,13 +421,14 @@ def stream(
 ) -> StreamReport:
     """The whole run (see the module docstring)."""
     info = session.hello()  # afresh: what the device runs decides everything below
+    wire_at_start = session.wire_bytes
     header_labels = plan.labels
     report = StreamReport(
         plan_hash=plan.plan_hash, model_hash=plan.model_hash, labels=tuple(header_labels),
         head_replaced=bool(plan.report.get("head_replaced", False)), scheme=plan.scheme_name,
         trainable_params=int(plan.report.get("trainable_params", 0)), total=schedule.total, start=0,
         firmware_static=firmware_static, board=info.board, core_clock_hz=info.core_clock_hz, keep_last=keep_last,
-        learning_rate=_rate_text(plan.report.get("train", {})),
+        learning_rate=_rate_text(plan.report.get("train", {})), baud=_board_baud(info.board),
     )
     if info.plan_hash != plan.plan_hash:
         if info.model_hash not in (None, plan.model_hash) and not replace_model:
@@ -440,6 +474,7 @@ def stream(
         report.kept, report.kept_reason = finished["name"], "kept by the earlier run of this stream"
         report.epochs = _epochs(journal)
         report.stats = session.stats()
+        report.link_bytes = session.wire_bytes - wire_at_start
         return report
 
     # This run commits a state only when it beats every one before: the newest committed is the
@@ -468,6 +503,7 @@ def stream(
         last = journal.add(name, start, evaluate(session, schedule.held_out, header_labels, name, progress), None)
     report.epochs = _epochs(journal)
     report.stats = session.stats()  # what this run measured (a revert zeroes the counters)
+    report.device_s = _device_seconds(report.stats) - _device_seconds(device)
     kept = last
     if keep_last:
         report.kept_reason = "--keep-last"
@@ -490,6 +526,7 @@ def stream(
     report.after = journal.evaluation(kept)
     journal.data["kept"] = {"name": kept["name"], "trained": kept["trained"], "total": schedule.total}
     journal.save()
+    report.link_bytes = session.wire_bytes - wire_at_start
     return report
 
 
