@@ -52,6 +52,8 @@ def test_hello_reports_the_f746_budgets(session):
     assert info.max_payload == MAX_PAYLOAD
     assert info.firmware_version == "0.1.0"
     assert info.plan_hash is None
+    # sectors 6-7 for a package; a COMMIT record in the smaller A/B slot (sector 4) less its header
+    assert (info.model_area_bytes, info.param_store_bytes) == (512 * 1024, 128 * 1024 - 56)
 
 
 @pytest.mark.parametrize("size", [0, 1, 254, 255, 600, MAX_PAYLOAD])
