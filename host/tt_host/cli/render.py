@@ -144,7 +144,8 @@ def _projection(report: StreamReport) -> str:
     if compute is None:
         return text + " + compute (not projected from the host twin's time)"
     clock = f" at {report.core_clock_hz / 1e6:g} MHz" if report.board.endswith("-qemu") else ""
-    return text + f" + {compute:.1f} s compute{clock} = {link + compute:.1f} s ({100 * link / (link + compute):.0f} % link)"
+    total = link + compute
+    return text + f" + {compute:.1f} s compute{clock} = {total:.1f} s ({100 * link / total:.0f} % link)"
 
 
 def _stats_rows(stats: DeviceStats, board: str = "", clock_hz: int = 0) -> list[tuple[str, str]]:
@@ -201,7 +202,8 @@ def check_tables(report) -> list[Table]:
                 continue
             why = [name for name, ok in (("arena", r.fits_arena), ("model area", r.fits_model_area),
                                          ("parameter store", r.fits_store)) if not ok]
+            fits = "yes" if r.fits else f"[red]no[/red] ({', '.join(why)})"
             memory.add_row(r.board, r.scheme, f"{r.trainable_params:,}", f"{r.peak_sram_bytes:,}", f"{r.arena_bytes:,}",
-                           f"{r.package_bytes:,}", f"{r.commit_bytes:,}", "yes" if r.fits else f"[red]no[/red] ({', '.join(why)})")
+                           f"{r.package_bytes:,}", f"{r.commit_bytes:,}", fits)
         tables.append(memory)
     return tables
