@@ -51,9 +51,9 @@ from tt_host.compiler.blocks import (
     irb_scratch,
 )
 from tt_host.compiler.scratch import cached as S
-from tt_host.compiler.errors import CompileError, SchemeError
+from tt_host.compiler.errors import CompileError
 from tt_host.compiler.ir import PARAM_KINDS, Graph, Layer
-from tt_host.compiler.scheme import Scheme
+from tt_host.compiler.scheme import Scheme, frozen_weights
 from tt_host.reference.params import ConvGeom
 
 
@@ -609,9 +609,7 @@ def build_schedule(graph: Graph, scheme: Scheme, options: PlanOptions | None = N
     options = options or PlanOptions()
     frozen = [graph.conv(i) for i in sorted(scheme.weights) if graph.conv(i).expanded]
     if frozen:
-        raise SchemeError(f"conv {frozen[0].conv_index} ({frozen[0].name}) runs as an expanded convolution "
-                          f"({frozen[0].expanded}) whose added zeros must stay zero: its weights cannot train "
-                          "(its bias can)")
+        raise frozen_weights(frozen[0])
     b = _Builder(graph, scheme, options, out_of_place)
     chosen: dict[int, Block] = {}
     fused: list[Block] = []

@@ -107,6 +107,12 @@ class Scheme:
         return out
 
 
+def frozen_weights(layer, where: str = "") -> SchemeError:
+    """The refusal of a scheme that trains an expanded convolution's weights (``Layer.expanded``)."""
+    return SchemeError(f"{where}conv {layer.conv_index} ({layer.name}) runs as an expanded convolution "
+                       f"({layer.expanded}) whose added zeros must stay zero: its weights cannot train (its bias can)")
+
+
 def _first(ratio: float, n: int) -> tuple[int, ...]:
     if not 0 <= ratio <= 1:
         raise SchemeError(f"weight_update_ratio {ratio} is outside [0, 1]")
@@ -151,9 +157,7 @@ def from_published(data: Mapping[str, Any], graph: Graph) -> Scheme:
         if layer is None:
             raise SchemeError(f"manual_weight_idx {i} is outside 0..{n_convs - 1} ({graph.name})")
         if layer.expanded and r > 0:
-            raise SchemeError(f"manual_weight_idx {i}: conv {i} ({layer.name}) runs as an expanded convolution "
-                              f"({layer.expanded}) whose added zeros must stay zero: its weights cannot train "
-                              "(its bias can)")
+            raise frozen_weights(layer, f"manual_weight_idx {i}: ")
         n = layer.weight_in_channels
         if i in explicit:
             channels = tuple(sorted({int(c) for c in explicit.pop(i)}))

@@ -14,6 +14,7 @@ from typing import ClassVar
 import numpy as np
 
 from tt_host.reference.fixedpoint import quantize_multiplier, tflite_round
+from tt_host.reference.gemmlowp import INPUT_INTEGER_BITS
 
 INT8_MIN = -128
 INT8_MAX = 127
@@ -352,7 +353,7 @@ class LogisticQuant:
 
     @classmethod
     def from_scale(cls, in_scale: float, in_zp: int) -> LogisticQuant:
-        integer_bits = 4
+        integer_bits = INPUT_INTEGER_BITS  # the Q4.27 of gemmlowp's logistic
         q, left_shift = math.frexp(float(np.float32(in_scale)) * float(1 << (31 - integer_bits)))
         multiplier = tflite_round(q * (1 << 31))
         if not 0 <= left_shift <= 31 or multiplier >= 1 << 31:
