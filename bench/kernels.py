@@ -36,7 +36,7 @@ from tt_host.tooling.boards import resolve
 from tt_host.tooling.build import check_tools
 from tt_host.tooling.emulator import Emulator
 from tt_host.errors import BuildError, TtError
-from tt_host.paths import REPO_ROOT
+from tt_host.paths import REPO_ROOT, build_root
 
 RESULTS = Path(__file__).resolve().parent / "results"
 IMAGE = "tt-bench-kernels"
@@ -54,7 +54,7 @@ def build_image(portable: bool, verbose: bool) -> Path:
     turns off the kernels' DSP paths (firmware/kernels/tt_dsp.h)."""
     check_tools()
     board = resolve("f746-qemu")
-    build_dir = REPO_ROOT / "build" / ("f746-qemu-portable" if portable else "f746-qemu")
+    build_dir = build_root() / ("f746-qemu-portable" if portable else "f746-qemu")
     env = dict(os.environ)
     if portable:
         env["CFLAGS"] = (env.get("CFLAGS", "") + " -DTT_KERNELS_PORTABLE").strip()

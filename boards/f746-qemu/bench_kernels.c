@@ -41,6 +41,8 @@ typedef void (*bwd_input_kernel_t)(const tt_kernel_ctx_t *, const tt_conv_geom_t
                                    const int16_t *, int32_t, const int8_t *, int16_t *, int32_t *);
 typedef void (*bwd_weight_kernel_t)(const tt_conv_geom_t *, const tt_bwd_weight_params_t *, const int8_t *,
                                     const tt_grad_s16_t *, int32_t *, int32_t *);
+typedef void (*bwd_weight_update_kernel_t)(const tt_conv_geom_t *, const tt_bwd_weight_params_t *, const int8_t *,
+                                           const tt_grad_s16_t *, const tt_update_t *, int8_t *);
 
 struct bench_row {
     const char *op;     /* the kernel's name without tt_ and the dtype: pw_conv2d_fwd, ... */
@@ -51,8 +53,9 @@ struct bench_row {
     conv_scratch_t scratch;
     bwd_input_kernel_t bwd_input; /* run_bwd_input */
     bwd_weight_kernel_t bwd_weight; /* run_bwd_weight */
-    int32_t channel_step; /* run_bwd_weight: trains input channels 0, step, 2 * step, ... */
+    int32_t channel_step; /* run_bwd_weight(_update): trains input channels 0, step, 2 * step, ... */
     inplace_kernel_t inplace; /* run_inplace */
+    bwd_weight_update_kernel_t bwd_weight_update; /* run_bwd_weight_update */
 };
 
 /* --- Arena and data ------------------------------------------------------------------------ */
@@ -232,6 +235,38 @@ static uint32_t run_bwd_weight(const bench_row_t *row, uint32_t *macs)
     return ticks;
 }
 
+/* The fused weight gradient + SGD/QAS update of the same slice: the kernel reads the compact
+ * input (the slice's channels of every pixel) and updates the int8 slice in place. */
+static uint32_t run_bwd_weight_update(const bench_row_t *row, uint32_t *macs)
+{
+    const tt_conv_geom_t *g = &row->geom;
+    const int32_t n_channels = (g->in_c + row->channel_step - 1) / row->channel_step;
+    int16_t *channels = take((uint32_t)n_channels * 2u);
+    for (int32_t i = 0; i < n_channels; i++) {
+        channels[i] = (int16_t)(i * row->channel_step);
+    }
+    const int8_t *input = random_s8(g->in_h * g->in_w * n_channels);
+    const int16_t *grad_output = random_s16(g->out_h * g->out_w * g->out_c);
+    const int32_t weights_n = g->kernel_h * g->kernel_w * n_channels * (row->depthwise ? 1 : g->out_c);
+    int8_t *weights = random_s8(weights_n);
+    int32_t *multiplier = take((uint32_t)g->out_c * 4u);
+    int32_t *shift = take((uint32_t)g->out_c * 4u);
+    for (int32_t c = 0; c < g->out_c; c++) {
+        multiplier[c] = (int32_t)(0x40000000u | (rng() >> 2));
+        shift[c] = 10 + (int32_t)(rng() % 8u); /* s_W^-2: weight scales around 2^-6 */
+    }
+    const tt_qas_t qas = {multiplier, shift};
+    const tt_sgd_t sgd = {1717986918, -9, 0, 0}; /* lr 0.0016 */
+    tt_rng_t prng = {0x1234567u, 0};
+    const tt_update_t update = {&sgd, &qas, &prng, 0};
+    const tt_bwd_weight_params_t params = {-3, {channels, n_channels}};
+    const tt_grad_s16_t dy = {grad_output, -12};
+    uint32_t ticks;
+    TIMED(ticks, row->bwd_weight_update(g, &params, input, &dy, &update, weights));
+    *macs = (uint32_t)(g->out_h * g->out_w * weights_n);
+    return ticks;
+}
+
 static uint32_t run_fc(const bench_row_t *row, uint32_t *macs)
 {
     const tt_fc_geom_t g = {row->geom.in_c, row->geom.out_c};
@@ -261,6 +296,19 @@ static uint32_t run_add(const bench_row_t *row, uint32_t *macs)
     return ticks;
 }
 
+/* The gradient through a residual add: dY plus the other branch's gradient, exponents apart. */
+static uint32_t run_add_bwd_input(const bench_row_t *row, uint32_t *macs)
+{
+    const int32_t n = row->geom.in_h * row->geom.in_w * row->geom.in_c;
+    const int16_t *dy = random_s16(n), *other = random_s16(n);
+    int16_t *dx = take((uint32_t)n * 2u);
+    int32_t exp;
+    uint32_t ticks;
+    TIMED(ticks, tt_add_bwd_input_s16(n, dy, -12, other, -10, dx, &exp));
+    *macs = (uint32_t)n;
+    return ticks;
+}
+
 static uint32_t run_avgpool(const bench_row_t *row, uint32_t *macs)
 {
     const tt_conv_geom_t *g = &row->geom;
@@ -277,12 +325,13 @@ static uint32_t run_avgpool(const bench_row_t *row, uint32_t *macs)
 
 /* in_h, in_w, in_c, out_h, out_w, out_c, k, stride, padding top, left, bottom, right */
 #define GEOM(ih, iw, ic, oh, ow, oc, k, s, pt, pl, pb, pr) {ih, iw, ic, oh, ow, oc, k, k, s, s, pt, pl, pb, pr}
-#define CONV(op, fn, g) {op, run_conv, g, 0, fn, fn##_scratch_size, 0, 0, 0, 0}
-#define DW(op, fn, g) {op, run_conv, g, 1, fn, fn##_scratch_size, 0, 0, 0, 0}
-#define BWD_INPUT(op, fn, g, dw) {op, run_bwd_input, g, dw, 0, fn##_scratch_size, fn, 0, 0, 0}
-#define INPLACE(op, fn, g, dw) {op, run_inplace, g, dw, 0, fn##_scratch_size, 0, 0, 0, fn}
-#define OTHER(op, runner, g) {op, runner, g, 0, 0, 0, 0, 0, 0, 0}
-#define BWD_WEIGHT(op, fn, g, dw, step) {op, run_bwd_weight, g, dw, 0, 0, 0, fn, step, 0}
+#define CONV(op, fn, g) {op, run_conv, g, 0, fn, fn##_scratch_size, 0, 0, 0, 0, 0}
+#define DW(op, fn, g) {op, run_conv, g, 1, fn, fn##_scratch_size, 0, 0, 0, 0, 0}
+#define BWD_INPUT(op, fn, g, dw) {op, run_bwd_input, g, dw, 0, fn##_scratch_size, fn, 0, 0, 0, 0}
+#define INPLACE(op, fn, g, dw) {op, run_inplace, g, dw, 0, fn##_scratch_size, 0, 0, 0, fn, 0}
+#define OTHER(op, runner, g) {op, runner, g, 0, 0, 0, 0, 0, 0, 0, 0}
+#define BWD_WEIGHT(op, fn, g, dw, step) {op, run_bwd_weight, g, dw, 0, 0, 0, fn, step, 0, 0}
+#define BWD_WEIGHT_UPDATE(op, fn, g, dw, step) {op, run_bwd_weight_update, g, dw, 0, 0, 0, 0, step, 0, fn}
 
 static const bench_row_t rows[] = {
     /* The stem of all three models: 3x3 stride 2 on the RGB image, PAD folded. */
@@ -340,6 +389,15 @@ static const bench_row_t rows[] = {
     BWD_WEIGHT("pw_conv2d_bwd_weight", tt_pw_conv2d_bwd_weight_s16, GEOM(8, 8, 48, 8, 8, 192, 1, 1, 0, 0, 0, 0), 0, 2),
     BWD_WEIGHT("pw_conv2d_bwd_weight", tt_pw_conv2d_bwd_weight_s16, GEOM(4, 4, 96, 4, 4, 384, 1, 1, 0, 0, 0, 0), 0, 1),
     BWD_WEIGHT("dw_conv2d_bwd_weight", tt_dw_conv2d_bwd_weight_s16, GEOM(8, 8, 192, 8, 8, 192, 3, 1, 1, 1, 1, 1), 1, 2),
+    /* The published schemes train a layer's first n channels (one consecutive run), fused
+     * with the update where the gradient dies at once. */
+    BWD_WEIGHT("dw_conv2d_bwd_weight", tt_dw_conv2d_bwd_weight_s16, GEOM(8, 8, 192, 8, 8, 192, 3, 1, 1, 1, 1, 1), 1, 1),
+    BWD_WEIGHT_UPDATE("dw_conv2d_bwd_weight_update", tt_dw_conv2d_bwd_weight_update_s8,
+                      GEOM(8, 8, 192, 8, 8, 192, 3, 1, 1, 1, 1, 1), 1, 1),
+    BWD_WEIGHT_UPDATE("pw_conv2d_bwd_weight_update", tt_pw_conv2d_bwd_weight_update_s8,
+                      GEOM(8, 8, 48, 8, 8, 192, 1, 1, 0, 0, 0, 0), 0, 2),
+    /* The gradient through the residual add above. */
+    OTHER("add_bwd_input", run_add_bwd_input, GEOM(16, 16, 24, 16, 16, 24, 1, 1, 0, 0, 0, 0)),
 };
 
 /* --- Calibration and main ------------------------------------------------------------------ */
@@ -359,7 +417,7 @@ static void shape_text(const bench_row_t *row, char *buf, size_t cap)
     const tt_conv_geom_t *g = &row->geom;
     if (row->run == run_fc) {
         snprintf(buf, cap, "%ldx%ld", (long)g->in_c, (long)g->out_c);
-    } else if (row->run == run_add) {
+    } else if (row->run == run_add || row->run == run_add_bwd_input) {
         snprintf(buf, cap, "%ldx%ldx%ld", (long)g->in_h, (long)g->in_w, (long)g->in_c);
     } else {
         snprintf(buf, cap, "%ldx%ldx%ld->%ldx%ldx%ld,k%ld,s%ld", (long)g->in_h, (long)g->in_w, (long)g->in_c,

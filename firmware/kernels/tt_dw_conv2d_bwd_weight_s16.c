@@ -1,6 +1,21 @@
 #include "tt/kernels/dw_conv2d.h"
 
+#include "tt_dw_bwd_weight.h"
 #include "tt_grad.h"
+
+#if TT_DSP
+typedef struct {
+    int32_t r;
+    int32_t *grad_weights;
+} store_sink_t;
+
+static void store_element(void *sink, int32_t i, int32_t j, int64_t acc)
+{
+    const store_sink_t *s = (const store_sink_t *)sink;
+    (void)j;
+    s->grad_weights[i] = (int32_t)tt_rdbp64(acc, s->r);
+}
+#endif
 
 void tt_dw_conv2d_bwd_weight_s16(const tt_conv_geom_t *geom, const tt_bwd_weight_params_t *params, const int8_t *input,
                                  const tt_grad_s16_t *grad_output_s16, int32_t *grad_weights, int32_t *grad_weights_exp)
@@ -17,6 +32,13 @@ void tt_dw_conv2d_bwd_weight_s16(const tt_conv_geom_t *geom, const tt_bwd_weight
     const int32_t bits = tt_bitlen_u64((uint64_t)bound);
     const int32_t r = bits > 31 ? bits - 31 : 0;
     *grad_weights_exp = grad_output_exp + r;
+#if TT_DSP
+    if (geom->out_w <= TT_DW_BWD_WEIGHT_CHUNK) {
+        store_sink_t sink = {r, grad_weights};
+        tt_dw_bwd_weight_dsp(geom, input_zp, channels, n_channels, c, 0, input, grad_output, store_element, &sink);
+        return;
+    }
+#endif
 
     for (int32_t ky = 0; ky < kh; ky++) {
         for (int32_t kx = 0; kx < kw; kx++) {

@@ -1,6 +1,28 @@
 #include "tt/kernels/dw_conv2d.h"
 
+#include "tt_dw_bwd_weight.h"
 #include "tt_wupdate.h"
+
+#if TT_DSP
+/* The update of one weight as soon as its exact sum exists; the Cortex-M7 core yields the
+ * elements in the slice's order, so the PRNG draws and velocities line up with the loop below. */
+typedef struct {
+    const tt_sgd_t *sgd;
+    const tt_qas_t *qas;
+    tt_rng_t *rng;
+    const int16_t *channels;
+    int32_t r, grad_exp;
+    int32_t *velocity;
+    int8_t *weights;
+} element_sink_t;
+
+static void update_element(void *sink, int32_t i, int32_t j, int64_t acc)
+{
+    const element_sink_t *u = (const element_sink_t *)sink;
+    u->weights[i] = tt_wupdate_s8(u->sgd, u->qas, u->channels[j], acc, u->r, u->grad_exp, u->rng,
+                                  u->velocity != 0 ? &u->velocity[i] : 0, u->weights[i]);
+}
+#endif
 
 void tt_dw_conv2d_bwd_weight_update_s8(const tt_conv_geom_t *geom, const tt_bwd_weight_params_t *params,
                                        const int8_t *input, const tt_grad_s16_t *grad_output_s16,
@@ -19,6 +41,13 @@ void tt_dw_conv2d_bwd_weight_update_s8(const tt_conv_geom_t *geom, const tt_bwd_
     const int32_t positions = geom->out_h * geom->out_w;
     const int32_t r = tt_wgrad_shift(grad_output, positions * c, input_zp, positions);
     const int32_t grad_exp = grad_output_exp + r;
+#if TT_DSP
+    if (geom->out_w <= TT_DW_BWD_WEIGHT_CHUNK) {
+        element_sink_t sink = {sgd, qas, rng, channels, r, grad_exp, velocity, weights};
+        tt_dw_bwd_weight_dsp(geom, input_zp, channels, n, n, 1, input, grad_output, update_element, &sink);
+        return;
+    }
+#endif
     int32_t i = 0;
 
     for (int32_t ky = 0; ky < kh; ky++) {

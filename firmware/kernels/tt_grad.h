@@ -8,11 +8,53 @@
 #include <stdint.h>
 
 #include "tt/kernels/types.h"
+#include "tt_dsp.h"
 #include "tt_fixedpoint.h"
 
 #define TT_GRAD_BITS 15
 
 /* Largest |v| of an int16 tensor (32768 for -32768). */
+#if TT_DSP
+/* Every backward kernel scans its whole dY with this first, so on the Cortex-M7 it runs on two
+ * values per word: a lane-wise running maximum and minimum (SSUB16 sets each lane's GE flags
+ * from the exact 17-bit difference, SEL picks per lane), 2.5 instructions a value instead of
+ * about 10; the largest |v| is then the larger of the top lane and minus the bottom lane. */
+static inline int32_t tt_dsp_max16(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("ssub16 %0, %1, %2\n\tsel %0, %1, %2" : "=&r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+static inline int32_t tt_dsp_min16(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("ssub16 %0, %2, %1\n\tsel %0, %1, %2" : "=&r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+static inline int32_t tt_max_abs_s16(const int16_t *v, int32_t n)
+{
+    int32_t top0 = 0, bottom0 = 0, top1 = 0, bottom1 = 0;
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const int32_t a = tt_dsp_read_word(v + i), b = tt_dsp_read_word(v + i + 2);
+        top0 = tt_dsp_max16(a, top0);
+        bottom0 = tt_dsp_min16(a, bottom0);
+        top1 = tt_dsp_max16(b, top1);
+        bottom1 = tt_dsp_min16(b, bottom1);
+    }
+    const int32_t top = tt_dsp_max16(top0, top1), bottom = tt_dsp_min16(bottom0, bottom1);
+    int32_t m = (int16_t)top > (top >> 16) ? (int16_t)top : top >> 16;
+    const int32_t b = (int16_t)bottom < (bottom >> 16) ? (int16_t)bottom : bottom >> 16;
+    m = -b > m ? -b : m;
+    for (; i < n; i++) {
+        const int32_t a = v[i] < 0 ? -(int32_t)v[i] : v[i];
+        m = a > m ? a : m;
+    }
+    return m;
+}
+#else
 static inline int32_t tt_max_abs_s16(const int16_t *v, int32_t n)
 {
     int32_t m = 0;
@@ -22,6 +64,7 @@ static inline int32_t tt_max_abs_s16(const int16_t *v, int32_t n)
     }
     return m;
 }
+#endif
 
 static inline int32_t tt_bitlen_u64(uint64_t v)
 {

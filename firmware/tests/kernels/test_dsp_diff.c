@@ -36,6 +36,8 @@
 #define tt_pw_conv2d_bwd_weight_s16 ref_pw_conv2d_bwd_weight_s16
 #define tt_pw_conv2d_bwd_weight_update_s8 ref_pw_conv2d_bwd_weight_update_s8
 #define tt_dw_conv2d_bwd_input_s16 ref_dw_conv2d_bwd_input_s16
+#define tt_dw_conv2d_bwd_weight_s16 ref_dw_conv2d_bwd_weight_s16
+#define tt_dw_conv2d_bwd_weight_update_s8 ref_dw_conv2d_bwd_weight_update_s8
 #define tt_dw_conv2d_bwd_input_s16_scratch_size ref_dw_conv2d_bwd_input_s16_scratch_size
 /* The two pointwise input-gradient files call each other's public functions. */
 uint32_t tt_pw_conv2d_bwd_input_s16_scratch_size(const tt_conv_geom_t *geom);
@@ -49,6 +51,8 @@ void tt_pw_conv2d_bwd_input_overlay_s16(const tt_kernel_ctx_t *ctx, const tt_con
 #include "../../kernels/tt_add_fwd_s8.c"
 #include "../../kernels/tt_conv2d_fwd_s8.c"
 #include "../../kernels/tt_dw_conv2d_bwd_input_s16.c"
+#include "../../kernels/tt_dw_conv2d_bwd_weight_s16.c"
+#include "../../kernels/tt_dw_conv2d_bwd_weight_update_s8.c"
 #include "../../kernels/tt_dw_conv2d_fwd_planar_s8.c"
 #include "../../kernels/tt_dw_conv2d_fwd_s8.c"
 #include "../../kernels/tt_fc_fwd_s8.c"
@@ -75,6 +79,8 @@ void tt_pw_conv2d_bwd_input_overlay_s16(const tt_kernel_ctx_t *ctx, const tt_con
 #undef tt_pw_conv2d_bwd_weight_s16
 #undef tt_pw_conv2d_bwd_weight_update_s8
 #undef tt_dw_conv2d_bwd_input_s16
+#undef tt_dw_conv2d_bwd_weight_s16
+#undef tt_dw_conv2d_bwd_weight_update_s8
 #undef tt_dw_conv2d_bwd_input_s16_scratch_size
 
 /* --- Random data ---------------------------------------------------------------------------- */
@@ -522,6 +528,99 @@ static void test_dw_bwd(int cases)
     }
 }
 
+/* The depthwise weight gradient and its fused update on a channel slice: one run of
+ * consecutive channels (the published schemes' first n), a random subset in random order (a
+ * ranked selection), or an ascending subset with runs of every length; kernels 1..7, strides
+ * 1..3, any padding, and maps of more than 256 positions so the int32 sums move to int64 in
+ * chunks; dY with a saturated value, zero points across int8. */
+static void test_dw_bwd_weight(int cases)
+{
+    static int8_t slice_dsp[2048], slice_ref[2048]; /* taps * channels <= 49 * 40 */
+    static int32_t vel_dsp[2048], vel_ref[2048];
+    for (int i = 0; i < cases; i++) {
+        const int32_t k = uniform(1, 7);
+        const int big = i % 8 == 0;
+        const int32_t c = big ? uniform(1, 8) : uniform(1, 40);
+        tt_conv_geom_t g = random_geom(big ? 40 : 12, c, c, k, rng() % 4u ? k : uniform(1, 7), rng() % 8u ? uniform(1, 2) : 3);
+        const int32_t n_out = g.out_h * g.out_w * c, n_in = g.in_h * g.in_w * c;
+        if (n_out > BUF16 || n_in > BUF) {
+            continue;
+        }
+        const uint32_t kind = rng() % 3u;
+        int32_t n_ch = 0;
+        if (kind == 0) {
+            const int32_t first = uniform(0, c - 1);
+            n_ch = uniform(1, c - first);
+            for (int32_t j = 0; j < n_ch; j++) {
+                channels[j] = (int16_t)(first + j);
+            }
+        } else {
+            for (int32_t ch = 0; ch < c; ch++) {
+                if (rng() % 4u != 0) {
+                    channels[n_ch++] = (int16_t)ch;
+                }
+            }
+            if (n_ch == 0) {
+                channels[n_ch++] = (int16_t)uniform(0, c - 1);
+            }
+            for (int32_t j = n_ch - 1; kind == 2 && j > 0; j--) {
+                const int32_t t = uniform(0, j);
+                const int16_t v = channels[j];
+                channels[j] = channels[t];
+                channels[t] = v;
+            }
+        }
+        const int32_t taps = g.kernel_h * g.kernel_w, n_w = taps * n_ch;
+        fill_s16(g16, n_out);
+        fill_s8(in_a, n_in);
+        const int32_t zp = uniform(-128, 127), dy_exp = uniform(-20, 0);
+        const tt_bwd_weight_params_t params = {zp, {channels, n_ch}};
+        const tt_grad_s16_t dy = {g16, dy_exp};
+        int32_t e_dsp = 99, e_ref = 98;
+        tt_dw_conv2d_bwd_weight_s16(&g, &params, in_a, &dy, gw_dsp, &e_dsp);
+        ref_dw_conv2d_bwd_weight_s16(&g, &params, in_a, &dy, gw_ref, &e_ref);
+        CHECK(e_dsp == e_ref, "dw_bwd_weight case %d: exponent %ld, portable %ld", i, (long)e_dsp, (long)e_ref);
+        tt_test_checks++;
+        if (!report_s32("dw_bwd_weight", i, gw_dsp, gw_ref, n_w)) {
+            print_geom("dw_bwd_weight", i, &g);
+            tt_test_failures++;
+        }
+        /* The fused update reads the compact input: the slice's channels of every pixel. */
+        const int32_t pixels = g.in_h * g.in_w;
+        for (int32_t px = 0; px < pixels; px++) {
+            for (int32_t j = 0; j < n_ch; j++) {
+                in_b[px * n_ch + j] = in_a[px * c + channels[j]];
+            }
+        }
+        for (int32_t ch = 0; ch < c; ch++) {
+            mult[ch] = (int32_t)(0x40000000u | (rng() >> 2));
+            shift[ch] = uniform(-24, 24);
+        }
+        fill_s8(slice_dsp, n_w);
+        memcpy(slice_ref, slice_dsp, (size_t)n_w);
+        for (int32_t j = 0; j < n_w; j++) {
+            vel_dsp[j] = vel_ref[j] = (int32_t)rng() >> uniform(8, 24);
+        }
+        const tt_qas_t qas = {mult, shift};
+        const tt_sgd_t sgd = {(int32_t)(0x40000000u | (rng() >> 2)), -uniform(0, 12), i % 3 ? 0 : uniform(1, 32767),
+                              (i % 2) ? (int64_t)1 << 15 : 0};
+        tt_rng_t r_dsp = {rng(), rng() % 1000u}, r_ref = r_dsp;
+        const int momentum = i % 3 == 0;
+        const tt_update_t u_dsp = {&sgd, &qas, &r_dsp, momentum ? vel_dsp : 0};
+        const tt_update_t u_ref = {&sgd, &qas, &r_ref, momentum ? vel_ref : 0};
+        tt_dw_conv2d_bwd_weight_update_s8(&g, &params, in_b, &dy, &u_dsp, slice_dsp);
+        ref_dw_conv2d_bwd_weight_update_s8(&g, &params, in_b, &dy, &u_ref, slice_ref);
+        CHECK(r_dsp.counter == r_ref.counter, "dw_bwd_weight_update case %d: PRNG counter %lu, portable %lu", i,
+              (unsigned long)r_dsp.counter, (unsigned long)r_ref.counter);
+        CHECK(memcmp(vel_dsp, vel_ref, (size_t)n_w * 4) == 0, "dw_bwd_weight_update case %d: velocities differ", i);
+        tt_test_checks++;
+        if (!report_s8("dw_bwd_weight_update", i, slice_dsp, slice_ref, n_w)) {
+            print_geom("dw_bwd_weight_update", i, &g);
+            tt_test_failures++;
+        }
+    }
+}
+
 /* The in-place kernel (its DSP path on the Cortex-M7) against the portable out-of-place kernel:
  * dX written over dY in a buffer of exactly dY's size, every stride-1 same-shape geometry up to
  * 7x7 with its padding split any way, channel counts across several of its groups of 32 (whole
@@ -659,6 +758,7 @@ int main(void)
     test_pw_bwd(300);
     test_dw_bwd(500);
     test_dw_bwd_inplace(500);
+    test_dw_bwd_weight(400);
     test_dw_inplace(1000);
     test_pw_inplace(1000);
     printf("test_dsp_diff: %d checks, %d failed\n", tt_test_checks, tt_test_failures);
