@@ -39,6 +39,8 @@ def _boot(elf, case: str, tmp_path) -> tuple[int, str]:
         ("psram-outside-flash", "MemManage"),  # emulated-flash backing store beyond 1 MB
         ("flash-store", "MemManage"),  # flash is read-only to ordinary stores
         ("flash-window-store", "MemManage"),  # even the writable sectors, outside the driver
+        ("qspi-window-store", "MMFAR=0x60200000"),  # the emulated QSPI flash (parameter store) too
+        ("psram-past-qspi", "MMFAR=0x60280000"),  # PSRAM past the QSPI flash's exposed 512 KB
         ("exec-ram", "IACCVIOL"),  # SRAM is never executable
         ("stack-overflow", "stack overflow"),  # the guard region below the stack
     ],

@@ -52,8 +52,8 @@ def test_hello_reports_the_f746_budgets(session):
     assert info.max_payload == MAX_PAYLOAD
     assert info.firmware_version == "0.1.0"
     assert info.plan_hash is None
-    # sectors 6-7 for a package; a COMMIT record in the smaller A/B slot (sector 4) less its header
-    assert (info.model_area_bytes, info.param_store_bytes) == (512 * 1024, 128 * 1024 - 56)
+    # internal sectors 4-7 for a package; a COMMIT record in a 256 KB slot of the QSPI flash less its header
+    assert (info.model_area_bytes, info.param_store_bytes) == (896 * 1024, 256 * 1024 - 56)
 
 
 @pytest.mark.parametrize("size", [0, 1, 254, 255, 600, MAX_PAYLOAD])
@@ -68,9 +68,11 @@ def test_many_full_frames_back_to_back(session):
         session.ping(bytes([i]) * MAX_PAYLOAD)
 
 
-def _device_identity(session) -> BoardIdentity:
+def _device_model(session) -> Responder:
+    """The protocol's model of a device with this one's identity and flash (INFO)."""
     info = session.hello()
-    return BoardIdentity(info.board, info.sram_bytes, info.flash_bytes, info.arena_bytes, info.core_clock_hz)
+    identity = BoardIdentity(info.board, info.sram_bytes, info.flash_bytes, info.arena_bytes, info.core_clock_hz)
+    return Responder(identity, model_area_bytes=info.model_area_bytes, store_capacity=info.param_store_bytes)
 
 
 _VECTORS = vectors.all_vectors()
@@ -83,7 +85,7 @@ def test_golden_vector_on_the_device(session, link, index):
     A sync sequence first puts the device and a fresh model in the same state.
     """
     vector = _VECTORS[index]
-    model = Responder(_device_identity(session))
+    model = _device_model(session)
     sync = vectors.sync_sequence(0x7000 + 4 * index)
     sync_answer = model.feed(sync)
     expected = model.feed(vector.wire_in)

@@ -152,7 +152,7 @@ def test_golden_vectors_answered_byte_for_byte(twin: Emulator) -> None:
         info = session.hello()
         identity = BoardIdentity(info.board, info.sram_bytes, info.flash_bytes, info.arena_bytes, info.core_clock_hz)
         for index, vector in enumerate(vectors.all_vectors()):
-            model = Responder(identity)
+            model = Responder(identity, model_area_bytes=info.model_area_bytes, store_capacity=info.param_store_bytes)
             sync = vectors.sync_sequence(0x7000 + 4 * index)
             sync_answer = model.feed(sync)
             expected = model.feed(vector.wire_in)

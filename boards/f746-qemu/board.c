@@ -12,7 +12,8 @@ enum {
     REGION_FLASH,      /* the image: read-only, executable */
     REGION_RAM,        /* the F746's 320 KB: read-write, never executed */
     REGION_APB,        /* peripherals (UART0) */
-    REGION_FLASH_EMU,  /* the emulated flash in PSRAM: read-only except inside its driver */
+    REGION_FLASH_EMU,  /* the emulated internal flash in PSRAM: read-only except inside its driver */
+    REGION_QSPI_EMU,   /* the emulated QSPI flash in PSRAM: the same */
     REGION_STACK_GUARD,
     REGION_COUNT
 };
@@ -58,23 +59,28 @@ static void mpu_setup(void)
     if (!ok) {
         tt_board_exit("tt: f746-qemu: memory.ld regions cannot be expressed as MPU regions\n", 1);
     }
-    tt_qemu_flash_window(false);
+    tt_qemu_flash_window(TT_F746_INTERNAL, false);
+    tt_qemu_flash_window(TT_F746_QSPI, false);
     tt_cm7_mpu_stack_guard(REGION_STACK_GUARD);
     /* No background region: any address outside the regions above faults. */
     tt_cm7_mpu_enable(false);
 }
 
-void tt_qemu_flash_window(bool writable)
+void tt_qemu_flash_window(tt_f746_flash_t flash, bool writable)
 {
-    (void)tt_cm7_mpu_cover(REGION_FLASH_EMU, TT_QEMU_FLASH_BASE, TT_F746_FLASH_BYTES,
-                           (writable ? TT_MPU_AP_RW : TT_MPU_AP_RO) | TT_MPU_XN | TT_MPU_NORMAL_WT);
+    const uint32_t access = (writable ? TT_MPU_AP_RW : TT_MPU_AP_RO) | TT_MPU_XN | TT_MPU_NORMAL_WT;
+    if (flash == TT_F746_INTERNAL) {
+        (void)tt_cm7_mpu_cover(REGION_FLASH_EMU, TT_QEMU_FLASH_BASE, TT_F746_FLASH_BYTES, access);
+    } else {
+        (void)tt_cm7_mpu_cover(REGION_QSPI_EMU, TT_QEMU_QSPI_BASE, TT_F746_QSPI_BYTES, access);
+    }
 }
 
 void tt_board_early_init(void)
 {
     info.sram_bytes = (uint32_t)(__ram_end - __ram_start);
     info.flash_bytes = (uint32_t)(__flash_end - __flash_start);
-    /* Before the MPU closes PSRAM outside the flash window (the format marker lives there). */
+    /* Before the MPU closes PSRAM outside the flash windows (the format marker lives there). */
     tt_qemu_flash_init();
     mpu_setup();
 }

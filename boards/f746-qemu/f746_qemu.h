@@ -13,12 +13,21 @@
 
 #include <stdbool.h>
 
+#include "f746_flash.h"
+
 /** PSRAM: QEMU's machine RAM, which -machine memory-backend= can back with a file. */
 #define TT_QEMU_PSRAM_BASE 0x60000000u
 #define TT_QEMU_PSRAM_BYTES (16u * 1024u * 1024u)
 
-/** The emulated flash: the first 1 MB of PSRAM, with the F746's sector layout. */
+/** The emulated internal flash: the first 1 MB of PSRAM, with the F746's sector layout. */
 #define TT_QEMU_FLASH_BASE TT_QEMU_PSRAM_BASE
+
+/** The format marker (two words) just past the internal flash. */
+#define TT_QEMU_FLASH_MARKER (TT_QEMU_PSRAM_BASE + TT_F746_FLASH_BYTES)
+
+/** The emulated QSPI NOR flash (the part the port exposes, the parameter store) at 2 MB into
+ *  PSRAM, where the MPU can cover it exactly (its base aligned to its size). */
+#define TT_QEMU_QSPI_BASE (TT_QEMU_PSRAM_BASE + 2u * 1024u * 1024u)
 
 /** The APB peripherals (timers, UARTs, watchdog) of the AN500. */
 #define TT_QEMU_APB_BASE 0x40000000u
@@ -33,10 +42,10 @@
 void tt_qemu_uart_init(void);
 void tt_qemu_uart0_rx_irq(void);
 
-/** Prepare the emulated flash (format on first use, then "flash" the image into it). */
+/** Prepare the emulated flashes (format on first use, then "flash" the image into it). */
 void tt_qemu_flash_init(void);
 
-/** Open or close the MPU's write access to the emulated flash (driver use only). */
-void tt_qemu_flash_window(bool writable);
+/** Open or close the MPU's write access to emulated flash @p flash (driver use only). */
+void tt_qemu_flash_window(tt_f746_flash_t flash, bool writable);
 
 #endif /* TT_F746_QEMU_H */

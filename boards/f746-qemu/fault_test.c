@@ -56,9 +56,17 @@ static int flash_store(void)
 
 static int flash_window_store(void)
 {
-    *(volatile uint32_t *)(uintptr_t)(tt_port_flash_base() + tt_f746_flash_free_offset()) = 0;
+    *(volatile uint32_t *)(uintptr_t)tt_port_flash_sector(tt_port_flash_layout()->model_first).address = 0;
     return 0;
 }
+
+static int qspi_window_store(void)
+{
+    *(volatile uint32_t *)(uintptr_t)tt_port_flash_sector(tt_port_flash_layout()->slot_a).address = 0;
+    return 0;
+}
+
+static int psram_past_qspi(void) { return (int)read_word(TT_QEMU_QSPI_BASE + TT_F746_QSPI_BYTES); }
 
 static int exec_ram(void)
 {
@@ -92,27 +100,30 @@ static int divide_by_zero(void) /* UsageFault: DIV_0_TRP is on */
 
 /* --- Cases that must pass ---------------------------------------------------------------- */
 
-static int flash_emulation(void)
+/* The sectors [first, first + count) follow one another from @p base. */
+static bool contiguous(size_t first, size_t count, const uint8_t *base, uint32_t bytes)
 {
-    const uint8_t *const flash = tt_port_flash_base();
-    int failed = 0;
-
-    uint32_t next = 0;
-    for (size_t i = 0; i < tt_port_flash_sector_count(); i++) {
+    const uint8_t *next = base;
+    for (size_t i = first; i < first + count; i++) {
         const tt_flash_sector_t s = tt_port_flash_sector(i);
-        failed |= check(s.offset == next, "sectors are contiguous");
-        next = s.offset + s.size;
+        if (s.address != next) {
+            return false;
+        }
+        next += s.size;
     }
-    failed |= check(tt_port_flash_sector_count() == 8u && next == TT_F746_FLASH_BYTES, "8 sectors, 1 MB");
-    failed |= check(memcmp(flash, __flash_start, tt_cm7_image_bytes()) == 0, "the image is in flash");
-    failed |= check(tt_port_flash_erase(0) != 0, "the image's sector cannot be erased");
-    failed |= check(tt_port_flash_erase(8) != 0, "sector 8 does not exist");
+    return next == base + bytes;
+}
 
-    const uint32_t at = tt_port_flash_sector(7).offset;
-    failed |= check(tt_port_flash_erase(7) == 0, "erase sector 7");
+/* NOR rules on sector @p index: erase reads 0xFF, programming only clears bits, spans are
+ * word aligned and end inside the flash they start in. */
+static int nor_rules(size_t index, const uint8_t *flash_end)
+{
+    const tt_flash_sector_t sector = tt_port_flash_sector(index);
+    const uint8_t *const at = sector.address;
+    int failed = check(tt_port_flash_erase(index) == 0, "erase a sector");
     bool erased = true;
-    for (uint32_t i = 0; i < tt_port_flash_sector(7).size; i++) {
-        erased = erased && flash[at + i] == 0xFFu;
+    for (uint32_t i = 0; i < sector.size; i++) {
+        erased = erased && at[i] == 0xFFu;
     }
     failed |= check(erased, "an erased sector reads 0xFF");
 
@@ -120,34 +131,60 @@ static int flash_emulation(void)
     const uint8_t second[8] = {0xF0, 0x0F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00};
     const uint8_t both[8] = {0x00, 0x00, 0xAA, 0x55, 1, 2, 3, 0};
     failed |= check(tt_port_flash_program(at, first, 8) == 0, "program 8 bytes");
-    failed |= check(memcmp(flash + at, first, 8) == 0, "programmed bytes read back");
+    failed |= check(memcmp(at, first, 8) == 0, "programmed bytes read back");
     failed |= check(tt_port_flash_program(at, second, 8) == 0, "program over programmed bytes");
-    failed |= check(memcmp(flash + at, both, 8) == 0, "programming only clears bits");
-    failed |= check(tt_port_flash_program(at + 1u, first, 4) != 0, "misaligned offset refused");
+    failed |= check(memcmp(at, both, 8) == 0, "programming only clears bits");
+    failed |= check(tt_port_flash_program(at + 1u, first, 4) != 0, "misaligned address refused");
     failed |= check(tt_port_flash_program(at, first, 3) != 0, "partial word refused");
-    failed |= check(tt_port_flash_program(TT_F746_FLASH_BYTES - 4u, first, 8) != 0, "span past the end refused");
-    failed |= check(tt_port_flash_program(0xFFFFFFFCu, first, 8) != 0, "wrapping span refused");
-    failed |= check(tt_port_flash_program(0, first, 4) != 0, "the image cannot be programmed");
+    failed |= check(tt_port_flash_program(flash_end - 4u, first, 8) != 0, "span past the flash's end refused");
+    return failed;
+}
+
+static int flash_emulation(void)
+{
+    const uint8_t *const internal = (const uint8_t *)(uintptr_t)TT_QEMU_FLASH_BASE;
+    const uint8_t *const qspi = (const uint8_t *)(uintptr_t)TT_QEMU_QSPI_BASE;
+    const tt_flash_layout_t *const layout = tt_port_flash_layout();
+    const uint8_t first[4] = {1, 2, 3, 4};
+    int failed = 0;
+
+    failed |= check(tt_port_flash_sector_count() == TT_F746_SECTORS, "10 sectors");
+    failed |= check(contiguous(0, TT_F746_FLASH_SECTORS, internal, TT_F746_FLASH_BYTES), "8 internal sectors, 1 MB");
+    failed |= check(contiguous(TT_F746_FLASH_SECTORS, TT_F746_QSPI_SECTORS, qspi, TT_F746_QSPI_BYTES),
+                    "2 QSPI sectors, 512 KB");
+    failed |= check(layout->model_first == 4u && layout->model_count == 4u, "model area: sectors 4-7");
+    failed |= check(layout->slot_a == 8u && layout->slot_b == 9u, "parameter slots: the QSPI sectors");
+    failed |= check(memcmp(internal, __flash_start, tt_cm7_image_bytes()) == 0, "the image is in flash");
+    failed |= check(tt_port_flash_erase(0) != 0, "the image's sector cannot be erased");
+    failed |= check(tt_port_flash_erase(TT_F746_SECTORS) != 0, "sector 10 does not exist");
+    failed |= nor_rules(7, internal + TT_F746_FLASH_BYTES);
+    failed |= nor_rules(9, qspi + TT_F746_QSPI_BYTES);
+    failed |= check(tt_port_flash_program((const uint8_t *)(uintptr_t)0xFFFFFFFCu, first, 8) != 0,
+                    "wrapping span refused");
+    failed |= check(tt_port_flash_program(internal, first, 4) != 0, "the image cannot be programmed");
+    failed |= check(tt_port_flash_program(qspi - 4u, first, 8) != 0, "a span into a flash from outside refused");
     if (!failed) {
         say("tt-fault-test: flash emulation ok\n");
     }
     return failed;
 }
 
-/* Counts boots in sector 7 by clearing one bit per boot, then resets until the count is
- * 3: proves tt_port_reset() and that the emulated flash survives a reset (and, with a
- * file-backed PSRAM, a restart of QEMU: the count then goes on from the last run). */
+/* Counts boots in the QSPI flash's last sector by clearing one bit per boot, then resets
+ * until the count is 3: proves tt_port_reset() and that the emulated flash survives a
+ * reset (and, with a file-backed PSRAM, a restart of QEMU: the count then goes on from the
+ * last run). */
 static int reset_and_count(void)
 {
-    const uint32_t at = tt_port_flash_sector(7).offset;
+    const size_t counter = TT_F746_SECTORS - 1u;
+    const uint8_t *const at = tt_port_flash_sector(counter).address;
     uint32_t word;
-    memcpy(&word, tt_port_flash_base() + at, 4);
+    memcpy(&word, at, 4);
     uint32_t boots = 0;
     while (boots < 32u && (word & (1u << boots)) == 0u) {
         boots++;
     }
     if (boots == 32u) {
-        (void)tt_port_flash_erase(7);
+        (void)tt_port_flash_erase(counter);
         boots = 0;
         word = 0xFFFFFFFFu;
     }
@@ -192,10 +229,12 @@ static const test_case_t cases[] = {
     {"psram-outside-flash", psram_outside_flash, "MemManage: read PSRAM past the emulated flash"},
     {"flash-store", flash_store, "MemManage: store to the image"},
     {"flash-window-store", flash_window_store, "MemManage: store to emulated flash outside its driver"},
+    {"qspi-window-store", qspi_window_store, "MemManage: store to emulated QSPI flash outside its driver"},
+    {"psram-past-qspi", psram_past_qspi, "MemManage: read PSRAM past the emulated QSPI flash"},
     {"exec-ram", exec_ram, "MemManage: execute from SRAM"},
     {"stack-overflow", stack_overflow, "MemManage: recursion into the stack guard"},
     {"div-zero", divide_by_zero, "UsageFault: integer division by zero"},
-    {"flash", flash_emulation, "exit 0: the flash emulation follows the F746's rules"},
+    {"flash", flash_emulation, "exit 0: the flash emulation follows the F746's and the QSPI flash's rules"},
     {"reset", reset_and_count, "exit 0 after 3 boots: tt_port_reset() keeps the flash"},
     {"ticks", ticks, "exit 0: SysTick ticks advance"},
 };

@@ -1,8 +1,8 @@
 /* The host twin's parts (startup.c, board.c, uart.c, flash.c) as they see each other.
  *
  * The process is the board: startup.c is its reset handler (command line, then the
- * firmware's main()), uart.c its UART (a TCP socket), flash.c its flash (a file with the
- * F746's sectors), board.c the rest of the port API. A reset re-executes the process with
+ * firmware's main()), uart.c its UART (a TCP socket), flash.c its flashes (a file with the
+ * F746's sectors and the QSPI flash's), board.c the rest of the port API. A reset re-executes the process with
  * the descriptors it holds (listening socket, connected client, flash file), so the
  * runtime starts from zeroed static memory as after a real reset, while the laptop stays
  * connected and the flash keeps its contents. */

@@ -24,8 +24,9 @@ static void usage(FILE *out, const char *argv0)
             "  --port PORT     serve the UART on 127.0.0.1:PORT (0, the default: a free port) and\n"
             "                  print its URL, socket://127.0.0.1:PORT, as the first line on stdout\n"
             "  --listen-fd FD  serve the UART on FD, a listening TCP socket (how tt-host starts it)\n"
-            "  --flash FILE    keep the flash in FILE, 1 MB with the F746's sectors (created erased\n"
-            "                  when missing or empty); default: an erased flash for this process only\n"
+            "  --flash FILE    keep the flash in FILE: the F746's 1 MB and the QSPI flash's 512 KB of\n"
+            "                  parameter store, 1.5 MB (created erased when missing or empty);\n"
+            "                  default: an erased flash for this process only\n"
             "One client at a time; when it disconnects the next one is accepted. A RESET request\n"
             "restarts the process with its socket, client and flash (--client-fd, --flash-fd).\n",
             argv0);

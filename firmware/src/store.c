@@ -37,7 +37,7 @@ static bool read_slot(const tt_store_t *store, int slot, tt_store_header_t *head
     if (sector.size < sizeof(tt_store_header_t)) {
         return false;
     }
-    const uint8_t *base = tt_port_flash_base() + sector.offset;
+    const uint8_t *base = sector.address;
     memcpy(header, base, sizeof *header);
     if (header->magic != TT_STORE_MAGIC || tt_crc32((const uint8_t *)header, HEADER_CRC_SPAN) != header->header_crc ||
         header->length > sector.size - sizeof(tt_store_header_t)) {
@@ -64,7 +64,7 @@ tt_store_record_t tt_store_newest(const tt_store_t *store)
         best.flags = header.flags;
         best.payload = payload;
         best.length = header.length;
-        best.tag = tt_port_flash_base() + slot_sector(store, slot).offset + offsetof(tt_store_header_t, tag);
+        best.tag = slot_sector(store, slot).address + offsetof(tt_store_header_t, tag);
         best.slot = slot;
     }
     return best;
@@ -78,7 +78,7 @@ tt_store_result_t tt_store_write(const tt_store_t *store, uint32_t flags, uint32
                                  const uint8_t tag[TT_STORE_TAG_BYTES], tt_store_read_fn read, void *ctx,
                                  tt_store_written_t *written)
 {
-    tt_store_written_t where = {0u, 0u};
+    tt_store_written_t where = {0u, NULL};
     if (len > tt_store_capacity(store)) {
         if (written != NULL) {
             *written = where;
@@ -88,7 +88,7 @@ tt_store_result_t tt_store_write(const tt_store_t *store, uint32_t flags, uint32
     const tt_store_record_t newest = tt_store_newest(store);
     /* Write over the slot that does not hold the newest record: that one must survive. */
     const int slot = newest.slot == 0 ? 1 : 0;
-    const uint32_t offset = slot_sector(store, slot).offset;
+    const uint8_t *const slot_at = slot_sector(store, slot).address;
     tt_store_header_t header;
     memset(&header, 0, sizeof header);
     header.magic = TT_STORE_MAGIC;
@@ -99,7 +99,7 @@ tt_store_result_t tt_store_write(const tt_store_t *store, uint32_t flags, uint32
         memcpy(header.tag, tag, TT_STORE_TAG_BYTES);
     }
     where.sequence = header.sequence;
-    where.flash_offset = offset;
+    where.flash_at = slot_at;
 
     tt_store_result_t result = TT_STORE_OK;
     if (tt_port_flash_erase(store->sector[slot]) != 0) {
@@ -113,9 +113,9 @@ tt_store_result_t tt_store_write(const tt_store_t *store, uint32_t flags, uint32
         crc = tt_crc32_update(crc, piece, n);
         const uint32_t words = (n + 3u) & ~3u;
         memset(piece + n, 0xFF, words - n); /* erased value: programs nothing */
-        const uint32_t at = offset + (uint32_t)sizeof header + done;
+        const uint8_t *const at = slot_at + sizeof header + done;
         if (tt_port_flash_program(at, piece, words) != 0) {
-            where.flash_offset = at;
+            where.flash_at = at;
             result = TT_STORE_FLASH_ERROR;
         }
         done += n;
@@ -124,7 +124,7 @@ tt_store_result_t tt_store_write(const tt_store_t *store, uint32_t flags, uint32
         /* The commit point: until the header is there, the slot fails its checks. */
         header.payload_crc = crc;
         header.header_crc = tt_crc32((const uint8_t *)&header, HEADER_CRC_SPAN);
-        if (tt_port_flash_program(offset, (const uint8_t *)&header, sizeof header) != 0) {
+        if (tt_port_flash_program(slot_at, (const uint8_t *)&header, sizeof header) != 0) {
             result = TT_STORE_FLASH_ERROR;
         }
     }

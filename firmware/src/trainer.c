@@ -81,7 +81,7 @@ void tt_trainer_init(tt_trainer_t *t, uint8_t *arena, uint32_t arena_bytes, cons
     t->arena = arena;
     t->arena_bytes = arena_bytes;
     tt_store_init(&t->store, layout->slot_a, layout->slot_b);
-    const uint8_t *area = tt_port_flash_base() + tt_port_flash_sector(layout->model_first).offset;
+    const uint8_t *area = tt_port_flash_sector(layout->model_first).address;
     uint32_t capacity = 0;
     for (size_t i = 0; i < layout->model_count; i++) {
         capacity += tt_port_flash_sector(layout->model_first + i).size;
@@ -261,7 +261,7 @@ static tt_status_t store_status(tt_store_result_t r, const tt_store_t *store, co
         *detail = tt_store_capacity(store);
         return TT_STATUS_NO_SPACE;
     default:
-        *detail = w->flash_offset;
+        *detail = (uint32_t)(uintptr_t)w->flash_at; /* the bus address on the device */
         return TT_STATUS_FLASH_ERROR;
     }
 }

@@ -9,7 +9,7 @@ void tt_upload_init(tt_upload_t *up, const tt_flash_layout_t *layout)
     memset(up, 0, sizeof *up);
     up->first_sector = layout->model_first;
     up->sector_count = layout->model_count;
-    up->area_offset = tt_port_flash_sector(layout->model_first).offset;
+    up->area = tt_port_flash_sector(layout->model_first).address;
     for (size_t i = 0; i < layout->model_count; i++) {
         up->capacity += tt_port_flash_sector(layout->model_first + i).size;
     }
@@ -42,12 +42,15 @@ tt_status_t tt_upload_begin(tt_upload_t *up, uint32_t total, uint32_t crc, uint3
     return TT_STATUS_OK;
 }
 
+/* A FLASH_ERROR's detail: the failing byte's address, which on the device is its bus address. */
+static uint32_t flash_address(const uint8_t *at) { return (uint32_t)(uintptr_t)at; }
+
 /* Erase the area's sectors up to @p end (an area offset), in order, each exactly once. */
 static bool erase_through(tt_upload_t *up, uint32_t end)
 {
     for (size_t i = 0; i < up->sector_count && up->erased_end < end; i++) {
         const tt_flash_sector_t sector = tt_port_flash_sector(up->first_sector + i);
-        const uint32_t start = sector.offset - up->area_offset;
+        const uint32_t start = (uint32_t)(sector.address - up->area);
         if (start < up->erased_end) {
             continue;
         }
@@ -75,17 +78,17 @@ tt_status_t tt_upload_chunk(tt_upload_t *up, uint32_t offset, const uint8_t *dat
         *detail = left;
         return TT_STATUS_BAD_PAYLOAD;
     }
-    const uint32_t at = up->area_offset + up->received;
+    const uint8_t *const at = up->area + up->received;
     const uint32_t words = len & ~3u;
     if (!erase_through(up, up->received + len) || (words != 0u && tt_port_flash_program(at, data, words) != 0)) {
-        *detail = at;
+        *detail = flash_address(at);
         return TT_STATUS_FLASH_ERROR;
     }
     if (words != len) {
         uint8_t tail[4] = {0xFF, 0xFF, 0xFF, 0xFF};
         memcpy(tail, data + words, len - words);
         if (tt_port_flash_program(at + words, tail, sizeof tail) != 0) {
-            *detail = at + words;
+            *detail = flash_address(at + words);
             return TT_STATUS_FLASH_ERROR;
         }
     }
@@ -104,7 +107,7 @@ tt_status_t tt_upload_end(tt_upload_t *up, uint32_t *detail)
         *detail = up->received;
         return TT_STATUS_OUT_OF_ORDER;
     }
-    const uint32_t crc = tt_crc32(tt_port_flash_base() + up->area_offset, up->total);
+    const uint32_t crc = tt_crc32(up->area, up->total);
     if (crc != up->crc) {
         up->active = false; /* what flash holds is not the package: start over */
         *detail = crc;
@@ -116,5 +119,5 @@ tt_status_t tt_upload_end(tt_upload_t *up, uint32_t *detail)
 
 const uint8_t *tt_upload_package(const tt_upload_t *up)
 {
-    return up->complete ? tt_port_flash_base() + up->area_offset : NULL;
+    return up->complete ? up->area : NULL;
 }

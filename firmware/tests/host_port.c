@@ -1,6 +1,5 @@
-/* Host implementation of the port API the runtime library needs; see host_port.h. The
- * flash sector layout is the STM32F746's, so the weight store sees the same geometry as on
- * the board. Ticks are microseconds of the monotonic clock; there is no stack to measure. */
+/* Host implementation of the port API the runtime library needs; see host_port.h for the
+ * flashes. Ticks are microseconds of the monotonic clock; there is no stack to measure. */
 #define _POSIX_C_SOURCE 199309L
 #include "host_port.h"
 
@@ -9,13 +8,23 @@
 
 #include "tt/port.h"
 
-static const tt_flash_sector_t sectors[] = {
-    {0x00000u, 32u * 1024u},  {0x08000u, 32u * 1024u},  {0x10000u, 32u * 1024u},
-    {0x18000u, 32u * 1024u},  {0x20000u, 128u * 1024u}, {0x40000u, 256u * 1024u},
-    {0x80000u, 256u * 1024u}, {0xC0000u, 256u * 1024u},
+#define KB 1024u
+#define EXTERNAL TT_HOST_INTERNAL_FLASH_BYTES /* where the external flash starts in the array */
+
+/* Where each sector starts in the array, and its size. */
+static const struct {
+    uint32_t offset;
+    uint32_t size;
+} sectors[] = {
+    {0x00000u, 32u * KB},  {0x08000u, 32u * KB},  {0x10000u, 32u * KB},  {0x18000u, 32u * KB},
+    {0x20000u, 128u * KB}, {0x40000u, 256u * KB}, {0x80000u, 256u * KB}, {0xC0000u, 256u * KB},
+    {EXTERNAL, 128u * KB}, {EXTERNAL + 128u * KB, 256u * KB},
 };
 #define SECTOR_COUNT (sizeof sectors / sizeof sectors[0])
 #define ERASE_STEP 1024u
+
+/* Model area in internal sectors 6-7, the parameter slots on the external flash. */
+static const tt_flash_layout_t layout = {.slot_a = 8u, .slot_b = 9u, .model_first = 6u, .model_count = 2u};
 
 static uint8_t flash[TT_HOST_FLASH_BYTES];
 static long steps_done;
@@ -50,11 +59,7 @@ static int step(void)
     return 1;
 }
 
-const uint8_t *tt_port_flash_base(void) { return flash; }
-
-/* Image in sectors 0-3 (128 KB), parameter slots in sectors 4 (128 KB) and 5 (256 KB), the
- * model area in sectors 6-7 (512 KB: room for a MobileNet-class backbone's int8 weights). */
-static const tt_flash_layout_t layout = {.slot_a = 4u, .slot_b = 5u, .model_first = 6u, .model_count = 2u};
+uint8_t *tt_host_flash_sector(size_t index) { return index < SECTOR_COUNT ? flash + sectors[index].offset : NULL; }
 
 const tt_flash_layout_t *tt_port_flash_layout(void) { return &layout; }
 
@@ -62,8 +67,12 @@ size_t tt_port_flash_sector_count(void) { return SECTOR_COUNT; }
 
 tt_flash_sector_t tt_port_flash_sector(size_t index)
 {
-    const tt_flash_sector_t none = {0u, 0u};
-    return index < SECTOR_COUNT ? sectors[index] : none;
+    const tt_flash_sector_t none = {NULL, 0u};
+    if (index >= SECTOR_COUNT) {
+        return none;
+    }
+    const tt_flash_sector_t sector = {flash + sectors[index].offset, sectors[index].size};
+    return sector;
 }
 
 int tt_port_flash_erase(size_t index)
@@ -80,9 +89,17 @@ int tt_port_flash_erase(size_t index)
     return 0;
 }
 
-int tt_port_flash_program(uint32_t offset, const uint8_t *data, size_t len)
+/* [offset, offset + len) lies inside one of the two flashes. */
+static int inside_one_flash(uintptr_t offset, size_t len)
 {
-    if (offset % 4u != 0u || len % 4u != 0u || offset > sizeof flash || len > sizeof flash - offset) {
+    const uintptr_t end = offset < EXTERNAL ? EXTERNAL : TT_HOST_FLASH_BYTES;
+    return offset < end && len <= end - offset;
+}
+
+int tt_port_flash_program(const uint8_t *at, const uint8_t *data, size_t len)
+{
+    const uintptr_t offset = (uintptr_t)at - (uintptr_t)flash; /* wraps far out for an address below */
+    if (offset % 4u != 0u || len % 4u != 0u || !inside_one_flash(offset, len)) {
         return -1;
     }
     for (size_t i = 0; i < len; i += 4u) {

@@ -1,15 +1,27 @@
-/* The port API on the host, for tests: a RAM-backed flash with the F746's sector layout
- * and a simulated power cut; no UART. Linked into libtt.so and the C unit tests. */
+/* The port API on the host, for tests: two RAM-backed flashes and a simulated power cut;
+ * no UART. Linked into libtt.so and the C unit tests.
+ *
+ * The flashes are one array: an internal flash with the F746's eight sectors (model area in
+ * sectors 6-7, 512 KB), then an external flash of two sectors (128 KB and 256 KB: the
+ * parameter slots, on another flash than the model area as on the F746 boards). Those sizes
+ * are the ones the protocol's golden vectors carry (protocol/tt_protocol/responder.py:
+ * MODEL_AREA_BYTES, STORE_CAPACITY_BYTES), which test_protocol.c replays byte for byte. */
 #ifndef TT_HOST_PORT_H
 #define TT_HOST_PORT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define TT_HOST_FLASH_BYTES (1024u * 1024u)
+#define TT_HOST_INTERNAL_FLASH_BYTES (1024u * 1024u)
+#define TT_HOST_EXTERNAL_FLASH_BYTES (384u * 1024u)
+/** Both flashes: the internal one from offset 0, the external one right after it. */
+#define TT_HOST_FLASH_BYTES (TT_HOST_INTERNAL_FLASH_BYTES + TT_HOST_EXTERNAL_FLASH_BYTES)
 
 /** The emulated flash contents (erased state 0xFF); tests may read and write it directly. */
 uint8_t *tt_host_flash(void);
+
+/** Sector @p index's bytes in tt_host_flash(), writable (tests tamper with flash directly). */
+uint8_t *tt_host_flash_sector(size_t index);
 
 /** Erase the whole flash and disarm any power cut. */
 void tt_host_flash_reset(void);

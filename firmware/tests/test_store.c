@@ -1,11 +1,11 @@
 /* The A/B weight store: commits, rollbacks, and a power cut at every single flash step of
- * a commit, after which the newest valid record must be the old one or the new one. */
+ * a commit, after which the newest valid record must be the old one or the new one. All of
+ * it on two pairs of slots: two equal sectors of the internal flash, and the port layout's
+ * slots, unequal sectors of the external flash (host_port.h). */
 #include "host_port.h"
+#include "tt/port.h"
 #include "tt/store.h"
 #include "tt_test.h"
-
-#define SLOT_A 6u
-#define SLOT_B 7u
 
 static uint8_t old_payload[4096];
 static uint8_t new_payload[4096];
@@ -31,7 +31,7 @@ static void empty_flash_has_no_record(tt_store_t *store)
 {
     tt_host_flash_reset();
     CHECK(!tt_store_newest(store).valid, "erased flash must hold no record");
-    tt_host_flash()[0x80000u] = 0x00; /* garbage in slot A is not a record */
+    tt_host_flash_sector(store->sector[0])[0] = 0x00; /* garbage in slot A is not a record */
     CHECK(!tt_store_newest(store).valid, "garbage must not parse as a record");
 }
 
@@ -77,7 +77,7 @@ static void streamed_write_of_odd_length(tt_store_t *store)
     CHECK(tt_store_write(store, 0u, 1001u, tag_new, read_pattern, &next, &w) == TT_STORE_OK && next == 1001u,
           "streamed write");
     CHECK(is_record(tt_store_newest(store), new_payload, 1001u, tag_new) && w.sequence == 1 &&
-              w.flash_offset == 0x80000u,
+              w.flash_at == tt_port_flash_sector(store->sector[0]).address,
           "streamed record");
     next = 0;
     CHECK(tt_store_write(store, 0u, tt_store_capacity(store) + 1u, tag_new, read_pattern, &next, &w) ==
@@ -86,7 +86,7 @@ static void streamed_write_of_odd_length(tt_store_t *store)
     tt_host_flash_cut_after(10);
     next = 0;
     CHECK(tt_store_write(store, 0u, 1001u, tag_new, read_pattern, &next, &w) == TT_STORE_FLASH_ERROR &&
-              w.flash_offset == 0xC0000u,
+              w.flash_at == tt_port_flash_sector(store->sector[1]).address,
           "flash error names the slot");
     tt_host_flash_cut_after(-1);
 }
@@ -124,16 +124,24 @@ static void power_cut_at_every_step(tt_store_t *store, int second_commit)
     CHECK(saw_old > 0 && saw_new > 0, "cuts must produce both outcomes (old %d, new %d)", saw_old, saw_new);
 }
 
-int main(void)
+static void run_all(size_t slot_a, size_t slot_b, uint32_t capacity)
 {
     tt_store_t store;
-    tt_store_init(&store, SLOT_A, SLOT_B);
-    CHECK(tt_store_capacity(&store) == 256u * 1024u - sizeof(tt_store_header_t), "capacity");
+    tt_store_init(&store, slot_a, slot_b);
+    CHECK(tt_store_capacity(&store) == capacity - sizeof(tt_store_header_t), "capacity of slots %zu, %zu", slot_a,
+          slot_b);
     empty_flash_has_no_record(&store);
     commits_alternate_slots(&store);
     rejects_what_does_not_fit(&store);
     streamed_write_of_odd_length(&store);
     power_cut_at_every_step(&store, 0);
     power_cut_at_every_step(&store, 1);
+}
+
+int main(void)
+{
+    run_all(6u, 7u, 256u * 1024u);
+    const tt_flash_layout_t *layout = tt_port_flash_layout();
+    run_all(layout->slot_a, layout->slot_b, 128u * 1024u); /* the smaller slot bounds a record */
     return tt_test_report("store");
 }

@@ -30,7 +30,7 @@ static void crosses_sectors_and_erases_lazily(void)
     memset(tt_host_flash() + AREA, 0x00, 512u * 1024u); /* stale contents to be erased */
     tt_upload_t up;
     tt_upload_init(&up, tt_port_flash_layout());
-    CHECK(up.capacity == 512u * 1024u && up.area_offset == AREA, "model area geometry");
+    CHECK(up.capacity == 512u * 1024u && up.area == tt_host_flash() + AREA, "model area geometry");
     uint32_t detail;
     CHECK(tt_upload_begin(&up, TOTAL, tt_crc32(package, TOTAL), &detail) == TT_STATUS_OK, "begin");
     CHECK(send(&up, 0, 4080) == TT_STATUS_OK, "first chunks");

@@ -24,16 +24,23 @@ typedef struct {
     uint32_t core_clock_hz; /**< Core clock configured by tt_port_init(). */
 } tt_board_info_t;
 
-/** One erasable flash sector, as an offset from the start of flash. */
+/**
+ * One erasable flash sector. A board may have more than one flash (the F746 boards keep
+ * the model area in the MCU's own flash and the parameter store in an external QSPI NOR
+ * flash); each sector says where its bytes read, so the runtime never needs to know which
+ * flash a sector is on.
+ */
 typedef struct {
-    uint32_t offset; /**< Byte offset of the sector from the flash base. */
-    uint32_t size;   /**< Sector size in bytes. */
+    const uint8_t *address; /**< Where the sector's bytes read: memory-mapped, by plain loads. */
+    uint32_t size;          /**< Sector size in bytes: what tt_port_flash_erase() erases at once. */
 } tt_flash_sector_t;
 
 /**
- * How a board divides its flash: the firmware image first, then two slots for trained
- * parameters (tt_store_t) and a model area of contiguous sectors for an uploaded package
- * (plan and weights). Sector indices refer to tt_port_flash_sector().
+ * How a board divides its flash: two slots for trained parameters (tt_store_t) and a model
+ * area for an uploaded package (plan and weights), which the executor reads in place every
+ * step. Sector indices refer to tt_port_flash_sector(). The model area's sectors follow one
+ * another in the address space (the package is read as one span); the two slots may be on
+ * another flash than the model area.
  */
 typedef struct {
     size_t slot_a;       /**< Sector of parameter slot A. */
@@ -87,16 +94,13 @@ uint32_t tt_port_tick_hz(void);
  */
 void tt_port_stack_usage(uint32_t *reserved, uint32_t *peak);
 
-/** Base address of the (memory-mapped, readable) flash. */
-const uint8_t *tt_port_flash_base(void);
-
 /** The board's flash partition; the pointer stays valid forever. */
 const tt_flash_layout_t *tt_port_flash_layout(void);
 
-/** Number of erasable sectors of the flash. */
+/** Number of erasable sectors, over all of the board's flashes. */
 size_t tt_port_flash_sector_count(void);
 
-/** Geometry of sector @p index (< tt_port_flash_sector_count()). */
+/** Geometry of sector @p index (< tt_port_flash_sector_count()); {NULL, 0} past the end. */
 tt_flash_sector_t tt_port_flash_sector(size_t index);
 
 /**
@@ -107,12 +111,14 @@ tt_flash_sector_t tt_port_flash_sector(size_t index);
 int tt_port_flash_erase(size_t index);
 
 /**
- * Program @p len bytes at byte offset @p offset of the flash. Programming can only
- * clear bits (the target must be erased); @p offset and @p len must be multiples of 4.
- * @return 0 on success, non-zero on a hardware error, misalignment, an out-of-range span,
- *         or a span overlapping the running firmware image.
+ * Program @p len bytes at @p at, the address the bytes read at (inside the sectors of
+ * tt_port_flash_sector(); a span may run on into the next sector of the same flash).
+ * Programming can only clear bits (the target must be erased); @p at and @p len must be
+ * multiples of 4. When it returns, reads at @p at see the new bytes.
+ * @return 0 on success, non-zero on a hardware error, misalignment, a span outside one
+ *         flash's sectors, or a span overlapping the running firmware image.
  */
-int tt_port_flash_program(uint32_t offset, const uint8_t *data, size_t len);
+int tt_port_flash_program(const uint8_t *at, const uint8_t *data, size_t len);
 
 /** Reset the microcontroller; does not return. */
 __attribute__((noreturn)) void tt_port_reset(void);

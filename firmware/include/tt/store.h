@@ -2,9 +2,9 @@
  * @file store.h
  * @brief Power-safe persistence of trained parameters in two flash slots (A/B).
  *
- * Each slot is one erasable flash sector holding at most one record: a header (magic,
- * sequence number, payload length and CRC, a 32-byte tag naming what the payload belongs
- * to, and the header's own CRC) followed by the payload. A commit erases the slot that
+ * Each slot is one erasable flash sector (on whichever flash the board keeps it) holding at
+ * most one record: a header (magic, sequence number, payload length and CRC, a 32-byte tag
+ * naming what the payload belongs to, and the header's own CRC) followed by the payload. A commit erases the slot that
  * does not hold the newest valid record, programs the payload, and programs the header
  * last: the header is the commit point. A power cut at any instant therefore leaves
  * either the previous newest record or the new one as the newest valid record; a torn
@@ -75,7 +75,7 @@ typedef void (*tt_store_read_fn)(void *ctx, uint32_t offset, uint8_t *out, uint3
 /** Where tt_store_write() wrote (or failed to). */
 typedef struct {
     uint32_t sequence;     /**< Sequence number of the new record. */
-    uint32_t flash_offset; /**< Flash offset of the slot written; on a flash error, of the failing step. */
+    const uint8_t *flash_at; /**< Flash address of the slot written; on a flash error, of the failing step. */
 } tt_store_written_t;
 
 /** Use flash sectors @p sector_a and @p sector_b (distinct, equally sized or not) as the slots. */
@@ -102,7 +102,7 @@ tt_store_result_t tt_store_rollback(const tt_store_t *store);
  * @p flags (0 or TT_STORE_FACTORY) and @p tag (NULL: zeros). The slot is erased, the payload
  * programmed in small pieces (a last partial word padded with the erased value 0xFF, outside
  * the record's length) and the header last. @p written (may be NULL) tells the sequence
- * number and the slot's flash offset, or where the flash failed.
+ * number and the slot's flash address, or where the flash failed.
  * @return TT_STORE_OK; TT_STORE_TOO_LARGE (nothing written); TT_STORE_FLASH_ERROR
  */
 tt_store_result_t tt_store_write(const tt_store_t *store, uint32_t flags, uint32_t len,

@@ -26,7 +26,7 @@ extern "C" {
 typedef struct {
     size_t first_sector;  /**< Model area: first sector ... */
     size_t sector_count;  /**< ... and how many. */
-    uint32_t area_offset; /**< Flash offset of the model area. */
+    const uint8_t *area;  /**< The model area, where it reads. */
     uint32_t capacity;    /**< Bytes in the model area. */
     uint32_t total;       /**< Announced package size. */
     uint32_t crc;         /**< Announced package CRC-32. */

@@ -49,6 +49,13 @@ class Board:
     native: bool = False  #: a host twin: the firmware as a process of this computer (``[native]``)
     image: str = "tt-firmware.elf"  #: file name of the built firmware
     cmake_target: str | None = None  #: build only this target of the preset (None: all of it)
+    #: The external flash that holds the A/B parameter store (``[external_flash]``): where it is
+    #: mapped (None: not in the MCU's address space, as on the host twin), its bytes, and the
+    #: bytes of it the store's two slots take. 0 bytes: no external flash.
+    external_flash_part: str = ""
+    external_flash_base: int | None = None
+    external_flash_bytes: int = 0
+    store_area_bytes: int = 0
 
     @property
     def root(self) -> Path:
@@ -72,6 +79,7 @@ class Board:
             data = tomllib.load(f)
         try:
             memory, qemu, flash = data["memory"], data.get("qemu", {}), data.get("flash", {})
+            external = data.get("external_flash", {})
             native = data.get("native")
             return cls(
                 name=data["name"],
@@ -97,6 +105,10 @@ class Board:
                 native=native is not None,
                 image=(native or {}).get("image", "tt-firmware.elf"),
                 cmake_target=(native or {}).get("cmake_target"),
+                external_flash_part=external.get("part", ""),
+                external_flash_base=external.get("base"),
+                external_flash_bytes=int(external.get("bytes", 0)),
+                store_area_bytes=int(external.get("store_area_bytes", 0)),
             )
         except KeyError as exc:
             raise UsageError(f"{path}: missing key {exc}") from exc

@@ -14,8 +14,9 @@ The host twin (board ``host``, backend ``native``) needs no emulator: ``boards/h
 builds the same firmware (``firmware/src/main.c``, the runtime, the kernels' portable C
 paths) as an executable of this computer, tens of times faster than QEMU. It gets the
 listening socket the same way (``tt-firmware --listen-fd N``), serves one client at a
-time as QEMU does, and keeps its flash, the F746's 1 MB and sectors, in ``flash_image``
-(a 1 MB file; without one, a temporary file that lasts as long as the process). It
+time as QEMU does, and keeps its flashes in ``flash_image``: the F746's 1 MB and sectors,
+then the 512 KB of the QSPI flash that hold the parameter store (a 1.5 MB file; without one,
+a temporary file that lasts as long as the process). It
 reports the F746's budgets and the same arena as the ``f746-qemu`` image, so a stream
 compiles the same plan for both and trains to the same bytes; its ticks are microseconds
 of this computer's clock, not instructions, and it measures no stack.
@@ -177,9 +178,11 @@ class Emulator:
     def _flash_args(self) -> list[str]:
         """Back the board's emulated flash with ``flash_image`` so it outlives the emulator.
 
-        The f746-qemu board keeps its flash in the machine RAM (PSRAM), which QEMU maps
-        from this file with ``share=on``: every completed write is in the file at once,
-        so even a killed emulator leaves exactly what the firmware had written.
+        The f746-qemu board keeps both its flashes in the machine RAM (PSRAM): the internal
+        flash (image and model area) in its first MB, the QSPI flash's parameter store at
+        2 MB (boards/f746-qemu/f746_qemu.h). QEMU maps PSRAM from this file with
+        ``share=on``: every completed write is in the file at once, so even a killed
+        emulator leaves exactly what the firmware had written, package and commits alike.
         """
         if self.flash_image is None:
             return []
