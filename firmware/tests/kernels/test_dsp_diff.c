@@ -29,6 +29,7 @@
 #define tt_fc_fwd_s8 ref_fc_fwd_s8
 #define tt_fc_fwd_s8_scratch_size ref_fc_fwd_s8_scratch_size
 #define tt_add_fwd_s8 ref_add_fwd_s8
+#define tt_add_bwd_input_s16 ref_add_bwd_input_s16
 #define tt_pw_conv2d_bwd_input_s16 ref_pw_conv2d_bwd_input_s16
 #define tt_pw_conv2d_bwd_input_s16_scratch_size ref_pw_conv2d_bwd_input_s16_scratch_size
 #define tt_pw_conv2d_bwd_input_overlay_s16 ref_pw_conv2d_bwd_input_overlay_s16
@@ -48,6 +49,7 @@ void tt_pw_conv2d_bwd_input_overlay_s16(const tt_kernel_ctx_t *ctx, const tt_con
                                         int32_t *grad_input_exp);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-prototypes"
+#include "../../kernels/tt_add_bwd_input_s16.c"
 #include "../../kernels/tt_add_fwd_s8.c"
 #include "../../kernels/tt_conv2d_fwd_s8.c"
 #include "../../kernels/tt_dw_conv2d_bwd_input_s16.c"
@@ -72,6 +74,7 @@ void tt_pw_conv2d_bwd_input_overlay_s16(const tt_kernel_ctx_t *ctx, const tt_con
 #undef tt_fc_fwd_s8
 #undef tt_fc_fwd_s8_scratch_size
 #undef tt_add_fwd_s8
+#undef tt_add_bwd_input_s16
 #undef tt_pw_conv2d_bwd_input_s16
 #undef tt_pw_conv2d_bwd_input_s16_scratch_size
 #undef tt_pw_conv2d_bwd_input_overlay_s16
@@ -337,16 +340,20 @@ static void test_add(int cases)
             lo = uniform(-128, 0);
             hi = uniform(lo, 127);
         }
+        /* Mostly TFLite's parameters (left shift 20, input shifts 0..-4); one case in four
+         * anywhere in the fast path's range and just outside it (left shift 19 or 21, input
+         * shifts down to -29, zero multipliers, output shifts -1..-24). */
+        const int odd = rng() % 4u == 0;
         const tt_add_quant_t q = {uniform(-128, 127),
                                   uniform(-128, 127),
                                   uniform(-128, 127),
-                                  20,
+                                  odd && rng() % 4u == 0 ? uniform(19, 21) : 20,
+                                  odd && rng() % 4u == 0 ? 0 : (int32_t)(0x40000000u | (rng() >> 2)),
+                                  -uniform(0, odd ? 29 : 4),
                                   (int32_t)(0x40000000u | (rng() >> 2)),
-                                  -uniform(0, 4),
+                                  -uniform(0, odd ? 29 : 4),
                                   (int32_t)(0x40000000u | (rng() >> 2)),
-                                  -uniform(0, 4),
-                                  (int32_t)(0x40000000u | (rng() >> 2)),
-                                  -uniform(15, 24),
+                                  odd ? -uniform(1, 24) : -uniform(15, 24),
                                   lo,
                                   hi};
         tt_add_fwd_s8(n, &q, in_a, in_b, out_dsp);
@@ -359,6 +366,32 @@ static void test_add(int cases)
 }
 
 /* --- Backward ------------------------------------------------------------------------------- */
+
+static void fill_s16(int16_t *p, int32_t n);
+
+/* The residual add's gradient: exponents equal or apart by up to 40 either way, values of
+ * every width (sums that need halving, and -32768), the output over either input. */
+static void test_add_bwd(int cases)
+{
+    for (int i = 0; i < cases; i++) {
+        const int32_t n = uniform(1, 700);
+        fill_s16(g16, n);
+        fill_s16(g16 + n, n);
+        const int32_t e0 = uniform(-20, 0), e1 = rng() % 4u == 0 ? e0 : e0 + uniform(-40, 40);
+        const int alias = (int)(rng() % 3u); /* 0: separate output, 1: over dY, 2: over the other */
+        int32_t x_dsp = 99, x_ref = 98;
+        memcpy(gi_dsp, g16, (size_t)n * 4);
+        int16_t *out_d = alias == 0 ? gi_dsp + 2 * n : gi_dsp + (alias - 1) * n;
+        tt_add_bwd_input_s16(n, gi_dsp, e0, gi_dsp + n, e1, out_d, &x_dsp);
+        ref_add_bwd_input_s16(n, g16, e0, g16 + n, e1, gi_ref, &x_ref);
+        CHECK(x_dsp == x_ref, "add_bwd_input case %d: exponent %ld, portable %ld", i, (long)x_dsp, (long)x_ref);
+        tt_test_checks++;
+        if (memcmp(out_d, gi_ref, (size_t)n * 2) != 0) {
+            fprintf(stderr, "add_bwd_input case %d: n %ld exponents %ld %ld differ\n", i, (long)n, (long)e0, (long)e1);
+            tt_test_failures++;
+        }
+    }
+}
 
 static void fill_s16(int16_t *p, int32_t n)
 {
@@ -754,7 +787,8 @@ int main(void)
     test_pw(1000);
     test_conv(300);
     test_fc(300);
-    test_add(300);
+    test_add(1000);
+    test_add_bwd(500);
     test_pw_bwd(300);
     test_dw_bwd(500);
     test_dw_bwd_inplace(500);
