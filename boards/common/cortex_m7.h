@@ -128,6 +128,7 @@ void tt_cm7_wait_unless(bool (*has_data)(void));
 #define TT_MPU_NORMAL_WT (1u << 17)                           /* TEX=0 C=1 B=0 */
 #define TT_MPU_NORMAL_WB (1u << 19 | 1u << 17 | 1u << 16)     /* TEX=1 C=1 B=1: WBWA */
 #define TT_MPU_DEVICE (1u << 18 | 1u << 16)                   /* TEX=0 C=0 B=1, shareable */
+#define TT_MPU_STRONGLY_ORDERED 0u                            /* TEX=0 C=0 B=0 */
 #define TT_MPU_SRD(mask) ((uint32_t)(mask) << 8)             /* disable 1/8th subregions */
 #define TT_MPU_SIZE(log2_bytes) ((((uint32_t)(log2_bytes)-1u) << 1) | 1u) /* also sets ENABLE */
 

@@ -19,7 +19,15 @@
 /* Polls of a ready flag before giving up on it: far longer than HSE start-up (~2 ms). */
 #define READY_POLLS 2000000u
 
-enum { REGION_FLASH, REGION_RAM, REGION_STACK_GUARD, REGION_COUNT };
+/* MPU regions; a higher number wins where they overlap. */
+enum {
+    REGION_FLASH,
+    REGION_RAM,
+    REGION_QSPI_BANK, /* the QUADSPI's 256 MB: no access, so nothing is read there speculatively */
+    REGION_QSPI,      /* the 16 MB of the chip: read-only while memory-mapped (qspi.c) */
+    REGION_STACK_GUARD,
+    REGION_COUNT
+};
 
 #define U tt_cm7_fault_handler
 
@@ -98,14 +106,19 @@ static uint32_t clock_init(void)
 static void mpu_setup(void)
 {
     /* The default memory map stays as the background (peripherals, system memory); the
-     * regions make flash read-only outside its driver, SRAM never executable, and the
+     * regions make flash read-only outside its driver, SRAM never executable, the QSPI
+     * flash readable only while memory-mapped (ST AN4760: the Cortex-M7 may read Normal
+     * memory speculatively, which would disturb the QUADSPI in indirect mode), and the
      * bottom of the stack a guard. */
     if (tt_cm7_mpu_regions() < REGION_COUNT ||
         !tt_cm7_mpu_cover(REGION_RAM, (uint32_t)(uintptr_t)__ram_start, (uint32_t)(__ram_end - __ram_start),
-                          TT_MPU_AP_RW | TT_MPU_XN | TT_MPU_NORMAL_WB)) {
+                          TT_MPU_AP_RW | TT_MPU_XN | TT_MPU_NORMAL_WB) ||
+        !tt_cm7_mpu_cover(REGION_QSPI_BANK, QUADSPI_BANK_BASE, 256u * 1024u * 1024u,
+                          TT_MPU_AP_NONE | TT_MPU_XN | TT_MPU_STRONGLY_ORDERED)) {
         return;
     }
     tt_disco_flash_window(false);
+    tt_disco_qspi_window(false);
     tt_cm7_mpu_stack_guard(REGION_STACK_GUARD);
     tt_cm7_mpu_enable(true);
 }
@@ -114,6 +127,13 @@ void tt_disco_flash_window(bool writable)
 {
     (void)tt_cm7_mpu_cover(REGION_FLASH, (uint32_t)(uintptr_t)__flash_start, TT_F746_FLASH_BYTES,
                            (writable ? TT_MPU_AP_RW : TT_MPU_AP_RO) | TT_MPU_NORMAL_WT);
+}
+
+void tt_disco_qspi_window(bool readable)
+{
+    (void)tt_cm7_mpu_cover(REGION_QSPI, TT_DISCO_QSPI_BASE, TT_DISCO_QSPI_CHIP_BYTES,
+                           (readable ? TT_MPU_AP_RO : TT_MPU_AP_NONE) | TT_MPU_XN | TT_MPU_NORMAL_WT);
+    tt_cm7_dsb_isb(); /* no access under the old attributes after this */
 }
 
 void tt_board_early_init(void)
@@ -129,6 +149,7 @@ void tt_port_init(void)
 {
     tt_disco_uart_init(info.core_clock_hz / 2u); /* APB2 = SYSCLK / 2 */
     tt_cm7_systick_start(info.core_clock_hz);
+    tt_disco_qspi_init(); /* its timeouts count ticks */
 }
 
 const tt_board_info_t *tt_port_board_info(void) { return &info; }

@@ -1,12 +1,16 @@
-/* The STM32F746's embedded flash (RM0385 3.3 "Flash program and erase operations"):
- * unlock with the key sequence, erase one sector (SER + SNB + STRT) or program 32-bit
- * words (PG, PSIZE = x32, which the Discovery board's 3.3 V supply allows), wait while
- * BSY, check the error flags, lock again.
+/* The Discovery board's two flashes behind the port API (sectors and checks:
+ * boards/common/f746_flash.c): the STM32F746's embedded flash here, the QSPI NOR flash in
+ * qspi.c.
+ *
+ * Embedded flash (RM0385 3.3 "Flash program and erase operations"): unlock with the key
+ * sequence, erase one sector (SER + SNB + STRT) or program 32-bit words (PG, PSIZE = x32,
+ * which the Discovery board's 3.3 V supply allows), wait while BSY, check the error flags,
+ * lock again.
  *
  * The code runs from the same flash bank: the core stalls on instruction fetches while
  * an operation is in progress (a 256 KB sector erase takes 1-2 s), and so do interrupt
  * handlers, so UART bytes that arrive meanwhile overrun. The host must not stream while
- * the device writes flash. */
+ * the device writes the model area (an upload). */
 #include <string.h>
 
 #include "cortex_m7.h"
@@ -48,14 +52,14 @@ static int finish(uint32_t span_offset, uint32_t span_len)
 
 uint32_t tt_f746_flash_image_bytes(void) { return tt_cm7_image_bytes(); }
 
-const uint8_t *tt_port_flash_base(void) { return flash_at(0); }
-
-int tt_port_flash_erase(size_t index)
+const uint8_t *tt_f746_flash_mapped(tt_f746_flash_t flash)
 {
-    if (!tt_f746_flash_erase_ok(index)) {
-        return -1;
-    }
-    const tt_flash_sector_t sector = tt_port_flash_sector(index);
+    return flash == TT_F746_INTERNAL ? flash_at(0) : (const uint8_t *)(uintptr_t)TT_DISCO_QSPI_BASE;
+}
+
+/* Internal sector @p index (RM0385's SNB). */
+static int erase_internal(size_t index, tt_f746_place_t sector)
+{
     unlock();
     FLASH_CR = (FLASH_CR & ~(FLASH_CR_PSIZE_MASK | FLASH_CR_SNB_MASK | FLASH_CR_PG)) | FLASH_CR_PSIZE_X32 |
                FLASH_CR_SER | FLASH_CR_SNB(index);
@@ -64,11 +68,8 @@ int tt_port_flash_erase(size_t index)
     return finish(sector.offset, sector.size);
 }
 
-int tt_port_flash_program(uint32_t offset, const uint8_t *data, size_t len)
+static int program_internal(uint32_t offset, const uint8_t *data, size_t len)
 {
-    if (!tt_f746_flash_program_ok(offset, len)) {
-        return -1;
-    }
     unlock();
     tt_disco_flash_window(true);
     FLASH_CR = (FLASH_CR & ~(FLASH_CR_PSIZE_MASK | FLASH_CR_SER | FLASH_CR_SNB_MASK)) | FLASH_CR_PSIZE_X32 |
@@ -85,4 +86,24 @@ int tt_port_flash_program(uint32_t offset, const uint8_t *data, size_t len)
         }
     }
     return finish(offset, (uint32_t)len);
+}
+
+int tt_port_flash_erase(size_t index)
+{
+    tt_f746_place_t sector;
+    if (!tt_f746_flash_erase_at(index, &sector)) {
+        return -1;
+    }
+    return sector.flash == TT_F746_INTERNAL ? erase_internal(index, sector)
+                                            : tt_disco_qspi_erase(sector.offset, sector.size);
+}
+
+int tt_port_flash_program(const uint8_t *at, const uint8_t *data, size_t len)
+{
+    tt_f746_place_t span;
+    if (!tt_f746_flash_program_at(at, len, &span)) {
+        return -1;
+    }
+    return span.flash == TT_F746_INTERNAL ? program_internal(span.offset, data, len)
+                                          : tt_disco_qspi_program(span.offset, data, len);
 }

@@ -16,8 +16,12 @@
 #define USART1_BASE 0x40011000u
 #define GPIOA_BASE 0x40020000u
 #define GPIOB_BASE 0x40020400u
+#define GPIOD_BASE 0x40020C00u
+#define GPIOE_BASE 0x40021000u
 #define RCC_BASE 0x40023800u
 #define FLASH_R_BASE 0x40023C00u
+#define QUADSPI_R_BASE 0xA0001000u
+#define QUADSPI_BANK_BASE 0x90000000u /* memory-mapped mode: 256 MB reserved for the external flash */
 
 /* --- RCC (RM0385 5.3 "RCC registers") ----------------------------------------------- */
 #define RCC_CR TT_REG32(RCC_BASE + 0x00u)
@@ -48,6 +52,10 @@
 #define RCC_AHB1ENR TT_REG32(RCC_BASE + 0x30u)
 #define RCC_AHB1ENR_GPIOAEN (1u << 0)
 #define RCC_AHB1ENR_GPIOBEN (1u << 1)
+#define RCC_AHB1ENR_GPIODEN (1u << 3)
+#define RCC_AHB1ENR_GPIOEEN (1u << 4)
+#define RCC_AHB3ENR TT_REG32(RCC_BASE + 0x38u)
+#define RCC_AHB3ENR_QSPIEN (1u << 1)
 #define RCC_APB1ENR TT_REG32(RCC_BASE + 0x40u)
 #define RCC_APB1ENR_PWREN (1u << 28)
 #define RCC_APB2ENR TT_REG32(RCC_BASE + 0x44u)
@@ -100,8 +108,53 @@
 #define GPIO_AFRH(base) TT_REG32((base) + 0x24u)
 #define GPIO_MODE_AF 2u
 #define GPIO_SPEED_HIGH 2u
+#define GPIO_SPEED_VERY_HIGH 3u
 #define GPIO_PULL_UP 1u
 #define GPIO_AF7_USART1 7u /* PA9 = USART1_TX, PB7 = USART1_RX (STM32F746xx datasheet, "Alternate function mapping") */
+#define GPIO_AF9_QUADSPI 9u   /* PB2 = CLK, PD11/PD12/PE2/PD13 = BK1_IO0..3 (same table) */
+#define GPIO_AF10_QUADSPI 10u /* PB6 = BK1_NCS */
+
+/* --- QUADSPI (RM0385 section 14, "Quad-SPI interface (QUADSPI)") ------------------------ */
+#define QUADSPI_CR TT_REG32(QUADSPI_R_BASE + 0x00u)
+#define QUADSPI_CR_EN (1u << 0)
+#define QUADSPI_CR_ABORT (1u << 1)
+#define QUADSPI_CR_SSHIFT (1u << 4)               /* sample half a clock later: margin at 108 MHz */
+#define QUADSPI_CR_FTHRES(n) ((uint32_t)(n) << 8) /* FIFO threshold: FTF at n + 1 bytes */
+#define QUADSPI_CR_APMS (1u << 22)                /* automatic polling stops at a match */
+#define QUADSPI_CR_PRESCALER(n) ((uint32_t)(n) << 24) /* CLK = HCLK / (n + 1) */
+#define QUADSPI_DCR TT_REG32(QUADSPI_R_BASE + 0x04u)
+#define QUADSPI_DCR_CSHT(n) ((uint32_t)(n) << 8)  /* nCS high for at least n + 1 cycles between commands */
+#define QUADSPI_DCR_FSIZE(n) ((uint32_t)(n) << 16) /* flash bytes = 2^(n + 1) */
+#define QUADSPI_SR TT_REG32(QUADSPI_R_BASE + 0x08u)
+#define QUADSPI_SR_TEF (1u << 0)
+#define QUADSPI_SR_TCF (1u << 1)
+#define QUADSPI_SR_FTF (1u << 2)
+#define QUADSPI_SR_SMF (1u << 3)
+#define QUADSPI_SR_BUSY (1u << 5)
+#define QUADSPI_SR_FLEVEL(sr) (((sr) >> 8) & 0x3Fu) /* bytes in the FIFO */
+#define QUADSPI_FIFO_BYTES 32u
+#define QUADSPI_FCR TT_REG32(QUADSPI_R_BASE + 0x0Cu)
+#define QUADSPI_FCR_ALL 0x1Bu /* CTOF | CSMF | CTCF | CTEF */
+#define QUADSPI_DLR TT_REG32(QUADSPI_R_BASE + 0x10u)
+#define QUADSPI_CCR TT_REG32(QUADSPI_R_BASE + 0x14u)
+#define QUADSPI_CCR_INSTRUCTION(i) ((uint32_t)(i) << 0)
+#define QUADSPI_CCR_IMODE_1 (1u << 8)  /* instruction on one line */
+#define QUADSPI_CCR_ADMODE_1 (1u << 10) /* address on one line */
+#define QUADSPI_CCR_ADMODE_4 (3u << 10) /* ... on four */
+#define QUADSPI_CCR_ADSIZE_24 (2u << 12)
+#define QUADSPI_CCR_DCYC(n) ((uint32_t)(n) << 18) /* dummy cycles */
+#define QUADSPI_CCR_DMODE_1 (1u << 24) /* data on one line */
+#define QUADSPI_CCR_DMODE_4 (3u << 24) /* ... on four */
+#define QUADSPI_CCR_FMODE_WRITE (0u << 26)  /* indirect write */
+#define QUADSPI_CCR_FMODE_READ (1u << 26)   /* indirect read */
+#define QUADSPI_CCR_FMODE_POLL (2u << 26)   /* automatic status polling */
+#define QUADSPI_CCR_FMODE_MAPPED (3u << 26) /* memory-mapped */
+#define QUADSPI_AR TT_REG32(QUADSPI_R_BASE + 0x18u)
+#define QUADSPI_DR TT_REG32(QUADSPI_R_BASE + 0x20u)
+#define QUADSPI_DR_BYTE (*(volatile uint8_t *)(uintptr_t)(QUADSPI_R_BASE + 0x20u)) /* one byte per access */
+#define QUADSPI_PSMKR TT_REG32(QUADSPI_R_BASE + 0x24u)
+#define QUADSPI_PSMAR TT_REG32(QUADSPI_R_BASE + 0x28u)
+#define QUADSPI_PIR TT_REG32(QUADSPI_R_BASE + 0x2Cu)
 
 /* --- USART1 (RM0385, USART chapter, section "USART registers") ------------------------ */
 #define USART1_CR1 TT_REG32(USART1_BASE + 0x00u)

@@ -20,18 +20,6 @@ static bool ready;
 static volatile uint32_t rx_dropped;
 static volatile uint32_t rx_overruns;
 
-static void pin_af(uint32_t port, uint32_t pin, uint32_t af, uint32_t pull)
-{
-    GPIO_MODER(port) = (GPIO_MODER(port) & ~(3u << (2u * pin))) | (GPIO_MODE_AF << (2u * pin));
-    GPIO_OSPEEDR(port) = (GPIO_OSPEEDR(port) & ~(3u << (2u * pin))) | (GPIO_SPEED_HIGH << (2u * pin));
-    GPIO_PUPDR(port) = (GPIO_PUPDR(port) & ~(3u << (2u * pin))) | (pull << (2u * pin));
-    if (pin < 8u) {
-        GPIO_AFRL(port) = (GPIO_AFRL(port) & ~(0xFu << (4u * pin))) | (af << (4u * pin));
-    } else {
-        GPIO_AFRH(port) = (GPIO_AFRH(port) & ~(0xFu << (4u * (pin - 8u)))) | (af << (4u * (pin - 8u)));
-    }
-}
-
 void tt_disco_uart_init(uint32_t pclk2_hz)
 {
     RCC_AHB1ENR |= RCC_AHB1ENR_GPIOAEN | RCC_AHB1ENR_GPIOBEN;
@@ -39,8 +27,8 @@ void tt_disco_uart_init(uint32_t pclk2_hz)
     (void)RCC_APB2ENR; /* the clocks must be running before the peripherals are written */
     RCC_DCKCFGR2 &= ~RCC_DCKCFGR2_USART1SEL_MASK;
 
-    pin_af(GPIOA_BASE, PIN_TX, GPIO_AF7_USART1, 0u);
-    pin_af(GPIOB_BASE, PIN_RX, GPIO_AF7_USART1, GPIO_PULL_UP); /* idle high if the VCP is absent */
+    tt_disco_pin_af(GPIOA_BASE, PIN_TX, GPIO_AF7_USART1, GPIO_SPEED_HIGH, 0u);
+    tt_disco_pin_af(GPIOB_BASE, PIN_RX, GPIO_AF7_USART1, GPIO_SPEED_HIGH, GPIO_PULL_UP); /* idle high if the VCP is absent */
 
     USART1_CR1 = 0;
     USART1_BRR = (pclk2_hz + BAUD / 2u) / BAUD; /* oversampling by 16: BRR = f_ck / baud */
