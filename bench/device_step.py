@@ -40,6 +40,7 @@ ROWS = [
     ("demo fmnist6 32x32", REPO_ROOT / "examples/demo_model/fmnist6-demo-int8.tflite", "auto"),
     ("mbv2-w0.35 128x128 99kb", SHARED_DIR / "models/mbv2-w0.35-int8.tflite", SHARED_DIR / "schemes/mbv2-w0.35-99kb.json"),
     ("proxyless-w0.3 128x128 98kb", SHARED_DIR / "models/proxyless-w0.3-int8.tflite", SHARED_DIR / "schemes/proxyless-w0.3-98kb.json"),
+    ("mcunet-5fps 128x128 99kb", SHARED_DIR / "models/mcunet-5fps-int8.tflite", SHARED_DIR / "schemes/mcunet-5fps-99kb.json"),
 ]
 
 
