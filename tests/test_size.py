@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from tt_host.tooling.boards import resolve
 from tt_host.cli.app import app
 from tt_host.errors import BudgetExceeded, UsageError
-from tt_host.tooling.size import Region, Section, classify, read_sections, size_report
+from tt_host.tooling.size import Region, Section, SizeReport, classify, read_sections, size_report
 
 FLASH = Region("flash", 0x08000000, 1024 * 1024)
 SRAM = Region("sram", 0x20000000, 320 * 1024)
@@ -110,6 +110,42 @@ def test_size_report_and_cli(tiny_elf, fake_root: Path) -> None:
     result = runner.invoke(app, ["size", "--board", "f746", "--elf", str(elf)])
     assert result.exit_code == 0
     assert ".arena" in result.stdout and "sram" in result.stdout
+
+
+def test_the_report_shows_the_model_area_and_the_parameter_store(tiny_elf, fake_root: Path) -> None:
+    """Internal flash: the image and the model area after it (sectors 4-7); the parameter store
+    in the QSPI flash, against that flash's 16 MB."""
+    elf = tiny_elf(64 * 1024)
+    board = resolve("f746")
+    report = size_report(board, elf)
+    assert report.model_area_bytes == board.model_area_bytes == 896 * 1024
+    assert report.flash_reserved == report.flash_used + 896 * 1024 <= report.flash.size
+    assert report.external_flash == Region("external flash", 0x90000000, 16 * 1024 * 1024)
+    assert report.store_area_bytes == 2 * 256 * 1024
+    report.check()
+
+    summary = report.to_dict()
+    assert (summary["model_area_bytes"], summary["flash_reserved"]) == (896 * 1024, report.flash_reserved)
+    assert (summary["external_flash_bytes"], summary["store_area_bytes"]) == (16 * 1024 * 1024, 512 * 1024)
+    result = CliRunner().invoke(app, ["size", "--board", "f746", "--elf", str(elf)])
+    assert result.exit_code == 0, result.output
+    assert "model area" in result.stdout and "parameter store" in result.stdout and "0x90000000" in result.stdout
+
+
+def test_an_image_that_runs_into_the_model_area_is_over_budget(fake_root: Path) -> None:
+    """The image owns the sectors before the model area (128 KB): one byte more is refused, though
+    the flash itself has room."""
+    board = resolve("f746")
+    image_budget = board.flash_bytes - board.model_area_bytes
+    assert image_budget == 128 * 1024
+    flash, sram = Region("flash", 0x08000000, board.flash_bytes), SRAM
+    for text, fits in ((image_budget, True), (image_budget + 1, False)):
+        sections = classify([Section(".text", 0x08000000, 0x08000000, text, stored=True)], flash, sram)
+        report = SizeReport(board.name, Path("tt-firmware.elf"), sections, flash, sram,
+                            model_area_bytes=board.model_area_bytes)
+        assert (report.overflows() == []) == fits
+    with pytest.raises(BudgetExceeded, match="model area"):
+        report.check()
 
 
 def test_over_budget_image_fails_with_exit_8(tiny_elf, fake_root: Path) -> None:

@@ -341,6 +341,17 @@ def _size_table(report: size_mod.SizeReport) -> Table:
     table.add_row(
         "use", "", "", "", _percent(report.flash_used, report.flash.size), _percent(report.sram_used, report.sram.size)
     )
+    if report.model_area_bytes:  # the flash's other tenants: the uploaded package, the A/B store
+        table.add_section()
+        table.add_row("model area", "", "", "", str(report.model_area_bytes), "")
+        table.add_row("image + model area", "", "", "", str(report.flash_reserved), "")
+        table.add_row("use", "", "", "", _percent(report.flash_reserved, report.flash.size), "")
+    if report.external_flash is not None:
+        ext = report.external_flash
+        table.add_section()
+        table.add_row("parameter store", f"0x{ext.base:08x}" if ext.base else "", "", str(report.store_area_bytes), "", "")
+        table.add_row(ext.name, "", "", str(ext.size), "", "")
+        table.add_row("use", "", "", _percent(report.store_area_bytes, ext.size), "", "")
     return table
 
 

@@ -9,6 +9,11 @@ numbers stay right whatever the linker script calls its sections:
   ``.data``, ``.bss``, the ``NOLOAD`` training arena, stack and heap.
 
 ``.data`` therefore counts twice, once in each memory, as it really does.
+
+The image is not all that the flash holds. The board's layout (``board.toml``) reserves the
+internal flash's last sectors for the model area, where an uploaded package is read every
+training step, and keeps the A/B parameter store in an external flash: the report charges
+the model area to the internal flash next to the image, and the store to the external one.
 """
 
 from __future__ import annotations
@@ -66,10 +71,19 @@ class SizeReport:
     sections: list[SectionUsage]
     flash: Region
     sram: Region
+    model_area_bytes: int = 0  #: internal flash reserved for an uploaded package
+    external_flash: Region | None = None  #: the flash that holds the parameter store (None: none)
+    store_area_bytes: int = 0  #: bytes of it the store's two slots take
 
     @property
     def flash_used(self) -> int:
+        """Flash bytes of the image."""
         return sum(u.flash for u in self.sections)
+
+    @property
+    def flash_reserved(self) -> int:
+        """Internal flash in use or reserved: the image and the model area."""
+        return self.flash_used + self.model_area_bytes
 
     @property
     def sram_used(self) -> int:
@@ -86,6 +100,13 @@ class SizeReport:
         for region, used in ((self.flash, self.flash_used), (self.sram, self.sram_used)):
             if used > region.size:
                 out.append(f"{region.name}: {used} bytes used, budget {region.size}, over by {used - region.size}")
+        if self.flash_used <= self.flash.size < self.flash_reserved:
+            out.append(f"{self.flash.name}: the image's {self.flash_used} bytes run into the model area "
+                       f"({self.model_area_bytes} bytes at the end of {self.flash.size}), "
+                       f"over by {self.flash_reserved - self.flash.size}")
+        if self.external_flash is not None and self.store_area_bytes > self.external_flash.size:
+            out.append(f"{self.external_flash.name}: the parameter store's {self.store_area_bytes} bytes exceed its "
+                       f"{self.external_flash.size}")
         return out
 
     def check(self) -> None:
@@ -104,6 +125,10 @@ class SizeReport:
             "sram_used": self.sram_used,
             "sram_bytes": self.sram.size,
             "arena_bytes": self.arena_bytes,
+            "model_area_bytes": self.model_area_bytes,
+            "flash_reserved": self.flash_reserved,
+            "external_flash_bytes": self.external_flash.size if self.external_flash else 0,
+            "store_area_bytes": self.store_area_bytes,
             "sections": [{**dataclasses.asdict(u.section), "flash": u.flash, "sram": u.sram} for u in self.sections],
         }
 
@@ -145,10 +170,19 @@ def regions(board: Board) -> tuple[Region, Region]:
     return Region("flash", board.flash_base, board.flash_bytes), Region("sram", board.sram_base, board.sram_bytes)
 
 
+def external_flash(board: Board) -> Region | None:
+    """The external flash of ``board`` (``[external_flash]``), None when it has none."""
+    if not board.external_flash_bytes:
+        return None
+    return Region("external flash", board.external_flash_base or 0, board.external_flash_bytes)
+
+
 def size_report(board: Board, elf: Path) -> SizeReport:
     """Measure ``elf`` against ``board``'s memories."""
     if board.native:
         raise UsageError(f"{board.name} runs as a process of this computer, whose sizes are not the MCU's: "
                          f"measure the image of the board it stands in for (--board {board.emulator_of or 'f746'})")
     flash, sram = regions(board)
-    return SizeReport(board.name, elf, classify(read_sections(elf), flash, sram), flash, sram)
+    return SizeReport(board.name, elf, classify(read_sections(elf), flash, sram), flash, sram,
+                      model_area_bytes=board.model_area_bytes, external_flash=external_flash(board),
+                      store_area_bytes=board.store_area_bytes)
