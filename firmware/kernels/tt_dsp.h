@@ -397,6 +397,42 @@ __attribute__((always_inline)) static inline int32_t tt_dsp_requant2(int32_t x2,
     return __ssat(d >> right, 8);
 }
 
+/*
+ * The last step of the dense input-gradient kernels, tt_sat_s16(tt_requantize_fast(acc, m, q)),
+ * with m the Q31 scale multiplier (in [2^30, 2^31) or 0) and q from tt_grad_choose_shift(),
+ * in the fewest instructions for the call's q (one branch per output that always goes the
+ * same way), SSAT for the int64 saturation (the value is an int32 already):
+ *   q >= 0: the result is the high product h = floor((x 2^q m + 2^30) / 2^31)
+ *           = floor((x 2^(q+1) m + 2^31) / 2^32), one SMMULR. tt_grad_choose_shift() makes
+ *           |x| 2^q m < 2^46, so |x 2^q| < 2^16 and the doubled operand fits; for q >= 16
+ *           that forces x = 0, so capping the shift at 31 changes nothing.
+ *   q <= -2: tt_requantize_zp() with zero point 0, exact for every r = -q <= 31 (see
+ *           tt_grad_prescale_fast()); q >= -16 anyway, as the bound is below 2^62.
+ *   q == -1: tt_requantize_fast().
+ */
+typedef struct {
+    int32_t multiplier, q, left, k_hi;
+} tt_dsp_dx_requant_t;
+
+static inline tt_dsp_dx_requant_t tt_dsp_dx_requant_params(int32_t multiplier, int32_t q)
+{
+    const tt_dsp_dx_requant_t r = {multiplier, q, q + 1 > 31 ? 31 : q + 1, q <= -2 ? tt_requantize_k_hi(q, 0) : 0};
+    return r;
+}
+
+__attribute__((always_inline)) static inline int32_t tt_dsp_dx_requant(const tt_dsp_dx_requant_t *r, int32_t acc)
+{
+    int32_t y;
+    if (r->q >= 0) {
+        __asm__("smmulr %0, %1, %2" : "=r"(y) : "r"((int32_t)((uint32_t)acc << r->left)), "r"(r->multiplier));
+    } else if (r->q <= -2) {
+        y = tt_requantize_zp(acc, r->multiplier, r->k_hi, r->q);
+    } else {
+        y = tt_requantize_fast(acc, r->multiplier, r->q);
+    }
+    return __ssat(y, 16);
+}
+
 /* Requantize two accumulators of output channel c (two pixels) and store them; the channel's
  * multiplier and shift are loaded once for both. The activation clamp is SSAT to int8 (one
  * instruction) and, only for a narrower range (ReLU6-like), a compare against each bound. */

@@ -99,7 +99,7 @@ static int64_t segment_bound(const segment_t *s, int32_t rows)
  * or at a contiguous row in scratch that it scatters to the slice's channels (a per-column
  * channel lookup in this loop would cost more than the scatter).
  */
-static void segment_dsp(const segment_t *s, int32_t out_c, const int32_t *dyp, int32_t scale_multiplier, int32_t q,
+static void segment_dsp(const segment_t *s, int32_t out_c, const int32_t *dyp, const tt_dsp_dx_requant_t *rq,
                         int16_t *dx0, int16_t *dx1)
 {
     const int32_t stride = s->stride, pairs = out_c >> 1;
@@ -130,10 +130,10 @@ static void segment_dsp(const segment_t *s, int32_t out_c, const int32_t *dyp, i
             a10 += dl[2] * last_row[k];
             a11 += dl[2] * last_row[k + 1];
         }
-        dx0[k] = tt_sat_s16(tt_requantize_fast(a00, scale_multiplier, q));
-        dx0[k + 1] = tt_sat_s16(tt_requantize_fast(a01, scale_multiplier, q));
-        dx1[k] = tt_sat_s16(tt_requantize_fast(a10, scale_multiplier, q));
-        dx1[k + 1] = tt_sat_s16(tt_requantize_fast(a11, scale_multiplier, q));
+        dx0[k] = (int16_t)tt_dsp_dx_requant(rq, a00);
+        dx0[k + 1] = (int16_t)tt_dsp_dx_requant(rq, a01);
+        dx1[k] = (int16_t)tt_dsp_dx_requant(rq, a10);
+        dx1[k + 1] = (int16_t)tt_dsp_dx_requant(rq, a11);
     }
     if (k < s->cols) {
         int32_t a0 = 0, a1 = 0;
@@ -144,8 +144,8 @@ static void segment_dsp(const segment_t *s, int32_t out_c, const int32_t *dyp, i
             a0 += e[0] * w;
             a1 += e[2] * w;
         }
-        dx0[k] = tt_sat_s16(tt_requantize_fast(a0, scale_multiplier, q));
-        dx1[k] = tt_sat_s16(tt_requantize_fast(a1, scale_multiplier, q));
+        dx0[k] = (int16_t)tt_dsp_dx_requant(rq, a0);
+        dx1[k] = (int16_t)tt_dsp_dx_requant(rq, a1);
     }
 }
 
@@ -155,6 +155,7 @@ static void bwd_input_dsp(const tt_conv_geom_t *geom, const tt_grad_quant_t *qua
 {
     const int32_t in_c = geom->in_c, out_c = geom->out_c, out_w = geom->out_w;
     const int32_t positions = geom->out_h * out_w;
+    const tt_dsp_dx_requant_t rq = tt_dsp_dx_requant_params(quant->scale_multiplier, q);
 
     if (geom->stride_h > 1 || geom->stride_w > 1) {
         /* Only the sampled positions receive a gradient. */
@@ -178,11 +179,11 @@ static void bwd_input_dsp(const tt_conv_geom_t *geom, const tt_grad_quant_t *qua
         }
         segment_t run;
         for (int32_t from = 0; next_frozen_run(weights, in_c, trained_bits, &from, &run);) {
-            segment_dsp(&run, out_c, dyp, quant->scale_multiplier, q, dx0 + run.first, dx1 + run.first);
+            segment_dsp(&run, out_c, dyp, &rq, dx0 + run.first, dx1 + run.first);
         }
         const int32_t n = slice->columns->cols;
         if (n > 0) {
-            segment_dsp(slice->columns, out_c, dyp, quant->scale_multiplier, q, slice->row0, slice->row1);
+            segment_dsp(slice->columns, out_c, dyp, &rq, slice->row0, slice->row1);
             for (int32_t j = 0; j < n; j++) {
                 dx0[slice->channels[j]] = slice->row0[j];
                 dx1[slice->channels[j]] = slice->row1[j];
