@@ -24,9 +24,13 @@ static void update_element(void *sink, int32_t i, int32_t j, int64_t acc)
 }
 #endif
 
-void tt_dw_conv2d_bwd_weight_update_s8(const tt_conv_geom_t *geom, const tt_bwd_weight_params_t *params,
-                                       const int8_t *input, const tt_grad_s16_t *grad_output_s16,
-                                       const tt_update_t *update, int8_t *weights)
+/* Flattened: update_element() is inlined where the Cortex-M7 core emits each sum, so a weight's
+ * update is not a call through the sink pointer. */
+__attribute__((flatten)) void tt_dw_conv2d_bwd_weight_update_s8(const tt_conv_geom_t *geom,
+                                                                const tt_bwd_weight_params_t *params,
+                                                                const int8_t *input,
+                                                                const tt_grad_s16_t *grad_output_s16,
+                                                                const tt_update_t *update, int8_t *weights)
 {
     const int32_t input_zp = params->input_zp, n_channels = params->channels.n;
     const int16_t *channels = params->channels.list;
