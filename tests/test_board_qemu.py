@@ -1,7 +1,8 @@
 """The emulated board's own guarantees: the F746 budgets are enforced by the MPU at run
-time, faults are reported and end the emulator with a code, and the emulated flash
-behaves like the F746's (erase to 0xFF, programming only clears bits, the running image
-is protected). Each case boots tt-fault-test once; see boards/f746-qemu/fault_test.c."""
+time, faults are reported and end the emulator with a code, and the emulated flashes
+behave like the F746's and the Discovery's QSPI NOR flash (erase to 0xFF, programming only
+clears bits, the running image is protected, both read-only outside their driver). Each
+case boots tt-fault-test once; see boards/f746-qemu/fault_test.c."""
 
 from __future__ import annotations
 
