@@ -309,6 +309,31 @@ static uint32_t run_add_bwd_input(const bench_row_t *row, uint32_t *macs)
     return ticks;
 }
 
+/* The ReLU6 mask applied to dY, in place, as the backward of a clamped convolution runs it. */
+static uint32_t run_mask_bwd(const bench_row_t *row, uint32_t *macs)
+{
+    const int32_t n = row->geom.in_h * row->geom.in_w * row->geom.in_c;
+    int16_t *grad = random_s16(n);
+    const uint8_t *mask = (const uint8_t *)random_s8((n + 7) / 8);
+    uint32_t ticks;
+    TIMED(ticks, tt_mask_bwd_s16(n, mask, grad, grad));
+    *macs = (uint32_t)n;
+    return ticks;
+}
+
+/* A trained bias's gradient: dY summed over the positions per channel. */
+static uint32_t run_bias_bwd(const bench_row_t *row, uint32_t *macs)
+{
+    const int32_t positions = row->geom.in_h * row->geom.in_w, channels = row->geom.in_c;
+    const int16_t *grad = random_s16(positions * channels);
+    int32_t *grad_bias = take((uint32_t)channels * 4u);
+    int32_t exp;
+    uint32_t ticks;
+    TIMED(ticks, tt_bias_bwd_s16(positions, channels, grad, -12, grad_bias, &exp));
+    *macs = (uint32_t)(positions * channels);
+    return ticks;
+}
+
 static uint32_t run_avgpool(const bench_row_t *row, uint32_t *macs)
 {
     const tt_conv_geom_t *g = &row->geom;
@@ -369,6 +394,13 @@ static const bench_row_t rows[] = {
     INPLACE("dw_conv2d_fwd_inplace", tt_dw_conv2d_fwd_inplace_s8, GEOM(8, 8, 192, 8, 8, 192, 3, 1, 1, 1, 1, 1), 1),
     DW("dw_conv2d_fwd", tt_dw_conv2d_fwd_s8, GEOM(16, 16, 144, 8, 8, 144, 3, 2, 1, 1, 0, 0)),
     INPLACE("dw_conv2d_fwd_inplace", tt_dw_conv2d_fwd_inplace_s8, GEOM(16, 16, 144, 8, 8, 144, 3, 2, 1, 1, 0, 0), 1),
+    /* One-row calls, as tt_irb_fwd_s8() makes them in the fused high-resolution blocks of
+     * MobileNetV2-w0.35 (stem, b0, b1, b4 and b5): each output row from the input rows under it. */
+    CONV("conv2d_fwd", tt_conv2d_fwd_s8, GEOM(3, 128, 3, 1, 64, 16, 3, 2, 0, 1, 0, 0)),
+    DW("dw_conv2d_fwd", tt_dw_conv2d_fwd_s8, GEOM(3, 64, 16, 1, 64, 16, 3, 1, 0, 1, 0, 1)),
+    CONV("pw_conv2d_fwd", tt_pw_conv2d_fwd_s8, GEOM(1, 64, 8, 1, 64, 48, 1, 1, 0, 0, 0, 0)),
+    DW("dw_conv2d_fwd", tt_dw_conv2d_fwd_s8, GEOM(3, 64, 48, 1, 32, 48, 3, 2, 0, 1, 0, 0)),
+    DW("dw_conv2d_fwd", tt_dw_conv2d_fwd_s8, GEOM(3, 16, 96, 1, 16, 96, 3, 1, 0, 1, 0, 1)),
     /* The classifier: MCUNet's 1000-class head and a 10-class transfer-learning head. */
     OTHER("fc_fwd", run_fc, GEOM(1, 1, 160, 1, 1, 1000, 1, 1, 0, 0, 0, 0)),
     OTHER("fc_fwd", run_fc, GEOM(1, 1, 160, 1, 1, 10, 1, 1, 0, 0, 0, 0)),
@@ -396,8 +428,11 @@ static const bench_row_t rows[] = {
                       GEOM(8, 8, 192, 8, 8, 192, 3, 1, 1, 1, 1, 1), 1, 1),
     BWD_WEIGHT_UPDATE("pw_conv2d_bwd_weight_update", tt_pw_conv2d_bwd_weight_update_s8,
                       GEOM(8, 8, 48, 8, 8, 192, 1, 1, 0, 0, 0, 0), 0, 2),
-    /* The gradient through the residual add above. */
+    /* The gradient through the residual add above, and the two elementwise steps of every
+     * trained block's backward (macs = elements): the ReLU6 mask and the bias gradient. */
     OTHER("add_bwd_input", run_add_bwd_input, GEOM(16, 16, 24, 16, 16, 24, 1, 1, 0, 0, 0, 0)),
+    OTHER("mask_bwd", run_mask_bwd, GEOM(8, 8, 192, 8, 8, 192, 1, 1, 0, 0, 0, 0)),
+    OTHER("bias_bwd", run_bias_bwd, GEOM(8, 8, 192, 8, 8, 192, 1, 1, 0, 0, 0, 0)),
 };
 
 /* --- Calibration and main ------------------------------------------------------------------ */
@@ -417,7 +452,8 @@ static void shape_text(const bench_row_t *row, char *buf, size_t cap)
     const tt_conv_geom_t *g = &row->geom;
     if (row->run == run_fc) {
         snprintf(buf, cap, "%ldx%ld", (long)g->in_c, (long)g->out_c);
-    } else if (row->run == run_add || row->run == run_add_bwd_input) {
+    } else if (row->run == run_add || row->run == run_add_bwd_input || row->run == run_mask_bwd ||
+               row->run == run_bias_bwd) {
         snprintf(buf, cap, "%ldx%ldx%ld", (long)g->in_h, (long)g->in_w, (long)g->in_c);
     } else {
         snprintf(buf, cap, "%ldx%ldx%ld->%ldx%ldx%ld,k%ld,s%ld", (long)g->in_h, (long)g->in_w, (long)g->in_c,

@@ -30,6 +30,8 @@
 #define tt_fc_fwd_s8_scratch_size ref_fc_fwd_s8_scratch_size
 #define tt_add_fwd_s8 ref_add_fwd_s8
 #define tt_add_bwd_input_s16 ref_add_bwd_input_s16
+#define tt_mask_bwd_s16 ref_mask_bwd_s16
+#define tt_bias_bwd_s16 ref_bias_bwd_s16
 #define tt_pw_conv2d_bwd_input_s16 ref_pw_conv2d_bwd_input_s16
 #define tt_pw_conv2d_bwd_input_s16_scratch_size ref_pw_conv2d_bwd_input_s16_scratch_size
 #define tt_pw_conv2d_bwd_input_overlay_s16 ref_pw_conv2d_bwd_input_overlay_s16
@@ -51,6 +53,8 @@ void tt_pw_conv2d_bwd_input_overlay_s16(const tt_kernel_ctx_t *ctx, const tt_con
 #pragma GCC diagnostic ignored "-Wmissing-prototypes"
 #include "../../kernels/tt_add_bwd_input_s16.c"
 #include "../../kernels/tt_add_fwd_s8.c"
+#include "../../kernels/tt_bias_bwd_s16.c"
+#include "../../kernels/tt_mask_bwd_s16.c"
 #include "../../kernels/tt_conv2d_fwd_s8.c"
 #include "../../kernels/tt_dw_conv2d_bwd_input_s16.c"
 #include "../../kernels/tt_dw_conv2d_bwd_weight_s16.c"
@@ -75,6 +79,8 @@ void tt_pw_conv2d_bwd_input_overlay_s16(const tt_kernel_ctx_t *ctx, const tt_con
 #undef tt_fc_fwd_s8_scratch_size
 #undef tt_add_fwd_s8
 #undef tt_add_bwd_input_s16
+#undef tt_mask_bwd_s16
+#undef tt_bias_bwd_s16
 #undef tt_pw_conv2d_bwd_input_s16
 #undef tt_pw_conv2d_bwd_input_s16_scratch_size
 #undef tt_pw_conv2d_bwd_input_overlay_s16
@@ -452,6 +458,39 @@ static void pw_bwd_sparse(int i, const tt_conv_geom_t *g, const tt_grad_quant_t 
     }
 }
 
+/* The clamp's mask over dY (any length, in place or not) and the bias gradient (channel
+ * counts around its groups of four, up to 4000 positions). */
+static void test_mask_bias_bwd(int cases)
+{
+    static uint8_t mask[BUF16 / 8 + 1];
+    for (int i = 0; i < cases; i++) {
+        const int32_t n = uniform(1, BUF16 / 2);
+        fill_s16(g16, n);
+        for (int32_t j = 0; j < (n + 7) / 8; j++) {
+            mask[j] = (uint8_t)rng();
+        }
+        const int in_place = (int)(rng() % 2u);
+        memcpy(gi_dsp, g16, (size_t)n * 2);
+        tt_mask_bwd_s16(n, mask, gi_dsp, in_place ? gi_dsp : gi_dsp + n);
+        ref_mask_bwd_s16(n, mask, g16, gi_ref);
+        tt_test_checks++;
+        if (memcmp(in_place ? gi_dsp : gi_dsp + n, gi_ref, (size_t)n * 2) != 0) {
+            fprintf(stderr, "mask_bwd case %d: n %ld differs\n", i, (long)n);
+            tt_test_failures++;
+        }
+        const int32_t ch = uniform(1, 40), positions = rng() % 8u == 0 ? uniform(1, 4000 / ch) : uniform(1, 64);
+        fill_s16(g16, positions * ch);
+        int32_t e_dsp = 99, e_ref = 98;
+        tt_bias_bwd_s16(positions, ch, g16, -7, gw_dsp, &e_dsp);
+        ref_bias_bwd_s16(positions, ch, g16, -7, gw_ref, &e_ref);
+        CHECK(e_dsp == e_ref, "bias_bwd case %d: exponent %ld, portable %ld", i, (long)e_dsp, (long)e_ref);
+        tt_test_checks++;
+        if (!report_s32("bias_bwd", i, gw_dsp, gw_ref, ch)) {
+            tt_test_failures++;
+        }
+    }
+}
+
 static void test_pw_bwd(int cases)
 {
     for (int i = 0; i < cases; i++) {
@@ -789,6 +828,7 @@ int main(void)
     test_fc(300);
     test_add(1000);
     test_add_bwd(500);
+    test_mask_bias_bwd(500);
     test_pw_bwd(300);
     test_dw_bwd(500);
     test_dw_bwd_inplace(500);
