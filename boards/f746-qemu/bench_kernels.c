@@ -309,6 +309,18 @@ static uint32_t run_add_bwd_input(const bench_row_t *row, uint32_t *macs)
     return ticks;
 }
 
+/* The ReLU6 mask of a trained block's saved activation, packed in the forward pass. */
+static uint32_t run_mask_pack(const bench_row_t *row, uint32_t *macs)
+{
+    const int32_t n = row->geom.in_h * row->geom.in_w * row->geom.in_c;
+    const int8_t *output = random_s8(n);
+    uint8_t *mask = take((uint32_t)(n + 7) / 8u);
+    uint32_t ticks;
+    TIMED(ticks, tt_mask_pack_s8(n, -128, 100, output, mask));
+    *macs = (uint32_t)n;
+    return ticks;
+}
+
 /* The ReLU6 mask applied to dY, in place, as the backward of a clamped convolution runs it. */
 static uint32_t run_mask_bwd(const bench_row_t *row, uint32_t *macs)
 {
@@ -428,9 +440,11 @@ static const bench_row_t rows[] = {
                       GEOM(8, 8, 192, 8, 8, 192, 3, 1, 1, 1, 1, 1), 1, 1),
     BWD_WEIGHT_UPDATE("pw_conv2d_bwd_weight_update", tt_pw_conv2d_bwd_weight_update_s8,
                       GEOM(8, 8, 48, 8, 8, 192, 1, 1, 0, 0, 0, 0), 0, 2),
-    /* The gradient through the residual add above, and the two elementwise steps of every
-     * trained block's backward (macs = elements): the ReLU6 mask and the bias gradient. */
+    /* The gradient through the residual add above, and the elementwise steps of every trained
+     * block (macs = elements): the ReLU6 mask packed forward and applied backward, the bias
+     * gradient. */
     OTHER("add_bwd_input", run_add_bwd_input, GEOM(16, 16, 24, 16, 16, 24, 1, 1, 0, 0, 0, 0)),
+    OTHER("mask_pack", run_mask_pack, GEOM(8, 8, 192, 8, 8, 192, 1, 1, 0, 0, 0, 0)),
     OTHER("mask_bwd", run_mask_bwd, GEOM(8, 8, 192, 8, 8, 192, 1, 1, 0, 0, 0, 0)),
     OTHER("bias_bwd", run_bias_bwd, GEOM(8, 8, 192, 8, 8, 192, 1, 1, 0, 0, 0, 0)),
 };
@@ -452,8 +466,8 @@ static void shape_text(const bench_row_t *row, char *buf, size_t cap)
     const tt_conv_geom_t *g = &row->geom;
     if (row->run == run_fc) {
         snprintf(buf, cap, "%ldx%ld", (long)g->in_c, (long)g->out_c);
-    } else if (row->run == run_add || row->run == run_add_bwd_input || row->run == run_mask_bwd ||
-               row->run == run_bias_bwd) {
+    } else if (row->run == run_add || row->run == run_add_bwd_input || row->run == run_mask_pack ||
+               row->run == run_mask_bwd || row->run == run_bias_bwd) {
         snprintf(buf, cap, "%ldx%ldx%ld", (long)g->in_h, (long)g->in_w, (long)g->in_c);
     } else {
         snprintf(buf, cap, "%ldx%ldx%ld->%ldx%ldx%ld,k%ld,s%ld", (long)g->in_h, (long)g->in_w, (long)g->in_c,

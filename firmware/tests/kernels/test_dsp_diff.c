@@ -31,6 +31,7 @@
 #define tt_add_fwd_s8 ref_add_fwd_s8
 #define tt_add_bwd_input_s16 ref_add_bwd_input_s16
 #define tt_mask_bwd_s16 ref_mask_bwd_s16
+#define tt_mask_pack_s8 ref_mask_pack_s8
 #define tt_bias_bwd_s16 ref_bias_bwd_s16
 #define tt_pw_conv2d_bwd_input_s16 ref_pw_conv2d_bwd_input_s16
 #define tt_pw_conv2d_bwd_input_s16_scratch_size ref_pw_conv2d_bwd_input_s16_scratch_size
@@ -55,6 +56,7 @@ void tt_pw_conv2d_bwd_input_overlay_s16(const tt_kernel_ctx_t *ctx, const tt_con
 #include "../../kernels/tt_add_fwd_s8.c"
 #include "../../kernels/tt_bias_bwd_s16.c"
 #include "../../kernels/tt_mask_bwd_s16.c"
+#include "../../kernels/tt_mask_pack_s8.c"
 #include "../../kernels/tt_conv2d_fwd_s8.c"
 #include "../../kernels/tt_dw_conv2d_bwd_input_s16.c"
 #include "../../kernels/tt_dw_conv2d_bwd_weight_s16.c"
@@ -80,6 +82,7 @@ void tt_pw_conv2d_bwd_input_overlay_s16(const tt_kernel_ctx_t *ctx, const tt_con
 #undef tt_add_fwd_s8
 #undef tt_add_bwd_input_s16
 #undef tt_mask_bwd_s16
+#undef tt_mask_pack_s8
 #undef tt_bias_bwd_s16
 #undef tt_pw_conv2d_bwd_input_s16
 #undef tt_pw_conv2d_bwd_input_s16_scratch_size
@@ -458,17 +461,26 @@ static void pw_bwd_sparse(int i, const tt_conv_geom_t *g, const tt_grad_quant_t 
     }
 }
 
-/* The clamp's mask over dY (any length, in place or not) and the bias gradient (channel
- * counts around its groups of four, up to 4000 positions). */
+/* The clamp's mask packed from an output (ReLU, ReLU6-like and empty ranges, bounds at and
+ * past int8's ends), applied to dY (any length, in place or not), and the bias gradient
+ * (channel counts around its groups of four, up to 4000 positions). */
 static void test_mask_bias_bwd(int cases)
 {
-    static uint8_t mask[BUF16 / 8 + 1];
+    static uint8_t mask[BUF16 / 8 + 1], mask_ref[BUF16 / 8 + 1];
     for (int i = 0; i < cases; i++) {
         const int32_t n = uniform(1, BUF16 / 2);
-        fill_s16(g16, n);
-        for (int32_t j = 0; j < (n + 7) / 8; j++) {
-            mask[j] = (uint8_t)rng();
+        fill_s8(in_a, n);
+        const int32_t act_min = rng() % 8u == 0 ? uniform(-300, 300) : uniform(-128, 127);
+        const int32_t act_max = rng() % 8u == 0 ? uniform(-300, 300) : uniform(act_min < 127 ? act_min : 127, 127);
+        tt_mask_pack_s8(n, act_min, act_max, in_a, mask);
+        ref_mask_pack_s8(n, act_min, act_max, in_a, mask_ref);
+        tt_test_checks++;
+        if (memcmp(mask, mask_ref, (size_t)(n + 7) / 8) != 0) {
+            fprintf(stderr, "mask_pack case %d: n %ld range %ld..%ld differs\n", i, (long)n, (long)act_min,
+                    (long)act_max);
+            tt_test_failures++;
         }
+        fill_s16(g16, n);
         const int in_place = (int)(rng() % 2u);
         memcpy(gi_dsp, g16, (size_t)n * 2);
         tt_mask_bwd_s16(n, mask, gi_dsp, in_place ? gi_dsp : gi_dsp + n);
