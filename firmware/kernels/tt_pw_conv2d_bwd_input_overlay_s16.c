@@ -149,6 +149,116 @@ static void segment_dsp(const segment_t *s, int32_t out_c, const int32_t *dyp, c
     }
 }
 
+/*
+ * The same for three pixels, where the scratch holds their dY' rows (out_c <= in_c, the
+ * projections' input gradients) and nothing is trained: each pair of weight words (2 LDRH,
+ * ORR, 2 SXTB16) then feeds six SMLAD (12 MACs), 16 instructions with the loop against 15 for
+ * 8 MACs with two pixels. The loop is assembly: six accumulators, the weight pointer, row
+ * stride, dY' pointer and end, two weight halves and two dY' words are the core's 14 registers
+ * (GCC spills at -Os). dyp holds, per channel pair, pixel 0's, 1's and 2's word.
+ */
+static void segment_dsp3(const segment_t *s, int32_t out_c, const int32_t *dyp, const tt_dsp_dx_requant_t *rq,
+                         int16_t *dx0, int16_t *dx1, int16_t *dx2)
+{
+    const int32_t stride = s->stride, pairs = out_c >> 1;
+    const int8_t *const last_row = s->w + (out_c - 1) * stride; /* the odd channel's row */
+    const int32_t *const end = dyp + 3 * pairs;
+    int32_t k = 0;
+    for (; k + 2 <= s->cols; k += 2) {
+        int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0, a20 = 0, a21 = 0; /* pixel, column */
+        if (pairs > 0) {
+            const int8_t *w = s->w + k;
+            const int32_t *dy = dyp;
+            int32_t h0, h1, d0, d1;
+            __asm__ volatile("1:\n\t"
+                             "ldrh   %[h0], [%[w]]\n\t"
+                             "ldrh   %[h1], [%[w], %[st]]\n\t"
+                             "add    %[w], %[w], %[st], lsl #1\n\t"
+                             "orr    %[h0], %[h0], %[h1], lsl #16\n\t"
+                             "sxtb16 %[h1], %[h0]\n\t"
+                             "sxtb16 %[h0], %[h0], ror #8\n\t"
+                             "ldrd   %[d0], %[d1], [%[dy]], #8\n\t"
+                             "smlad  %[a00], %[d0], %[h1], %[a00]\n\t"
+                             "smlad  %[a01], %[d0], %[h0], %[a01]\n\t"
+                             "smlad  %[a10], %[d1], %[h1], %[a10]\n\t"
+                             "smlad  %[a11], %[d1], %[h0], %[a11]\n\t"
+                             "ldr    %[d0], [%[dy]], #4\n\t"
+                             "smlad  %[a20], %[d0], %[h1], %[a20]\n\t"
+                             "smlad  %[a21], %[d0], %[h0], %[a21]\n\t"
+                             "cmp    %[dy], %[end]\n\t"
+                             "bne    1b"
+                             : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11), [a20] "+r"(a20),
+                               [a21] "+r"(a21), [w] "+r"(w), [dy] "+r"(dy), [h0] "=&r"(h0), [h1] "=&r"(h1),
+                               [d0] "=&r"(d0), [d1] "=&r"(d1)
+                             : [st] "r"(stride), [end] "r"(end)
+                             : "cc", "memory");
+        }
+        if (out_c & 1) {
+            const int16_t *dl = (const int16_t *)end; /* dY'0[last], 0, dY'1[last], 0, dY'2[last], 0 */
+            const int32_t w0 = last_row[k], w1 = last_row[k + 1];
+            a00 += dl[0] * w0;
+            a01 += dl[0] * w1;
+            a10 += dl[2] * w0;
+            a11 += dl[2] * w1;
+            a20 += dl[4] * w0;
+            a21 += dl[4] * w1;
+        }
+        dx0[k] = (int16_t)tt_dsp_dx_requant(rq, a00);
+        dx0[k + 1] = (int16_t)tt_dsp_dx_requant(rq, a01);
+        dx1[k] = (int16_t)tt_dsp_dx_requant(rq, a10);
+        dx1[k + 1] = (int16_t)tt_dsp_dx_requant(rq, a11);
+        dx2[k] = (int16_t)tt_dsp_dx_requant(rq, a20);
+        dx2[k + 1] = (int16_t)tt_dsp_dx_requant(rq, a21);
+    }
+    if (k < s->cols) {
+        int32_t a0 = 0, a1 = 0, a2 = 0;
+        const int16_t *dl = (const int16_t *)dyp;
+        for (int32_t oc = 0; oc < out_c; oc++) {
+            const int32_t w = s->w[oc * stride + k];
+            const int16_t *e = dl + (oc >> 1) * 6 + (oc & 1);
+            a0 += e[0] * w;
+            a1 += e[2] * w;
+            a2 += e[4] * w;
+        }
+        dx0[k] = (int16_t)tt_dsp_dx_requant(rq, a0);
+        dx1[k] = (int16_t)tt_dsp_dx_requant(rq, a1);
+        dx2[k] = (int16_t)tt_dsp_dx_requant(rq, a2);
+    }
+}
+
+/* dY' of @p n pixels (n = 2 or 3: rows dy0, dy1 and dy2) interleaved by channel pairs: for
+ * each pair j, pixel 0's word (dY'[2j], dY'[2j+1]), pixel 1's, ...; an odd last channel is
+ * paired with 0. Inlined with n constant, so the test of n folds away. */
+__attribute__((always_inline)) static inline void prescale_rows(const tt_grad_quant_t *quant, int32_t out_c,
+                                                                int32_t p, const int16_t *dy0, const int16_t *dy1,
+                                                                const int16_t *dy2, int32_t n, int32_t *dyp)
+{
+    int16_t *d = (int16_t *)dyp;
+    for (int32_t oc = 0; oc < out_c; oc += 2) {
+        const int32_t oc1 = oc + 1, m0 = quant->multiplier[oc], s0 = quant->shift[oc];
+        d[0] = (int16_t)tt_grad_prescale_fast(dy0[oc], m0, s0, p);
+        d[2] = (int16_t)tt_grad_prescale_fast(dy1[oc], m0, s0, p);
+        if (n == 3) {
+            d[4] = (int16_t)tt_grad_prescale_fast(dy2[oc], m0, s0, p);
+        }
+        if (oc1 < out_c) {
+            const int32_t m1 = quant->multiplier[oc1], s1 = quant->shift[oc1];
+            d[1] = (int16_t)tt_grad_prescale_fast(dy0[oc1], m1, s1, p);
+            d[3] = (int16_t)tt_grad_prescale_fast(dy1[oc1], m1, s1, p);
+            if (n == 3) {
+                d[5] = (int16_t)tt_grad_prescale_fast(dy2[oc1], m1, s1, p);
+            }
+        } else {
+            d[1] = 0;
+            d[3] = 0;
+            if (n == 3) {
+                d[5] = 0;
+            }
+        }
+        d += 2 * n;
+    }
+}
+
 static void bwd_input_dsp(const tt_conv_geom_t *geom, const tt_grad_quant_t *quant, const int16_t *grad_output,
                           const int8_t *weights, const uint32_t *trained_bits, const slice_t *slice, int32_t p,
                           int32_t q, int32_t *dyp, int16_t *grad_input)
@@ -161,22 +271,31 @@ static void bwd_input_dsp(const tt_conv_geom_t *geom, const tt_grad_quant_t *qua
         /* Only the sampled positions receive a gradient. */
         memset(grad_input, 0, (size_t)geom->in_h * (size_t)geom->in_w * (size_t)in_c * sizeof(int16_t));
     }
-    for (int32_t k0 = 0; k0 < positions; k0 += 2) {
+    /* Three pixels at a time while their dY' rows fit the scratch and nothing is trained
+     * (segment_dsp3()); the rest two at a time. */
+    int32_t k0 = 0;
+    if (slice->columns->cols == 0 && 6 * ((out_c + 1) & ~1) <= (int32_t)tt_pw_conv2d_bwd_input_s16_scratch_size(geom)) {
+        for (; k0 + 3 <= positions; k0 += 3) {
+            const int16_t *dy[3];
+            int16_t *dx[3];
+            for (int32_t i = 0; i < 3; i++) {
+                const int32_t k = k0 + i;
+                dy[i] = grad_output + k * out_c;
+                dx[i] = grad_input + ((k / out_w) * geom->stride_h * geom->in_w + (k % out_w) * geom->stride_w) * in_c;
+            }
+            prescale_rows(quant, out_c, p, dy[0], dy[1], dy[2], 3, dyp);
+            segment_t run;
+            for (int32_t from = 0; next_frozen_run(weights, in_c, trained_bits, &from, &run);) {
+                segment_dsp3(&run, out_c, dyp, &rq, dx[0] + run.first, dx[1] + run.first, dx[2] + run.first);
+            }
+        }
+    }
+    for (; k0 < positions; k0 += 2) {
         const int32_t k1 = k0 + 1 < positions ? k0 + 1 : k0;
         const int16_t *dy0 = grad_output + k0 * out_c, *dy1 = grad_output + k1 * out_c;
         int16_t *dx0 = grad_input + ((k0 / out_w) * geom->stride_h * geom->in_w + (k0 % out_w) * geom->stride_w) * in_c;
         int16_t *dx1 = grad_input + ((k1 / out_w) * geom->stride_h * geom->in_w + (k1 % out_w) * geom->stride_w) * in_c;
-        /* dyp: for each channel pair j, (dY'0[2j], dY'0[2j+1]) then (dY'1[2j], dY'1[2j+1]); an
-         * odd last channel is paired with 0. */
-        int16_t *d = (int16_t *)dyp;
-        for (int32_t oc = 0; oc < out_c; oc += 2) {
-            const int32_t oc1 = oc + 1;
-            d[0] = (int16_t)tt_grad_prescale_fast(dy0[oc], quant->multiplier[oc], quant->shift[oc], p);
-            d[2] = (int16_t)tt_grad_prescale_fast(dy1[oc], quant->multiplier[oc], quant->shift[oc], p);
-            d[1] = oc1 < out_c ? (int16_t)tt_grad_prescale_fast(dy0[oc1], quant->multiplier[oc1], quant->shift[oc1], p) : 0;
-            d[3] = oc1 < out_c ? (int16_t)tt_grad_prescale_fast(dy1[oc1], quant->multiplier[oc1], quant->shift[oc1], p) : 0;
-            d += 4;
-        }
+        prescale_rows(quant, out_c, p, dy0, dy1, dy1, 2, dyp);
         segment_t run;
         for (int32_t from = 0; next_frozen_run(weights, in_c, trained_bits, &from, &run);) {
             segment_dsp(&run, out_c, dyp, &rq, dx0 + run.first, dx1 + run.first);
