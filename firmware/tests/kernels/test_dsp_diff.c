@@ -30,6 +30,7 @@
 #define tt_fc_fwd_s8_scratch_size ref_fc_fwd_s8_scratch_size
 #define tt_add_fwd_s8 ref_add_fwd_s8
 #define tt_add_bwd_input_s16 ref_add_bwd_input_s16
+#define tt_avgpool_fwd_s8 ref_avgpool_fwd_s8
 #define tt_mask_bwd_s16 ref_mask_bwd_s16
 #define tt_mask_pack_s8 ref_mask_pack_s8
 #define tt_bias_bwd_s16 ref_bias_bwd_s16
@@ -54,6 +55,7 @@ void tt_pw_conv2d_bwd_input_overlay_s16(const tt_kernel_ctx_t *ctx, const tt_con
 #pragma GCC diagnostic ignored "-Wmissing-prototypes"
 #include "../../kernels/tt_add_bwd_input_s16.c"
 #include "../../kernels/tt_add_fwd_s8.c"
+#include "../../kernels/tt_avgpool_fwd_s8.c"
 #include "../../kernels/tt_bias_bwd_s16.c"
 #include "../../kernels/tt_mask_bwd_s16.c"
 #include "../../kernels/tt_mask_pack_s8.c"
@@ -81,6 +83,7 @@ void tt_pw_conv2d_bwd_input_overlay_s16(const tt_kernel_ctx_t *ctx, const tt_con
 #undef tt_fc_fwd_s8_scratch_size
 #undef tt_add_fwd_s8
 #undef tt_add_bwd_input_s16
+#undef tt_avgpool_fwd_s8
 #undef tt_mask_bwd_s16
 #undef tt_mask_pack_s8
 #undef tt_bias_bwd_s16
@@ -369,6 +372,44 @@ static void test_add(int cases)
         ref_add_fwd_s8(n, &q, in_a, in_b, out_ref);
         tt_test_checks++;
         if (!report_s8("add_fwd", i, out_dsp, out_ref, n)) {
+            tt_test_failures++;
+        }
+    }
+}
+
+/* Average pools: windows 1..7 at strides 1..3 with padding (partial windows), and global
+ * pools of up to 20 x 20 (more than 255 taps), channel counts around the groups of four. */
+static void test_avgpool(int cases)
+{
+    for (int i = 0; i < cases; i++) {
+        tt_conv_geom_t g;
+        const int32_t c = rng() % 2u ? uniform(1, 12) : 4 * uniform(1, 8);
+        if (i % 4 == 0) {
+            memset(&g, 0, sizeof g);
+            g.in_h = g.kernel_h = uniform(1, 20);
+            g.in_w = g.kernel_w = uniform(1, 20);
+            g.out_h = g.out_w = g.stride_h = g.stride_w = 1;
+            g.in_c = g.out_c = c;
+        } else {
+            const int32_t k = uniform(1, 7);
+            g = random_geom(12, c, c, k, rng() % 4u ? k : uniform(1, 7), uniform(1, 3));
+        }
+        const int32_t n_in = g.in_h * g.in_w * c, n_out = g.out_h * g.out_w * c;
+        if (!fits(n_in) || !fits(n_out)) {
+            continue;
+        }
+        fill_s8(in_a, n_in);
+        if (i % 8 == 0) { /* one sign throughout: the largest sums */
+            memset(in_a, rng() % 2u ? 127 : -128, (size_t)n_in);
+        }
+        const tt_pool_quant_t q = {rng() % 4u ? -128 : uniform(-128, 0), rng() % 4u ? 127 : uniform(0, 127)};
+        memset(out_dsp, 0x5A, (size_t)n_out);
+        memset(out_ref, 0x3C, (size_t)n_out);
+        tt_avgpool_fwd_s8(&g, &q, in_a, out_dsp);
+        ref_avgpool_fwd_s8(&g, &q, in_a, out_ref);
+        tt_test_checks++;
+        if (!report_s8("avgpool_fwd", i, out_dsp, out_ref, n_out)) {
+            print_geom("avgpool_fwd", i, &g);
             tt_test_failures++;
         }
     }
@@ -839,6 +880,7 @@ int main(void)
     test_conv(300);
     test_fc(300);
     test_add(1000);
+    test_avgpool(500);
     test_add_bwd(500);
     test_mask_bias_bwd(500);
     test_pw_bwd(300);
