@@ -17,8 +17,10 @@ real Cortex-M7, loads, SMLAD and the dual-issue pairs take different numbers of 
     python bench/kernels.py --compare    # also the portable C loops on the same core (before)
 
 JSON rows: {"op", "shape", "macs", "instructions", "mac_per_instruction"}; with --compare
-also "portable_instructions" and "portable_mac_per_instruction". For add_fwd and avgpool_fwd
-"macs" counts input elements.
+also "portable_instructions" and "portable_mac_per_instruction". For the elementwise and pooling
+rows (add_fwd, add_bwd_input, avgpool_fwd, mask_pack, mask_bwd, bias_bwd) "macs" counts input
+elements. Weight-gradient rows end their shape with ",ch<n>,step<k>": the n trained input
+channels 0, k, 2k, ...
 """
 
 from __future__ import annotations

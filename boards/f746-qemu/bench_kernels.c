@@ -470,8 +470,14 @@ static void shape_text(const bench_row_t *row, char *buf, size_t cap)
                row->run == run_mask_bwd || row->run == run_bias_bwd) {
         snprintf(buf, cap, "%ldx%ldx%ld", (long)g->in_h, (long)g->in_w, (long)g->in_c);
     } else {
-        snprintf(buf, cap, "%ldx%ldx%ld->%ldx%ldx%ld,k%ld,s%ld", (long)g->in_h, (long)g->in_w, (long)g->in_c,
-                 (long)g->out_h, (long)g->out_w, (long)g->out_c, (long)g->kernel_h, (long)g->stride_h);
+        const int n = snprintf(buf, cap, "%ldx%ldx%ld->%ldx%ldx%ld,k%ld,s%ld", (long)g->in_h, (long)g->in_w,
+                               (long)g->in_c, (long)g->out_h, (long)g->out_w, (long)g->out_c, (long)g->kernel_h,
+                               (long)g->stride_h);
+        if ((row->run == run_bwd_weight || row->run == run_bwd_weight_update) && n > 0 && (size_t)n < cap) {
+            /* The trained input channels: 0, step, 2 step, ... (a step of 1 is one run). */
+            const int32_t step = row->channel_step;
+            snprintf(buf + n, cap - (size_t)n, ",ch%ld,step%ld", (long)((g->in_c + step - 1) / step), (long)step);
+        }
     }
 }
 
