@@ -267,6 +267,31 @@ static uint32_t run_bwd_weight_update(const bench_row_t *row, uint32_t *macs)
     return ticks;
 }
 
+/* The forward of a partially trained layer: the frozen tensor with every channel_step-th input
+ * channel's weights taken from the trained slice (tt_conv2d_fwd_overlay_s8). */
+static uint32_t run_overlay(const bench_row_t *row, uint32_t *macs)
+{
+    const tt_conv_geom_t *g = &row->geom;
+    const int32_t n_channels = (g->in_c + row->channel_step - 1) / row->channel_step;
+    int16_t *channels = take((uint32_t)n_channels * 2u);
+    for (int32_t i = 0; i < n_channels; i++) {
+        channels[i] = (int16_t)(i * row->channel_step);
+    }
+    const int32_t taps = g->kernel_h * g->kernel_w;
+    const int8_t *input = random_s8(g->in_h * g->in_w * g->in_c);
+    const int8_t *weights = random_s8(taps * g->in_c * g->out_c);
+    const int8_t *trained = random_s8(taps * n_channels * g->out_c);
+    const int32_t *bias;
+    const tt_conv_quant_t q = random_quant(g->out_c, &bias);
+    int8_t *output = take((uint32_t)(g->out_h * g->out_w * g->out_c));
+    const uint32_t scratch_bytes = tt_conv2d_fwd_overlay_s8_scratch_size(g);
+    const tt_kernel_ctx_t ctx = {take(scratch_bytes), scratch_bytes};
+    uint32_t ticks;
+    TIMED(ticks, tt_conv2d_fwd_overlay_s8(&ctx, g, &q, input, weights, channels, n_channels, trained, bias, output));
+    *macs = (uint32_t)(g->out_h * g->out_w * g->out_c * taps * g->in_c);
+    return ticks;
+}
+
 static uint32_t run_fc(const bench_row_t *row, uint32_t *macs)
 {
     const tt_fc_geom_t g = {row->geom.in_c, row->geom.out_c};
@@ -369,6 +394,7 @@ static uint32_t run_avgpool(const bench_row_t *row, uint32_t *macs)
 #define OTHER(op, runner, g) {op, runner, g, 0, 0, 0, 0, 0, 0, 0, 0}
 #define BWD_WEIGHT(op, fn, g, dw, step) {op, run_bwd_weight, g, dw, 0, 0, 0, fn, step, 0, 0}
 #define BWD_WEIGHT_UPDATE(op, fn, g, dw, step) {op, run_bwd_weight_update, g, dw, 0, 0, 0, 0, step, 0, fn}
+#define OVERLAY(op, g, step) {op, run_overlay, g, 0, 0, 0, 0, 0, step, 0, 0}
 
 static const bench_row_t rows[] = {
     /* The stem of all three models: 3x3 stride 2 on the RGB image, PAD folded. */
@@ -413,6 +439,10 @@ static const bench_row_t rows[] = {
     CONV("pw_conv2d_fwd", tt_pw_conv2d_fwd_s8, GEOM(1, 64, 8, 1, 64, 48, 1, 1, 0, 0, 0, 0)),
     DW("dw_conv2d_fwd", tt_dw_conv2d_fwd_s8, GEOM(3, 64, 48, 1, 32, 48, 3, 2, 0, 1, 0, 0)),
     DW("dw_conv2d_fwd", tt_dw_conv2d_fwd_s8, GEOM(3, 16, 96, 1, 16, 96, 3, 1, 0, 1, 0, 1)),
+    /* The forward of the pointwise layers a sparse update trains (MobileNetV2-w0.35's b11.pw1 with
+     * all of its input channels trained, b14.pw1 with one in eight), merged with their slices. */
+    OVERLAY("conv2d_fwd_overlay", GEOM(8, 8, 32, 8, 8, 192, 1, 1, 0, 0, 0, 0), 1),
+    OVERLAY("conv2d_fwd_overlay", GEOM(4, 4, 56, 4, 4, 336, 1, 1, 0, 0, 0, 0), 8),
     /* The classifier: MCUNet's 1000-class head and a 10-class transfer-learning head. */
     OTHER("fc_fwd", run_fc, GEOM(1, 1, 160, 1, 1, 1000, 1, 1, 0, 0, 0, 0)),
     OTHER("fc_fwd", run_fc, GEOM(1, 1, 160, 1, 1, 10, 1, 1, 0, 0, 0, 0)),
@@ -473,7 +503,8 @@ static void shape_text(const bench_row_t *row, char *buf, size_t cap)
         const int n = snprintf(buf, cap, "%ldx%ldx%ld->%ldx%ldx%ld,k%ld,s%ld", (long)g->in_h, (long)g->in_w,
                                (long)g->in_c, (long)g->out_h, (long)g->out_w, (long)g->out_c, (long)g->kernel_h,
                                (long)g->stride_h);
-        if ((row->run == run_bwd_weight || row->run == run_bwd_weight_update) && n > 0 && (size_t)n < cap) {
+        if ((row->run == run_bwd_weight || row->run == run_bwd_weight_update || row->run == run_overlay) && n > 0 &&
+            (size_t)n < cap) {
             /* The trained input channels: 0, step, 2 step, ... (a step of 1 is one run). */
             const int32_t step = row->channel_step;
             snprintf(buf + n, cap - (size_t)n, ",ch%ld,step%ld", (long)((g->in_c + step - 1) / step), (long)step);

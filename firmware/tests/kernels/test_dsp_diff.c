@@ -21,6 +21,8 @@
 #define TT_KERNELS_PORTABLE 1
 #define tt_conv2d_fwd_s8 ref_conv2d_fwd_s8
 #define tt_conv2d_fwd_s8_scratch_size ref_conv2d_fwd_s8_scratch_size
+#define tt_conv2d_fwd_overlay_s8 ref_conv2d_fwd_overlay_s8
+#define tt_conv2d_fwd_overlay_s8_scratch_size ref_conv2d_fwd_overlay_s8_scratch_size
 #define tt_pw_conv2d_fwd_s8 ref_pw_conv2d_fwd_s8
 #define tt_pw_conv2d_fwd_s8_scratch_size ref_pw_conv2d_fwd_s8_scratch_size
 #define tt_dw_conv2d_fwd_s8 ref_dw_conv2d_fwd_s8
@@ -59,6 +61,7 @@ void tt_pw_conv2d_bwd_input_overlay_s16(const tt_kernel_ctx_t *ctx, const tt_con
 #include "../../kernels/tt_bias_bwd_s16.c"
 #include "../../kernels/tt_mask_bwd_s16.c"
 #include "../../kernels/tt_mask_pack_s8.c"
+#include "../../kernels/tt_conv2d_fwd_overlay_s8.c"
 #include "../../kernels/tt_conv2d_fwd_s8.c"
 #include "../../kernels/tt_dw_conv2d_bwd_input_s16.c"
 #include "../../kernels/tt_dw_conv2d_bwd_weight_s16.c"
@@ -74,6 +77,8 @@ void tt_pw_conv2d_bwd_input_overlay_s16(const tt_kernel_ctx_t *ctx, const tt_con
 #pragma GCC diagnostic pop
 #undef tt_conv2d_fwd_s8
 #undef tt_conv2d_fwd_s8_scratch_size
+#undef tt_conv2d_fwd_overlay_s8
+#undef tt_conv2d_fwd_overlay_s8_scratch_size
 #undef tt_pw_conv2d_fwd_s8
 #undef tt_pw_conv2d_fwd_s8_scratch_size
 #undef tt_dw_conv2d_fwd_s8
@@ -316,6 +321,59 @@ static void test_conv(int cases)
         }
         run_conv("conv2d_fwd", i, &g, 0, tt_conv2d_fwd_s8, tt_conv2d_fwd_s8_scratch_size, ref_conv2d_fwd_s8,
                  ref_conv2d_fwd_s8_scratch_size);
+    }
+}
+
+/* The forward of a partially trained layer: pointwise (strides 1 and 2, rows of 1..11 pixels,
+ * in_c of every remainder mod 4) and some 3x3 layers (the portable loop on both sides), with
+ * no, some (any order) or all input channels trained. */
+static void test_conv_overlay(int cases)
+{
+    static int8_t slice[BUF];
+    for (int i = 0; i < cases; i++) {
+        const int32_t k = i % 8 == 0 ? 3 : 1;
+        const int32_t in_c = uniform(1, 60), out_c = uniform(1, 24);
+        tt_conv_geom_t g = random_geom(11, in_c, out_c, k, k, uniform(1, 2));
+        if (k == 1) {
+            g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = 0;
+            g.out_h = (g.in_h - 1) / g.stride_h + 1;
+            g.out_w = (g.in_w - 1) / g.stride_w + 1;
+        }
+        const int32_t n_in = g.in_h * g.in_w * in_c, n_out = g.out_h * g.out_w * out_c, n_w = k * k * in_c * out_c;
+        const uint32_t need = tt_conv2d_fwd_overlay_s8_scratch_size(&g);
+        if (!fits(n_in) || !fits(n_out) || !fits(n_w) || need > sizeof scratch_dsp) {
+            continue;
+        }
+        const uint32_t kind = rng() % 3u; /* 0: none trained, 1: some in random order, 2: all in order */
+        int32_t n_ch = kind == 0 ? 0 : kind == 2 ? in_c : uniform(1, in_c);
+        for (int32_t c = 0; c < in_c; c++) {
+            channels[c] = (int16_t)c;
+        }
+        for (int32_t c = in_c - 1; kind == 1 && c > 0; c--) {
+            const int32_t j = uniform(0, c);
+            const int16_t t = channels[c];
+            channels[c] = channels[j];
+            channels[j] = t;
+        }
+        if (!fits((int64_t)k * k * n_ch * out_c)) {
+            n_ch = 0;
+        }
+        fill_s8(in_a, n_in);
+        fill_s8(wts, n_w);
+        fill_s8(slice, k * k * n_ch * out_c);
+        const tt_conv_quant_t q = random_quant(out_c, k * k * in_c * 255 * 128);
+        const int32_t *b = rng() % 8u == 0 ? 0 : bias;
+        memset(scratch_dsp, 0xA5, need);
+        memset(out_dsp, 0x5A, (size_t)n_out);
+        memset(out_ref, 0x3C, (size_t)n_out);
+        const tt_kernel_ctx_t cd = {scratch_dsp, need}, cr = {scratch_ref, need};
+        tt_conv2d_fwd_overlay_s8(&cd, &g, &q, in_a, wts, channels, n_ch, slice, b, out_dsp);
+        ref_conv2d_fwd_overlay_s8(&cr, &g, &q, in_a, wts, channels, n_ch, slice, b, out_ref);
+        tt_test_checks++;
+        if (!report_s8("conv2d_fwd_overlay", i, out_dsp, out_ref, n_out)) {
+            print_geom("conv2d_fwd_overlay", i, &g);
+            tt_test_failures++;
+        }
     }
 }
 
@@ -878,6 +936,7 @@ int main(void)
     test_dw(1500);
     test_pw(1000);
     test_conv(300);
+    test_conv_overlay(600);
     test_fc(300);
     test_add(1000);
     test_avgpool(500);
