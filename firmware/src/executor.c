@@ -293,6 +293,19 @@ static void run_op(tt_executor_t *ex, const op_t *op, uint32_t label, tt_step_re
     }
 }
 
+/* Op @p i, charged to the profile when one is kept. */
+static void run_profiled(tt_executor_t *ex, uint32_t i, const op_t *op, uint32_t label, tt_step_result_t *result)
+{
+    if (ex->profile == NULL) {
+        run_op(ex, op, label, result);
+        return;
+    }
+    const uint32_t start = ex->clock();
+    run_op(ex, op, label, result);
+    ex->profile[i].ticks += (uint32_t)(ex->clock() - start);
+    ex->profile[i].runs++;
+}
+
 /* A streamed INPUT (plan_check: the op after it is the FUSED_BLOCK reading its buffer, which
  * no other op reads): the buffer must hold the rows the block reads at once, and the block's
  * output must not overlap it (rows keep arriving there while the output grows). */
@@ -309,8 +322,12 @@ static void stream_rows(tt_executor_t *ex, int32_t avail)
     int8_t *rows = (int8_t *)buf(ex, op.slot[0]);
     const int32_t first = ex->stream_first;
     const tt_irb_rows_t piece = {rows, first, avail > first ? avail : first};
+    const uint32_t start = ex->profile != NULL ? ex->clock() : 0u;
     const int32_t keep = tt_irb_fwd_s8_rows(&ctx, &a.g, &a.q, &piece, &a.w, (int8_t *)buf(ex, op.slot[4]),
                                             &ex->stream_progress);
+    if (ex->profile != NULL) { /* its runs are counted at the step, once per sample */
+        ex->profile[ex->stream_op].ticks += (uint32_t)(ex->clock() - start);
+    }
     if (keep > first) {
         const int32_t held = avail > keep ? avail - keep : 0;
         memmove(rows, rows + (uint32_t)(keep - first) * ex->stream_row, (size_t)held * ex->stream_row);
@@ -515,6 +532,10 @@ tt_status_t tt_executor_step(tt_executor_t *ex, uint32_t label, bool train, uint
     ex->head_step_sgd = tt_sgd_scaled(&ex->head_sgd, lr_scale_q16);
     /* A streamed sample has been through the INPUT and FUSED_BLOCK ops while it arrived. */
     const uint32_t start = ex->stream_op != 0u ? ex->stream_op + 1u : ex->first_step_op;
+    if (ex->profile != NULL && ex->stream_op != 0u) {
+        ex->profile[ex->stream_op - 1u].runs++;
+        ex->profile[ex->stream_op].runs++;
+    }
     for (uint32_t i = start; i < ex->n_ops; i++) {
         op_t op;
         read_op(ex->plan, ex->op_table, i, &op);
@@ -522,7 +543,7 @@ tt_status_t tt_executor_step(tt_executor_t *ex, uint32_t label, bool train, uint
             ex->plan[ex->op_table + i * TT_PLAN_OPREC_BYTES + TT_PLAN_OPREC_OFF_PHASE] == TT_PHASE_BACKWARD) {
             continue;
         }
-        run_op(ex, &op, label, result);
+        run_profiled(ex, i, &op, label, result);
         if (train && op.kind == TT_PLAN_OP_LOSS) {
             const int8_t *logits = (const int8_t *)buf(ex, op.slot[0]);
             const uint32_t n = size_of(ex, op.slot[0]);
@@ -535,6 +556,22 @@ tt_status_t tt_executor_step(tt_executor_t *ex, uint32_t label, bool train, uint
     }
     ex->fed = 0; /* the step reused the sample's memory */
     return TT_STATUS_OK;
+}
+
+void tt_executor_profile(tt_executor_t *ex, tt_op_profile_t *counters, tt_clock_fn clock)
+{
+    ex->profile = counters;
+    ex->clock = clock;
+}
+
+uint32_t tt_executor_ops(const tt_executor_t *ex) { return ex->loaded ? ex->n_ops : 0u; }
+
+tt_op_identity_t tt_executor_op_identity(const tt_executor_t *ex, uint32_t index)
+{
+    const uint8_t *p = ex->plan + ex->op_table + index * TT_PLAN_OPREC_BYTES;
+    const tt_op_identity_t id = {p[TT_PLAN_OPREC_OFF_KIND], p[TT_PLAN_OPREC_OFF_PHASE],
+                                 tt_pv_u16(p + TT_PLAN_OPREC_OFF_LAYER)};
+    return id;
 }
 
 bool tt_executor_diverged(const tt_executor_t *ex) { return ex->loaded && ex->diverged; }

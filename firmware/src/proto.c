@@ -273,6 +273,50 @@ static void execute_pull(tt_proto_t *proto, const tt_frame_header_t *h, const ui
     reply(proto, h, TT_PULL_DATA_BYTES + copied);
 }
 
+static void execute_profile(tt_proto_t *proto, const tt_frame_header_t *h, const uint8_t *payload, size_t len)
+{
+    if (!payload_ok(proto, h, len, TT_PROFILE_BYTES, false)) {
+        return;
+    }
+    const uint32_t first = tt_get_u16(payload + TT_PROFILE_OFF_FIRST);
+    tt_trainer_profile_t prof;
+    uint32_t detail;
+    tt_status_t status = tt_trainer_profile(proto->trainer, &prof, &detail);
+    if (status == TT_STATUS_OK && first > prof.n_ops) {
+        status = TT_STATUS_BAD_PAYLOAD;
+        detail = prof.n_ops;
+    }
+    if (status != TT_STATUS_OK) {
+        reply_error(proto, status, h->seq, h->opcode, detail);
+        return;
+    }
+    const uint32_t room = (TT_MAX_PAYLOAD - TT_PROFILE_DATA_BYTES) / TT_PROFILE_RECORD_BYTES;
+    const uint32_t count = prof.n_ops - first < room ? prof.n_ops - first : room;
+    uint8_t *p = payload_out(proto);
+    memset(p, 0, TT_PROFILE_DATA_BYTES);
+    tt_put_u16(p + TT_PROFILE_DATA_OFF_N_OPS, (uint16_t)prof.n_ops);
+    tt_put_u16(p + TT_PROFILE_DATA_OFF_FIRST, (uint16_t)first);
+    tt_put_u16(p + TT_PROFILE_DATA_OFF_COUNT, (uint16_t)count);
+    tt_put_u32(p + TT_PROFILE_DATA_OFF_TICK_HZ, tt_port_tick_hz());
+    tt_put_u32(p + TT_PROFILE_DATA_OFF_TRAINED, prof.trained);
+    tt_put_u32(p + TT_PROFILE_DATA_OFF_EVALUATED, prof.evaluated);
+    tt_put_u64(p + TT_PROFILE_DATA_OFF_TRAIN_TICKS, prof.train_ticks);
+    tt_put_u64(p + TT_PROFILE_DATA_OFF_EVAL_TICKS, prof.eval_ticks);
+    for (uint32_t i = 0; i < count; i++) {
+        uint8_t *r = p + TT_PROFILE_DATA_BYTES + i * TT_PROFILE_RECORD_BYTES;
+        const tt_op_identity_t id = tt_executor_op_identity(&proto->trainer->ex, first + i);
+        r[TT_PROFILE_RECORD_OFF_KIND] = id.kind;
+        r[TT_PROFILE_RECORD_OFF_PHASE] = id.phase;
+        tt_put_u16(r + TT_PROFILE_RECORD_OFF_LAYER, id.layer);
+        tt_put_u32(r + TT_PROFILE_RECORD_OFF_RUNS, prof.ops[first + i].runs);
+        tt_put_u64(r + TT_PROFILE_RECORD_OFF_TICKS, prof.ops[first + i].ticks);
+    }
+    if (tt_get_u16(payload + TT_PROFILE_OFF_FLAGS) & TT_PROFILE_FLAG_RESET) {
+        tt_trainer_profile_reset(proto->trainer);
+    }
+    reply(proto, h, TT_PROFILE_DATA_BYTES + count * TT_PROFILE_RECORD_BYTES);
+}
+
 /* COMMIT, ROLLBACK, REVERT and RESET: empty requests. */
 static void execute_state(tt_proto_t *proto, const tt_frame_header_t *h, size_t len)
 {
@@ -342,6 +386,9 @@ static void execute(tt_proto_t *proto, const uint8_t *frame, size_t frame_len)
         return;
     case TT_OP_PULL:
         execute_pull(proto, &h, payload, payload_len);
+        return;
+    case TT_OP_PROFILE:
+        execute_profile(proto, &h, payload, payload_len);
         return;
     case TT_OP_COMMIT:
     case TT_OP_ROLLBACK:

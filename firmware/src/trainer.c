@@ -16,6 +16,7 @@ static void forget(tt_trainer_t *t)
     t->restored_sequence = 0;
     t->restored_bytes = 0;
     memset(&t->counters, 0, sizeof t->counters);
+    t->profile = NULL;
 }
 
 void tt_trainer_unload(tt_trainer_t *t)
@@ -40,6 +41,19 @@ static void restore(tt_trainer_t *t)
     }
 }
 
+uint32_t tt_trainer_profile_bytes(uint32_t n_ops) { return n_ops * (uint32_t)sizeof(tt_op_profile_t); }
+
+/* The profile's counters live in the arena past the plan's share (8-byte aligned): memory
+ * the plan does not use, so keeping a profile never costs a plan its budget. */
+static void start_profile(tt_trainer_t *t)
+{
+    const uint32_t at = (tt_executor_arena_used(&t->ex) + 7u) & ~7u;
+    const uint32_t need = tt_trainer_profile_bytes(tt_executor_ops(&t->ex));
+    t->profile = at <= t->arena_bytes && need <= t->arena_bytes - at ? (tt_op_profile_t *)(void *)(t->arena + at) : NULL;
+    tt_executor_profile(&t->ex, t->profile, tt_port_ticks);
+    tt_trainer_profile_reset(t);
+}
+
 tt_status_t tt_trainer_load(tt_trainer_t *t, const uint8_t *package, uint32_t len, const uint8_t *model_hash,
                             uint32_t *detail)
 {
@@ -57,6 +71,7 @@ tt_status_t tt_trainer_load(tt_trainer_t *t, const uint8_t *package, uint32_t le
     t->package = package;
     t->package_len = len;
     restore(t);
+    start_profile(t);
     return TT_STATUS_OK;
 }
 
@@ -324,4 +339,33 @@ tt_status_t tt_trainer_revert(tt_trainer_t *t, uint32_t *sequence, uint32_t *byt
     *sequence = t->restored_sequence;
     *bytes = t->restored_bytes;
     return TT_STATUS_OK;
+}
+
+tt_status_t tt_trainer_profile(const tt_trainer_t *t, tt_trainer_profile_t *profile, uint32_t *detail)
+{
+    *detail = 0;
+    memset(profile, 0, sizeof *profile);
+    if (t->package == NULL) {
+        return TT_STATUS_NO_PLAN;
+    }
+    if (t->profile == NULL) {
+        *detail = tt_trainer_profile_bytes(tt_executor_ops(&t->ex));
+        return TT_STATUS_NO_SPACE;
+    }
+    const tt_trainer_counters_t *c = &t->counters, *s = &t->profile_start;
+    profile->n_ops = tt_executor_ops(&t->ex);
+    profile->trained = c->trained - s->trained;
+    profile->evaluated = c->evaluated - s->evaluated;
+    profile->train_ticks = c->train_ticks - s->train_ticks;
+    profile->eval_ticks = c->eval_ticks - s->eval_ticks;
+    profile->ops = t->profile;
+    return TT_STATUS_OK;
+}
+
+void tt_trainer_profile_reset(tt_trainer_t *t)
+{
+    t->profile_start = t->counters;
+    if (t->profile != NULL) {
+        memset(t->profile, 0, tt_trainer_profile_bytes(tt_executor_ops(&t->ex)));
+    }
 }

@@ -65,9 +65,10 @@ def render_header() -> str:
     out += [f"    TT_STATUS_{s.name} = 0x{s.value:02X}," for s in Status]
     out += ["} tt_status_t;", "", "/* Opcodes: requests < 0x80, responses = request | 0x80. */"]
     out += [f"#define TT_OP_{op.name} 0x{op.value:02X}u" for op in Opcode]
-    out += ["", "/* Request flags (LoadBeginPayload.flags, SampleRunPayload.flags). */"]
+    out += ["", "/* Request flags (LoadBeginPayload.flags, SampleRunPayload.flags, ProfilePayload.flags). */"]
     out += [f"#define TT_LOAD_FLAG_{f.name} 0x{f.value:X}u" for f in frame.LoadFlag]
     out += [f"#define TT_SAMPLE_FLAG_{f.name} 0x{f.value:X}u" for f in frame.SampleFlag]
+    out += [f"#define TT_PROFILE_FLAG_{f.name} 0x{f.value:X}u" for f in frame.ProfileFlag]
     out += ["", "/* Payload layouts: byte offsets of each field (little-endian). */"]
     for prefix, layout in frame.PAYLOAD_LAYOUTS.items():
         out += _field_offsets(prefix, layout)

@@ -118,6 +118,13 @@ class Opcode(enum.IntEnum):
     #: How a host keeps the best of several evaluated states: COMMIT each better one, REVERT
     #: at the end. NO_PLAN.
     REVERT = 0x27
+    #: Read the per-op profile (``ProfilePayload``): for each op of the plan, how often it ran
+    #: and the ticks it took, since the plan was loaded or the profile last reset. Answered with
+    #: ``PROFILE_DATA`` (``ProfileDataHeader``, then ``count`` ``ProfileRecord``s from op
+    #: ``first`` on, as many as fit). ``ProfileFlag.RESET`` zeroes the profile after answering.
+    #: NO_PLAN; BAD_PAYLOAD when ``first`` is past the op table (detail: its ops); NO_SPACE when
+    #: the plan leaves no room in the arena for the counters (detail: the bytes they need).
+    PROFILE = 0x28
 
     INFO = 0x81
     PONG = 0x82
@@ -132,6 +139,7 @@ class Opcode(enum.IntEnum):
     ROLLED_BACK = 0xA5
     RESETTING = 0xA6
     REVERTED = 0xA7
+    PROFILE_DATA = 0xA8
     #: Any request that failed; the payload is an ``ErrorPayload``.
     ERROR = 0xFF
 
@@ -150,6 +158,14 @@ class LoadFlag(enum.IntFlag):
     #: Accept a package for another model than the loaded plan's (re-provisioning a device
     #: with a new network is deliberate, never a side effect of streaming samples).
     REPLACE_MODEL = 1
+
+
+class ProfileFlag(enum.IntFlag):
+    """Bits of ``ProfilePayload.flags``."""
+
+    #: Zero the profile (every op's counters and the step totals) once the answer is built:
+    #: the next read covers only what runs after this one.
+    RESET = 1
 
 
 class SampleFlag(enum.IntFlag):
@@ -319,6 +335,34 @@ CommitPayload = Struct(
     "bytes" / Int32ul,  # payload bytes persisted (0 for a rollback)
 )
 
+ProfilePayload = Struct(
+    "first" / Int16ul,  # index of the first op wanted (0: the first LOAD op)
+    "flags" / Int16ul,  # ProfileFlag
+)
+
+ProfileDataHeader = Struct(
+    "n_ops" / Int16ul,  # ops in the plan (records for them all take several requests)
+    "first" / Int16ul,  # the request's first
+    "count" / Int16ul,  # ProfileRecords that follow
+    "reserved" / Int16ul,  # 0
+    "tick_hz" / Int32ul,  # ticks per second, as in STATS
+    "trained" / Int32ul,  # training runs since the profile began (plan load or RESET)
+    "evaluated" / Int32ul,  # evaluation runs since then
+    "train_ticks" / Int64ul,  # ticks of those training runs (ops and the step's own work)
+    "eval_ticks" / Int64ul,  # ... of the evaluation runs
+)
+
+ProfileRecord = Struct(
+    "kind" / Int8ul,  # the op's plan.OpKind
+    "phase" / Int8ul,  # its plan.Phase
+    "layer" / Int16ul,  # its IR layer (plan.NONE16 if none)
+    "runs" / Int32ul,  # times it ran since the profile began
+    "ticks" / Int64ul,  # ticks it took in all, its kernel and the executor's work for it
+)
+
+#: Most ProfileRecords one PROFILE_DATA carries.
+PROFILE_MAX_RECORDS = (MAX_PAYLOAD - ProfileDataHeader.sizeof()) // ProfileRecord.sizeof()
+
 #: Fixed-size payloads whose field offsets the firmware gets from the generated header,
 #: by C macro prefix.
 PAYLOAD_LAYOUTS = {
@@ -336,6 +380,9 @@ PAYLOAD_LAYOUTS = {
     "TT_PULL": PullPayload,
     "TT_PULL_DATA": PullDataHeader,
     "TT_COMMIT": CommitPayload,
+    "TT_PROFILE": ProfilePayload,
+    "TT_PROFILE_DATA": ProfileDataHeader,
+    "TT_PROFILE_RECORD": ProfileRecord,
 }
 
 

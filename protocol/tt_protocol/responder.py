@@ -44,6 +44,11 @@ package in the model area is loaded again when it validates, and the store's new
 restores its parameters and trained count when it is a commit tagged with the plan hash
 whose length fits. Timing fields (``ticks``) are always 0 and the stack figures are 0.
 
+PROFILE counts each op's runs as ``tt_executor_step`` runs them (LOAD ops never; an evaluation
+skips the backward ops but the loss; a skipped training step stops after the loss) since the
+plan's load or the last RESET flag; NO_SPACE (detail: 16 bytes per op) when the plan's arena,
+8-aligned, leaves the board's arena too little room for those counters.
+
 **Executor.** With a loaded plan, the training requests need the numbers only a real executor
 knows; pass one as ``executor`` (any object with this interface), or they raise
 :class:`NotImplementedError`:
@@ -87,6 +92,11 @@ from .frame import (
     LoadFlag,
     LoadProgressPayload,
     Opcode,
+    PROFILE_MAX_RECORDS,
+    ProfileDataHeader,
+    ProfileFlag,
+    ProfilePayload,
+    ProfileRecord,
     PullDataHeader,
     PullPayload,
     SampleDataHeader,
@@ -110,6 +120,9 @@ MODEL_AREA_BYTES = 512 * 1024
 STORE_HEADER_BYTES = 56
 #: Largest COMMIT payload on the F746 boards: the smaller slot (sector 4, 128 KB) less a header.
 STORE_CAPACITY_BYTES = 128 * 1024 - STORE_HEADER_BYTES
+
+#: Arena bytes the device keeps per op for its profile (``sizeof(tt_op_profile_t)``).
+PROFILE_COUNTER_BYTES = 16
 
 _HASH_BYTES = 32
 _MODEL_HASH_AT = 16  # PlanHeader.model_hash
@@ -248,6 +261,8 @@ class Responder:
         self._restored = False  #: the running plan's parameters came from the store
         self.counters = _Counters()
         self.sample = bytearray()
+        self._profile_runs: list[int] = []
+        self._profile_start = _Counters()
 
     def _validate(self, package: bytes) -> tuple[Status, int]:
         if self.executor is not None:
@@ -265,6 +280,7 @@ class Responder:
         restore its committed parameters when the store holds them."""
         self._unload()
         self.package = package
+        self._profile_runs = [0] * P.PlanHeader.parse(package).n_ops
         r = self.record
         if self.executor is None or r is None or r.factory or r.tag != package[_PLAN_HASH_AT:_PLAN_HASH_AT + 32]:
             return
@@ -273,6 +289,7 @@ class Responder:
             self.executor.restore(r.payload[4:])
             self.counters.trained = int.from_bytes(r.payload[:4], "little")
             self._restored = True
+            self._profile_start = dataclasses.replace(self.counters)
 
     @property
     def plan_hash(self) -> bytes:
@@ -414,6 +431,7 @@ class Responder:
             return Status.DIVERGED, c.trained, b""
         loss, predicted, correct, skipped = ex.step(bytes(self.sample), run.label, train, run.lr_scale)
         loss = _f32(loss)
+        self._count_runs(train, bool(train and skipped))
         self.sample = bytearray()  # the step reuses the input's memory
         if train:
             c.trained += 1
@@ -459,6 +477,47 @@ class Responder:
             return Status.BAD_PAYLOAD, len(image), b""
         data = image[pull.offset:pull.offset + pull.length]
         return Status.OK, 0, PullDataHeader.build(dict(offset=pull.offset, total=len(image))) + data
+
+    def _ops(self) -> list:
+        h = P.PlanHeader.parse(self.package)
+        return [P.OpRecord.parse(self.package[h.op_table_offset + i * P.OpRecord.sizeof():]) for i in range(h.n_ops)]
+
+    def _count_runs(self, train: bool, skipped: bool) -> None:
+        """The ops a step runs (``tt_executor_step``): from INPUT on; an evaluation skips the
+        backward ops but the loss; a skipped training step stops after the loss."""
+        for i, op in enumerate(self._ops()):
+            if op.phase == P.Phase.LOAD:
+                continue
+            if train or op.kind == P.OpKind.LOSS or op.phase != P.Phase.BACKWARD:
+                self._profile_runs[i] += 1
+            if skipped and op.kind == P.OpKind.LOSS:
+                break
+
+    def _profile(self, payload: bytes):
+        size = ProfilePayload.sizeof()
+        if len(payload) != size:
+            return Status.BAD_PAYLOAD, size, b""
+        if self.package is None:
+            return Status.NO_PLAN, 0, b""
+        h = P.PlanHeader.parse(self.package)
+        need = h.n_ops * PROFILE_COUNTER_BYTES
+        if P.align(h.arena_bytes, 8) + need > self.board.arena_bytes:
+            return Status.NO_SPACE, need, b""
+        request = ProfilePayload.parse(payload)
+        if request.first > h.n_ops:
+            return Status.BAD_PAYLOAD, h.n_ops, b""
+        c, s = self.counters, self._profile_start
+        ops = self._ops()[request.first:request.first + PROFILE_MAX_RECORDS]
+        answer = ProfileDataHeader.build(dict(
+            n_ops=h.n_ops, first=request.first, count=len(ops), reserved=0, tick_hz=self.board.tick_hz,
+            trained=c.trained - s.trained, evaluated=c.evaluated - s.evaluated, train_ticks=0, eval_ticks=0))
+        for i, op in enumerate(ops, request.first):
+            answer += ProfileRecord.build(dict(kind=op.kind, phase=op.phase, layer=op.layer,
+                                               runs=self._profile_runs[i], ticks=0))
+        if request.flags & ProfileFlag.RESET:
+            self._profile_runs = [0] * h.n_ops
+            self._profile_start = dataclasses.replace(c)
+        return Status.OK, 0, answer
 
     def _write_record(self, factory: bool, tag: bytes, data: bytes) -> int:
         sequence = (self.record.sequence + 1) & 0xFFFFFFFF if self.record else 1
@@ -516,6 +575,7 @@ class Responder:
         Opcode.SAMPLE_RUN: _sample_run,
         Opcode.STATS: _stats,
         Opcode.PULL: _pull,
+        Opcode.PROFILE: _profile,
         Opcode.COMMIT: _commit,
         Opcode.ROLLBACK: _rollback,
         Opcode.REVERT: _revert,

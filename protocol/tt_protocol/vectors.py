@@ -20,6 +20,8 @@ from .frame import (
     LoadChunkHeader,
     LoadFlag,
     Opcode,
+    ProfileFlag,
+    ProfilePayload,
     PullPayload,
     SampleDataHeader,
     SampleFlag,
@@ -160,19 +162,25 @@ def _training_inputs() -> list[tuple[str, str, bytes]]:
     broken[P.PLAN_HEADER_BYTES + 8] ^= 0x40  # a buffer's dtype; the plan's CRC then fails
     run = SampleRunPayload.build(dict(step=0, label=0, flags=SampleFlag.TRAIN, lr_scale=1 << 16))
     pull = PullPayload.build(dict(offset=0, length=16))
+    profile = ProfilePayload.build(dict(first=0, flags=ProfileFlag.RESET))
+    past_the_ops = ProfilePayload.build(dict(first=0xFFFF, flags=0))
     sample = SampleDataHeader.build(dict(offset=0)) + b"\x01\x02"
     n = 2 + (len(pkg_a) + 511) // 512  # sequence numbers one _upload takes
     return [
         ("no_plan_training", "every training request without a plan",
          _request(Opcode.SAMPLE_DATA, 100, sample) + _request(Opcode.SAMPLE_RUN, 101, run)
-         + _request(Opcode.PULL, 102, pull) + _request(Opcode.COMMIT, 103) + _request(Opcode.ROLLBACK, 104)),
+         + _request(Opcode.PULL, 102, pull) + _request(Opcode.COMMIT, 103) + _request(Opcode.ROLLBACK, 104)
+         + _request(Opcode.PROFILE, 113, profile)),
         ("training_bad_payloads", "training requests whose payload has the wrong size",
          _request(Opcode.SAMPLE_DATA, 105, b"\0\0\0") + _request(Opcode.SAMPLE_RUN, 106, run + b"x")
          + _request(Opcode.SAMPLE_RUN, 107, run[:-1]) + _request(Opcode.STATS, 108, b"?")
          + _request(Opcode.PULL, 109, pull[:-1]) + _request(Opcode.COMMIT, 110, b"\0")
-         + _request(Opcode.ROLLBACK, 111, b"\0\0\0\0") + _request(Opcode.RESET, 112, b"now")),
+         + _request(Opcode.ROLLBACK, 111, b"\0\0\0\0") + _request(Opcode.PROFILE, 114, profile[:-1])
+         + _request(Opcode.RESET, 112, b"now")),
         ("load_package", "a valid package loads; INFO names its plan and model",
          _upload(120, pkg_a) + _request(Opcode.HELLO, 120 + n)),
+        ("profile_past_the_ops", "a loaded plan's profile asked from past its op table",
+         _upload(240, pkg_a) + _request(Opcode.PROFILE, 240 + n, past_the_ops)),
         ("load_bad_plan", "a package whose CRC-32 holds but whose plan does not validate",
          _upload(140, bytes(broken)) + _end(140 + n) + _request(Opcode.HELLO, 141 + n)),
         ("load_end_model_mismatch", "the package is for another model than LOAD_BEGIN announced",

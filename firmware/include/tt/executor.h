@@ -51,6 +51,23 @@
 extern "C" {
 #endif
 
+/** One op's share of the steps run while a profile is kept (tt_executor_profile()). */
+typedef struct {
+    uint32_t runs;     /**< Times the op ran. */
+    uint32_t reserved; /**< 0 (keeps ticks 8-byte aligned). */
+    uint64_t ticks;    /**< Clock ticks it took in all: its kernel and the executor's work for it. */
+} tt_op_profile_t;
+
+/** A monotonic tick counter, e.g. tt_port_ticks() (wraps modulo 2^32). */
+typedef uint32_t (*tt_clock_fn)(void);
+
+/** What an op is, for a profile's reader: the fields of its plan record. */
+typedef struct {
+    uint8_t kind;   /**< TT_PLAN_OP_* */
+    uint8_t phase;  /**< TT_PHASE_* */
+    uint16_t layer; /**< IR layer, TT_PLAN_NONE16 if none */
+} tt_op_identity_t;
+
 /** Executor state (treat as opaque; about 200 bytes). */
 typedef struct {
     const uint8_t *plan;     /**< The validated plan blob (in the package). */
@@ -86,6 +103,8 @@ typedef struct {
     uint32_t stream_rows;    /**< Rows the input buffer holds. */
     int32_t stream_first;    /**< First input row held in the input buffer. */
     tt_irb_progress_t stream_progress; /**< How far the FUSED_BLOCK has got on this sample. */
+    tt_op_profile_t *profile; /**< Per-op counters (n_ops entries), NULL when no profile is kept. */
+    tt_clock_fn clock;        /**< Their clock. */
 } tt_executor_t;
 
 /** Outcome of one sample. */
@@ -168,6 +187,22 @@ uint32_t tt_executor_fed(const tt_executor_t *ex);
  */
 tt_status_t tt_executor_step(tt_executor_t *ex, uint32_t label, bool train, uint32_t lr_scale_q16,
                              tt_step_result_t *result);
+
+/**
+ * Keep a profile from now on: every op tt_executor_step() runs (and a streamed sample's first
+ * block, as its rows arrive through tt_executor_feed()) adds one run and the @p clock ticks it
+ * took to its entry of @p counters. The caller owns the counters and zeroes them to start
+ * afresh; timing costs two clock reads per op. A load drops the profile (the op table changes).
+ * @param counters tt_executor_ops() entries, or NULL to stop profiling
+ * @param clock    the tick counter to read (ignored with NULL counters)
+ */
+void tt_executor_profile(tt_executor_t *ex, tt_op_profile_t *counters, tt_clock_fn clock);
+
+/** Ops in the loaded plan's op table, LOAD ops included (0 when none). */
+uint32_t tt_executor_ops(const tt_executor_t *ex);
+
+/** Kind, phase and layer of op @p index (< tt_executor_ops()) of the loaded plan. */
+tt_op_identity_t tt_executor_op_identity(const tt_executor_t *ex, uint32_t index);
 
 /** The divergence guard has stopped training (tt_executor_step()); false without a plan. */
 bool tt_executor_diverged(const tt_executor_t *ex);

@@ -50,6 +50,7 @@ typedef enum {
 #define TT_OP_ROLLBACK 0x25u
 #define TT_OP_RESET 0x26u
 #define TT_OP_REVERT 0x27u
+#define TT_OP_PROFILE 0x28u
 #define TT_OP_INFO 0x81u
 #define TT_OP_PONG 0x82u
 #define TT_OP_LOAD_STARTED 0x90u
@@ -63,12 +64,14 @@ typedef enum {
 #define TT_OP_ROLLED_BACK 0xA5u
 #define TT_OP_RESETTING 0xA6u
 #define TT_OP_REVERTED 0xA7u
+#define TT_OP_PROFILE_DATA 0xA8u
 #define TT_OP_ERROR 0xFFu
 
-/* Request flags (LoadBeginPayload.flags, SampleRunPayload.flags). */
+/* Request flags (LoadBeginPayload.flags, SampleRunPayload.flags, ProfilePayload.flags). */
 #define TT_LOAD_FLAG_REPLACE_MODEL 0x1u
 #define TT_SAMPLE_FLAG_TRAIN 0x1u
 #define TT_SAMPLE_FLAG_SKIPPED 0x2u
+#define TT_PROFILE_FLAG_RESET 0x1u
 
 /* Payload layouts: byte offsets of each field (little-endian). */
 #define TT_ERROR_OFF_STATUS 0u
@@ -145,5 +148,24 @@ typedef enum {
 #define TT_COMMIT_OFF_SEQUENCE 0u
 #define TT_COMMIT_OFF_BYTES 4u
 #define TT_COMMIT_BYTES 8u
+#define TT_PROFILE_OFF_FIRST 0u
+#define TT_PROFILE_OFF_FLAGS 2u
+#define TT_PROFILE_BYTES 4u
+#define TT_PROFILE_DATA_OFF_N_OPS 0u
+#define TT_PROFILE_DATA_OFF_FIRST 2u
+#define TT_PROFILE_DATA_OFF_COUNT 4u
+#define TT_PROFILE_DATA_OFF_RESERVED 6u
+#define TT_PROFILE_DATA_OFF_TICK_HZ 8u
+#define TT_PROFILE_DATA_OFF_TRAINED 12u
+#define TT_PROFILE_DATA_OFF_EVALUATED 16u
+#define TT_PROFILE_DATA_OFF_TRAIN_TICKS 20u
+#define TT_PROFILE_DATA_OFF_EVAL_TICKS 28u
+#define TT_PROFILE_DATA_BYTES 36u
+#define TT_PROFILE_RECORD_OFF_KIND 0u
+#define TT_PROFILE_RECORD_OFF_PHASE 1u
+#define TT_PROFILE_RECORD_OFF_LAYER 2u
+#define TT_PROFILE_RECORD_OFF_RUNS 4u
+#define TT_PROFILE_RECORD_OFF_TICKS 8u
+#define TT_PROFILE_RECORD_BYTES 16u
 
 #endif /* TT_PROTOCOL_GEN_H */

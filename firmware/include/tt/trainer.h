@@ -63,7 +63,19 @@ typedef struct {
     uint32_t restored_sequence; /**< Store record restored at the last load (0: none, factory parameters). */
     uint32_t restored_bytes;    /**< Its payload size. */
     tt_trainer_counters_t counters;
+    tt_op_profile_t *profile;            /**< Per-op counters in the arena past the plan's share; NULL when they do not fit. */
+    tt_trainer_counters_t profile_start; /**< The counters when the profile began. */
 } tt_trainer_t;
+
+/** What PROFILE reports: the runs since the profile began (the plan's load or the last reset). */
+typedef struct {
+    uint32_t n_ops;              /**< Ops in the plan (entries of @c ops). */
+    uint32_t trained;            /**< Training runs since the profile began. */
+    uint32_t evaluated;          /**< Evaluation runs. */
+    uint64_t train_ticks;        /**< tt_port_ticks() they took, the ops' and the step's own. */
+    uint64_t eval_ticks;
+    const tt_op_profile_t *ops;  /**< Each op's runs and ticks, in op-table order. */
+} tt_trainer_profile_t;
 
 /** Outcome of SAMPLE_RUN. */
 typedef struct {
@@ -176,6 +188,21 @@ tt_status_t tt_trainer_rollback(tt_trainer_t *t, uint32_t *sequence, uint32_t *d
  *         size, 0 when none); NO_PLAN
  */
 tt_status_t tt_trainer_revert(tt_trainer_t *t, uint32_t *sequence, uint32_t *bytes, uint32_t *detail);
+
+/** Bytes of arena a plan of @p n_ops ops leaves free for a profile to be kept. */
+uint32_t tt_trainer_profile_bytes(uint32_t n_ops);
+
+/**
+ * PROFILE: where the time of the runs since the profile began went, op by op. The profile
+ * starts with every load (boot, upload, ROLLBACK, REVERT) when the arena has
+ * tt_trainer_profile_bytes() free past the plan's share, and costs no memory a plan needs.
+ * @return TT_STATUS_OK; NO_PLAN; NO_SPACE (detail: the bytes the counters need) when the plan
+ *         leaves too little of the arena
+ */
+tt_status_t tt_trainer_profile(const tt_trainer_t *t, tt_trainer_profile_t *profile, uint32_t *detail);
+
+/** Zero the profile: it covers only the runs after this call. Nothing happens without one. */
+void tt_trainer_profile_reset(tt_trainer_t *t);
 
 #ifdef __cplusplus
 }

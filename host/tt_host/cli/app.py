@@ -682,6 +682,37 @@ def rollback(
 
 
 @app.command()
+def profile(
+    port: PortOpt = None,
+    baud: BaudOpt = DEFAULT_BAUD,
+    timeout: TimeoutOpt = 1.0,
+    plan: Annotated[Path | None, typer.Option("--plan", help="Folder of the device's plan.bin, weights.bin and report.json (default: the cache).")] = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="How many of the slowest ops to list.")] = 15,
+    reset: Annotated[bool, typer.Option("--reset", help="Start the profile afresh after reading it.")] = False,
+    as_json: JsonOpt = False,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Draw the phases and the slowest ops to this PNG (matplotlib).")] = None,
+) -> None:
+    """Show where the device's steps spent their time since its plan was loaded (or the last
+    --reset), phase by phase and op by op, with MACs per instruction on the emulated board."""
+    from tt_host.cli.render import profile_tables
+    from tt_host.workflows.cache import Cache
+    from tt_host.workflows.profile import plot_profile, read_profile
+
+    with _connected(port, baud, timeout) as session:
+        measured = read_profile(session, Cache(), plan, reset=reset)
+    if plot is not None:
+        plot_profile(measured, plot, top)
+    if as_json:
+        typer.echo(json.dumps(measured.to_dict(), indent=1))
+        return
+    if not measured.steps:
+        typer.echo("nothing has run since the profile began: stream, evaluate or predict samples first", err=True)
+        return
+    for table in profile_tables(measured, top):
+        _stdout().print(table)
+
+
+@app.command()
 def stats(
     port: PortOpt = None, baud: BaudOpt = DEFAULT_BAUD, timeout: TimeoutOpt = 1.0, as_json: JsonOpt = False
 ) -> None:

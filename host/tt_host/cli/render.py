@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from tt_host.link.session import DeviceStats
+from tt_host.workflows.profile import Profile
 from tt_host.workflows.stream import Evaluation, StreamReport, Tick
 
 _PHASES = {"upload": "upload plan", "before": "evaluate (before)", "train": "train", "after": "evaluate (after)",
@@ -207,3 +208,37 @@ def check_tables(report) -> list[Table]:
                            f"{r.package_bytes:,}", f"{r.commit_bytes:,}", fits)
         tables.append(memory)
     return tables
+
+
+
+def profile_tables(profile: Profile, top: int = 15) -> list[Table]:
+    """``tt-host profile``: one step's phases, then the ops that take the most time. On the
+    emulated board times are instructions (QEMU ``-icount``), elsewhere microseconds."""
+    instr = profile.counts_instructions
+    unit, scale = ("instr", profile.instructions(1)) if instr else ("us", 1e6 / profile.tick_hz)
+
+    def amount(ticks: float) -> str:
+        return f"{ticks * scale / 1e6:.2f} M" if instr else f"{ticks * scale:,.0f}"
+
+    def rate(macs: float, ticks: float) -> str:
+        return f"{macs / (ticks * scale):.2f}" if instr and macs and ticks else ""
+
+    phases = Table(title=f"one step on {profile.board}, averaged over {profile.trained} training and "
+                         f"{profile.evaluated} evaluation runs")
+    for column in ("phase", f"{unit} per run", "share", "MACs per run", "MAC/instr"):
+        phases.add_column(column, justify="left" if column == "phase" else "right")
+    for name, p in profile.by_phase().items():
+        phases.add_row(name, amount(p["ticks"]), f"{p['share']:.0%}", f"{p['macs']:,}" if p["macs"] else "",
+                       rate(p["macs"], p["ticks"]))
+    if profile.trained:
+        phases.add_row("training step (measured)", amount(profile.train_ticks / profile.trained), "", "", "")
+    if profile.evaluated:
+        phases.add_row("evaluation step (measured)", amount(profile.eval_ticks / profile.evaluated), "", "", "")
+    ops = Table(title=f"the {top} ops that take the most time")
+    for column in ("op", "kind", "layer", "phase", "runs", f"{unit} per run", "share", "MACs per run", "MAC/instr"):
+        ops.add_column(column, justify="left" if column in ("kind", "layer", "phase") else "right")
+    total = sum(r.ticks for r in profile.ops) or 1
+    for r in profile.top(top):
+        ops.add_row(str(r.index), r.kind, r.layer or "", r.phase, f"{r.runs:,}", amount(r.ticks_per_run),
+                    f"{r.ticks / total:.1%}", f"{r.macs:,}" if r.macs else "", rate(r.macs, r.ticks_per_run))
+    return [phases, ops]

@@ -164,6 +164,7 @@ def timeline_rows(schedule: Schedule, plan: Plan) -> list[dict[str, Any]]:
             "kind": op.kind,
             "phase": op.phase,
             "layer": g.layers[op.layer].name if op.layer is not None else None,
+            "macs": op.macs,
             "live_bytes": t["live_bytes"],
             "high_water": t["high_water"],
         })
@@ -204,6 +205,8 @@ def build_report(schedule: Schedule, plan: Plan, firmware: FirmwareFootprint | N
         "trainable_params": schedule.scheme.trainable_params(g),
         "commit_bytes": commit_bytes(schedule),
         "n_ops": len(schedule.ops),
+        #: the plan's op table is these LOAD ops (one per trained tensor), then the timeline's ops
+        "load_ops": sum(1 for b in schedule.buffers.values() if b.persistent),
         "fused_blocks": [[g.layers[i].name for i in block.layers] for block in schedule.blocks],
         "recomputed_blocks": [[g.layers[i].name for i in block.layers] for block in schedule.recomputed],
         "input": _input(schedule),

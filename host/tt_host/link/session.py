@@ -49,6 +49,10 @@ from tt_protocol.frame import (
     LoadFlag,
     LoadProgressPayload,
     Opcode,
+    ProfileDataHeader,
+    ProfileFlag,
+    ProfilePayload,
+    ProfileRecord,
     PullDataHeader,
     PullPayload,
     SampleDataHeader,
@@ -177,6 +181,31 @@ class DeviceStats:
 
     def to_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class OpProfile:
+    """One plan op's share of the profiled runs (``PROFILE``)."""
+
+    index: int  #: its place in the plan's op table
+    kind: int  #: ``plan.OpKind`` (kept raw: newer firmware may run kinds this host does not know)
+    phase: int  #: ``plan.Phase``
+    layer: int | None  #: its IR layer, None if none
+    runs: int
+    ticks: int
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceProfile:
+    """Where the device's time went, op by op, since the profile began (the plan's load or
+    the last reset): ``PROFILE``, every chunk."""
+
+    tick_hz: int
+    trained: int  #: training runs profiled
+    evaluated: int  #: evaluation runs profiled
+    train_ticks: int  #: ticks of those training runs, the ops' and the step's own work
+    eval_ticks: int
+    ops: tuple[OpProfile, ...]
 
 
 #: ``_Verdict`` of a frame that is not our answer and changes nothing.
@@ -410,6 +439,28 @@ class DeviceSession:
             if progress is not None:
                 progress(len(image), total)
         return bytes(image)
+
+    def profile(self, reset: bool = False) -> DeviceProfile:
+        """The device's per-op profile (``PROFILE``, chunk by chunk); with ``reset`` it then
+        starts afresh, so the next read covers only what runs after this one. NO_SPACE
+        (:class:`DeviceError`) when the plan leaves no arena for the counters."""
+        ops: list[OpProfile] = []
+        head = None
+        while head is None or len(ops) < head.n_ops:
+            _, answer = self.request(Opcode.PROFILE, ProfilePayload.build(dict(first=len(ops), flags=0)))
+            head = _parse(ProfileDataHeader, answer[: ProfileDataHeader.sizeof()], "PROFILE_DATA")
+            body = answer[ProfileDataHeader.sizeof():]
+            size = ProfileRecord.sizeof()
+            if head.first != len(ops) or len(body) != head.count * size or (head.count == 0 and len(ops) < head.n_ops):
+                raise ProtocolError(f"PROFILE_DATA with {head.count} records from op {head.first} in {len(body)} "
+                                    f"bytes, asked for op {len(ops)} of {head.n_ops}")
+            for i in range(head.count):
+                r = ProfileRecord.parse(body[i * size:])
+                ops.append(OpProfile(head.first + i, r.kind, r.phase, None if r.layer == plan_format.NONE16 else r.layer,
+                                     r.runs, r.ticks))
+        if reset:
+            self.request(Opcode.PROFILE, ProfilePayload.build(dict(first=head.n_ops, flags=ProfileFlag.RESET)))
+        return DeviceProfile(head.tick_hz, head.trained, head.evaluated, head.train_ticks, head.eval_ticks, tuple(ops))
 
     def commit(self) -> tuple[int, int]:
         """Persist the trained parameters in flash; ``(sequence, bytes)`` of the record."""
