@@ -4,7 +4,9 @@ Compiles each model for the camera samples' labels (head replaced, imprinted), b
 f746-qemu image (QEMU ``-icount shift=0``: deterministic instruction counts), uploads the
 package, trains and evaluates a few real samples through the wire protocol and reads the
 device's STATS. Peak SRAM = what the plan uses of the arena + the painted stack's peak +
-the image's static RAM outside the arena (.data, .bss).
+the image's static RAM outside the arena (.data, .bss). Each row keeps the device's profile of
+its steps (``PROFILE``, see ``tt-host profile``): one step's instructions and MACs per phase and
+the slowest ops.
 
     python bench/device_step.py            # table; writes bench/results/device_step.json
 
@@ -29,9 +31,12 @@ from tt_host.paths import REPO_ROOT, SHARED_DIR
 from tt_host.workflows.samples import load_input, scan
 from tt_host.link.session import DeviceSession
 from tt_host.link.transport import open_transport
+from tt_host.workflows.profile import join
 from tt_protocol.plan import PlanHeader
 
 SAMPLES = REPO_ROOT / "examples" / "camera_samples"
+#: Slowest ops kept per row in the JSON (the profile's top).
+TOP_OPS = 12
 RESULTS = REPO_ROOT / "bench" / "results" / "device_step.json"
 
 #: (name, model, scheme): the demo model with the compiler's auto scheme, and the shared
@@ -71,6 +76,7 @@ def run_row(name: str, model: Path, scheme: str | Path, static_ram: int, steps: 
         session.send_sample(load_input(samples[0].path, shape).tobytes())
         session.run_sample(folder.label_index(samples[0].label), train=False)
         stats = session.stats()
+        profile = join(session.profile(), board.name, report)
     ns_per_tick = 1e9 / stats.tick_hz
     return {
         "row": name,
@@ -87,6 +93,13 @@ def run_row(name: str, model: Path, scheme: str | Path, static_ram: int, steps: 
         "static_ram": static_ram,
         "peak_sram_bytes": stats.arena_used + stats.stack_peak + static_ram,
         "compiler_peak_sram_bytes": report["peak_sram_bytes"],
+        "phases": {name: {"instructions": round(p["ticks"] * ns_per_tick), "macs": p["macs"],
+                          "mac_per_instruction": round(p["macs"] / (p["ticks"] * ns_per_tick), 3) if p["macs"] else None}
+                   for name, p in profile.by_phase().items()},
+        "top_ops": [{"op": r.index, "kind": r.kind, "layer": r.layer, "phase": r.phase, "macs": r.macs,
+                     "instructions": round(r.ticks_per_run * ns_per_tick),
+                     "mac_per_instruction": round(r.macs / (r.ticks_per_run * ns_per_tick), 3) if r.macs else None}
+                    for r in profile.top(TOP_OPS)],
     }
 
 
@@ -111,6 +124,11 @@ def main() -> None:
     for r in rows:
         print(f"{r['row']:30} {r['instructions_per_train_step']:>17,} {r['instructions_per_eval_step']:>12,} "
               f"{r['peak_sram_bytes']:>10,} {r['compiler_peak_sram_bytes']:>10,}")
+    for r in rows:
+        print(f"\n{r['row']}: one training step by phase (M instructions, MAC per instruction)")
+        for name, p in r["phases"].items():
+            rate = f"{p['mac_per_instruction']:.2f}" if p["mac_per_instruction"] else ""
+            print(f"  {name:18} {p['instructions'] / 1e6:8.2f} {rate:>6}")
 
 
 if __name__ == "__main__":

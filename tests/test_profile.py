@@ -146,7 +146,7 @@ def test_the_report_names_every_op_and_its_macs(plan_dir: Path) -> None:
     fake = DeviceProfile(1_000_000, 1, 1, 0, 0, tuple(
         _op(i, op.kind, op.phase, op.layer) for i, op in enumerate(ops)))
     joined = join(fake, "f746-qemu", plan.report)
-    assert plan.report["load_ops"] == sum(op.phase == P.Phase.LOAD for op in ops)
+    assert [r["step"] == "load" for r in plan.report["ops"]] == [op.phase == P.Phase.LOAD for op in ops]
     assert all(r.layer for r in joined.ops if r.kind in ("conv2d", "pw_conv2d", "dw_conv2d", "fc"))
     forward = sum(r.macs for r in joined.ops if r.phase == "forward")
     backward = sum(r.macs for r in joined.ops if r.phase not in ("forward", "load"))

@@ -272,6 +272,12 @@ class Lowered:
     params: dict[tuple, object]
 
 
+def load_order(schedule: Schedule) -> list:
+    """The trained tensors in the order the plan's LOAD ops (its first ops) load them: by layer,
+    weights before biases. Every other op of the plan is one op of the schedule, in order."""
+    return sorted((b for b in schedule.buffers.values() if b.persistent), key=lambda b: (b.layer, b.name[0] != "w"))
+
+
 def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
     """Map every schedule op to its plan op; prepend the load ops of the trainable buffers.
     ``train`` gives the trained layers' step bounds (the recipe's defaults when None)."""
@@ -338,8 +344,7 @@ def lower(schedule: Schedule, train: TrainParams | None = None) -> Lowered:
         return key
 
     ops: list[LoweredOp] = []
-    persistent = sorted((b for b in schedule.buffers.values() if b.persistent), key=lambda b: (b.layer, b.name[0] != "w"))
-    for b in persistent:
+    for b in load_order(schedule):
         kind = OpKind.LOAD_WEIGHTS if b.name.startswith("w:") else OpKind.LOAD_BIAS
         ops.append(LoweredOp(kind, Phase.LOAD, b.layer, (), (b.name,), lp(b.layer)))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tt_host.compiler.lowering import load_order
 from tt_host.compiler.memory import Plan, align, arena_layout
 from tt_host.compiler.schedule import BUFFER_KINDS, Schedule
 
@@ -154,6 +155,16 @@ def layer_rows(schedule: Schedule) -> list[dict[str, Any]]:
     return rows
 
 
+def plan_op_rows(schedule: Schedule) -> list[dict[str, Any]]:
+    """Per op of the plan's op table: what it does, the layer it computes and the MACs of one
+    run, so a device's per-op profile (``tt-host profile``) can be read by layer."""
+    g = schedule.graph
+    rows = [{"step": "load", "layer": g.layers[b.layer].name, "macs": 0} for b in load_order(schedule)]
+    rows += [{"step": op.kind, "layer": g.layers[op.layer].name if op.layer is not None else None, "macs": op.macs}
+             for op in schedule.ops]
+    return rows
+
+
 def timeline_rows(schedule: Schedule, plan: Plan) -> list[dict[str, Any]]:
     """Per op of the schedule: what runs and the arena's live bytes and high water."""
     g = schedule.graph
@@ -164,7 +175,6 @@ def timeline_rows(schedule: Schedule, plan: Plan) -> list[dict[str, Any]]:
             "kind": op.kind,
             "phase": op.phase,
             "layer": g.layers[op.layer].name if op.layer is not None else None,
-            "macs": op.macs,
             "live_bytes": t["live_bytes"],
             "high_water": t["high_water"],
         })
@@ -205,8 +215,7 @@ def build_report(schedule: Schedule, plan: Plan, firmware: FirmwareFootprint | N
         "trainable_params": schedule.scheme.trainable_params(g),
         "commit_bytes": commit_bytes(schedule),
         "n_ops": len(schedule.ops),
-        #: the plan's op table is these LOAD ops (one per trained tensor), then the timeline's ops
-        "load_ops": sum(1 for b in schedule.buffers.values() if b.persistent),
+        "ops": plan_op_rows(schedule),
         "fused_blocks": [[g.layers[i].name for i in block.layers] for block in schedule.blocks],
         "recomputed_blocks": [[g.layers[i].name for i in block.layers] for block in schedule.recomputed],
         "input": _input(schedule),

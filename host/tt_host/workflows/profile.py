@@ -20,7 +20,7 @@ from typing import Any
 
 from tt_protocol import plan as P
 
-from tt_host.link.session import DeviceProfile, DeviceSession, OpProfile
+from tt_host.link.session import DeviceProfile, DeviceSession
 from tt_host.workflows.cache import Cache, CachedPlan
 from tt_host.workflows.pull import device_plan
 
@@ -126,19 +126,14 @@ class Profile:
 
 
 def join(device: DeviceProfile, board: str, report: dict[str, Any] | None) -> Profile:
-    """The device's per-op counters with names and MACs from the plan's compile report (which
-    lists the plan's ops after its LOAD ops); without a usable report, kinds and phases only."""
-    timeline = (report or {}).get("timeline") or []
-    load_ops = (report or {}).get("load_ops")
-    aligned = load_ops is not None and load_ops + len(timeline) == len(device.ops)
-
-    def row(op: OpProfile) -> OpRow:
-        step = timeline[op.index - load_ops] if aligned and op.index >= load_ops else {}
-        return OpRow(op.index, _kind_name(op.kind), phase_of(op.kind, op.phase), step.get("layer"), op.runs,
-                     int(step.get("macs", 0)), op.ticks)
-
+    """The device's per-op counters with each op's layer and MACs from the plan's compile report
+    (its ``ops``); without a report that lists the plan's ops, kinds and phases only."""
+    steps = (report or {}).get("ops") or []
+    if len(steps) != len(device.ops):
+        steps = [{}] * len(device.ops)
     return Profile(board, device.tick_hz, device.trained, device.evaluated, device.train_ticks, device.eval_ticks,
-                   tuple(row(op) for op in device.ops))
+                   tuple(OpRow(op.index, _kind_name(op.kind), phase_of(op.kind, op.phase), step.get("layer"),
+                               op.runs, int(step.get("macs", 0)), op.ticks) for op, step in zip(device.ops, steps)))
 
 
 def read_profile(session: DeviceSession, cache: Cache, plan_folder: str | Path | None = None,
