@@ -105,8 +105,8 @@ def test_hello_reports_the_board(line: Line) -> None:
         protocol_version=PROTOCOL_VERSION,
         firmware_version="0.1.0",
         plan_hash=None,
-        model_area_bytes=512 * 1024,
-        param_store_bytes=128 * 1024 - 56,
+        model_area_bytes=896 * 1024,
+        param_store_bytes=256 * 1024 - 56,
     )
     assert info.to_dict()["firmware_version"] == "0.1.0"
 

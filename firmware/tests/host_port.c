@@ -18,13 +18,13 @@ static const struct {
 } sectors[] = {
     {0x00000u, 32u * KB},  {0x08000u, 32u * KB},  {0x10000u, 32u * KB},  {0x18000u, 32u * KB},
     {0x20000u, 128u * KB}, {0x40000u, 256u * KB}, {0x80000u, 256u * KB}, {0xC0000u, 256u * KB},
-    {EXTERNAL, 128u * KB}, {EXTERNAL + 128u * KB, 256u * KB},
+    {EXTERNAL, 256u * KB}, {EXTERNAL + 256u * KB, 512u * KB},
 };
 #define SECTOR_COUNT (sizeof sectors / sizeof sectors[0])
 #define ERASE_STEP 1024u
 
-/* Model area in internal sectors 6-7, the parameter slots on the external flash. */
-static const tt_flash_layout_t layout = {.slot_a = 8u, .slot_b = 9u, .model_first = 6u, .model_count = 2u};
+/* Model area in internal sectors 4-7, the parameter slots on the external flash. */
+static const tt_flash_layout_t layout = {.slot_a = 8u, .slot_b = 9u, .model_first = 4u, .model_count = 4u};
 
 static uint8_t flash[TT_HOST_FLASH_BYTES];
 static long steps_done;

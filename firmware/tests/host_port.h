@@ -2,8 +2,9 @@
  * no UART. Linked into libtt.so and the C unit tests.
  *
  * The flashes are one array: an internal flash with the F746's eight sectors (model area in
- * sectors 6-7, 512 KB), then an external flash of two sectors (128 KB and 256 KB: the
- * parameter slots, on another flash than the model area as on the F746 boards). Those sizes
+ * sectors 4-7, 896 KB, as on the F746 boards), then an external flash of two sectors (256 KB
+ * and 512 KB: the parameter slots, on another flash than the model area as on the F746 boards;
+ * unequal, so the smaller one bounds a record as the store promises). Those sizes
  * are the ones the protocol's golden vectors carry (protocol/tt_protocol/responder.py:
  * MODEL_AREA_BYTES, STORE_CAPACITY_BYTES), which test_protocol.c replays byte for byte. */
 #ifndef TT_HOST_PORT_H
@@ -13,7 +14,7 @@
 #include <stdint.h>
 
 #define TT_HOST_INTERNAL_FLASH_BYTES (1024u * 1024u)
-#define TT_HOST_EXTERNAL_FLASH_BYTES (384u * 1024u)
+#define TT_HOST_EXTERNAL_FLASH_BYTES (768u * 1024u)
 /** Both flashes: the internal one from offset 0, the external one right after it. */
 #define TT_HOST_FLASH_BYTES (TT_HOST_INTERNAL_FLASH_BYTES + TT_HOST_EXTERNAL_FLASH_BYTES)
 

@@ -142,6 +142,6 @@ int main(void)
 {
     run_all(6u, 7u, 256u * 1024u);
     const tt_flash_layout_t *layout = tt_port_flash_layout();
-    run_all(layout->slot_a, layout->slot_b, 128u * 1024u); /* the smaller slot bounds a record */
+    run_all(layout->slot_a, layout->slot_b, 256u * 1024u); /* the smaller slot bounds a record */
     return tt_test_report("store");
 }

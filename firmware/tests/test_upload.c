@@ -5,8 +5,8 @@
 #include "tt/upload.h"
 #include "tt_test.h"
 
-#define AREA 0x80000u /* sector 6 */
-#define TOTAL (300u * 1024u + 6u) /* past the 256 KB of sector 6, ending mid-word */
+#define AREA 0x20000u /* sector 4 */
+#define TOTAL (200u * 1024u + 6u) /* past the 128 KB of sector 4, ending mid-word */
 #define CHUNK 1020u
 
 static uint8_t package[TOTAL];
@@ -27,14 +27,14 @@ static tt_status_t send(tt_upload_t *up, uint32_t from, uint32_t to)
 static void crosses_sectors_and_erases_lazily(void)
 {
     tt_host_flash_reset();
-    memset(tt_host_flash() + AREA, 0x00, 512u * 1024u); /* stale contents to be erased */
+    memset(tt_host_flash() + AREA, 0x00, 896u * 1024u); /* stale contents to be erased */
     tt_upload_t up;
     tt_upload_init(&up, tt_port_flash_layout());
-    CHECK(up.capacity == 512u * 1024u && up.area == tt_host_flash() + AREA, "model area geometry");
+    CHECK(up.capacity == 896u * 1024u && up.area == tt_host_flash() + AREA, "model area geometry");
     uint32_t detail;
     CHECK(tt_upload_begin(&up, TOTAL, tt_crc32(package, TOTAL), &detail) == TT_STATUS_OK, "begin");
     CHECK(send(&up, 0, 4080) == TT_STATUS_OK, "first chunks");
-    CHECK(tt_host_flash()[AREA + 256u * 1024u] == 0x00, "sector 7 must not be erased before it is reached");
+    CHECK(tt_host_flash()[AREA + 128u * 1024u] == 0x00, "sector 5 must not be erased before it is reached");
     CHECK(send(&up, 4080, TOTAL) == TT_STATUS_OK, "remaining chunks");
     CHECK(tt_upload_end(&up, &detail) == TT_STATUS_OK, "end: CRC 0x%08x", (unsigned)detail);
     CHECK(tt_upload_package(&up) == tt_host_flash() + AREA, "package location");
@@ -49,7 +49,7 @@ static void flash_failure_is_reported(void)
     tt_upload_init(&up, tt_port_flash_layout());
     uint32_t detail;
     CHECK(tt_upload_begin(&up, TOTAL, tt_crc32(package, TOTAL), &detail) == TT_STATUS_OK, "begin");
-    tt_host_flash_cut_after(300); /* dies while erasing sector 6 (256 one-KiB steps) + a few words */
+    tt_host_flash_cut_after(300); /* dies programming sector 4, after its 128 one-KiB erase steps */
     const tt_status_t status = send(&up, 0, TOTAL);
     tt_host_flash_cut_after(-1);
     CHECK(status == TT_STATUS_FLASH_ERROR, "status %d", status);

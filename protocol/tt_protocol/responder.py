@@ -113,13 +113,13 @@ from .stream import FrameDecoder
 
 FIRMWARE_VERSION = (0, 1, 0)
 
-#: The F746 boards' model area: flash sectors 6 and 7.
-MODEL_AREA_BYTES = 512 * 1024
+#: The F746 boards' model area: internal flash sectors 4 to 7.
+MODEL_AREA_BYTES = 896 * 1024
 
 #: Bytes of a store record's header (``firmware/include/tt/store.h``).
 STORE_HEADER_BYTES = 56
-#: Largest COMMIT payload on the F746 boards: the smaller slot (sector 4, 128 KB) less a header.
-STORE_CAPACITY_BYTES = 128 * 1024 - STORE_HEADER_BYTES
+#: Largest COMMIT payload on the F746 boards: a slot of the QSPI flash (256 KB) less a header.
+STORE_CAPACITY_BYTES = 256 * 1024 - STORE_HEADER_BYTES
 
 #: Arena bytes the device keeps per op for its profile (``sizeof(tt_op_profile_t)``).
 PROFILE_COUNTER_BYTES = 16
@@ -543,9 +543,8 @@ class Responder:
         ex = self._executor()
         sequence = self._write_record(True, bytes(_HASH_BYTES), b"")
         package = self.package
-        ex.load(package)  # the plan afresh: factory parameters
-        self._unload()
-        self.package = package
+        ex.load(package)  # the plan afresh: factory parameters (the factory record restores nothing)
+        self._load(package)
         return Status.OK, 0, CommitPayload.build(dict(sequence=sequence, bytes=0))
 
     def _revert(self, payload: bytes):
