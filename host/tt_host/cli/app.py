@@ -402,6 +402,7 @@ def compile_cmd(
     fuse_stem: Annotated[bool, typer.Option("--fuse-stem/--no-fuse-stem", help="Let a fused block's expansion be the stem convolution (its output never exists).")] = True,
     stream_input: Annotated[bool, typer.Option("--stream-input/--no-stream-input", help="Run the first fused block as the sample's rows arrive (the sample never sits in SRAM whole).")] = True,
     recompute_masks: Annotated[bool, typer.Option("--recompute-masks/--no-recompute-masks", help="Rebuild blocks' masks in the backward from the input it keeps, where the step's peak needs it (costs a second forward of those layers).")] = True,
+    speed_within_budget: Annotated[bool, typer.Option("--fastest/--smallest", help="With --budget: undo the in-place kernels and recomputed masks the budget has room for (fastest plan within it), or keep the smallest plan.")] = True,
     lr: Annotated[str, typer.Option("--lr", help="SGD learning rate (the classifier's follows it), or auto: the best of a short trial of the plan on this computer (needs --samples; a fifth of them judge it).")] = "auto",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the stochastic rounding.")] = 0,
     as_json: JsonOpt = False,
@@ -442,7 +443,8 @@ def compile_cmd(
             log.info("no --samples: the new head is zero-initialised")
         graph = head_mod.replace_head(graph, classes, init=init)
     options = PlanOptions(fuse_blocks=fuse_blocks, inplace_kernels=inplace, streamed_updates=streamed, fuse_stem=fuse_stem,
-                          stream_input=stream_input, recompute_masks=recompute_masks)
+                          stream_input=stream_input, recompute_masks=recompute_masks,
+                          speed_within_budget=speed_within_budget)
     compiled = compile_model(graph, scheme, parse_size(budget) if budget else None, options, samples=fisher_samples,
                              macs_budget=_parse_count(macs_budget) if macs_budget else None)
     if scheme in ("auto", "paper"):

@@ -5,7 +5,8 @@ Pipeline (one module per stage): :mod:`.ir` imports the model into a small graph
 a budget), :mod:`.schedule` derives the
 forward, the pruned and reordered backward and the in-place updates, :mod:`.memory` gives
 every buffer a fixed arena offset (:mod:`.recompute` and :mod:`.inplace` then keep the
-recomputed masks and the slower in-place kernels only where the peak needs them), :mod:`.report` says what it costs. :func:`compile_model`
+recomputed masks and the slower in-place kernels only where the peak needs them, and
+:mod:`.speed` undoes those the budget has room for), :mod:`.report` says what it costs. :func:`compile_model`
 runs them all; the ``tt-host compile`` command and the plan blob are built on it.
 """
 
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tt_host.compiler import inplace, recompute
+from tt_host.compiler import inplace, recompute, speed
 from tt_host.compiler.blob import Blobs, serialize
 from tt_host.compiler.errors import (
     CompileError,
@@ -93,6 +94,8 @@ def compile_model(model: str | Path | Graph, scheme: str | Path | Mapping[str, A
         schedule, plan = recompute.keep_needed(schedule, plan)
     if options.inplace_kernels and options.inplace_where_needed:
         schedule, plan = inplace.keep_needed(schedule, plan)
+    if options.speed_within_budget and budget is not None:
+        schedule, plan = speed.within_budget(schedule, plan, speed.arena_fits(budget, fw.sram))
     report = build_report(schedule, plan, fw)
     compiled = CompiledPlan(graph, resolved, schedule, plan, report)
     if macs_budget is not None and compiled.schedule.macs("backward") > macs_budget:

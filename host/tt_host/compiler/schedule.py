@@ -139,6 +139,10 @@ class PlanOptions:
     #: thrown away), so those masks live for one block's backward instead of the whole step;
     #: only for the blocks where the peak needs it (see :mod:`.recompute`)
     recompute_masks: bool = True
+    #: with a budget, undo the memory-saving variants (in-place kernels, recomputed masks)
+    #: that the budget has room for: the fastest plan within it, not the smallest (see
+    #: :mod:`.speed`); False keeps the smallest plan the scheme allows
+    speed_within_budget: bool = True
 
     def __post_init__(self) -> None:
         if self.fuse_blocks not in ("off", "auto", "all"):
