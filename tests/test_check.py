@@ -68,13 +68,13 @@ def test_a_model_with_unsupported_operators_is_refused_naming_them(tmp_path):
 
 
 def test_a_model_too_large_for_the_board_is_exit_8(tmp_path):
-    """A 600 KB fully connected layer: supported and bit-exact, but no package fits the F746's
-    512 KB model area."""
+    """A 1 MB fully connected layer: supported and bit-exact, but no package fits the F746's
+    896 KB model area."""
     from kernels.tflite_builder import ModelBuilder
 
     mb = ModelBuilder(np.random.default_rng(0))
     x = mb.activation((1, 1000), np.float32(0.02), 3)
-    y = mb.fc(mb.fc(x, 600), 4)
+    y = mb.fc(mb.fc(x, 1000), 4)
     path = tmp_path / "big_mlp.tflite"
     path.write_bytes(mb.finish([x], [y]))
     result = runner.invoke(app, ["check", str(path), "--board", "f746", "--json"])

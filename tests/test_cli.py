@@ -214,6 +214,28 @@ def test_flash_falls_back_to_openocd(fake_root: Path, stub_tools, elf: Path, tmp
     assert "-f board/stm32f7discovery.cfg -c program {" + elf.as_posix() + "} verify reset exit" in logged
 
 
+def test_flash_writes_a_package_into_the_model_area(fake_root: Path, stub_tools, elf: Path, tmp_path: Path,
+                                                   monkeypatch) -> None:
+    """The firmware, then the package at the model area's address (sector 4), by either tool."""
+    monkeypatch.setenv("STUB_LOG", str(tmp_path / "flash.log"))
+    package = tmp_path / "package.bin"
+    package.write_bytes(b"TTPL")
+    stub_tools("pyocd", _RECORD_ARGV)
+    board = boards.resolve("f746")
+    assert (board.flash_base + board.model_area_offset, board.model_area_bytes) == (0x08020000, 896 * 1024)
+    assert flashing.flash(board, elf, package) == "pyocd"
+    lines = (tmp_path / "flash.log").read_text().splitlines()
+    assert [line.split()[1:] for line in lines] == [
+        ["flash", "-t", "stm32f746xx", str(elf)],
+        ["flash", "-t", "stm32f746xx", "--base-address", "0x08020000", str(package)]]
+    (tmp_path / "bin" / "pyocd").unlink()
+    stub_tools("openocd", _RECORD_ARGV)
+    assert flashing.flash(board, elf, package) == "openocd"
+    last = (tmp_path / "flash.log").read_text().splitlines()[-1]
+    assert (f"-c program {{{elf.as_posix()}}} verify -c program {{{package.as_posix()}}} verify reset exit 0x08020000"
+            in last)
+
+
 def test_flash_without_tools_says_what_to_install(fake_root: Path, stub_tools, elf: Path) -> None:
     with pytest.raises(ToolMissing, match="pip install pyocd.*apt-get install openocd.*CN14"):
         flashing.flash(boards.resolve("f746"), elf)

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import signal
+import tempfile
 import statistics
 import sys
 import traceback
@@ -155,9 +156,10 @@ def _connected(port: str | None, baud: int, timeout: float, slow_timeout: float 
         yield DeviceSession(transport, timeout=timeout, slow_timeout=slow_timeout)
 
 
-def _run_emulator(ctx: typer.Context, board: boards_mod.Board) -> None:
-    """Boot ``board``'s emulated twin, print its URL and serve until Ctrl-C."""
-    emulator = Emulator(board, build_if_needed=False)
+def _run_emulator(ctx: typer.Context, board: boards_mod.Board, flash_image: Path | None = None) -> None:
+    """Boot ``board``'s emulated twin (its flash in ``flash_image`` when given), print its URL
+    and serve until Ctrl-C."""
+    emulator = Emulator(board, build_if_needed=False, flash_image=flash_image)
     _build(ctx, emulator.target, if_needed=True)  # here, for the progress display
     # `kill` must stop QEMU too: SystemExit unwinds through the `with` below.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
@@ -182,10 +184,14 @@ def build(ctx: typer.Context, board: BoardOpt = "f746") -> None:
     typer.echo(_build(ctx, boards_mod.resolve(board), if_needed=False))
 
 
+FlashImageOpt = Annotated[Path | None, typer.Option(
+    "--flash-image", help="An emulated board's flash file (kept across runs; created when missing).")]
+
+
 @app.command()
-def emulate(ctx: typer.Context, board: BoardOpt = "f746") -> None:
+def emulate(ctx: typer.Context, board: BoardOpt = "f746", flash_image: FlashImageOpt = None) -> None:
     """Run the board's firmware in an emulator (--board host: as a process of this computer, much faster); print its socket:// URL; stop with Ctrl-C."""
-    _run_emulator(ctx, boards_mod.resolve(board))
+    _run_emulator(ctx, boards_mod.resolve(board), flash_image)
 
 
 @app.command()
@@ -194,16 +200,52 @@ def flash(
     board: BoardOpt = "f746",
     emulate: Annotated[bool, typer.Option("--emulate", help="Boot the emulator instead of flashing a board.")] = False,
     elf: Annotated[Path | None, typer.Option("--elf", help="Image to flash (default: build the board's).")] = None,
+    model: Annotated[Path | None, typer.Option("--model", help="Also write this int8 .tflite's training plan for --samples into the model area.", exists=True, dir_okay=False)] = None,
+    samples: Annotated[Path | None, typer.Option("--samples", help="With --model: the sample folder a stream will train on (its labels make the head).")] = None,
+    scheme: Annotated[str, typer.Option("--scheme", help="With --model: as tt-host stream's --scheme.")] = "paper",
+    budget: Annotated[str | None, typer.Option("--budget", help="With --model: as tt-host stream's --budget.")] = None,
+    lr: Annotated[str, typer.Option("--lr", help="With --model: as tt-host stream's --lr.")] = "auto",
+    seed: Annotated[int, typer.Option("--seed", help="With --model: as tt-host stream's --seed.")] = 0,
+    eval_split: Annotated[float, typer.Option("--eval-split", help="With --model: as tt-host stream's --eval-split.")] = 0.2,
+    flash_image: FlashImageOpt = None,
 ) -> None:
-    """Flash the firmware to a board through its ST-LINK (built first if needed)."""
+    """Flash the firmware to a board through its ST-LINK (built first if needed); with --model,
+    the training plan a stream of --samples would upload goes into its model area too, so the
+    board leaves the bench ready to train (an emulated board: into its --flash-image)."""
+    from tt_host.tooling import twin_flash
+    from tt_host.workflows.cache import Cache
+    from tt_host.workflows.factory import board_plan
+    from tt_host.workflows.provision import TrainingSetup
+
     target = boards_mod.resolve(board)
+    plan = None
+    if model is not None:
+        if samples is None:
+            raise UsageError("--model needs --samples DIR: the folder a stream will train on (its labels make the head)")
+        setup = TrainingSetup(scheme=scheme, budget=parse_size(budget) if budget else None, lr=lr, seed=seed)
+        with _stderr().status(f"compiling the plan of {model.name} for {samples}"):
+            plan = board_plan(target, model, samples, Cache(), setup, eval_split)
+        typer.echo(f"plan {plan.plan_hash[:16]}: {plan.scheme_name}, {len(plan.package):,} B package")
+    if target.emulated and plan is not None:
+        if flash_image is None:
+            raise UsageError(f"{target.name} keeps its flash in a file: give it with --flash-image FILE "
+                             f"(then `tt-host emulate --board {target.name} --flash-image FILE`)")
+        twin_flash.write_package(target, flash_image, plan.package)
+        typer.echo(f"wrote the package into the model area of {flash_image}")
+        if emulate:
+            _run_emulator(ctx, target, flash_image)
+        return
     if emulate:
-        _run_emulator(ctx, target)
+        _run_emulator(ctx, target, flash_image)
         return
     image = elf or _build(ctx, target, if_needed=True)
-    with _stderr().status(f"flashing {target.name}"):
-        tool = flashing.flash(target, image)
-    typer.echo(f"flashed {image} to {target.name} with {tool}")
+    with tempfile.TemporaryDirectory() as tmp, _stderr().status(f"flashing {target.name}"):
+        package = None
+        if plan is not None:
+            package = Path(tmp) / "package.bin"
+            package.write_bytes(plan.package)
+        tool = flashing.flash(target, image, package)
+    typer.echo(f"flashed {image}{' and the package' if plan is not None else ''} to {target.name} with {tool}")
 
 
 @app.command()

@@ -34,6 +34,7 @@ class Board:
     flash_bytes: int
     arena_bytes: int  #: the static training arena (CMake sizes the image's from this)
     model_area_bytes: int  #: flash for an uploaded package (plan + weights)
+    model_area_offset: int  #: where the model area starts, from the flash base
     param_store_bytes: int  #: the largest COMMIT record (trained parameters) the A/B store holds
     flash_base: int
     sram_base: int
@@ -90,6 +91,7 @@ class Board:
                 flash_bytes=int(memory["flash_bytes"]),
                 arena_bytes=int(memory["arena_bytes"]),
                 model_area_bytes=int(memory["model_area_bytes"]),
+                model_area_offset=int(memory["model_area_offset"]),
                 param_store_bytes=int(memory["param_store_bytes"]),
                 flash_base=int(memory.get("flash_base", DEFAULT_FLASH_BASE)),
                 sram_base=int(memory.get("sram_base", DEFAULT_SRAM_BASE)),

@@ -577,24 +577,35 @@ def stream_folder(
 ) -> StreamReport:
     """``tt-host stream``: the plan for ``folder`` on the device's model (or ``model``),
     compiled (or found: same inputs, same plan) and streamed as :func:`stream` does."""
-    from tt_host.compiler import load_graph
     from tt_host.compiler.report import firmware_footprint
 
     setup = setup or provision.TrainingSetup()
     info = session.info or session.hello()
     model_path = provision.find_model(cache, info, model)
-    found = samples_mod.scan(folder)
-    graph = load_graph(model_path)
-    sample = graph.tensors[graph.input]
-    shape = sample.shape
-    head = provision.choose_head(provision.model_labels(model_path), graph.n_classes, found.labels)
-    schedule = build_schedule(found, head.class_of, shape, eval_split, epochs, setup.seed,
-                              (sample.scale, sample.zero_point))
     firmware = firmware_footprint()
     limits = provision.DeviceLimits.of(info, firmware.sram, setup.budget)
+    plan, schedule = folder_plan(folder, cache, model_path, setup, limits, eval_split, epochs)
+    return stream(session, plan, schedule, cache, progress, replace_model, firmware.sram_static, keep_last)
+
+
+def folder_plan(folder: str | Path, cache: Cache, model: str | Path, setup: provision.TrainingSetup,
+                limits: provision.DeviceLimits, eval_split: float = 0.2,
+                epochs: int = 1) -> tuple[CachedPlan, Schedule]:
+    """The plan that trains ``model`` on ``folder`` within ``limits`` (compiled, or found in
+    ``cache``: the same inputs give the same plan), and the folder's schedule. A board flashed
+    with this plan (``tt-host flash --model``) is streamed the same folder without an upload."""
+    from tt_host.compiler import load_graph
+
+    found = samples_mod.scan(folder)
+    graph = load_graph(model)
+    sample = graph.tensors[graph.input]
+    shape = sample.shape
+    head = provision.choose_head(provision.model_labels(model), graph.n_classes, found.labels)
+    schedule = build_schedule(found, head.class_of, shape, eval_split, epochs, setup.seed,
+                              (sample.scale, sample.zero_point))
     images, labels = training_arrays(schedule, shape)
-    plan = provision.prepare(cache, model_path, head, images, labels, setup, limits, held_out_arrays(schedule, shape))
+    plan = provision.prepare(cache, model, head, images, labels, setup, limits, held_out_arrays(schedule, shape))
     log.info("plan %s: scheme %s, %d trainable parameters, %d-class head (%s)", plan.plan_hash[:16],
              plan.scheme_name, plan.report.get("trainable_params", 0), len(head.labels),
              "replaced" if head.replaced else "kept")
-    return stream(session, plan, schedule, cache, progress, replace_model, firmware.sram_static, keep_last)
+    return plan, schedule
