@@ -25,41 +25,6 @@ typedef struct {
 } tt_dw_bwd_tap_t;
 
 /*
- * tt_max_abs_s16(), two values per word on the Cortex-M7: SSUB16 sets each halfword's GE flags
- * and SEL keeps the larger (smaller) halfword, so a running maximum and minimum cost four
- * instructions per two values instead of about ten per value. max|v| = max(max v, -min v),
- * exact (the minimum may be -32768; the halves are widened before negating).
- */
-static inline int32_t tt_dw_bwd_max_abs(const int16_t *v, int32_t n)
-{
-#if TT_DSP
-    int32_t mx = 0, mn = 0, i = 0;
-    for (; i + 4 <= n; i += 4) {
-        const int32_t x = tt_dsp_read_word(v + i), y = tt_dsp_read_word(v + i + 2);
-        int32_t t;
-        __asm__("ssub16 %[t], %[x], %[mx]\n\t"
-                "sel    %[mx], %[x], %[mx]\n\t"
-                "ssub16 %[t], %[mn], %[x]\n\t"
-                "sel    %[mn], %[x], %[mn]\n\t"
-                "ssub16 %[t], %[y], %[mx]\n\t"
-                "sel    %[mx], %[y], %[mx]\n\t"
-                "ssub16 %[t], %[mn], %[y]\n\t"
-                "sel    %[mn], %[y], %[mn]"
-                : [mx] "+r"(mx), [mn] "+r"(mn), [t] "=&r"(t)
-                : [x] "r"(x), [y] "r"(y)
-                : "cc");
-    }
-    const int32_t hi = (int16_t)(mx >> 16) > (int16_t)mx ? (int16_t)(mx >> 16) : (int16_t)mx;
-    const int32_t lo = (int16_t)(mn >> 16) < (int16_t)mn ? (int16_t)(mn >> 16) : (int16_t)mn;
-    const int32_t rest = tt_max_abs_s16(v + i, n - i);
-    const int32_t m = hi > -lo ? hi : -lo;
-    return m > rest ? m : rest;
-#else
-    return tt_max_abs_s16(v, n);
-#endif
-}
-
-/*
  * The shift of the second requantization, and dX's exponent in *grad_input_exp, from the bound
  * max|dY| * (largest sum of |W| over one channel's kernel): every dX value fits int16 (up to one
  * rounding step). Reads the whole of dY, so an in-place kernel calls it before writing.
@@ -84,7 +49,7 @@ static inline int32_t tt_dw_bwd_input_shift(const tt_conv_geom_t *geom, const tt
     }
 #endif
     /* |acc| <= 32768 * 128 * 49 < 2^28 for kernels up to 7x7: no pre-shift is needed. */
-    const int64_t bound = (int64_t)tt_dw_bwd_max_abs(grad_output, geom->out_h * geom->out_w * c) * wbound;
+    const int64_t bound = (int64_t)tt_max_abs_s16(grad_output, geom->out_h * geom->out_w * c) * wbound;
     return tt_grad_choose_shift(bound, quant->scale_multiplier, quant->scale_shift, grad_output_exp, grad_input_exp);
 }
 

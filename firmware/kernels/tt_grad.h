@@ -16,38 +16,31 @@
 /* Largest |v| of an int16 tensor (32768 for -32768). */
 #if TT_DSP
 /* Every backward kernel scans its whole dY with this first, so on the Cortex-M7 it runs on two
- * values per word: a lane-wise running maximum and minimum (SSUB16 sets each lane's GE flags
- * from the exact 17-bit difference, SEL picks per lane), 2.5 instructions a value instead of
- * about 10; the largest |v| is then the larger of the top lane and minus the bottom lane. */
-static inline int32_t tt_dsp_max16(int32_t a, int32_t b)
-{
-    int32_t r;
-    __asm__("ssub16 %0, %1, %2\n\tsel %0, %1, %2" : "=&r"(r) : "r"(a), "r"(b));
-    return r;
-}
-
-static inline int32_t tt_dsp_min16(int32_t a, int32_t b)
-{
-    int32_t r;
-    __asm__("ssub16 %0, %2, %1\n\tsel %0, %1, %2" : "=&r"(r) : "r"(a), "r"(b));
-    return r;
-}
-
+ * values per word: SSUB16 sets each halfword's GE flags from the exact 17-bit difference and
+ * SEL keeps the larger (smaller) halfword, so a running maximum and minimum cost four
+ * instructions per two values instead of about ten per value. max|v| = max(max v, -min v),
+ * exact (the minimum may be -32768; the halves are widened before negating). */
 static inline int32_t tt_max_abs_s16(const int16_t *v, int32_t n)
 {
-    int32_t top0 = 0, bottom0 = 0, top1 = 0, bottom1 = 0;
-    int32_t i = 0;
+    int32_t mx = 0, mn = 0, i = 0;
     for (; i + 4 <= n; i += 4) {
-        const int32_t a = tt_dsp_read_word(v + i), b = tt_dsp_read_word(v + i + 2);
-        top0 = tt_dsp_max16(a, top0);
-        bottom0 = tt_dsp_min16(a, bottom0);
-        top1 = tt_dsp_max16(b, top1);
-        bottom1 = tt_dsp_min16(b, bottom1);
+        const int32_t x = tt_dsp_read_word(v + i), y = tt_dsp_read_word(v + i + 2);
+        int32_t t;
+        __asm__("ssub16 %[t], %[x], %[mx]\n\t"
+                "sel    %[mx], %[x], %[mx]\n\t"
+                "ssub16 %[t], %[mn], %[x]\n\t"
+                "sel    %[mn], %[x], %[mn]\n\t"
+                "ssub16 %[t], %[y], %[mx]\n\t"
+                "sel    %[mx], %[y], %[mx]\n\t"
+                "ssub16 %[t], %[mn], %[y]\n\t"
+                "sel    %[mn], %[y], %[mn]"
+                : [mx] "+r"(mx), [mn] "+r"(mn), [t] "=&r"(t)
+                : [x] "r"(x), [y] "r"(y)
+                : "cc");
     }
-    const int32_t top = tt_dsp_max16(top0, top1), bottom = tt_dsp_min16(bottom0, bottom1);
-    int32_t m = (int16_t)top > (top >> 16) ? (int16_t)top : top >> 16;
-    const int32_t b = (int16_t)bottom < (bottom >> 16) ? (int16_t)bottom : bottom >> 16;
-    m = -b > m ? -b : m;
+    const int32_t hi = (int16_t)(mx >> 16) > (int16_t)mx ? (int16_t)(mx >> 16) : (int16_t)mx;
+    const int32_t lo = (int16_t)(mn >> 16) < (int16_t)mn ? (int16_t)(mn >> 16) : (int16_t)mn;
+    int32_t m = hi > -lo ? hi : -lo;
     for (; i < n; i++) {
         const int32_t a = v[i] < 0 ? -(int32_t)v[i] : v[i];
         m = a > m ? a : m;
