@@ -502,10 +502,17 @@ static void dw_copy_row(uint8_t *slot, int32_t kb, const int8_t *src, int32_t c,
  * and C = (w_2h, 0). The four channels' weights of a tap are one word (1HWC), so a pair of
  * taps is transposed into the four channels' pairs like the input rows (dw_transpose()).
  */
-static void dw_planar_weights(const tt_conv_geom_t *g, const dw_planar_t *p, const int8_t *weights, int32_t ch,
-                              int32_t *tables, int32_t table_words)
+__attribute__((noinline)) static void dw_planar_weights(const tt_conv_geom_t *g, const dw_planar_t *p,
+                                                       const int8_t *weights, int32_t ch, int32_t *tables,
+                                                       int32_t table_words)
 {
     const int32_t k = g->kernel_w, c = g->in_c, ww = p->wwords, s = g->stride_w;
+    /* The second copy of the rows, k * ww words on (none for one output row). Every call of the
+     * row-streamed blocks builds the tables again, so the four channels' words are written
+     * straight from registers (no per-word test of out_h, no array through the stack), in a
+     * function of its own (inlined, it shared dw_planar()'s registers and spilled). */
+    const int32_t copy = g->out_h > 1 ? k * ww : 0;
+    int32_t *t1 = tables + table_words, *t2 = t1 + table_words, *t3 = t2 + table_words;
     for (int32_t r = 0; r < k; r++) {
         const int8_t *w = weights + r * k * c + ch;
         for (int32_t i = 0; i < ww; i++) {
@@ -513,12 +520,20 @@ static void dw_planar_weights(const tt_conv_geom_t *g, const dw_planar_t *p, con
             const int32_t second = tap + 1 < k ? tt_dsp_read_s8x4(w + (tap + 1) * c) : 0;
             int32_t v[4];
             dw_transpose(tt_dsp_read_s8x4(w + tap * c), second, 0, v);
-            for (int32_t j = 0; j < 4; j++) {
-                int32_t *t = tables + j * table_words + r * ww + i;
-                t[0] = (int32_t)__sadd16((int16x2_t)v[j], (int16x2_t)v[j]);
-                if (g->out_h > 1) {
-                    t[k * ww] = t[0];
-                }
+            const int32_t d0 = (int32_t)__sadd16((int16x2_t)v[0], (int16x2_t)v[0]);
+            const int32_t d1 = (int32_t)__sadd16((int16x2_t)v[1], (int16x2_t)v[1]);
+            const int32_t d2 = (int32_t)__sadd16((int16x2_t)v[2], (int16x2_t)v[2]);
+            const int32_t d3 = (int32_t)__sadd16((int16x2_t)v[3], (int16x2_t)v[3]);
+            const int32_t at = r * ww + i;
+            tables[at] = d0;
+            t1[at] = d1;
+            t2[at] = d2;
+            t3[at] = d3;
+            if (copy != 0) {
+                tables[at + copy] = d0;
+                t1[at + copy] = d1;
+                t2[at + copy] = d2;
+                t3[at + copy] = d3;
             }
         }
     }
