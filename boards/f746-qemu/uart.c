@@ -11,6 +11,7 @@
 #include "f746_qemu.h"
 #include "ring.h"
 #include "tt/port.h"
+#include "tt/uart_rate.h"
 
 #define UART0_BASE 0x40004000u
 #define UART_DATA TT_REG32(UART0_BASE + 0x000u)
@@ -26,7 +27,9 @@
 #define CTRL_RX_INTEN (1u << 3)
 #define INT_RX (1u << 1)
 
-#define BAUD 115200u
+/* The real board's USART1 clock (PCLK2, boards/f746-disco/board.c): the twin accepts exactly
+ * the rates the Discovery board makes, so a negotiation ends where it would on hardware. */
+#define F746_PCLK2_HZ 108000000u
 #define UART_IRQ_PRIORITY 0x40u
 
 static tt_ring_t rx_ring;
@@ -35,8 +38,7 @@ static volatile bool rx_held;
 
 void tt_qemu_uart_init(void)
 {
-    /* QEMU ignores the rate on a socket, but a divider below 16 leaves the UART unconfigured. */
-    UART_BAUDDIV = TT_QEMU_SYSCLK_HZ / BAUD;
+    tt_port_uart_set_baud(TT_DEFAULT_BAUD);
     UART_INTSTATUS = INT_RX;
     UART_CTRL = CTRL_TX_EN | CTRL_RX_EN | CTRL_RX_INTEN;
     tt_cm7_irq_enable(TT_QEMU_UART0_RX_IRQ, UART_IRQ_PRIORITY);
@@ -81,6 +83,15 @@ void tt_port_uart_flush(void)
     /* QEMU's CMSDK UART holds one byte until the character backend takes it. */
     while (UART_STATE & STATE_TX_FULL) {
     }
+}
+
+uint32_t tt_port_uart_rate(uint32_t baud, uint32_t *nearest) { return tt_uart_rate(F746_PCLK2_HZ, baud, nearest); }
+
+void tt_port_uart_set_baud(uint32_t baud)
+{
+    /* QEMU does not pace bytes on a socket at any rate, but a divider below 16 leaves the UART
+     * unconfigured (and a 25 MHz clock over 16 tops out at 1.56 Mbaud). */
+    UART_BAUDDIV = tt_uart_divider(TT_QEMU_SYSCLK_HZ, baud);
 }
 
 static bool rx_pending(void) { return !tt_ring_empty(&rx_ring); }

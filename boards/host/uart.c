@@ -16,11 +16,19 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "host_twin.h"
 #include "tt/port.h"
+#include "tt/uart_rate.h"
+
+/* The real board's USART1 clock (PCLK2, boards/f746-disco/board.c): the twin accepts exactly
+ * the rates the Discovery board makes, so a negotiation ends where it would on hardware. */
+#define F746_PCLK2_HZ 108000000u
+/* How long tt_port_wait_for_rx() sleeps at most: the Cortex-M boards' SysTick wake-up. */
+#define WAKE_MS 100
 
 static int listener = -1;
 static int client = -1;
@@ -107,10 +115,19 @@ void tt_port_uart_flush(void)
      * the exec of a reset, which keeps the socket open. */
 }
 
+uint32_t tt_port_uart_rate(uint32_t wanted, uint32_t *nearest) { return tt_uart_rate(F746_PCLK2_HZ, wanted, nearest); }
+
+void tt_port_uart_set_baud(uint32_t rate)
+{
+    /* A socket has no rate: the switch is recorded in the log, where tests and users see it. */
+    fprintf(stderr, "tt-firmware: UART at %lu baud\n", (unsigned long)rate);
+}
+
 void tt_port_wait_for_rx(void)
 {
-    /* Whatever wakes poll() (data, a hang-up, a new client) is for the next read to handle. */
+    /* Whatever wakes poll() (data, a hang-up, a new client, the time-out) is for the next read
+     * to handle. */
     struct pollfd fd = {.fd = client >= 0 ? client : listener, .events = POLLIN, .revents = 0};
-    while (poll(&fd, 1, -1) < 0 && errno == EINTR) {
+    while (poll(&fd, 1, WAKE_MS) < 0 && errno == EINTR) {
     }
 }

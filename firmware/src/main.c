@@ -26,6 +26,7 @@ int main(void)
     for (;;) {
         uint8_t chunk[64];
         const size_t n = tt_port_uart_read(chunk, sizeof chunk);
+        tt_proto_poll(&proto); /* an unconfirmed baud rate times out, with or without traffic */
         if (n == 0) {
             tt_port_wait_for_rx();
             continue;

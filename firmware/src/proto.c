@@ -19,6 +19,10 @@ void tt_proto_init(tt_proto_t *proto, uint8_t *rx, uint8_t *tx, tt_write_fn writ
     proto->trainer = trainer;
     memset(proto->announced_model, 0, sizeof proto->announced_model);
     proto->reset_requested = false;
+    proto->baud = TT_DEFAULT_BAUD;
+    proto->switch_to = 0;
+    proto->baud_unconfirmed = false;
+    proto->baud_since = 0;
     tt_upload_init(&proto->upload, tt_port_flash_layout());
 }
 
@@ -174,6 +178,19 @@ static bool payload_ok(tt_proto_t *proto, const tt_frame_header_t *h, size_t len
     return false;
 }
 
+/* SAMPLE_DATA and SAMPLE_PACKED answer alike: how much of the sample the device holds. */
+static void reply_sample_progress(tt_proto_t *proto, const tt_frame_header_t *h, tt_status_t status, uint32_t detail)
+{
+    if (status != TT_STATUS_OK) {
+        reply_error(proto, status, h->seq, h->opcode, detail);
+        return;
+    }
+    uint8_t *p = payload_out(proto);
+    tt_put_u32(p + TT_SAMPLE_PROGRESS_OFF_RECEIVED, tt_executor_fed(&proto->trainer->ex));
+    tt_put_u32(p + TT_SAMPLE_PROGRESS_OFF_INPUT_BYTES, tt_trainer_input_bytes(proto->trainer));
+    reply(proto, h, TT_SAMPLE_PROGRESS_BYTES);
+}
+
 static void execute_sample_data(tt_proto_t *proto, const tt_frame_header_t *h, const uint8_t *payload, size_t len)
 {
     if (!payload_ok(proto, h, len, TT_SAMPLE_DATA_BYTES, true)) {
@@ -183,14 +200,40 @@ static void execute_sample_data(tt_proto_t *proto, const tt_frame_header_t *h, c
     const tt_status_t status =
         tt_trainer_sample_data(proto->trainer, tt_get_u32(payload + TT_SAMPLE_DATA_OFF_OFFSET),
                                payload + TT_SAMPLE_DATA_BYTES, (uint32_t)(len - TT_SAMPLE_DATA_BYTES), &detail);
-    if (status != TT_STATUS_OK) {
-        reply_error(proto, status, h->seq, h->opcode, detail);
+    reply_sample_progress(proto, h, status, detail);
+}
+
+static void execute_sample_packed(tt_proto_t *proto, const tt_frame_header_t *h, const uint8_t *payload, size_t len)
+{
+    if (!payload_ok(proto, h, len, TT_SAMPLE_PACKED_BYTES, true)) {
+        return;
+    }
+    uint32_t detail;
+    const tt_status_t status = tt_trainer_sample_packed(
+        proto->trainer, tt_get_u32(payload + TT_SAMPLE_PACKED_OFF_OFFSET),
+        tt_get_u16(payload + TT_SAMPLE_PACKED_OFF_DECODED), payload[TT_SAMPLE_PACKED_OFF_STRIDE],
+        payload + TT_SAMPLE_PACKED_BYTES, (uint32_t)(len - TT_SAMPLE_PACKED_BYTES), &detail);
+    reply_sample_progress(proto, h, status, detail);
+}
+
+/* SET_BAUD: answered here at the old rate; handle_event() switches once the answer is out. */
+static void execute_set_baud(tt_proto_t *proto, const tt_frame_header_t *h, const uint8_t *payload, size_t len)
+{
+    if (!payload_ok(proto, h, len, TT_SET_BAUD_BYTES, false)) {
+        return;
+    }
+    const uint32_t wanted = tt_get_u32(payload + TT_SET_BAUD_OFF_BAUD);
+    uint32_t nearest;
+    const uint32_t made = tt_port_uart_rate(wanted, &nearest);
+    if (made == 0u) {
+        reply_error(proto, TT_STATUS_BAD_PAYLOAD, h->seq, h->opcode, nearest);
         return;
     }
     uint8_t *p = payload_out(proto);
-    tt_put_u32(p + TT_SAMPLE_PROGRESS_OFF_RECEIVED, tt_executor_fed(&proto->trainer->ex));
-    tt_put_u32(p + TT_SAMPLE_PROGRESS_OFF_INPUT_BYTES, tt_trainer_input_bytes(proto->trainer));
-    reply(proto, h, TT_SAMPLE_PROGRESS_BYTES);
+    tt_put_u32(p + TT_BAUD_OFF_BAUD, made);
+    tt_put_u32(p + TT_BAUD_OFF_CONFIRM_MS, wanted == TT_DEFAULT_BAUD ? 0u : TT_BAUD_CONFIRM_MS);
+    proto->switch_to = wanted;
+    reply(proto, h, TT_BAUD_BYTES);
 }
 
 static void execute_sample_run(tt_proto_t *proto, const tt_frame_header_t *h, const uint8_t *payload, size_t len)
@@ -378,6 +421,12 @@ static void execute(tt_proto_t *proto, const uint8_t *frame, size_t frame_len)
     case TT_OP_SAMPLE_DATA:
         execute_sample_data(proto, &h, payload, payload_len);
         return;
+    case TT_OP_SAMPLE_PACKED:
+        execute_sample_packed(proto, &h, payload, payload_len);
+        return;
+    case TT_OP_SET_BAUD:
+        execute_set_baud(proto, &h, payload, payload_len);
+        return;
     case TT_OP_SAMPLE_RUN:
         execute_sample_run(proto, &h, payload, payload_len);
         return;
@@ -418,6 +467,27 @@ static tt_status_t framing_status(tt_frame_event_t event)
     }
 }
 
+/* Run the UART at @p baud from the next byte on; what was half received is noise. */
+static void switch_uart(tt_proto_t *proto, uint32_t baud)
+{
+    tt_port_uart_set_baud(baud);
+    tt_frame_decoder_init(&proto->decoder, proto->decoder.buf, proto->decoder.cap);
+    proto->baud = baud;
+    proto->baud_unconfirmed = baud != TT_DEFAULT_BAUD;
+    proto->baud_since = tt_port_ticks();
+}
+
+void tt_proto_poll(tt_proto_t *proto)
+{
+    if (!proto->baud_unconfirmed) {
+        return;
+    }
+    const uint64_t window = (uint64_t)tt_port_tick_hz() * TT_BAUD_CONFIRM_MS / 1000u;
+    if ((uint64_t)(uint32_t)(tt_port_ticks() - proto->baud_since) >= window) {
+        switch_uart(proto, TT_DEFAULT_BAUD);
+    }
+}
+
 static void handle_event(tt_proto_t *proto, tt_frame_event_t event)
 {
     if (event != TT_FRAME_READY) {
@@ -429,6 +499,7 @@ static void handle_event(tt_proto_t *proto, tt_frame_event_t event)
         tt_frame_send(proto->framing_error, len, proto->write, proto->write_ctx);
         return;
     }
+    proto->baud_unconfirmed = false; /* an intact frame: the rate carries */
     const uint8_t *frame = proto->decoder.buf;
     const size_t len = proto->decoder.len;
     const tt_frame_header_t h = tt_frame_header_read(frame);
@@ -452,6 +523,15 @@ size_t tt_proto_feed(tt_proto_t *proto, const uint8_t *data, size_t len)
         const tt_frame_event_t event = tt_frame_decoder_push(&proto->decoder, data[i]);
         if (event != TT_FRAME_PENDING) {
             handle_event(proto, event);
+        }
+        if (proto->switch_to != 0u) {
+            /* SET_BAUD's answer went out at the old rate; a switch before it has left would cut
+             * its last bytes. The rest of this read came before the switch: noise to the new
+             * rate (a host sends nothing until it has the answer). */
+            tt_port_uart_flush();
+            switch_uart(proto, proto->switch_to);
+            proto->switch_to = 0;
+            return len;
         }
     }
     return len;

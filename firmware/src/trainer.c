@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "tt/frame.h"
+#include "tt/packbits.h"
 #include "tt/plan_gen.h"
 
 /* Store payload of a commit: the trained count, then the parameter image. */
@@ -125,8 +126,8 @@ uint32_t tt_trainer_input_bytes(const tt_trainer_t *t)
     return t->package != NULL ? tt_executor_input_bytes(&t->ex) : 0u;
 }
 
-tt_status_t tt_trainer_sample_data(tt_trainer_t *t, uint32_t offset, const uint8_t *data, uint32_t len,
-                                   uint32_t *detail)
+/* The refusals SAMPLE_DATA and SAMPLE_PACKED share, for @p len bytes at @p offset. */
+static tt_status_t sample_check(const tt_trainer_t *t, uint32_t offset, uint32_t len, uint32_t *detail)
 {
     *detail = 0;
     if (t->package == NULL) {
@@ -141,11 +142,26 @@ tt_status_t tt_trainer_sample_data(tt_trainer_t *t, uint32_t offset, const uint8
         *detail = input_bytes;
         return TT_STATUS_SAMPLE_SIZE;
     }
-    /* Stored, or (a streamed plan) run through the first block as its rows complete: those
-     * ticks belong to the sample's step. */
+    return TT_STATUS_OK;
+}
+
+/* Stored, or (a streamed plan) run through the first block as its rows complete: those ticks
+ * belong to the sample's step. */
+static void sample_ticks_begin(tt_trainer_t *t, uint32_t offset)
+{
     if (offset == 0u) {
         t->sample_ticks = 0;
     }
+}
+
+tt_status_t tt_trainer_sample_data(tt_trainer_t *t, uint32_t offset, const uint8_t *data, uint32_t len,
+                                   uint32_t *detail)
+{
+    const tt_status_t refused = sample_check(t, offset, len, detail);
+    if (refused != TT_STATUS_OK) {
+        return refused;
+    }
+    sample_ticks_begin(t, offset);
     const uint32_t start = tt_port_ticks();
     const tt_status_t status = tt_executor_feed(&t->ex, offset, data, len);
     t->sample_ticks += tt_port_ticks() - start;
@@ -153,6 +169,53 @@ tt_status_t tt_trainer_sample_data(tt_trainer_t *t, uint32_t offset, const uint8
         return TT_STATUS_INTERNAL; /* every reason to refuse was checked above */
     }
     return TT_STATUS_OK;
+}
+
+/* Where decoded bytes go: the executor, at the offset they continue. */
+typedef struct {
+    tt_trainer_t *t;
+    uint32_t offset;
+    tt_status_t status;
+} packed_sink_t;
+
+static void feed_decoded(void *ctx, const uint8_t *data, uint32_t len)
+{
+    packed_sink_t *sink = ctx;
+    if (tt_executor_feed(&sink->t->ex, sink->offset, data, len) != TT_STATUS_OK) {
+        sink->status = TT_STATUS_INTERNAL; /* every reason to refuse was checked before */
+    }
+    sink->offset += len;
+}
+
+tt_status_t tt_trainer_sample_packed(tt_trainer_t *t, uint32_t offset, uint32_t decoded, uint32_t stride,
+                                     const uint8_t *stream, uint32_t len, uint32_t *detail)
+{
+    const tt_status_t refused = sample_check(t, offset, decoded, detail);
+    if (refused != TT_STATUS_OK) {
+        return refused;
+    }
+    if (stride > TT_PACKED_MAX_STRIDE) {
+        *detail = TT_PACKED_MAX_STRIDE;
+        return TT_STATUS_BAD_PAYLOAD;
+    }
+    /* The whole stream is checked before a byte is fed: a refused chunk changes nothing. */
+    uint32_t walked = 0, bad_at = 0;
+    if (tt_packbits_check(stream, len, &walked, &bad_at) != TT_STATUS_OK) {
+        *detail = bad_at;
+        return TT_STATUS_BAD_PAYLOAD;
+    }
+    if (walked != decoded) {
+        *detail = len;
+        return TT_STATUS_BAD_PAYLOAD;
+    }
+    sample_ticks_begin(t, offset);
+    const uint32_t start = tt_port_ticks();
+    /* A few rows at a time: the decoded sample never sits anywhere whole but in the executor. */
+    uint8_t buf[128];
+    packed_sink_t sink = {t, offset, TT_STATUS_OK};
+    (void)tt_packbits_unpack(stream, len, stride, buf, sizeof buf, feed_decoded, &sink);
+    t->sample_ticks += tt_port_ticks() - start;
+    return sink.status;
 }
 
 tt_status_t tt_trainer_sample_run(tt_trainer_t *t, uint32_t step, uint32_t label, bool train, uint32_t lr_scale_q16,

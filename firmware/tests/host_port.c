@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "tt/port.h"
+#include "tt/uart_rate.h"
 
 #define KB 1024u
 #define EXTERNAL TT_HOST_INTERNAL_FLASH_BYTES /* where the external flash starts in the array */
@@ -113,12 +114,26 @@ int tt_port_flash_program(const uint8_t *at, const uint8_t *data, size_t len)
     return 0;
 }
 
+static uint32_t clock_skip; /* microseconds tests moved the clock on */
+static uint32_t uart_baud = TT_DEFAULT_BAUD;
+
 uint32_t tt_port_ticks(void)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint32_t)((uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u);
+    return (uint32_t)((uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u) + clock_skip;
 }
+
+void tt_host_clock_advance(uint32_t us) { clock_skip += us; }
+
+/* The Discovery board's USART1 clock (PCLK2 = 108 MHz): the rates the vectors expect. */
+uint32_t tt_port_uart_rate(uint32_t baud, uint32_t *nearest) { return tt_uart_rate(108000000u, baud, nearest); }
+
+void tt_port_uart_set_baud(uint32_t baud) { uart_baud = baud; }
+
+void tt_port_uart_flush(void) {}
+
+uint32_t tt_host_uart_baud(void) { return uart_baud; }
 
 uint32_t tt_port_tick_hz(void) { return 1000000u; }
 

@@ -34,6 +34,12 @@ void tt_host_flash_reset(void);
  */
 void tt_host_flash_cut_after(long steps);
 
+/** Move tt_port_ticks() on by @p us microseconds (time-outs without waiting). */
+void tt_host_clock_advance(uint32_t us);
+
+/** The rate the last tt_port_uart_set_baud() chose (TT_DEFAULT_BAUD before any). */
+uint32_t tt_host_uart_baud(void);
+
 /** Flash steps performed since the last tt_host_flash_cut_after() or reset. */
 long tt_host_flash_steps(void);
 

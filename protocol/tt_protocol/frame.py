@@ -46,6 +46,15 @@ PROTOCOL_VERSION = 2
 #: exactly one frame of this payload, so larger data (plans, samples) travels in chunks.
 MAX_PAYLOAD = 1024
 
+#: The UART rate every device starts at, after a reset too, and returns to when a switch
+#: (``SET_BAUD``) is not confirmed in time.
+DEFAULT_BAUD = 115200
+
+#: How far the rate a device's UART makes may be from the rate asked for: a UART receiver
+#: samples each bit mid-way, so the two ends may drift apart by about half a bit over a
+#: 10-bit character; 2 % keeps a margin for the other end's own error.
+BAUD_TOLERANCE_PERCENT = 2
+
 #: Sequence number the device uses when it answers a frame whose header it could not trust.
 SEQ_UNKNOWN = 0xFFFF
 
@@ -125,6 +134,26 @@ class Opcode(enum.IntEnum):
     #: NO_PLAN; BAD_PAYLOAD when ``first`` is past the op table (detail: its ops); NO_SPACE when
     #: the plan leaves no room in the arena for the counters (detail: the bytes they need).
     PROFILE = 0x28
+    #: Switch the UART to another rate (``SetBaudPayload``). The device answers ``BAUD_SET``
+    #: (``BaudPayload``: the rate its UART makes, within ``BAUD_TOLERANCE_PERCENT`` of the one
+    #: asked for, and its confirm window) at the old rate, finishes sending it, then switches.
+    #: Unless the new rate is ``DEFAULT_BAUD``, it must be confirmed: when no valid frame (CRC
+    #: intact) arrives at the new rate within ``confirm_ms``, the device returns to
+    #: ``DEFAULT_BAUD`` by itself, so a rate the cable cannot carry never strands the link. A
+    #: reset always returns to ``DEFAULT_BAUD``. Refused, with nothing changed: BAD_PAYLOAD for a
+    #: rate the UART cannot make within the tolerance (detail: the nearest rate it makes, e.g.
+    #: its highest for a rate above it) or a payload that is not 4 bytes (detail: 4).
+    SET_BAUD = 0x29
+    #: ``SAMPLE_DATA`` compressed (``SamplePackedHeader`` then a PackBits stream, see
+    #: ``tt_protocol.packbits``): the stream decodes to ``decoded`` bytes that go where a
+    #: SAMPLE_DATA with the same ``offset`` would put them, after undoing the left-neighbour
+    #: delta when ``stride`` is not 0. Each chunk decodes on its own (no state crosses chunks).
+    #: Answered like SAMPLE_DATA (``SAMPLE_ACCEPTED``), with its refusals (NO_PLAN,
+    #: OUT_OF_ORDER, SAMPLE_SIZE for ``offset + decoded`` past the input), and BAD_PAYLOAD when
+    #: the stream is malformed or does not decode to exactly ``decoded`` bytes (detail: the
+    #: stream byte where decoding failed), or ``stride`` is above ``PACKED_MAX_STRIDE`` (detail:
+    #: that limit). A refused chunk changes nothing.
+    SAMPLE_PACKED = 0x2A
 
     INFO = 0x81
     PONG = 0x82
@@ -140,6 +169,8 @@ class Opcode(enum.IntEnum):
     RESETTING = 0xA6
     REVERTED = 0xA7
     PROFILE_DATA = 0xA8
+    BAUD_SET = 0xA9
+    SAMPLE_PACKED_ACCEPTED = 0xAA
     #: Any request that failed; the payload is an ``ErrorPayload``.
     ERROR = 0xFF
 
@@ -335,6 +366,32 @@ CommitPayload = Struct(
     "bytes" / Int32ul,  # payload bytes persisted (0 for a rollback)
 )
 
+SetBaudPayload = Struct(
+    "baud" / Int32ul,  # the rate wanted, bits per second
+)
+
+BaudPayload = Struct(
+    "baud" / Int32ul,  # the rate the UART makes for it (its clock over the divider), from now on
+    "confirm_ms" / Int32ul,  # a valid frame must arrive at the new rate within this, or the device
+    #                          returns to DEFAULT_BAUD (0: no confirmation needed: it is DEFAULT_BAUD)
+)
+
+#: Largest left-neighbour distance (``SamplePackedHeader.stride``) a device undoes: the
+#: channels of the widest input a delta helps (an image's 3, a sensor's few).
+PACKED_MAX_STRIDE = 16
+
+SamplePackedHeader = Struct(
+    "offset" / Int32ul,  # input byte the decoded data starts at, as SAMPLE_DATA's offset
+    "decoded" / Int16ul,  # bytes the stream decodes to
+    # 0: the decoded bytes are the data; n: each decoded byte is the difference to the data
+    # byte n before it (mod 256), the first n of the chunk differences to 0
+    "stride" / Int8ul,
+    "reserved" / Int8ul,  # 0
+)
+
+#: Largest compressed stream a SAMPLE_PACKED carries.
+SAMPLE_PACKED_MAX_DATA = MAX_PAYLOAD - SamplePackedHeader.sizeof()
+
 ProfilePayload = Struct(
     "first" / Int16ul,  # index of the first op wanted (0: the first LOAD op)
     "flags" / Int16ul,  # ProfileFlag
@@ -381,6 +438,9 @@ PAYLOAD_LAYOUTS = {
     "TT_PULL_DATA": PullDataHeader,
     "TT_COMMIT": CommitPayload,
     "TT_PROFILE": ProfilePayload,
+    "TT_SET_BAUD": SetBaudPayload,
+    "TT_BAUD": BaudPayload,
+    "TT_SAMPLE_PACKED": SamplePackedHeader,
     "TT_PROFILE_DATA": ProfileDataHeader,
     "TT_PROFILE_RECORD": ProfileRecord,
 }

@@ -60,6 +60,19 @@ knows; pass one as ``executor`` (any object with this interface), or they raise
 - ``params_image() -> bytes``: ``tt_executor_params_read`` of the whole image;
 - ``restore(image: bytes)``: ``tt_executor_params_write``.
 
+**The link.** SET_BAUD answers with the rate ``baud.uart_rate`` makes over the board's
+``uart_clock_hz`` (BAD_PAYLOAD, detail the nearest rate it makes, when it is more than
+``BAUD_TOLERANCE_PERCENT`` off; detail 4 for a payload of another size) and switches ``baud``
+once the answer is out. A switch to another rate than ``DEFAULT_BAUD`` is given up, back to
+``DEFAULT_BAUD``, when no intact frame arrives within ``confirm_ms`` of ``clock()``; the model
+checks that deadline whenever it is fed or :meth:`Responder.poll` is called (the firmware's
+main loop wakes at least once a second). A reset returns to ``DEFAULT_BAUD``. Bytes are bytes
+here: a transport that models a cable decides what arrives at which rate.
+SAMPLE_PACKED checks its header's size (BAD_PAYLOAD, detail 8), NO_PLAN, OUT_OF_ORDER and
+SAMPLE_SIZE as SAMPLE_DATA does for ``decoded`` bytes, then the stride (BAD_PAYLOAD, detail
+``PACKED_MAX_STRIDE``) and the stream (``packbits.decode``: BAD_PAYLOAD, detail the stream byte
+where it failed, or the stream's length when it decodes to another length than ``decoded``).
+
 ``ErrorPayload.detail`` carries what the device expected: ``MAX_FRAME_BYTES`` for
 TOO_LARGE, its ``PROTOCOL_VERSION`` for BAD_VERSION, the payload bytes that actually
 arrived for TRUNCATED, the payload length the opcode takes for BAD_PAYLOAD.
@@ -69,11 +82,20 @@ from __future__ import annotations
 
 import dataclasses
 import struct
+import time
 import zlib
+from collections.abc import Callable
 from typing import Any
 
+from . import packbits
 from . import plan as P
+from .baud import F746_USART_CLOCK_HZ, uart_rate
 from .frame import (
+    DEFAULT_BAUD,
+    PACKED_MAX_STRIDE,
+    BaudPayload,
+    SamplePackedHeader,
+    SetBaudPayload,
     LR_SCALE_ONE,
     CRC_BYTES,
     HEADER_BYTES,
@@ -141,6 +163,8 @@ class BoardIdentity:
     core_clock_hz: int
     #: ``tt_port_tick_hz()``; the host build of the firmware (and the vectors) count microseconds.
     tick_hz: int = 1_000_000
+    #: The clock the UART divides: which rates SET_BAUD accepts (the twins: the real board's).
+    uart_clock_hz: int = F746_USART_CLOCK_HZ
 
 
 def error_frame(status: Status, seq: int, opcode: int = 0, detail: int = 0) -> bytes:
@@ -228,8 +252,13 @@ class Responder:
         model_area_bytes: int = MODEL_AREA_BYTES,
         executor: Any = None,
         store_capacity: int = STORE_CAPACITY_BYTES,
+        confirm_ms: int = 1000,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.board = board
+        #: ``TT_BAUD_CONFIRM_MS`` of the firmware; tests shorten it.
+        self.confirm_ms = confirm_ms
+        self.clock = clock
         self.executor = executor
         self.store_capacity = store_capacity
         self.upload = _Upload(model_area_bytes)
@@ -247,6 +276,10 @@ class Responder:
         self._decoder = FrameDecoder()
         self._last: tuple[int, bytes, bytes] | None = None  # (seq, crc bytes, answer)
         self._reset_pending = False
+        #: The UART's rate now; a switch waits for its answer to go out (``_switch_to``).
+        self.baud = DEFAULT_BAUD
+        self._switch_to: int | None = None
+        self._unconfirmed_since: float | None = None
         self.upload.active = self.upload.complete = False
         self.announced_model = bytes(_HASH_BYTES)
         self._unload()
@@ -309,10 +342,28 @@ class Responder:
 
     # -- frames ------------------------------------------------------------------------------
 
+    def poll(self) -> None:
+        """``tt_proto_poll``: give up a switched rate that no frame confirmed in time."""
+        since = self._unconfirmed_since
+        if since is not None and self.clock() - since >= self.confirm_ms / 1000:
+            self._switch(DEFAULT_BAUD)
+
+    def _switch(self, baud: int) -> None:
+        self.baud = baud
+        self._decoder = FrameDecoder()  # what was half received is noise at the new rate
+        self._unconfirmed_since = None if baud == DEFAULT_BAUD else self.clock()
+
     def feed(self, data: bytes) -> bytes:
+        self.poll()
         out = []
         for event in self._decoder.feed(data):
+            if event.status == Status.OK:
+                self._unconfirmed_since = None  # an intact frame: the rate carries
             out.append(to_wire(self._answer(event)))
+            if self._switch_to is not None:
+                self._switch(self._switch_to)
+                self._switch_to = None
+                break  # anything fed with it arrived at the old rate: noise
             if self._reset_pending:
                 # The device resets after this answer: whatever else arrived is lost.
                 self.resets += 1
@@ -407,6 +458,29 @@ class Responder:
         if offset + len(data) > input_bytes:
             return Status.SAMPLE_SIZE, input_bytes, b""
         self.sample[offset:] = data
+        return Status.OK, 0, SampleProgressPayload.build(dict(received=len(self.sample), input_bytes=input_bytes))
+
+    def _sample_packed(self, payload: bytes):
+        size = SamplePackedHeader.sizeof()
+        if len(payload) < size:
+            return Status.BAD_PAYLOAD, size, b""
+        if self.package is None:
+            return Status.NO_PLAN, 0, b""
+        input_bytes = self._executor().input_bytes
+        head, stream = SamplePackedHeader.parse(payload), payload[size:]
+        if head.offset != 0 and head.offset != len(self.sample):
+            return Status.OUT_OF_ORDER, len(self.sample), b""
+        if head.offset + head.decoded > input_bytes:
+            return Status.SAMPLE_SIZE, input_bytes, b""
+        if head.stride > PACKED_MAX_STRIDE:
+            return Status.BAD_PAYLOAD, PACKED_MAX_STRIDE, b""
+        try:
+            decoded = packbits.decode(stream)
+        except packbits.PackedInvalid as exc:
+            return Status.BAD_PAYLOAD, exc.at, b""
+        if len(decoded) != head.decoded:
+            return Status.BAD_PAYLOAD, len(stream), b""
+        self.sample[head.offset:] = packbits.undelta(decoded, head.stride)
         return Status.OK, 0, SampleProgressPayload.build(dict(received=len(self.sample), input_bytes=input_bytes))
 
     def _sample_run(self, payload: bytes):
@@ -558,6 +632,18 @@ class Responder:
         r = self.record if self._restored else None
         return Status.OK, 0, CommitPayload.build(dict(sequence=r.sequence if r else 0, bytes=len(r.payload) if r else 0))
 
+    def _set_baud(self, payload: bytes):
+        size = SetBaudPayload.sizeof()
+        if len(payload) != size:
+            return Status.BAD_PAYLOAD, size, b""
+        wanted = SetBaudPayload.parse(payload).baud
+        made, nearest = uart_rate(self.board.uart_clock_hz, wanted)
+        if not made:
+            return Status.BAD_PAYLOAD, nearest, b""
+        self._switch_to = wanted
+        confirm_ms = 0 if wanted == DEFAULT_BAUD else self.confirm_ms
+        return Status.OK, 0, BaudPayload.build(dict(baud=made, confirm_ms=confirm_ms))
+
     def _reset(self, payload: bytes):
         if payload:
             return Status.BAD_PAYLOAD, 0, b""
@@ -579,6 +665,8 @@ class Responder:
         Opcode.ROLLBACK: _rollback,
         Opcode.REVERT: _revert,
         Opcode.RESET: _reset,
+        Opcode.SET_BAUD: _set_baud,
+        Opcode.SAMPLE_PACKED: _sample_packed,
     }
 
 

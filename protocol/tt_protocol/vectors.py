@@ -25,6 +25,8 @@ from .frame import (
     PullPayload,
     SampleDataHeader,
     SampleFlag,
+    SamplePackedHeader,
+    SetBaudPayload,
     SampleRunPayload,
     crc32,
     encode_frame,
@@ -196,6 +198,27 @@ def _training_inputs() -> list[tuple[str, str, bytes]]:
     ]  # fmt: skip
 
 
+def _set_baud(seq: int, baud: int) -> bytes:
+    return _request(Opcode.SET_BAUD, seq, SetBaudPayload.build(dict(baud=baud)))
+
+
+def _link_inputs() -> list[tuple[str, str, bytes]]:
+    """SET_BAUD and SAMPLE_PACKED. An accepted switch ends its vector: the device drops what
+    arrived with the request (it came at the old rate)."""
+    packed = SamplePackedHeader.build(dict(offset=0, decoded=4, stride=0, reserved=0)) + b"\xfd\x07"
+    return [
+        ("set_baud", "921,600 baud: answered at the old rate with the rate USART1 makes (108 MHz / 117) and "
+         "the confirm window", _set_baud(300, 921_600)),
+        ("set_baud_default", "back to 115,200 baud: no confirmation needed", _set_baud(301, 115_200)),
+        ("set_baud_refused", "rates the UART cannot make within 2 %: above its highest (detail 108 MHz / 16), "
+         "between two dividers, 0 (detail its lowest); a payload of 3 bytes; the link is unchanged",
+         _set_baud(302, 7_000_000) + _set_baud(303, 6_550_000) + _set_baud(304, 0)
+         + _request(Opcode.SET_BAUD, 305, b"\0\0\0") + _ping(306, b"still here")),
+        ("sample_packed_refused", "SAMPLE_PACKED without a plan, and with a short header",
+         _request(Opcode.SAMPLE_PACKED, 307, packed) + _request(Opcode.SAMPLE_PACKED, 308, packed[:7])),
+    ]  # fmt: skip
+
+
 def _corrupt_crc(frame: bytes) -> bytes:
     return frame[:-1] + bytes([frame[-1] ^ 0x5A])
 
@@ -233,6 +256,7 @@ def _inputs() -> list[tuple[str, str, bytes]]:
          bytes(rng.randrange(1, 256) for _ in range(3000)) + _ping(19)),
         *_upload_inputs(),
         *_training_inputs(),
+        *_link_inputs(),
     ]
 
 

@@ -73,7 +73,26 @@ void tt_port_uart_write(const uint8_t *buf, size_t len);
 void tt_port_uart_flush(void);
 
 /**
- * Sleep until an interrupt may have delivered a byte.
+ * The rate the UART runs at for a request of @p baud (SET_BAUD; the number is untrusted).
+ * Boards accept the rates the real board's UART makes within TT_BAUD_TOLERANCE_PERCENT
+ * (tt_uart_rate() over its clock), the twins the same ones, so that a negotiation goes the
+ * same way on all of them.
+ * @param nearest receives the closest rate the UART makes (what a refusal reports)
+ * @return the rate it makes for @p baud; 0 when it cannot make @p baud closely enough
+ */
+uint32_t tt_port_uart_rate(uint32_t baud, uint32_t *nearest);
+
+/**
+ * Run the UART at @p baud (a rate tt_port_uart_rate() accepted) from now on. A byte still
+ * being sent or received is cut short: call tt_port_uart_flush() first. tt_port_init() and a
+ * reset start at TT_DEFAULT_BAUD.
+ */
+void tt_port_uart_set_baud(uint32_t baud);
+
+/**
+ * Sleep until an interrupt may have delivered a byte, or until the board's periodic wake-up
+ * (at most about a second apart: the SysTick wrap on the Cortex-M boards, a poll timeout on
+ * the host twin), so that deadlines the caller keeps (tt_proto_poll()) pass without traffic.
  * Implementations check for pending receive data with interrupts masked before
  * sleeping, so a byte that arrives between the caller's last read and the sleep
  * cannot be missed.

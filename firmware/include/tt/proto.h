@@ -14,6 +14,9 @@
  *
  * This file dispatches; the state the requests act on lives in tt_upload_t (the package
  * transfer) and tt_trainer_t (the running plan, samples, counters, the weight store).
+ * SET_BAUD is answered at the old rate; the switch follows once the answer has left the UART
+ * (tt_port_uart_flush(), tt_port_uart_set_baud()), and tt_proto_poll() undoes it when no valid
+ * frame confirms it in time.
  * RESET is answered here, but the reset itself is the caller's: tt_proto_feed() stops at
  * the RESET request and tt_proto_reset_requested() turns true, so the board can drain the
  * UART and reset (main.c) while host tests just look.
@@ -34,6 +37,9 @@
 extern "C" {
 #endif
 
+/** How long a switched UART rate waits for a valid frame before it returns to TT_DEFAULT_BAUD. */
+#define TT_BAUD_CONFIRM_MS 1000u
+
 /** Size of an ERROR frame (header, ErrorPayload, CRC). */
 #define TT_ERROR_FRAME_BYTES (TT_FRAME_HEADER_BYTES + TT_ERROR_BYTES + TT_FRAME_CRC_BYTES)
 
@@ -53,6 +59,10 @@ typedef struct {
     tt_upload_t upload; /**< Package transfer into the model area (LOAD_*). */
     uint8_t announced_model[32]; /**< model_hash of the last accepted LOAD_BEGIN. */
     bool reset_requested; /**< A RESET was answered: nothing more is read until the reset. */
+    uint32_t baud;        /**< The UART's rate now (TT_DEFAULT_BAUD at init). */
+    uint32_t switch_to;   /**< A SET_BAUD being answered: the rate to switch to once the answer is out. */
+    bool baud_unconfirmed; /**< Switched, and no valid frame has arrived at the new rate yet. */
+    uint32_t baud_since;  /**< tt_port_ticks() at that switch. */
 } tt_proto_t;
 
 /**
@@ -67,11 +77,21 @@ void tt_proto_init(tt_proto_t *proto, uint8_t *rx, uint8_t *tx, tt_write_fn writ
                    const tt_board_info_t *board, tt_trainer_t *trainer);
 
 /**
- * Feed received bytes; complete frames are handled and answered before it returns.
+ * Feed received bytes; complete frames are handled and answered before it returns. After a
+ * SET_BAUD answer the UART switches and the rest of @p data is dropped (it arrived before the
+ * switch).
  * @return the bytes consumed: all of @p len, unless a RESET was answered, after which the
  *         rest is left unread (the device resets; the host resends what it still wants).
  */
 size_t tt_proto_feed(tt_proto_t *proto, const uint8_t *data, size_t len);
+
+/**
+ * Keep the link's deadlines: call whenever the main loop wakes (tt_port_wait_for_rx() returns
+ * at least about once a second). A rate switched to by SET_BAUD that no valid frame has
+ * confirmed within TT_BAUD_CONFIRM_MS is given up: the UART returns to TT_DEFAULT_BAUD, so a
+ * host whose cable cannot carry the rate finds the device where it started.
+ */
+void tt_proto_poll(tt_proto_t *proto);
 
 /** Whether a RESET has been answered: the caller should flush the UART and reset. */
 bool tt_proto_reset_requested(const tt_proto_t *proto);

@@ -11,6 +11,9 @@
 #define TT_MAX_FRAME_BYTES 1034u
 #define TT_MIN_FRAME_BYTES 10u
 #define TT_SEQ_UNKNOWN 0xFFFFu
+#define TT_DEFAULT_BAUD 115200u
+#define TT_BAUD_TOLERANCE_PERCENT 2u
+#define TT_PACKED_MAX_STRIDE 16u
 
 /* Status codes: one byte on the wire; see protocol/tt_protocol/status.py. */
 typedef enum {
@@ -51,6 +54,8 @@ typedef enum {
 #define TT_OP_RESET 0x26u
 #define TT_OP_REVERT 0x27u
 #define TT_OP_PROFILE 0x28u
+#define TT_OP_SET_BAUD 0x29u
+#define TT_OP_SAMPLE_PACKED 0x2Au
 #define TT_OP_INFO 0x81u
 #define TT_OP_PONG 0x82u
 #define TT_OP_LOAD_STARTED 0x90u
@@ -65,6 +70,8 @@ typedef enum {
 #define TT_OP_RESETTING 0xA6u
 #define TT_OP_REVERTED 0xA7u
 #define TT_OP_PROFILE_DATA 0xA8u
+#define TT_OP_BAUD_SET 0xA9u
+#define TT_OP_SAMPLE_PACKED_ACCEPTED 0xAAu
 #define TT_OP_ERROR 0xFFu
 
 /* Request flags (LoadBeginPayload.flags, SampleRunPayload.flags, ProfilePayload.flags). */
@@ -151,6 +158,16 @@ typedef enum {
 #define TT_PROFILE_OFF_FIRST 0u
 #define TT_PROFILE_OFF_FLAGS 2u
 #define TT_PROFILE_BYTES 4u
+#define TT_SET_BAUD_OFF_BAUD 0u
+#define TT_SET_BAUD_BYTES 4u
+#define TT_BAUD_OFF_BAUD 0u
+#define TT_BAUD_OFF_CONFIRM_MS 4u
+#define TT_BAUD_BYTES 8u
+#define TT_SAMPLE_PACKED_OFF_OFFSET 0u
+#define TT_SAMPLE_PACKED_OFF_DECODED 4u
+#define TT_SAMPLE_PACKED_OFF_STRIDE 6u
+#define TT_SAMPLE_PACKED_OFF_RESERVED 7u
+#define TT_SAMPLE_PACKED_BYTES 8u
 #define TT_PROFILE_DATA_OFF_N_OPS 0u
 #define TT_PROFILE_DATA_OFF_FIRST 2u
 #define TT_PROFILE_DATA_OFF_COUNT 4u

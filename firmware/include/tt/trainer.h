@@ -140,6 +140,20 @@ tt_status_t tt_trainer_sample_data(tt_trainer_t *t, uint32_t offset, const uint8
                                    uint32_t *detail);
 
 /**
+ * SAMPLE_PACKED: the PackBits stream @p stream[0..len) (tt/packbits.h), which must decode to
+ * exactly @p decoded bytes, undone with a left-neighbour delta of @p stride (0: none), fed as
+ * tt_trainer_sample_data() would feed those bytes at @p offset. The stream is checked whole
+ * before any byte is fed, then decoded through a small stack buffer straight into the
+ * executor. A refused chunk changes nothing.
+ * @return TT_STATUS_OK; NO_PLAN; OUT_OF_ORDER; SAMPLE_SIZE (as tt_trainer_sample_data(), for
+ *         @p decoded bytes); BAD_PAYLOAD for a stride above TT_PACKED_MAX_STRIDE (detail: that
+ *         limit) or a malformed stream, or one that decodes to another length (detail: the
+ *         stream offset where it failed, @p len for a length mismatch)
+ */
+tt_status_t tt_trainer_sample_packed(tt_trainer_t *t, uint32_t offset, uint32_t decoded, uint32_t stride,
+                                     const uint8_t *stream, uint32_t len, uint32_t *detail);
+
+/**
  * SAMPLE_RUN: evaluate the sample, or with @p train train on it at @p lr_scale_q16 of the
  * plan's rates (tt_executor_step()), then consume it. Refusals run nothing and keep the sample.
  * @return TT_STATUS_OK; NO_PLAN; SAMPLE_SIZE (detail: the input's size) while the sample is
