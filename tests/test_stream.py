@@ -139,9 +139,10 @@ def test_stream_trains_every_step_once_and_reports(folder: Path, cache: Cache) -
     d = report.to_dict()
     json.dumps(d)
     assert d["before"]["per_label"]["coat"]["samples"] == 2 and d["trained_now"] == report.total
-    # The link: the package and every sample (trained, and evaluated twice) in frames, at 115,200 baud.
+    # The link: the package and every sample (trained, and evaluated twice) in frames, at 115,200
+    # baud; the samples compressed (their dark backgrounds are runs), so fewer bytes than raw.
     payload = report.upload_bytes + (report.trained + 2 * len(schedule.held_out)) * int(np.prod(SHAPE))
-    assert payload < report.link_bytes < 1.05 * payload + 20_000
+    assert report.upload_bytes < report.link_bytes < payload
     assert d["projected_link_s"] == pytest.approx(report.link_bytes * 10 / 115_200)
     # The plan and the model are in the cache under the device's hashes.
     info = _session(device).hello()

@@ -3,7 +3,10 @@
  * reference executor stepping the same samples, STATS, PULL, COMMIT and a simulated reboot
  * that restores the image, a power cut at every flash step of a COMMIT (the reboot finds the
  * old state or the new one, nothing else), ROLLBACK, RESET, and the refusals: sample size and
- * order, label range, training step, model mismatch, corrupt packages, garbage in flash. */
+ * order, label range, training step, model mismatch, corrupt packages, garbage in flash.
+ * The link: compressed samples (SAMPLE_PACKED) evaluate as the same sample sent raw, and a
+ * malformed one changes nothing; a SET_BAUD switch is kept once a frame confirms it and given
+ * up after TT_BAUD_CONFIRM_MS otherwise. */
 #include <math.h>
 
 #include "executor_vectors.h"
@@ -532,6 +535,131 @@ static void reset_stops_reading(void)
     CHECK(answers == 1, "%d answers", answers);
 }
 
+static answer_t sample_packed(device_t *d, uint32_t offset, uint32_t decoded, uint8_t stride, const uint8_t *stream,
+                              uint32_t len)
+{
+    uint8_t p[TT_MAX_PAYLOAD];
+    tt_put_u32(p + TT_SAMPLE_PACKED_OFF_OFFSET, offset);
+    tt_put_u16(p + TT_SAMPLE_PACKED_OFF_DECODED, (uint16_t)decoded);
+    p[TT_SAMPLE_PACKED_OFF_STRIDE] = stride;
+    p[TT_SAMPLE_PACKED_OFF_RESERVED] = 0;
+    if (len != 0u) {
+        memcpy(p + TT_SAMPLE_PACKED_BYTES, stream, len);
+    }
+    return request(d, TT_OP_SAMPLE_PACKED, p, TT_SAMPLE_PACKED_BYTES + len);
+}
+
+/* PackBits literal runs of @p x[0..n) (at most 128 a run); the stream's length. */
+static uint32_t literals(const uint8_t *x, uint32_t n, uint8_t *stream)
+{
+    uint32_t out = 0;
+    for (uint32_t at = 0; at < n; at += 128u) {
+        const uint32_t k = n - at < 128u ? n - at : 128u;
+        stream[out++] = (uint8_t)(k - 1u);
+        memcpy(stream + out, x + at, k);
+        out += k;
+    }
+    return out;
+}
+
+static float eval_loss(device_t *d)
+{
+    const answer_t a = run(d, 0, 1, false);
+    CHECK(ok(a, TT_OP_SAMPLE_RUN), "evaluation");
+    return get_f32(a.payload + TT_SAMPLE_RESULT_OFF_LOSS);
+}
+
+static void packed_samples(void)
+{
+    tt_host_flash_reset();
+    device_t *d = boot(0);
+    CHECK(ok(upload(d, package(), PACKAGE_LEN, 0, model_of(package())), TT_OP_LOAD_END), "load");
+    uint8_t x[INPUT_BYTES], deltas[INPUT_BYTES], stream[TT_MAX_PAYLOAD];
+    make_sample(x, 77);
+    send_sample(d, x);
+    const float raw = eval_loss(d);
+
+    /* The same sample as left-neighbour deltas (stride 3: the channels), literal runs. */
+    for (uint32_t i = 0; i < INPUT_BYTES; i++) {
+        deltas[i] = (uint8_t)(x[i] - (i >= 3u ? x[i - 3u] : 0u));
+    }
+    uint32_t n = literals(deltas, INPUT_BYTES, stream);
+    answer_t a = sample_packed(d, 0, INPUT_BYTES, 3, stream, n);
+    CHECK(ok(a, TT_OP_SAMPLE_PACKED) && tt_get_u32(a.payload + TT_SAMPLE_PROGRESS_OFF_RECEIVED) == INPUT_BYTES,
+          "packed sample accepted whole");
+    float packed = eval_loss(d);
+    CHECK(memcmp(&packed, &raw, sizeof raw) == 0, "packed sample evaluates as raw: %g vs %g", packed, raw);
+
+    /* Refusals, each changing nothing: 100 raw bytes stay, then the rest arrives packed. */
+    CHECK(ok(sample_data(d, 0, x, 100), TT_OP_SAMPLE_DATA), "first 100 bytes raw");
+    n = literals(x + 100, INPUT_BYTES - 100u, stream);
+    CHECK(refused(sample_packed(d, 100, INPUT_BYTES - 100u, 17, stream, n), TT_STATUS_BAD_PAYLOAD,
+                  TT_PACKED_MAX_STRIDE), "stride above the limit");
+    CHECK(refused(sample_packed(d, 100, INPUT_BYTES - 99u, 0, stream, n), TT_STATUS_SAMPLE_SIZE, INPUT_BYTES),
+          "decodes past the input");
+    CHECK(refused(sample_packed(d, 200, INPUT_BYTES - 200u, 0, stream, n), TT_STATUS_OUT_OF_ORDER, 100), "a gap");
+    CHECK(refused(sample_packed(d, 100, INPUT_BYTES - 101u, 0, stream, n), TT_STATUS_BAD_PAYLOAD, n),
+          "decodes to another length");
+    CHECK(refused(sample_packed(d, 100, INPUT_BYTES - 100u, 0, stream, n - 1u), TT_STATUS_BAD_PAYLOAD, 645u),
+          "last literal run cut short");
+    const uint8_t invalid[] = {0x81u, 0x05u, 0x80u};
+    CHECK(refused(sample_packed(d, 100, 128, 0, invalid, sizeof invalid), TT_STATUS_BAD_PAYLOAD, 2), "control 0x80");
+    const uint8_t lone[] = {0x81u};
+    CHECK(refused(sample_packed(d, 100, 128, 0, lone, sizeof lone), TT_STATUS_BAD_PAYLOAD, 0), "repeat without byte");
+    CHECK(ok(sample_packed(d, 100, 0, 0, NULL, 0), TT_OP_SAMPLE_PACKED), "an empty stream: nothing to add");
+    a = sample_packed(d, 100, INPUT_BYTES - 100u, 0, stream, n);
+    CHECK(ok(a, TT_OP_SAMPLE_PACKED) && tt_get_u32(a.payload + TT_SAMPLE_PROGRESS_OFF_RECEIVED) == INPUT_BYTES,
+          "the rest, packed");
+    packed = eval_loss(d);
+    CHECK(memcmp(&packed, &raw, sizeof raw) == 0, "refusals changed nothing: %g vs %g", packed, raw);
+
+    /* Repeat runs: a constant sample (128 + 128 + ... copies). */
+    uint32_t len = 0;
+    for (uint32_t left = INPUT_BYTES; left > 0; left -= left < 128u ? left : 128u) {
+        stream[len++] = (uint8_t)(257u - (left < 128u ? left : 128u));
+        stream[len++] = 0x11u;
+    }
+    memset(x, 0x11, sizeof x);
+    send_sample(d, x);
+    const float constant = eval_loss(d);
+    CHECK(ok(sample_packed(d, 0, INPUT_BYTES, 0, stream, len), TT_OP_SAMPLE_PACKED), "repeat runs");
+    packed = eval_loss(d);
+    CHECK(memcmp(&packed, &constant, sizeof constant) == 0, "repeat runs evaluate as raw");
+}
+
+static answer_t set_baud(device_t *d, uint32_t baud)
+{
+    uint8_t p[TT_SET_BAUD_BYTES];
+    tt_put_u32(p + TT_SET_BAUD_OFF_BAUD, baud);
+    return request(d, TT_OP_SET_BAUD, p, sizeof p);
+}
+
+static void baud_switch_and_fallback(void)
+{
+    tt_host_flash_reset();
+    device_t *d = boot(0);
+    answer_t a = set_baud(d, 921600u);
+    CHECK(ok(a, TT_OP_SET_BAUD) && tt_get_u32(a.payload + TT_BAUD_OFF_BAUD) == 108000000u / 117u &&
+              tt_get_u32(a.payload + TT_BAUD_OFF_CONFIRM_MS) == TT_BAUD_CONFIRM_MS,
+          "BAUD_SET: the rate USART1 makes and the confirm window");
+    CHECK(tt_host_uart_baud() == 921600u, "switched after the answer");
+    tt_proto_poll(&d->proto);
+    CHECK(tt_host_uart_baud() == 921600u, "still inside the window");
+    tt_host_clock_advance(TT_BAUD_CONFIRM_MS * 1000u + 1000u);
+    tt_proto_poll(&d->proto);
+    CHECK(tt_host_uart_baud() == TT_DEFAULT_BAUD, "no frame confirmed it: back to the default");
+
+    CHECK(ok(set_baud(d, 460800u), TT_OP_SET_BAUD), "switch again");
+    CHECK(ok(empty(d, TT_OP_HELLO), TT_OP_HELLO), "a frame at the new rate");
+    tt_host_clock_advance(10u * TT_BAUD_CONFIRM_MS * 1000u);
+    tt_proto_poll(&d->proto);
+    CHECK(tt_host_uart_baud() == 460800u, "confirmed: kept");
+    a = set_baud(d, TT_DEFAULT_BAUD);
+    CHECK(ok(a, TT_OP_SET_BAUD) && tt_get_u32(a.payload + TT_BAUD_OFF_CONFIRM_MS) == 0u, "back to the default");
+    CHECK(refused(set_baud(d, 20000000u), TT_STATUS_BAD_PAYLOAD, 108000000u / 16u), "too fast: the highest");
+    CHECK(tt_host_uart_baud() == TT_DEFAULT_BAUD, "a refusal changes nothing");
+}
+
 int main(void)
 {
     memcpy(package(), tt_ev_plan, PLAN_LEN);
@@ -540,5 +668,7 @@ int main(void)
     refusals_of_packages();
     training_commit_reboot_rollback();
     reset_stops_reading();
+    packed_samples();
+    baud_switch_and_fallback();
     return tt_test_report("trainer");
 }

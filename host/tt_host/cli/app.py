@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
@@ -45,6 +46,7 @@ log = logging.getLogger("tt_host")
 @dataclasses.dataclass
 class _State:
     verbosity: int = 0
+    link_baud: str = "auto"  #: --link-baud
 
 
 def _stdout() -> Console:
@@ -129,8 +131,15 @@ def _main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
+    link_baud: Annotated[
+        str, typer.Option("--link-baud", envvar="TT_LINK_BAUD", help="After HELLO, switch the UART to the fastest "
+                          "rate the link carries: auto (the board's [uart] rates, falling back down the list), a "
+                          "rate (that one, then the board's lower ones), or off (stay at --baud).")
+    ] = "auto",
 ) -> None:
-    ctx.obj = _State(verbosity=verbose)
+    if link_baud not in ("auto", "off") and not link_baud.isdigit():
+        raise typer.BadParameter(f"{link_baud!r}: expected auto, off or a rate in baud", param_hint="--link-baud")
+    ctx.obj = _State(verbosity=verbose, link_baud=link_baud)
     handler = RichHandler(console=_stderr(), show_time=False, show_path=False)
     log.handlers[:] = [handler]  # replaced, not added: main() may run more than once per process
     log.setLevel(logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG)
@@ -147,13 +156,35 @@ def _build(ctx: typer.Context, board: boards_mod.Board, if_needed: bool) -> Path
         return build_mod.build(board)
 
 
+def _link_rates() -> tuple[int, ...]:
+    """The rates HELLO negotiates (``--link-baud``): the physical board's ``[uart] rates``
+    (its twins list the same ones), up to the one asked for."""
+    ctx = click.get_current_context(silent=True)
+    choice = ctx.obj.link_baud if ctx is not None and isinstance(ctx.obj, _State) else "auto"
+    if choice == "off":
+        return ()
+    rates = boards_mod.resolve("f746-disco").rates
+    if choice == "auto":
+        return rates
+    wanted = int(choice)
+    return (wanted, *(r for r in rates if r < wanted))
+
+
 @contextlib.contextmanager
 def _connected(port: str | None, baud: int, timeout: float, slow_timeout: float | None = None) -> Iterator[DeviceSession]:
-    """A session on ``port``, or on the one ST-LINK port; it still has to say HELLO."""
+    """A session on ``port``, or on the one ST-LINK port; it still has to say HELLO (which
+    negotiates the link's rate). The link goes back to 115,200 baud when the command ends."""
     url = ports.resolve_port(port)
     log.info("opening %s", url)
     with open_transport(url, baud) as transport:
-        yield DeviceSession(transport, timeout=timeout, slow_timeout=slow_timeout)
+        session = DeviceSession(transport, timeout=timeout, slow_timeout=slow_timeout, link_rates=_link_rates())
+        try:
+            yield session
+        finally:
+            try:
+                session.restore_baud()
+            except TtError as exc:  # the link is gone: the device's own fallback is all there is
+                log.warning("could not return the link to 115,200 baud: %s", exc)
 
 
 def _run_emulator(ctx: typer.Context, board: boards_mod.Board, flash_image: Path | None = None) -> None:
@@ -252,18 +283,19 @@ def flash(
 def info(
     port: PortOpt = None, baud: BaudOpt = DEFAULT_BAUD, timeout: TimeoutOpt = 1.0, as_json: JsonOpt = False
 ) -> None:
-    """Say HELLO and show the device's identity and memory budgets."""
+    """Say HELLO and show the device's identity and memory budgets, and the link's rate."""
     with _connected(port, baud, timeout) as session:
         device = session.hello()
+        fields = {**device.to_dict(), "link_baud": session.baud}
     if as_json:
-        typer.echo(json.dumps(device.to_dict(), indent=2))
+        typer.echo(json.dumps(fields, indent=2))
         return
-    _stdout().print(_info_table(device))
+    _stdout().print(_info_table(fields))
 
 
-def _info_table(device: DeviceInfo) -> Table:
+def _info_table(fields: dict[str, Any]) -> Table:
     table = Table(show_header=False, box=None)
-    for field, value in device.to_dict().items():
+    for field, value in fields.items():
         if field.endswith("_bytes") and isinstance(value, int):
             value = f"{value} ({value / 1024:g} KiB)"
         elif field == "core_clock_hz" and isinstance(value, int):
@@ -329,15 +361,16 @@ def ping(
     rtts = []
     with _connected(port, baud, timeout) as session:
         session.hello()
+        rate = session.baud
         for i in range(count):
             rtts.append(session.ping(payload))
             if not as_json:
                 typer.echo(f"{size} bytes: seq {i}: {rtts[-1] * 1e3:.2f} ms")
     if as_json:
-        typer.echo(json.dumps({"size": size, "rtt_s": rtts}))
+        typer.echo(json.dumps({"size": size, "rtt_s": rtts, "link_baud": rate}))
         return
     typer.echo(
-        f"{count} pings: min {min(rtts) * 1e3:.2f} ms, "
+        f"{count} pings at {rate:,} baud: min {min(rtts) * 1e3:.2f} ms, "
         f"mean {statistics.fmean(rtts) * 1e3:.2f} ms, max {max(rtts) * 1e3:.2f} ms"
     )
 

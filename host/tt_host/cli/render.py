@@ -140,7 +140,10 @@ def run_rows(report: StreamReport) -> list[tuple[str, str]]:
 def _projection(report: StreamReport) -> str:
     """This run's time on the board: its bytes at the UART rate, plus its compute."""
     link = report.projected_link_s
-    text = f"{report.link_bytes:,} B on the wire: {link:.1f} s at {report.baud:,} baud"
+    source = {"negotiated": " (negotiated)",
+              "negotiated, not paced": " (negotiated with the twin, which takes the board's rates but does not pace "
+                                       "bytes: the rate the board's link reaches)"}.get(report.baud_source, "")
+    text = f"{report.link_bytes:,} B on the wire: {link:.1f} s at {report.baud:,} baud{source}"
     compute = report.projected_compute_s
     if compute is None:
         return text + " + compute (not projected from the host twin's time)"

@@ -18,6 +18,20 @@ unchanged (same seq, same bytes):
 
 Each retransmission uses up one of ``retries``; when they run out the request fails
 with :class:`DeviceTimeout`.
+
+**The link's rate.** Every device starts at ``DEFAULT_BAUD`` (115,200). With ``link_rates``
+(the board's ``[uart] rates``), :meth:`DeviceSession.hello` then negotiates the highest rate
+both ends carry (:meth:`DeviceSession.negotiate_baud`): SET_BAUD at the old rate, the host
+follows once the answer is in, a PING at the new rate confirms it. When the PING gets no
+answer (the cable or the ST-LINK does not carry the rate), the device returns to 115,200 by
+itself after its confirm window, the host waits that out, returns too, and tries the next lower
+rate. :meth:`DeviceSession.restore_baud` puts both ends back at 115,200 when a command ends, so
+the next one finds the device where every device starts; a device left at another rate (a host
+that died mid-session) is found again by HELLO at each rate in turn.
+
+**Samples** travel compressed (SAMPLE_PACKED, ``tt_protocol.packbits``) chunk by chunk
+whenever that takes fewer bytes on the wire than SAMPLE_DATA, and raw otherwise or when the
+firmware does not know SAMPLE_PACKED.
 """
 
 from __future__ import annotations
@@ -26,12 +40,16 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from construct import ConstructError
+from tt_protocol import packbits
 from tt_protocol import plan as plan_format
 from tt_protocol.frame import (
+    DEFAULT_BAUD,
     INFO_BASE_BYTES,
+    PACKED_MAX_STRIDE,
+    SAMPLE_PACKED_MAX_DATA,
     LOAD_CHUNK_MAX_DATA,
     MAX_PAYLOAD,
     PROTOCOL_VERSION,
@@ -53,13 +71,16 @@ from tt_protocol.frame import (
     ProfileFlag,
     ProfilePayload,
     ProfileRecord,
+    BaudPayload,
     PullDataHeader,
     PullPayload,
     SampleDataHeader,
     SampleFlag,
+    SamplePackedHeader,
     SampleProgressPayload,
     SampleResultPayload,
     SampleRunPayload,
+    SetBaudPayload,
     StatsPayload,
     crc32,
     encode_frame,
@@ -73,6 +94,14 @@ from tt_host.errors import DeviceError, DeviceTimeout, ProtocolError
 from tt_host.link.transport import Transport
 
 log = logging.getLogger(__name__)
+
+#: Most sample bytes one SAMPLE_PACKED decodes to: a streamed plan runs its first block as rows
+#: arrive, so a frame's decoded size is also the device's work before it answers.
+PACKED_MAX_DECODED = 8192
+#: Extra wait after a failed switch's confirm window before the host assumes the device is back
+#: at DEFAULT_BAUD: the device checks the window when its main loop wakes, at least every 0.7 s
+#: (the QEMU twin's SysTick wrap; 78 ms on the F746, 0.1 s on the host twin).
+REVERT_MARGIN_S = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,8 +259,18 @@ class DeviceSession:
         quiet: float = 0.1,
         first_seq: int | None = None,
         slow_timeout: float | None = None,
+        link_rates: Sequence[int] = (),
     ) -> None:
         self.transport = transport
+        #: Rates to negotiate after HELLO, the board's (empty: stay at the opening rate).
+        self.link_rates = tuple(link_rates)
+        #: The rate both ends run at now.
+        self.baud = transport.baud
+        #: Send samples compressed when it saves bytes (off once the device refuses the opcode).
+        self.packed_samples = True
+        #: The left neighbour of a sample byte for SAMPLE_PACKED's delta: the input's channels
+        #: (0: only PackBits over the bytes themselves is tried).
+        self.sample_stride = 0
         self.timeout = timeout
         #: Wait per attempt for requests that compute or write flash (SAMPLE_RUN, LOAD_END,
         #: COMMIT, ROLLBACK): retransmitting one still running only queues a duplicate.
@@ -252,11 +291,13 @@ class DeviceSession:
         self._seq = (self._seq + 1) % SEQ_UNKNOWN  # wraps before SEQ_UNKNOWN, never on it
         return seq
 
-    def request(self, opcode: int, payload: bytes = b"", timeout: float | None = None) -> tuple[int, bytes]:
+    def request(self, opcode: int, payload: bytes = b"", timeout: float | None = None,
+                retries: int | None = None) -> tuple[int, bytes]:
         """Send one request and return the device's successful ``(opcode, payload)``.
 
         ``opcode`` is normally an :class:`Opcode`; any byte may be sent (to test the
-        device). ``timeout`` overrides the session's wait per attempt (slow requests).
+        device). ``timeout`` overrides the session's wait per attempt (slow requests),
+        ``retries`` its retransmissions.
         Raises :class:`DeviceError` when the device refuses the request,
         :class:`DeviceTimeout` when no answer survives the retries and
         :class:`ProtocolError` when the answer is not the one ``opcode`` calls for.
@@ -264,18 +305,19 @@ class DeviceSession:
         if len(payload) > MAX_PAYLOAD:
             raise ValueError(f"payload of {len(payload)} bytes exceeds MAX_PAYLOAD ({MAX_PAYLOAD})")
         timeout = self.timeout if timeout is None else timeout
+        retries = self.retries if retries is None else retries
         name = _opcode_name(opcode)
         seq = self._next_seq()
         wire = to_wire(encode_frame(opcode, seq, payload))
-        for attempt in range(self.retries + 1):
+        for attempt in range(retries + 1):
             if attempt:
-                log.info("retransmitting %s seq=%d (attempt %d of %d)", name, seq, attempt + 1, self.retries + 1)
+                log.info("retransmitting %s seq=%d (attempt %d of %d)", name, seq, attempt + 1, retries + 1)
             self.transport.write(wire)
             self.wire_bytes += len(wire)
             answer = self._await_answer(opcode, seq, timeout)
             if answer is not None:
                 return answer
-        raise DeviceTimeout(f"no valid answer to {name} after {self.retries + 1} attempts of {timeout:g} s each")
+        raise DeviceTimeout(f"no valid answer to {name} after {retries + 1} attempts of {timeout:g} s each")
 
     def _await_answer(self, opcode: int, seq: int, timeout: float) -> tuple[int, bytes] | None:
         """Read frames until the answer to ``seq`` arrives (returned), or until it is time
@@ -327,12 +369,92 @@ class DeviceSession:
         return _known_opcode(header.opcode), payload
 
     def hello(self) -> DeviceInfo:
-        """Start the session: forget bytes sent before we listened, ask the device who it is."""
+        """Start the session: forget bytes sent before we listened, ask the device who it is,
+        then (with ``link_rates``) negotiate the fastest rate the link carries."""
+        self._forget_input()
+        self.info = DeviceInfo.from_payload(self._hello_at_any_rate())
+        if self.link_rates:
+            self.negotiate_baud(self.link_rates)
+        return self.info
+
+    def _forget_input(self) -> None:
         self.transport.reset_input()
         self._decoder = FrameDecoder()
-        _, payload = self.request(Opcode.HELLO)
-        self.info = DeviceInfo.from_payload(payload)
-        return self.info
+
+    def _hello_at_any_rate(self) -> bytes:
+        """HELLO at the session's rate; when that goes unanswered, at 115,200 and each of
+        ``link_rates`` in turn (a device a previous host left at another rate)."""
+        try:
+            return self.request(Opcode.HELLO)[1]
+        except DeviceTimeout:
+            others = [r for r in (DEFAULT_BAUD, *sorted(self.link_rates, reverse=True)) if r != self.baud]
+            if not others:
+                raise
+            for rate in dict.fromkeys(others):
+                log.info("no answer at %d baud: trying HELLO at %d", self.baud, rate)
+                self._follow(rate)
+                try:
+                    return self.request(Opcode.HELLO, timeout=min(self.timeout, 0.5), retries=1)[1]
+                except DeviceTimeout:
+                    continue
+            raise
+
+    def _follow(self, baud: int) -> None:
+        """Run the host's end at ``baud`` (the device's end is already there)."""
+        self.transport.set_baud(baud)
+        self.baud = baud
+        self._forget_input()
+
+    def set_baud(self, baud: int) -> tuple[int, float]:
+        """SET_BAUD: the device answers at the old rate and switches; the host follows.
+        ``(rate the device's UART makes, its confirm window in s)``. A rate the device cannot
+        make is refused (:class:`DeviceError` BAD_PAYLOAD, ``detail`` the nearest it makes)."""
+        _, answer = self.request(Opcode.SET_BAUD, SetBaudPayload.build(dict(baud=baud)))
+        made = _parse(BaudPayload, answer, "BAUD_SET")
+        self._follow(baud)
+        return made.baud, made.confirm_ms / 1000
+
+    def negotiate_baud(self, rates: Sequence[int]) -> int:
+        """Switch to the highest of ``rates`` (above 115,200) the link carries, trying each
+        from the highest down until a PING at the new rate is answered; the rate reached.
+        Firmware without SET_BAUD stays at the rate it has."""
+        for rate in sorted({r for r in rates if r > DEFAULT_BAUD}, reverse=True):
+            if rate == self.baud:
+                break  # already there: a repeated HELLO
+            try:
+                if self._try_baud(rate):
+                    break
+            except DeviceError as exc:
+                if exc.status == Status.UNKNOWN_OPCODE:
+                    log.info("the firmware does not negotiate its rate: staying at %d baud", self.baud)
+                    break
+                if exc.status != Status.BAD_PAYLOAD:
+                    raise
+                log.info("the device cannot make %d baud (nearest: %d)", rate, exc.detail)
+        return self.baud
+
+    def _try_baud(self, rate: int) -> bool:
+        """Switch to ``rate`` and confirm it with a PING; on silence wait for the device to
+        give the rate up, return to 115,200 and check the link there. Whether it holds."""
+        made, confirm_s = self.set_baud(rate)
+        switched = time.monotonic()
+        try:
+            # Several tries inside the confirm window: the first bytes after a switch may meet
+            # a USB-serial bridge still reconfiguring.
+            self.request(Opcode.PING, b"rate", timeout=max(confirm_s / 4, 0.05), retries=1)
+        except DeviceTimeout:
+            log.info("no answer at %d baud: waiting for the device to return to %d", rate, DEFAULT_BAUD)
+            time.sleep(max(0.0, switched + confirm_s + REVERT_MARGIN_S - time.monotonic()))
+            self._follow(DEFAULT_BAUD)
+            self.ping()
+            return False
+        log.info("link at %d baud (the device's UART makes %d)", rate, made)
+        return True
+
+    def restore_baud(self) -> None:
+        """Back to 115,200 at both ends (end of a command): the next session starts there."""
+        if self.baud != DEFAULT_BAUD:
+            self.set_baud(DEFAULT_BAUD)
 
     def upload(
         self,
@@ -384,16 +506,22 @@ class DeviceSession:
     def send_sample(self, data: bytes) -> None:
         """Send one sample's input tensor (int8, NHWC) for the next :meth:`run_sample`.
 
-        A chunk the device did not expect (a previous attempt stored more or less of it)
-        continues where the device stands. Raises :class:`DeviceError` SAMPLE_SIZE when
-        ``data`` is longer than the plan's input, NO_PLAN without a plan.
+        Each chunk goes as SAMPLE_PACKED when that puts fewer bytes on the wire per sample
+        byte, as SAMPLE_DATA otherwise. A chunk the device did not expect (a previous attempt
+        stored more or less of it) continues where the device stands. Raises
+        :class:`DeviceError` SAMPLE_SIZE when ``data`` is longer than the plan's input,
+        NO_PLAN without a plan.
         """
         sent = 0
         while True:
-            chunk = data[sent : sent + SAMPLE_CHUNK_MAX_DATA]
+            opcode, payload = self._sample_chunk(data, sent)
             try:
-                _, answer = self.request(Opcode.SAMPLE_DATA, SampleDataHeader.build(dict(offset=sent)) + chunk)
+                _, answer = self.request(opcode, payload)
             except DeviceError as exc:
+                if exc.status == Status.UNKNOWN_OPCODE and opcode == Opcode.SAMPLE_PACKED:
+                    log.info("the firmware does not take compressed samples: sending them raw")
+                    self.packed_samples = False
+                    continue
                 # Offset 0 always starts afresh, so only a continuation can be out of order.
                 if exc.status != Status.OUT_OF_ORDER or sent == 0 or exc.detail > len(data):
                     raise
@@ -403,6 +531,21 @@ class DeviceSession:
             sent = _parse(SampleProgressPayload, answer, "SAMPLE_ACCEPTED").received
             if sent >= len(data):
                 return
+
+    def _sample_chunk(self, data: bytes, sent: int) -> tuple[Opcode, bytes]:
+        """The request that carries ``data`` from ``sent`` on with the fewest wire bytes per
+        sample byte: SAMPLE_DATA, or SAMPLE_PACKED over the bytes or over their deltas."""
+        raw = data[sent:sent + SAMPLE_CHUNK_MAX_DATA]
+        best = (Opcode.SAMPLE_DATA, SampleDataHeader.build(dict(offset=sent)) + raw, len(raw))
+        if not self.packed_samples:
+            return best[:2]
+        span = data[sent:sent + PACKED_MAX_DECODED]
+        for stride in dict.fromkeys((0, self.sample_stride if self.sample_stride <= PACKED_MAX_STRIDE else 0)):
+            stream, n = packbits.encode(packbits.delta(span, stride), SAMPLE_PACKED_MAX_DATA)
+            payload = SamplePackedHeader.build(dict(offset=sent, decoded=n, stride=stride, reserved=0)) + stream
+            if n and len(payload) * best[2] < len(best[1]) * n:
+                best = (Opcode.SAMPLE_PACKED, payload, n)
+        return best[:2]
 
     def run_sample(self, label: int, train: bool, step: int = 0, lr_scale: int = LR_SCALE_ONE) -> SampleResult:
         """Run the sample sent last: evaluate it, or (``train``) train on it as training
@@ -479,8 +622,10 @@ class DeviceSession:
         return c.sequence, c.bytes
 
     def reset(self) -> None:
-        """Reset the device (uncommitted training is lost); say :meth:`hello` again after it boots."""
+        """Reset the device (uncommitted training is lost); say :meth:`hello` again after it
+        boots, at 115,200 baud, where a reset leaves every device."""
         self.request(Opcode.RESET)
+        self._follow(DEFAULT_BAUD)
 
     def ping(self, payload: bytes = b"") -> float:
         """Round-trip ``payload`` through the device; return the seconds it took."""

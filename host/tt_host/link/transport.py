@@ -13,6 +13,9 @@ layer up, in :mod:`tt_host.link.session`. Semantics shared by every transport:
   whether a short read is an error.
 - A link that breaks (port unplugged, emulator gone) raises :class:`LinkError` from any
   call.
+- :meth:`Transport.set_baud` changes the host end's rate (``baud``); ``paced`` says whether
+  the rate limits the bytes at all (a serial port) or is only recorded (an emulator's socket,
+  a loopback).
 
 :func:`open_transport` turns a URL into a transport; the CLI opens every link through it.
 """
@@ -39,9 +42,18 @@ _CHUNK = 4096
 class Transport(ABC):
     """A bidirectional byte link; use it as a context manager to close it reliably."""
 
-    def __init__(self) -> None:
+    def __init__(self, baud: int = DEFAULT_BAUD) -> None:
         # Bytes received but not yet returned: read(n) may receive more than n.
         self._pending = bytearray()
+        #: The host end's rate, bits per second.
+        self.baud = baud
+
+    #: Whether ``baud`` paces the bytes (a UART); False where it is only recorded.
+    paced = False
+
+    def set_baud(self, baud: int) -> None:
+        """Run the host end at ``baud`` from the next byte on."""
+        self.baud = baud
 
     @abstractmethod
     def write(self, data: bytes) -> None:
@@ -101,13 +113,22 @@ class SerialTransport(Transport):
     (``socket://127.0.0.1:PORT`` for an emulator, ``loop://`` for tests)."""
 
     def __init__(self, url: str, baud: int = DEFAULT_BAUD) -> None:
-        super().__init__()
+        super().__init__(baud)
         self.url = url
+        # pyserial's URL handlers (socket://, loop://...) accept a rate and ignore it.
+        self.paced = "://" not in url
         try:
             self._serial = serial.serial_for_url(url, baudrate=baud, timeout=0)
         except (serial.SerialException, OSError, ValueError) as exc:
             message = str(exc) if url in str(exc) else f"cannot open {url}: {exc}"
             raise LinkError(message) from exc
+
+    def set_baud(self, baud: int) -> None:
+        try:
+            self._serial.baudrate = baud
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise LinkError(f"{self.url} cannot run at {baud} baud: {exc}") from exc
+        super().set_baud(baud)
 
     def _set_timeout(self, timeout: float) -> None:
         # Changing the timeout reconfigures a real tty (tcsetattr): only when needed.

@@ -39,7 +39,9 @@ class Board:
     flash_base: int
     sram_base: int
     baud: int
-    path: Path  #: the board's folder
+    path: Path
+    #: UART rates negotiated after HELLO, highest first (``[uart] rates``; empty: none)
+    rates: tuple[int, ...] = ()  #: the board's folder
     aliases: tuple[str, ...] = ()
     emulated: bool = False
     emulator_of: str | None = None  #: the physical board an emulated board stands in for
@@ -96,6 +98,7 @@ class Board:
                 flash_base=int(memory.get("flash_base", DEFAULT_FLASH_BASE)),
                 sram_base=int(memory.get("sram_base", DEFAULT_SRAM_BASE)),
                 baud=int(data.get("uart", {}).get("baud", 115200)),
+                rates=tuple(sorted((int(r) for r in data.get("uart", {}).get("rates", ())), reverse=True)),
                 path=path.parent.resolve(),
                 aliases=tuple(data.get("aliases", ())),
                 emulated=bool(data.get("emulated", False)),

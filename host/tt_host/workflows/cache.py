@@ -58,6 +58,11 @@ class CachedPlan:
         return P.PlanHeader.parse(self.plan).model_hash.hex()
 
     @property
+    def input_channels(self) -> int:
+        """The channels of the plan's input: a sample byte's left neighbour is this far back."""
+        return P.PlanHeader.parse(self.plan).input_c
+
+    @property
     def scheme_name(self) -> str:
         return bytes(P.PlanHeader.parse(self.plan).scheme_name).rstrip(b"\0").decode("ascii", "replace")
 

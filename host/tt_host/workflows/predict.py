@@ -59,6 +59,7 @@ def predict(session: DeviceSession, cache: Cache, paths: Iterable[str | Path]) -
                          "its input shape and label names are unknown here")
     h = P.PlanHeader.parse(cached.plan)
     labels = cached.labels or tuple(str(i) for i in range(h.n_classes))
+    session.sample_stride = h.input_c
     out = []
     for path in files_of(paths):
         expected = path.parent.name if path.parent.name in labels else None

@@ -217,12 +217,16 @@ class StreamReport:
     skipped: int = 0  #: training steps the device skipped (saturated logits: nothing applied)
     link_bytes: int = 0  #: bytes this run put on the wire, both ways (upload included)
     device_s: float = 0.0  #: device time of this run's steps (emulated seconds on QEMU: instructions x 1 ns)
-    baud: int = 115_200  #: the board's UART rate (board.toml), for the projection
+    baud: int = 115_200  #: the link's rate after HELLO's negotiation, for the projection
+    #: how ``baud`` was reached: "negotiated" on a serial port; "negotiated, not paced" with an
+    #: emulator, whose twin accepts the real board's rates but passes bytes at any speed (the
+    #: rate the board's link would reach); "" when not negotiated
+    baud_source: str = ""
 
     @property
     def projected_link_s(self) -> float:
-        """This run's bytes at the board's UART rate (8N1: 10 bits a byte; requests and answers
-        take turns)."""
+        """This run's bytes at the link's negotiated rate (8N1: 10 bits a byte; requests and
+        answers take turns)."""
         return self.link_bytes * 10 / self.baud
 
     @property
@@ -265,7 +269,8 @@ class StreamReport:
             "kept": self.kept, "kept_reason": self.kept_reason, "keep_last": self.keep_last,
             "learning_rate": self.learning_rate,
             "diverged_at": self.diverged_at, "skipped": self.skipped,
-            "link_bytes": self.link_bytes, "projected_link_s": self.projected_link_s,
+            "link_bytes": self.link_bytes, "baud": self.baud, "baud_source": self.baud_source,
+            "projected_link_s": self.projected_link_s,
             "projected_compute_s": self.projected_compute_s,
         }
 
@@ -399,14 +404,11 @@ def _device_seconds(stats: DeviceStats) -> float:
     return (stats.train_ticks + stats.eval_ticks) / stats.tick_hz if stats.tick_hz else 0.0
 
 
-def _board_baud(board: str) -> int:
-    """The UART rate of the board the device names (its twin's is the real board's)."""
-    from tt_host.tooling import boards
-
-    try:
-        return boards.resolve(board).baud
-    except UsageError:
-        return 115_200
+def _baud_source(session: DeviceSession) -> str:
+    """StreamReport.baud_source for the session's rate."""
+    if not session.link_rates:
+        return ""
+    return "negotiated" if session.transport.paced else "negotiated, not paced"
 
 
 def stream(
@@ -421,6 +423,7 @@ def stream(
 ) -> StreamReport:
     """The whole run (see the module docstring)."""
     info = session.hello()  # afresh: what the device runs decides everything below
+    session.sample_stride = plan.input_channels
     wire_at_start = session.wire_bytes
     header_labels = plan.labels
     report = StreamReport(
@@ -428,7 +431,8 @@ def stream(
         head_replaced=bool(plan.report.get("head_replaced", False)), scheme=plan.scheme_name,
         trainable_params=int(plan.report.get("trainable_params", 0)), total=schedule.total, start=0,
         firmware_static=firmware_static, board=info.board, core_clock_hz=info.core_clock_hz, keep_last=keep_last,
-        learning_rate=_rate_text(plan.report.get("train", {})), baud=_board_baud(info.board),
+        learning_rate=_rate_text(plan.report.get("train", {})), baud=session.baud,
+        baud_source=_baud_source(session),
     )
     if info.plan_hash != plan.plan_hash:
         if info.model_hash not in (None, plan.model_hash) and not replace_model:
