@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from tt_host.tooling.emulator import Emulator
@@ -12,12 +12,16 @@ from tt_host.link.transport import SerialTransport
 
 
 @contextmanager
-def connected(emulator: Emulator) -> Iterator[DeviceSession]:
-    """A session with the emulated board, HELLO said (slow requests may take 30 s)."""
+def connected(emulator: Emulator, link_rates: Sequence[int] = (), packed: bool = True) -> Iterator[DeviceSession]:
+    """A session with the emulated board, HELLO said (slow requests may take 30 s); with
+    ``link_rates`` HELLO negotiates one of them, and the link returns to 115,200 at the end;
+    ``packed`` False sends samples raw."""
     with SerialTransport(emulator.url) as transport:
-        session = DeviceSession(transport, timeout=2.0, slow_timeout=30.0)
+        session = DeviceSession(transport, timeout=2.0, slow_timeout=30.0, link_rates=link_rates)
+        session.packed_samples = packed
         session.hello()
         yield session
+        session.restore_baud()
 
 
 def measured(name: str, **values: object) -> None:

@@ -92,10 +92,12 @@ SETUP = TrainingSetup()
 EVAL_SPLIT = 0.25
 
 
-def _stream(emulator: Emulator, folder: Path, cache: Cache) -> tuple[S.StreamReport, Pulled, float]:
+def _stream(emulator: Emulator, folder: Path, cache: Cache, link_rates=(), packed: bool = True,
+            ) -> tuple[S.StreamReport, Pulled, float]:
     """Evaluate, train and evaluate ``folder`` on the device, as ``tt-host stream --keep-last``
-    does (the device ends with every step applied); pull."""
-    with connected(emulator) as session:
+    does (the device ends with every step applied); pull. ``link_rates``, ``packed``: as
+    :func:`emulated.connected`."""
+    with connected(emulator, link_rates, packed) as session:
         t0 = time.perf_counter()
         report = S.stream_folder(session, folder, cache, SETUP, model=DEMO, eval_split=EVAL_SPLIT,
                                  replace_model=True, keep_last=True)
@@ -224,6 +226,31 @@ def test_a_stream_commits_and_survives_a_killed_process(folder: Path, tmp_path: 
             assert pull_deltas(session, cache).deltas == pulled.deltas
 
 
+def test_a_negotiated_stream_with_compressed_samples_trains_the_same(folder: Path, tmp_path: Path) -> None:
+    """The link's rate and the samples' compression change the bytes on the wire, nothing
+    else: the same stream, negotiated at the board's fastest rate with SAMPLE_PACKED, and at
+    115,200 with raw SAMPLE_DATA, ends with the same deltas and evaluations."""
+    runs = []
+    for fast in (True, False):
+        log = tmp_path / f"fast-{fast}.log"
+        with Emulator(HOST, flash_image=tmp_path / f"fast-{fast}.img", log_path=log) as emulator:
+            report, pulled, _ = _stream(emulator, folder, Cache(tmp_path / f"fast-{fast}"),
+                                        link_rates=HOST.rates if fast else (), packed=fast)
+        runs.append((report, pulled, log.read_text()))
+    (fast, fast_pulled, fast_log), (slow, slow_pulled, slow_log) = runs
+    assert (fast.baud, fast.baud_source) == (921_600, "negotiated, not paced")
+    assert (slow.baud, slow.baud_source) == (115_200, "")
+    # The twin records each switch: up after HELLO, down when the session ends.
+    assert "UART at 921600 baud" in fast_log and "UART at 115200 baud" in fast_log and "UART at" not in slow_log
+    measured("compressed_short_stream", packed_bytes=fast.link_bytes, raw_bytes=slow.link_bytes,
+             projected_fast_s=fast.projected_link_s, projected_slow_s=slow.projected_link_s)
+    assert fast.link_bytes < 0.7 * slow.link_bytes
+    assert fast_pulled.deltas == slow_pulled.deltas and fast.trained == slow.trained == 12
+    for phase in ("before", "after"):
+        a, b = getattr(fast, phase), getattr(slow, phase)
+        assert (a.counts, a.loss) == (b.counts, b.loss), phase
+
+
 def test_a_flash_file_that_is_not_one_is_refused(tmp_path: Path) -> None:
     image = tmp_path / "psram.img"
     image.write_bytes(bytes(4096))  # neither empty nor the F746's 1 MB: never reformatted
@@ -270,13 +297,19 @@ def test_the_same_stream_on_qemu_and_on_the_host_twin_pulls_the_same_deltas(fold
         with Emulator(board, log_path=tmp_path / f"{board.name}.log") as emulator:
             with connected(emulator) as session:
                 arena = session.hello().arena_bytes
-            report, pulled, wall = _stream(emulator, folder, Cache(tmp_path / board.name))
+            # The emulated Cortex-M7 negotiates the board's fastest rate and takes its samples
+            # compressed; the host twin gets them raw at 115,200: the link changes nothing.
+            fast = board is QEMU
+            report, pulled, wall = _stream(emulator, folder, Cache(tmp_path / board.name),
+                                           link_rates=QEMU.rates if fast else (), packed=fast)
         runs[board.name] = (arena, report, pulled, wall)
     (qemu_arena, qemu, qemu_pulled, qemu_s), (host_arena, host, host_pulled, host_s) = runs.values()
     measured("short_stream_qemu_vs_host", steps=host.trained, qemu_s=qemu_s, host_s=host_s,
               qemu_train_s=qemu.train_s, host_train_s=host.train_s, speedup=qemu_s / host_s)
     assert qemu_arena == host_arena == size.size_report(QEMU, QEMU.elf_path).arena_bytes == _configured_arena_bytes()
     assert qemu.plan_hash == host.plan_hash, "the same arena must give the same plan"
+    assert (qemu.baud, qemu.baud_source, host.baud) == (921_600, "negotiated, not paced", 115_200)
+    assert qemu.link_bytes < host.link_bytes
     assert (qemu.trained, qemu.before.n) == (host.trained, host.before.n) and host.trained > 0
     assert host_pulled.deltas == qemu_pulled.deltas
     for phase in ("before", "after"):  # predictions alike; the loss is float (libm), so close enough

@@ -1,10 +1,12 @@
 """The compression of SAMPLE_PACKED: PackBits runs over the bytes or their left-neighbour deltas.
 
-Chosen by measurement (``bench/sample_codecs.py``): on the camera samples PackBits alone gives
-2.6x at the demo's 32x32x3 and 3.0x at 128x128x3, PackBits over the deltas to the same
-channel of the pixel to the left 2.4x and 3.6x, the better of the two per chunk 2.6x and 3.6x;
-a Rice code over the deltas adds 0-5 % for a bit-level decoder. PackBits decodes with a copy
-or a fill per run, a few cycles per byte, straight into the executor.
+Chosen by measurement (``bench/sample_codecs.py``, chunks of one frame, each decodable on
+its own): on the camera samples PackBits alone gives 2.56x at the demo's 32x32x3 and 2.95x at
+128x128x3 (their dark backgrounds are runs), PackBits over the deltas to the same channel of
+the pixel to the left 2.41x and 3.57x (an upscaled image is smooth), the better of the two per
+chunk 2.56x and 3.59x. A Rice code of the deltas (1.63x, 2.47x) and zlib (2.21x, 2.70x) do
+worse here and need a bit-level or a windowed decoder; PackBits decodes with a copy or a fill
+per run, straight into the executor.
 
 A stream is a sequence of runs, each led by a control byte ``n``:
 

@@ -64,7 +64,8 @@ def run_demo(
     cache = cache or Cache()
     t0 = time.perf_counter()
     with Emulator(board, build_if_needed=False) as emulator, open_transport(emulator.url) as transport:
-        session = DeviceSession(transport, timeout=2.0)
+        # The twin takes the board's rates: the summary projects the link the board would reach.
+        session = DeviceSession(transport, timeout=2.0, link_rates=board.rates)
         info = session.hello()
         boot_s = time.perf_counter() - t0
         if on_boot is not None:
