@@ -389,6 +389,15 @@ def test_ping(device: list[str]) -> None:
     assert len(json.loads(result.stdout)["rtt_s"]) == 2
 
 
+def test_link_baud_option(device: list[str]) -> None:
+    result = runner.invoke(app, ["--link-baud", "off", "ping", "--port", "loop://", "-c", "1"])
+    assert result.exit_code == 0 and "at 115,200 baud" in result.stdout, result.output
+    result = runner.invoke(app, ["--link-baud", "460800", "info", "--port", "loop://", "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["link_baud"] == 460_800, result.output
+    result = runner.invoke(app, ["--link-baud", "fast", "info", "--port", "loop://"])
+    assert result.exit_code == 2 and "--link-baud" in result.output
+
+
 def test_silent_device_exits_4_with_traceback_only_at_vv(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("tt_host.cli.app.open_transport", lambda url, baud=0: LoopbackTransport(lambda b: b""))
     result = runner.invoke(app, ["info", "--port", "x", "--timeout", "0.01"])

@@ -35,32 +35,57 @@ tt_status_t tt_packbits_check(const uint8_t *src, uint32_t len, uint32_t *decode
     return TT_STATUS_OK;
 }
 
-/* The output side: a buffer flushed to the sink when full, and the delta's history (the last
- * stride output bytes, as a ring). */
+/* The output side: a buffer handed to the sink when full, and the delta's history (the last
+ * stride output bytes, oldest first). Runs are copied or filled into the buffer whole and the
+ * delta is undone a buffer at a time, so a byte costs a store and, with a delta, one add. */
 typedef struct {
     uint8_t *buf;
     uint32_t cap;
     uint32_t fill;
     uint32_t total;
     uint32_t stride;
-    uint32_t h; /* ring position of the byte stride back */
     uint8_t history[TT_PACKED_MAX_STRIDE];
     tt_packbits_sink_fn sink;
     void *ctx;
 } out_t;
 
-static void put(out_t *o, uint8_t v)
+/* Undo the delta over the buffer, keep its last bytes as the history, hand it on. */
+static void flush(out_t *o)
 {
-    if (o->stride != 0u) {
-        v = (uint8_t)(v + o->history[o->h]);
-        o->history[o->h] = v;
-        o->h = o->h + 1u == o->stride ? 0u : o->h + 1u;
+    uint8_t *p = o->buf;
+    const uint32_t n = o->fill, s = o->stride;
+    if (s != 0u) {
+        for (uint32_t i = 0; i < n; i++) {
+            p[i] = (uint8_t)(p[i] + (i < s ? o->history[i] : p[i - s]));
+        }
+        if (n >= s) {
+            memcpy(o->history, p + n - s, s);
+        } else {
+            memmove(o->history, o->history + n, s - n);
+            memcpy(o->history + s - n, p, n);
+        }
     }
-    o->buf[o->fill++] = v;
-    if (o->fill == o->cap) {
-        o->sink(o->ctx, o->buf, o->fill);
-        o->total += o->fill;
-        o->fill = 0;
+    o->sink(o->ctx, p, n);
+    o->total += n;
+    o->fill = 0;
+}
+
+/* Append @p n bytes: a copy of @p src, or @p n copies of @p fill_byte when @p src is NULL. */
+static void append(out_t *o, const uint8_t *src, uint8_t fill_byte, uint32_t n)
+{
+    while (n > 0u) {
+        const uint32_t k = o->cap - o->fill < n ? o->cap - o->fill : n;
+        if (src != NULL) {
+            memcpy(o->buf + o->fill, src, k);
+            src += k;
+        } else {
+            memset(o->buf + o->fill, fill_byte, k);
+        }
+        o->fill += k;
+        n -= k;
+        if (o->fill == o->cap) {
+            flush(o);
+        }
     }
 }
 
@@ -70,22 +95,18 @@ uint32_t tt_packbits_unpack(const uint8_t *src, uint32_t len, uint32_t stride, u
     if (stride > TT_PACKED_MAX_STRIDE || cap == 0u) {
         return 0;
     }
-    out_t o = {.buf = buf, .cap = cap, .fill = 0, .total = 0, .stride = stride, .h = 0, .sink = sink, .ctx = ctx};
+    out_t o = {.buf = buf, .cap = cap, .fill = 0, .total = 0, .stride = stride, .sink = sink, .ctx = ctx};
     memset(o.history, 0, sizeof o.history);
     for (uint32_t i = 0; i < len;) {
         uint32_t run_bytes, out_bytes;
         if (!run_at(src, len, i, &run_bytes, &out_bytes)) {
             break;
         }
-        const bool literal = src[i] < INVALID;
-        for (uint32_t k = 0; k < out_bytes; k++) {
-            put(&o, literal ? src[i + 1u + k] : src[i + 1u]);
-        }
+        append(&o, src[i] < INVALID ? src + i + 1u : NULL, src[i + 1u], out_bytes);
         i += run_bytes;
     }
     if (o.fill != 0u) {
-        sink(ctx, buf, o.fill);
-        o.total += o.fill;
+        flush(&o);
     }
     return o.total;
 }

@@ -211,7 +211,7 @@ tt_status_t tt_trainer_sample_packed(tt_trainer_t *t, uint32_t offset, uint32_t 
     sample_ticks_begin(t, offset);
     const uint32_t start = tt_port_ticks();
     /* A few rows at a time: the decoded sample never sits anywhere whole but in the executor. */
-    uint8_t buf[128];
+    uint8_t buf[256];
     packed_sink_t sink = {t, offset, TT_STATUS_OK};
     (void)tt_packbits_unpack(stream, len, stride, buf, sizeof buf, feed_decoded, &sink);
     t->sample_ticks += tt_port_ticks() - start;

@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
@@ -156,11 +155,11 @@ def _build(ctx: typer.Context, board: boards_mod.Board, if_needed: bool) -> Path
         return build_mod.build(board)
 
 
-def _link_rates() -> tuple[int, ...]:
+def _link_rates(ctx: typer.Context) -> tuple[int, ...]:
     """The rates HELLO negotiates (``--link-baud``): the physical board's ``[uart] rates``
     (its twins list the same ones), up to the one asked for."""
-    ctx = click.get_current_context(silent=True)
-    choice = ctx.obj.link_baud if ctx is not None and isinstance(ctx.obj, _State) else "auto"
+    state = ctx.find_object(_State)
+    choice = state.link_baud if state is not None else "auto"
     if choice == "off":
         return ()
     rates = boards_mod.resolve("f746-disco").rates
@@ -171,13 +170,14 @@ def _link_rates() -> tuple[int, ...]:
 
 
 @contextlib.contextmanager
-def _connected(port: str | None, baud: int, timeout: float, slow_timeout: float | None = None) -> Iterator[DeviceSession]:
+def _connected(ctx: typer.Context, port: str | None, baud: int, timeout: float, slow_timeout: float | None = None,
+               ) -> Iterator[DeviceSession]:
     """A session on ``port``, or on the one ST-LINK port; it still has to say HELLO (which
     negotiates the link's rate). The link goes back to 115,200 baud when the command ends."""
     url = ports.resolve_port(port)
     log.info("opening %s", url)
     with open_transport(url, baud) as transport:
-        session = DeviceSession(transport, timeout=timeout, slow_timeout=slow_timeout, link_rates=_link_rates())
+        session = DeviceSession(transport, timeout=timeout, slow_timeout=slow_timeout, link_rates=_link_rates(ctx))
         try:
             yield session
         finally:
@@ -281,10 +281,11 @@ def flash(
 
 @app.command()
 def info(
+    ctx: typer.Context,
     port: PortOpt = None, baud: BaudOpt = DEFAULT_BAUD, timeout: TimeoutOpt = 1.0, as_json: JsonOpt = False
 ) -> None:
     """Say HELLO and show the device's identity and memory budgets, and the link's rate."""
-    with _connected(port, baud, timeout) as session:
+    with _connected(ctx, port, baud, timeout) as session:
         device = session.hello()
         fields = {**device.to_dict(), "link_baud": session.baud}
     if as_json:
@@ -349,6 +350,7 @@ def demo(
 
 @app.command()
 def ping(
+    ctx: typer.Context,
     port: PortOpt = None,
     baud: BaudOpt = DEFAULT_BAUD,
     timeout: TimeoutOpt = 1.0,
@@ -359,7 +361,7 @@ def ping(
     """Round-trip payloads through the device and report the times."""
     payload = bytes(i & 0xFF for i in range(size))
     rtts = []
-    with _connected(port, baud, timeout) as session:
+    with _connected(ctx, port, baud, timeout) as session:
         session.hello()
         rate = session.baud
         for i in range(count):
@@ -632,6 +634,7 @@ def _resume_hint(exc: TtError) -> TtError:
 
 @app.command()
 def stream(
+    ctx: typer.Context,
     folder: Annotated[Path, typer.Argument(help="Sample folder: one subfolder per label of PNG/JPEG images or .npy arrays.")],
     port: PortOpt = None,
     baud: BaudOpt = DEFAULT_BAUD,
@@ -659,7 +662,7 @@ def stream(
 
     setup = TrainingSetup(scheme=scheme, budget=parse_size(budget) if budget else None,
                           macs_budget=_parse_count(macs_budget) if macs_budget else None, init=init, lr=lr, seed=seed)
-    with _connected(port, baud, timeout, step_timeout) as session:
+    with _connected(ctx, port, baud, timeout, step_timeout) as session:
         session.hello()
         try:
             with StreamProgress(_stderr()) as progress:
@@ -675,6 +678,7 @@ def stream(
 
 @app.command()
 def pull(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", "-o", help="The deltas file to write.")],
     port: PortOpt = None,
     baud: BaudOpt = DEFAULT_BAUD,
@@ -686,7 +690,7 @@ def pull(
     from tt_host.workflows.cache import Cache
     from tt_host.workflows.pull import pull_deltas
 
-    with _connected(port, baud, timeout) as session:
+    with _connected(ctx, port, baud, timeout) as session:
         pulled = pull_deltas(session, Cache(), plan)
     out.write_bytes(pulled.deltas)
     summary = {**pulled.summary(), "out": str(out)}
@@ -700,6 +704,7 @@ def pull(
 
 @app.command()
 def predict(
+    ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Sample files, or folders of them (a label folder's name is the expected label).")],
     port: PortOpt = None,
     baud: BaudOpt = DEFAULT_BAUD,
@@ -711,7 +716,7 @@ def predict(
     from tt_host.workflows.cache import Cache
     from tt_host.workflows.predict import predict as run_predictions
 
-    with _connected(port, baud, timeout, step_timeout) as session:
+    with _connected(ctx, port, baud, timeout, step_timeout) as session:
         results = run_predictions(session, Cache(), paths)
     if as_json:
         typer.echo(json.dumps([{"path": str(r.path), "predicted": r.predicted, "expected": r.expected,
@@ -727,6 +732,7 @@ def predict(
 
 @app.command()
 def commit(
+    ctx: typer.Context,
     port: PortOpt = None, baud: BaudOpt = DEFAULT_BAUD, timeout: TimeoutOpt = 1.0, step_timeout: SlowTimeoutOpt = 30.0,
     force: Annotated[bool, typer.Option("--force", help="Commit even parameters that scored worse on the held-out samples than the committed ones.")] = False,
 ) -> None:
@@ -736,7 +742,7 @@ def commit(
     from tt_host.errors import WorseParameters
     from tt_host.workflows.stream import commit_refusal
 
-    with _connected(port, baud, timeout, step_timeout) as session:
+    with _connected(ctx, port, baud, timeout, step_timeout) as session:
         info = session.hello()
         if info.plan_hash is not None and not force:
             device = session.stats()
@@ -749,10 +755,11 @@ def commit(
 
 @app.command()
 def rollback(
+    ctx: typer.Context,
     port: PortOpt = None, baud: BaudOpt = DEFAULT_BAUD, timeout: TimeoutOpt = 1.0, step_timeout: SlowTimeoutOpt = 30.0
 ) -> None:
     """Return the device to its plan's factory parameters, now and after a reset."""
-    with _connected(port, baud, timeout, step_timeout) as session:
+    with _connected(ctx, port, baud, timeout, step_timeout) as session:
         session.hello()
         sequence = session.rollback()
     typer.echo(f"rolled back to the factory parameters (record {sequence})")
@@ -760,6 +767,7 @@ def rollback(
 
 @app.command()
 def profile(
+    ctx: typer.Context,
     port: PortOpt = None,
     baud: BaudOpt = DEFAULT_BAUD,
     timeout: TimeoutOpt = 1.0,
@@ -775,7 +783,7 @@ def profile(
     from tt_host.workflows.cache import Cache
     from tt_host.workflows.profile import plot_profile, read_profile
 
-    with _connected(port, baud, timeout) as session:
+    with _connected(ctx, port, baud, timeout) as session:
         measured = read_profile(session, Cache(), plan, reset=reset)
     if plot is not None:
         plot_profile(measured, plot, top)
@@ -791,12 +799,13 @@ def profile(
 
 @app.command()
 def stats(
+    ctx: typer.Context,
     port: PortOpt = None, baud: BaudOpt = DEFAULT_BAUD, timeout: TimeoutOpt = 1.0, as_json: JsonOpt = False
 ) -> None:
     """Show the device's training counters, timing and memory use."""
     from tt_host.cli.render import stats_table
 
-    with _connected(port, baud, timeout) as session:
+    with _connected(ctx, port, baud, timeout) as session:
         device = session.hello()
         device_stats = session.stats()
     if as_json:
