@@ -124,6 +124,20 @@ def test_hello_finds_a_device_a_previous_host_left_at_another_rate() -> None:
     assert late.baud == 921_600
 
 
+def test_a_lost_set_baud_answer_waits_for_the_device_to_return() -> None:
+    class LosesTheAnswer(Cable):
+        def feed(self, data: bytes) -> bytes:
+            answer = super().feed(data)
+            return b"" if self.device.baud != DEFAULT_BAUD else answer  # the switch's answer is lost
+
+    device = Responder(VECTOR_BOARD, confirm_ms=CONFIRM_MS)
+    cable = LosesTheAnswer(device, {921_600})
+    session = _session(cable, rates=(921_600,))
+    session.hello()
+    assert session.baud == device.baud == DEFAULT_BAUD
+    session.ping()
+
+
 def test_firmware_without_set_baud_or_packed_samples_keeps_working() -> None:
     class Old(Responder):
         _HANDLERS = {k: v for k, v in Responder._HANDLERS.items()

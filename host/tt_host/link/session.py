@@ -436,20 +436,31 @@ class DeviceSession:
     def _try_baud(self, rate: int) -> bool:
         """Switch to ``rate`` and confirm it with a PING; on silence wait for the device to
         give the rate up, return to 115,200 and check the link there. Whether it holds."""
-        made, confirm_s = self.set_baud(rate)
+        try:
+            made, confirm_s = self.set_baud(rate)
+        except DeviceTimeout:
+            # The answer may have been lost after the device switched: it gives the rate up by
+            # itself within its window (the firmware's: 1 s).
+            self._give_up(rate, time.monotonic(), 1.0)
+            return False
         switched = time.monotonic()
         try:
             # Several tries inside the confirm window: the first bytes after a switch may meet
             # a USB-serial bridge still reconfiguring.
             self.request(Opcode.PING, b"rate", timeout=max(confirm_s / 4, 0.05), retries=1)
         except DeviceTimeout:
-            log.info("no answer at %d baud: waiting for the device to return to %d", rate, DEFAULT_BAUD)
-            time.sleep(max(0.0, switched + confirm_s + REVERT_MARGIN_S - time.monotonic()))
-            self._follow(DEFAULT_BAUD)
-            self.ping()
+            self._give_up(rate, switched, confirm_s)
             return False
         log.info("link at %d baud (the device's UART makes %d)", rate, made)
         return True
+
+    def _give_up(self, rate: int, switched: float, confirm_s: float) -> None:
+        """Wait for the device to return to 115,200 from an unconfirmed ``rate``, follow it
+        there and check the link."""
+        log.info("no answer at %d baud: waiting for the device to return to %d", rate, DEFAULT_BAUD)
+        time.sleep(max(0.0, switched + confirm_s + REVERT_MARGIN_S - time.monotonic()))
+        self._follow(DEFAULT_BAUD)
+        self.ping()
 
     def restore_baud(self) -> None:
         """Back to 115,200 at both ends (end of a command): the next session starts there."""
