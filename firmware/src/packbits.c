@@ -55,8 +55,12 @@ static void flush(out_t *o)
     uint8_t *p = o->buf;
     const uint32_t n = o->fill, s = o->stride;
     if (s != 0u) {
-        for (uint32_t i = 0; i < n; i++) {
-            p[i] = (uint8_t)(p[i] + (i < s ? o->history[i] : p[i - s]));
+        const uint32_t head = n < s ? n : s;
+        for (uint32_t i = 0; i < head; i++) {
+            p[i] = (uint8_t)(p[i] + o->history[i]);
+        }
+        for (uint32_t i = s; i < n; i++) {
+            p[i] = (uint8_t)(p[i] + p[i - s]);
         }
         if (n >= s) {
             memcpy(o->history, p + n - s, s);

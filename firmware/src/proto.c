@@ -19,7 +19,6 @@ void tt_proto_init(tt_proto_t *proto, uint8_t *rx, uint8_t *tx, tt_write_fn writ
     proto->trainer = trainer;
     memset(proto->announced_model, 0, sizeof proto->announced_model);
     proto->reset_requested = false;
-    proto->baud = TT_DEFAULT_BAUD;
     proto->switch_to = 0;
     proto->baud_unconfirmed = false;
     proto->baud_since = 0;
@@ -216,7 +215,7 @@ static void execute_sample_packed(tt_proto_t *proto, const tt_frame_header_t *h,
     reply_sample_progress(proto, h, status, detail);
 }
 
-/* SET_BAUD: answered here at the old rate; handle_event() switches once the answer is out. */
+/* SET_BAUD: answered here at the old rate; tt_proto_feed() switches once the answer is out. */
 static void execute_set_baud(tt_proto_t *proto, const tt_frame_header_t *h, const uint8_t *payload, size_t len)
 {
     if (!payload_ok(proto, h, len, TT_SET_BAUD_BYTES, false)) {
@@ -472,7 +471,6 @@ static void switch_uart(tt_proto_t *proto, uint32_t baud)
 {
     tt_port_uart_set_baud(baud);
     tt_frame_decoder_init(&proto->decoder, proto->decoder.buf, proto->decoder.cap);
-    proto->baud = baud;
     proto->baud_unconfirmed = baud != TT_DEFAULT_BAUD;
     proto->baud_since = tt_port_ticks();
 }

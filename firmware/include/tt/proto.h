@@ -59,7 +59,6 @@ typedef struct {
     tt_upload_t upload; /**< Package transfer into the model area (LOAD_*). */
     uint8_t announced_model[32]; /**< model_hash of the last accepted LOAD_BEGIN. */
     bool reset_requested; /**< A RESET was answered: nothing more is read until the reset. */
-    uint32_t baud;        /**< The UART's rate now (TT_DEFAULT_BAUD at init). */
     uint32_t switch_to;   /**< A SET_BAUD being answered: the rate to switch to once the answer is out. */
     bool baud_unconfirmed; /**< Switched, and no valid frame has arrived at the new rate yet. */
     uint32_t baud_since;  /**< tt_port_ticks() at that switch. */
