@@ -30,7 +30,9 @@ class Status(enum.IntEnum):
     BAD_VERSION = 0x05
     #: The opcode is not a request this firmware implements.
     UNKNOWN_OPCODE = 0x06
-    #: The payload does not have the layout the opcode requires.
+    #: The payload does not have the layout the opcode requires, or holds a value the device
+    #: cannot take: a rate its UART cannot make (SET_BAUD; ``detail``: the nearest it makes), a
+    #: malformed compressed sample (SAMPLE_PACKED; ``detail``: the stream byte where it failed).
     BAD_PAYLOAD = 0x10
     #: A LOAD_CHUNK or SAMPLE_DATA whose offset is not the next byte the device expects
     #: (``detail``: the bytes it has, where the host resumes), or a training SAMPLE_RUN whose
