@@ -135,3 +135,15 @@ def test_peer_hang_up_is_a_link_error(echo_server: tuple[int, threading.Event]) 
 def test_unopenable_port_is_a_link_error(url: str) -> None:
     with pytest.raises(LinkError, match="x|1|no-such"):
         open_transport(url)
+
+
+def test_set_baud_reconfigures_serial_links_and_records_on_the_others() -> None:
+    with SerialTransport("loop://") as link:
+        assert (link.baud, link.paced) == (115_200, False)  # a URL handler: the rate is only recorded
+        link.set_baud(921_600)
+        assert link.baud == link._serial.baudrate == 921_600
+        link.write(b"still\x00")
+        assert link.read(6, timeout=1.0) == b"still\x00"
+    loopback = LoopbackTransport(lambda data: b"")
+    loopback.set_baud(460_800)
+    assert (loopback.baud, loopback.paced) == (460_800, False)
