@@ -81,6 +81,8 @@ def test_a_rate_the_cable_drops_falls_back_to_the_next_lower_one() -> None:
     assert cable.asked == [921_600, 460_800]
     assert session.baud == cable.device.baud == 460_800
     session.ping(b"x" * 100)
+    session.hello()  # again (a stream does): the rate that failed is not tried twice
+    assert cable.asked == [921_600, 460_800] and session.baud == 460_800
 
 
 def test_no_rate_carried_leaves_the_link_at_115200() -> None:

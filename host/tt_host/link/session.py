@@ -266,6 +266,7 @@ class DeviceSession:
         self.link_rates = tuple(link_rates)
         #: The rate both ends run at now.
         self.baud = transport.baud
+        self._failed_rates: set[int] = set()
         #: Send samples compressed when it saves bytes (off once the device refuses the opcode).
         self.packed_samples = True
         #: The left neighbour of a sample byte for SAMPLE_PACKED's delta: the input's channels
@@ -417,8 +418,9 @@ class DeviceSession:
     def negotiate_baud(self, rates: Sequence[int]) -> int:
         """Switch to the highest of ``rates`` (above 115,200) the link carries, trying each
         from the highest down until a PING at the new rate is answered; the rate reached.
-        Firmware without SET_BAUD stays at the rate it has."""
-        for rate in sorted({r for r in rates if r > DEFAULT_BAUD}, reverse=True):
+        Rates that failed once in this session are not tried again (a repeated HELLO costs
+        nothing). Firmware without SET_BAUD stays at the rate it has."""
+        for rate in sorted({r for r in rates if r > DEFAULT_BAUD} - self._failed_rates, reverse=True):
             if rate == self.baud:
                 break  # already there: a repeated HELLO
             try:
@@ -431,6 +433,7 @@ class DeviceSession:
                 if exc.status != Status.BAD_PAYLOAD:
                     raise
                 log.info("the device cannot make %d baud (nearest: %d)", rate, exc.detail)
+            self._failed_rates.add(rate)
         return self.baud
 
     def _try_baud(self, rate: int) -> bool:
