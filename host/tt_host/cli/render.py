@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from rich import box
 from rich.console import Console, Group
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -227,8 +228,8 @@ def profile_tables(profile: Profile, top: int = 15) -> list[Table]:
         return f"{macs / (ticks * scale):.2f}" if instr and macs and ticks else ""
 
     phases = Table(title=f"one step on {profile.board}, averaged over {profile.trained} training and "
-                         f"{profile.evaluated} evaluation runs")
-    for column in ("phase", f"{unit} per run", "share", "MACs per run", "MAC/instr"):
+                         f"{profile.evaluated} evaluation runs", box=box.SIMPLE)
+    for column in ("phase", f"{unit}/run", "share", "MACs/run", "MAC/instr"):
         phases.add_column(column, justify="left" if column == "phase" else "right")
     for name, p in profile.by_phase().items():
         phases.add_row(name, amount(p["ticks"]), f"{p['share']:.0%}", f"{p['macs']:,}" if p["macs"] else "",
@@ -237,11 +238,11 @@ def profile_tables(profile: Profile, top: int = 15) -> list[Table]:
         phases.add_row("training step (measured)", amount(profile.train_ticks / profile.trained), "", "", "")
     if profile.evaluated:
         phases.add_row("evaluation step (measured)", amount(profile.eval_ticks / profile.evaluated), "", "", "")
-    ops = Table(title=f"the {top} ops that take the most time")
-    for column in ("op", "kind", "layer", "phase", "runs", f"{unit} per run", "share", "MACs per run", "MAC/instr"):
-        ops.add_column(column, justify="left" if column in ("kind", "layer", "phase") else "right")
+    ops = Table(title=f"the {top} ops that take the most time", box=box.SIMPLE)
+    for column in ("op", "kind", "layer", f"{unit}/run", "share", "MACs/run", "MAC/instr"):
+        ops.add_column(column, justify="left" if column in ("kind", "layer") else "right", no_wrap=True)
     total = sum(r.ticks for r in profile.ops) or 1
     for r in profile.top(top):
-        ops.add_row(str(r.index), r.kind, r.layer or "", r.phase, f"{r.runs:,}", amount(r.ticks_per_run),
-                    f"{r.ticks / total:.1%}", f"{r.macs:,}" if r.macs else "", rate(r.macs, r.ticks_per_run))
+        ops.add_row(str(r.index), r.kind, r.layer or "", amount(r.ticks_per_run), f"{r.ticks / total:.1%}",
+                    f"{r.macs:,}" if r.macs else "", rate(r.macs, r.ticks_per_run))
     return [phases, ops]

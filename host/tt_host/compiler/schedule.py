@@ -185,17 +185,19 @@ class Schedule:
     #: the ``build_schedule`` choices this schedule was built with
     out_of_place: frozenset[tuple[str, int]] = frozenset()
     kept_masks: frozenset[Block] = frozenset()
+    unfused: frozenset[Block] = frozenset()
 
     @property
     def earliest_trained(self) -> int:
         return min(self.training)
 
     def rebuilt(self, out_of_place: frozenset[tuple[str, int]] | None = None,
-                kept_masks: frozenset[Block] | None = None) -> Schedule:
-        """The same step built again with other in-place or recompute choices."""
+                kept_masks: frozenset[Block] | None = None, unfused: frozenset[Block] | None = None) -> Schedule:
+        """The same step built again with other in-place, recompute or fusion choices."""
         return build_schedule(self.graph, self.scheme, self.options,
                               self.out_of_place if out_of_place is None else out_of_place,
-                              self.kept_masks if kept_masks is None else kept_masks)
+                              self.kept_masks if kept_masks is None else kept_masks,
+                              self.unfused if unfused is None else unfused)
 
     def macs(self, phase: str) -> int:
         return sum(op.macs for op in self.ops if op.phase == phase)
@@ -605,11 +607,13 @@ def _finalize_inplace(ops: list[Op], buffers: dict[str, Buffer]) -> list[Op]:
 
 def build_schedule(graph: Graph, scheme: Scheme, options: PlanOptions | None = None,
                    out_of_place: frozenset[tuple[str, int]] = frozenset(),
-                   kept_masks: frozenset[Block] = frozenset()) -> Schedule:
+                   kept_masks: frozenset[Block] = frozenset(), unfused: frozenset[Block] = frozenset()) -> Schedule:
     """Forward, loss and pruned backward of one training step, in execution order;
     ``out_of_place`` lists ``(op kind, layer)`` sites that run out of place even where an
     in-place kernel could (see :mod:`.inplace`), ``kept_masks`` blocks whose masks the forward
-    keeps even where the backward could recompute them (see :mod:`.recompute`)."""
+    keeps even where the backward could recompute them (see :mod:`.recompute`), ``unfused``
+    blocks that run layer by layer even where fusing them would lower their memory (see
+    :mod:`.speed`)."""
     options = options or PlanOptions()
     frozen = [graph.conv(i) for i in sorted(scheme.weights) if graph.conv(i).expanded]
     if frozen:
@@ -619,7 +623,8 @@ def build_schedule(graph: Graph, scheme: Scheme, options: PlanOptions | None = N
     fused: list[Block] = []
     if options.fuse_blocks != "off":
         for block in find_blocks(graph, options.fuse_stem):
-            if _fusable(graph, block, b) and (options.fuse_blocks == "all" or fusion_pays(graph, block)):
+            if (block not in unfused and _fusable(graph, block, b)
+                    and (options.fuse_blocks == "all" or fusion_pays(graph, block))):
                 fused.append(block)
                 chosen.update({i: block for i in block.layers})
     recomputed: tuple[Block, ...] = ()
@@ -631,4 +636,4 @@ def build_schedule(graph: Graph, scheme: Scheme, options: PlanOptions | None = N
     b.backward()
     ops = _finalize_inplace(b.ops, b.buffers)
     return Schedule(graph, scheme, options, ops, b.buffers, b.training, b.need, fused, b.streamed, recomputed,
-                    out_of_place, kept_masks)
+                    out_of_place, kept_masks, unfused)
