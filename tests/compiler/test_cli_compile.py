@@ -92,9 +92,10 @@ def test_scheme_auto_with_samples_reports_its_choice(tmp_path):
     sel = report["scheme"]["selection"]
     assert sel["method"] == "fisher" and sel["samples"] > 0 and sel["peak_sram_bytes"] == report["peak_sram_bytes"]
     assert report["peak_sram_bytes"] <= 40 * 1024
-    # scheme.json reproduces the choice through --scheme FILE.
+    # scheme.json reproduces the choice through --scheme FILE (under the same budget: the plan's
+    # memory-saving variants depend on it).
     again = runner.invoke(app, ["compile", str(DEMO), "--scheme", str(tmp_path / "scheme.json"), "--samples", str(SAMPLES),
-                                "--out", str(tmp_path / "again"), "--json"])
+                                "--budget", "40K", "--out", str(tmp_path / "again"), "--json"])
     assert again.exit_code == 0, again.output
     redo = json.loads(again.stdout)
     assert (redo["scheme"]["bias"], redo["scheme"]["weights"]) == (report["scheme"]["bias"], report["scheme"]["weights"])
