@@ -61,7 +61,8 @@ class Status(enum.IntEnum):
     #: LOAD_CHUNK or LOAD_END without a transfer in progress (none was begun, or the
     #: device was reset since): begin again.
     NO_TRANSFER = 0x31
-    #: The flash driver failed to erase or program; ``detail`` is the flash offset.
+    #: The flash driver failed to erase or program; ``detail`` is the address it failed at (the
+    #: device's bus address: 0x08xxxxxx internal flash, 0x90xxxxxx the Discovery's QSPI flash).
     FLASH_ERROR = 0x32
     #: A training or parameter request while no plan is loaded.
     NO_PLAN = 0x33

@@ -182,7 +182,7 @@ tt_status_t tt_trainer_pull(const tt_trainer_t *t, uint32_t offset, uint32_t len
  * COMMIT: persist [trained count][parameter image] in the store, tagged with the plan hash,
  * streamed from the arena (no copy in RAM).
  * @return TT_STATUS_OK (*sequence, *bytes: the record's sequence and payload size); NO_PLAN;
- *         NO_SPACE (detail: the store's capacity); FLASH_ERROR (detail: the flash offset)
+ *         NO_SPACE (detail: the store's capacity); FLASH_ERROR (detail: the flash address)
  */
 tt_status_t tt_trainer_commit(tt_trainer_t *t, uint32_t *sequence, uint32_t *bytes, uint32_t *detail);
 
@@ -190,7 +190,7 @@ tt_status_t tt_trainer_commit(tt_trainer_t *t, uint32_t *sequence, uint32_t *byt
  * ROLLBACK: write a factory record, then load the running package afresh (factory
  * parameters, counters zeroed).
  * @return TT_STATUS_OK (*sequence: the record's); NO_PLAN; FLASH_ERROR (detail: the flash
- *         offset; the plan keeps running as it was)
+ *         address; the plan keeps running as it was)
  */
 tt_status_t tt_trainer_rollback(tt_trainer_t *t, uint32_t *sequence, uint32_t *detail);
 
