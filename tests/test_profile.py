@@ -26,7 +26,7 @@ from tt_host.paths import REPO_ROOT
 from tt_host.tooling.boards import resolve
 from tt_host.tooling.emulator import Emulator
 from tt_host.workflows.cache import load_plan_folder
-from tt_host.workflows.profile import PHASES, join, phase_of
+from tt_host.workflows.profile import PHASES, join, phase_of, plot_profile
 from tt_protocol import plan as P
 from tt_protocol.frame import Opcode, ProfilePayload
 from tt_protocol.responder import PROFILE_COUNTER_BYTES, BoardIdentity, Responder
@@ -153,6 +153,15 @@ def test_the_report_names_every_op_and_its_macs(plan_dir: Path) -> None:
     assert (forward, backward) == (plan.report["macs_forward"], plan.report["macs_backward"])
     unjoined = join(fake, "f746-qemu", {})
     assert [r.kind for r in unjoined.ops] == [r.kind for r in joined.ops] and not any(r.macs for r in unjoined.ops)
+
+
+def test_the_profile_plots_its_phases_and_slowest_ops(plan_dir: Path, tmp_path: Path) -> None:
+    plan = load_plan_folder(plan_dir)
+    ops = P.validate(plan.plan).ops
+    fake = DeviceProfile(25_000_000, 2, 1, 0, 0, tuple(
+        _op(i, op.kind, op.phase, op.layer) for i, op in enumerate(ops)))
+    plot_profile(join(fake, "f746-qemu", plan.report), tmp_path / "profile.png", top=5)
+    assert (tmp_path / "profile.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def _op(index: int, kind: int, phase: int, layer: int):

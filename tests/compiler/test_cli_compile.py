@@ -84,6 +84,13 @@ def test_scheme_auto_needs_a_budget(tmp_path):
     assert r.exit_code == 2 and "--budget" in r.stderr
 
 
+def test_plot_draws_the_arena_over_the_schedule(tmp_path):
+    r = runner.invoke(app, ["compile", str(DEMO), "--scheme", "bias-only", "--out", str(tmp_path),
+                            "--plot", str(tmp_path / "arena.png")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "arena.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_scheme_auto_with_samples_reports_its_choice(tmp_path):
     r = runner.invoke(app, ["compile", str(DEMO), "--scheme", "auto", "--budget", "40K", "--samples", str(SAMPLES),
                             "--out", str(tmp_path), "--json"])
