@@ -218,22 +218,23 @@ def test_flash_writes_a_package_into_the_model_area(fake_root: Path, stub_tools,
                                                    monkeypatch) -> None:
     """The firmware, then the package at the model area's address (sector 4), by either tool."""
     monkeypatch.setenv("STUB_LOG", str(tmp_path / "flash.log"))
+    board = boards.resolve("f746")
+    assert (board.flash_base + board.model_area_offset, board.model_area_bytes) == (0x08020000, 896 * 1024)
     package = tmp_path / "package.bin"
     package.write_bytes(b"TTPL")
     stub_tools("pyocd", _RECORD_ARGV)
-    board = boards.resolve("f746")
-    assert (board.flash_base + board.model_area_offset, board.model_area_bytes) == (0x08020000, 896 * 1024)
-    assert flashing.flash(board, elf, package) == "pyocd"
-    lines = (tmp_path / "flash.log").read_text().splitlines()
-    assert [line.split()[1:] for line in lines] == [
-        ["flash", "-t", "stm32f746xx", str(elf)],
-        ["flash", "-t", "stm32f746xx", "--base-address", "0x08020000", str(package)]]
-    (tmp_path / "bin" / "pyocd").unlink()
     stub_tools("openocd", _RECORD_ARGV)
-    assert flashing.flash(board, elf, package) == "openocd"
-    last = (tmp_path / "flash.log").read_text().splitlines()[-1]
-    assert (f"-c program {{{elf.as_posix()}}} verify -c program {{{package.as_posix()}}} verify reset exit 0x08020000"
-            in last)
+    assert flashing.flash_commands(board, elf, package) == [
+        ["pyocd", "flash", "-t", "stm32f746xx", str(elf)],
+        ["pyocd", "flash", "-t", "stm32f746xx", "--base-address", "0x08020000", str(package)]]
+    assert flashing.flash(board, elf, b"TTPL") == "pyocd"
+    lines = (tmp_path / "flash.log").read_text().splitlines()
+    assert len(lines) == 2 and lines[1].split()[-2:][0] == "0x08020000"
+    (tmp_path / "bin" / "pyocd").unlink()
+    (openocd,) = flashing.flash_commands(board, elf, package)
+    assert openocd[-4:] == ["-c", f"program {{{elf.as_posix()}}} verify",
+                            "-c", f"program {{{package.as_posix()}}} verify reset exit 0x08020000"]
+    assert flashing.flash(board, elf, b"TTPL") == "openocd"
 
 
 def test_flash_without_tools_says_what_to_install(fake_root: Path, stub_tools, elf: Path) -> None:

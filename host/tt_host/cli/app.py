@@ -12,7 +12,6 @@ import dataclasses
 import json
 import logging
 import signal
-import tempfile
 import statistics
 import sys
 import traceback
@@ -270,12 +269,8 @@ def flash(
         _run_emulator(ctx, target, flash_image)
         return
     image = elf or _build(ctx, target, if_needed=True)
-    with tempfile.TemporaryDirectory() as tmp, _stderr().status(f"flashing {target.name}"):
-        package = None
-        if plan is not None:
-            package = Path(tmp) / "package.bin"
-            package.write_bytes(plan.package)
-        tool = flashing.flash(target, image, package)
+    with _stderr().status(f"flashing {target.name}"):
+        tool = flashing.flash(target, image, plan.package if plan is not None else None)
     typer.echo(f"flashed {image}{' and the package' if plan is not None else ''} to {target.name} with {tool}")
 
 
@@ -400,41 +395,10 @@ def size_cmd(
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
     else:
-        _stdout().print(_size_table(report))
+        from tt_host.cli.render import size_table
+
+        _stdout().print(size_table(report))
     report.check()
-
-
-def _size_table(report: size_mod.SizeReport) -> Table:
-    table = Table(title=f"{report.elf.name} on {report.board}")
-    for column in ("section", "address", "load address", "size", "flash", "sram"):
-        table.add_column(column, justify="left" if column == "section" else "right")
-    for u in report.sections:
-        s = u.section
-        load = f"0x{s.load_address:08x}" if s.stored else ""  # NOBITS: nothing is loaded
-        table.add_row(s.name, f"0x{s.address:08x}", load, str(s.size), str(u.flash or ""), str(u.sram or ""))
-    table.add_section()
-    table.add_row("used", "", "", "", str(report.flash_used), str(report.sram_used))
-    table.add_row("budget", "", "", "", str(report.flash.size), str(report.sram.size))
-    table.add_row(
-        "use", "", "", "", _percent(report.flash_used, report.flash.size), _percent(report.sram_used, report.sram.size)
-    )
-    if report.model_area_bytes:  # the flash's other tenants: the uploaded package, the A/B store
-        table.add_section()
-        table.add_row("model area", "", "", "", str(report.model_area_bytes), "")
-        table.add_row("image + model area", "", "", "", str(report.flash_reserved), "")
-        table.add_row("use", "", "", "", _percent(report.flash_reserved, report.flash.size), "")
-    if report.external_flash is not None:
-        ext = report.external_flash
-        table.add_section()
-        table.add_row("parameter store", f"0x{ext.base:08x}" if ext.base else "", "", str(report.store_area_bytes), "", "")
-        table.add_row(ext.name, "", "", str(ext.size), "", "")
-        table.add_row("use", "", "", _percent(report.store_area_bytes, ext.size), "", "")
-    return table
-
-
-def _percent(used: int, budget: int) -> str:
-    text = f"{100 * used / budget:.1f}%" if budget else "-"
-    return f"[red]{text}[/red]" if used > budget else text
 
 
 def parse_size(text: str) -> int:

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from tt_host.link.session import DeviceStats
+from tt_host.tooling import size as size_mod
 from tt_host.workflows.profile import Profile
 from tt_host.workflows.stream import Evaluation, StreamReport, Tick
 
@@ -246,3 +247,36 @@ def profile_tables(profile: Profile, top: int = 15) -> list[Table]:
         ops.add_row(str(r.index), r.kind, r.layer or "", amount(r.ticks_per_run), f"{r.ticks / total:.1%}",
                     f"{r.macs:,}" if r.macs else "", rate(r.macs, r.ticks_per_run))
     return [phases, ops]
+
+
+def size_table(report: size_mod.SizeReport) -> Table:
+    table = Table(title=f"{report.elf.name} on {report.board}")
+    for column in ("section", "address", "load address", "size", "flash", "sram"):
+        table.add_column(column, justify="left" if column == "section" else "right")
+    for u in report.sections:
+        s = u.section
+        load = f"0x{s.load_address:08x}" if s.stored else ""  # NOBITS: nothing is loaded
+        table.add_row(s.name, f"0x{s.address:08x}", load, str(s.size), str(u.flash or ""), str(u.sram or ""))
+    table.add_section()
+    table.add_row("used", "", "", "", str(report.flash_used), str(report.sram_used))
+    table.add_row("budget", "", "", "", str(report.flash.size), str(report.sram.size))
+    table.add_row(
+        "use", "", "", "", percent(report.flash_used, report.flash.size), percent(report.sram_used, report.sram.size)
+    )
+    if report.model_area_bytes:  # the flash's other tenants: the uploaded package, the A/B store
+        table.add_section()
+        table.add_row("model area", "", "", "", str(report.model_area_bytes), "")
+        table.add_row("image + model area", "", "", "", str(report.flash_reserved), "")
+        table.add_row("use", "", "", "", percent(report.flash_reserved, report.flash.size), "")
+    if report.external_flash is not None:
+        ext = report.external_flash
+        table.add_section()
+        table.add_row("parameter store", f"0x{ext.base:08x}" if ext.base else "", "", str(report.store_area_bytes), "", "")
+        table.add_row(ext.name, "", "", str(ext.size), "", "")
+        table.add_row("use", "", "", percent(report.store_area_bytes, ext.size), "", "")
+    return table
+
+
+def percent(used: int, budget: int) -> str:
+    text = f"{100 * used / budget:.1f}%" if budget else "-"
+    return f"[red]{text}[/red]" if used > budget else text

@@ -12,6 +12,7 @@ import logging
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from tt_host.tooling.boards import Board
@@ -52,7 +53,7 @@ def flash_commands(board: Board, elf: Path, package: Path | None = None) -> list
     )
 
 
-def flash(board: Board, elf: Path, package: Path | None = None) -> str:
+def flash(board: Board, elf: Path, package: bytes | None = None) -> str:
     """Program ``elf`` (and ``package`` into the model area) into ``board``'s flash, verify
     and reset; return the tool used.
 
@@ -61,9 +62,14 @@ def flash(board: Board, elf: Path, package: Path | None = None) -> str:
     """
     if not elf.is_file():
         raise UsageError(f"{elf} does not exist: run `tt-host build --board {board.name}`")
-    commands = flash_commands(board, elf, package)
-    for cmd in commands:
-        _run(cmd)
+    with tempfile.TemporaryDirectory() as tmp:
+        binary = None
+        if package is not None:
+            binary = Path(tmp) / "package.bin"  # the tools take a file
+            binary.write_bytes(package)
+        commands = flash_commands(board, elf, binary)
+        for cmd in commands:
+            _run(cmd)
     return commands[0][0]
 
 
