@@ -34,6 +34,7 @@ from tt_host.tooling import boards as boards_mod
 from tt_host.tooling import build as build_mod
 from tt_host.tooling import size as size_mod
 from tt_host.tooling.emulator import Emulator
+from tt_host.workflows import samples as samples_mod
 from tt_host.errors import DeviceTimeout, LinkError, TtError, UsageError
 from tt_host.link.session import DeviceInfo, DeviceSession
 from tt_host.link.transport import DEFAULT_BAUD, open_transport
@@ -596,6 +597,17 @@ def _resume_hint(exc: TtError) -> TtError:
     return exc
 
 
+def _check_samples(found, model: Path | None) -> None:
+    """Bad samples (and, with ``model``, a bad model) stop the command before the port opens."""
+    shape = None
+    if model is not None:
+        from tt_host.compiler import load_graph
+
+        graph = load_graph(model)
+        shape = graph.tensors[graph.input].shape
+    samples_mod.check_readable([s.path for s in found], shape)
+
+
 @app.command()
 def stream(
     ctx: typer.Context,
@@ -626,6 +638,7 @@ def stream(
 
     setup = TrainingSetup(scheme=scheme, budget=parse_size(budget) if budget else None,
                           macs_budget=_parse_count(macs_budget) if macs_budget else None, init=init, lr=lr, seed=seed)
+    _check_samples(samples_mod.scan(folder).samples, model)
     with _connected(ctx, port, baud, timeout, step_timeout) as session:
         session.hello()
         try:
@@ -678,8 +691,9 @@ def predict(
 ) -> None:
     """Show what the device predicts for samples, by label name (nothing is trained)."""
     from tt_host.workflows.cache import Cache
-    from tt_host.workflows.predict import predict as run_predictions
+    from tt_host.workflows.predict import files_of, predict as run_predictions
 
+    samples_mod.check_readable(files_of(paths))
     with _connected(ctx, port, baud, timeout, step_timeout) as session:
         results = run_predictions(session, Cache(), paths)
     if as_json:

@@ -500,4 +500,4 @@ def load_graph(path: str | Path) -> Graph:
     path = Path(path)
     name = path.name.removesuffix(".tflite").removesuffix("-int8")
     raw = path.read_bytes()
-    return import_model(load(raw), name, hashlib.sha256(raw).digest())
+    return import_model(load(raw, origin=path), name, hashlib.sha256(raw).digest())

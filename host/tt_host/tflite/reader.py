@@ -8,12 +8,13 @@ builtin options as a dict with snake_case keys and enum values as names).
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from tt_host.errors import TtError
+from tt_host.errors import UsageError
 
 try:  # The tflite-micro wheel carries the generated schema; nothing else is needed from it.
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as _schema
@@ -21,8 +22,8 @@ except ImportError:  # pragma: no cover - exercised only without the dev extras
     _schema = None
 
 
-class TfliteError(TtError):
-    """The file is not a TFLite model this reader understands."""
+class TfliteError(UsageError):
+    """The file is not a TFLite model this reader understands (bad input: exit code 2)."""
 
 
 _TENSOR_TYPES = {
@@ -103,13 +104,28 @@ def _options(op_t) -> dict:
     return out
 
 
-def load(source: str | Path | bytes) -> Model:
-    """Parse a model from a path or from the file's bytes (first subgraph only)."""
+def load(source: str | Path | bytes, origin: str | Path | None = None) -> Model:
+    """Parse a model from a path or from the file's bytes (first subgraph only); ``origin``
+    names the file in error messages when ``source`` is its bytes."""
     if _schema is None:
         raise TfliteError("reading .tflite files needs the tflite-micro wheel (pip install tflite-micro)")
-    raw = source if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes()
+    what = str(origin if origin is not None else "the model" if isinstance(source, (bytes, bytearray)) else source)
+    try:
+        raw = source if isinstance(source, (bytes, bytearray)) else Path(source).read_bytes()
+    except OSError as exc:
+        raise TfliteError(f"{what}: cannot read it ({exc.strerror or exc})") from exc
     if len(raw) < 8 or raw[4:8] != b"TFL3":
-        raise TfliteError("not a TFLite flatbuffer (missing TFL3 identifier)")
+        raise TfliteError(f"{what}: not a TFLite flatbuffer (missing TFL3 identifier): expected an int8 .tflite model")
+    try:
+        return _parse(raw)
+    except TfliteError as exc:
+        raise TfliteError(f"{what}: {exc}") from exc
+    except (struct.error, IndexError, KeyError, TypeError, ValueError, AttributeError, UnicodeDecodeError) as exc:
+        # The flatbuffer's offsets point outside the file: cut short or corrupted on the way.
+        raise TfliteError(f"{what}: a corrupt or truncated TFLite file ({len(raw):,} bytes; {exc})") from exc
+
+
+def _parse(raw: bytes) -> Model:
     model_t = _schema.ModelT.InitFromPackedBuf(bytearray(raw), 0)
     if not model_t.subgraphs:
         raise TfliteError("model has no subgraph")

@@ -117,7 +117,7 @@ def check_model(path: Path, classes: int | None = None, inputs: int = 3, boards:
     from tt_host.tflite import load
 
     raw = path.read_bytes()
-    model = load(raw)
+    model = load(raw, origin=path)
     report = CheckReport(path.name, operator_support(model))
     unsupported: dict[tuple[str, str], list[int]] = {}
     for i, op, status in report.operators:

@@ -96,6 +96,28 @@ def scan(root: str | Path) -> SampleFolder:
     return SampleFolder(root, tuple(labels), tuple(samples))
 
 
+def check_readable(paths: Sequence[Path], shape: Sequence[int] | None = None) -> None:
+    """Open every sample file before a device is touched, so that a bad one stops the command
+    before any link is opened: an image PIL cannot read, an array ``np.load`` cannot, or (with
+    the model's input ``shape``) an array of another shape is a :class:`SampleError` naming it."""
+    for path in paths:
+        path = Path(path)
+        if path.suffix.lower() in ARRAY_SUFFIXES:
+            try:
+                array = np.load(path, mmap_mode="r", allow_pickle=False)
+            except (ValueError, OSError) as exc:
+                raise SampleError(f"{path}: not a readable .npy array ({exc})") from exc
+            if shape is not None and _squeezed(array.shape) != _squeezed(tuple(int(d) for d in shape)):
+                raise SampleError(f"{path}: array of shape {array.shape}, expected the model's input shape "
+                                  f"{tuple(shape)}")
+            continue
+        try:
+            with Image.open(path) as image:
+                image.verify()
+        except (UnidentifiedImageError, OSError, SyntaxError) as exc:  # PIL reports bad data as SyntaxError too
+            raise SampleError(f"{path}: not a readable image ({exc})") from exc
+
+
 def load_input(path: Path, shape: Sequence[int], quant: tuple[float, int] | None = None) -> np.ndarray:
     """The int8 model input of ``shape`` made from the file at ``path``; ``quant``, the input
     tensor's ``(scale, zero point)``, quantizes a float ``.npy`` sample."""
