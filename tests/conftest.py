@@ -43,6 +43,9 @@ def fake_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         shutil.copyfile(REPO_ROOT / "boards" / name / "board.toml", root / "boards" / name / "board.toml")
     monkeypatch.setattr("tt_host.paths.REPO_ROOT", root)
     monkeypatch.setenv("TT_ROOT", str(root))  # for child processes
+    # Its builds go inside it whatever the caller's $TT_BUILD: the stub tools write fake
+    # images, which must never land in a real build folder.
+    monkeypatch.setenv("TT_BUILD", str(root / "build"))
     return root
 
 
