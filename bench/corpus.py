@@ -5,7 +5,7 @@ For every model in ``examples/models`` (the int8 models TensorFlow's converter w
 a training step on the host build of the executor) for a new 3-class head, the default scheme
 (``paper``, the 256 KB paper's ranking filled to the budget) at 256 KB, and the trainable
 parameters, arena, package and fit of ``last-layer`` / ``bias-only`` / ``paper`` on the F746
-(its arena, 512 KB model area and 131,016 B parameter store). Then the largest of those plans
+(its arena, 896 KB model area and 262,088 B parameter store). Then the largest of those plans
 that fits (``paper``, else ``bias-only``, else ``last-layer``) is uploaded to the emulated F746
 (QEMU ``-icount shift=0``: instruction counts, not time) and trained on seeded random samples
 through the wire protocol; the device's STATS give instructions per training and evaluation

@@ -333,7 +333,7 @@ def test_the_same_stream_compiles_its_plan_once(folder: Path, cache: Cache, monk
 
 
 def test_the_plan_fits_the_devices_parameter_store_and_model_area(folder: Path, cache: Cache) -> None:
-    """A device whose store holds 8,000-byte COMMIT records (the F746's: 131,016) gets a `paper`
+    """A device whose store holds 8,000-byte COMMIT records (the F746's: 262,088) gets a `paper`
     plan whose trained parameters fit it, and every epoch that improves commits; a scheme over
     the store, or a package over the model area, is refused before anything is uploaded."""
     from tt_host.compiler import StoreBudgetExceeded
