@@ -21,6 +21,7 @@
 #define RCC_BASE 0x40023800u
 #define FLASH_R_BASE 0x40023C00u
 #define QUADSPI_R_BASE 0xA0001000u
+#define RNG_BASE 0x50060800u
 #define QUADSPI_BANK_BASE 0x90000000u /* memory-mapped mode: 256 MB reserved for the external flash */
 
 /* --- RCC (RM0385 5.3 "RCC registers") ----------------------------------------------- */
@@ -54,6 +55,8 @@
 #define RCC_AHB1ENR_GPIOBEN (1u << 1)
 #define RCC_AHB1ENR_GPIODEN (1u << 3)
 #define RCC_AHB1ENR_GPIOEEN (1u << 4)
+#define RCC_AHB2ENR TT_REG32(RCC_BASE + 0x34u)
+#define RCC_AHB2ENR_RNGEN (1u << 6)
 #define RCC_AHB3ENR TT_REG32(RCC_BASE + 0x38u)
 #define RCC_AHB3ENR_QSPIEN (1u << 1)
 #define RCC_APB1ENR TT_REG32(RCC_BASE + 0x40u)
@@ -186,5 +189,14 @@
 /* --- Debug (ARMv7-M ARM C1.6.2): a debugger is attached when C_DEBUGEN is set -------- */
 #define DHCSR TT_REG32(0xE000EDF0u)
 #define DHCSR_C_DEBUGEN (1u << 0)
+
+/* --- RNG (RM0385 22.8 "RNG registers") ------------------------------------------------ */
+#define RNG_CR TT_REG32(RNG_BASE + 0x00u)
+#define RNG_CR_RNGEN (1u << 2)
+#define RNG_SR TT_REG32(RNG_BASE + 0x04u)
+#define RNG_SR_DRDY (1u << 0)
+#define RNG_SR_CECS (1u << 1) /* clock error: the RNG clock is too slow */
+#define RNG_SR_SECS (1u << 2) /* seed error: the noise source failed its health test */
+#define RNG_DR TT_REG32(RNG_BASE + 0x08u)
 
 #endif /* TT_STM32F746_H */

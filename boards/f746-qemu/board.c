@@ -94,3 +94,10 @@ void tt_port_init(void)
 }
 
 const tt_board_info_t *tt_port_board_info(void) { return &info; }
+
+int tt_port_random(uint8_t *out, size_t len)
+{
+    /* mps2-an500 has no random number generator: the emulator's host lends its entropy. */
+    static const char source[] = "/dev/urandom";
+    return tt_semihost_read_file(source, sizeof source - 1u, out, len);
+}

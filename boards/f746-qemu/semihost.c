@@ -5,7 +5,10 @@
 
 #include <stdint.h>
 
+#define SYS_OPEN 0x01u
+#define SYS_CLOSE 0x02u
 #define SYS_WRITE0 0x04u
+#define SYS_READ 0x06u
 #define SYS_GET_CMDLINE 0x15u
 #define SYS_EXIT 0x18u
 #define SYS_EXIT_EXTENDED 0x20u
@@ -33,6 +36,19 @@ size_t tt_semihost_cmdline(char *buf, size_t cap)
         return 0;
     }
     return block[1];
+}
+
+int tt_semihost_read_file(const char *path, size_t path_len, uint8_t *out, size_t len)
+{
+    const uint32_t open_block[3] = {(uint32_t)(uintptr_t)path, 1u /* "rb" */, (uint32_t)path_len};
+    const uint32_t handle = semihost_call(SYS_OPEN, open_block);
+    if (handle == UINT32_MAX) {
+        return -1;
+    }
+    const uint32_t read_block[3] = {handle, (uint32_t)(uintptr_t)out, (uint32_t)len};
+    const uint32_t missing = semihost_call(SYS_READ, read_block); /* bytes NOT read */
+    (void)semihost_call(SYS_CLOSE, &handle);
+    return missing == 0u ? 0 : -1;
 }
 
 void tt_semihost_exit(int code)

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,6 +53,19 @@ void tt_port_stack_usage(uint32_t *reserved, uint32_t *peak)
      * nothing about the F746's (the QEMU twin measures that). */
     *reserved = 0u;
     *peak = 0u;
+}
+
+int tt_port_random(uint8_t *out, size_t len)
+{
+    while (len > 0) {
+        const ssize_t got = getrandom(out, len, 0);
+        if (got <= 0) {
+            return -1;
+        }
+        out += got;
+        len -= (size_t)got;
+    }
+    return 0;
 }
 
 __attribute__((noreturn)) void tt_port_reset(void)

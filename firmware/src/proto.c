@@ -23,6 +23,37 @@ void tt_proto_init(tt_proto_t *proto, uint8_t *rx, uint8_t *tx, tt_write_fn writ
     proto->baud_unconfirmed = false;
     proto->baud_since = 0;
     tt_upload_init(&proto->upload, tt_port_flash_layout());
+    tt_proto_set_key_record(proto, tt_auth_image_record());
+}
+
+/* The model area left for a package: with a key, its seal needs room after it. */
+static uint32_t package_capacity(const tt_proto_t *proto)
+{
+    return tt_auth_active(&proto->auth) ? proto->upload.capacity - TT_AUTH_SEAL_BYTES : proto->upload.capacity;
+}
+
+/* Whether the package at @p package (@p len bytes, in the model area) carries this key's seal. */
+static bool sealed(const tt_proto_t *proto, const uint8_t *package, uint32_t len)
+{
+    const uint32_t at = tt_auth_seal_offset(len);
+    if (at > proto->upload.capacity || proto->upload.capacity - at < TT_AUTH_SEAL_BYTES) {
+        return false;
+    }
+    uint8_t digest[TT_SHA256_BYTES], seal[TT_AUTH_SEAL_BYTES];
+    tt_sha256(package, len, digest);
+    tt_auth_seal(&proto->auth, digest, seal);
+    return tt_equal_ct(seal, package + at, TT_AUTH_SEAL_BYTES) != 0;
+}
+
+void tt_proto_set_key_record(tt_proto_t *proto, const volatile uint8_t *record)
+{
+    tt_auth_init(&proto->auth, record);
+    tt_trainer_t *t = proto->trainer;
+    t->input_digest = tt_auth_active(&proto->auth) ? &proto->input_digest : NULL;
+    tt_sha256_init(&proto->input_digest);
+    if (tt_auth_active(&proto->auth) && t->package != NULL && !sealed(proto, t->package, t->package_len)) {
+        tt_trainer_unload(t); /* loaded at boot from the model area, never approved by the key */
+    }
 }
 
 bool tt_proto_reset_requested(const tt_proto_t *proto) { return proto->reset_requested; }
@@ -60,13 +91,17 @@ static void reply_info(tt_proto_t *proto, uint16_t seq)
     tt_put_u32(p + TT_INFO_OFF_ARENA_BYTES, proto->trainer->arena_bytes);
     tt_put_u32(p + TT_INFO_OFF_CORE_CLOCK_HZ, proto->board->core_clock_hz);
     tt_put_u16(p + TT_INFO_OFF_MAX_PAYLOAD, (uint16_t)TT_MAX_PAYLOAD);
-    tt_put_u32(p + TT_INFO_OFF_MODEL_AREA_BYTES, proto->upload.capacity);
+    tt_put_u32(p + TT_INFO_OFF_MODEL_AREA_BYTES, package_capacity(proto));
     tt_put_u32(p + TT_INFO_OFF_PARAM_STORE_BYTES, tt_trainer_store_capacity(proto->trainer));
     const uint8_t *plan_hash = tt_trainer_plan_hash(proto->trainer);
     if (plan_hash != NULL) {
         memcpy(p + TT_INFO_OFF_PLAN_HASH, plan_hash, TT_INFO_OFF_MODEL_HASH - TT_INFO_OFF_PLAN_HASH);
         memcpy(p + TT_INFO_OFF_MODEL_HASH, tt_trainer_model_hash(proto->trainer),
                TT_INFO_OFF_MODEL_AREA_BYTES - TT_INFO_OFF_MODEL_HASH);
+    }
+    p[TT_INFO_OFF_AUTH] = proto->auth.mode;
+    if (tt_auth_active(&proto->auth)) {
+        memcpy(p + TT_INFO_OFF_KEY_ID, proto->auth.key_id, TT_AUTH_KEY_ID_BYTES);
     }
     proto->tx_len = tt_frame_finish(proto->tx, TT_OP_INFO, seq, TT_INFO_BYTES);
 }
@@ -104,8 +139,8 @@ static tt_status_t load_begin(tt_proto_t *proto, const uint8_t *payload, size_t 
         *detail = TT_LOAD_BEGIN_BYTES;
         return TT_STATUS_BAD_PAYLOAD;
     }
-    if (total > proto->upload.capacity) {
-        *detail = proto->upload.capacity;
+    if (total > package_capacity(proto)) {
+        *detail = package_capacity(proto);
         return TT_STATUS_NO_SPACE;
     }
     /* Re-provisioning with another network must be asked for: a host streaming samples for
@@ -155,6 +190,16 @@ static void execute_load(tt_proto_t *proto, const tt_frame_header_t *h, const ui
              * announced model. A refused package is never run. */
             status = tt_trainer_load(proto->trainer, tt_upload_package(&proto->upload), proto->upload.total,
                                      proto->announced_model, &detail);
+        }
+        if (status == TT_STATUS_OK && tt_auth_active(&proto->auth)) {
+            /* Approved by the key (the request's tag covered proto->bound, the package's
+             * digest): seal it, so that the next boot runs it too. */
+            uint8_t seal[TT_AUTH_SEAL_BYTES];
+            tt_auth_seal(&proto->auth, proto->bound, seal);
+            status = tt_upload_append(&proto->upload, seal, sizeof seal, &detail);
+            if (status != TT_STATUS_OK) {
+                tt_trainer_unload(proto->trainer);
+            }
         }
         break;
     }
@@ -384,11 +429,49 @@ static void execute_state(tt_proto_t *proto, const tt_frame_header_t *h, size_t 
     reply(proto, h, TT_COMMIT_BYTES);
 }
 
+static void execute_nonce(tt_proto_t *proto, const tt_frame_header_t *h, size_t len)
+{
+    if (!payload_ok(proto, h, len, 0, false)) {
+        return;
+    }
+    const tt_status_t status = tt_auth_issue_nonce(&proto->auth, payload_out(proto) + TT_NONCE_OFF_NONCE);
+    if (status != TT_STATUS_OK) {
+        reply_error(proto, status, h->seq, h->opcode, 0);
+        return;
+    }
+    reply(proto, h, TT_NONCE_BYTES);
+}
+
+/* With a key: check the trailer of a request that needs one and strip it from @p len, or
+ * answer UNAUTHORIZED. The tag also covers proto->bound: the stored package's digest for
+ * LOAD_END, the sample's for a training run. */
+static bool authorized(tt_proto_t *proto, const tt_frame_header_t *h, const uint8_t *payload, size_t *len)
+{
+    if (!tt_auth_active(&proto->auth) || !tt_auth_needed(h->opcode, payload, *len)) {
+        return true;
+    }
+    const uint8_t *bound = NULL;
+    if (h->opcode == TT_OP_LOAD_END) {
+        tt_sha256(proto->upload.area, proto->upload.active ? proto->upload.received : 0u, proto->bound);
+        bound = proto->bound;
+    } else if (h->opcode == TT_OP_SAMPLE_RUN) {
+        tt_sha256_t sample = proto->input_digest; /* a refused run keeps the sample: finish a copy */
+        tt_sha256_final(&sample, proto->bound);
+        bound = proto->bound;
+    }
+    uint32_t detail;
+    if (tt_auth_check(&proto->auth, h->opcode, payload, len, bound, &detail) != TT_STATUS_OK) {
+        reply_error(proto, TT_STATUS_UNAUTHORIZED, h->seq, h->opcode, detail);
+        return false;
+    }
+    return true;
+}
+
 /* Run one request whose frame passed the CRC. Only its header fields are trusted so far. */
 static void execute(tt_proto_t *proto, const uint8_t *frame, size_t frame_len)
 {
     const tt_frame_header_t h = tt_frame_header_read(frame);
-    const size_t payload_len = frame_len - TT_FRAME_HEADER_BYTES - TT_FRAME_CRC_BYTES;
+    size_t payload_len = frame_len - TT_FRAME_HEADER_BYTES - TT_FRAME_CRC_BYTES;
     const uint8_t *payload = frame + TT_FRAME_HEADER_BYTES;
 
     if (h.version != TT_PROTOCOL_VERSION) {
@@ -397,6 +480,9 @@ static void execute(tt_proto_t *proto, const uint8_t *frame, size_t frame_len)
     }
     if (h.length != payload_len) {
         reply_error(proto, TT_STATUS_TRUNCATED, h.seq, h.opcode, (uint32_t)payload_len);
+        return;
+    }
+    if (!authorized(proto, &h, payload, &payload_len)) {
         return;
     }
     switch (h.opcode) {
@@ -437,6 +523,9 @@ static void execute(tt_proto_t *proto, const uint8_t *frame, size_t frame_len)
         return;
     case TT_OP_PROFILE:
         execute_profile(proto, &h, payload, payload_len);
+        return;
+    case TT_OP_NONCE:
+        execute_nonce(proto, &h, payload_len);
         return;
     case TT_OP_COMMIT:
     case TT_OP_ROLLBACK:

@@ -145,12 +145,22 @@ static tt_status_t sample_check(const tt_trainer_t *t, uint32_t offset, uint32_t
     return TT_STATUS_OK;
 }
 
-/* Stored, or (a streamed plan) run through the first block as its rows complete: those ticks
- * belong to the sample's step. */
-static void sample_ticks_begin(tt_trainer_t *t, uint32_t offset)
+/* A sample's bytes are stored, or (a streamed plan) run through the first block as its rows
+ * complete: those ticks belong to the sample's step. Offset 0 starts a new sample. */
+static void sample_begin(tt_trainer_t *t, uint32_t offset)
 {
     if (offset == 0u) {
         t->sample_ticks = 0;
+        if (t->input_digest != NULL) {
+            tt_sha256_init(t->input_digest);
+        }
+    }
+}
+
+static void sample_digest(tt_trainer_t *t, const uint8_t *data, uint32_t len)
+{
+    if (t->input_digest != NULL) {
+        tt_sha256_update(t->input_digest, data, len);
     }
 }
 
@@ -161,7 +171,8 @@ tt_status_t tt_trainer_sample_data(tt_trainer_t *t, uint32_t offset, const uint8
     if (refused != TT_STATUS_OK) {
         return refused;
     }
-    sample_ticks_begin(t, offset);
+    sample_begin(t, offset);
+    sample_digest(t, data, len);
     const uint32_t start = tt_port_ticks();
     const tt_status_t status = tt_executor_feed(&t->ex, offset, data, len);
     t->sample_ticks += tt_port_ticks() - start;
@@ -181,6 +192,7 @@ typedef struct {
 static void feed_decoded(void *ctx, const uint8_t *data, uint32_t len)
 {
     packed_sink_t *sink = ctx;
+    sample_digest(sink->t, data, len);
     if (tt_executor_feed(&sink->t->ex, sink->offset, data, len) != TT_STATUS_OK) {
         sink->status = TT_STATUS_INTERNAL; /* every reason to refuse was checked before */
     }
@@ -208,7 +220,7 @@ tt_status_t tt_trainer_sample_packed(tt_trainer_t *t, uint32_t offset, uint32_t 
         *detail = len;
         return TT_STATUS_BAD_PAYLOAD;
     }
-    sample_ticks_begin(t, offset);
+    sample_begin(t, offset);
     const uint32_t start = tt_port_ticks();
     /* A few rows at a time: the decoded sample never sits anywhere whole but in the executor. */
     uint8_t buf[256];

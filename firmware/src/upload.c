@@ -117,6 +117,24 @@ tt_status_t tt_upload_end(tt_upload_t *up, uint32_t *detail)
     return TT_STATUS_OK;
 }
 
+tt_status_t tt_upload_append(tt_upload_t *up, const uint8_t *data, uint32_t len, uint32_t *detail)
+{
+    if (!up->complete) {
+        *detail = 0;
+        return TT_STATUS_NO_TRANSFER;
+    }
+    const uint32_t at = (up->total + 3u) & ~3u;
+    if (at > up->capacity || len > up->capacity - at) {
+        *detail = up->capacity;
+        return TT_STATUS_NO_SPACE;
+    }
+    if (!erase_through(up, at + len) || tt_port_flash_program(up->area + at, data, len) != 0) {
+        *detail = flash_address(up->area + at);
+        return TT_STATUS_FLASH_ERROR;
+    }
+    return TT_STATUS_OK;
+}
+
 const uint8_t *tt_upload_package(const tt_upload_t *up)
 {
     return up->complete ? up->area : NULL;

@@ -142,3 +142,17 @@ void tt_port_stack_usage(uint32_t *reserved, uint32_t *peak)
     *reserved = 0;
     *peak = 0;
 }
+
+int tt_port_random(uint8_t *out, size_t len)
+{
+    /* A fixed sequence (xorshift32) rather than entropy: the tests and fuzzers that drive
+     * this port replay exactly. The twins and the boards draw real randomness. */
+    static uint32_t state = 0x2545F491u;
+    for (size_t i = 0; i < len; i++) {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        out[i] = (uint8_t)state;
+    }
+    return 0;
+}

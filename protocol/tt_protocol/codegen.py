@@ -22,7 +22,7 @@ from pathlib import Path
 
 from construct import Struct
 
-from . import frame, plan, vectors
+from . import auth, frame, plan, vectors
 from .frame import Opcode
 from .status import Status
 
@@ -72,6 +72,13 @@ def render_header() -> str:
     out += [f"#define TT_LOAD_FLAG_{f.name} 0x{f.value:X}u" for f in frame.LoadFlag]
     out += [f"#define TT_SAMPLE_FLAG_{f.name} 0x{f.value:X}u" for f in frame.SampleFlag]
     out += [f"#define TT_PROFILE_FLAG_{f.name} 0x{f.value:X}u" for f in frame.ProfileFlag]
+    out += ["", "/* Authentication (see protocol/tt_protocol/auth.py). */"]
+    out += [f"#define TT_AUTH_{name} {getattr(auth, name)}u" for name in
+            ("KEY_BYTES", "NONCE_BYTES", "TAG_BYTES", "KEY_ID_BYTES", "SEAL_BYTES", "TRAILER_BYTES",
+             "KEY_RECORD_BYTES")]
+    out += [f'#define TT_AUTH_KEY_MAGIC "{auth.KEY_MAGIC.decode()}"']
+    out += [f"#define TT_AUTH_MODE_{m.name} {m.value}u" for m in auth.AuthMode]
+    out += [f"#define TT_AUTH_FAILURE_{f.name} {f.value}u" for f in auth.AuthFailure]
     out += ["", "/* Payload layouts: byte offsets of each field (little-endian). */"]
     for prefix, layout in frame.PAYLOAD_LAYOUTS.items():
         out += _field_offsets(prefix, layout)

@@ -23,6 +23,7 @@ from construct import (
     Bytes,
     Checksum,
     ConstructError,
+    Default,
     Int8ul,
     Int16ul,
     Int32ul,
@@ -154,6 +155,11 @@ class Opcode(enum.IntEnum):
     #: stream byte where decoding failed), or ``stride`` is above ``PACKED_MAX_STRIDE`` (detail:
     #: that limit). A refused chunk changes nothing.
     SAMPLE_PACKED = 0x2A
+    #: Issue a fresh authentication nonce (empty payload), answered ``NONCE_ISSUED``
+    #: (``NoncePayload``). Authenticated requests (``tt_protocol.auth``) carry a counter that
+    #: must rise from one request to the next under this nonce; a new NONCE restarts it and
+    #: voids the previous nonce. A reset voids it too. Open on every device.
+    NONCE = 0x2B
 
     INFO = 0x81
     PONG = 0x82
@@ -171,6 +177,7 @@ class Opcode(enum.IntEnum):
     PROFILE_DATA = 0xA8
     BAUD_SET = 0xA9
     SAMPLE_PACKED_ACCEPTED = 0xAA
+    NONCE_ISSUED = 0xAB
     #: Any request that failed; the payload is an ``ErrorPayload``.
     ERROR = 0xFF
 
@@ -264,6 +271,10 @@ InfoPayload = Struct(
     # Fields after model_hash were added later; a shorter INFO (older firmware) leaves them 0.
     "model_area_bytes" / Int32ul,  # flash for an uploaded package (plan + weights): LOAD_BEGIN's limit
     "param_store_bytes" / Int32ul,  # the largest COMMIT record (trained parameters) the A/B store holds
+    "auth" / Default(Int8ul, 0),  # an auth.AuthMode: whether state-changing requests must be authenticated
+    "reserved" / Default(Bytes(3), bytes(3)),  # 0
+    # auth.key_id() of the provisioned key (which key file on the host signs); zero when open
+    "key_id" / Default(Bytes(8), bytes(8)),
 )
 #: INFO's size before ``model_area_bytes``: what firmware older than those fields sends.
 INFO_BASE_BYTES = 102
@@ -392,6 +403,10 @@ SamplePackedHeader = Struct(
 #: Largest compressed stream a SAMPLE_PACKED carries.
 SAMPLE_PACKED_MAX_DATA = MAX_PAYLOAD - SamplePackedHeader.sizeof()
 
+NoncePayload = Struct(
+    "nonce" / Bytes(16),  # from the device's random source; binds the next authenticated requests
+)
+
 ProfilePayload = Struct(
     "first" / Int16ul,  # index of the first op wanted (0: the first LOAD op)
     "flags" / Int16ul,  # ProfileFlag
@@ -443,6 +458,7 @@ PAYLOAD_LAYOUTS = {
     "TT_SAMPLE_PACKED": SamplePackedHeader,
     "TT_PROFILE_DATA": ProfileDataHeader,
     "TT_PROFILE_RECORD": ProfileRecord,
+    "TT_NONCE": NoncePayload,
 }
 
 

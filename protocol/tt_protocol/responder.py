@@ -81,6 +81,7 @@ arrived for TRUNCATED, the payload length the opcode takes for BAD_PAYLOAD.
 from __future__ import annotations
 
 import dataclasses
+import os
 import struct
 import time
 import zlib
@@ -113,6 +114,7 @@ from .frame import (
     LoadDonePayload,
     LoadFlag,
     LoadProgressPayload,
+    NoncePayload,
     Opcode,
     PROFILE_MAX_RECORDS,
     ProfileDataHeader,
@@ -243,7 +245,8 @@ class Responder:
     """A device that speaks the protocol: ``feed(wire bytes) -> wire bytes answered``.
 
     ``executor`` runs loaded plans (see the module docstring); ``store_capacity`` is the largest
-    COMMIT payload.
+    COMMIT payload. It models an open device (no key provisioned, ``tt_protocol.auth``): the
+    firmware's authentication is tested on the firmware itself (tests/test_auth.py).
     """
 
     def __init__(
@@ -408,6 +411,12 @@ class Responder:
 
     def _ping(self, payload: bytes):
         return Status.OK, 0, payload
+
+    def _nonce(self, payload: bytes):
+        """An open device issues nonces too (nothing it accepts needs one)."""
+        if payload:
+            return Status.BAD_PAYLOAD, 0, b""
+        return Status.OK, 0, os.urandom(NoncePayload.sizeof())
 
     def _load_begin(self, payload: bytes):
         size = LoadBeginPayload.sizeof()
@@ -653,6 +662,7 @@ class Responder:
     _HANDLERS = {
         Opcode.HELLO: _hello,
         Opcode.PING: _ping,
+        Opcode.NONCE: _nonce,
         Opcode.LOAD_BEGIN: _load_begin,
         Opcode.LOAD_CHUNK: _load_chunk,
         Opcode.LOAD_END: _load_end,

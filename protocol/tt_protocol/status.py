@@ -56,6 +56,10 @@ class Status(enum.IntEnum):
     #: (LOAD_BEGIN; nothing changes), or a package whose model is not the one its LOAD_BEGIN
     #: announced (LOAD_END; it is not run).
     MODEL_MISMATCH = 0x17
+    #: A request that changes what the device runs or stores, on a device provisioned with a
+    #: key, without a valid authentication trailer (``tt_protocol.auth``): nothing changed.
+    #: ``detail`` is an ``auth.AuthFailure`` (missing, bad tag, replayed counter, no nonce).
+    UNAUTHORIZED = 0x18
     #: The device hit a condition that should be impossible; please report it.
     INTERNAL = 0x30
     #: LOAD_CHUNK or LOAD_END without a transfer in progress (none was begun, or the

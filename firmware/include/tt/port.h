@@ -139,6 +139,13 @@ int tt_port_flash_erase(size_t index);
  */
 int tt_port_flash_program(const uint8_t *at, const uint8_t *data, size_t len);
 
+/**
+ * Fill @p out with @p len unpredictable bytes (authentication nonces): the F746's true random
+ * number generator, the host's entropy on the twins.
+ * @return 0 on success, non-zero when the source failed (then @p out must not be used)
+ */
+int tt_port_random(uint8_t *out, size_t len);
+
 /** Reset the microcontroller; does not return. */
 __attribute__((noreturn)) void tt_port_reset(void);
 

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tt/auth.h"
 #include "tt/frame.h"
 #include "tt/port.h"
 #include "tt/trainer.h"
@@ -62,6 +63,9 @@ typedef struct {
     uint32_t switch_to;   /**< A SET_BAUD being answered: the rate to switch to once the answer is out. */
     bool baud_unconfirmed; /**< Switched, and no valid frame has arrived at the new rate yet. */
     uint32_t baud_since;  /**< tt_port_ticks() at that switch. */
+    tt_auth_t auth;       /**< The key and nonce that state-changing requests are checked against. */
+    tt_sha256_t input_digest; /**< The current sample's digest (kept only while a key is provisioned). */
+    uint8_t bound[TT_SHA256_BYTES]; /**< What the request being executed was authenticated over. */
 } tt_proto_t;
 
 /**
@@ -74,6 +78,13 @@ typedef struct {
  */
 void tt_proto_init(tt_proto_t *proto, uint8_t *rx, uint8_t *tx, tt_write_fn write, void *write_ctx,
                    const tt_board_info_t *board, tt_trainer_t *trainer);
+
+/**
+ * Take the key record @p record (TT_AUTH_KEY_RECORD_BYTES; tt_proto_init() takes the image's).
+ * With a key, a running package without a valid seal is unloaded: a device provisioned with
+ * a key runs only packages its key holder approved.
+ */
+void tt_proto_set_key_record(tt_proto_t *proto, const volatile uint8_t *record);
 
 /**
  * Feed received bytes; complete frames are handled and answered before it returns. After a

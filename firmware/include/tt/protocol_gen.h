@@ -32,6 +32,7 @@ typedef enum {
     TT_STATUS_LABEL_RANGE = 0x15,
     TT_STATUS_SAMPLE_SIZE = 0x16,
     TT_STATUS_MODEL_MISMATCH = 0x17,
+    TT_STATUS_UNAUTHORIZED = 0x18,
     TT_STATUS_INTERNAL = 0x30,
     TT_STATUS_NO_TRANSFER = 0x31,
     TT_STATUS_FLASH_ERROR = 0x32,
@@ -56,6 +57,7 @@ typedef enum {
 #define TT_OP_PROFILE 0x28u
 #define TT_OP_SET_BAUD 0x29u
 #define TT_OP_SAMPLE_PACKED 0x2Au
+#define TT_OP_NONCE 0x2Bu
 #define TT_OP_INFO 0x81u
 #define TT_OP_PONG 0x82u
 #define TT_OP_LOAD_STARTED 0x90u
@@ -72,6 +74,7 @@ typedef enum {
 #define TT_OP_PROFILE_DATA 0xA8u
 #define TT_OP_BAUD_SET 0xA9u
 #define TT_OP_SAMPLE_PACKED_ACCEPTED 0xAAu
+#define TT_OP_NONCE_ISSUED 0xABu
 #define TT_OP_ERROR 0xFFu
 
 /* Request flags (LoadBeginPayload.flags, SampleRunPayload.flags, ProfilePayload.flags). */
@@ -79,6 +82,24 @@ typedef enum {
 #define TT_SAMPLE_FLAG_TRAIN 0x1u
 #define TT_SAMPLE_FLAG_SKIPPED 0x2u
 #define TT_PROFILE_FLAG_RESET 0x1u
+
+/* Authentication (see protocol/tt_protocol/auth.py). */
+#define TT_AUTH_KEY_BYTES 32u
+#define TT_AUTH_NONCE_BYTES 16u
+#define TT_AUTH_TAG_BYTES 32u
+#define TT_AUTH_KEY_ID_BYTES 8u
+#define TT_AUTH_SEAL_BYTES 32u
+#define TT_AUTH_TRAILER_BYTES 36u
+#define TT_AUTH_KEY_RECORD_BYTES 64u
+#define TT_AUTH_KEY_MAGIC "TTK1"
+#define TT_AUTH_MODE_OPEN 0u
+#define TT_AUTH_MODE_REQUIRED 1u
+#define TT_AUTH_MODE_LOCKED 2u
+#define TT_AUTH_FAILURE_MISSING 1u
+#define TT_AUTH_FAILURE_BAD_TAG 2u
+#define TT_AUTH_FAILURE_REPLAYED 3u
+#define TT_AUTH_FAILURE_NO_NONCE 4u
+#define TT_AUTH_FAILURE_LOCKED 5u
 
 /* Payload layouts: byte offsets of each field (little-endian). */
 #define TT_ERROR_OFF_STATUS 0u
@@ -97,7 +118,10 @@ typedef enum {
 #define TT_INFO_OFF_MODEL_HASH 70u
 #define TT_INFO_OFF_MODEL_AREA_BYTES 102u
 #define TT_INFO_OFF_PARAM_STORE_BYTES 106u
-#define TT_INFO_BYTES 110u
+#define TT_INFO_OFF_AUTH 110u
+#define TT_INFO_OFF_RESERVED 111u
+#define TT_INFO_OFF_KEY_ID 114u
+#define TT_INFO_BYTES 122u
 #define TT_LOAD_BEGIN_OFF_TOTAL_BYTES 0u
 #define TT_LOAD_BEGIN_OFF_CRC32 4u
 #define TT_LOAD_BEGIN_OFF_FLAGS 8u
@@ -184,5 +208,7 @@ typedef enum {
 #define TT_PROFILE_RECORD_OFF_RUNS 4u
 #define TT_PROFILE_RECORD_OFF_TICKS 8u
 #define TT_PROFILE_RECORD_BYTES 16u
+#define TT_NONCE_OFF_NONCE 0u
+#define TT_NONCE_BYTES 16u
 
 #endif /* TT_PROTOCOL_GEN_H */

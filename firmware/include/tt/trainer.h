@@ -32,6 +32,7 @@
 #include "tt/executor.h"
 #include "tt/port.h"
 #include "tt/protocol_gen.h"
+#include "tt/sha256.h"
 #include "tt/store.h"
 
 #ifdef __cplusplus
@@ -65,6 +66,9 @@ typedef struct {
     tt_trainer_counters_t counters;
     tt_op_profile_t *profile;            /**< Per-op counters in the arena past the plan's share; NULL when they do not fit. */
     tt_trainer_counters_t profile_start; /**< The counters when the profile began. */
+    /** When not NULL, kept as the SHA-256 of the current sample's input bytes as they arrive
+     *  (decoded): what an authenticated training run is bound to (tt/auth.h). */
+    tt_sha256_t *input_digest;
 } tt_trainer_t;
 
 /** What PROFILE reports: the runs since the profile began (the plan's load or the last reset). */

@@ -56,6 +56,13 @@ tt_status_t tt_upload_chunk(tt_upload_t *up, uint32_t offset, const uint8_t *dat
 /** LOAD_END: verify the stored package against the announced CRC. */
 tt_status_t tt_upload_end(tt_upload_t *up, uint32_t *detail);
 
+/**
+ * Program @p len bytes (a multiple of 4) right after the verified package, at its next
+ * word-aligned offset (a package seal, tt/auth.h), erasing the sector they reach if needed.
+ * TT_STATUS_NO_SPACE (detail: the capacity) when they do not fit, FLASH_ERROR (the address).
+ */
+tt_status_t tt_upload_append(tt_upload_t *up, const uint8_t *data, uint32_t len, uint32_t *detail);
+
 /** The verified package in (memory-mapped) flash, or NULL while none is complete. */
 const uint8_t *tt_upload_package(const tt_upload_t *up);
 
