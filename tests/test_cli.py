@@ -358,7 +358,7 @@ def device(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         opened.append(url)
         return LoopbackTransport(Responder(BOARD).feed)
 
-    monkeypatch.setattr("tt_host.cli.app.open_transport", open_loopback)
+    monkeypatch.setattr("tt_host.cli.common.open_transport", open_loopback)
     return opened
 
 
@@ -400,7 +400,7 @@ def test_link_baud_option(device: list[str]) -> None:
 
 
 def test_silent_device_exits_4_with_traceback_only_at_vv(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("tt_host.cli.app.open_transport", lambda url, baud=0: LoopbackTransport(lambda b: b""))
+    monkeypatch.setattr("tt_host.cli.common.open_transport", lambda url, baud=0: LoopbackTransport(lambda b: b""))
     result = runner.invoke(app, ["info", "--port", "x", "--timeout", "0.01"])
     assert result.exit_code == DeviceTimeout.exit_code
     assert "no valid answer to HELLO" in result.stderr and "Traceback" not in result.stderr

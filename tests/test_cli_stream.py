@@ -36,7 +36,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def device(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> SimDevice:
     """One simulated board behind every --port; the cache in a temporary $TT_HOME."""
     board = SimDevice()
-    monkeypatch.setattr("tt_host.cli.app.open_transport", lambda url, baud=0: LoopbackTransport(board.feed))
+    monkeypatch.setattr("tt_host.cli.common.open_transport", lambda url, baud=0: LoopbackTransport(board.feed))
     monkeypatch.setenv("TT_HOME", str(tmp_path / "tt-home"))
     return board
 
@@ -140,7 +140,7 @@ def test_a_lost_connection_tells_how_to_resume(monkeypatch: pytest.MonkeyPatch, 
         calls.append(data)
         return board.feed(data) if len(calls) < 40 else b""
 
-    monkeypatch.setattr("tt_host.cli.app.open_transport", lambda url, baud=0: LoopbackTransport(flaky))
+    monkeypatch.setattr("tt_host.cli.common.open_transport", lambda url, baud=0: LoopbackTransport(flaky))
     monkeypatch.setenv("TT_HOME", str(tmp_path / "tt-home"))
     result = _run(*STREAM, str(folder), "--model", str(DEMO), "--timeout", "0.01", "--step-timeout", "0.01")
     assert result.exit_code == 4 and "run the same command again to resume" in result.stderr

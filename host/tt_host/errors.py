@@ -28,6 +28,8 @@ exit code  exception                 meaning
 10         :class:`WorseParameters`  ``tt-host commit`` without ``--force``: the device's
                                      parameters scored worse on the held-out samples than
                                      the committed ones
+11         :class:`KeyMissing`       the board requires authentication and this host has
+                                     no key for it (``tt-host flash --key``, ``--key FILE``)
 64-127     :class:`DeviceError`      the device answered ``ERROR`` with status *s*:
                                      the exit code is 64 + *s*
                                      (``tt_protocol.status.exit_code``)
@@ -99,6 +101,13 @@ class WorseParameters(TtError):
     found worse (``tt-host commit --force`` stores them anyway)."""
 
     exit_code = 10
+
+
+class KeyMissing(TtError):
+    """The board was provisioned with a key (its state-changing requests must be signed) and
+    this host has none for it, or ``--key`` names another key."""
+
+    exit_code = 11
 
 
 class DeviceError(TtError):

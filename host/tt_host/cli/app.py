@@ -7,112 +7,40 @@ shown only with ``-vv``.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import json
 import logging
-import signal
 import statistics
-import sys
-import traceback
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
-from typer.core import TyperGroup
 
 from tt_host import __version__, recipe
-
-from tt_host.tooling import flashing
-
-from tt_host.link import ports
+from tt_host.cli import board as _board_commands  # noqa: F401  (registers build, emulate, flash, size, ports, keygen)
+from tt_host.cli.common import (
+    BaudOpt,
+    BoardOpt,
+    JsonOpt,
+    PortOpt,
+    State,
+    TimeoutOpt,
+    app,
+    build_firmware,
+    connected,
+    parse_size,
+    stderr,
+    stdout,
+)
+from tt_host.errors import DeviceTimeout, LinkError, TtError, UsageError
+from tt_host.link.session import DeviceInfo
+from tt_host.link.transport import DEFAULT_BAUD
 from tt_host.tooling import boards as boards_mod
-from tt_host.tooling import build as build_mod
-from tt_host.tooling import size as size_mod
 from tt_host.tooling.emulator import Emulator
 from tt_host.workflows import samples as samples_mod
-from tt_host.errors import DeviceTimeout, LinkError, TtError, UsageError
-from tt_host.link.session import DeviceInfo, DeviceSession
-from tt_host.link.transport import DEFAULT_BAUD, open_transport
 
 log = logging.getLogger("tt_host")
-
-
-@dataclasses.dataclass
-class _State:
-    verbosity: int = 0
-    link_baud: str = "auto"  #: --link-baud
-
-
-def _stdout() -> Console:
-    # Created per use so that the console follows sys.stdout (swapped by CliRunner).
-    return Console(highlight=False)
-
-
-def _stderr() -> Console:
-    return Console(stderr=True, highlight=False)
-
-
-def _verbosity(ctx: typer.Context | None) -> int:
-    state = ctx.find_object(_State) if ctx else None
-    return state.verbosity if state else 0
-
-
-class _Group(TyperGroup):
-    """Maps exceptions to messages and exit codes, for ``main`` and CliRunner alike."""
-
-    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]  # typer's Context is the one passed
-        try:
-            return super().invoke(ctx)
-        except TtError as exc:
-            _report(ctx, exc, f"error: {exc}")
-            raise typer.Exit(exc.exit_code) from exc
-        except KeyboardInterrupt:
-            typer.echo("interrupted", err=True)
-            raise typer.Exit(130) from None
-        except (typer.Exit, typer.Abort, typer.TyperException):  # typer's own: usage errors, --help
-            raise
-        except Exception as exc:  # a bug: say so, keep the traceback for -vv
-            _report(ctx, exc, f"internal error: {type(exc).__name__}: {exc}")
-            raise typer.Exit(1) from exc
-
-
-def _report(ctx: typer.Context, exc: BaseException, message: str) -> None:
-    # Plain output, not rich: a message or a traceback must not be re-wrapped.
-    if _verbosity(ctx) >= 2:
-        typer.echo("".join(traceback.format_exception(exc)), err=True, nl=False)
-    typer.secho(message, err=True, fg="red")
-    if _verbosity(ctx) < 2 and not isinstance(exc, TtError):
-        typer.echo("run with -vv for the traceback", err=True)
-
-
-app = typer.Typer(
-    cls=_Group,
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    help="Train int8 CNNs on a tt board: build, flash or emulate its firmware, stream samples, pull the deltas.",
-)
-
-BoardOpt = Annotated[
-    str, typer.Option("--board", "-b", envvar="TT_BOARD", help="Board name or alias (see boards/*/board.toml).")
-]
-PortOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--port",
-        "-p",
-        envvar="TT_PORT",
-        help="Serial port or pyserial URL (socket://127.0.0.1:PORT for an emulator); default: the one ST-LINK port.",
-    ),
-]
-BaudOpt = Annotated[int, typer.Option("--baud", help="UART baud rate.")]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds to wait for each answer before retransmitting.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 def _version(value: bool) -> None:
@@ -138,141 +66,11 @@ def _main(
 ) -> None:
     if link_baud not in ("auto", "off") and not link_baud.isdigit():
         raise typer.BadParameter(f"{link_baud!r}: expected auto, off or a rate in baud", param_hint="--link-baud")
-    ctx.obj = _State(verbosity=verbose, link_baud=link_baud)
-    handler = RichHandler(console=_stderr(), show_time=False, show_path=False)
+    ctx.obj = State(verbosity=verbose, link_baud=link_baud)
+    handler = RichHandler(console=stderr(), show_time=False, show_path=False)
     log.handlers[:] = [handler]  # replaced, not added: main() may run more than once per process
     log.setLevel(logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG)
     log.propagate = False
-
-
-def _build(ctx: typer.Context, board: boards_mod.Board, if_needed: bool) -> Path:
-    verbose = _verbosity(ctx) >= 1
-    if if_needed and build_mod.is_up_to_date(board):
-        return board.elf_path
-    if verbose:
-        return build_mod.build(board, verbose=True)
-    with _stderr().status(f"building firmware for {board.name}"):
-        return build_mod.build(board)
-
-
-def _link_rates(ctx: typer.Context) -> tuple[int, ...]:
-    """The rates HELLO negotiates (``--link-baud``): the physical board's ``[uart] rates``
-    (its twins list the same ones), up to the one asked for."""
-    state = ctx.find_object(_State)
-    choice = state.link_baud if state is not None else "auto"
-    if choice == "off":
-        return ()
-    rates = boards_mod.resolve("f746-disco").rates
-    if choice == "auto":
-        return rates
-    wanted = int(choice)
-    return (wanted, *(r for r in rates if r < wanted))
-
-
-@contextlib.contextmanager
-def _connected(ctx: typer.Context, port: str | None, baud: int, timeout: float, slow_timeout: float | None = None,
-               ) -> Iterator[DeviceSession]:
-    """A session on ``port``, or on the one ST-LINK port; it still has to say HELLO (which
-    negotiates the link's rate). The link goes back to 115,200 baud when the command ends."""
-    url = ports.resolve_port(port)
-    log.info("opening %s", url)
-    with open_transport(url, baud) as transport:
-        session = DeviceSession(transport, timeout=timeout, slow_timeout=slow_timeout, link_rates=_link_rates(ctx))
-        try:
-            yield session
-        finally:
-            try:
-                session.restore_baud()
-            except TtError as exc:  # the link is gone: the device's own fallback is all there is
-                log.warning("could not return the link to 115,200 baud: %s", exc)
-
-
-def _run_emulator(ctx: typer.Context, board: boards_mod.Board, flash_image: Path | None = None) -> None:
-    """Boot ``board``'s emulated twin (its flash in ``flash_image`` when given), print its URL
-    and serve until Ctrl-C."""
-    emulator = Emulator(board, build_if_needed=False, flash_image=flash_image)
-    _build(ctx, emulator.target, if_needed=True)  # here, for the progress display
-    # `kill` must stop QEMU too: SystemExit unwinds through the `with` below.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    with emulator:
-        typer.echo(emulator.url)
-        # Plain echo, not rich: paths and URLs must stay on one line to be copied.
-        typer.echo(f"{emulator.backend} running {emulator.target.name}; log: {emulator.log_path}", err=True)
-        typer.echo(f"connect with: tt-host info --port {emulator.url}   (Ctrl-C to stop)", err=True)
-        try:
-            code = emulator.wait()
-        except KeyboardInterrupt:
-            return
-    typer.echo(f"emulator exited with code {code}; last lines of {emulator.log_path}:", err=True)
-    typer.echo(emulator.log_tail(), err=True)
-    if code != 0:
-        raise typer.Exit(code)
-
-
-@app.command()
-def build(ctx: typer.Context, board: BoardOpt = "f746") -> None:
-    """Build the firmware for a board and print the ELF path."""
-    typer.echo(_build(ctx, boards_mod.resolve(board), if_needed=False))
-
-
-FlashImageOpt = Annotated[Path | None, typer.Option(
-    "--flash-image", help="An emulated board's flash file (kept across runs; created when missing).")]
-
-
-@app.command()
-def emulate(ctx: typer.Context, board: BoardOpt = "f746", flash_image: FlashImageOpt = None) -> None:
-    """Run the board's firmware in an emulator (--board host: as a process of this computer, much faster); print its socket:// URL; stop with Ctrl-C."""
-    _run_emulator(ctx, boards_mod.resolve(board), flash_image)
-
-
-@app.command()
-def flash(
-    ctx: typer.Context,
-    board: BoardOpt = "f746",
-    emulate: Annotated[bool, typer.Option("--emulate", help="Boot the emulator instead of flashing a board.")] = False,
-    elf: Annotated[Path | None, typer.Option("--elf", help="Image to flash (default: build the board's).")] = None,
-    model: Annotated[Path | None, typer.Option("--model", help="Also write this int8 .tflite's training plan for --samples into the model area.", exists=True, dir_okay=False)] = None,
-    samples: Annotated[Path | None, typer.Option("--samples", help="With --model: the sample folder a stream will train on (its labels make the head).")] = None,
-    scheme: Annotated[str, typer.Option("--scheme", help="With --model: as tt-host stream's --scheme.")] = "paper",
-    budget: Annotated[str | None, typer.Option("--budget", help="With --model: as tt-host stream's --budget.")] = None,
-    lr: Annotated[str, typer.Option("--lr", help="With --model: as tt-host stream's --lr.")] = "auto",
-    seed: Annotated[int, typer.Option("--seed", help="With --model: as tt-host stream's --seed.")] = 0,
-    eval_split: Annotated[float, typer.Option("--eval-split", help="With --model: as tt-host stream's --eval-split.")] = 0.2,
-    flash_image: FlashImageOpt = None,
-) -> None:
-    """Flash the firmware to a board through its ST-LINK (built first if needed); with --model,
-    the training plan a stream of --samples would upload goes into its model area too, so the
-    board leaves the bench ready to train (an emulated board: into its --flash-image)."""
-    from tt_host.tooling import twin_flash
-    from tt_host.workflows.cache import Cache
-    from tt_host.workflows.factory import board_plan
-    from tt_host.workflows.provision import TrainingSetup
-
-    target = boards_mod.resolve(board)
-    plan = None
-    if model is not None:
-        if samples is None:
-            raise UsageError("--model needs --samples DIR: the folder a stream will train on (its labels make the head)")
-        setup = TrainingSetup(scheme=scheme, budget=parse_size(budget) if budget else None, lr=lr, seed=seed)
-        with _stderr().status(f"compiling the plan of {model.name} for {samples}"):
-            plan = board_plan(target, model, samples, Cache(), setup, eval_split)
-        typer.echo(f"plan {plan.plan_hash[:16]}: {plan.scheme_name}, {len(plan.package):,} B package")
-    if target.emulated and plan is not None:
-        if flash_image is None:
-            raise UsageError(f"{target.name} keeps its flash in a file: give it with --flash-image FILE "
-                             f"(then `tt-host emulate --board {target.name} --flash-image FILE`)")
-        twin_flash.write_package(target, flash_image, plan.package)
-        typer.echo(f"wrote the package into the model area of {flash_image}")
-        if emulate:
-            _run_emulator(ctx, target, flash_image)
-        return
-    if emulate:
-        _run_emulator(ctx, target, flash_image)
-        return
-    image = elf or _build(ctx, target, if_needed=True)
-    with _stderr().status(f"flashing {target.name}"):
-        tool = flashing.flash(target, image, plan.package if plan is not None else None)
-    typer.echo(f"flashed {image}{' and the package' if plan is not None else ''} to {target.name} with {tool}")
 
 
 @app.command()
@@ -281,13 +79,13 @@ def info(
     port: PortOpt = None, baud: BaudOpt = DEFAULT_BAUD, timeout: TimeoutOpt = 1.0, as_json: JsonOpt = False
 ) -> None:
     """Say HELLO and show the device's identity and memory budgets, and the link's rate."""
-    with _connected(ctx, port, baud, timeout) as session:
+    with connected(ctx, port, baud, timeout) as session:
         device = session.hello()
         fields = {**device.to_dict(), "link_baud": session.baud}
     if as_json:
         typer.echo(json.dumps(fields, indent=2))
         return
-    _stdout().print(_info_table(fields))
+    stdout().print(_info_table(fields))
 
 
 def _info_table(fields: dict[str, Any]) -> Table:
@@ -316,14 +114,14 @@ def demo(
     device evaluating after every epoch, keeps the best state, pulls the deltas and merges
     them into an adapted .tflite.
     """
+    from tt_host.cli.render import StreamProgress, stream_table
     from tt_host.workflows import demo as demo_mod
     from tt_host.workflows.cache import Cache
-    from tt_host.cli.render import StreamProgress, stream_table
 
     target = boards_mod.resolve(board)
-    _build(ctx, boards_mod.emulated_twin(target), if_needed=True)
+    build_firmware(ctx, boards_mod.emulated_twin(target), if_needed=True)
     cache = Cache()
-    err = _stderr()
+    err = stderr()
 
     def booted(emulator: Emulator, device: DeviceInfo) -> None:
         typer.echo(f"booted {emulator.target.name} in {emulator.backend}; UART at {emulator.url}", err=True)
@@ -337,7 +135,7 @@ def demo(
                                "adapted_model": str(result.adapted_model), "boot_s": result.boot_s,
                                "total_s": result.total_s}, indent=1))
         return
-    _stdout().print(stream_table(result.report))
+    stdout().print(stream_table(result.report))
     typer.echo(f"deltas ({result.pulled.summary()['records']} tensors, {len(result.pulled.deltas):,} B): "
                f"{result.deltas_path}")
     typer.echo(f"adapted model: {result.adapted_model}")
@@ -357,7 +155,7 @@ def ping(
     """Round-trip payloads through the device and report the times."""
     payload = bytes(i & 0xFF for i in range(size))
     rtts = []
-    with _connected(ctx, port, baud, timeout) as session:
+    with connected(ctx, port, baud, timeout) as session:
         session.hello()
         rate = session.baud
         for i in range(count):
@@ -371,48 +169,6 @@ def ping(
         f"{count} pings at {rate:,} baud: min {min(rtts) * 1e3:.2f} ms, "
         f"mean {statistics.fmean(rtts) * 1e3:.2f} ms, max {max(rtts) * 1e3:.2f} ms"
     )
-
-
-@app.command("ports")
-def ports_cmd() -> None:
-    """List the ST-LINK serial ports plugged into this computer."""
-    found = ports.list_stlink_ports()
-    for port in found:
-        typer.echo(ports.describe(port))
-    if not found:
-        _stderr().print("no ST-LINK serial port found")
-
-
-@app.command("size")
-def size_cmd(
-    ctx: typer.Context,
-    board: BoardOpt = "f746",
-    elf: Annotated[Path | None, typer.Option("--elf", help="Image to measure (default: build the board's).")] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Show the image's flash and SRAM use against the board's budget (exit 8 if over)."""
-    target = boards_mod.resolve(board)
-    report = size_mod.size_report(target, elf or _build(ctx, target, if_needed=True))
-    if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
-    else:
-        from tt_host.cli.render import size_table
-
-        _stdout().print(size_table(report))
-    report.check()
-
-
-def parse_size(text: str) -> int:
-    """``256K``, ``256KB``, ``0.25M``, ``262144`` -> bytes (K = 1024)."""
-    t = text.strip().upper().removesuffix("B").removesuffix("I")
-    mult = {"K": 1024, "M": 1024 * 1024}.get(t[-1:], 1)
-    try:
-        value = float(t[:-1] if mult > 1 else t)
-    except ValueError:
-        raise UsageError(f"cannot read {text!r} as a size (e.g. 256K, 262144)") from None
-    if value <= 0:
-        raise UsageError(f"a size must be positive, not {text!r}")
-    return int(value * mult)
 
 
 def _parse_count(text: str) -> int:
@@ -506,7 +262,7 @@ def compile_cmd(
     if as_json:
         typer.echo(json.dumps({k: v for k, v in report.items() if k != "timeline"}, indent=1, sort_keys=True))
     else:
-        console = _stdout()
+        console = stdout()
         console.print(report_mod.layer_table(report))
         for line in report_mod.summary_lines(report) + report_mod.timeline_text(report):
             console.print(line, markup=False)
@@ -566,7 +322,7 @@ def check_cmd(
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=1))
     else:
-        console = _stdout()
+        console = stdout()
         for table in render.check_tables(report):
             console.print(table)
     check_mod.raise_for(report, target.name if target else None)
@@ -631,18 +387,18 @@ def stream(
 ) -> None:
     """Train the device on a sample folder: evaluate, train epoch by epoch evaluating each, and
     end with the best evaluated parameters (never worse than the start); resumable."""
+    from tt_host.cli.render import StreamProgress, stream_table
     from tt_host.workflows.cache import Cache
     from tt_host.workflows.provision import TrainingSetup
-    from tt_host.cli.render import StreamProgress, stream_table
     from tt_host.workflows.stream import stream_folder
 
     setup = TrainingSetup(scheme=scheme, budget=parse_size(budget) if budget else None,
                           macs_budget=_parse_count(macs_budget) if macs_budget else None, init=init, lr=lr, seed=seed)
     _check_samples(samples_mod.scan(folder).samples, model)
-    with _connected(ctx, port, baud, timeout, step_timeout) as session:
+    with connected(ctx, port, baud, timeout, step_timeout) as session:
         session.hello()
         try:
-            with StreamProgress(_stderr()) as progress:
+            with StreamProgress(stderr()) as progress:
                 report = stream_folder(session, folder, Cache(), setup, model, eval_split, epochs, replace_model,
                                        progress, keep_last)
         except (LinkError, DeviceTimeout) as exc:
@@ -650,7 +406,7 @@ def stream(
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=1))
     else:
-        _stdout().print(stream_table(report))
+        stdout().print(stream_table(report))
 
 
 @app.command()
@@ -667,7 +423,7 @@ def pull(
     from tt_host.workflows.cache import Cache
     from tt_host.workflows.pull import pull_deltas
 
-    with _connected(ctx, port, baud, timeout) as session:
+    with connected(ctx, port, baud, timeout) as session:
         pulled = pull_deltas(session, Cache(), plan)
     out.write_bytes(pulled.deltas)
     summary = {**pulled.summary(), "out": str(out)}
@@ -691,10 +447,11 @@ def predict(
 ) -> None:
     """Show what the device predicts for samples, by label name (nothing is trained)."""
     from tt_host.workflows.cache import Cache
-    from tt_host.workflows.predict import files_of, predict as run_predictions
+    from tt_host.workflows.predict import files_of
+    from tt_host.workflows.predict import predict as run_predictions
 
     samples_mod.check_readable(files_of(paths))
-    with _connected(ctx, port, baud, timeout, step_timeout) as session:
+    with connected(ctx, port, baud, timeout, step_timeout) as session:
         results = run_predictions(session, Cache(), paths)
     if as_json:
         typer.echo(json.dumps([{"path": str(r.path), "predicted": r.predicted, "expected": r.expected,
@@ -716,11 +473,11 @@ def commit(
 ) -> None:
     """Persist the trained parameters in the device's flash (they survive a reset); refused
     when the last evaluation found them worse than the committed ones (exit code 10)."""
-    from tt_host.workflows.cache import Cache
     from tt_host.errors import WorseParameters
+    from tt_host.workflows.cache import Cache
     from tt_host.workflows.stream import commit_refusal
 
-    with _connected(ctx, port, baud, timeout, step_timeout) as session:
+    with connected(ctx, port, baud, timeout, step_timeout) as session:
         info = session.hello()
         if info.plan_hash is not None and not force:
             device = session.stats()
@@ -737,7 +494,7 @@ def rollback(
     port: PortOpt = None, baud: BaudOpt = DEFAULT_BAUD, timeout: TimeoutOpt = 1.0, step_timeout: SlowTimeoutOpt = 30.0
 ) -> None:
     """Return the device to its plan's factory parameters, now and after a reset."""
-    with _connected(ctx, port, baud, timeout, step_timeout) as session:
+    with connected(ctx, port, baud, timeout, step_timeout) as session:
         session.hello()
         sequence = session.rollback()
     typer.echo(f"rolled back to the factory parameters (record {sequence})")
@@ -761,7 +518,7 @@ def profile(
     from tt_host.workflows.cache import Cache
     from tt_host.workflows.profile import plot_profile, read_profile
 
-    with _connected(ctx, port, baud, timeout) as session:
+    with connected(ctx, port, baud, timeout) as session:
         measured = read_profile(session, Cache(), plan, reset=reset)
     if plot is not None:
         plot_profile(measured, plot, top)
@@ -772,7 +529,7 @@ def profile(
         typer.echo("nothing has run since the profile began: stream, evaluate or predict samples first", err=True)
         return
     for table in profile_tables(measured, top):
-        _stdout().print(table)
+        stdout().print(table)
 
 
 @app.command()
@@ -783,14 +540,14 @@ def stats(
     """Show the device's training counters, timing and memory use."""
     from tt_host.cli.render import stats_table
 
-    with _connected(ctx, port, baud, timeout) as session:
+    with connected(ctx, port, baud, timeout) as session:
         device = session.hello()
         device_stats = session.stats()
     if as_json:
         typer.echo(json.dumps({**device_stats.to_dict(), "instructions_per_step": device_stats.instructions_per_step},
                               indent=1))
         return
-    _stdout().print(stats_table(device_stats, device.board, device.core_clock_hz))
+    stdout().print(stats_table(device_stats, device.board, device.core_clock_hz))
 
 
 def main() -> None:

@@ -36,18 +36,18 @@ firmware does not know SAMPLE_PACKED.
 
 from __future__ import annotations
 
-import dataclasses
+import hashlib
 import logging
 import random
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from construct import ConstructError
 from tt_protocol import packbits
 from tt_protocol import plan as plan_format
 from tt_protocol.frame import (
     DEFAULT_BAUD,
-    INFO_BASE_BYTES,
     PACKED_MAX_STRIDE,
     SAMPLE_PACKED_MAX_DATA,
     LOAD_CHUNK_MAX_DATA,
@@ -78,10 +78,8 @@ from tt_protocol.frame import (
     SampleFlag,
     SamplePackedHeader,
     SampleProgressPayload,
-    SampleResultPayload,
     SampleRunPayload,
     SetBaudPayload,
-    StatsPayload,
     crc32,
     encode_frame,
     parse_frame,
@@ -91,6 +89,15 @@ from tt_protocol.status import FRAMING_STATUSES, Status
 from tt_protocol.stream import FrameDecoder
 
 from tt_host.errors import DeviceError, DeviceTimeout, ProtocolError
+from tt_host.link.answers import (  # noqa: F401  (the answers are part of this module's API)
+    DeviceInfo,
+    DeviceProfile,
+    DeviceStats,
+    OpProfile,
+    SampleResult,
+    parse_answer as _parse,
+)
+from tt_host.link.signer import Signer, signer_for
 from tt_host.link.transport import Transport
 
 log = logging.getLogger(__name__)
@@ -102,139 +109,6 @@ PACKED_MAX_DECODED = 8192
 #: at DEFAULT_BAUD: the device checks the window when its main loop wakes, at least every 0.7 s
 #: (the QEMU twin's SysTick wrap; 78 ms on the F746, 0.1 s on the host twin).
 REVERT_MARGIN_S = 1.0
-
-
-@dataclasses.dataclass(frozen=True)
-class DeviceInfo:
-    """A device's identity and budgets, from its answer to ``HELLO``."""
-
-    board: str
-    sram_bytes: int
-    flash_bytes: int
-    arena_bytes: int
-    core_clock_hz: int
-    max_payload: int
-    protocol_version: int
-    firmware_version: str  #: "major.minor.patch"
-    plan_hash: str | None  #: hex digest of the loaded training plan; None when no plan
-    model_hash: str | None = None  #: hex SHA-256 of the loaded plan's base .tflite; None when none
-    model_area_bytes: int | None = None  #: the largest package it takes; None: not reported (older firmware)
-    param_store_bytes: int | None = None  #: the largest COMMIT record it stores; None: not reported
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> DeviceInfo:
-        """Parse an ``INFO`` payload; longer payloads (newer firmware) are accepted, and so are
-        older firmware's, without the limits added after the model hash."""
-        if len(payload) < INFO_BASE_BYTES:
-            raise ProtocolError(f"INFO payload of {len(payload)} bytes, expected {InfoPayload.sizeof()}")
-        info = InfoPayload.parse(bytes(payload).ljust(InfoPayload.sizeof(), b"\0"))
-        fw = info.firmware_version
-        return cls(
-            board=info.board.rstrip(b"\0").decode("ascii", errors="replace"),
-            sram_bytes=info.sram_bytes,
-            flash_bytes=info.flash_bytes,
-            arena_bytes=info.arena_bytes,
-            core_clock_hz=info.core_clock_hz,
-            max_payload=info.max_payload,
-            protocol_version=info.protocol_version,
-            firmware_version=f"{fw.major}.{fw.minor}.{fw.patch}",
-            plan_hash=_hex_or_none(info.plan_hash),
-            model_hash=_hex_or_none(info.model_hash),
-            model_area_bytes=info.model_area_bytes or None,
-            param_store_bytes=info.param_store_bytes or None,
-        )
-
-    def to_dict(self) -> dict[str, object]:
-        """A JSON-ready dict of every field."""
-        return dataclasses.asdict(self)
-
-
-@dataclasses.dataclass(frozen=True)
-class SampleResult:
-    """The device's answer to one SAMPLE_RUN."""
-
-    trained: int  #: samples trained since the plan was loaded, this one included if it trained
-    loss: float  #: softmax cross-entropy before any update (natural log)
-    predicted: int  #: class index with the largest logit
-    correct: bool
-    trained_on: bool  #: the run trained (``SampleFlag.TRAIN``); otherwise it only evaluated
-    ticks: int  #: device ticks the step took (``DeviceStats.tick_hz`` per second)
-    skipped: bool = False  #: a training run whose logits were all saturated: nothing was applied
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> SampleResult:
-        r = _parse(SampleResultPayload, payload, "SAMPLE_RESULT")
-        return cls(r.trained, r.loss, r.predicted, bool(r.correct), bool(r.flags & SampleFlag.TRAIN), r.ticks,
-                   bool(r.flags & SampleFlag.SKIPPED))
-
-
-@dataclasses.dataclass(frozen=True)
-class DeviceStats:
-    """Counters, timing and memory of the device since its plan was loaded (``STATS``)."""
-
-    trained: int
-    train_correct: int
-    train_loss_sum: float
-    evaluated: int
-    eval_correct: int
-    eval_loss_sum: float
-    train_ticks: int
-    eval_ticks: int
-    tick_hz: int
-    arena_bytes: int
-    arena_used: int
-    stack_bytes: int
-    stack_peak: int
-    params_bytes: int
-    commit_sequence: int
-    skipped: int = 0  #: training runs whose logits were all saturated (nothing applied)
-    diverged: bool = False  #: the divergence guard has stopped training
-
-    @classmethod
-    def from_payload(cls, payload: bytes) -> DeviceStats:
-        s = _parse(StatsPayload, payload, "STATS")
-        values = {f.name: s[f.name] for f in dataclasses.fields(cls)}
-        return cls(**{**values, "diverged": bool(values["diverged"])})
-
-    @property
-    def seconds_per_step(self) -> float | None:
-        """Device time of one training step, or None before the first."""
-        return self.train_ticks / self.trained / self.tick_hz if self.trained and self.tick_hz else None
-
-    @property
-    def instructions_per_step(self) -> float | None:
-        """Instructions of one training step, exact under QEMU ``-icount shift=0`` (one
-        instruction per emulated nanosecond); on a board, the cycles of a step instead."""
-        seconds = self.seconds_per_step
-        return seconds * 1e9 if seconds is not None else None
-
-    def to_dict(self) -> dict[str, object]:
-        return dataclasses.asdict(self)
-
-
-@dataclasses.dataclass(frozen=True)
-class OpProfile:
-    """One plan op's share of the profiled runs (``PROFILE``)."""
-
-    index: int  #: its place in the plan's op table
-    kind: int  #: ``plan.OpKind`` (kept raw: newer firmware may run kinds this host does not know)
-    phase: int  #: ``plan.Phase``
-    layer: int | None  #: its IR layer, None if none
-    runs: int
-    ticks: int
-
-
-@dataclasses.dataclass(frozen=True)
-class DeviceProfile:
-    """Where the device's time went, op by op, since the profile began (the plan's load or
-    the last reset): ``PROFILE``, every chunk."""
-
-    tick_hz: int
-    trained: int  #: training runs profiled
-    evaluated: int  #: evaluation runs profiled
-    train_ticks: int  #: ticks of those training runs, the ops' and the step's own work
-    eval_ticks: int
-    ops: tuple[OpProfile, ...]
 
 
 #: ``_Verdict`` of a frame that is not our answer and changes nothing.
@@ -260,8 +134,14 @@ class DeviceSession:
         first_seq: int | None = None,
         slow_timeout: float | None = None,
         link_rates: Sequence[int] = (),
+        key_file: Path | None = None,
     ) -> None:
         self.transport = transport
+        #: The key for a board provisioned with one (None: the one ``$TT_HOME/keys`` holds for it).
+        self.key_file = key_file
+        #: Signs state-changing requests once HELLO found a provisioned board.
+        self._signer: Signer | None = None
+        self._sample_digest = b""  #: SHA-256 of the sample sent last (a signed training run covers it)
         #: Rates to negotiate after HELLO, the board's (empty: stay at the opening rate).
         self.link_rates = tuple(link_rates)
         #: The rate both ends run at now.
@@ -373,7 +253,10 @@ class DeviceSession:
         """Start the session: forget bytes sent before we listened, ask the device who it is,
         then (with ``link_rates``) negotiate the fastest rate the link carries."""
         self._forget_input()
-        self.info = DeviceInfo.from_payload(self._hello_at_any_rate())
+        payload = self._hello_at_any_rate()
+        self.info = DeviceInfo.from_payload(payload)
+        info = InfoPayload.parse(bytes(payload).ljust(InfoPayload.sizeof(), b"\0"))
+        self._signer = signer_for(info.auth, bytes(info.key_id), self.key_file)
         if self.link_rates:
             self.negotiate_baud(self.link_rates)
         return self.info
@@ -470,6 +353,15 @@ class DeviceSession:
         if self.baud != DEFAULT_BAUD:
             self.set_baud(DEFAULT_BAUD)
 
+    def _changing(self, opcode: int, payload: bytes = b"", bound: bytes = b"",
+                  timeout: float | None = None) -> tuple[int, bytes]:
+        """A request that changes what the device runs or stores: signed when the board was
+        provisioned with a key (``bound``: the digest the signature also covers)."""
+        if self._signer is None:
+            return self.request(opcode, payload, timeout=timeout)
+        return self._signer.request(lambda op, data, wait: self.request(op, data, timeout=wait),
+                                    opcode, payload, bound, timeout)
+
     def upload(
         self,
         package: bytes,
@@ -492,7 +384,7 @@ class DeviceSession:
             model_hash=package_model_hash(package),
         ))
         try:
-            received = LoadProgressPayload.parse(self.request(Opcode.LOAD_BEGIN, begin)[1]).received
+            received = LoadProgressPayload.parse(self._changing(Opcode.LOAD_BEGIN, begin)[1]).received
         except DeviceError as exc:
             if exc.status != Status.NO_SPACE:
                 raise
@@ -512,7 +404,8 @@ class DeviceSession:
             received = LoadProgressPayload.parse(answer).received
             if progress is not None:
                 progress(received, len(package))
-        done = LoadDonePayload.parse(self.request(Opcode.LOAD_END, timeout=self.slow_timeout)[1])
+        done = LoadDonePayload.parse(self._changing(Opcode.LOAD_END, bound=hashlib.sha256(package).digest(),
+                                                    timeout=self.slow_timeout)[1])
         if (done.total_bytes, done.crc32) != (len(package), crc):
             raise ProtocolError(f"device stored {done.total_bytes} bytes with CRC 0x{done.crc32:08X}, "
                                 f"not the {len(package)} bytes with CRC 0x{crc:08X} sent")
@@ -526,6 +419,8 @@ class DeviceSession:
         :class:`DeviceError` SAMPLE_SIZE when ``data`` is longer than the plan's input,
         NO_PLAN without a plan.
         """
+        if self._signer is not None:
+            self._sample_digest = hashlib.sha256(data).digest()
         sent = 0
         while True:
             opcode, payload = self._sample_chunk(data, sent)
@@ -570,7 +465,10 @@ class DeviceSession:
         payload = SampleRunPayload.build(dict(step=step if train else 0, label=label,
                                               flags=SampleFlag.TRAIN if train else 0,
                                               lr_scale=lr_scale if train else LR_SCALE_ONE))
-        _, answer = self.request(Opcode.SAMPLE_RUN, payload, timeout=self.slow_timeout)
+        if train:
+            _, answer = self._changing(Opcode.SAMPLE_RUN, payload, self._sample_digest, timeout=self.slow_timeout)
+        else:
+            _, answer = self.request(Opcode.SAMPLE_RUN, payload, timeout=self.slow_timeout)
         return SampleResult.from_payload(answer)
 
     def stats(self) -> DeviceStats:
@@ -621,18 +519,18 @@ class DeviceSession:
 
     def commit(self) -> tuple[int, int]:
         """Persist the trained parameters in flash; ``(sequence, bytes)`` of the record."""
-        c = _parse(CommitPayload, self.request(Opcode.COMMIT, timeout=self.slow_timeout)[1], "COMMITTED")
+        c = _parse(CommitPayload, self._changing(Opcode.COMMIT, timeout=self.slow_timeout)[1], "COMMITTED")
         return c.sequence, c.bytes
 
     def rollback(self) -> int:
         """Back to the factory parameters, persistently; the sequence of the record written."""
-        c = _parse(CommitPayload, self.request(Opcode.ROLLBACK, timeout=self.slow_timeout)[1], "ROLLED_BACK")
+        c = _parse(CommitPayload, self._changing(Opcode.ROLLBACK, timeout=self.slow_timeout)[1], "ROLLED_BACK")
         return c.sequence
 
     def revert(self) -> tuple[int, int]:
         """Back to the newest committed state of the running plan at once (nothing written);
         ``(sequence, bytes)`` of the record restored, ``(0, 0)`` for the factory parameters."""
-        c = _parse(CommitPayload, self.request(Opcode.REVERT, timeout=self.slow_timeout)[1], "REVERTED")
+        c = _parse(CommitPayload, self._changing(Opcode.REVERT, timeout=self.slow_timeout)[1], "REVERTED")
         return c.sequence, c.bytes
 
     def reset(self) -> None:
@@ -640,6 +538,8 @@ class DeviceSession:
         boots, at 115,200 baud, where a reset leaves every device."""
         self.request(Opcode.RESET)
         self._follow(DEFAULT_BAUD)
+        if self._signer is not None:
+            self._signer.forget_nonce()
 
     def ping(self, payload: bytes = b"") -> float:
         """Round-trip ``payload`` through the device; return the seconds it took."""
@@ -657,18 +557,6 @@ def package_model_hash(package: bytes) -> bytes:
     if len(package) < plan_format.PLAN_HEADER_BYTES or package[:4] != plan_format.PLAN_MAGIC:
         return bytes(32)
     return bytes(plan_format.PlanHeader.parse(package).model_hash)
-
-
-def _hex_or_none(digest: bytes) -> str | None:
-    return digest.hex() if any(digest) else None
-
-
-def _parse(struct, payload: bytes, what: str):
-    """``struct.parse(payload)``; a payload shorter than ``struct`` is a :class:`ProtocolError`
-    (a longer one is a newer firmware's, and accepted)."""
-    if len(payload) < struct.sizeof():
-        raise ProtocolError(f"{what} payload of {len(payload)} bytes, expected {struct.sizeof()}")
-    return struct.parse(payload)
 
 
 def _parse_error(payload: bytes) -> tuple[int, int]:

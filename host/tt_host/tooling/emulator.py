@@ -35,7 +35,9 @@ from types import TracebackType
 from typing import IO, Literal, Self
 
 from tt_host.tooling.boards import Board, emulated_twin, resolve
+
 from tt_host.tooling.build import build
+from tt_host.tooling.keyed_image import keyed_copy
 from tt_host.errors import LinkError, ToolMissing, UsageError
 
 log = logging.getLogger(__name__)
@@ -63,7 +65,8 @@ class Emulator:
     as a process: backend ``native``). The image is built first when missing or stale
     (``build_if_needed``) unless ``elf`` names another image (a test image, say);
     ``extra_args`` go to QEMU (or the host twin) as they are (e.g. ``["-append", "case"]``);
-    ``flash_image`` keeps the board's flash in a file across emulator runs.
+    ``flash_image`` keeps the board's flash in a file across emulator runs; ``key`` runs the
+    image provisioned with that key (``tooling.keyed_image``), as ``tt-host flash --key`` would.
     Inside the ``with`` block, :attr:`url` is the pyserial URL of the UART
     (``socket://127.0.0.1:PORT``).
     """
@@ -79,8 +82,10 @@ class Emulator:
         build_if_needed: bool = True,
         log_path: Path | None = None,
         verbose: bool = False,
+        key: bytes | None = None,
     ) -> None:
         self.board = board
+        self.key = key
         self.backend: Backend = _pick_backend(board) if backend == "auto" else backend
         self.elf = elf
         self.extra_args = list(extra_args)
@@ -113,6 +118,8 @@ class Emulator:
             elf = self.elf or self.target.elf_path
             if not elf.is_file():
                 raise UsageError(f"{elf} does not exist: run `tt-host build --board {self.target.name}`")
+        if self.key is not None:
+            elf = keyed_copy(elf, self.key)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("wb")
         try:
