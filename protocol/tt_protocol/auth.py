@@ -130,6 +130,12 @@ def package_seal(key: bytes, package: bytes) -> bytes:
     return hmac.new(key, _SEAL_DOMAIN + hashlib.sha256(package).digest(), hashlib.sha256).digest()
 
 
+def sealed(key: bytes, package: bytes) -> bytes:
+    """``package`` as a board provisioned with ``key`` keeps it in its model area: padded to a
+    word with 0xFF (erased flash), then its seal (what ``tt-host flash --key`` writes)."""
+    return package.ljust(seal_offset(len(package)), b"\xff") + package_seal(key, package)
+
+
 def seal_offset(package_len: int) -> int:
     """Where a package's seal sits in the model area."""
     return (package_len + 3) // 4 * 4

@@ -63,10 +63,14 @@ def _main(
                           "rate the link carries: auto (the board's [uart] rates, falling back down the list), a "
                           "rate (that one, then the board's lower ones), or off (stay at --baud).")
     ] = "auto",
+    key: Annotated[
+        Path | None, typer.Option("--key", envvar="TT_KEY", dir_okay=False, help="Key file for a board provisioned "
+                                  "with a key (default: the one `tt-host keygen` keeps for it in $TT_HOME/keys).")
+    ] = None,
 ) -> None:
     if link_baud not in ("auto", "off") and not link_baud.isdigit():
         raise typer.BadParameter(f"{link_baud!r}: expected auto, off or a rate in baud", param_hint="--link-baud")
-    ctx.obj = State(verbosity=verbose, link_baud=link_baud)
+    ctx.obj = State(verbosity=verbose, link_baud=link_baud, key_file=key)
     handler = RichHandler(console=stderr(), show_time=False, show_path=False)
     log.handlers[:] = [handler]  # replaced, not added: main() may run more than once per process
     log.setLevel(logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG)

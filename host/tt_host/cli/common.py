@@ -29,6 +29,7 @@ log = logging.getLogger("tt_host")
 class State:
     verbosity: int = 0
     link_baud: str = "auto"  #: --link-baud
+    key_file: Path | None = None  #: --key: the key for a board provisioned with one
 
 
 def stdout() -> Console:
@@ -95,6 +96,9 @@ PortOpt = Annotated[
 ]
 BaudOpt = Annotated[int, typer.Option("--baud", help="UART baud rate.")]
 TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds to wait for each answer before retransmitting.")]
+KeyOpt = Annotated[Path | None, typer.Option(
+    "--key", help="Provision the board with this key file (from `tt-host keygen`): its state-changing commands "
+    "then need the key.", exists=True, dir_okay=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
@@ -129,8 +133,10 @@ def connected(ctx: typer.Context, port: str | None, baud: int, timeout: float, s
     negotiates the link's rate). The link goes back to 115,200 baud when the command ends."""
     url = ports.resolve_port(port)
     log.info("opening %s", url)
+    state = ctx.find_object(State)
     with open_transport(url, baud) as transport:
-        session = DeviceSession(transport, timeout=timeout, slow_timeout=slow_timeout, link_rates=link_rates(ctx))
+        session = DeviceSession(transport, timeout=timeout, slow_timeout=slow_timeout, link_rates=link_rates(ctx),
+                                key_file=state.key_file if state is not None else None)
         try:
             yield session
         finally:

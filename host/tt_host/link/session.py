@@ -44,7 +44,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from construct import ConstructError
-from tt_protocol import packbits
+from tt_protocol import auth, packbits
 from tt_protocol import plan as plan_format
 from tt_protocol.frame import (
     DEFAULT_BAUD,
@@ -139,7 +139,8 @@ class DeviceSession:
         self.transport = transport
         #: The key for a board provisioned with one (None: the one ``$TT_HOME/keys`` holds for it).
         self.key_file = key_file
-        #: Signs state-changing requests once HELLO found a provisioned board.
+        #: What HELLO said of authentication (``AuthMode``, key id), and the signer it calls for.
+        self._auth = (auth.AuthMode.OPEN, b"")
         self._signer: Signer | None = None
         self._sample_digest = b""  #: SHA-256 of the sample sent last (a signed training run covers it)
         #: Rates to negotiate after HELLO, the board's (empty: stay at the opening rate).
@@ -256,7 +257,8 @@ class DeviceSession:
         payload = self._hello_at_any_rate()
         self.info = DeviceInfo.from_payload(payload)
         info = InfoPayload.parse(bytes(payload).ljust(InfoPayload.sizeof(), b"\0"))
-        self._signer = signer_for(info.auth, bytes(info.key_id), self.key_file)
+        self._auth = (info.auth, bytes(info.key_id))
+        self._signer = None  # found at the first state-changing request: reading needs no key
         if self.link_rates:
             self.negotiate_baud(self.link_rates)
         return self.info
@@ -357,6 +359,8 @@ class DeviceSession:
                   timeout: float | None = None) -> tuple[int, bytes]:
         """A request that changes what the device runs or stores: signed when the board was
         provisioned with a key (``bound``: the digest the signature also covers)."""
+        if self._signer is None and self._auth[0] != auth.AuthMode.OPEN:
+            self._signer = signer_for(*self._auth, self.key_file)
         if self._signer is None:
             return self.request(opcode, payload, timeout=timeout)
         return self._signer.request(lambda op, data, wait: self.request(op, data, timeout=wait),
@@ -419,7 +423,7 @@ class DeviceSession:
         :class:`DeviceError` SAMPLE_SIZE when ``data`` is longer than the plan's input,
         NO_PLAN without a plan.
         """
-        if self._signer is not None:
+        if self._auth[0] != auth.AuthMode.OPEN:
             self._sample_digest = hashlib.sha256(data).digest()
         sent = 0
         while True:
