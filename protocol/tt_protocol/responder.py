@@ -84,7 +84,6 @@ import dataclasses
 import os
 import struct
 import time
-import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -92,31 +91,26 @@ from . import packbits
 from . import plan as P
 from .baud import F746_USART_CLOCK_HZ, uart_rate
 from .frame import (
-    DEFAULT_BAUD,
-    PACKED_MAX_STRIDE,
-    BaudPayload,
-    SamplePackedHeader,
-    SetBaudPayload,
-    LR_SCALE_ONE,
     CRC_BYTES,
+    DEFAULT_BAUD,
     HEADER_BYTES,
+    LR_SCALE_ONE,
     MAX_FRAME_BYTES,
     MAX_PAYLOAD,
+    PACKED_MAX_STRIDE,
+    PROFILE_MAX_RECORDS,
     PROTOCOL_VERSION,
     PULL_MAX_DATA,
     SEQ_UNKNOWN,
+    BaudPayload,
     CommitPayload,
     ErrorPayload,
     Header,
     InfoPayload,
     LoadBeginPayload,
-    LoadChunkHeader,
-    LoadDonePayload,
     LoadFlag,
-    LoadProgressPayload,
     NoncePayload,
     Opcode,
-    PROFILE_MAX_RECORDS,
     ProfileDataHeader,
     ProfileFlag,
     ProfilePayload,
@@ -125,15 +119,18 @@ from .frame import (
     PullPayload,
     SampleDataHeader,
     SampleFlag,
+    SamplePackedHeader,
     SampleProgressPayload,
     SampleResultPayload,
     SampleRunPayload,
+    SetBaudPayload,
     StatsPayload,
     encode_frame,
     to_wire,
 )
 from .status import Status
 from .stream import FrameDecoder
+from .upload_model import UploadModel
 
 FIRMWARE_VERSION = (0, 1, 0)
 
@@ -264,7 +261,7 @@ class Responder:
         self.clock = clock
         self.executor = executor
         self.store_capacity = store_capacity
-        self.upload = _Upload(model_area_bytes)
+        self.upload = UploadModel(model_area_bytes)
         #: The newest store record, which survives resets (None: the store is empty).
         self.record: _Record | None = None
         #: The running package (None: no plan).
@@ -678,61 +675,3 @@ class Responder:
         Opcode.SET_BAUD: _set_baud,
         Opcode.SAMPLE_PACKED: _sample_packed,
     }
-
-
-class _Upload:
-    """The model area and the transfer into it (``firmware/src/upload.c``).
-
-    ``area`` holds what flash holds: the bytes of the last transfer that reached the area
-    (a new transfer's first chunk erases the old package), 0xFF past them.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.area = bytearray()
-        self.total = self.crc = self.received = 0
-        self.active = self.complete = False
-
-    def progress(self) -> bytes:
-        return LoadProgressPayload.build(dict(received=self.received, capacity=self.capacity))
-
-    def begin(self, total: int, crc: int) -> bool:
-        """Start a transfer, or resume the same one; True when it resumes."""
-        if self.active and (self.total, self.crc) == (total, crc):
-            return True
-        self.total, self.crc, self.received = total, crc, 0
-        self.active, self.complete = True, False
-        return False
-
-    def chunk(self, payload: bytes) -> tuple[Status, int, bytes]:
-        if len(payload) < LoadChunkHeader.sizeof():
-            return Status.BAD_PAYLOAD, LoadChunkHeader.sizeof(), b""
-        if not self.active:
-            return Status.NO_TRANSFER, 0, b""
-        offset = LoadChunkHeader.parse(payload).offset
-        data = payload[LoadChunkHeader.sizeof():]
-        if offset != self.received:
-            return Status.OUT_OF_ORDER, self.received, b""
-        left = self.total - self.received
-        if len(data) > left or (len(data) % 4 and len(data) != left):
-            return Status.BAD_PAYLOAD, left, b""
-        if self.received == 0 and data:  # the device erases a sector when a chunk first reaches it
-            self.area.clear()
-        self.area += data
-        self.received += len(data)
-        self.complete = False
-        return Status.OK, 0, self.progress()
-
-    def end(self, payload: bytes) -> tuple[Status, int, bytes]:
-        if payload:
-            return Status.BAD_PAYLOAD, 0, b""
-        if not self.active:
-            return Status.NO_TRANSFER, 0, b""
-        if self.received != self.total:
-            return Status.OUT_OF_ORDER, self.received, b""
-        crc = zlib.crc32(self.area[:self.total]) & 0xFFFFFFFF
-        if crc != self.crc:
-            self.active = False
-            return Status.BLOB_CORRUPT, crc, b""
-        self.complete = True
-        return Status.OK, 0, LoadDonePayload.build(dict(total_bytes=self.total, crc32=self.crc))
