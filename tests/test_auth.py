@@ -296,3 +296,21 @@ def test_auth_the_emulated_f746_draws_nonces_and_trains_for_its_key_holder(tmp_p
         with connected(board) as session:
             assert _raw(session, Opcode.COMMIT) == (Status.UNAUTHORIZED, auth.AuthFailure.MISSING)
             assert session.stats().commit_sequence >= 1
+
+
+@needs_cc
+def test_auth_a_damaged_key_record_locks_the_board(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key record whose CRC fails never opens the board: every state-changing request is refused."""
+    monkeypatch.setenv("TT_HOME", str(tmp_path))
+    image = keyed_copy(build(HOST, if_needed=True), KEY, tmp_path / "damaged")
+    data = bytearray(image.read_bytes())
+    data[key_record_offset(image) + 10] ^= 0x01  # a bit of the key
+    image.write_bytes(data)
+    with Emulator(HOST, elf=image, flash_image=tmp_path / "flash.img", log_path=tmp_path / "twin.log") as twin:
+        with connected(twin) as session:
+            assert session.hello().auth == "locked"
+            session.request(Opcode.NONCE)
+            signed = auth.sign(KEY, bytes(16), 1, Opcode.ROLLBACK, b"")
+            assert _raw(session, Opcode.ROLLBACK, signed) == (Status.UNAUTHORIZED, auth.AuthFailure.LOCKED)
+        code, output = _cli(twin.url, "rollback")
+        assert code == 64 + Status.UNAUTHORIZED, output
