@@ -47,10 +47,12 @@ class FlashChips:
 
 
 class Board:
-    """An STM32F746G-DISCO running ``image`` from ``chips`` (fresh ones flashed with it by default)."""
+    """An STM32F746G-DISCO running ``image`` from ``chips`` (fresh ones flashed with it by default);
+    ``crystal=False`` is a board whose 25 MHz HSE crystal does not start."""
 
-    def __init__(self, image: Image, chips: FlashChips | None = None, seed: int = 0) -> None:
+    def __init__(self, image: Image, chips: FlashChips | None = None, seed: int = 0, crystal: bool = True) -> None:
         self.image = image
+        self.crystal = crystal
         self.chips = chips if chips is not None else FlashChips.flashed(image)
         self.line = Line()
         self.seed = seed
@@ -64,7 +66,7 @@ class Board:
         self.boots += 1
         internal, qspi = self.chips.addresses()
         return Machine(self.image, self.chips.internal, internal, self.chips.qspi, qspi, self.line,
-                       seed=self.seed * 1000 + self.boots)
+                       seed=self.seed * 1000 + self.boots, crystal=self.crystal)
 
     @property
     def violations(self) -> list[str]:

@@ -54,8 +54,10 @@ class _Delayed:
 class Rcc(Peripheral):
     name = "RCC"
 
-    def __init__(self, bus: Bus, base: int = 0x40023800) -> None:
+    def __init__(self, bus: Bus, crystal: bool = True, base: int = 0x40023800) -> None:
         super().__init__(bus, base)
+        #: Whether the 25 MHz crystal oscillates (False: HSERDY never comes up).
+        self.crystal = crystal
         # Reset values (RM0385 5.3): HSI on and ready; PLLCFGR's documented default.
         self.regs.update({CR: 0x0000_0083, PLLCFGR: 0x2400_3010, CFGR: 0})
         self._hse, self._pll = _Delayed(), _Delayed()
@@ -114,7 +116,7 @@ class Rcc(Peripheral):
         value = self.regs.get(offset, 0)
         if offset == CR:
             value &= ~(HSERDY | PLLRDY)
-            if value & HSEON and self._hse.poll():
+            if value & HSEON and self.crystal and self._hse.poll():
                 value |= HSERDY
             if value & PLLON and self._pll_can_lock() and self._pll.poll():
                 value |= PLLRDY
@@ -128,7 +130,7 @@ class Rcc(Peripheral):
     def read32_flag(self, flag: int) -> int:
         """A ready flag's current value without counting it as a poll."""
         if flag == HSERDY:
-            return HSERDY if self._hse.polls_left == 0 else 0
+            return HSERDY if self.crystal and self._hse.polls_left == 0 else 0
         return PLLRDY if self._pll.polls_left == 0 else 0
 
     def write32(self, offset: int, value: int) -> None:

@@ -72,7 +72,7 @@ class EmulationError(RuntimeError):
 
 class Machine:
     def __init__(self, image: Image, internal: memoryview, internal_address: int, qspi: memoryview,
-                 qspi_address: int, line: Line, seed: int = 0) -> None:
+                 qspi_address: int, line: Line, seed: int = 0, crystal: bool = True) -> None:
         self.image = image
         self.cycles = 0
         self.sleeping = False
@@ -85,7 +85,7 @@ class Machine:
         uc = self.uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS)
         uc.ctl_set_cpu_model(A.UC_CPU_ARM_CORTEX_M7)
         self.bus = bus = Bus()
-        self.rcc = rcc = bus.attach(Rcc(bus))
+        self.rcc = rcc = bus.attach(Rcc(bus, crystal))
         self.pwr = rcc.pwr = bus.attach(Pwr(bus, rcc))
         self.flash = bus.attach(FlashController(
             bus, lambda offset, n: bytes(internal[offset:offset + n]),
