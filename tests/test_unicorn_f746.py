@@ -89,13 +89,14 @@ def test_unicorn_boot_sets_up_clocks_vectors_and_peripherals(image: Image) -> No
 
 
 def test_unicorn_board_without_crystal_falls_back_to_hsi_and_says_so(image: Image) -> None:
-    """When the HSE never starts, clock_init() gives up after its polls, stays at 16 MHz and
-    INFO reports that clock; the link still works at the rates 8 MHz PCLK2 can make."""
+    """When the HSE never starts, clock_init() gives up after its 2,000,000 polls (0.7 s at
+    16 MHz), stays on the HSI and INFO reports that clock; the link negotiates the fastest rate
+    an 8 MHz PCLK2 makes within tolerance: 921,600 and 460,800 are refused, 230,400 holds."""
     board = Board(image, crystal=False)
     session = _session(board)
     info = session.hello()
     assert board.machine.rcc.sysclk_hz() == 16_000_000 and info.core_clock_hz == 16_000_000
-    assert session.baud in RATES or session.baud == 115200
+    assert session.baud == 230400 and board.machine.usart.regs[0x0C] == 35  # 8 MHz / 35: -0.8 %
     assert session.ping(b"16 MHz") >= 0
     _assert_clean(board)
 
@@ -200,7 +201,7 @@ def test_unicorn_commit_writes_the_qspi_store_and_a_reboot_restores_it(image: Im
     board, session = trained.board, trained.session
     committed = session.pull()
     chip = board.machine.qspi.chip
-    before = len(chip.log)
+    before, invalidated = len(chip.log), board.machine.scs.cache_ops
     sequence, size = session.commit()
     assert sequence >= 1 and size == len(committed) + 4
     writes = chip.log[before:]
@@ -211,6 +212,8 @@ def test_unicorn_commit_writes_the_qspi_store_and_a_reboot_restores_it(image: Im
     assert programs and all(e[1] in SLOTS and len(e[2]) <= 256 for e in programs)
     assert all(e[1] // 256 == (e[1] + len(e[2]) - 1) // 256 for e in programs)  # never across a page
     assert sum(len(e[2]) for e in programs) >= size
+    # Written behind the data cache: the driver drops the window's lines, one per 32 bytes erased.
+    assert board.machine.scs.cache_ops - invalidated >= 4 * 65536 // 32
 
     # Power cycle: a new machine on the same two flash chips.
     rebooted = Board(image, board.chips.copy())
@@ -232,3 +235,57 @@ def test_unicorn_commit_writes_the_qspi_store_and_a_reboot_restores_it(image: Im
     assert session.hello().plan_hash == trained.header.plan_hash.hex()
     assert session.pull() == committed
     _assert_clean(board)
+
+
+# -- the models refuse what silicon refuses --------------------------------------------------------------
+
+
+def test_unicorn_models_record_what_a_real_f746_would_refuse() -> None:
+    """The checks the tests above rely on (no violation recorded) do fire on misuse."""
+    from f746_unicorn import flash, qspi, usart
+    from f746_unicorn.clocks import Pwr, Rcc
+    from f746_unicorn.peripheral import Bus
+    from f746_unicorn.rng import Rng
+
+    bus = Bus()
+    array = bytearray(b"\xff" * flash.FLASH_BYTES)
+
+    def write(offset: int, data: bytes) -> None:
+        array[offset:offset + len(data)] = data
+
+    ctrl = flash.FlashController(bus, lambda o, n: bytes(array[o:o + n]), write, image_bytes=0x20000)
+    ctrl.store(flash.FLASH_BASE + 0x20000, 4, 0)  # locked, no PG
+    ctrl.settle()
+    assert ctrl.read32(flash.SR) & flash.ERSERR and array[0x20000:0x20004] == b"\xff" * 4
+    ctrl.write32(flash.KEYR, flash.KEY1)
+    ctrl.write32(flash.KEYR, flash.KEY2)
+    ctrl.write32(flash.CR, flash.PG | (1 << 8))  # PSIZE x16
+    ctrl.store(flash.FLASH_BASE + 0x20000, 4, 0x12345678)
+    ctrl.settle()
+    assert ctrl.read32(flash.SR) & flash.PGPERR and array[0x20000:0x20004] == b"\xff" * 4
+    ctrl.write32(flash.CR, flash.SER | (2 << 8) | (0 << 3) | flash.STRT)  # sector 0: the image
+    assert any("running image" in v for v in bus.violations)
+
+    chip = qspi.N25Q128A(memoryview(bytearray(b"\0" * qspi.SECTOR)), bus.violation)
+    chip.execute(0xD8, 0, b"")  # erase without WRITE ENABLE: ignored
+    assert chip.array[0] == 0 and any("WRITE ENABLE" in v for v in bus.violations)
+    chip.execute(0x06, None, b"")
+    chip.execute(0x02, 0xFE, b"\xaa\xbb\xcc")  # wraps inside its page, over 0 bits
+    assert bytes(chip.array[0xFE:0x100]) == b"\0\0" and chip.array[0] == 0
+    assert any("not erased" in v for v in bus.violations)
+    controller = qspi.QuadSpi(bus, chip)
+    controller.window_read(qspi.CHIP_BYTES)
+    assert any("outside memory-mapped mode" in v for v in bus.violations)
+
+    rcc = Rcc(bus)
+    port = usart.Usart(bus, rcc, usart.Line())
+    port.write32(usart.CR1, usart.UE)
+    port.write32(usart.BRR, 139)
+    assert any("BRR written while UE" in v for v in bus.violations)
+    Pwr(bus, rcc).write32(Pwr.CR1, Pwr.VOS_SCALE1 | Pwr.ODEN)  # before the PLL is on
+    assert any("ODEN set before the PLL" in v for v in bus.violations)
+    assert Rng(bus).read32(0x08) == 0 and any("generator off" in v for v in bus.violations)
+
+    gated = Bus(Rcc(Bus()).clock_on)
+    gated.attach(Rng(gated)).regs[0] = 1 << 2
+    assert gated.read(0x5006_0808, 4) == 0 and "clock off" in gated.violations[-1]

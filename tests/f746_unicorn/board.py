@@ -7,6 +7,7 @@ from __future__ import annotations
 import ctypes
 import time
 
+from tt_host.errors import LinkError
 from tt_host.link.transport import Transport
 
 from .flash import FLASH_BASE, FLASH_BYTES
@@ -109,9 +110,15 @@ class UnicornTransport(Transport):
         self.board.line.host_baud = baud
 
     def write(self, data: bytes) -> None:
+        self._check_open()
         self.board.send(bytes(data))
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LinkError("the unicorn board's transport is closed")
+
     def _receive(self, timeout: float) -> bytes:
+        self._check_open()
         data = self.board.line.host_read()
         if data:
             return data

@@ -146,9 +146,6 @@ class Machine:
     def word(self, address: int) -> int:
         return int.from_bytes(self.uc.mem_read(address, 4), "little")
 
-    def seconds(self) -> float:
-        return self.cycles / self.rcc.sysclk_hz()
-
     # -- running ---------------------------------------------------------------------------------
 
     def run(self, max_cycles: int) -> str:
@@ -195,8 +192,9 @@ class Machine:
             self.scs.pend_irq(USART1_IRQ)
 
     def _take_exception(self) -> bool | None:
-        """Enter the pending exception if the core may take it now: True when taken or when
-        nothing is to be taken now; None while one waits behind PRIMASK or an IT block."""
+        """Enter the pending exception if the core may take it now: True when taken, False
+        when there is none to take, None while one waits behind PRIMASK or an IT block (after
+        ``MASKED_STEPS`` such answers, False: it is then taken at the end of a slice)."""
         exc = self.scs.next_exception()
         if exc is None or self.scs.active is not None:
             return False

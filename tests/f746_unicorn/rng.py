@@ -19,7 +19,6 @@ class Rng(Peripheral):
     def __init__(self, bus: Bus, seed: int = 0, base: int = 0x5006_0800) -> None:
         super().__init__(bus, base)
         self._random = random.Random(seed)
-        self.words_read = 0
 
     def read32(self, offset: int) -> int:
         on = bool(self.regs.get(CR, 0) & RNGEN)
@@ -29,6 +28,5 @@ class Rng(Peripheral):
             if not on:
                 self.violation("DR read with the generator off (DRDY low)")
                 return 0
-            self.words_read += 1
             return self._random.getrandbits(32)
         return super().read32(offset)
