@@ -246,6 +246,7 @@ def test_unicorn_models_record_what_a_real_f746_would_refuse() -> None:
     from f746_unicorn.clocks import Pwr, Rcc
     from f746_unicorn.peripheral import Bus
     from f746_unicorn.rng import Rng
+    from f746_unicorn.scs import SystemControl
 
     bus = Bus()
     array = bytearray(b"\xff" * flash.FLASH_BYTES)
@@ -285,6 +286,17 @@ def test_unicorn_models_record_what_a_real_f746_would_refuse() -> None:
     Pwr(bus, rcc).write32(Pwr.CR1, Pwr.VOS_SCALE1 | Pwr.ODEN)  # before the PLL is on
     assert any("ODEN set before the PLL" in v for v in bus.violations)
     assert Rng(bus).read32(0x08) == 0 and any("generator off" in v for v in bus.violations)
+
+    scs = SystemControl(bus, lambda: 0, lambda: None)
+    scs.write32(0xD9C, 0x0800_0000 | 1 << 4 | 0)  # region 0: 1 MB of flash, read-only
+    scs.write32(0xDA0, 6 << 24 | 19 << 1 | 1)
+    scs.write32(0xD9C, 0x2000_0000 | 1 << 4 | 1)  # region 1: 512 KB RW, the top three eighths disabled
+    scs.write32(0xDA0, 3 << 24 | 0xE0 << 8 | 18 << 1 | 1)
+    scs.write32(0xD94, 0b101)
+    assert scs.mpu_allows(0x0802_0000, write=False) and not scs.mpu_allows(0x0802_0000, write=True)
+    assert scs.mpu_allows(0x2004_FFFC, write=True) and scs.mpu_allows(0x2006_0000, write=True)  # default map
+    scs.write32(0xD94, 0b001)  # no default map behind the regions
+    assert not scs.mpu_allows(0x2006_0000, write=False) and not scs.mpu_allows(0x4001_1000, write=True)
 
     gated = Bus(Rcc(Bus()).clock_on)
     gated.attach(Rng(gated)).regs[0] = 1 << 2

@@ -5,8 +5,8 @@ peripheral models, and what unicorn leaves to us: exceptions, sleep and time.
 BOOT0 low), the 320 KB SRAM, the QSPI window at 0x90000000 (read-only), and I/O windows over
 the APB/AHB1 peripherals, the RNG, the QUADSPI registers and the system control space, which
 the :class:`~.peripheral.Bus` routes to the models. Hooks watch only the two flash arrays
-(stores into the internal one, reads of the QSPI window) and the WFI instructions, so code
-runs at unicorn's full speed elsewhere.
+(stores into the internal one, reads of the QSPI window: each also checked against the MPU's
+regions) and the WFI instructions, so code runs at unicorn's full speed elsewhere.
 
 **Time** is counted in instructions, one core cycle each, slice by slice: the machine runs
 the core for as many instructions as there are until the next event (a byte completing on
@@ -125,9 +125,13 @@ class Machine:
         self.bus.write(base + offset, size, value)
 
     def _flash_store(self, uc: Uc, access: int, address: int, size: int, value: int, data: object) -> None:
+        if not self.scs.mpu_allows(address, write=True):
+            self.bus.violation(f"MPU: store to flash at 0x{address:08X} while its region is read-only (MemManage)")
         self.flash.store(address, size, value & ((1 << (8 * size)) - 1))
 
     def _qspi_read(self, uc: Uc, access: int, address: int, size: int, value: int, data: object) -> None:
+        if not self.scs.mpu_allows(address, write=False):
+            self.bus.violation(f"MPU: read of 0x{address:08X} while the QSPI window is closed (MemManage)")
         self.qspi.window_read(address)
 
     def _wfi(self, uc: Uc, address: int, size: int, data: object) -> None:

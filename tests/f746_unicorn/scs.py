@@ -5,8 +5,9 @@ halting status register.
 SysTick counts core cycles (CLKSOURCE = processor clock); the machine asks it when it next
 wraps and tells it when that time comes, which pends exception 15 with TICKINT. The NVIC keeps
 enable, pending and priority per interrupt; the machine picks what to take from here
-(:meth:`SystemControl.next_exception`). Caches and the MPU are recorded, not enforced:
-the emulated core has neither. A write of SYSRESETREQ to AIRCR (with its key) asks the
+(:meth:`SystemControl.next_exception`). The MPU's regions are kept so that
+the machine can check the accesses it watches anyway (the flash arrays: a store or read the
+MPU forbids would be a MemManage fault on silicon); caches are recorded, not modelled. A write of SYSRESETREQ to AIRCR (with its key) asks the
 machine for a reset.
 """
 
@@ -79,6 +80,24 @@ class SystemControl(Peripheral):
         if self.syst_csr & 2:
             self.pending.add(SYSTICK)
         self.next_wrap = None if self.next_wrap is None else self.next_wrap + self.syst_rvr + 1
+
+    # -- MPU ------------------------------------------------------------------------------------
+
+    def mpu_allows(self, address: int, write: bool) -> bool:
+        """Whether a privileged access to ``address`` passes the MPU (ARMv7-M B3.5): the
+        highest-numbered enabled region that covers it (minus disabled subregions) decides;
+        outside every region, the default map does when PRIVDEFENA is set."""
+        if not self.mpu_ctrl & 1:
+            return True
+        for _, (base, rasr) in sorted(self.mpu_regions.items(), reverse=True):
+            size = 1 << (((rasr >> 1) & 0x1F) + 1)
+            if not rasr & 1 or not base <= address < base + size:
+                continue
+            if size >= 256 and (rasr >> 8) >> ((address - base) // (size // 8)) & 1:
+                continue  # a disabled subregion: the next region down decides
+            ap = (rasr >> 24) & 7
+            return ap in (1, 2, 3) if write else ap not in (0, 4)
+        return bool(self.mpu_ctrl & 4)
 
     # -- exceptions ------------------------------------------------------------------------------
 
