@@ -279,10 +279,15 @@ def test_unicorn_models_record_what_a_real_f746_would_refuse() -> None:
     assert any("outside memory-mapped mode" in v for v in bus.violations)
 
     rcc = Rcc(bus)
-    port = usart.Usart(bus, rcc, usart.Line())
+    port = usart.Usart(bus, rcc, usart.Line(), lambda: 0, lambda: None)
     port.write32(usart.CR1, usart.UE)
     port.write32(usart.BRR, 139)
     assert any("BRR written while UE" in v for v in bus.violations)
+    port.write32(usart.CR1, usart.UE | usart.TE)
+    port.write32(usart.TDR, 0x55)
+    assert port.read32(usart.ISR) & (usart.TXE | usart.TC) == usart.TXE  # on the wire, not done
+    port.write32(usart.CR1, 0)  # without waiting for TC
+    assert any("still on its way" in v for v in bus.violations) and port.line.to_host == b""
     Pwr(bus, rcc).write32(Pwr.CR1, Pwr.VOS_SCALE1 | Pwr.ODEN)  # before the PLL is on
     assert any("ODEN set before the PLL" in v for v in bus.violations)
     assert Rng(bus).read32(0x08) == 0 and any("generator off" in v for v in bus.violations)

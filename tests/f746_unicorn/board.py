@@ -89,6 +89,8 @@ class Board:
             why = self.machine.run(max_cycles)
             if why != "reset":
                 return why
+            if self.machine.usart.transmitting():
+                self.machine.bus.violation("USART1: reset with a byte still on the wire (wait for TC first): cut")
             self._past_violations += self.machine.violations
             self._past_unmodelled |= self.machine.bus.unmodelled
             self.machine = self._power_on()

@@ -10,10 +10,11 @@ regions) and the WFI instructions, so code runs at unicorn's full speed elsewher
 
 **Time** is counted in instructions, one core cycle each, slice by slice: the machine runs
 the core for as many instructions as there are until the next event (a byte completing on
-the wire, a SysTick wrap; at most ``MAX_SLICE``) and then delivers the event. A slice cut
-short has an unknown length: by WFI, it is charged in full (the core sleeps until the event
-the slice was planned to end at) unless an exception is already pending; by an exception
-return or a reset, ``SHORT_SLICE_CYCLES``. Peripherals read during a slice see its start.
+the wire or leaving it, a SysTick wrap; at most ``MAX_SLICE``) and then delivers the event. A slice cut
+short has an unknown length: by WFI, or by a peripheral that saw the core busy-wait on it,
+it is charged in full (the core sleeps or spins until the event the slice was planned to end
+at) unless an exception is already pending; by an exception return or a reset,
+``SHORT_SLICE_CYCLES``. Peripherals read during a slice see its start.
 
 **Exceptions.** Unicorn does not take Cortex-M exceptions, so the machine does, between
 slices: when an enabled exception is pending, none is active, PRIMASK is clear and no IT
@@ -81,6 +82,7 @@ class Machine:
         self.exceptions: collections.Counter[int] = collections.Counter()
         self._masked_steps = 0
         self._wfi_hit = False
+        self._spinning = False
 
         uc = self.uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS)
         uc.ctl_set_cpu_model(A.UC_CPU_ARM_CORTEX_M7)
@@ -92,7 +94,7 @@ class Machine:
             lambda offset, data: uc.mem_write(FLASH_BASE + offset, data),
             image.symbol("__flash_image_end") - FLASH_BASE))
         rcc.flash_latency = self.flash.latency
-        self.usart = bus.attach(Usart(bus, rcc, line))
+        self.usart = bus.attach(Usart(bus, rcc, line, lambda: self.cycles, self._spin))
         self.gpio = {port: bus.attach(Gpio(bus, port)) for port in PORTS}
         self.qspi = bus.attach(QuadSpi(bus, N25Q128A(qspi, bus.violation)))
         self.rng = bus.attach(Rng(bus, seed))
@@ -137,6 +139,11 @@ class Machine:
     def _wfi(self, uc: Uc, address: int, size: int, data: object) -> None:
         self._wfi_hit = True
 
+    def _spin(self) -> None:
+        """A peripheral saw the core busy-wait on a flag only time will change."""
+        self._spinning = True
+        self.uc.emu_stop()
+
     def _request_reset(self) -> None:
         self.reset_requested = True
         self.uc.emu_stop()
@@ -163,7 +170,7 @@ class Machine:
             if self.sleeping:
                 if self.scs.next_exception() is not None:
                     self.sleeping = False
-                elif self.usart.next_rx_at is None:
+                elif self.usart.next_rx_at is None and self.usart.tx_done_at is None:
                     return "idle"
                 else:
                     self.cycles = max(self.cycles, self._next_event())
@@ -177,18 +184,20 @@ class Machine:
                 self._execute(min(self._next_event() - self.cycles, MAX_SLICE, limit - self.cycles))
 
     def _next_event(self) -> int:
-        times = [t for t in (self.usart.next_rx_at, self.scs.next_wrap) if t is not None]
+        times = [t for t in (self.usart.next_rx_at, self.usart.tx_done_at, self.scs.next_wrap) if t is not None]
         return max(min(times), self.cycles + 1) if times else self.cycles + MAX_SLICE
 
     def _deliver_events(self) -> None:
         while True:
-            due = [(t, n) for n, t in (("rx", self.usart.next_rx_at), ("tick", self.scs.next_wrap))
-                   if t is not None and t <= self.cycles]
+            due = [(t, n) for n, t in (("rx", self.usart.next_rx_at), ("tx", self.usart.tx_done_at),
+                                        ("tick", self.scs.next_wrap)) if t is not None and t <= self.cycles]
             if not due:
                 break
-            _, name = min(due)
+            at, name = min(due)
             if name == "rx":
-                self.usart.receive(self.usart.next_rx_at)
+                self.usart.receive(at)
+            elif name == "tx":
+                self.usart.transmitted(at)
             else:
                 self.scs.systick_wrap()
         # The NVIC latches a level-sensitive line as pending unless its handler is running.
@@ -248,7 +257,7 @@ class Machine:
 
     def _execute(self, budget: int) -> None:
         uc = self.uc
-        self._wfi_hit = False
+        self._wfi_hit = self._spinning = False
         try:
             uc.emu_start(uc.reg_read(A.UC_ARM_REG_PC) | 1, 0, count=budget)
         except UcError as exc:
@@ -264,6 +273,8 @@ class Machine:
             # planned to end; with an exception already pending it does not sleep at all.
             self.sleeping = True
             self.cycles += SHORT_SLICE_CYCLES if self.scs.next_exception() is not None else budget
+        elif self._spinning:
+            self.cycles += budget  # the spin lasts until the event the slice was planned to end at
         elif self.reset_requested:
             self.cycles += SHORT_SLICE_CYCLES
         else:

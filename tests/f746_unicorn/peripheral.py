@@ -66,6 +66,9 @@ class Bus:
         self.unmodelled: set[int] = set()
         #: Called before every access: lets the machine settle work the CPU left pending.
         self.before_access: Callable[[], None] = lambda: None
+        #: The address of the access before the current one (a model can tell a polling loop).
+        self.previous: int | None = None
+        self._latest: int | None = None
 
     def attach(self, block: Peripheral) -> Peripheral:
         for at in range(block.base, block.base + block.size, self.GRANULE):
@@ -80,6 +83,7 @@ class Bus:
         self.violations.append(message)
 
     def _route(self, address: int, write: bool) -> Peripheral | None:
+        self.previous, self._latest = self._latest, address
         block = self._blocks.get(address & ~(self.GRANULE - 1))
         if block is None:
             self.unmodelled.add(address)

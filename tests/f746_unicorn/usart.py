@@ -7,13 +7,21 @@ cycles), each into RDR with RXNE; a byte that finds RXNE still set is lost with 
 on silicon. The receive interrupt line is RXNEIE and (RXNE or ORE). When the rate the
 device's BRR makes (USART1 kernel clock / BRR, oversampling by 16) and the host's differ
 by more than 2.5 %, each byte arrives garbled with FE, both ways, and is counted: a test
-then knows the firmware set its divider wrongly. Transmission takes no time: TXE and TC
-are always set once the transmitter is enabled.
+then knows the firmware set its divider wrongly.
+
+Transmission takes time too: a byte written to TDR moves to the shift register (TXE rises
+again) and reaches the host one character time later at the device's own rate, when TC
+rises if nothing follows. Disabling the USART (or the transmitter) or resetting the chip
+while a byte is on its way loses it, which is recorded: the firmware must wait for TC first
+(tt_port_uart_flush). A driver that polls ISR twice in a row with TXE or TC still low is
+busy-waiting: the USART tells the machine, which lets time run to the byte's end at once
+instead of emulating the spin.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 from .clocks import Rcc
 from .peripheral import Bus, Peripheral
@@ -50,12 +58,18 @@ class Usart(Peripheral):
     name = "USART1"
     clock = (0x44, 1 << 4)  # RCC_APB2ENR.USART1EN
 
-    def __init__(self, bus: Bus, rcc: Rcc, line: Line, base: int = 0x4001_1000) -> None:
+    def __init__(self, bus: Bus, rcc: Rcc, line: Line, now: Callable[[], int], spinning: Callable[[], None],
+                 base: int = 0x4001_1000) -> None:
         super().__init__(bus, base)
         self._rcc, self.line = rcc, line
+        self._now, self._spinning = now, spinning
         self.regs.update({CR1: 0, BRR: 0})
-        self._isr = TXE | TC
+        self._isr = TC  # TXE is computed: TDR empty
         self._rdr = 0
+        self._tdr: int | None = None  # the byte waiting in TDR
+        self._shift: int | None = None  # the byte on the wire
+        #: Core cycle at which the byte on the wire reaches the host; None: the transmitter is idle.
+        self.tx_done_at: int | None = None
         #: Core cycle at which the next byte on the wire is complete; None: nothing in flight.
         self.next_rx_at: int | None = None
         #: Bytes lost because RXNE was still set (the driver's interrupt came too late).
@@ -71,15 +85,18 @@ class Usart(Peripheral):
         baud = self.device_baud()
         return baud is not None and abs(baud - self.line.host_baud) <= RATE_TOLERANCE * self.line.host_baud
 
-    def byte_cycles(self) -> int:
-        return max(1, BITS_PER_BYTE * self._rcc.sysclk_hz() // self.line.host_baud)
+    def byte_cycles(self, baud: float) -> int:
+        return max(1, int(BITS_PER_BYTE * self._rcc.sysclk_hz() // baud))
+
+    def transmitting(self) -> bool:
+        return self._shift is not None
 
     # -- the wire --------------------------------------------------------------------------
 
     def schedule(self, now: int) -> None:
         """The host may have written: start the next byte's clock if none is running."""
         if self.next_rx_at is None and self.line.to_device:
-            self.next_rx_at = now + self.byte_cycles()
+            self.next_rx_at = now + self.byte_cycles(self.line.host_baud)
 
     def receive(self, now: int) -> None:
         """The byte on the wire is complete at ``now``."""
@@ -100,15 +117,41 @@ class Usart(Peripheral):
 
     def irq(self) -> bool:
         """The USART1 interrupt line."""
-        cr1 = self.regs[CR1]
-        return bool(cr1 & RXNEIE and self._isr & (RXNE | ORE)) or bool(cr1 & TXEIE and self._isr & TXE) or bool(
-            cr1 & TCIE and self._isr & TC)
+        cr1, isr = self.regs[CR1], self._status()
+        return bool(cr1 & RXNEIE and isr & (RXNE | ORE)) or bool(cr1 & TXEIE and isr & TXE) or bool(
+            cr1 & TCIE and isr & TC)
+
+    def transmitted(self, at: int) -> None:
+        """The byte on the wire is complete at ``at`` (its ``tx_done_at``): the host has it."""
+        byte, self._shift, self.tx_done_at = self._shift, None, None
+        if not self.rates_match():
+            self.line.garbled += 1
+            byte ^= 0xFF
+        self.line.to_host.append(byte)
+        if self._tdr is not None:
+            self._start(self._tdr, self.tx_done_at_from(at))
+            self._tdr = None
+        else:
+            self._isr |= TC
+
+    def tx_done_at_from(self, now: int) -> int:
+        baud = self.device_baud()
+        return now + self.byte_cycles(baud if baud else self.line.host_baud)
+
+    def _start(self, byte: int, done_at: int) -> None:
+        self._shift, self.tx_done_at = byte, done_at
+
+    def _status(self) -> int:
+        return self._isr | (TXE if self._tdr is None else 0)
 
     # -- registers ---------------------------------------------------------------------------
 
     def read32(self, offset: int) -> int:
         if offset == ISR:
-            return self._isr
+            isr = self._status()
+            if self.transmitting() and isr & (TXE | TC) != TXE | TC and self.bus.previous == self.base + ISR:
+                self._spinning()
+            return isr
         if offset == RDR:
             self._isr &= ~RXNE
             return self._rdr
@@ -118,12 +161,18 @@ class Usart(Peripheral):
         if offset == BRR and self.regs[CR1] & UE:
             self.violation("BRR written while UE = 1 (RM0385: only while the USART is disabled)")
         elif offset == ICR:
-            self._isr &= ~(value & (PE | FE | NF | ORE))
+            self._isr &= ~(value & (PE | FE | NF | ORE | TC))  # TCCF is TC's bit
         elif offset == RQR:
             if value & (1 << 3):  # RXFRQ: flush RDR
                 self._isr &= ~RXNE
         elif offset == TDR:
             self._transmit(value & 0xFF)
+        elif offset == CR1:
+            if value & (UE | TE) != UE | TE and (self._shift is not None or self._tdr is not None):
+                self.violation("transmitter disabled with a byte still on its way (wait for TC first): lost")
+                self._shift = self._tdr = self.tx_done_at = None
+                self._isr |= TC
+            super().write32(offset, value)
         else:
             super().write32(offset, value)
 
@@ -131,7 +180,11 @@ class Usart(Peripheral):
         if self.regs[CR1] & (UE | TE) != UE | TE:
             self.violation("TDR written with the transmitter disabled")
             return
-        if not self.rates_match():
-            self.line.garbled += 1
-            byte ^= 0xFF
-        self.line.to_host.append(byte)
+        self._isr &= ~TC
+        if self._shift is None:
+            self._start(byte, self.tx_done_at_from(self._now()))
+        elif self._tdr is None:
+            self._tdr = byte
+        else:
+            self.violation("TDR written with TXE low: the byte before is overwritten")
+            self._tdr = byte
