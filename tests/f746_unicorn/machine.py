@@ -12,9 +12,8 @@ regions) and the WFI instructions, so code runs at unicorn's full speed elsewher
 the core for as many instructions as there are until the next event (a byte completing on
 the wire or leaving it, a SysTick wrap; at most ``MAX_SLICE``) and then delivers the event. A slice cut
 short has an unknown length: by WFI, or by a peripheral that saw the core busy-wait on it,
-it is charged in full (the core sleeps or spins until the event the slice was planned to end
-at) unless an exception is already pending; by an exception return or a reset,
-``SHORT_SLICE_CYCLES``. Peripherals read during a slice see its start.
+it lasts until the next event (the core sleeps or spins until then) unless an exception is
+already pending; by an exception return or a reset, ``SHORT_SLICE_CYCLES``. Peripherals read during a slice see its start.
 
 **Exceptions.** Unicorn does not take Cortex-M exceptions, so the machine does, between
 slices: when an enabled exception is pending, none is active, PRIMASK is clear and no IT
@@ -268,13 +267,14 @@ class Machine:
             raise EmulationError(self._describe(f"the core stopped: {exc}")) from exc
         finally:
             self.flash.settle()
-        if self._wfi_hit:
-            # Asleep, the core would wake at the next event, which is where this slice was
-            # planned to end; with an exception already pending it does not sleep at all.
-            self.sleeping = True
-            self.cycles += SHORT_SLICE_CYCLES if self.scs.next_exception() is not None else budget
-        elif self._spinning:
-            self.cycles += budget  # the spin lasts until the event the slice was planned to end at
+        if self._wfi_hit or self._spinning:
+            # Asleep or spinning, the core waits for the next event (one the slice itself may
+            # have started, a byte put on the wire); with an exception pending it goes on at once.
+            self.sleeping = self._wfi_hit
+            start = self.cycles
+            self.cycles += SHORT_SLICE_CYCLES
+            if self.scs.next_exception() is None:
+                self.cycles = max(self.cycles, min(self._next_event(), start + budget))
         elif self.reset_requested:
             self.cycles += SHORT_SLICE_CYCLES
         else:
