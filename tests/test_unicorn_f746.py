@@ -131,7 +131,7 @@ def test_unicorn_usart_answers_hello_frames(image: Image) -> None:
 class Trained:
     """A board that took a package and trained a few steps, with the numpy reference beside it."""
 
-    def __init__(self, image: Image) -> None:
+    def __init__(self, image: Image, board: Board | None = None, session: DeviceSession | None = None) -> None:
         from compiler.builders import inverted_bottleneck_model
 
         from tt_host.compiler import TrainParams, compile_model, import_model, serialize, simulate
@@ -145,8 +145,8 @@ class Trained:
         self.header = P.validate(blobs.plan).header
         self.package = package(blobs.plan, blobs.weights)
         self.reference = simulate.planned(blobs.plan, blobs.weights)
-        self.board = Board(image)
-        self.session = _session(self.board)
+        self.board = board or Board(image)
+        self.session = session or _session(self.board)
         self.session.hello()
         self.factory = self.image()
         self.session.upload(self.package, replace_model=True)
@@ -306,3 +306,39 @@ def test_unicorn_models_record_what_a_real_f746_would_refuse() -> None:
     gated = Bus(Rcc(Bus()).clock_on)
     gated.attach(Rng(gated)).regs[0] = 1 << 2
     assert gated.read(0x5006_0808, 4) == 0 and "clock off" in gated.violations[-1]
+
+
+# -- (5) authentication on the board's own random number generator ------------------------------
+
+
+def test_unicorn_auth_a_provisioned_image_draws_nonces_from_the_rng_and_trains_signed(
+        image: Image, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The image provisioned with a key (`tt-host flash --key`): NONCE reads the F746's TRNG
+    (clocked from the PLL's 48 MHz), the signed upload is sealed into the model area by the flash
+    controller, signed training steps match the reference, and an unsigned COMMIT is refused."""
+    from tt_protocol import auth
+    from tt_protocol.frame import NoncePayload
+
+    from tt_host import keys
+    from tt_host.errors import DeviceError
+    from tt_host.tooling.keyed_image import keyed_copy
+
+    monkeypatch.setenv("TT_HOME", str(tmp_path))
+    _, key = keys.generate()
+    keyed = Image.load(keyed_copy(build(BOARD, if_needed=True), key, tmp_path / "keyed.elf"))
+    board = Board(keyed)
+    session = _session(board)
+    assert session.hello().auth == "required"
+    nonces = {NoncePayload.parse(session.request(Opcode.NONCE)[1]).nonce for _ in range(3)}
+    assert len(nonces) == 3, "each nonce is fresh"
+    trained = Trained(keyed, board=board, session=session)
+    for got, want in trained.results:
+        assert (np.float32(got.loss), got.predicted) == (np.float32(want.loss), want.predicted)
+    seal_at = 0x20000 + auth.seal_offset(len(trained.package))
+    assert bytes(board.chips.internal[seal_at:seal_at + auth.SEAL_BYTES]) == auth.package_seal(key, trained.package)
+    with pytest.raises(DeviceError) as refused:
+        session.request(Opcode.COMMIT)
+    assert (refused.value.status, refused.value.detail) == (Status.UNAUTHORIZED, auth.AuthFailure.MISSING)
+    assert session.commit()[0] == 1
+    assert session.pull() == trained.image()
+    _assert_clean(board)
