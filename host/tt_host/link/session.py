@@ -109,6 +109,13 @@ PACKED_MAX_DECODED = 8192
 #: at DEFAULT_BAUD: the device checks the window when its main loop wakes, at least every 0.7 s
 #: (the QEMU twin's SysTick wrap; 78 ms on the F746, 0.1 s on the host twin).
 REVERT_MARGIN_S = 1.0
+#: A LOAD_CHUNK that reaches a new flash sector waits while the device erases it: the F746's
+#: model area is made of 128 KB and 256 KB sectors (1-4 s to erase, RM0385/datasheet), which
+#: all start on this boundary of the area. Such a chunk gets the slow timeout.
+SECTOR_BOUNDARY = 128 * 1024
+#: The longest a COMMIT or ROLLBACK may erase and program: a 256 KB slot of the Discovery's QSPI
+#: flash is four 64 KB sectors of up to 3 s each (N25Q128A datasheet).
+STORE_WRITE_S = 15.0
 
 
 #: ``_Verdict`` of a frame that is not our answer and changes nothing.
@@ -397,8 +404,11 @@ class DeviceSession:
                               f"holds {exc.detail:,} B; use a smaller model") from exc
         while received < len(package):
             data = package[received : received + LOAD_CHUNK_MAX_DATA]
+            erases = received % SECTOR_BOUNDARY == 0 or received // SECTOR_BOUNDARY != (
+                received + len(data) - 1) // SECTOR_BOUNDARY
             try:
-                _, answer = self.request(Opcode.LOAD_CHUNK, LoadChunkHeader.build(dict(offset=received)) + data)
+                _, answer = self.request(Opcode.LOAD_CHUNK, LoadChunkHeader.build(dict(offset=received)) + data,
+                                         timeout=self.slow_timeout if erases else None)
             except DeviceError as exc:
                 if exc.status != Status.OUT_OF_ORDER:
                     raise
@@ -521,14 +531,18 @@ class DeviceSession:
             self.request(Opcode.PROFILE, ProfilePayload.build(dict(first=head.n_ops, flags=ProfileFlag.RESET)))
         return DeviceProfile(head.tick_hz, head.trained, head.evaluated, head.train_ticks, head.eval_ticks, tuple(ops))
 
+    def _store_write(self, opcode: int) -> bytes:
+        """COMMIT or ROLLBACK: the answer's payload, waited for as long as the store may write."""
+        return self._changing(opcode, timeout=max(self.slow_timeout, STORE_WRITE_S))[1]
+
     def commit(self) -> tuple[int, int]:
         """Persist the trained parameters in flash; ``(sequence, bytes)`` of the record."""
-        c = _parse(CommitPayload, self._changing(Opcode.COMMIT, timeout=self.slow_timeout)[1], "COMMITTED")
+        c = _parse(CommitPayload, self._store_write(Opcode.COMMIT), "COMMITTED")
         return c.sequence, c.bytes
 
     def rollback(self) -> int:
         """Back to the factory parameters, persistently; the sequence of the record written."""
-        c = _parse(CommitPayload, self._changing(Opcode.ROLLBACK, timeout=self.slow_timeout)[1], "ROLLED_BACK")
+        c = _parse(CommitPayload, self._store_write(Opcode.ROLLBACK), "ROLLED_BACK")
         return c.sequence
 
     def revert(self) -> tuple[int, int]:
