@@ -318,6 +318,24 @@ def test_a_stream_cut_before_its_last_evaluation_evaluates_it_when_run_again(fol
     assert report.kept == "epoch 1" and report.after.n == report.before.n
 
 
+
+def test_a_stream_cut_before_an_epochs_evaluation_keeps_what_an_uncut_one_keeps(folder: Path, cache: Cache,
+                                                                               tmp_path: Path) -> None:
+    """Found over a faulty link (test_fault_link.py): the resumed run skipped the evaluation of
+    the epoch it was cut after, so it could keep (and commit) another state."""
+    uncut_device = SimDevice()
+    uncut = _stream(uncut_device, folder, Cache(tmp_path / "uncut"), epochs=2)
+    device = SimDevice()
+    session = DeviceSession(LoopbackTransport(_CutAtEvaluation(device, len(_schedule(folder).train))), timeout=1.0)
+    session.hello()
+    with pytest.raises(LinkError):
+        S.stream_folder(session, folder, cache, LAST_LAYER, model=DEMO, epochs=2)
+    report = _stream(device, folder, cache, epochs=2)
+    assert [e[:2] for e in report.epochs] == [e[:2] for e in uncut.epochs] == [("start", 0), ("epoch 1", 32),
+                                                                                 ("epoch 2", 64)]
+    assert report.kept == uncut.kept
+    assert _session(device).pull() == _session(uncut_device).pull()
+
 def test_the_same_stream_compiles_its_plan_once(folder: Path, cache: Cache, monkeypatch: pytest.MonkeyPatch) -> None:
     device = SimDevice()
     first = _stream(device, folder, cache, setup=provision.TrainingSetup(scheme="last-layer"))

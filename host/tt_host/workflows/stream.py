@@ -486,8 +486,11 @@ def stream(
     best = next((s for s in reversed(journal.states) if s is not first and s["sequence"] is not None), first)
     last = next((s for s in reversed(journal.states) if s["trained"] == start), None)
     n = len(schedule.train)
+    # A run cut off after an epoch's last step, before its evaluation, first evaluates (and, if
+    # best, commits) that epoch, as the uninterrupted run did: its kept state is the same.
+    unevaluated = last is None and start > 0 and start % n == 0
     try:
-        for epoch in range(start // n, schedule.epochs):
+        for epoch in range(start // n - unevaluated, schedule.epochs):
             stop = (epoch + 1) * n
             train(session, schedule, start + report.trained, report, progress, stop)
             name = f"epoch {epoch + 1}"
@@ -502,9 +505,6 @@ def stream(
         report.diverged_at = exc.trained
         evaluation = evaluate(session, schedule.held_out, header_labels, "after divergence", progress)
         last = journal.add("diverged", exc.trained, evaluation, None)
-    if last is None:  # a run cut off after its last step, before evaluating it
-        name = f"epoch {start // n}" if start % n == 0 else f"step {start}"
-        last = journal.add(name, start, evaluate(session, schedule.held_out, header_labels, name, progress), None)
     report.epochs = _epochs(journal)
     report.stats = session.stats()  # what this run measured (a revert zeroes the counters)
     report.device_s = _device_seconds(report.stats) - _device_seconds(device)
