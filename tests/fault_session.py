@@ -4,6 +4,7 @@ what the fault tests and ``bench/fault_link.py`` run on an emulated board, clean
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import time
 from pathlib import Path
 
@@ -64,12 +65,18 @@ class Outcome:
 
 
 def train_pull_commit(url: str, folder: Path, work: Path, up: Faults | None = None, down: Faults | None = None,
-                      epochs: int = 2, timeouts: Timeouts = Timeouts()) -> Outcome:
+                      epochs: int = 2, timeouts: Timeouts = Timeouts(), compiled: Path | None = None) -> Outcome:
     """``tt-host stream``, ``pull`` and ``commit --force`` on the board at ``url`` through a
     proxy with ``up`` / ``down`` faults (none: a clean proxy, so a clean run pays the same
-    hop), with ``$TT_HOME`` in ``work``. Stops at the first command that fails."""
+    hop), with ``$TT_HOME`` in ``work``. Stops at the first command that fails.
+
+    ``compiled``: another run's ``work``, whose compiled plans a fresh ``$TT_HOME`` starts
+    with (not its streams' journals, which belong to that run's device), so the wall time is
+    the link's and the device's, not the compiler's."""
     codes, outputs = [], []
     work.mkdir(parents=True, exist_ok=True)
+    if compiled is not None and not (work / "home").exists():
+        shutil.copytree(compiled / "home", work / "home", ignore=shutil.ignore_patterns("stream.json"))
     deltas_file = work / "deltas.bin"
     deltas_file.unlink(missing_ok=True)
     commands = (["stream", str(folder), "--model", str(DEMO), "--lr", "0.003", "--epochs", str(epochs)],

@@ -94,6 +94,8 @@ class FaultyLink:
             except OSError:
                 return
             device = socket.create_connection(self.target)
+            for s in (client, device):  # a frame goes out when it is due, not when Nagle says
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._sockets += [client, device]
             for source, sink, faults in ((client, device, self.up), (device, client, self.down)):
                 _Direction(source, sink, faults, self._randoms[id(faults)], (client, device)).start()

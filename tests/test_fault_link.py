@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import socket
 import threading
@@ -125,38 +126,45 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return sample_folder(tmp_path_factory.mktemp("samples"), per_label=5)
 
 
+@dataclasses.dataclass(frozen=True)
+class Clean:
+    deltas: bytes
+    host_frames: int
+    work: Path  #: its $TT_HOME holds the compiled plan
+
+
 @pytest.fixture(scope="module")
-def clean(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, float, int]:
-    """A clean run on a fresh host twin: its deltas, wall time and frames sent."""
+def clean(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Clean:
+    """A clean run on a fresh host twin."""
     work = tmp_path_factory.mktemp("clean")
     with Emulator(resolve("host"), flash_image=work / "flash.img", log_path=work / "twin.log") as twin:
         run = train_pull_commit(twin.url, folder, work)
     assert run.completed, run.outputs
-    return run.deltas, run.wall_s, run.host_frames
+    return Clean(run.deltas, run.host_frames, work)
 
 
 @needs_cc
-def test_fault_stream_over_a_noisy_cable_trains_the_same_bits(folder: Path, clean: tuple[bytes, float, int],
+def test_fault_stream_over_a_noisy_cable_trains_the_same_bits(folder: Path, clean: Clean,
                                                               tmp_path: Path) -> None:
     up, down = both(seed=11, **NOISY)
     with Emulator(resolve("host"), flash_image=tmp_path / "flash.img", log_path=tmp_path / "twin.log") as twin:
-        run = train_pull_commit(twin.url, folder, tmp_path, up, down)
+        run = train_pull_commit(twin.url, folder, tmp_path, up, down, compiled=clean.work)
     assert run.completed, run.outputs
-    assert run.deltas == clean[0], "every sample applied exactly once, in order"
+    assert run.deltas == clean.deltas, "every sample applied exactly once, in order"
     for what in ("dropped", "corrupted", "duplicated", "reordered"):
         assert up.counts[what] + down.counts[what], f"the cable never {what} a frame: {run.counts}"
-    measured("fault_link_twin", clean_s=round(clean[1], 2), noisy_s=round(run.wall_s, 2),
-             retransmitted=run.host_frames - clean[2], **run.counts)
+    measured("fault_link_twin", noisy_s=round(run.wall_s, 2),
+             retransmitted=run.host_frames - clean.host_frames, **run.counts)
 
 
 @needs_cc
-def test_fault_stream_that_cannot_finish_stops_clearly_and_resumes(folder: Path, clean: tuple[bytes, float, int],
+def test_fault_stream_that_cannot_finish_stops_clearly_and_resumes(folder: Path, clean: Clean,
                                                                    tmp_path: Path) -> None:
     with Emulator(resolve("host"), flash_image=tmp_path / "flash.img", log_path=tmp_path / "twin.log") as twin:
         # Cut mid-upload, then mid-training (the package is 41 host frames, a sample and its
         # run 2-3): each time the device keeps what it received and applied.
         for cut_after in (20, 60):
-            run = train_pull_commit(twin.url, folder, tmp_path, up=Faults(cut_after=cut_after))
+            run = train_pull_commit(twin.url, folder, tmp_path, up=Faults(cut_after=cut_after), compiled=clean.work)
             assert run.codes == [LinkError.exit_code], run.outputs
             assert "run the same command again to resume" in run.outputs[0]
         # A cable that goes bad mid-stream: after 15 frames, 60 % of the frames lost each way.
@@ -167,7 +175,7 @@ def test_fault_stream_that_cannot_finish_stops_clearly_and_resumes(folder: Path,
         resumed = train_pull_commit(twin.url, folder, tmp_path)
     assert resumed.completed, resumed.outputs
     assert "resumed at" in resumed.outputs[0], resumed.outputs[0]
-    assert resumed.deltas == clean[0], "the resumed stream applied each step once"
+    assert resumed.deltas == clean.deltas, "the resumed stream applied each step once"
 
 
 @pytest.mark.qemu
@@ -182,7 +190,7 @@ def test_fault_stream_on_qemu_trains_the_same_bits_as_a_clean_twin(tmp_path: Pat
     up, down = both(seed=7, **NOISY)
     with Emulator(resolve("f746-qemu"), flash_image=tmp_path / "flash.img", log_path=tmp_path / "qemu.log") as qemu:
         run = train_pull_commit(qemu.url, folder, tmp_path / "qemu", up, down, epochs=1,
-                                timeouts=Timeouts(answer=1.0, step=10.0))
+                                timeouts=Timeouts(answer=1.0, step=10.0), compiled=tmp_path / "twin")
     assert run.completed, run.outputs
     assert run.deltas == reference.deltas, "every sample applied exactly once on QEMU too"
     assert sum(up.counts[k] + down.counts[k] for k in ("dropped", "corrupted", "duplicated", "reordered")), run.counts
