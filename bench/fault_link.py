@@ -35,8 +35,8 @@ from tt_host.tooling.boards import resolve
 from tt_host.tooling.emulator import Emulator
 
 sys.path.insert(0, str(REPO_ROOT / "tests"))  # the proxy and the session the fault tests use
-from fault_session import Timeouts, sample_folder, train_pull_commit  # noqa: E402
-from faulty_link import both  # noqa: E402
+from fault_session import Timeouts, sample_folder, train_pull_commit
+from faulty_link import both
 
 RESULTS = REPO_ROOT / "bench" / "results" / "fault_link.json"
 RATES = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
@@ -46,8 +46,9 @@ TIMEOUTS = Timeouts(answer=0.3, step=2.0)
 def faults(sweep: str, rate: float) -> dict[str, float]:
     """The faults of ``sweep`` at ``rate``, for each direction."""
     if sweep == "drop":
-        return dict(drop=rate)
-    return dict(drop=rate, corrupt=rate, duplicate=rate, reorder=rate, byte_loss=rate / 1000, byte_flip=rate / 1000)
+        return {"drop": rate}
+    return {"drop": rate, "corrupt": rate, "duplicate": rate, "reorder": rate, "byte_loss": rate / 1000,
+            "byte_flip": rate / 1000}
 
 
 @dataclasses.dataclass

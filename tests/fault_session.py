@@ -9,10 +9,9 @@ import time
 from pathlib import Path
 
 from faulty_link import Faults, FaultyLink
-from typer.testing import CliRunner
-
 from tt_host.cli.app import app
 from tt_host.paths import REPO_ROOT
+from typer.testing import CliRunner
 
 DEMO = REPO_ROOT / "examples" / "demo_model" / "fmnist6-demo-int8.tflite"
 CAMERA = REPO_ROOT / "examples" / "camera_samples"

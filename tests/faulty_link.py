@@ -27,6 +27,7 @@ import random
 import socket
 import threading
 import time
+from typing import Self
 
 
 def _no_counts() -> dict[str, int]:
@@ -72,7 +73,7 @@ class FaultyLink:
         self.url = f"socket://127.0.0.1:{self.listener.getsockname()[1]}"
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def __enter__(self) -> FaultyLink:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

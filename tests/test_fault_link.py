@@ -21,21 +21,19 @@ import time
 from pathlib import Path
 
 import pytest
+from emulated import measured
 from fault_session import Timeouts, sample_folder, train_pull_commit
 from faulty_link import Faults, FaultyLink, both
-
 from tt_host.errors import DeviceTimeout, LinkError
 from tt_host.tooling.boards import resolve
 from tt_host.tooling.emulator import Emulator
-
-from emulated import measured
 
 needs_cc = pytest.mark.skipif(not shutil.which("cmake") or not shutil.which("cc"),
                               reason="needs cmake and a C compiler (scripts/setup.sh installs them)")
 #: The faults a field cable is expected to survive: 1 % of frames dropped, corrupted, duplicated
 #: and reordered each way, one byte in 20,000 lost and as many flipped, 1-3 ms of latency.
-NOISY = dict(drop=0.01, corrupt=0.01, duplicate=0.01, reorder=0.01, byte_loss=5e-5, byte_flip=5e-5,
-             delay=0.001, jitter=0.002)
+NOISY = {"drop": 0.01, "corrupt": 0.01, "duplicate": 0.01, "reorder": 0.01, "byte_loss": 5e-5, "byte_flip": 5e-5,
+         "delay": 0.001, "jitter": 0.002}
 
 
 # -- the proxy ---------------------------------------------------------------------------------
