@@ -14,8 +14,12 @@ clean run's, the host's retransmissions (frames it sent beyond the clean run's: 
 sequence of a stream is fixed), and what the cable did. A run that did not complete is
 rerun on a clean link, which must resume it to the clean run's deltas (``resumed_identical``).
 
+Then the cable is cut once, on a fresh twin each time, after every ``--cut-every``-th answer
+of a command's connection (``stream``, ``pull`` and ``commit`` each open one): the device has
+executed the request whose answer is lost. The clean rerun must resume to the clean deltas.
+
     python bench/fault_link.py                 # table; writes bench/results/fault_link.json (+ .png)
-    python bench/fault_link.py --seeds 1 --rates 0 0.01
+    python bench/fault_link.py --seeds 1 --rates 0 0.01 --cut-every 0
 
 Needs cmake and a C compiler (the host twin is built when missing).
 """
@@ -36,7 +40,7 @@ from tt_host.tooling.emulator import Emulator
 
 sys.path.insert(0, str(REPO_ROOT / "tests"))  # the proxy and the session the fault tests use
 from fault_session import Timeouts, sample_folder, train_pull_commit
-from faulty_link import both
+from faulty_link import Faults, both
 
 RESULTS = REPO_ROOT / "bench" / "results" / "fault_link.json"
 RATES = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
@@ -83,6 +87,18 @@ def run_one(folder: Path, work: Path, compiled: Path, sweep: str, rate: float, s
                round(run.wall_s / clean[1], 2), run.host_frames - clean[2] if run.completed else None,
                round(run.wall_s - clean[1], 2) if run.completed else None, resumed,
                run.counts)
+
+
+def run_cut(folder: Path, work: Path, compiled: Path, cut_after: int, clean: tuple[bytes, float, int]
+            ) -> dict[str, object]:
+    """A cable cut as the device sends answer ``cut_after + 1``, then the same commands on a
+    clean link."""
+    with Emulator(resolve("host"), flash_image=work / "flash.img", log_path=work / "twin.log") as twin:
+        run = train_pull_commit(twin.url, folder, work, down=Faults(cut_after=cut_after), timeouts=TIMEOUTS,
+                                compiled=compiled)
+        again = train_pull_commit(twin.url, folder, work, timeouts=TIMEOUTS)
+    return {"cut_after": cut_after, "exit_codes": run.codes, "resumed_identical": again.completed
+            and again.deltas == clean[0], "resume_exit_codes": again.codes}
 
 
 def summary(rows: list[Row]) -> list[dict[str, object]]:
@@ -135,6 +151,7 @@ def main() -> None:
     parser.add_argument("--rates", type=float, nargs="+", default=RATES)
     parser.add_argument("--sweeps", nargs="+", default=["all", "drop"], choices=["all", "drop"])
     parser.add_argument("--seeds", type=int, default=2, help="runs per rate, each with its own faults")
+    parser.add_argument("--cut-every", type=int, default=1, help="cut after every N-th answer (0: no cuts)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -161,11 +178,15 @@ def main() -> None:
                              f"{row.retransmitted} retransmitted" if row.completed else
                              f"stopped (exit {row.exit_codes[-1]}: {row.error[:90]}), "
                              f"resumed identical={row.resumed_identical}"), file=sys.stderr)
+        cuts = []
+        for cut_after in range(1, clean[2], args.cut_every) if args.cut_every else ():
+            cuts.append(run_cut(folder, root / f"cut-{cut_after}", root / "warm", cut_after, clean))
+            print(f"cut after {cut_after} answers: {cuts[-1]}", file=sys.stderr)
     lines = summary(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(dict(clean_s=round(clean[1], 2), clean_host_frames=clean[2],
                                         timeouts=dataclasses.asdict(TIMEOUTS), summary=lines,
-                                        runs=[dataclasses.asdict(r) for r in rows]), indent=1) + "\n")
+                                        runs=[dataclasses.asdict(r) for r in rows], cuts=cuts), indent=1) + "\n")
     print(f"{'sweep':5} {'rate':>6} {'ok/runs':>8} {'slowdown':>9} {'retx':>6} {'s/retx':>7}  failed: exit, resumed")
     for line in lines:
         slow = f"x{line['median_slowdown']:.2f}" if line["median_slowdown"] is not None else "-"
@@ -174,6 +195,10 @@ def main() -> None:
         print(f"{line['sweep']:5} {100 * line['rate']:5.1f}% {line['completed_identical']:>3}/{line['runs']:<4} "
               f"{slow:>9} {retx:>6} {cost:>7}  " + (f"{line['failed_exit_codes']} {line['failed_resumed_identical']}"
                                           if line["failed_exit_codes"] else ""))
+    if cuts:
+        bad = [c["cut_after"] for c in cuts if not c["resumed_identical"]]
+        print(f"cuts: {len(cuts)} (after 1, {1 + args.cut_every}, ... answers), resumed to the clean deltas: "
+              f"{len(cuts) - len(bad)}" + (f"; not after {bad}" if bad else ""))
     try:
         plot(lines, args.out.with_suffix(".png"))
     except ImportError:

@@ -149,6 +149,7 @@ def test_fault_stream_over_a_noisy_cable_trains_the_same_bits(folder: Path, clea
         run = train_pull_commit(twin.url, folder, tmp_path, up, down, compiled=clean.work)
     assert run.completed, run.outputs
     assert run.deltas == clean.deltas, "every sample applied exactly once, in order"
+    assert run.host_frames > clean.host_frames, "the host retransmitted what the cable lost"
     for what in ("dropped", "corrupted", "duplicated", "reordered"):
         assert up.counts[what] + down.counts[what], f"the cable never {what} a frame: {run.counts}"
     measured("fault_link_twin", noisy_s=round(run.wall_s, 2),
@@ -159,10 +160,10 @@ def test_fault_stream_over_a_noisy_cable_trains_the_same_bits(folder: Path, clea
 def test_fault_stream_that_cannot_finish_stops_clearly_and_resumes(folder: Path, clean: Clean,
                                                                    tmp_path: Path) -> None:
     with Emulator(resolve("host"), flash_image=tmp_path / "flash.img", log_path=tmp_path / "twin.log") as twin:
-        # Cut mid-upload, then mid-training (the package is 41 host frames, a sample and its
-        # run 2-3): each time the device keeps what it received and applied.
-        for cut_after in (20, 60):
-            run = train_pull_commit(twin.url, folder, tmp_path, up=Faults(cut_after=cut_after), compiled=clean.work)
+        # Cut mid-upload as the host sends, then mid-training as the device answers (the request
+        # it answers has run). The package is 41 host frames, a sample and its run 2-3.
+        for up, down in ((Faults(cut_after=20), None), (None, Faults(cut_after=60))):
+            run = train_pull_commit(twin.url, folder, tmp_path, up, down, compiled=clean.work)
             assert run.codes == [LinkError.exit_code], run.outputs
             assert "run the same command again to resume" in run.outputs[0]
         # A cable that goes bad mid-stream: after 15 frames, 60 % of the frames lost each way.
