@@ -126,6 +126,8 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @dataclasses.dataclass(frozen=True)
 class Clean:
+    """What the fault runs are held to: a run over a clean link."""
+
     deltas: bytes
     host_frames: int
     work: Path  #: its $TT_HOME holds the compiled plan
@@ -177,6 +179,7 @@ def test_fault_stream_that_cannot_finish_stops_clearly_and_resumes(folder: Path,
     assert resumed.deltas == clean.deltas, "the resumed stream applied each step once"
 
 
+@needs_cc
 @pytest.mark.qemu
 def test_fault_stream_on_qemu_trains_the_same_bits_as_a_clean_twin(tmp_path: Path) -> None:
     """QEMU is ~40x slower at training than the host twin: two samples a label, one epoch. The
