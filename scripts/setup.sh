@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Set up a fresh Debian/Ubuntu machine for tt: the ARM toolchain, QEMU, CMake, the
-# Fashion-MNIST data package, and the tt-host Python package (editable, with test extras).
+# Set up a fresh Debian/Ubuntu machine for tt: the ARM toolchain, QEMU, CMake, clang with
+# libFuzzer (scripts/fuzz.sh), the Fashion-MNIST data package, and the tt-host Python package
+# (editable, with test extras).
 # Idempotent: skips what is already installed. Needs root or sudo for apt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(cmake gcc libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm dataset-fashion-mnist)
+APT_PACKAGES=(cmake gcc libc6-dev clang libclang-rt-14-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm dataset-fashion-mnist)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

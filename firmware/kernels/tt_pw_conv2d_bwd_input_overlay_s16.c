@@ -355,7 +355,9 @@ static void bwd_input_portable(const tt_conv_geom_t *geom, const tt_grad_quant_t
             for (int32_t from = 0; next_frozen_run(weights, in_c, trained_bits, &from, &run);) {
                 accumulate(&run, 0, out_c, dyp, acc);
             }
-            accumulate(slice->columns, slice->channels, out_c, dyp, acc);
+            if (slice->columns->cols > 0) { /* none trained: its columns are NULL, no row to offset */
+                accumulate(slice->columns, slice->channels, out_c, dyp, acc);
+            }
             for (int32_t ic = 0; ic < in_c; ic++) {
                 dx[ic] = tt_sat_s16(tt_requantize(acc[ic], quant->scale_multiplier, q));
             }
