@@ -385,6 +385,41 @@ def expanded_weight_count(model: Model, op) -> tuple[int, str]:
     return taps * last, ", ".join(why)
 
 
+#: The operators with parameters: (rank of their weight tensor, the options their lowering reads).
+_PARAM_OPERANDS = {
+    "CONV_2D": (4, ("stride_h", "stride_w", "padding")),
+    "DEPTHWISE_CONV_2D": (4, ("stride_h", "stride_w", "padding")),
+    "FULLY_CONNECTED": (2, ()),
+}
+
+
+def _check_operands(model: Model) -> None:
+    """Refuse, with its index, a parameter operator whose operands a TFLite converter never
+    writes (a corrupt or hand-made file): weights that are not a quantized int8 constant of
+    the operator's rank, a bias that is not an int32 constant per output channel, missing or
+    zero strides. What follows reads these without asking again."""
+    for op in model.operators:
+        if op.op not in _PARAM_OPERANDS:
+            continue
+        rank, options = _PARAM_OPERANDS[op.op]
+        where = f"operator {op.index} ({op.op})"
+        if len(op.inputs) < 2 or min(op.inputs[:2]) < 0:
+            raise CompileError(f"{where}: needs an input and a weight tensor")
+        w = model.tensors[op.inputs[1]]
+        if w.data is None or w.dtype != np.int8 or len(w.shape) != rank or w.quant is None or min(w.shape) < 1:
+            raise CompileError(f"{where}: its weights (tensor {w.index}) are not a quantized int8 constant of rank {rank}")
+        out_c = w.shape[3] if op.op == "DEPTHWISE_CONV_2D" else w.shape[0]
+        if w.quant.scale.size not in (1, out_c):
+            raise CompileError(f"{where}: {w.quant.scale.size} weight scales for {out_c} output channels")
+        if len(op.inputs) > 2 and op.inputs[2] >= 0:
+            b = model.tensors[op.inputs[2]]
+            if b.data is None or b.dtype != np.int32 or b.shape != (out_c,):
+                raise CompileError(f"{where}: its bias (tensor {b.index}) is not an int32 constant of {out_c} values")
+        missing = [k for k in options if k not in op.options]
+        if missing or any(int(op.options[k]) < 1 for k in options if k.startswith("stride")):
+            raise CompileError(f"{where}: options {', '.join(options)} missing or not positive")
+
+
 def _check_limits(model: Model) -> None:
     """Refuse, at import and with its index, an operator used beyond what its kernels do."""
     for op in model.operators:
@@ -431,6 +466,7 @@ def import_model(model: Model, name: str = "model", model_hash: bytes = bytes(32
     for op in model.operators:
         if op.op not in SUPPORTED_OPS and op.index not in folded:
             raise UnsupportedOperator(op.op, op.index, SUPPORTED_OPS)
+    _check_operands(model)
     _check_limits(model)
     image, logits, dropped, stripped = _strip_edges(model)
     try:

@@ -334,6 +334,8 @@ def _mul_step(model: Model, op, out: int, out_scale: float, out_zp: int, act_min
 def is_spatial_mean(model: Model, op) -> bool:
     """A MEAN over H and W (axes 1 and 2, in any order or negative) of a 4-D tensor: the only
     reduction the kernels have (Keras' GlobalAveragePooling2D)."""
+    if len(op.inputs) < 2 or min(op.inputs[:2]) < 0:
+        return False
     axes = model.tensors[op.inputs[1]].data
     shape = model.tensors[op.inputs[0]].shape
     return (axes is not None and len(shape) == 4

@@ -7,6 +7,7 @@ builtin options as a dict with snake_case keys and enum values as names).
 
 from __future__ import annotations
 
+import math
 import re
 import struct
 from dataclasses import dataclass, field
@@ -143,6 +144,11 @@ def _parse(raw: bytes) -> Model:
         quant = None
         q = t.quantization
         if q is not None and q.scale is not None and len(q.scale) > 0:
+            if q.zeroPoint is None or len(q.zeroPoint) != len(q.scale):
+                raise TfliteError(f"tensor {i}: {len(q.scale)} quantization scales but "
+                                  f"{0 if q.zeroPoint is None else len(q.zeroPoint)} zero points")
+            if not all(math.isfinite(s) and s > 0 for s in q.scale):
+                raise TfliteError(f"tensor {i}: a quantization scale that is not a positive number")
             quant = Quantization(
                 scale=np.asarray(q.scale, dtype=np.float32),
                 zero_point=np.asarray(q.zeroPoint, dtype=np.int64),
@@ -177,4 +183,19 @@ def _parse(raw: bytes) -> Model:
         )
     desc = model_t.description
     desc = desc.decode() if isinstance(desc, bytes) else (desc or "")
-    return Model(desc, tensors, operators, tuple(int(x) for x in graph.inputs), tuple(int(x) for x in graph.outputs))
+    inputs = tuple(int(x) for x in (graph.inputs if graph.inputs is not None else ()))
+    outputs = tuple(int(x) for x in (graph.outputs if graph.outputs is not None else ()))
+    _check_references(len(tensors), operators, inputs, outputs)
+    return Model(desc, tensors, operators, inputs, outputs)
+
+
+def _check_references(n_tensors: int, operators: list[Operator], inputs: tuple[int, ...],
+                      outputs: tuple[int, ...]) -> None:
+    """Every tensor index names a tensor of the subgraph (an operator's -1 omits an optional
+    input): a flatbuffer whose indices point elsewhere is corrupt, whatever reads it next."""
+    for what, indices, optional in (("the subgraph's inputs", inputs, False), ("the subgraph's outputs", outputs, False),
+                                    *((f"operator {op.index} ({op.op})", op.inputs, True) for op in operators),
+                                    *((f"operator {op.index} ({op.op}) outputs", op.outputs, False) for op in operators)):
+        for t in indices:
+            if not (0 <= t < n_tensors or (optional and t == -1)):
+                raise TfliteError(f"{what}: tensor {t} does not exist (the subgraph has {n_tensors})")
