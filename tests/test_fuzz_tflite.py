@@ -17,7 +17,6 @@ import struct
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from tt_host.compiler import import_model
 from tt_host.compiler.errors import PlanError
 from tt_host.errors import TtError

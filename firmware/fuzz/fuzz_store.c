@@ -57,36 +57,41 @@ static void boot(void)
     tt_trainer_init(&trainer, (uint8_t *)arena, (uint32_t)sizeof arena, tt_port_flash_layout());
 }
 
+static uint8_t *slot_bytes(int which)
+{
+    const tt_flash_layout_t *layout = tt_port_flash_layout();
+    return tt_host_flash_sector(which == 0 ? layout->slot_a : layout->slot_b);
+}
+
 /* Erase the slots, and put the package in the model area or erase its start. */
 static void prepare_flash(bool package)
 {
-    static bool known; /* the plan's hash and image size, learnt at the first call */
-    for (int s = 0; s < 2; s++) {
-        memset(tt_host_flash_sector(s == 0 ? tt_port_flash_layout()->slot_a : tt_port_flash_layout()->slot_b), 0xFF,
-               slot(s).size);
-    }
+    memset(slot_bytes(0), 0xFF, slot(0).size);
+    memset(slot_bytes(1), 0xFF, slot(1).size);
     uint8_t *area = tt_host_flash_sector(tt_port_flash_layout()->model_first);
-    if (package || !known) {
+    if (package) {
         memcpy(area, tt_ev_plan, sizeof tt_ev_plan);
         memcpy(area + sizeof tt_ev_plan, tt_ev_weights, sizeof tt_ev_weights);
     } else {
         memset(area, 0xFF, sizeof tt_ev_plan + sizeof tt_ev_weights);
     }
-    if (!known) {
-        boot();
-        FUZZ_REQUIRE(tt_trainer_plan_hash(&trainer) != NULL, "the vectors' package does not load");
-        memcpy(plan_hash, tt_trainer_plan_hash(&trainer), sizeof plan_hash);
-        commit_bytes = COUNT_BYTES + tt_executor_params_bytes(&trainer.ex);
-        known = true;
-        prepare_flash(package);
-    }
+}
+
+/* The package's plan hash and commit size, which the flags write into records. */
+static void learn_package(void)
+{
+    prepare_flash(true);
+    boot();
+    FUZZ_REQUIRE(tt_trainer_plan_hash(&trainer) != NULL, "the vectors' package does not load");
+    memcpy(plan_hash, tt_trainer_plan_hash(&trainer), sizeof plan_hash);
+    commit_bytes = COUNT_BYTES + tt_executor_params_bytes(&trainer.ex);
 }
 
 /* Write @p len bytes of the input into slot @p s, then apply the flags. */
 static void write_slot(int s, const uint8_t *data, size_t len, uint8_t flags)
 {
     const tt_flash_sector_t sector = slot(s);
-    uint8_t *at = tt_host_flash_sector(s == 0 ? tt_port_flash_layout()->slot_a : tt_port_flash_layout()->slot_b);
+    uint8_t *at = slot_bytes(s);
     memcpy(at, data, len < sector.size ? len : sector.size);
     if (flags & FLAG_TAG) {
         memcpy(at + offsetof(tt_store_header_t, tag), plan_hash, sizeof plan_hash);
@@ -178,6 +183,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size -= 3;
     if (a_len > size) {
         a_len = size;
+    }
+    if (commit_bytes == 0u) {
+        learn_package();
     }
     prepare_flash((flags & FLAG_PACKAGE) != 0u);
     write_slot(0, data, a_len, flags);

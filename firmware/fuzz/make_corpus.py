@@ -29,14 +29,23 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path[:0] = [str(REPO / "protocol"), str(REPO / "host")]
 
-from tt_protocol import cobs  # noqa: E402
-from tt_protocol import plan as P  # noqa: E402
-from tt_protocol.frame import (  # noqa: E402
-    PROTOCOL_VERSION, MAX_PAYLOAD, Opcode, ProfilePayload, PullPayload, SampleDataHeader, SampleFlag,
-    SampleRunPayload, crc32,
+from tt_protocol import cobs
+from tt_protocol import plan as P
+from tt_protocol.cobs import CobsError
+from tt_protocol.frame import (
+    MAX_PAYLOAD,
+    PROTOCOL_VERSION,
+    Opcode,
+    ProfileFlag,
+    ProfilePayload,
+    PullPayload,
+    SampleDataHeader,
+    SampleFlag,
+    SampleRunPayload,
+    crc32,
 )
-from tt_protocol.plan.corpus import corruptions  # noqa: E402
-from tt_protocol.vectors import MODEL_A, all_vectors, tiny_package  # noqa: E402
+from tt_protocol.plan.corpus import corruptions
+from tt_protocol.vectors import MODEL_A, all_vectors, tiny_package
 
 CORPUS = HERE / "corpus"
 
@@ -60,7 +69,7 @@ def frame_records(wire: bytes) -> bytes:
             continue
         try:
             frame = cobs.decode(segment)
-        except Exception:  # not COBS: keep the noise as noise
+        except CobsError:  # not COBS: keep the noise as noise
             frame = b""
         if len(frame) >= 10 and crc32(frame[:-4]) == int.from_bytes(frame[-4:], "little"):
             out += record(FRAME, frame[:-4])
@@ -76,7 +85,7 @@ def request(opcode: int, seq: int, payload: bytes = b"") -> bytes:
 def header_array(name: str) -> bytes:
     """A byte array of firmware/tests/executor_vectors.h (the compiler's plan for the vectors)."""
     text = (REPO / "firmware" / "tests" / "executor_vectors.h").read_text()
-    body = re.search(rf"{name}\[\d+\] = \{{(.*?)\}};", text, re.S).group(1)
+    body = re.search(rf"{name}\[\d+\] = \{{(.*?)\}};", text, re.DOTALL).group(1)
     return bytes(int(x, 16) for x in re.findall(r"0x[0-9a-fA-F]{2}", body))
 
 
@@ -97,14 +106,14 @@ def session(package: bytes, input_bytes: int, cut: int | None = None) -> bytes:
     for step in range(3):
         sample = bytes((7 * step + i) % 256 for i in range(input_bytes))
         for at in range(0, input_bytes, MAX_PAYLOAD - 4):
-            out += request(Opcode.SAMPLE_DATA, seq, SampleDataHeader.build(dict(offset=at)) + sample[at:at + MAX_PAYLOAD - 4])
+            out += request(Opcode.SAMPLE_DATA, seq, SampleDataHeader.build({"offset": at}) + sample[at:at + MAX_PAYLOAD - 4])
             seq += 1
         flags = SampleFlag.TRAIN if step < 2 else 0
-        out += request(Opcode.SAMPLE_RUN, seq, SampleRunPayload.build(dict(step=step, label=step % 2, flags=flags,
-                                                                             lr_scale=1 << 16)))
+        out += request(Opcode.SAMPLE_RUN, seq, SampleRunPayload.build(
+            {"step": step, "label": step % 2, "flags": flags, "lr_scale": 1 << 16}))
         seq += 1
-    out += request(Opcode.STATS, seq) + request(Opcode.PULL, seq + 1, PullPayload.build(dict(offset=0, length=512)))
-    out += request(Opcode.PROFILE, seq + 2, ProfilePayload.build(dict(first=0, flags=1)))
+    out += request(Opcode.STATS, seq) + request(Opcode.PULL, seq + 1, PullPayload.build({"offset": 0, "length": 512}))
+    out += request(Opcode.PROFILE, seq + 2, ProfilePayload.build({"first": 0, "flags": ProfileFlag.RESET}))
     if cut is not None:
         out += record(CUT, struct.pack("<H", cut))
     out += request(Opcode.COMMIT, seq + 3) + record(REBOOT) + request(Opcode.STATS, seq + 4)
