@@ -52,9 +52,11 @@ void fuzz_seal_package(uint8_t *package, uint32_t len)
 static uint8_t response_buf[TT_MAX_FRAME_BYTES];
 static tt_frame_decoder_t response_decoder;
 static unsigned long response_count;
+static bool trace;
 
 void fuzz_responses_reset(void)
 {
+    trace = getenv("TT_FUZZ_TRACE") != NULL;
     tt_frame_decoder_init(&response_decoder, response_buf, sizeof response_buf);
     response_count = 0;
 }
@@ -74,6 +76,15 @@ void fuzz_check_response(void *ctx, const uint8_t *data, size_t len)
                      "response to opcode 0x%02x announces %u payload bytes in a %zu-byte frame", h.opcode, h.length,
                      response_decoder.len);
         FUZZ_REQUIRE(h.opcode & 0x80u, "response opcode 0x%02x is a request's", h.opcode);
+        if (trace) { /* TT_FUZZ_TRACE=1: what the device answered, to see how deep an input gets */
+            const uint8_t *p = response_buf + TT_FRAME_HEADER_BYTES;
+            if (h.opcode == TT_OP_ERROR) {
+                fprintf(stderr, "seq %u: ERROR status 0x%02x to opcode 0x%02x, detail %u\n", h.seq,
+                        p[TT_ERROR_OFF_STATUS], p[TT_ERROR_OFF_OPCODE], tt_get_u32(p + TT_ERROR_OFF_DETAIL));
+            } else {
+                fprintf(stderr, "seq %u: 0x%02x\n", h.seq, h.opcode);
+            }
+        }
         response_count++;
     }
 }

@@ -21,6 +21,7 @@ folders (reproducers of fixed crashes, ``crash-*``) are kept as regression input
 from __future__ import annotations
 
 import re
+import functools
 import struct
 import sys
 from pathlib import Path
@@ -50,7 +51,7 @@ from tt_protocol.vectors import MODEL_A, all_vectors, tiny_package
 CORPUS = HERE / "corpus"
 
 # fuzz_proto.c's record kinds
-RAW, FRAME, PACKAGE, REBOOT, CUT = range(5)
+RAW, FRAME, PACKAGE, REBOOT, CUT, KEY, SIGNED = range(7)
 
 
 def record(kind: int, body: bytes = b"") -> bytes:
@@ -78,8 +79,9 @@ def frame_records(wire: bytes) -> bytes:
     return out
 
 
-def request(opcode: int, seq: int, payload: bytes = b"") -> bytes:
-    return record(FRAME, struct.pack("<BBHH", PROTOCOL_VERSION, opcode, seq, len(payload)) + payload)
+def request(opcode: int, seq: int, payload: bytes = b"", kind: int = FRAME) -> bytes:
+    """A request frame; ``kind`` SIGNED: the harness adds the key holder's trailer."""
+    return record(kind, struct.pack("<BBHH", PROTOCOL_VERSION, opcode, seq, len(payload)) + payload)
 
 
 def header_array(name: str) -> bytes:
@@ -98,27 +100,28 @@ def demo_package() -> bytes:
     return blobs.plan + blobs.weights
 
 
-def session(package: bytes, input_bytes: int, cut: int | None = None) -> bytes:
+def session(package: bytes, input_bytes: int, cut: int | None = None, keyed: bool = False) -> bytes:
     """Upload, train two samples, evaluate one, pull, profile, commit (maybe cut), reboot,
-    revert, roll back, reset."""
-    out = record(PACKAGE, package)
+    revert, roll back, reset; ``keyed``: on a device provisioned with a key, every request signed."""
+    send = functools.partial(request, kind=SIGNED if keyed else FRAME)
+    out = (record(KEY, b"\0") if keyed else b"") + record(PACKAGE, package)
     seq = 1000
     for step in range(3):
         sample = bytes((7 * step + i) % 256 for i in range(input_bytes))
         for at in range(0, input_bytes, MAX_PAYLOAD - 4):
-            out += request(Opcode.SAMPLE_DATA, seq, SampleDataHeader.build({"offset": at}) + sample[at:at + MAX_PAYLOAD - 4])
+            out += send(Opcode.SAMPLE_DATA, seq, SampleDataHeader.build({"offset": at}) + sample[at:at + MAX_PAYLOAD - 4])
             seq += 1
         flags = SampleFlag.TRAIN if step < 2 else 0
-        out += request(Opcode.SAMPLE_RUN, seq, SampleRunPayload.build(
+        out += send(Opcode.SAMPLE_RUN, seq, SampleRunPayload.build(
             {"step": step, "label": step % 2, "flags": flags, "lr_scale": 1 << 16}))
         seq += 1
-    out += request(Opcode.STATS, seq) + request(Opcode.PULL, seq + 1, PullPayload.build({"offset": 0, "length": 512}))
-    out += request(Opcode.PROFILE, seq + 2, ProfilePayload.build({"first": 0, "flags": ProfileFlag.RESET}))
+    out += send(Opcode.STATS, seq) + send(Opcode.PULL, seq + 1, PullPayload.build({"offset": 0, "length": 512}))
+    out += send(Opcode.PROFILE, seq + 2, ProfilePayload.build({"first": 0, "flags": ProfileFlag.RESET}))
     if cut is not None:
         out += record(CUT, struct.pack("<H", cut))
-    out += request(Opcode.COMMIT, seq + 3) + record(REBOOT) + request(Opcode.STATS, seq + 4)
-    out += request(Opcode.REVERT, seq + 5) + request(Opcode.ROLLBACK, seq + 6) + request(Opcode.HELLO, seq + 7)
-    return out + request(Opcode.RESET, seq + 8) + request(Opcode.HELLO, seq + 9)
+    out += send(Opcode.COMMIT, seq + 3) + record(REBOOT) + send(Opcode.STATS, seq + 4)
+    out += send(Opcode.REVERT, seq + 5) + send(Opcode.ROLLBACK, seq + 6) + send(Opcode.HELLO, seq + 7)
+    return out + send(Opcode.RESET, seq + 8) + send(Opcode.HELLO, seq + 9)
 
 
 def input_bytes(package: bytes) -> int:
@@ -136,6 +139,8 @@ def proto_seeds(packages: dict[str, bytes]) -> dict[str, bytes]:
     for name, package in packages.items():
         seeds[f"session-{name}"] = session(package, input_bytes(package))
     seeds["session-tiny-cut-commit"] = session(packages["tiny"], input_bytes(packages["tiny"]), cut=7)
+    seeds["session-demo-keyed"] = session(packages["demo"], input_bytes(packages["demo"]), keyed=True)
+    seeds["session-tiny-keyed-unsigned"] = record(KEY, b"\0") + session(packages["tiny"], input_bytes(packages["tiny"]))
     return seeds
 
 
