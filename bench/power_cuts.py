@@ -79,7 +79,6 @@ class Setup:
 
     work: Path
     packages: dict[str, bytes]  #: "P", "Q" (P's model), "R" (another model) -> package
-    hashes: dict[str, str]  #: the same -> plan hash
     steps: list[tuple[bytes, int]]  #: the training samples: (input, class index)
     states: dict[str, State]  #: "committed", "trained" (one more sample), "factory", "Q", "R"
     images: list[Path]  #: flash images with P and 3 committed samples, newest record in slot A, B
@@ -92,13 +91,13 @@ class Setup:
             session.run_sample(label, train=True, step=step, lr_scale=rates.scale_q16(step))
 
 
-def _compile(cache: Cache, model: Path, found: samples.SampleFolder, scheme: str) -> tuple[bytes, str, S.Schedule]:
+def _compile(cache: Cache, model: Path, found: samples.SampleFolder, scheme: str) -> tuple[bytes, S.Schedule]:
     head = provision.choose_head(provision.model_labels(model), 6, found.labels)
     schedule = S.build_schedule(found, head.class_of, SHAPE, 0.0, 1, 0)
     images, labels = S.training_arrays(schedule, SHAPE)
     setup = provision.TrainingSetup(scheme=scheme, lr=0.01)
     plan = provision.prepare(cache, model, head, images, labels, setup, provision.DeviceLimits(200 * 1024))
-    return plan.package, plan.plan_hash, schedule
+    return plan.package, schedule
 
 
 def _read(session: DeviceSession) -> State:
@@ -120,11 +119,11 @@ def prepare(work: Path) -> Setup:
     cache = Cache(work / "tt-home")
     other = work / "other-int8.tflite"  # another model: the demo's bytes and four more
     other.write_bytes(DEMO.read_bytes() + bytes(4))
-    packages, hashes = {}, {}
+    packages, schedules = {}, {}
     for name, model, scheme in (("P", DEMO, "last-layer"), ("Q", DEMO, "bias-only"), ("R", other, "last-layer")):
-        packages[name], hashes[name], schedule = _compile(cache, model, found, scheme)
-    steps = [(item.data, item.class_index) for item in schedule.steps()]
-    setup = Setup(work, packages, hashes, steps, {}, [])
+        packages[name], schedules[name] = _compile(cache, model, found, scheme)
+    steps = [(item.data, item.class_index) for item in schedules["P"].steps()]  # only P trains
+    setup = Setup(work, packages, steps, {}, [])
     build(BOARD, if_needed=True)
     cutter = power_cut.PowerCutter(BOARD, ARM["commit"], work)
     flash = work / "flash.img"
@@ -247,18 +246,22 @@ def campaign(setup: Setup, cuts: int, seed: int, ops: tuple[str, ...] = OPERATIO
             instants[:4] = [0, 0, windows[0], windows[1]][:n]
         outcomes: Counter[str] = Counter()
         late = 0  # cuts drawn past the end of this run's operation (its count varies a little)
+        spans: dict[str, list[int]] = {}  # outcome -> first and last instant that gave it
         failures = []
         t0 = time.perf_counter()
         for i, instructions in enumerate(instants):
             row = cut_once(setup, cutter, op, setup.images[i % 2], instructions)
             outcomes[row["outcome"]] += 1
             late += not row["cut"]
+            if row["cut"]:
+                span = spans.setdefault(row["outcome"], [instructions, instructions])
+                span[:] = [min(span[0], instructions), max(span[1], instructions)]
             if row["outcome"] not in GOOD:
                 failures.append(row)
             if progress is not None:
                 progress(name, row)
         report[name] = {"window_instructions": windows, "cuts": n, "outcomes": dict(sorted(outcomes.items())),
-                        "finished_before_the_cut": late,
+                        "finished_before_the_cut": late, "instants": dict(sorted(spans.items())),
                         "failures": failures, "seconds": round(time.perf_counter() - t0, 1)}
     return report
 

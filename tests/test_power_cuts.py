@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from tt_host.paths import REPO_ROOT
 from tt_host.tooling import power_cut
 

@@ -5,8 +5,10 @@ The ``f746-qemu`` board keeps its flashes in QEMU's PSRAM, mapped from a file wi
 guest's stores left it, which is what a power cut leaves in flash. ``qemu_cut_plugin.c`` (a TCG
 plugin, built here on demand with the host's C compiler) makes QEMU die at a chosen instant:
 ``N`` instructions after the first execution of a firmware function (the *arm* point, e.g.
-``tt_trainer_commit``). Under ``-icount shift=0`` the guest's instruction stream does not depend
-on the host's speed, so an instant named this way is the same instant on every computer.
+``tt_trainer_commit``). Under ``-icount shift=0`` an operation of one request (COMMIT, ROLLBACK)
+runs the same instructions every time, so a count names the same instant on every run and
+computer. One of many requests (an upload) also runs the receive interrupt as often as the
+host's bytes happen to arrive apart: its count varies from run to run by about 1 %.
 
 :func:`measure` runs an operation once with the plugin counting, to learn its window: the
 instructions from the arm point to the last answer the firmware built (``tt_frame_finish``).
@@ -25,7 +27,7 @@ from pathlib import Path
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
-from tt_host.errors import LinkError, TtError, ToolMissing, UsageError
+from tt_host.errors import LinkError, ToolMissing, TtError, UsageError
 from tt_host.link.session import DeviceSession
 from tt_host.link.transport import SerialTransport
 from tt_host.paths import build_root
