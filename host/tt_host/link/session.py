@@ -32,6 +32,11 @@ that died mid-session) is found again by HELLO at each rate in turn.
 **Samples** travel compressed (SAMPLE_PACKED, ``tt_protocol.packbits``) chunk by chunk
 whenever that takes fewer bytes on the wire than SAMPLE_DATA, and raw otherwise or when the
 firmware does not know SAMPLE_PACKED.
+
+**Authentication.** A board provisioned with a key (HELLO's ``auth``) refuses unsigned
+state-changing requests; the session signs them (:mod:`tt_host.link.signer`) with the key
+``$TT_HOME/keys`` holds for the board's key id, or ``key_file``, found at the first such request
+so that reading a board needs no key.
 """
 
 from __future__ import annotations
